@@ -1,0 +1,200 @@
+/*
+ * procsum: notice when a running process's machine code changes.
+ *
+ * procsum hashes every executable page of a process (its own binary and
+ * every shared library), hashes them again every period, and reports each
+ * page whose content diverged from its baseline.
+ *
+ * Conventions
+ *  - Every function that can fail returns 0 on success or a negative
+ *    PROCSUM_E* code; procsum_strerror() turns a code into words.
+ *  - Options structs are filled by their _init function first, so that
+ *    fields added in later versions keep their defaults for old callers.
+ *  - Handles are opaque. Nothing is printed, nothing exits or aborts.
+ */
+#ifndef PROCSUM_H
+#define PROCSUM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(PROCSUM_BUILDING_DLL)
+#define PROCSUM_API __declspec(dllexport)
+#elif defined(_WIN32) && defined(PROCSUM_SHARED)
+#define PROCSUM_API __declspec(dllimport)
+#elif defined(__GNUC__)
+#define PROCSUM_API __attribute__((visibility("default")))
+#else
+#define PROCSUM_API
+#endif
+
+#define PROCSUM_VERSION_MAJOR 0
+#define PROCSUM_VERSION_MINOR 1
+#define PROCSUM_VERSION_PATCH 0
+
+/* The size of the unit that baselines are kept for. */
+#define PROCSUM_PAGE_SIZE 4096u
+/* The largest digest any algorithm produces, in bytes. */
+#define PROCSUM_MAX_DIGEST 32u
+
+/*
+ * Error codes. The values are the same on every platform (they follow
+ * Linux's errno numbering), so they can be logged and compared anywhere.
+ */
+typedef enum procsum_error {
+    PROCSUM_EPERM = -1,      /* operation not permitted */
+    PROCSUM_ENOENT = -2,     /* no such file */
+    PROCSUM_ESRCH = -3,      /* no such process */
+    PROCSUM_EIO = -5,        /* input/output error */
+    PROCSUM_EAGAIN = -11,    /* resource temporarily unavailable */
+    PROCSUM_ENOMEM = -12,    /* out of memory */
+    PROCSUM_EACCES = -13,    /* permission denied */
+    PROCSUM_EFAULT = -14,    /* memory could not be read */
+    PROCSUM_EBUSY = -16,     /* busy */
+    PROCSUM_EINVAL = -22,    /* invalid argument */
+    PROCSUM_ERANGE = -34,    /* value out of range */
+    PROCSUM_ENOSYS = -38,    /* not supported on this platform */
+    PROCSUM_EBADMSG = -74,   /* malformed data from the operating system */
+    PROCSUM_ECANCELED = -125 /* stopped on request */
+} procsum_error;
+
+typedef enum procsum_algorithm {
+    PROCSUM_ALGO_BLAKE3 = 0, /* 32-byte BLAKE3; collisions cannot be forged */
+    PROCSUM_ALGO_CRC64 = 1,  /* 8-byte CRC-64/XZ; fast, catches accidents only */
+    PROCSUM_ALGO_XXH3 = 2    /* 8-byte XXH3-64; fast, catches accidents only */
+} procsum_algorithm;
+
+typedef struct procsum_options {
+    unsigned check_period_ms;    /* default 1000 */
+    bool skip_libs;              /* default false: true checks only the main executable */
+    bool search_once;            /* default false: true discovers regions once */
+    bool include_writable_code;  /* default false: true also checks rwx regions */
+    procsum_algorithm algorithm; /* default PROCSUM_ALGO_BLAKE3 */
+} procsum_options;
+
+/* What backs an executable region. */
+typedef enum procsum_region_kind {
+    PROCSUM_REGION_FILE = 0, /* a mapped file; source is its path */
+    PROCSUM_REGION_ANON = 1, /* anonymous memory (JIT code); source is "[anon]" */
+    PROCSUM_REGION_VDSO = 2, /* the kernel's vDSO; source is "[vdso]" */
+    PROCSUM_REGION_OTHER = 3 /* another kernel-named mapping; source is its name */
+} procsum_region_kind;
+
+typedef struct procsum_region {
+    uintptr_t start, end; /* [start, end), page aligned */
+    const char *source;   /* the mapped file's path, or a bracketed name: [anon], [vdso] */
+    /* Fields below were added after the original contract. */
+    procsum_region_kind kind;
+    bool main_executable; /* the process's own program file */
+    bool writable;        /* rwx: only listed with include_writable_code */
+    bool file_deleted;    /* the file was unlinked or replaced since it was mapped */
+    uint64_t file_offset; /* offset in the file of `start` (0 if not a file) */
+    /*
+     * The region's digest with the algorithm in use (the first
+     * procsum_digest_len() bytes; the rest are zero): in a mismatch, the
+     * current one; in a benchmark result, the one just taken.
+     */
+    uint8_t digest[PROCSUM_MAX_DIGEST];
+} procsum_region;
+
+/*
+ * One report: pages of `region` whose digest differs from their baseline.
+ * Everything it points to lives only for the duration of the callback.
+ */
+typedef struct procsum_mismatch {
+    const procsum_region *region;
+    procsum_algorithm algorithm;
+    /*
+     * The region's digest before and after the change. When the region's
+     * bounds changed since the baseline was taken (an mprotect splits a
+     * mapping, the kernel merges it back), there is no old digest of the
+     * region as it is bounded now: both then are the digests of the first
+     * changed page, and digest_is_page says so.
+     */
+    const uint8_t *old_digest, *new_digest;
+    size_t digest_len;
+    struct timespec old_digest_time; /* wall clock when the old digest was taken */
+    uintptr_t first_changed_page;    /* address of the lowest changed page */
+    size_t changed_pages;            /* how many pages of the region changed */
+    /* Fields below were added after the original contract. */
+    bool digest_is_page;
+    const uintptr_t *changed_page_addrs; /* all changed pages, ascending */
+} procsum_mismatch;
+
+/*
+ * Called once for every change found, on the checker's thread (procsum_run:
+ * the caller's thread), with no procsum lock held. It may log, count, set
+ * flags, and call procsum_strerror/procsum_version_string. It must not call
+ * procsum_stop() on the checker that calls it (that would wait for itself;
+ * it returns PROCSUM_EBUSY instead). It should return quickly: the checker
+ * waits for it.
+ */
+typedef void (*procsum_callback)(const procsum_mismatch *m, void *userdata);
+
+typedef struct procsum_benchmark_result {
+    uint64_t scan_ns;      /* time to discover the regions */
+    uint64_t hash_ns;      /* time to read and hash them once */
+    uint64_t hashed_bytes; /* bytes really read and hashed */
+    procsum_region *regions;
+    size_t region_count;
+} procsum_benchmark_result;
+
+typedef struct procsum_checker procsum_checker;
+
+/* Fills `o` with the defaults documented in procsum_options. */
+PROCSUM_API void procsum_options_init(procsum_options *o);
+
+/*
+ * Takes the first baseline of every executable page before it returns, so
+ * that any change made after it returns is reported; then checks every
+ * `check_period_ms` on a background thread. `cb` may be NULL (changes are
+ * then only counted). On success *out is a handle for procsum_stop().
+ */
+PROCSUM_API int procsum_start(const procsum_options *o, procsum_callback cb, void *userdata,
+                              procsum_checker **out);
+
+/*
+ * Stops the checker within one slice of work (milliseconds, not a period),
+ * joins its thread and frees it. `c` may be NULL.
+ */
+PROCSUM_API int procsum_stop(procsum_checker *c);
+
+/* Reports found so far by this checker. */
+PROCSUM_API uint64_t procsum_mismatch_count(const procsum_checker *c);
+
+/*
+ * Checks in the calling thread forever; returns only when discovering the
+ * regions fails (a negative code), like process_consistency's run().
+ */
+PROCSUM_API int procsum_run(const procsum_options *o, procsum_callback cb, void *userdata);
+
+/* One discovery and one hashing pass over every region the options select. */
+PROCSUM_API int procsum_benchmark(const procsum_options *o, procsum_benchmark_result *out);
+PROCSUM_API void procsum_benchmark_result_free(procsum_benchmark_result *r);
+
+/* Words for a code returned by any procsum function; never NULL. */
+PROCSUM_API const char *procsum_strerror(int err);
+/* The code's symbolic name ("PROCSUM_EINVAL"); never NULL. */
+PROCSUM_API const char *procsum_err_name(int err);
+
+/* "blake3", "crc64", "xxh3"; NULL for an unknown value. */
+PROCSUM_API const char *procsum_algorithm_name(procsum_algorithm a);
+/* Parses such a name; returns 0 or PROCSUM_EINVAL. */
+PROCSUM_API int procsum_algorithm_parse(const char *name, procsum_algorithm *out);
+/* Digest length in bytes for `a`, or 0 for an unknown value. */
+PROCSUM_API size_t procsum_digest_len(procsum_algorithm a);
+/* "file", "anon", "vdso", "other". */
+PROCSUM_API const char *procsum_region_kind_name(procsum_region_kind k);
+
+PROCSUM_API const char *procsum_version_string(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PROCSUM_H */

@@ -1,0 +1,255 @@
+/* The checking loop: passes, pacing, stop; and the benchmark pass. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "os/os.h"
+#include "procsum.h"
+#include "report.h"
+#include "snapshot.h"
+
+struct procsum_checker {
+    procsum_options opts;
+    procsum_callback cb;
+    void *userdata;
+    psum_os_target *target;
+    psum_os_event *stop;
+    psum_os_thread *thread;
+    psum_os_region_list regions;
+    bool have_regions;
+    psum_snapshot baseline;
+    psum_pass pass;
+    atomic_uint_least64_t mismatches;
+    atomic_int last_error; /* of the latest failed pass in the background; 0 if none */
+};
+
+static int validate(const procsum_options *o)
+{
+    if (!o || !psum_algorithm_valid(o->algorithm))
+        return PROCSUM_EINVAL;
+    return 0;
+}
+
+static void on_change(const psum_change *ch, void *userdata)
+{
+    procsum_checker *c = userdata;
+    atomic_fetch_add(&c->mismatches, 1);
+    psum_report_change(ch, c->opts.algorithm, c->cb, c->userdata);
+}
+
+static int discover(procsum_checker *c)
+{
+    int err = psum_os_list_regions(c->target, &c->regions);
+    if (err)
+        return err;
+    psum_regions_select(&c->regions, &c->opts);
+    c->have_regions = true;
+    return 0;
+}
+
+/* One full pass: rediscover unless search_once, hash, compare, adopt. */
+static int check_once(procsum_checker *c)
+{
+    if (!c->have_regions || !c->opts.search_once) {
+        int err = discover(c);
+        if (err)
+            return err;
+    }
+    psum_snapshot next;
+    int err = psum_snapshot_take(&c->pass, &c->regions, &c->baseline, &next, on_change, c);
+    if (err)
+        return err;
+    psum_snapshot_free(&c->baseline);
+    c->baseline = next;
+    return 0;
+}
+
+static void checker_free(procsum_checker *c)
+{
+    if (!c)
+        return;
+    psum_pass_free(&c->pass);
+    psum_snapshot_free(&c->baseline);
+    psum_os_region_list_free(&c->regions);
+    psum_os_event_destroy(c->stop);
+    psum_os_target_close(c->target);
+    free(c);
+}
+
+static int checker_new(const procsum_options *o, procsum_callback cb, void *userdata, procsum_checker **out)
+{
+    int err = validate(o);
+    if (err)
+        return err;
+    procsum_checker *c = calloc(1, sizeof(*c));
+    if (!c)
+        return PROCSUM_ENOMEM;
+    c->opts = *o;
+    c->cb = cb;
+    c->userdata = userdata;
+    atomic_init(&c->mismatches, 0);
+    atomic_init(&c->last_error, 0);
+    err = psum_os_target_open(0, &c->target);
+    if (!err)
+        err = psum_os_event_create(&c->stop);
+    if (!err)
+        err = psum_pass_init(&c->pass, o->algorithm, c->target, c->stop);
+    if (err) {
+        checker_free(c);
+        return err;
+    }
+    *out = c;
+    return 0;
+}
+
+/*
+ * Waits out the rest of the period that began at `started`. A pass longer
+ * than the period leaves nothing to wait: the next one starts at once.
+ * Returns true when a stop was requested.
+ */
+static bool wait_for_next_period(procsum_checker *c, uint64_t started)
+{
+    uint64_t period = (uint64_t)c->opts.check_period_ms * 1000000u;
+    uint64_t now = psum_os_monotonic_ns();
+    uint64_t elapsed = now > started ? now - started : 0;
+    uint64_t left = elapsed < period ? period - elapsed : 0;
+    if (left == 0)
+        return psum_os_event_is_set(c->stop);
+    return psum_os_event_wait(c->stop, left);
+}
+
+static void checker_thread(void *arg)
+{
+    procsum_checker *c = arg;
+    psum_os_thread_lower_priority();
+    uint64_t started = psum_os_monotonic_ns();
+    while (!wait_for_next_period(c, started)) {
+        started = psum_os_monotonic_ns();
+        int err = check_once(c);
+        if (err == PROCSUM_ECANCELED)
+            break;
+        /* A failed pass (say /proc briefly out of file descriptors) is retried next period. */
+        atomic_store(&c->last_error, err);
+    }
+}
+
+int procsum_start(const procsum_options *o, procsum_callback cb, void *userdata, procsum_checker **out)
+{
+    if (!out)
+        return PROCSUM_EINVAL;
+    *out = NULL;
+    procsum_checker *c;
+    int err = checker_new(o, cb, userdata, &c);
+    if (err)
+        return err;
+    err = check_once(c);
+    if (!err)
+        err = psum_os_thread_start(&c->thread, checker_thread, c);
+    if (err) {
+        checker_free(c);
+        return err;
+    }
+    *out = c;
+    return 0;
+}
+
+int procsum_stop(procsum_checker *c)
+{
+    if (!c)
+        return 0;
+    if (psum_os_thread_is_current(c->thread))
+        return PROCSUM_EBUSY;
+    psum_os_event_set(c->stop);
+    int err = psum_os_thread_join(c->thread);
+    checker_free(c);
+    return err;
+}
+
+uint64_t procsum_mismatch_count(const procsum_checker *c)
+{
+    return c ? atomic_load(&((procsum_checker *)c)->mismatches) : 0;
+}
+
+int procsum_run(const procsum_options *o, procsum_callback cb, void *userdata)
+{
+    procsum_checker *c;
+    int err = checker_new(o, cb, userdata, &c);
+    if (err)
+        return err;
+    for (;;) {
+        uint64_t started = psum_os_monotonic_ns();
+        err = check_once(c);
+        if (err)
+            break;
+        wait_for_next_period(c, started);
+    }
+    checker_free(c);
+    return err;
+}
+
+static char *dup_string(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+static int copy_regions(const psum_os_region_list *list, const psum_snapshot *snap,
+                        procsum_benchmark_result *out)
+{
+    out->regions = calloc(list->count ? list->count : 1, sizeof(*out->regions));
+    if (!out->regions)
+        return PROCSUM_ENOMEM;
+    for (size_t i = 0; i < list->count; i++) {
+        psum_region_view(&list->items[i], &out->regions[i]);
+        out->regions[i].source = dup_string(list->items[i].path);
+        for (size_t j = 0; j < snap->region_count; j++)
+            if (snap->regions[j].start == list->items[i].start)
+                memcpy(out->regions[i].digest, snap->regions[j].digest, sizeof(out->regions[i].digest));
+        out->region_count = i + 1;
+        if (!out->regions[i].source)
+            return PROCSUM_ENOMEM;
+    }
+    return 0;
+}
+
+int procsum_benchmark(const procsum_options *o, procsum_benchmark_result *out)
+{
+    if (!out)
+        return PROCSUM_EINVAL;
+    memset(out, 0, sizeof(*out));
+    procsum_checker *c;
+    int err = checker_new(o, NULL, NULL, &c);
+    if (err)
+        return err;
+    uint64_t t0 = psum_os_monotonic_ns();
+    err = discover(c);
+    uint64_t t1 = psum_os_monotonic_ns();
+    psum_snapshot snap;
+    if (!err)
+        err = psum_snapshot_take(&c->pass, &c->regions, NULL, &snap, NULL, NULL);
+    uint64_t t2 = psum_os_monotonic_ns();
+    if (!err) {
+        out->scan_ns = t1 - t0;
+        out->hash_ns = t2 - t1;
+        out->hashed_bytes = c->pass.bytes_read;
+        err = copy_regions(&c->regions, &snap, out);
+        psum_snapshot_free(&snap);
+    }
+    checker_free(c);
+    if (err)
+        procsum_benchmark_result_free(out);
+    return err;
+}
+
+void procsum_benchmark_result_free(procsum_benchmark_result *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->region_count; i++)
+        free((char *)r->regions[i].source);
+    free(r->regions);
+    memset(r, 0, sizeof(*r));
+}

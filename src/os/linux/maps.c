@@ -1,0 +1,149 @@
+/*
+ * One line of /proc/PID/maps:
+ *   start-end perms offset major:minor inode   path
+ * Numbers are hexadecimal except the inode. The path is everything after the
+ * padding that follows the inode: it may be empty (anonymous memory), a
+ * bracketed kernel name ([vdso], [anon:name]), contain spaces, or end in
+ * " (deleted)" once the file was unlinked.
+ */
+#include "maps.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char DELETED_SUFFIX[] = " (deleted)";
+
+/* Reads hex digits from *p up to end; fails if there are none or too many. */
+static bool take_hex(const char **p, const char *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    int digits = 0;
+    while (*p < end) {
+        char ch = **p;
+        unsigned d;
+        if (ch >= '0' && ch <= '9')
+            d = (unsigned)(ch - '0');
+        else if (ch >= 'a' && ch <= 'f')
+            d = (unsigned)(ch - 'a' + 10);
+        else if (ch >= 'A' && ch <= 'F')
+            d = (unsigned)(ch - 'A' + 10);
+        else
+            break;
+        if (++digits > 16)
+            return false;
+        v = (v << 4) | d;
+        (*p)++;
+    }
+    *out = v;
+    return digits > 0;
+}
+
+static bool take_dec(const char **p, const char *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    int digits = 0;
+    while (*p < end && **p >= '0' && **p <= '9') {
+        unsigned d = (unsigned)(**p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+        digits++;
+        (*p)++;
+    }
+    *out = v;
+    return digits > 0;
+}
+
+static bool take_char(const char **p, const char *end, char want)
+{
+    if (*p >= end || **p != want)
+        return false;
+    (*p)++;
+    return true;
+}
+
+static void skip_spaces(const char **p, const char *end)
+{
+    while (*p < end && (**p == ' ' || **p == '\t'))
+        (*p)++;
+}
+
+static procsum_region_kind kind_of(const char *path, size_t len)
+{
+    if (len == 0 || (len >= 6 && memcmp(path, "[anon:", 6) == 0))
+        return PROCSUM_REGION_ANON;
+    if (len == 6 && memcmp(path, "[vdso]", 6) == 0)
+        return PROCSUM_REGION_VDSO;
+    if (path[0] == '/')
+        return PROCSUM_REGION_FILE;
+    return PROCSUM_REGION_OTHER;
+}
+
+int psum_maps_parse_line(const char *line, size_t len, psum_os_region *out)
+{
+    const char *p = line, *end = line + len;
+    uint64_t start, stop, offset, major, minor, inode;
+
+    while (end > p && (end[-1] == '\n' || end[-1] == '\r'))
+        end--;
+    memset(out, 0, sizeof(*out));
+
+    if (!take_hex(&p, end, &start) || !take_char(&p, end, '-') || !take_hex(&p, end, &stop))
+        return PROCSUM_EBADMSG;
+    if (stop <= start || stop > UINTPTR_MAX)
+        return PROCSUM_EBADMSG;
+    skip_spaces(&p, end);
+
+    if (end - p < 4)
+        return PROCSUM_EBADMSG;
+    if ((p[0] != 'r' && p[0] != '-') || (p[1] != 'w' && p[1] != '-') || (p[2] != 'x' && p[2] != '-'))
+        return PROCSUM_EBADMSG;
+    out->prot = (p[0] == 'r' ? PSUM_PROT_R : 0u) | (p[1] == 'w' ? PSUM_PROT_W : 0u) |
+                (p[2] == 'x' ? PSUM_PROT_X : 0u);
+    p += 4;
+    skip_spaces(&p, end);
+
+    if (!take_hex(&p, end, &offset))
+        return PROCSUM_EBADMSG;
+    skip_spaces(&p, end);
+    if (!take_hex(&p, end, &major) || !take_char(&p, end, ':') || !take_hex(&p, end, &minor))
+        return PROCSUM_EBADMSG;
+    skip_spaces(&p, end);
+    if (!take_dec(&p, end, &inode))
+        return PROCSUM_EBADMSG;
+    if (p < end && *p != ' ' && *p != '\t')
+        return PROCSUM_EBADMSG;
+    skip_spaces(&p, end);
+
+    size_t path_len = (size_t)(end - p);
+    bool deleted = false;
+    size_t suffix = sizeof(DELETED_SUFFIX) - 1;
+    if (path_len > suffix && p[0] == '/' && memcmp(end - suffix, DELETED_SUFFIX, suffix) == 0) {
+        deleted = true;
+        path_len -= suffix;
+    }
+
+    out->kind = kind_of(p, path_len);
+    const char *name = p;
+    if (path_len == 0) {
+        name = "[anon]";
+        path_len = 6;
+    }
+    out->path = malloc(path_len + 1);
+    if (!out->path)
+        return PROCSUM_ENOMEM;
+    memcpy(out->path, name, path_len);
+    out->path[path_len] = '\0';
+
+    out->start = (uintptr_t)start;
+    out->end = (uintptr_t)stop;
+    out->file_deleted = deleted;
+    if (out->kind == PROCSUM_REGION_FILE) {
+        /* The same packing as the kernel's dev_t, so stat() results compare equal. */
+        out->dev = ((major & 0xfffff000u) << 32) | ((major & 0xfffu) << 8) |
+                   ((minor & 0xffffff00u) << 12) | (minor & 0xffu);
+        out->ino = inode;
+        out->file_offset = offset;
+    }
+    return 0;
+}

@@ -1,0 +1,273 @@
+/*
+ * The Linux view of a process: its executable mappings from /proc/PID/maps
+ * and reads of its memory that fail instead of faulting.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "../os.h"
+#include "maps.h"
+
+struct psum_os_target {
+    long pid;          /* 0: the calling process, whoever it is after a fork */
+    int mem_fd;        /* /proc/PID/mem, opened on first need */
+    bool vm_readv_ok;  /* false once process_vm_readv is refused (seccomp, old kernel) */
+};
+
+static pid_t real_pid(const psum_os_target *t)
+{
+    return t->pid == 0 ? getpid() : (pid_t)t->pid;
+}
+
+static void proc_path(char *buf, size_t size, const psum_os_target *t, const char *leaf)
+{
+    /* "self" keeps following the caller across fork. */
+    if (t->pid == 0)
+        snprintf(buf, size, "/proc/self/%s", leaf);
+    else
+        snprintf(buf, size, "/proc/%ld/%s", t->pid, leaf);
+}
+
+int psum_os_target_open(long pid, psum_os_target **out)
+{
+    if (!out || pid < 0)
+        return PROCSUM_EINVAL;
+    *out = NULL;
+    psum_os_target *t = calloc(1, sizeof(*t));
+    if (!t)
+        return PROCSUM_ENOMEM;
+    t->pid = pid;
+    t->mem_fd = -1;
+    t->vm_readv_ok = true;
+    if (pid != 0) {
+        char path[64];
+        struct stat st;
+        proc_path(path, sizeof(path), t, "");
+        if (stat(path, &st) != 0) {
+            int err = errno == ENOENT ? PROCSUM_ESRCH : psum_os_last_error();
+            free(t);
+            return err;
+        }
+    }
+    *out = t;
+    return 0;
+}
+
+void psum_os_target_close(psum_os_target *t)
+{
+    if (!t)
+        return;
+    if (t->mem_fd >= 0)
+        close(t->mem_fd);
+    free(t);
+}
+
+/* Reads a whole /proc file; they report size 0, so grow until EOF. */
+static int read_proc_file(const psum_os_target *t, const char *leaf, char **data, size_t *len)
+{
+    char path[64];
+    proc_path(path, sizeof(path), t, leaf);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? PROCSUM_ESRCH : psum_os_last_error();
+    size_t cap = 16384, used = 0;
+    char *buf = malloc(cap);
+    int err = buf ? 0 : PROCSUM_ENOMEM;
+    while (!err) {
+        if (cap - used < 4096) {
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger) {
+                err = PROCSUM_ENOMEM;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        ssize_t n = read(fd, buf + used, cap - used - 1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            err = errno == ESRCH ? PROCSUM_ESRCH : psum_os_last_error();
+        } else if (n == 0) {
+            break;
+        } else {
+            used += (size_t)n;
+        }
+    }
+    close(fd);
+    if (err) {
+        free(buf);
+        return err;
+    }
+    buf[used] = '\0';
+    *data = buf;
+    *len = used;
+    return 0;
+}
+
+/* The program's entry point, from the auxiliary vector. */
+static uintptr_t entry_point(const psum_os_target *t)
+{
+    char *auxv;
+    size_t len;
+    uintptr_t entry = 0;
+    if (read_proc_file(t, "auxv", &auxv, &len) != 0)
+        return 0;
+    for (size_t i = 0; i + sizeof(Elf64_auxv_t) <= len; i += sizeof(Elf64_auxv_t)) {
+        Elf64_auxv_t a;
+        memcpy(&a, auxv + i, sizeof(a));
+        if (a.a_type == AT_ENTRY) {
+            entry = (uintptr_t)a.a_un.a_val;
+            break;
+        }
+    }
+    free(auxv);
+    return entry;
+}
+
+static int list_push(psum_os_region_list *list, const psum_os_region *r)
+{
+    if (list->count == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 64;
+        psum_os_region *items = realloc(list->items, cap * sizeof(*items));
+        if (!items)
+            return PROCSUM_ENOMEM;
+        list->items = items;
+        list->cap = cap;
+    }
+    list->items[list->count++] = *r;
+    return 0;
+}
+
+static void list_clear(psum_os_region_list *list)
+{
+    for (size_t i = 0; i < list->count; i++)
+        free(list->items[i].path);
+    list->count = 0;
+}
+
+void psum_os_region_list_free(psum_os_region_list *list)
+{
+    if (!list)
+        return;
+    list_clear(list);
+    free(list->items);
+    list->items = NULL;
+    list->cap = 0;
+}
+
+/*
+ * The main executable is the file mapped at the entry point, identified by
+ * the device and inode the maps line gives (stat() may disagree on overlay
+ * file systems, so /proc/PID/exe is only a fallback).
+ */
+static void mark_main_executable(const psum_os_target *t, psum_os_region_list *list,
+                                 uint64_t entry_dev, uint64_t entry_ino)
+{
+    if (entry_ino == 0) {
+        char path[64];
+        struct stat st;
+        proc_path(path, sizeof(path), t, "exe");
+        if (stat(path, &st) != 0)
+            return;
+        entry_dev = (uint64_t)st.st_dev;
+        entry_ino = (uint64_t)st.st_ino;
+    }
+    for (size_t i = 0; i < list->count; i++) {
+        psum_os_region *r = &list->items[i];
+        r->main_executable = r->kind == PROCSUM_REGION_FILE && r->dev == entry_dev && r->ino == entry_ino;
+    }
+}
+
+int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
+{
+    char *maps;
+    size_t len;
+    list_clear(list);
+    int err = read_proc_file(t, "maps", &maps, &len);
+    if (err)
+        return err;
+    uintptr_t entry = entry_point(t);
+    uint64_t entry_dev = 0, entry_ino = 0;
+
+    for (const char *line = maps; line < maps + len && !err;) {
+        const char *nl = memchr(line, '\n', (size_t)(maps + len - line));
+        size_t line_len = nl ? (size_t)(nl - line) : (size_t)(maps + len - line);
+        psum_os_region r;
+        err = psum_maps_parse_line(line, line_len, &r);
+        if (err == 0) {
+            if (entry >= r.start && entry < r.end && r.kind == PROCSUM_REGION_FILE) {
+                entry_dev = r.dev;
+                entry_ino = r.ino;
+            }
+            if (r.prot & PSUM_PROT_X) {
+                err = list_push(list, &r);
+                if (err)
+                    free(r.path);
+            } else {
+                free(r.path);
+            }
+        }
+        line += line_len + 1;
+    }
+    free(maps);
+    if (err) {
+        list_clear(list);
+        return err;
+    }
+    mark_main_executable(t, list, entry_dev, entry_ino);
+    return 0;
+}
+
+static int read_via_mem_file(psum_os_target *t, uintptr_t addr, void *buf, size_t len)
+{
+    if (t->mem_fd < 0) {
+        char path[64];
+        proc_path(path, sizeof(path), t, "mem");
+        t->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (t->mem_fd < 0)
+            return psum_os_last_error();
+    }
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(t->mem_fd, (char *)buf + done, len - done, (off_t)(addr + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n == 0 || errno == EIO ? PROCSUM_EFAULT : psum_os_last_error();
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+int psum_os_read(psum_os_target *t, uintptr_t addr, void *buf, size_t len)
+{
+    if (len == 0)
+        return 0;
+    if (addr + len < addr)
+        return PROCSUM_EFAULT;
+    if (t->vm_readv_ok) {
+        struct iovec local = {buf, len};
+        struct iovec remote = {(void *)addr, len};
+        ssize_t n = process_vm_readv(real_pid(t), &local, 1, &remote, 1, 0);
+        if (n == (ssize_t)len)
+            return 0;
+        if (n >= 0 || errno == EFAULT)
+            return PROCSUM_EFAULT; /* partly or wholly unmapped now */
+        if (errno == ESRCH)
+            return PROCSUM_ESRCH;
+        if (errno != ENOSYS && errno != EPERM)
+            return psum_os_last_error();
+        /* Refused for this process (seccomp filters, some sandboxes): /proc/PID/mem is just as safe. */
+        t->vm_readv_ok = false;
+    }
+    return read_via_mem_file(t, addr, buf, len);
+}

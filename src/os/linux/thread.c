@@ -1,0 +1,183 @@
+/* Threads, events, clocks and error codes on POSIX. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../os.h"
+
+struct psum_os_thread {
+    pthread_t handle;
+    void (*fn)(void *);
+    void *arg;
+};
+
+struct psum_os_event {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool set;
+};
+
+static void *thread_trampoline(void *p)
+{
+    psum_os_thread *t = p;
+    t->fn(t->arg);
+    return NULL;
+}
+
+int psum_os_thread_start(psum_os_thread **out, void (*fn)(void *), void *arg)
+{
+    psum_os_thread *t = calloc(1, sizeof(*t));
+    if (!t)
+        return PROCSUM_ENOMEM;
+    t->fn = fn;
+    t->arg = arg;
+    sigset_t all, old;
+    /* The checker must never take the process's signals. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&t->handle, NULL, thread_trampoline, t);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        free(t);
+        return rc == EAGAIN ? PROCSUM_EAGAIN : PROCSUM_ENOMEM;
+    }
+    *out = t;
+    return 0;
+}
+
+int psum_os_thread_join(psum_os_thread *t)
+{
+    int rc = pthread_join(t->handle, NULL);
+    free(t);
+    return rc == 0 ? 0 : PROCSUM_EINVAL;
+}
+
+bool psum_os_thread_is_current(const psum_os_thread *t)
+{
+    return t && pthread_equal(t->handle, pthread_self());
+}
+
+void psum_os_thread_lower_priority(void)
+{
+    /* On Linux a nice value applies to one thread when given its thread id. */
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    (void)setpriority(PRIO_PROCESS, (id_t)tid, 19);
+}
+
+int psum_os_event_create(psum_os_event **out)
+{
+    psum_os_event *e = calloc(1, sizeof(*e));
+    if (!e)
+        return PROCSUM_ENOMEM;
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0) {
+        free(e);
+        return PROCSUM_ENOMEM;
+    }
+    int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (rc == 0)
+        rc = pthread_cond_init(&e->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    if (rc != 0) {
+        free(e);
+        return PROCSUM_ENOMEM;
+    }
+    if (pthread_mutex_init(&e->lock, NULL) != 0) {
+        pthread_cond_destroy(&e->cond);
+        free(e);
+        return PROCSUM_ENOMEM;
+    }
+    *out = e;
+    return 0;
+}
+
+void psum_os_event_destroy(psum_os_event *e)
+{
+    if (!e)
+        return;
+    pthread_cond_destroy(&e->cond);
+    pthread_mutex_destroy(&e->lock);
+    free(e);
+}
+
+void psum_os_event_set(psum_os_event *e)
+{
+    pthread_mutex_lock(&e->lock);
+    e->set = true;
+    pthread_cond_broadcast(&e->cond);
+    pthread_mutex_unlock(&e->lock);
+}
+
+bool psum_os_event_is_set(psum_os_event *e)
+{
+    pthread_mutex_lock(&e->lock);
+    bool set = e->set;
+    pthread_mutex_unlock(&e->lock);
+    return set;
+}
+
+bool psum_os_event_wait(psum_os_event *e, uint64_t timeout_ns)
+{
+    uint64_t deadline = psum_os_monotonic_ns() + timeout_ns;
+    if (deadline < timeout_ns)
+        deadline = UINT64_MAX;
+    struct timespec ts = {(time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u)};
+    pthread_mutex_lock(&e->lock);
+    while (!e->set) {
+        int rc = pthread_cond_timedwait(&e->cond, &e->lock, &ts);
+        if (rc == ETIMEDOUT)
+            break;
+    }
+    bool set = e->set;
+    pthread_mutex_unlock(&e->lock);
+    return set;
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+    if (clock_gettime(id, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t psum_os_monotonic_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t psum_os_thread_cpu_ns(void)
+{
+    return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
+void psum_os_wall_time(int64_t *sec, long *nsec)
+{
+    struct timespec ts = {0, 0};
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    *sec = (int64_t)ts.tv_sec;
+    *nsec = ts.tv_nsec;
+}
+
+int psum_os_last_error(void)
+{
+    switch (errno) {
+    case EPERM: return PROCSUM_EPERM;
+    case ENOENT: return PROCSUM_ENOENT;
+    case ESRCH: return PROCSUM_ESRCH;
+    case EAGAIN: return PROCSUM_EAGAIN;
+    case ENOMEM: return PROCSUM_ENOMEM;
+    case EACCES: return PROCSUM_EACCES;
+    case EFAULT: return PROCSUM_EFAULT;
+    case EBUSY: return PROCSUM_EBUSY;
+    case EINVAL: return PROCSUM_EINVAL;
+    case ERANGE: return PROCSUM_ERANGE;
+    case ENOSYS: return PROCSUM_ENOSYS;
+    default: return PROCSUM_EIO;
+    }
+}

@@ -1,0 +1,84 @@
+/*
+ * Page-keyed baselines. A snapshot holds one digest per page, keyed by the
+ * page's address and by what backs it (device, inode and file offset), so
+ * that a region splitting or merging under us (an mprotect of one page, the
+ * kernel merging neighbours back) never loses a baseline.
+ */
+#ifndef PSUM_SNAPSHOT_H
+#define PSUM_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest/digest.h"
+#include "os/os.h"
+#include "procsum.h"
+
+typedef struct psum_page_baseline {
+    uintptr_t addr;
+    uint64_t dev, ino, file_offset; /* what backs the page; zeros for anonymous memory */
+    int64_t time_ns;                /* wall clock of the last pass that saw this content */
+    uint32_t index;                 /* position in the region it was hashed in */
+    uint8_t digest[PROCSUM_MAX_DIGEST];
+} psum_page_baseline;
+
+typedef struct psum_region_baseline {
+    uintptr_t start, end;
+    uint64_t dev, ino, file_offset;
+    int64_t time_ns;
+    uint8_t digest[PROCSUM_MAX_DIGEST];
+} psum_region_baseline;
+
+typedef struct psum_snapshot {
+    psum_page_baseline *pages; /* ascending addresses */
+    size_t page_count, page_cap;
+    psum_region_baseline *regions; /* ascending addresses */
+    size_t region_count, region_cap;
+} psum_snapshot;
+
+void psum_snapshot_free(psum_snapshot *s);
+
+/* One change found in a region, handed to the reporter while the pass goes on. */
+typedef struct psum_change {
+    const psum_os_region *region;
+    const uintptr_t *pages; /* changed page addresses, ascending */
+    size_t page_count;
+    const uint8_t *old_digest, *new_digest;
+    const uint8_t *region_digest; /* the region's current digest */
+    bool digest_is_page;
+    int64_t old_time_ns;
+} psum_change;
+
+typedef void (*psum_change_fn)(const psum_change *ch, void *userdata);
+
+/* State reused by every pass of one checker: the read buffer and scratch space. */
+typedef struct psum_pass {
+    procsum_algorithm algo;
+    size_t digest_len;
+    psum_os_target *target;
+    psum_os_event *stop;    /* checked between slices; may be NULL */
+    uint8_t *buf;           /* slice_pages pages */
+    uint8_t *page_digests;  /* slice_pages digests */
+    size_t slice_pages;
+    uintptr_t *changed;     /* changed pages of the region being hashed */
+    size_t changed_cap;
+    uint64_t bytes_read;    /* added to by every pass */
+} psum_pass;
+
+int psum_pass_init(psum_pass *p, procsum_algorithm algo, psum_os_target *target, psum_os_event *stop);
+void psum_pass_free(psum_pass *p);
+
+/* Keeps the regions the options ask for: readable and executable, rwx only if asked, main executable only with skip_libs. */
+void psum_regions_select(psum_os_region_list *list, const procsum_options *o);
+
+/*
+ * Reads and hashes every page of `regions` into `out`, comparing each with
+ * its baseline in `old` (NULL for a first pass) and calling on_change for
+ * each region with changed pages. A region that vanishes while it is read is
+ * dropped without a report. Returns PROCSUM_ECANCELED when stop was set.
+ */
+int psum_snapshot_take(psum_pass *p, const psum_os_region_list *regions, const psum_snapshot *old,
+                       psum_snapshot *out, psum_change_fn on_change, void *userdata);
+
+#endif
