@@ -42,7 +42,6 @@ static int discover(procsum_checker *c)
     int err = psum_os_list_regions(c->target, &c->regions);
     if (err)
         return err;
-    psum_regions_select(&c->regions, &c->opts);
     c->have_regions = true;
     return 0;
 }
@@ -93,7 +92,7 @@ static int checker_new(const procsum_options *o, procsum_callback cb, void *user
     if (!err)
         err = psum_os_event_create(&c->stop);
     if (!err)
-        err = psum_pass_init(&c->pass, o->algorithm, c->target, c->stop);
+        err = psum_pass_init(&c->pass, o, c->target, c->stop);
     if (err) {
         checker_free(c);
         return err;
@@ -196,20 +195,24 @@ static char *dup_string(const char *s)
     return d;
 }
 
-static int copy_regions(const psum_os_region_list *list, const psum_snapshot *snap,
+/* The regions the pass hashed, in the public form, with their digests. */
+static int copy_regions(const psum_os_region_list *mapped, const procsum_options *o, const psum_snapshot *snap,
                         procsum_benchmark_result *out)
 {
-    out->regions = calloc(list->count ? list->count : 1, sizeof(*out->regions));
+    out->regions = calloc(snap->region_count ? snap->region_count : 1, sizeof(*out->regions));
     if (!out->regions)
         return PROCSUM_ENOMEM;
-    for (size_t i = 0; i < list->count; i++) {
-        psum_region_view(&list->items[i], &out->regions[i]);
-        out->regions[i].source = dup_string(list->items[i].path);
-        for (size_t j = 0; j < snap->region_count; j++)
-            if (snap->regions[j].start == list->items[i].start)
-                memcpy(out->regions[i].digest, snap->regions[j].digest, sizeof(out->regions[i].digest));
-        out->region_count = i + 1;
-        if (!out->regions[i].source)
+    size_t j = 0;
+    for (size_t i = 0; i < mapped->count && j < snap->region_count; i++) {
+        const psum_os_region *r = &mapped->items[i];
+        if (!psum_region_selected(r, o) || r->start != snap->regions[j].start)
+            continue;
+        procsum_region *pub = &out->regions[j];
+        psum_region_view(r, pub);
+        memcpy(pub->digest, snap->regions[j].digest, sizeof(pub->digest));
+        pub->source = dup_string(r->path);
+        out->region_count = ++j;
+        if (!pub->source)
             return PROCSUM_ENOMEM;
     }
     return 0;
@@ -235,7 +238,7 @@ int procsum_benchmark(const procsum_options *o, procsum_benchmark_result *out)
         out->scan_ns = t1 - t0;
         out->hash_ns = t2 - t1;
         out->hashed_bytes = c->pass.bytes_read;
-        err = copy_regions(&c->regions, &snap, out);
+        err = copy_regions(&c->regions, &c->opts, &snap, out);
         psum_snapshot_free(&snap);
     }
     checker_free(c);

@@ -16,13 +16,14 @@ void psum_snapshot_free(psum_snapshot *s)
     memset(s, 0, sizeof(*s));
 }
 
-int psum_pass_init(psum_pass *p, procsum_algorithm algo, psum_os_target *target, psum_os_event *stop)
+int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *target, psum_os_event *stop)
 {
     memset(p, 0, sizeof(*p));
-    if (!psum_algorithm_valid(algo))
+    if (!psum_algorithm_valid(o->algorithm))
         return PROCSUM_EINVAL;
-    p->algo = algo;
-    p->digest_len = psum_digest_len(algo);
+    p->opts = *o;
+    p->algo = o->algorithm;
+    p->digest_len = psum_digest_len(o->algorithm);
     p->target = target;
     p->stop = stop;
     p->slice_pages = SLICE_PAGES;
@@ -45,7 +46,7 @@ void psum_pass_free(psum_pass *p)
     p->changed_cap = 0;
 }
 
-static bool selected(const psum_os_region *r, const procsum_options *o)
+bool psum_region_selected(const psum_os_region *r, const procsum_options *o)
 {
     /* Execute-only memory ([vsyscall], --x mappings) cannot be read, so it is never touched. */
     if (!(r->prot & PSUM_PROT_R) || !(r->prot & PSUM_PROT_X))
@@ -56,18 +57,6 @@ static bool selected(const psum_os_region *r, const procsum_options *o)
         return false;
     /* Bounds not on page boundaries never come from a kernel; refuse rather than misread. */
     return r->start % PROCSUM_PAGE_SIZE == 0 && r->end % PROCSUM_PAGE_SIZE == 0 && r->end > r->start;
-}
-
-void psum_regions_select(psum_os_region_list *list, const procsum_options *o)
-{
-    size_t kept = 0;
-    for (size_t i = 0; i < list->count; i++) {
-        if (selected(&list->items[i], o))
-            list->items[kept++] = list->items[i];
-        else
-            free(list->items[i].path);
-    }
-    list->count = kept;
 }
 
 static int reserve(void **items, size_t *cap, size_t want, size_t item_size)
@@ -90,6 +79,11 @@ static uint64_t page_file_offset(const psum_os_region *r, uintptr_t addr)
     return r->kind == PROCSUM_REGION_FILE ? r->file_offset + (addr - r->start) : 0;
 }
 
+static bool same_backing(const psum_page_baseline *pg, const psum_os_region *r)
+{
+    return pg->dev == r->dev && pg->ino == r->ino && pg->file_offset == page_file_offset(r, pg->addr);
+}
+
 static const psum_region_baseline *find_region(const psum_snapshot *old, const psum_os_region *r)
 {
     if (!old)
@@ -110,7 +104,21 @@ static const psum_region_baseline *find_region(const psum_snapshot *old, const p
     return same ? b : NULL;
 }
 
-/* Everything the comparison of one region needs to carry between slices. */
+/*
+ * The state of one pass. Old pages, new pages and mappings all ascend by
+ * address, so one cursor into each is enough: no lookups, no hash table.
+ */
+typedef struct walk {
+    psum_pass *p;
+    const psum_os_region_list *mapped;
+    const psum_snapshot *old;
+    psum_snapshot *out;
+    size_t old_cursor;
+    size_t mapped_cursor;
+    int64_t now_ns;
+} walk;
+
+/* Everything the comparison of one region carries between slices. */
 typedef struct region_walk {
     const psum_os_region *region;
     size_t changed;
@@ -118,10 +126,34 @@ typedef struct region_walk {
     int64_t first_old_time;
 } region_walk;
 
-static int note_change(psum_pass *p, region_walk *w, uintptr_t addr, const psum_page_baseline *was,
+static bool still_mapped(walk *w, const psum_page_baseline *pg)
+{
+    const psum_os_region_list *m = w->mapped;
+    while (w->mapped_cursor < m->count && m->items[w->mapped_cursor].end <= pg->addr)
+        w->mapped_cursor++;
+    if (w->mapped_cursor == m->count)
+        return false;
+    const psum_os_region *r = &m->items[w->mapped_cursor];
+    return r->start <= pg->addr && same_backing(pg, r);
+}
+
+/* Old pages below addr were not read this pass: keep those whose file page is still mapped there. */
+static void carry_below(walk *w, uintptr_t addr, bool all)
+{
+    const psum_snapshot *old = w->old;
+    if (!old)
+        return;
+    while (w->old_cursor < old->page_count && (all || old->pages[w->old_cursor].addr < addr)) {
+        const psum_page_baseline *pg = &old->pages[w->old_cursor++];
+        if (still_mapped(w, pg))
+            w->out->pages[w->out->page_count++] = *pg;
+    }
+}
+
+static int note_change(psum_pass *p, region_walk *rw, uintptr_t addr, const psum_page_baseline *was,
                        const uint8_t *now)
 {
-    if (w->changed == p->changed_cap) {
+    if (rw->changed == p->changed_cap) {
         size_t cap = p->changed_cap ? p->changed_cap * 2 : 16;
         uintptr_t *grown = realloc(p->changed, cap * sizeof(*grown));
         if (!grown)
@@ -129,40 +161,34 @@ static int note_change(psum_pass *p, region_walk *w, uintptr_t addr, const psum_
         p->changed = grown;
         p->changed_cap = cap;
     }
-    if (w->changed == 0) {
-        memcpy(w->first_old, was->digest, p->digest_len);
-        memcpy(w->first_new, now, p->digest_len);
-        w->first_old_time = was->time_ns;
+    if (rw->changed == 0) {
+        memcpy(rw->first_old, was->digest, p->digest_len);
+        memcpy(rw->first_new, now, p->digest_len);
+        rw->first_old_time = was->time_ns;
     }
-    p->changed[w->changed++] = addr;
+    p->changed[rw->changed++] = addr;
     return 0;
 }
 
-/*
- * Compares one freshly hashed page with its baseline. The cursor walks the
- * old pages in step with the new ones, since both ascend by address.
- */
-static int compare_page(psum_pass *p, region_walk *w, const psum_snapshot *old, size_t *cursor,
-                        const psum_page_baseline *now, const uint8_t *bytes)
+/* Compares a freshly hashed page with its baseline, if it has one. */
+static int compare_page(walk *w, region_walk *rw, const psum_page_baseline *now, const uint8_t *bytes)
 {
-    if (!old)
+    const psum_snapshot *old = w->old;
+    carry_below(w, now->addr, false);
+    if (!old || w->old_cursor == old->page_count || old->pages[w->old_cursor].addr != now->addr)
         return 0;
-    while (*cursor < old->page_count && old->pages[*cursor].addr < now->addr)
-        (*cursor)++;
-    if (*cursor == old->page_count)
-        return 0;
-    const psum_page_baseline *was = &old->pages[*cursor];
-    if (was->addr != now->addr || was->dev != now->dev || was->ino != now->ino ||
-        was->file_offset != now->file_offset)
-        return 0; /* a new page, or other content mapped here now: it joins silently */
+    const psum_page_baseline *was = &old->pages[w->old_cursor++];
+    if (was->dev != now->dev || was->ino != now->ino || was->file_offset != now->file_offset)
+        return 0; /* other content is mapped here now: it joins silently */
+    psum_pass *p = w->p;
     if (was->index == now->index)
-        return memcmp(was->digest, now->digest, p->digest_len) == 0 ? 0 : note_change(p, w, now->addr, was, now->digest);
+        return memcmp(was->digest, now->digest, p->digest_len) == 0 ? 0 : note_change(p, rw, now->addr, was, now->digest);
     /* The region's bounds moved: digest the page at its old position to compare like with like. */
     uint8_t at_old[PROCSUM_MAX_DIGEST];
     psum_page_digest_at(p->algo, bytes, was->index, at_old);
     if (memcmp(was->digest, at_old, p->digest_len) == 0)
         return 0;
-    return note_change(p, w, now->addr, was, now->digest);
+    return note_change(p, rw, now->addr, was, now->digest);
 }
 
 static bool stop_requested(const psum_pass *p)
@@ -174,9 +200,10 @@ static bool stop_requested(const psum_pass *p)
  * Hashes one region slice by slice. Returns 0, a fatal error, or
  * PROCSUM_EFAULT when the region vanished under us (the caller drops it).
  */
-static int take_region(psum_pass *p, const psum_os_region *r, const psum_snapshot *old, size_t *cursor,
-                       psum_snapshot *out, region_walk *w, int64_t now_ns, uint8_t *region_digest)
+static int take_region(walk *w, region_walk *rw, uint8_t *region_digest)
 {
+    psum_pass *p = w->p;
+    const psum_os_region *r = rw->region;
     psum_region_hasher h;
     psum_region_hasher_init(&h, p->algo);
     size_t total = (r->end - r->start) / PROCSUM_PAGE_SIZE;
@@ -191,18 +218,19 @@ static int take_region(psum_pass *p, const psum_os_region *r, const psum_snapsho
         p->bytes_read += (uint64_t)n * PROCSUM_PAGE_SIZE;
         psum_region_hasher_pages(&h, p->buf, n, p->page_digests);
         for (size_t i = 0; i < n; i++) {
-            psum_page_baseline *pg = &out->pages[out->page_count++];
-            pg->addr = base + i * PROCSUM_PAGE_SIZE;
-            pg->dev = r->dev;
-            pg->ino = r->ino;
-            pg->file_offset = page_file_offset(r, pg->addr);
-            pg->time_ns = now_ns;
-            pg->index = (uint32_t)(done + i);
-            memset(pg->digest, 0, sizeof(pg->digest));
-            memcpy(pg->digest, p->page_digests + i * p->digest_len, p->digest_len);
-            err = compare_page(p, w, old, cursor, pg, p->buf + i * PROCSUM_PAGE_SIZE);
+            psum_page_baseline pg = {
+                .addr = base + i * PROCSUM_PAGE_SIZE,
+                .dev = r->dev,
+                .ino = r->ino,
+                .time_ns = w->now_ns,
+                .index = (uint32_t)(done + i),
+            };
+            pg.file_offset = page_file_offset(r, pg.addr);
+            memcpy(pg.digest, p->page_digests + i * p->digest_len, p->digest_len);
+            err = compare_page(w, rw, &pg, p->buf + i * PROCSUM_PAGE_SIZE);
             if (err)
                 return err;
+            w->out->pages[w->out->page_count++] = pg;
         }
         done += n;
     }
@@ -210,40 +238,66 @@ static int take_region(psum_pass *p, const psum_os_region *r, const psum_snapsho
     return 0;
 }
 
-static size_t total_pages(const psum_os_region_list *regions)
+static void report(walk *w, const region_walk *rw, const psum_region_baseline *now, psum_change_fn on_change,
+                   void *userdata)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < regions->count; i++)
-        n += (regions->items[i].end - regions->items[i].start) / PROCSUM_PAGE_SIZE;
-    return n;
+    const psum_region_baseline *was = find_region(w->old, rw->region);
+    psum_change ch = {
+        .region = rw->region,
+        .pages = w->p->changed,
+        .page_count = rw->changed,
+        .old_digest = was ? was->digest : rw->first_old,
+        .new_digest = was ? now->digest : rw->first_new,
+        .region_digest = now->digest,
+        .digest_is_page = was == NULL,
+        .old_time_ns = was ? was->time_ns : rw->first_old_time,
+    };
+    on_change(&ch, userdata);
 }
 
-int psum_snapshot_take(psum_pass *p, const psum_os_region_list *regions, const psum_snapshot *old,
+static int prepare(const psum_pass *p, const psum_os_region_list *mapped, const psum_snapshot *old,
+                   psum_snapshot *out)
+{
+    size_t pages = old ? old->page_count : 0, regions = 0;
+    for (size_t i = 0; i < mapped->count; i++) {
+        if (psum_region_selected(&mapped->items[i], &p->opts)) {
+            pages += (mapped->items[i].end - mapped->items[i].start) / PROCSUM_PAGE_SIZE;
+            regions++;
+        }
+    }
+    memset(out, 0, sizeof(*out));
+    int err = reserve((void **)&out->pages, &out->page_cap, pages + 1, sizeof(*out->pages));
+    if (!err)
+        err = reserve((void **)&out->regions, &out->region_cap, regions + 1, sizeof(*out->regions));
+    if (err)
+        psum_snapshot_free(out);
+    return err;
+}
+
+int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const psum_snapshot *old,
                        psum_snapshot *out, psum_change_fn on_change, void *userdata)
 {
-    memset(out, 0, sizeof(*out));
-    int err = reserve((void **)&out->pages, &out->page_cap, total_pages(regions) + 1, sizeof(*out->pages));
-    if (!err)
-        err = reserve((void **)&out->regions, &out->region_cap, regions->count + 1, sizeof(*out->regions));
-    if (err) {
-        psum_snapshot_free(out);
+    int err = prepare(p, mapped, old, out);
+    if (err)
         return err;
-    }
     int64_t sec;
     long nsec;
     psum_os_wall_time(&sec, &nsec);
-    int64_t now_ns = sec * 1000000000 + nsec;
-    size_t cursor = 0;
+    walk w = {.p = p, .mapped = mapped, .old = old, .out = out, .now_ns = sec * 1000000000 + nsec};
 
-    for (size_t i = 0; i < regions->count; i++) {
-        const psum_os_region *r = &regions->items[i];
-        region_walk w = {.region = r};
+    for (size_t i = 0; i < mapped->count; i++) {
+        const psum_os_region *r = &mapped->items[i];
+        if (!psum_region_selected(r, &p->opts))
+            continue;
+        region_walk rw = {.region = r};
         uint8_t digest[PROCSUM_MAX_DIGEST] = {0};
-        size_t first_page = out->page_count;
-        err = take_region(p, r, old, &cursor, out, &w, now_ns, digest);
+        size_t first_page = out->page_count, old_cursor = w.old_cursor, mapped_cursor = w.mapped_cursor;
+        err = take_region(&w, &rw, digest);
         if (err == PROCSUM_EFAULT) {
-            /* Unmapped while we read it: it left, with nothing to report. */
+            /* Unmapped while we read it: nothing to report; its baselines stay while the file is mapped. */
             out->page_count = first_page;
+            w.old_cursor = old_cursor;
+            w.mapped_cursor = mapped_cursor;
             continue;
         }
         if (err) {
@@ -251,28 +305,18 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *regions, const p
             return err;
         }
         psum_region_baseline *rb = &out->regions[out->region_count++];
-        rb->start = r->start;
-        rb->end = r->end;
-        rb->dev = r->dev;
-        rb->ino = r->ino;
-        rb->file_offset = r->kind == PROCSUM_REGION_FILE ? r->file_offset : 0;
-        rb->time_ns = now_ns;
+        *rb = (psum_region_baseline){
+            .start = r->start,
+            .end = r->end,
+            .dev = r->dev,
+            .ino = r->ino,
+            .file_offset = r->kind == PROCSUM_REGION_FILE ? r->file_offset : 0,
+            .time_ns = w.now_ns,
+        };
         memcpy(rb->digest, digest, sizeof(digest));
-
-        if (w.changed > 0 && on_change) {
-            const psum_region_baseline *was = find_region(old, r);
-            psum_change ch = {
-                .region = r,
-                .pages = p->changed,
-                .page_count = w.changed,
-                .old_digest = was ? was->digest : w.first_old,
-                .new_digest = was ? rb->digest : w.first_new,
-                .region_digest = rb->digest,
-                .digest_is_page = was == NULL,
-                .old_time_ns = was ? was->time_ns : w.first_old_time,
-            };
-            on_change(&ch, userdata);
-        }
+        if (rw.changed > 0 && on_change)
+            report(&w, &rw, rb, on_change, userdata);
     }
+    carry_below(&w, 0, true);
     return 0;
 }

@@ -54,6 +54,7 @@ typedef void (*psum_change_fn)(const psum_change *ch, void *userdata);
 
 /* State reused by every pass of one checker: the read buffer and scratch space. */
 typedef struct psum_pass {
+    procsum_options opts;
     procsum_algorithm algo;
     size_t digest_len;
     psum_os_target *target;
@@ -66,19 +67,26 @@ typedef struct psum_pass {
     uint64_t bytes_read;    /* added to by every pass */
 } psum_pass;
 
-int psum_pass_init(psum_pass *p, procsum_algorithm algo, psum_os_target *target, psum_os_event *stop);
+int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *target, psum_os_event *stop);
 void psum_pass_free(psum_pass *p);
 
-/* Keeps the regions the options ask for: readable and executable, rwx only if asked, main executable only with skip_libs. */
-void psum_regions_select(psum_os_region_list *list, const procsum_options *o);
+/* Whether the options ask for r: readable and executable, rwx only if asked, main executable only with skip_libs. */
+bool psum_region_selected(const psum_os_region *r, const procsum_options *o);
 
 /*
- * Reads and hashes every page of `regions` into `out`, comparing each with
- * its baseline in `old` (NULL for a first pass) and calling on_change for
- * each region with changed pages. A region that vanishes while it is read is
- * dropped without a report. Returns PROCSUM_ECANCELED when stop was set.
+ * Reads and hashes every page of the selected regions of `mapped` into
+ * `out`, comparing each with its baseline in `old` (NULL for a first pass)
+ * and calling on_change for each region with changed pages. A region that
+ * vanishes while it is read is dropped without a report.
+ *
+ * A baseline whose page was not read this pass (made writable for a moment,
+ * unreadable, or outside the selection) is kept as long as the same file
+ * page stays mapped at its address, so that a page patched through an
+ * mprotect window is still compared with what it was before.
+ *
+ * Returns PROCSUM_ECANCELED when stop was set.
  */
-int psum_snapshot_take(psum_pass *p, const psum_os_region_list *regions, const psum_snapshot *old,
+int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const psum_snapshot *old,
                        psum_snapshot *out, psum_change_fn on_change, void *userdata);
 
 #endif

@@ -18,7 +18,7 @@
 #define PSUM_PROT_W 2u
 #define PSUM_PROT_X 4u
 
-/* One mapping with execute permission, as the platform describes it. */
+/* One mapping, as the platform describes it. */
 typedef struct psum_os_region {
     uintptr_t start, end;
     unsigned prot;            /* PSUM_PROT_* */
@@ -42,9 +42,10 @@ int psum_os_target_open(long pid, psum_os_target **out);
 void psum_os_target_close(psum_os_target *t);
 
 /*
- * Lists every mapping of the target that has execute permission, in address
- * order, execute-only ones included (callers decide what to read). Replaces
- * the content of `list`.
+ * Lists every mapping of the target, in address order, whatever its
+ * protection (callers decide what to read; the rest tells them which
+ * baselines are still backed by the same file). Replaces the content of
+ * `list`.
  */
 int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list);
 void psum_os_region_list_free(psum_os_region_list *list);

@@ -208,13 +208,9 @@ int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
                 entry_dev = r.dev;
                 entry_ino = r.ino;
             }
-            if (r.prot & PSUM_PROT_X) {
-                err = list_push(list, &r);
-                if (err)
-                    free(r.path);
-            } else {
+            err = list_push(list, &r);
+            if (err)
                 free(r.path);
-            }
         }
         line += line_len + 1;
     }
