@@ -168,6 +168,21 @@ PROCSUM_API int procsum_stop(procsum_checker *c);
 /* Reports found so far by this checker. */
 PROCSUM_API uint64_t procsum_mismatch_count(const procsum_checker *c);
 
+/* Counters of a running checker, for logs and metrics. */
+typedef struct procsum_stats {
+    uint64_t passes;         /* full passes completed, the first baseline included */
+    uint64_t mismatches;     /* reports made */
+    uint64_t bytes_hashed;   /* bytes read and hashed over all passes */
+    uint64_t pages_tracked;  /* pages with a baseline after the last pass */
+    uint64_t regions;        /* regions hashed in the last pass */
+    uint64_t last_pass_ns;   /* duration of the last pass */
+    uint64_t cpu_ns;         /* CPU time the checker's thread has used */
+    int last_error;          /* code of the last failed pass (retried next period), or 0 */
+} procsum_stats;
+
+/* Fills *out with c's counters (each read atomically); safe from any thread. */
+PROCSUM_API int procsum_get_stats(const procsum_checker *c, procsum_stats *out);
+
 /*
  * Checks in the calling thread forever; returns only when discovering the
  * regions fails (a negative code), like process_consistency's run().

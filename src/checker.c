@@ -20,6 +20,12 @@ struct procsum_checker {
     psum_snapshot baseline;
     psum_pass pass;
     atomic_uint_least64_t mismatches;
+    atomic_uint_least64_t passes;
+    atomic_uint_least64_t pages_tracked;
+    atomic_uint_least64_t regions_hashed;
+    atomic_uint_least64_t bytes_hashed;
+    atomic_uint_least64_t last_pass_ns;
+    atomic_uint_least64_t cpu_ns;
     atomic_int last_error; /* of the latest failed pass in the background; 0 if none */
 };
 
@@ -54,12 +60,21 @@ static int check_once(procsum_checker *c)
         if (err)
             return err;
     }
+    uint64_t started = psum_os_monotonic_ns();
     psum_snapshot next;
-    int err = psum_snapshot_take(&c->pass, &c->regions, &c->baseline, &next, on_change, c);
+    /* The first pass takes the program as it was started: its pages are settled at once. */
+    const psum_snapshot *old = atomic_load(&c->passes) > 0 ? &c->baseline : NULL;
+    int err = psum_snapshot_take(&c->pass, &c->regions, old, &next, on_change, c);
     if (err)
         return err;
     psum_snapshot_free(&c->baseline);
     c->baseline = next;
+    atomic_store(&c->last_pass_ns, psum_os_monotonic_ns() - started);
+    atomic_store(&c->pages_tracked, next.page_count);
+    atomic_store(&c->regions_hashed, next.region_count);
+    atomic_store(&c->bytes_hashed, c->pass.bytes_read);
+    atomic_store(&c->cpu_ns, psum_os_thread_cpu_ns());
+    atomic_fetch_add(&c->passes, 1);
     return 0;
 }
 
@@ -87,6 +102,12 @@ static int checker_new(const procsum_options *o, procsum_callback cb, void *user
     c->cb = cb;
     c->userdata = userdata;
     atomic_init(&c->mismatches, 0);
+    atomic_init(&c->passes, 0);
+    atomic_init(&c->pages_tracked, 0);
+    atomic_init(&c->regions_hashed, 0);
+    atomic_init(&c->bytes_hashed, 0);
+    atomic_init(&c->last_pass_ns, 0);
+    atomic_init(&c->cpu_ns, 0);
     atomic_init(&c->last_error, 0);
     err = psum_os_target_open(0, &c->target);
     if (!err)
@@ -167,6 +188,22 @@ int procsum_stop(procsum_checker *c)
 uint64_t procsum_mismatch_count(const procsum_checker *c)
 {
     return c ? atomic_load(&((procsum_checker *)c)->mismatches) : 0;
+}
+
+int procsum_get_stats(const procsum_checker *c, procsum_stats *out)
+{
+    if (!c || !out)
+        return PROCSUM_EINVAL;
+    procsum_checker *m = (procsum_checker *)c; /* atomics are read through a non-const pointer */
+    out->passes = atomic_load(&m->passes);
+    out->mismatches = atomic_load(&m->mismatches);
+    out->bytes_hashed = atomic_load(&m->bytes_hashed);
+    out->pages_tracked = atomic_load(&m->pages_tracked);
+    out->regions = atomic_load(&m->regions_hashed);
+    out->last_pass_ns = atomic_load(&m->last_pass_ns);
+    out->cpu_ns = atomic_load(&m->cpu_ns);
+    out->last_error = atomic_load(&m->last_error);
+    return 0;
 }
 
 int procsum_run(const procsum_options *o, procsum_callback cb, void *userdata)

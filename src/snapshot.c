@@ -99,7 +99,7 @@ static const psum_region_baseline *find_region(const psum_snapshot *old, const p
     if (lo == old->region_count)
         return NULL;
     const psum_region_baseline *b = &old->regions[lo];
-    bool same = b->start == r->start && b->end == r->end && b->dev == r->dev && b->ino == r->ino &&
+    bool same = b->defended && b->start == r->start && b->end == r->end && b->dev == r->dev && b->ino == r->ino &&
                 b->file_offset == (r->kind == PROCSUM_REGION_FILE ? r->file_offset : 0);
     return same ? b : NULL;
 }
@@ -122,6 +122,8 @@ typedef struct walk {
 typedef struct region_walk {
     const psum_os_region *region;
     size_t changed;
+    size_t held; /* pages whose differing content waits for a second look */
+    size_t unsettled; /* pages without a settled baseline */
     uint8_t first_old[PROCSUM_MAX_DIGEST], first_new[PROCSUM_MAX_DIGEST];
     int64_t first_old_time;
 } region_walk;
@@ -170,10 +172,31 @@ static int note_change(psum_pass *p, region_walk *rw, uintptr_t addr, const psum
     return 0;
 }
 
-/* Compares a freshly hashed page with its baseline, if it has one. */
-static int compare_page(walk *w, region_walk *rw, const psum_page_baseline *now, const uint8_t *bytes)
+/* Whether `bytes` still hash to the baseline, digested at the baseline's position in its region. */
+static bool matches_baseline(const psum_pass *p, const psum_page_baseline *was, const psum_page_baseline *now,
+                             const uint8_t *bytes)
+{
+    if (was->index == now->index)
+        return memcmp(was->digest, now->digest, p->digest_len) == 0;
+    /* The region's bounds moved: digest the page at its old position to compare like with like. */
+    uint8_t at_old[PROCSUM_MAX_DIGEST];
+    psum_page_digest_at(p->algo, bytes, was->index, at_old);
+    return memcmp(was->digest, at_old, p->digest_len) == 0;
+}
+
+static uint64_t digest_tag(const uint8_t *digest)
+{
+    uint64_t tag;
+    memcpy(&tag, digest, sizeof(tag));
+    return tag;
+}
+
+/* Compares a freshly hashed page with its baseline, if it has one, and moves it through psum_page_state. */
+static int compare_page(walk *w, region_walk *rw, psum_page_baseline *now, const uint8_t *bytes)
 {
     const psum_snapshot *old = w->old;
+    /* Pages of the very first pass are the program as started: settled at once. */
+    now->state = old == NULL ? PSUM_PAGE_SETTLED : PSUM_PAGE_TENTATIVE;
     carry_below(w, now->addr, false);
     if (!old || w->old_cursor == old->page_count || old->pages[w->old_cursor].addr != now->addr)
         return 0;
@@ -181,13 +204,25 @@ static int compare_page(walk *w, region_walk *rw, const psum_page_baseline *now,
     if (was->dev != now->dev || was->ino != now->ino || was->file_offset != now->file_offset)
         return 0; /* other content is mapped here now: it joins silently */
     psum_pass *p = w->p;
-    if (was->index == now->index)
-        return memcmp(was->digest, now->digest, p->digest_len) == 0 ? 0 : note_change(p, rw, now->addr, was, now->digest);
-    /* The region's bounds moved: digest the page at its old position to compare like with like. */
-    uint8_t at_old[PROCSUM_MAX_DIGEST];
-    psum_page_digest_at(p->algo, bytes, was->index, at_old);
-    if (memcmp(was->digest, at_old, p->digest_len) == 0)
+    if (matches_baseline(p, was, now, bytes)) {
+        now->state = PSUM_PAGE_SETTLED;
         return 0;
+    }
+    if (was->state == PSUM_PAGE_TENTATIVE)
+        return 0; /* still being written: the new content starts over as tentative */
+    uint64_t tag = digest_tag(now->digest);
+    bool seen_before = was->state == PSUM_PAGE_SUSPECT && was->suspect_index == now->index && was->suspect_tag == tag;
+    if (!seen_before) {
+        /* Keep defending the old content until the next pass says whether this one stays. */
+        uint32_t index = now->index;
+        *now = *was;
+        now->state = PSUM_PAGE_SUSPECT;
+        now->suspect_index = index;
+        now->suspect_tag = tag;
+        rw->held++;
+        return 0;
+    }
+    now->state = PSUM_PAGE_SETTLED;
     return note_change(p, rw, now->addr, was, now->digest);
 }
 
@@ -230,6 +265,8 @@ static int take_region(walk *w, region_walk *rw, uint8_t *region_digest)
             err = compare_page(w, rw, &pg, p->buf + i * PROCSUM_PAGE_SIZE);
             if (err)
                 return err;
+            if (pg.state == PSUM_PAGE_TENTATIVE)
+                rw->unsettled++;
             w->out->pages[w->out->page_count++] = pg;
         }
         done += n;
@@ -238,7 +275,7 @@ static int take_region(walk *w, region_walk *rw, uint8_t *region_digest)
     return 0;
 }
 
-static void report(walk *w, const region_walk *rw, const psum_region_baseline *now, psum_change_fn on_change,
+static void report(walk *w, const region_walk *rw, const uint8_t *region_digest, psum_change_fn on_change,
                    void *userdata)
 {
     const psum_region_baseline *was = find_region(w->old, rw->region);
@@ -247,8 +284,8 @@ static void report(walk *w, const region_walk *rw, const psum_region_baseline *n
         .pages = w->p->changed,
         .page_count = rw->changed,
         .old_digest = was ? was->digest : rw->first_old,
-        .new_digest = was ? now->digest : rw->first_new,
-        .region_digest = now->digest,
+        .new_digest = was ? region_digest : rw->first_new,
+        .region_digest = region_digest,
         .digest_is_page = was == NULL,
         .old_time_ns = was ? was->time_ns : rw->first_old_time,
     };
@@ -312,10 +349,20 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
             .ino = r->ino,
             .file_offset = r->kind == PROCSUM_REGION_FILE ? r->file_offset : 0,
             .time_ns = w.now_ns,
+            .defended = rw.unsettled == 0,
         };
         memcpy(rb->digest, digest, sizeof(digest));
+        const psum_region_baseline *was = rw.held ? find_region(old, r) : NULL;
+        if (rw.held) {
+            /* Content held for a second look is not yet the region's: keep the digest being defended. */
+            rb->defended = was != NULL;
+            if (was) {
+                rb->time_ns = was->time_ns;
+                memcpy(rb->digest, was->digest, sizeof(rb->digest));
+            }
+        }
         if (rw.changed > 0 && on_change)
-            report(&w, &rw, rb, on_change, userdata);
+            report(&w, &rw, digest, on_change, userdata);
     }
     carry_below(&w, 0, true);
     return 0;

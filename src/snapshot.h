@@ -20,13 +20,29 @@ typedef struct psum_page_baseline {
     uint64_t dev, ino, file_offset; /* what backs the page; zeros for anonymous memory */
     int64_t time_ns;                /* wall clock of the last pass that saw this content */
     uint32_t index;                 /* position in the region it was hashed in */
+    uint8_t state;                  /* a psum_page_state */
+    uint32_t suspect_index;         /* SUSPECT: where the differing content was hashed */
+    uint64_t suspect_tag;           /* SUSPECT: first bytes of its digest */
     uint8_t digest[PROCSUM_MAX_DIGEST];
 } psum_page_baseline;
+
+/*
+ * Every change is seen twice before it is reported. The region list is read
+ * before the pages, so a range unmapped and mapped again in between (a JIT
+ * recycling its code area, a loader relocating a new object) can be caught
+ * half made; content that two consecutive passes agree on cannot.
+ */
+typedef enum psum_page_state {
+    PSUM_PAGE_TENTATIVE = 0, /* appeared after the first pass; settles when two reads agree */
+    PSUM_PAGE_SETTLED = 1,   /* its digest is the content to defend */
+    PSUM_PAGE_SUSPECT = 2    /* settled, but the last read differed: reported if the next agrees */
+} psum_page_state;
 
 typedef struct psum_region_baseline {
     uintptr_t start, end;
     uint64_t dev, ino, file_offset;
     int64_t time_ns;
+    bool defended; /* digest is of content whose every page was settled or suspect-held */
     uint8_t digest[PROCSUM_MAX_DIGEST];
 } psum_region_baseline;
 

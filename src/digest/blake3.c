@@ -1,58 +1,41 @@
 /*
- * BLAKE3, written from its specification (portable C11, no SIMD).
+ * BLAKE3, written from its specification: the tree logic. The compression
+ * of many chunks or parent nodes at once is left to a per-ISA kernel
+ * (blake3_impl.h) that blake3_dispatch.c picks once for this CPU.
  *
  * Tree shape: the input is split into 1024-byte chunks; chunk CVs are merged
  * pairwise into a left-complete binary tree whose top node gets the ROOT flag.
  * Both hashers keep a stack of CVs of completed subtrees, one per set bit of
- * the number of leaves already merged, so memory stays O(log n).
+ * the number of leaves already merged, so memory stays O(log n). Whole input
+ * is taken as complete subtrees of up to 256 chunks (64 pages, 256 KiB) that
+ * start at a multiple of their own size: every node of such a subtree is a
+ * node of the final tree, so its levels are hashed wide, one kernel call per
+ * level, and the page level (4 chunks) is the per-page digest.
  */
 #include "blake3.h"
 
 #include <string.h>
 
+#include "blake3_impl.h"
+
 enum {
-    CHUNK_START = 1u << 0,
-    CHUNK_END = 1u << 1,
-    PARENT = 1u << 2,
-    ROOT = 1u << 3,
-    KEYED_HASH = 1u << 4,
+    CHUNK_START = PSUM_B3_CHUNK_START,
+    CHUNK_END = PSUM_B3_CHUNK_END,
+    PARENT = PSUM_B3_PARENT,
+    ROOT = PSUM_B3_ROOT,
+    KEYED_HASH = PSUM_B3_KEYED_HASH,
 };
 
-#define BLOCKS_PER_CHUNK (PSUM_B3_CHUNK_LEN / PSUM_B3_BLOCK_LEN)
+#define BLOCKS_PER_CHUNK PSUM_B3_BLOCKS_PER_CHUNK
 #define CHUNKS_PER_PAGE (PSUM_B3_PAGE_LEN / PSUM_B3_CHUNK_LEN)
+/* The largest subtree hashed level by level: 256 chunks, 64 pages, 256 KiB. */
+#define MAX_SUBTREE_CHUNKS 256
+#define MAX_SUBTREE_PAGES (MAX_SUBTREE_CHUNKS / CHUNKS_PER_PAGE)
 
-static const uint32_t IV[8] = {
-    0x6A09E667u, 0xBB67AE85u, 0x3C6EF372u, 0xA54FF53Au,
-    0x510E527Fu, 0x9B05688Cu, 0x1F83D9ABu, 0x5BE0CD19u,
-};
-
-/*
- * Message word order for each of the 7 rounds: row r is the permutation
- * {2,6,3,10,7,0,4,13,1,11,12,5,9,14,15,8} applied r times. Indexing the
- * block through this table avoids permuting the message between rounds.
- */
-static const uint8_t SCHEDULE[7][16] = {
-    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
-    {2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8},
-    {3, 4, 10, 12, 13, 2, 7, 14, 6, 5, 9, 0, 11, 15, 8, 1},
-    {10, 7, 12, 9, 14, 3, 13, 15, 4, 0, 11, 2, 5, 8, 1, 6},
-    {12, 13, 9, 11, 15, 10, 14, 8, 7, 2, 5, 3, 0, 1, 6, 4},
-    {9, 14, 11, 5, 8, 12, 15, 1, 13, 3, 0, 10, 2, 6, 4, 7},
-    {11, 15, 5, 0, 1, 9, 8, 6, 14, 10, 2, 12, 3, 4, 7, 13},
-};
-
-static inline uint32_t load32_le(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-
-static inline void store32_le(uint8_t *p, uint32_t w)
-{
-    p[0] = (uint8_t)w;
-    p[1] = (uint8_t)(w >> 8);
-    p[2] = (uint8_t)(w >> 16);
-    p[3] = (uint8_t)(w >> 24);
-}
+#define IV psum_b3_iv
+#define load32_le psum_b3_load32
+#define store32_le psum_b3_store32
+#define compress psum_b3_compress
 
 static void words_from_bytes(uint32_t w[8], const uint8_t b[32])
 {
@@ -66,59 +49,6 @@ static void words_to_bytes(uint8_t b[32], const uint32_t w[8])
         store32_le(b + 4 * i, w[i]);
 }
 
-static inline uint32_t rotr32(uint32_t x, unsigned n)
-{
-    return (x >> n) | (x << (32 - n));
-}
-
-static inline void g(uint32_t v[16], int a, int b, int c, int d, uint32_t x, uint32_t y)
-{
-    v[a] = v[a] + v[b] + x;
-    v[d] = rotr32(v[d] ^ v[a], 16);
-    v[c] = v[c] + v[d];
-    v[b] = rotr32(v[b] ^ v[c], 12);
-    v[a] = v[a] + v[b] + y;
-    v[d] = rotr32(v[d] ^ v[a], 8);
-    v[c] = v[c] + v[d];
-    v[b] = rotr32(v[b] ^ v[c], 7);
-}
-
-/*
- * The compression function, truncated to the 8 words every caller needs:
- * chaining values and 32-byte root outputs are both state[i] ^ state[i+8].
- * (The extra feed-forward words matter only for extended output.)
- */
-static void compress(const uint32_t cv[8], const uint8_t block[PSUM_B3_BLOCK_LEN], uint32_t block_len,
-                     uint64_t counter, uint32_t flags, uint32_t out[8])
-{
-    uint32_t m[16];
-    for (int i = 0; i < 16; i++)
-        m[i] = load32_le(block + 4 * i);
-
-    uint32_t v[16] = {
-        cv[0], cv[1], cv[2], cv[3], cv[4], cv[5], cv[6], cv[7],
-        IV[0], IV[1], IV[2], IV[3],
-        (uint32_t)counter, (uint32_t)(counter >> 32), block_len, flags,
-    };
-
-    for (int r = 0; r < 7; r++) {
-        const uint8_t *s = SCHEDULE[r];
-        /* columns */
-        g(v, 0, 4, 8, 12, m[s[0]], m[s[1]]);
-        g(v, 1, 5, 9, 13, m[s[2]], m[s[3]]);
-        g(v, 2, 6, 10, 14, m[s[4]], m[s[5]]);
-        g(v, 3, 7, 11, 15, m[s[6]], m[s[7]]);
-        /* diagonals */
-        g(v, 0, 5, 10, 15, m[s[8]], m[s[9]]);
-        g(v, 1, 6, 11, 12, m[s[10]], m[s[11]]);
-        g(v, 2, 7, 8, 13, m[s[12]], m[s[13]]);
-        g(v, 3, 4, 9, 14, m[s[14]], m[s[15]]);
-    }
-
-    for (int i = 0; i < 8; i++)
-        out[i] = v[i] ^ v[i + 8];
-}
-
 /* A parent node's block is simply its two children's CVs, left then right. */
 static void parent_cv(const uint32_t key[8], const uint32_t left[8], const uint32_t right[8], uint32_t flags,
                       uint32_t out[8])
@@ -129,21 +59,51 @@ static void parent_cv(const uint32_t key[8], const uint32_t left[8], const uint3
     compress(key, block, PSUM_B3_BLOCK_LEN, 0, PARENT | flags, out);
 }
 
-/* CV of one complete 1024-byte chunk that is known not to be the root. */
-static void chunk_cv(const uint32_t key[8], const uint8_t *chunk, uint64_t chunk_index, uint32_t flags,
-                     uint32_t out[8])
+/*
+ * Hashes a complete subtree of n = 2^k chunks (1 <= n <= MAX_SUBTREE_CHUNKS)
+ * whose first chunk has index `counter`, a multiple of n, and which is not
+ * the root. Writes its CV to top; the two CVs under it to children (n >= 2,
+ * when children is not NULL); and, when page_cvs is not NULL and n >= 4,
+ * the CV of each of its n / 4 pages (32 bytes each) to page_cvs.
+ */
+static void subtree(psum_b3_hash_many_fn *hash_many, const uint32_t key[8], uint8_t flags, const uint8_t *in,
+                    size_t n, uint64_t counter, uint8_t *page_cvs, uint32_t children[2][8], uint32_t top[8])
 {
-    uint32_t cv[8];
-    memcpy(cv, key, sizeof cv);
-    for (int b = 0; b < BLOCKS_PER_CHUNK; b++) {
-        uint32_t f = flags;
-        if (b == 0)
-            f |= CHUNK_START;
-        if (b == BLOCKS_PER_CHUNK - 1)
-            f |= CHUNK_END;
-        compress(cv, chunk + (size_t)b * PSUM_B3_BLOCK_LEN, PSUM_B3_BLOCK_LEN, chunk_index, f, cv);
+    uint8_t cvs[MAX_SUBTREE_CHUNKS * PSUM_B3_OUT_LEN];
+
+    hash_many(in, n, BLOCKS_PER_CHUNK, key, counter, true, flags, CHUNK_START, CHUNK_END, cvs);
+    if (n == 1) {
+        words_from_bytes(top, cvs);
+        return;
     }
-    memcpy(out, cv, sizeof cv);
+    /* One kernel call per level, in place, except that the page level goes to page_cvs. */
+    const uint8_t *level = cvs;
+    size_t count = n;
+    while (count > 2) {
+        uint8_t *dst = (page_cvs && count / 2 == n / CHUNKS_PER_PAGE) ? page_cvs : cvs;
+        hash_many(level, count / 2, 1, key, 0, false, (uint8_t)(flags | PARENT), 0, 0, dst);
+        level = dst;
+        count /= 2;
+    }
+    uint32_t left[8], right[8];
+    words_from_bytes(left, level);
+    words_from_bytes(right, level + PSUM_B3_OUT_LEN);
+    parent_cv(key, left, right, flags, top);
+    if (children) {
+        memcpy(children[0], left, sizeof left);
+        memcpy(children[1], right, sizeof right);
+    }
+    if (page_cvs && n == CHUNKS_PER_PAGE)
+        words_to_bytes(page_cvs, top);
+}
+
+/* The largest power of two <= limit that divides index (any, for index 0). */
+static size_t aligned_run(uint64_t index, size_t limit, size_t max)
+{
+    size_t n = max;
+    while (n > limit || (index & (n - 1)) != 0)
+        n >>= 1;
+    return n;
 }
 
 /* Streaming hasher. */
@@ -178,15 +138,16 @@ static uint32_t chunk_start_flag(const psum_b3_hasher *h)
 }
 
 /*
- * Pushes the CV of a finished chunk; since more input follows, every subtree
+ * Pushes the CV of a finished subtree of n = 2^k chunks starting at
+ * chunk_counter (a multiple of n); since more input follows, every subtree
  * it completes is not the root and can be merged right away. After this the
  * stack holds one CV per set bit of the number of chunks finished.
  */
-static void hasher_push_chunk(psum_b3_hasher *h, const uint32_t cv[8])
+static void hasher_push_subtree(psum_b3_hasher *h, const uint32_t cv[8], size_t n)
 {
     uint32_t merged[8];
     memcpy(merged, cv, sizeof merged);
-    uint64_t total = h->chunk_counter + 1;
+    uint64_t total = (h->chunk_counter + n) / n;
     while ((total & 1) == 0) {
         h->cv_stack_len--;
         parent_cv(h->key, h->cv_stack[h->cv_stack_len], merged, h->flags, merged);
@@ -209,7 +170,7 @@ void psum_b3_update(psum_b3_hasher *h, const void *input, size_t len)
             uint32_t cv[8];
             compress(h->cv, h->block, PSUM_B3_BLOCK_LEN, h->chunk_counter,
                      h->flags | chunk_start_flag(h) | CHUNK_END, cv);
-            hasher_push_chunk(h, cv);
+            hasher_push_subtree(h, cv, 1);
             h->chunk_counter++;
             memcpy(h->cv, h->key, sizeof h->cv);
             h->blocks_compressed = 0;
@@ -217,14 +178,17 @@ void psum_b3_update(psum_b3_hasher *h, const void *input, size_t len)
         }
 
         /* Whole chunks with more input after them: hash straight from input. */
-        if (h->blocks_compressed == 0 && h->block_len == 0) {
+        if (h->blocks_compressed == 0 && h->block_len == 0 && len > PSUM_B3_CHUNK_LEN) {
+            psum_b3_hash_many_fn *hash_many = psum_b3_hash_many_current();
             while (len > PSUM_B3_CHUNK_LEN) {
+                /* Chunks with at least one more byte after them, as aligned subtrees. */
+                size_t n = aligned_run(h->chunk_counter, (len - 1) / PSUM_B3_CHUNK_LEN, MAX_SUBTREE_CHUNKS);
                 uint32_t cv[8];
-                chunk_cv(h->key, in, h->chunk_counter, h->flags, cv);
-                hasher_push_chunk(h, cv);
-                h->chunk_counter++;
-                in += PSUM_B3_CHUNK_LEN;
-                len -= PSUM_B3_CHUNK_LEN;
+                subtree(hash_many, h->key, h->flags, in, n, h->chunk_counter, NULL, NULL, cv);
+                hasher_push_subtree(h, cv, n);
+                h->chunk_counter += n;
+                in += n * PSUM_B3_CHUNK_LEN;
+                len -= n * PSUM_B3_CHUNK_LEN;
             }
         }
 
@@ -289,22 +253,6 @@ void psum_b3_hash(const uint8_t *key, const void *input, size_t len, uint8_t out
 
 /* Region hasher. */
 
-/*
- * A page's subtree: parent(parent(c0, c1), parent(c2, c3)), never root here.
- * The two half-page CVs are returned too, for a one-page region's root.
- */
-static void page_subtree(const uint32_t key[8], uint32_t flags, const uint8_t *page, uint64_t page_index,
-                         uint32_t halves[2][8], uint32_t out[8])
-{
-    uint64_t first_chunk = page_index * CHUNKS_PER_PAGE;
-    uint32_t c[CHUNKS_PER_PAGE][8];
-    for (int i = 0; i < CHUNKS_PER_PAGE; i++)
-        chunk_cv(key, page + (size_t)i * PSUM_B3_CHUNK_LEN, first_chunk + (uint64_t)i, flags, c[i]);
-    parent_cv(key, c[0], c[1], flags, halves[0]);
-    parent_cv(key, c[2], c[3], flags, halves[1]);
-    parent_cv(key, halves[0], halves[1], flags, out);
-}
-
 void psum_b3_region_init(psum_b3_region *r, const uint8_t *key)
 {
     memset(r, 0, sizeof *r);
@@ -317,29 +265,44 @@ void psum_b3_region_init(psum_b3_region *r, const uint8_t *key)
     }
 }
 
+static unsigned popcount64(uint64_t n)
+{
+    unsigned c = 0;
+    for (; n; n &= n - 1)
+        c++;
+    return c;
+}
+
 void psum_b3_region_pages(psum_b3_region *r, const uint8_t *pages, size_t npages, uint8_t *page_cvs)
 {
-    for (size_t p = 0; p < npages; p++) {
+    psum_b3_hash_many_fn *hash_many = npages ? psum_b3_hash_many_current() : NULL;
+
+    while (npages > 0) {
+        /* The largest aligned run of pages that is a complete subtree. */
+        size_t m = aligned_run(r->pages, npages, MAX_SUBTREE_PAGES);
         uint32_t cv[8];
-        page_subtree(r->key, r->flags, pages + p * PSUM_B3_PAGE_LEN, r->pages, r->last_halves, cv);
-        words_to_bytes(page_cvs + p * PSUM_B3_OUT_LEN, cv);
+        subtree(hash_many, r->key, r->flags, pages, m * CHUNKS_PER_PAGE, r->pages * CHUNKS_PER_PAGE, page_cvs,
+                r->last_halves, cv);
 
         /*
-         * Lazy merging: the newest page stays on the stack unmerged (it may
-         * turn out to be the root's child, or the root itself), so before
-         * pushing we fold the stack down to one CV per set bit of the count
-         * of earlier pages. Those merges are never the root: a page follows.
+         * Lazy merging: the newest subtree stays on the stack unmerged (it
+         * may turn out to be the root's child, or the root itself), so
+         * before pushing we fold the stack down to one CV per set bit of the
+         * count of earlier pages. Those merges are never the root: a page
+         * follows. The two CVs under the newest subtree's top are kept in
+         * last_halves, for when that top turns out to be the root.
          */
-        unsigned keep = 0;
-        for (uint64_t n = r->pages; n; n &= n - 1)
-            keep++;
+        unsigned keep = popcount64(r->pages);
         while (r->cv_stack_len > keep) {
             uint8_t top = --r->cv_stack_len;
             parent_cv(r->key, r->cv_stack[top - 1], r->cv_stack[top], r->flags, r->cv_stack[top - 1]);
         }
         memcpy(r->cv_stack[r->cv_stack_len], cv, sizeof cv);
         r->cv_stack_len++;
-        r->pages++;
+        r->pages += m;
+        pages += m * PSUM_B3_PAGE_LEN;
+        page_cvs += m * PSUM_B3_OUT_LEN;
+        npages -= m;
     }
 }
 
@@ -352,12 +315,13 @@ void psum_b3_region_final(const psum_b3_region *r, uint8_t out[PSUM_B3_OUT_LEN])
         static const uint8_t zero[PSUM_B3_BLOCK_LEN];
         compress(r->key, zero, 0, 0, r->flags | CHUNK_START | CHUNK_END | ROOT, words);
     } else if (r->cv_stack_len == 1) {
-        /* One page: the root is the page's own top node, recomputed with ROOT. */
+        /* One subtree: the root is its own top node, recomputed with ROOT. */
         parent_cv(r->key, r->last_halves[0], r->last_halves[1], r->flags | ROOT, words);
     } else {
         /*
-         * The stack is one CV per set bit of (pages - 1) plus the last page;
-         * merging right to left gives the left-complete tree.
+         * The stack is one CV per set bit of the pages before the newest
+         * subtree, plus that subtree; merging right to left gives the
+         * left-complete tree.
          */
         uint32_t cv[8];
         memcpy(cv, r->cv_stack[r->cv_stack_len - 1], sizeof cv);
@@ -373,14 +337,14 @@ void psum_b3_page_cv(const uint8_t *key, const uint8_t page[PSUM_B3_PAGE_LEN], u
                      uint8_t cv[PSUM_B3_OUT_LEN])
 {
     uint32_t k[8];
-    uint32_t flags = 0;
+    uint8_t flags = 0;
     if (key) {
         words_from_bytes(k, key);
         flags = KEYED_HASH;
     } else {
         memcpy(k, IV, sizeof k);
     }
-    uint32_t halves[2][8], words[8];
-    page_subtree(k, flags, page, page_index, halves, words);
-    words_to_bytes(cv, words);
+    uint32_t top[8];
+    subtree(psum_b3_hash_many_current(), k, flags, page, CHUNKS_PER_PAGE, page_index * CHUNKS_PER_PAGE, cv, NULL,
+            top);
 }

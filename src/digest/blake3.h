@@ -10,6 +10,7 @@
 #ifndef PSUM_BLAKE3_H
 #define PSUM_BLAKE3_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,5 +70,32 @@ void psum_b3_region_final(const psum_b3_region *r, uint8_t out[PSUM_B3_OUT_LEN])
  */
 void psum_b3_page_cv(const uint8_t *key, const uint8_t page[PSUM_B3_PAGE_LEN], uint64_t page_index,
                      uint8_t cv[PSUM_B3_OUT_LEN]);
+
+/*
+ * Instruction-set paths of the BLAKE3 kernels, narrowest first. The best one
+ * the CPU and the OS support is chosen once, at first use; the environment
+ * variable PROCSUM_SIMD=portable|sse41|avx2|avx512, read at that moment,
+ * caps it (a path that cannot run gives the best one below it).
+ */
+typedef enum psum_simd_path {
+    PSUM_SIMD_PORTABLE = 0,
+    PSUM_SIMD_SSE41 = 1,
+    PSUM_SIMD_AVX2 = 2,
+    PSUM_SIMD_AVX512 = 3,
+    PSUM_SIMD_PATH_COUNT
+} psum_simd_path;
+
+/* "portable", "sse41", "avx2", "avx512"; "unknown" out of range. */
+const char *psum_simd_path_name(psum_simd_path p);
+/* Built into this library and runnable on this CPU and OS. */
+bool psum_simd_path_supported(psum_simd_path p);
+/* The path BLAKE3 uses now. */
+psum_simd_path psum_b3_path(void);
+/*
+ * Switches BLAKE3 to path p (tests and benchmarks; not meant to race with
+ * hashing in other threads). Returns 0, PROCSUM_EINVAL for no such path, or
+ * PROCSUM_ENOSYS when p cannot run here (the path in use is then unchanged).
+ */
+int psum_b3_set_path(psum_simd_path p);
 
 #endif

@@ -3,7 +3,19 @@
 
 #include <string.h>
 
+#include "blake3_impl.h"
 #include "crc64.h"
+
+#if defined(PSUM_HAVE_XXH_DISPATCH)
+/*
+ * libxxhash's run-time dispatch picks its AVX2 or AVX-512 code; the plain
+ * XXH3_64bits of Debian's build is SSE2 only. Same results either way.
+ */
+#include <xxh_x86dispatch.h>
+#define xxh3_raw XXH3_64bits_dispatch
+#else
+#define xxh3_raw XXH3_64bits
+#endif
 
 /* Canonical order: most significant byte first, as xxHash prints its values. */
 static void store_be64(uint8_t *out, uint64_t v)
@@ -29,9 +41,16 @@ size_t psum_digest_len(procsum_algorithm a)
     return 0;
 }
 
+/*
+ * The dispatched XXH3 returns with the upper halves of the vector registers
+ * dirty, which makes later SSE code in the thread several times slower:
+ * clean them before going back to any.
+ */
 uint64_t psum_xxh3(const void *data, size_t len)
 {
-    return XXH3_64bits(data, len);
+    uint64_t h = xxh3_raw(data, len);
+    psum_simd_vzeroupper();
+    return h;
 }
 
 void psum_region_hasher_init(psum_region_hasher *h, procsum_algorithm a)
@@ -53,17 +72,15 @@ void psum_region_hasher_pages(psum_region_hasher *h, const uint8_t *pages, size_
         psum_b3_region_pages(&h->u.b3, pages, npages, page_digests);
         break;
     case PROCSUM_ALGO_CRC64:
-        for (size_t i = 0; i < npages; i++) {
-            uint8_t *d = page_digests + i * 8;
-            store_be64(d, psum_crc64(0, pages + i * PROCSUM_PAGE_SIZE, PROCSUM_PAGE_SIZE));
-            h->u.crc = psum_crc64(h->u.crc, d, 8);
-        }
+        for (size_t i = 0; i < npages; i++)
+            store_be64(page_digests + i * 8, psum_crc64(0, pages + i * PROCSUM_PAGE_SIZE, PROCSUM_PAGE_SIZE));
+        /* The region's CRC goes on over the page digests: one call for the batch, same value. */
+        h->u.crc = psum_crc64(h->u.crc, page_digests, npages * 8);
         break;
     case PROCSUM_ALGO_XXH3:
-        for (size_t i = 0; i < npages; i++) {
-            uint8_t *d = page_digests + i * 8;
-            store_be64(d, psum_xxh3(pages + i * PROCSUM_PAGE_SIZE, PROCSUM_PAGE_SIZE));
-        }
+        for (size_t i = 0; i < npages; i++)
+            store_be64(page_digests + i * 8, xxh3_raw(pages + i * PROCSUM_PAGE_SIZE, PROCSUM_PAGE_SIZE));
+        psum_simd_vzeroupper(); /* once for the batch: only scalar code ran in between */
         XXH3_64bits_update(&h->u.xxh, page_digests, npages * 8);
         break;
     }

@@ -1,0 +1,140 @@
+/*
+ * BLAKE3 kernel for SSE4.1: four inputs at once, one 32-bit state word of
+ * each input per 128-bit register. Compiled with -msse4.1; run only when
+ * the dispatcher found SSE4.1.
+ */
+#include "blake3_impl.h"
+
+#include <immintrin.h>
+
+/* Full unrolling keeps the vector arrays in registers. */
+#if defined(__GNUC__)
+#define PSUM_UNROLL _Pragma("GCC unroll 16")
+#else
+#define PSUM_UNROLL
+#endif
+
+#define DEGREE 4
+typedef __m128i vec;
+
+/*
+ * With only 16 registers for 16 state words, the message words are read
+ * from memory by the additions that use them (see hash_group).
+ */
+#define VMSG(i) _mm_load_si128(&msg[i])
+#if defined(__GNUC__)
+/* An empty asm that takes and gives back four registers: the compiler keeps each step of four together. */
+#define VFENCE(a, b, c, d) __asm__("" : "+v"(a), "+v"(b), "+v"(c), "+v"(d))
+#else
+#define VFENCE(a, b, c, d) ((void)0)
+#endif
+#define VADD(a, b) _mm_add_epi32((a), (b))
+#define VXOR(a, b) _mm_xor_si128((a), (b))
+#define VROT16(x) _mm_shuffle_epi8((x), rot16_mask)
+#define VROT8(x) _mm_shuffle_epi8((x), rot8_mask)
+#define VROT12(x) _mm_or_si128(_mm_srli_epi32((x), 12), _mm_slli_epi32((x), 20))
+#define VROT7(x) _mm_or_si128(_mm_srli_epi32((x), 7), _mm_slli_epi32((x), 25))
+
+static inline vec set1(uint32_t x)
+{
+    return _mm_set1_epi32((int)x);
+}
+
+/* r[i] word j becomes r[j] word i. */
+static inline void transpose4(vec r[4])
+{
+    vec t0 = _mm_unpacklo_epi32(r[0], r[1]); /* r0.0 r1.0 r0.1 r1.1 */
+    vec t1 = _mm_unpackhi_epi32(r[0], r[1]); /* r0.2 r1.2 r0.3 r1.3 */
+    vec t2 = _mm_unpacklo_epi32(r[2], r[3]);
+    vec t3 = _mm_unpackhi_epi32(r[2], r[3]);
+    r[0] = _mm_unpacklo_epi64(t0, t2);
+    r[1] = _mm_unpackhi_epi64(t0, t2);
+    r[2] = _mm_unpacklo_epi64(t1, t3);
+    r[3] = _mm_unpackhi_epi64(t1, t3);
+}
+
+/* m[w] lane i = word w of the block at in + i * stride. */
+static inline void load_transposed(vec m[16], const uint8_t *in, size_t stride)
+{
+    PSUM_UNROLL
+    for (int q = 0; q < 4; q++) {
+        PSUM_UNROLL
+        for (int i = 0; i < DEGREE; i++)
+            m[4 * q + i] = _mm_loadu_si128((const __m128i *)(const void *)(in + (size_t)i * stride + 16 * q));
+        transpose4(&m[4 * q]);
+    }
+}
+
+/* Lane i of each counter word: counter + i (or counter), with the carry into the high word. */
+static inline void counters(uint64_t counter, bool inc, vec *lo, vec *hi)
+{
+    vec base = set1((uint32_t)counter);
+    vec add = inc ? _mm_setr_epi32(0, 1, 2, 3) : _mm_setzero_si128();
+    vec l = _mm_add_epi32(base, add);
+    /* Unsigned l < base, through a signed compare of both with the sign bit flipped. */
+    vec sign = set1(0x80000000u);
+    vec carry = _mm_cmpgt_epi32(_mm_xor_si128(base, sign), _mm_xor_si128(l, sign));
+    *lo = l;
+    *hi = _mm_sub_epi32(set1((uint32_t)(counter >> 32)), carry);
+}
+
+static void hash_group(const uint8_t *in, size_t blocks, const uint32_t key[8], uint64_t counter, bool inc,
+                       uint8_t flags, uint8_t flags_start, uint8_t flags_end, uint8_t *out)
+{
+    const vec rot16_mask = _mm_set_epi8(13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2);
+    const vec rot8_mask = _mm_set_epi8(12, 15, 14, 13, 8, 11, 10, 9, 4, 7, 6, 5, 0, 3, 2, 1);
+    const size_t stride = blocks * PSUM_B3_BLOCK_LEN;
+    vec h[8];
+    PSUM_UNROLL
+    for (int i = 0; i < 8; i++)
+        h[i] = set1(key[i]);
+    vec ctr_lo, ctr_hi;
+    counters(counter, inc, &ctr_lo, &ctr_hi);
+
+    uint32_t block_flags = (uint32_t)flags | flags_start;
+    for (size_t b = 0; b < blocks; b++) {
+        if (b + 1 == blocks)
+            block_flags |= flags_end;
+        vec m[16], msg[16];
+        load_transposed(m, in + b * PSUM_B3_BLOCK_LEN, stride);
+        PSUM_UNROLL
+        for (int i = 0; i < 16; i++)
+            _mm_store_si128(&msg[i], m[i]);
+        /* Keeps the compiler from turning msg back into registers, which it would then spill. */
+#if defined(__GNUC__)
+        __asm__("" : : "r"(msg) : "memory");
+#endif
+        vec v[16] = {
+            h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7],
+            set1(PSUM_B3_IV0), set1(PSUM_B3_IV1), set1(PSUM_B3_IV2), set1(PSUM_B3_IV3),
+            ctr_lo, ctr_hi, set1(PSUM_B3_BLOCK_LEN), set1(block_flags),
+        };
+        PSUM_B3_FOR_EACH_ROUND(PSUM_B3_VROUND)
+        PSUM_UNROLL
+        for (int i = 0; i < 8; i++)
+            h[i] = VXOR(v[i], v[i + 8]);
+        block_flags = flags;
+    }
+
+    transpose4(&h[0]);
+    transpose4(&h[4]);
+    PSUM_UNROLL
+    for (int i = 0; i < DEGREE; i++) {
+        _mm_storeu_si128((__m128i *)(void *)(out + (size_t)i * PSUM_B3_OUT_LEN), h[i]);
+        _mm_storeu_si128((__m128i *)(void *)(out + (size_t)i * PSUM_B3_OUT_LEN + 16), h[4 + i]);
+    }
+}
+
+void psum_b3_hash_many_sse41(const uint8_t *in, size_t n, size_t blocks, const uint32_t key[8], uint64_t counter,
+                             bool inc_counter, uint8_t flags, uint8_t flags_start, uint8_t flags_end, uint8_t *out)
+{
+    while (n >= DEGREE) {
+        hash_group(in, blocks, key, counter, inc_counter, flags, flags_start, flags_end, out);
+        in += DEGREE * blocks * PSUM_B3_BLOCK_LEN;
+        out += DEGREE * PSUM_B3_OUT_LEN;
+        counter += inc_counter ? DEGREE : 0;
+        n -= DEGREE;
+    }
+    if (n)
+        psum_b3_hash_many_portable(in, n, blocks, key, counter, inc_counter, flags, flags_start, flags_end, out);
+}

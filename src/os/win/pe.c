@@ -1,0 +1,139 @@
+/*
+ * PE headers, read with explicit little-endian loads at the offsets the PE
+ * format fixes, so that no structure layout or alignment is assumed.
+ */
+#include "pe.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "procsum.h"
+
+#define PAGE 4096u
+#define SCN_MEM_EXECUTE 0x20000000u
+#define MAX_SECTIONS 65535u
+
+static uint16_t le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (uint16_t)p[1] << 8);
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+    return (v + a - 1) & ~(a - 1);
+}
+
+void psum_pe_free(psum_pe_image *img)
+{
+    if (!img)
+        return;
+    free(img->ranges);
+    img->ranges = NULL;
+    img->range_count = 0;
+}
+
+static int by_start(const void *a, const void *b)
+{
+    const psum_pe_range *x = a, *y = b;
+    return x->rva_start < y->rva_start ? -1 : x->rva_start > y->rva_start;
+}
+
+int psum_pe_parse(const uint8_t *hdr, size_t len, psum_pe_image *out, size_t *need)
+{
+    *out = (psum_pe_image){0};
+    *need = 0;
+    if (len < 64) {
+        *need = 64;
+        return PROCSUM_ERANGE;
+    }
+    if (le16(hdr) != 0x5A4D) /* "MZ" */
+        return PROCSUM_EBADMSG;
+    uint32_t nt = le32(hdr + 0x3C);
+    if (nt < 64 || nt > 0x10000000u)
+        return PROCSUM_EBADMSG;
+    /* Signature, file header (20 bytes), optional header through CheckSum (68 bytes). */
+    uint64_t opt = (uint64_t)nt + 24;
+    if (opt + 68 > len) {
+        *need = (size_t)(opt + 68);
+        return PROCSUM_ERANGE;
+    }
+    if (le32(hdr + nt) != 0x00004550) /* "PE\0\0" */
+        return PROCSUM_EBADMSG;
+    const uint8_t *fh = hdr + nt + 4;
+    uint32_t nsections = le16(fh + 2);
+    uint32_t opt_size = le16(fh + 16);
+    const uint8_t *oh = hdr + opt;
+    uint16_t magic = le16(oh);
+    if ((magic != 0x10b && magic != 0x20b) || opt_size < 68 || nsections > MAX_SECTIONS)
+        return PROCSUM_EBADMSG;
+    uint32_t entry = le32(oh + 16);
+    uint64_t image_base = magic == 0x20b ? le64(oh + 24) : le32(oh + 28);
+    uint32_t salign = le32(oh + 32);
+    uint32_t size_of_image = le32(oh + 56);
+    if (salign == 0 || (salign & (salign - 1)) != 0 || size_of_image == 0)
+        return PROCSUM_EBADMSG;
+    uint64_t sec = opt + opt_size;
+    uint64_t sec_end = sec + (uint64_t)nsections * 40;
+    if (sec_end > len) {
+        *need = (size_t)sec_end;
+        return PROCSUM_ERANGE;
+    }
+
+    uint64_t image_end = align_up(size_of_image, PAGE);
+    uint64_t round = salign > PAGE ? salign : PAGE;
+    bool low_alignment = salign < PAGE;
+    psum_pe_range *ranges = malloc((nsections ? nsections : 1) * sizeof(*ranges));
+    if (!ranges)
+        return PROCSUM_ENOMEM;
+    size_t n = 0;
+    for (uint32_t i = 0; i < nsections; i++) {
+        const uint8_t *s = hdr + sec + (uint64_t)i * 40;
+        uint32_t vsize = le32(s + 8), va = le32(s + 12), raw_size = le32(s + 16), raw_ptr = le32(s + 20);
+        uint32_t characteristics = le32(s + 36);
+        uint64_t size = vsize ? vsize : raw_size;
+        if (size == 0)
+            continue;
+        bool holds_entry = entry != 0 && entry >= va && (uint64_t)entry < (uint64_t)va + size;
+        if (!(characteristics & SCN_MEM_EXECUTE) && !holds_entry)
+            continue;
+        uint64_t start = va & ~(uint64_t)(PAGE - 1);
+        uint64_t end = align_up((uint64_t)va + size, round);
+        if (end > image_end)
+            end = image_end;
+        if (start >= end)
+            continue;
+        ranges[n].rva_start = (uint32_t)start;
+        ranges[n].rva_end = (uint32_t)end;
+        ranges[n].file_offset = low_alignment ? start : (uint64_t)raw_ptr + (start - va);
+        n++;
+    }
+    qsort(ranges, n, sizeof(*ranges), by_start);
+    /* Merge ranges that rounding made overlap; the first keeps its file offset. */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m > 0 && ranges[i].rva_start < ranges[m - 1].rva_end) {
+            if (ranges[i].rva_end > ranges[m - 1].rva_end)
+                ranges[m - 1].rva_end = ranges[i].rva_end;
+        } else {
+            ranges[m++] = ranges[i];
+        }
+    }
+    out->nt_offset = nt;
+    out->size_of_image = image_end;
+    out->entry_rva = entry;
+    out->preferred_base = image_base;
+    out->section_alignment = salign;
+    out->ranges = ranges;
+    out->range_count = m;
+    return 0;
+}

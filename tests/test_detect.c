@@ -1,0 +1,345 @@
+/*
+ * Detection: change real code bytes of this live process and watch procsum
+ * report them. Criterion runs each test in its own process, so a test may
+ * corrupt its own code.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "procsum.h"
+
+#define PAGE ((uintptr_t)PROCSUM_PAGE_SIZE)
+#define MAX_REPORTS 16
+
+typedef struct report_copy {
+    char source[4096];
+    uintptr_t region_start, region_end;
+    uintptr_t first_changed_page;
+    size_t changed_pages;
+    bool main_executable;
+    procsum_region_kind kind;
+    size_t digest_len;
+    bool digests_differ;
+    int stop_from_callback; /* what procsum_stop returned when called from the callback */
+} report_copy;
+
+static pthread_mutex_t reports_lock = PTHREAD_MUTEX_INITIALIZER;
+static report_copy reports[MAX_REPORTS];
+static atomic_int report_count;
+static procsum_checker *checker_for_callback;
+
+static void record(const procsum_mismatch *m, void *userdata)
+{
+    cr_assert_eq(userdata, (void *)&reports, "the callback gets the userdata given to procsum_start");
+    pthread_mutex_lock(&reports_lock);
+    int n = atomic_load(&report_count);
+    if (n < MAX_REPORTS) {
+        report_copy *r = &reports[n];
+        snprintf(r->source, sizeof(r->source), "%s", m->region->source);
+        r->region_start = m->region->start;
+        r->region_end = m->region->end;
+        r->first_changed_page = m->first_changed_page;
+        r->changed_pages = m->changed_pages;
+        r->main_executable = m->region->main_executable;
+        r->kind = m->region->kind;
+        r->digest_len = m->digest_len;
+        r->digests_differ = memcmp(m->old_digest, m->new_digest, m->digest_len) != 0;
+        r->stop_from_callback = checker_for_callback ? procsum_stop(checker_for_callback) : 0;
+    }
+    atomic_store(&report_count, n + 1);
+    pthread_mutex_unlock(&reports_lock);
+}
+
+/* Code that nothing calls: its bytes are ours to change. */
+int victim_function(int x);
+__attribute__((noinline, used)) int victim_function(int x)
+{
+    return x * 7 + 3;
+}
+
+static void flip_bit(uintptr_t addr, int bit)
+{
+    uintptr_t page = addr & ~(PAGE - 1);
+    /* Stay executable: this very code may share the page. */
+    cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC), 0);
+    *(volatile uint8_t *)addr ^= (uint8_t)(1u << bit);
+    cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_EXEC), 0);
+}
+
+static uint64_t passes(procsum_checker *c)
+{
+    procsum_stats s;
+    cr_assert_eq(procsum_get_stats(c, &s), 0);
+    return s.passes;
+}
+
+/* Waits, boundedly, until the checker has completed n more passes. */
+static void wait_passes(procsum_checker *c, uint64_t n)
+{
+    uint64_t target = passes(c) + n;
+    for (int i = 0; i < 60000 && passes(c) < target; i++)
+        usleep(1000);
+    cr_assert_geq(passes(c), target, "the checker stopped making passes");
+}
+
+/* Waits, boundedly, until `want` reports arrived; then a few more passes to catch extras. */
+static void wait_reports(procsum_checker *c, int want)
+{
+    for (int i = 0; i < 60000 && atomic_load(&report_count) < want; i++)
+        usleep(1000);
+    wait_passes(c, 5);
+}
+
+static procsum_checker *start(unsigned period_ms, bool skip_libs, procsum_algorithm algo)
+{
+    procsum_options o;
+    procsum_options_init(&o);
+    o.check_period_ms = period_ms;
+    o.skip_libs = skip_libs;
+    o.algorithm = algo;
+    procsum_checker *c = NULL;
+    int err = procsum_start(&o, record, &reports, &c);
+    cr_assert_eq(err, 0, "procsum_start: %s", procsum_strerror(err));
+    cr_assert_not_null(c);
+    return c;
+}
+
+static const char *self_path(void)
+{
+    static char path[4096];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    cr_assert_gt(n, 0);
+    path[n] = '\0';
+    return path;
+}
+
+static void expect_report(int i, uintptr_t page, const char *source)
+{
+    const report_copy *r = &reports[i];
+    cr_expect_str_eq(r->source, source);
+    cr_expect_eq(r->first_changed_page, page, "report names page %#lx, not %#lx", (unsigned long)r->first_changed_page,
+                 (unsigned long)page);
+    cr_expect_eq(r->changed_pages, 1);
+    cr_expect(r->region_start <= page && page < r->region_end);
+    cr_expect(r->digests_differ, "old and new digests must differ");
+}
+
+static void flip_reported_once(procsum_algorithm algo, unsigned period_ms, bool skip_libs)
+{
+    procsum_checker *c = start(period_ms, skip_libs, algo);
+    uintptr_t addr = (uintptr_t)&victim_function + 5;
+    uintptr_t page = addr & ~(PAGE - 1);
+
+    flip_bit(addr, 3);
+    wait_reports(c, 1);
+    cr_assert_eq(atomic_load(&report_count), 1, "one change gives exactly one report, got %d", atomic_load(&report_count));
+    expect_report(0, page, self_path());
+    cr_expect(reports[0].main_executable);
+    cr_expect_eq(reports[0].digest_len, procsum_digest_len(algo));
+
+    flip_bit(addr, 3); /* restoring the byte is a change too */
+    wait_reports(c, 2);
+    cr_assert_eq(atomic_load(&report_count), 2);
+    expect_report(1, page, self_path());
+    cr_assert_eq(procsum_mismatch_count(c), 2);
+    cr_assert_eq(procsum_stop(c), 0);
+}
+
+Test(detect, bit_flip_in_own_code_blake3) { flip_reported_once(PROCSUM_ALGO_BLAKE3, 10, false); }
+Test(detect, bit_flip_in_own_code_crc64) { flip_reported_once(PROCSUM_ALGO_CRC64, 10, false); }
+Test(detect, bit_flip_in_own_code_xxh3) { flip_reported_once(PROCSUM_ALGO_XXH3, 10, false); }
+Test(detect, bit_flip_with_skip_libs) { flip_reported_once(PROCSUM_ALGO_BLAKE3, 10, true); }
+/* A period far shorter than a pass: passes run back to back and still report each change once. */
+Test(detect, period_shorter_than_a_pass) { flip_reported_once(PROCSUM_ALGO_BLAKE3, 1, false); }
+
+Test(detect, search_once_still_detects)
+{
+    procsum_options o;
+    procsum_options_init(&o);
+    o.check_period_ms = 10;
+    o.search_once = true;
+    procsum_checker *c = NULL;
+    cr_assert_eq(procsum_start(&o, record, &reports, &c), 0);
+    uintptr_t addr = (uintptr_t)&victim_function;
+    flip_bit(addr, 0);
+    wait_reports(c, 1);
+    cr_assert_eq(atomic_load(&report_count), 1);
+    expect_report(0, addr & ~(PAGE - 1), self_path());
+    cr_assert_eq(procsum_stop(c), 0);
+}
+
+Test(detect, change_made_while_page_is_writable_for_many_passes)
+{
+    /* While rwx the page is not hashed; its baseline must wait for it. */
+    procsum_checker *c = start(5, false, PROCSUM_ALGO_BLAKE3);
+    uintptr_t addr = (uintptr_t)&victim_function + 1;
+    uintptr_t page = addr & ~(PAGE - 1);
+    cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC), 0);
+    *(volatile uint8_t *)addr ^= 0x80;
+    wait_passes(c, 5);
+    cr_assert_eq(atomic_load(&report_count), 0, "rwx pages are not checked without include_writable_code");
+    cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_EXEC), 0);
+    wait_reports(c, 1);
+    cr_assert_eq(atomic_load(&report_count), 1);
+    expect_report(0, page, self_path());
+    cr_assert_eq(procsum_stop(c), 0);
+}
+
+Test(detect, change_in_shared_library)
+{
+    /* strfry: in libc, never called by this test or by procsum. */
+    extern char *strfry(char *);
+    procsum_checker *c = start(10, false, PROCSUM_ALGO_BLAKE3);
+    uintptr_t addr = (uintptr_t)&strfry + 2;
+    flip_bit(addr, 6);
+    wait_reports(c, 1);
+    cr_assert_eq(atomic_load(&report_count), 1);
+    cr_expect(strstr(reports[0].source, "libc.so") != NULL, "source is %s", reports[0].source);
+    cr_expect_eq(reports[0].first_changed_page, addr & ~(PAGE - 1));
+    cr_expect_not(reports[0].main_executable);
+    flip_bit(addr, 6);
+    cr_assert_eq(procsum_stop(c), 0);
+}
+
+Test(detect, library_change_ignored_with_skip_libs)
+{
+    extern char *strfry(char *);
+    procsum_checker *c = start(10, true, PROCSUM_ALGO_BLAKE3);
+    flip_bit((uintptr_t)&strfry + 2, 6);
+    wait_passes(c, 10);
+    cr_assert_eq(atomic_load(&report_count), 0, "skip_libs checks only the main executable");
+    cr_assert_eq(procsum_stop(c), 0);
+}
+
+Test(detect, quiet_process_gives_no_report)
+{
+    procsum_checker *c = start(10, false, PROCSUM_ALGO_BLAKE3);
+    wait_passes(c, 50);
+    cr_assert_eq(atomic_load(&report_count), 0);
+    cr_assert_eq(procsum_mismatch_count(c), 0);
+    procsum_stats s;
+    cr_assert_eq(procsum_get_stats(c, &s), 0);
+    cr_assert_gt(s.pages_tracked, 0);
+    cr_assert_gt(s.bytes_hashed, 0);
+    cr_assert_eq(s.last_error, 0);
+    cr_assert_eq(procsum_stop(c), 0);
+}
+
+Test(detect, stop_does_not_wait_out_the_period)
+{
+    procsum_checker *c = start(3600 * 1000, false, PROCSUM_ALGO_BLAKE3);
+    time_t before = time(NULL);
+    cr_assert_eq(procsum_stop(c), 0);
+    /* Generous: the point is that it does not wait for the hour-long period. */
+    cr_assert_lt(time(NULL) - before, 60);
+}
+
+Test(detect, stop_from_inside_the_callback_is_refused)
+{
+    procsum_checker *c = start(10, false, PROCSUM_ALGO_BLAKE3);
+    checker_for_callback = c;
+    flip_bit((uintptr_t)&victim_function, 1);
+    wait_reports(c, 1);
+    checker_for_callback = NULL;
+    cr_assert_geq(atomic_load(&report_count), 1);
+    cr_assert_eq(reports[0].stop_from_callback, PROCSUM_EBUSY);
+    cr_assert_eq(procsum_stop(c), 0);
+}
+
+Test(detect, null_callback_still_counts)
+{
+    procsum_options o;
+    procsum_options_init(&o);
+    o.check_period_ms = 10;
+    procsum_checker *c = NULL;
+    cr_assert_eq(procsum_start(&o, NULL, NULL, &c), 0);
+    flip_bit((uintptr_t)&victim_function + 7, 2);
+    for (int i = 0; i < 60000 && procsum_mismatch_count(c) == 0; i++)
+        usleep(1000);
+    wait_passes(c, 5);
+    cr_assert_eq(procsum_mismatch_count(c), 1);
+    cr_assert_eq(procsum_stop(c), 0);
+}
+
+/* An anonymous r-x mapping, as a JIT makes: checked, reported when changed, and harmless when unmapped. */
+Test(detect, anonymous_code_changed_then_unmapped)
+{
+    uint8_t *jit = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(jit, MAP_FAILED);
+    memset(jit, 0xc3, 3 * PAGE); /* ret */
+    cr_assert_eq(mprotect(jit, 3 * PAGE, PROT_READ | PROT_EXEC), 0);
+    procsum_checker *c = start(5, false, PROCSUM_ALGO_XXH3);
+
+    flip_bit((uintptr_t)jit + PAGE + 100, 4);
+    wait_reports(c, 1);
+    cr_assert_eq(atomic_load(&report_count), 1);
+    cr_expect_eq(reports[0].kind, PROCSUM_REGION_ANON);
+    cr_expect_str_eq(reports[0].source, "[anon]");
+    cr_expect_eq(reports[0].first_changed_page, (uintptr_t)jit + PAGE);
+
+    cr_assert_eq(munmap(jit, 3 * PAGE), 0);
+    wait_passes(c, 10);
+    cr_assert_eq(atomic_load(&report_count), 1, "an unmapped region leaves without a report");
+    cr_assert_eq(procsum_stop(c), 0);
+}
+
+/*
+ * Map and unmap executable memory as fast as possible while the checker runs
+ * at 1 ms: regions vanish between discovery and reading, and reappear at the
+ * same addresses. Each thread owns a window of addresses that only ever
+ * holds one content (untouched anonymous pages, or a file) or nothing
+ * readable, so any report would be false. (Two different contents taking
+ * turns at one address faster than a pass cannot be told from a change:
+ * docs/limits.md.)
+ */
+static atomic_bool churn_stop;
+
+typedef struct churn_job {
+    uint8_t *window;
+    int fd; /* -1: anonymous */
+} churn_job;
+
+static void *churn(void *arg)
+{
+    const churn_job *job = arg;
+    int flags = MAP_PRIVATE | MAP_FIXED | (job->fd < 0 ? MAP_ANONYMOUS : 0);
+    while (!atomic_load(&churn_stop)) {
+        mmap(job->window, 16 * PAGE, PROT_READ | PROT_EXEC, flags, job->fd, 0);
+        /* Back to an unreadable placeholder, so nothing else can be mapped here. */
+        mmap(job->window, 16 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0);
+    }
+    return NULL;
+}
+
+Test(detect, munmap_races_cause_no_crash_and_no_report)
+{
+    int fd = memfd_create("procsum-churn", 0);
+    cr_assert_geq(fd, 0);
+    static uint8_t code[16 * PROCSUM_PAGE_SIZE];
+    memset(code, 0x90, sizeof(code));
+    cr_assert_eq(write(fd, code, sizeof(code)), (ssize_t)sizeof(code));
+    uint8_t *windows = mmap(NULL, 32 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(windows, MAP_FAILED);
+    churn_job jobs[2] = {{windows, -1}, {windows + 16 * PAGE, fd}};
+    procsum_checker *c = start(1, false, PROCSUM_ALGO_CRC64);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, churn, &jobs[i]), 0);
+    wait_passes(c, 200);
+    atomic_store(&churn_stop, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    close(fd);
+    munmap(windows, 32 * PAGE);
+    cr_assert_eq(atomic_load(&report_count), 0, "no report expected; first: %s [%#lx, %#lx) page %#lx, %zu pages",
+                 reports[0].source, (unsigned long)reports[0].region_start, (unsigned long)reports[0].region_end,
+                 (unsigned long)reports[0].first_changed_page, reports[0].changed_pages);
+    cr_assert_eq(procsum_stop(c), 0);
+}

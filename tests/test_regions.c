@@ -1,0 +1,166 @@
+/* Discovery and the benchmark pass, on this live process. */
+#include <criterion/criterion.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "procsum.h"
+
+#define PAGE ((size_t)PROCSUM_PAGE_SIZE)
+
+static procsum_benchmark_result bench(bool skip_libs, bool writable, procsum_algorithm algo)
+{
+    procsum_options o;
+    procsum_options_init(&o);
+    o.skip_libs = skip_libs;
+    o.include_writable_code = writable;
+    o.algorithm = algo;
+    procsum_benchmark_result r;
+    int err = procsum_benchmark(&o, &r);
+    cr_assert_eq(err, 0, "procsum_benchmark: %s", procsum_strerror(err));
+    return r;
+}
+
+static const procsum_region *containing(const procsum_benchmark_result *r, uintptr_t addr)
+{
+    for (size_t i = 0; i < r->region_count; i++)
+        if (r->regions[i].start <= addr && addr < r->regions[i].end)
+            return &r->regions[i];
+    return NULL;
+}
+
+static uint64_t total_bytes(const procsum_benchmark_result *r)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < r->region_count; i++)
+        n += r->regions[i].end - r->regions[i].start;
+    return n;
+}
+
+Test(regions, benchmark_lists_libc_and_reads_what_it_lists)
+{
+    procsum_benchmark_result r = bench(false, false, PROCSUM_ALGO_BLAKE3);
+    const procsum_region *libc = containing(&r, (uintptr_t)&memcpy);
+    cr_assert_not_null(libc, "memcpy's code must lie in a listed region");
+    cr_expect(strstr(libc->source, "libc.so") != NULL, "memcpy is in %s", libc->source);
+    cr_expect_eq(libc->kind, PROCSUM_REGION_FILE);
+    cr_expect_not(libc->main_executable);
+    cr_assert_gt(r.hashed_bytes, 0);
+    cr_assert_leq(r.hashed_bytes, total_bytes(&r), "never more than the regions hold");
+    cr_assert_eq(r.hashed_bytes, total_bytes(&r), "nothing was unmapped, so every listed byte was read");
+    cr_assert_gt(r.hash_ns, 0);
+    for (size_t i = 0; i < r.region_count; i++) {
+        const procsum_region *g = &r.regions[i];
+        cr_assert_lt(g->start, g->end);
+        cr_assert_eq(g->start % PAGE, 0);
+        cr_assert_eq(g->end % PAGE, 0);
+        cr_assert(i == 0 || r.regions[i - 1].end <= g->start, "sorted and disjoint");
+        cr_assert_not(g->writable);
+        uint8_t zero[PROCSUM_MAX_DIGEST] = {0};
+        cr_assert_neq(memcmp(g->digest, zero, 32), 0, "each region carries its digest");
+    }
+    procsum_benchmark_result_free(&r);
+    cr_assert_eq(r.regions, NULL);
+}
+
+Test(regions, main_executable_found_by_identity)
+{
+    procsum_benchmark_result r = bench(false, false, PROCSUM_ALGO_CRC64);
+    const procsum_region *exe = containing(&r, (uintptr_t)&total_bytes);
+    cr_assert_not_null(exe);
+    cr_expect(exe->main_executable);
+    char path[4096];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    cr_assert_gt(n, 0);
+    path[n] = '\0';
+    cr_expect_str_eq(exe->source, path);
+    procsum_benchmark_result_free(&r);
+}
+
+Test(regions, skip_libs_leaves_only_the_executable)
+{
+    procsum_benchmark_result all = bench(false, false, PROCSUM_ALGO_XXH3);
+    procsum_benchmark_result r = bench(true, false, PROCSUM_ALGO_XXH3);
+    cr_assert_gt(r.region_count, 0);
+    cr_assert_lt(r.region_count, all.region_count);
+    for (size_t i = 0; i < r.region_count; i++)
+        cr_expect(r.regions[i].main_executable, "%s is not the executable", r.regions[i].source);
+    cr_assert_null(containing(&r, (uintptr_t)&memcpy));
+    cr_assert_lt(r.hashed_bytes, all.hashed_bytes);
+    procsum_benchmark_result_free(&r);
+    procsum_benchmark_result_free(&all);
+}
+
+Test(regions, vdso_is_listed)
+{
+    procsum_benchmark_result r = bench(false, false, PROCSUM_ALGO_BLAKE3);
+    bool found = false;
+    for (size_t i = 0; i < r.region_count; i++)
+        if (r.regions[i].kind == PROCSUM_REGION_VDSO)
+            found = strcmp(r.regions[i].source, "[vdso]") == 0;
+    cr_expect(found);
+    procsum_benchmark_result_free(&r);
+}
+
+Test(regions, anonymous_rx_mapping_is_listed_and_harmless)
+{
+    uint8_t *p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(p, MAP_FAILED);
+    memset(p, 0xcc, 4 * PAGE);
+    cr_assert_eq(mprotect(p, 4 * PAGE, PROT_READ | PROT_EXEC), 0);
+    procsum_benchmark_result r = bench(false, false, PROCSUM_ALGO_BLAKE3);
+    const procsum_region *g = containing(&r, (uintptr_t)p);
+    cr_assert_not_null(g);
+    cr_expect_eq(g->kind, PROCSUM_REGION_ANON);
+    cr_expect_str_eq(g->source, "[anon]");
+    procsum_benchmark_result_free(&r);
+    cr_assert_eq(munmap(p, 4 * PAGE), 0);
+}
+
+Test(regions, execute_only_memory_is_never_read)
+{
+    uint8_t *p = mmap(NULL, 2 * PAGE, PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(p, MAP_FAILED);
+    procsum_benchmark_result r = bench(false, true, PROCSUM_ALGO_BLAKE3);
+    cr_assert_null(containing(&r, (uintptr_t)p), "--x memory cannot be read and must not be listed");
+    procsum_benchmark_result_free(&r);
+    munmap(p, 2 * PAGE);
+}
+
+Test(regions, writable_code_only_when_asked)
+{
+    uint8_t *p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(p, MAP_FAILED);
+    p[0] = 0xc3;
+    procsum_benchmark_result without = bench(false, false, PROCSUM_ALGO_BLAKE3);
+    cr_assert_null(containing(&without, (uintptr_t)p));
+    procsum_benchmark_result with = bench(false, true, PROCSUM_ALGO_BLAKE3);
+    const procsum_region *g = containing(&with, (uintptr_t)p);
+    cr_assert_not_null(g);
+    cr_expect(g->writable);
+    procsum_benchmark_result_free(&without);
+    procsum_benchmark_result_free(&with);
+    munmap(p, 2 * PAGE);
+}
+
+Test(regions, deleted_file_is_flagged)
+{
+    char path[] = "/tmp/procsum-deleted-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    uint8_t page[PROCSUM_PAGE_SIZE];
+    memset(page, 0xc3, sizeof(page));
+    cr_assert_eq(write(fd, page, sizeof(page)), (ssize_t)sizeof(page));
+    void *p = mmap(NULL, PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED)
+        cr_skip_test("cannot map /tmp executable here (noexec mount)");
+    close(fd);
+    unlink(path);
+    procsum_benchmark_result r = bench(false, false, PROCSUM_ALGO_BLAKE3);
+    const procsum_region *g = containing(&r, (uintptr_t)p);
+    cr_assert_not_null(g);
+    cr_expect(g->file_deleted);
+    cr_expect_str_eq(g->source, path, "the path without the \" (deleted)\" mark");
+    procsum_benchmark_result_free(&r);
+    munmap(p, PAGE);
+}

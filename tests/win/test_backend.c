@@ -1,0 +1,805 @@
+/*
+ * The Windows backend, tested from inside: the region list (order,
+ * alignment, modules, protection classes, file offsets), reads that fail
+ * instead of faulting, another process as a target, residency, threads,
+ * events, clocks, error codes and the PE parser.
+ */
+#include "os/win/win.h"
+
+#include <psapi.h>
+#include <string.h>
+#include <time.h>
+#include <wchar.h>
+
+#include "check.h"
+#include "os/os.h"
+#include "os/win/pe.h"
+#include "snapshot.h"
+
+#define PAGE 4096u
+
+/* Code of this program that the tests look for in the region list. */
+__attribute__((noinline)) int psum_test_marker(int x);
+__attribute__((noinline)) int psum_test_marker(int x)
+{
+    return x * 7 + 3;
+}
+
+static uintptr_t marker_address(void)
+{
+    int (*volatile fn)(int) = psum_test_marker;
+    return (uintptr_t)fn;
+}
+
+static bool running_on_wine(void)
+{
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    return ntdll && GetProcAddress(ntdll, "wine_get_version") != NULL;
+}
+
+static bool ends_with_ci(const char *s, const char *tail)
+{
+    size_t n = strlen(s), m = strlen(tail);
+    return n >= m && _stricmp(s + n - m, tail) == 0;
+}
+
+static const psum_os_region *region_at(const psum_os_region_list *l, uintptr_t addr)
+{
+    for (size_t i = 0; i < l->count; i++)
+        if (l->items[i].start <= addr && addr < l->items[i].end)
+            return &l->items[i];
+    return NULL;
+}
+
+static bool list_self(psum_os_target **t, psum_os_region_list *l)
+{
+    memset(l, 0, sizeof(*l));
+    int err = psum_os_target_open(0, t);
+    CHECK(err == 0, "open self: %d", err);
+    if (err)
+        return false;
+    err = psum_os_list_regions(*t, l);
+    CHECK(err == 0, "list self: %d", err);
+    if (err) {
+        psum_os_target_close(*t);
+        return false;
+    }
+    return true;
+}
+
+static void done(psum_os_target *t, psum_os_region_list *l)
+{
+    psum_os_region_list_free(l);
+    psum_os_target_close(t);
+}
+
+/* Sorted, non-overlapping, page aligned, every one with a path. */
+static void check_list_shape(const psum_os_region_list *l, const char *what)
+{
+    bool ok = l->count > 0;
+    for (size_t i = 0; i < l->count && ok; i++) {
+        const psum_os_region *r = &l->items[i];
+        if (r->start % PAGE || r->end % PAGE || r->end <= r->start || !r->path || !r->path[0]) {
+            CHECK(0, "%s: region %zu malformed: %p-%p", what, i, (void *)r->start, (void *)r->end);
+            ok = false;
+        } else if (i > 0 && r->start < l->items[i - 1].end) {
+            CHECK(0, "%s: region %zu overlaps or is out of order", what, i);
+            ok = false;
+        } else if (r->kind == PROCSUM_REGION_ANON && strcmp(r->path, "[anon]") != 0) {
+            CHECK(0, "%s: anon region named %s", what, r->path);
+            ok = false;
+        }
+    }
+    CHECK(ok, "%s: %zu regions, all well formed", what, l->count);
+}
+
+static void regions_shape_and_modules(void)
+{
+    psum_os_target *t;
+    psum_os_region_list l;
+    if (!list_self(&t, &l))
+        return;
+    check_list_shape(&l, "self");
+
+    wchar_t wexe[MAX_PATH];
+    char exe[4 * MAX_PATH];
+    GetModuleFileNameW(NULL, wexe, MAX_PATH);
+    WideCharToMultiByte(CP_UTF8, 0, wexe, -1, exe, sizeof(exe), NULL, NULL);
+
+    const psum_os_region *code = region_at(&l, marker_address());
+    CHECK(code != NULL, "the marker function lies in a listed region");
+    if (code) {
+        CHECK(code->kind == PROCSUM_REGION_FILE && code->main_executable, "in the main executable");
+        CHECK(code->prot == (PSUM_PROT_R | PSUM_PROT_X), "readable and executable: prot %u", code->prot);
+        CHECK(_stricmp(code->path, exe) == 0, "named by its full path: %s vs %s", code->path, exe);
+        CHECK(code->dev != 0 || code->ino != 0, "file identity known: dev %llx ino %llx",
+              (unsigned long long)code->dev, (unsigned long long)code->ino);
+        printf("  main: %s dev %llx ino %llx\n", code->path, (unsigned long long)code->dev,
+               (unsigned long long)code->ino);
+        procsum_options o;
+        procsum_options_init(&o);
+        CHECK(psum_region_selected(code, &o), "selected by default");
+        o.skip_libs = true;
+        CHECK(psum_region_selected(code, &o), "selected with skip_libs");
+    }
+    bool ntdll = false, kernel32 = false, lib_selected = false, lib_marked_main = false;
+    procsum_options o;
+    procsum_options_init(&o);
+    o.skip_libs = true;
+    for (size_t i = 0; i < l.count; i++) {
+        const psum_os_region *r = &l.items[i];
+        if (r->kind != PROCSUM_REGION_FILE)
+            continue;
+        ntdll |= ends_with_ci(r->path, "\\ntdll.dll");
+        kernel32 |= ends_with_ci(r->path, "\\kernel32.dll");
+        if (!r->main_executable && psum_region_selected(r, &o))
+            lib_selected = true;
+        if (r->main_executable && _stricmp(r->path, exe) != 0)
+            lib_marked_main = true;
+    }
+    CHECK(ntdll && kernel32, "ntdll.dll (%d) and kernel32.dll (%d) listed", ntdll, kernel32);
+    CHECK(!lib_selected, "skip_libs selects no library");
+    CHECK(!lib_marked_main, "only the program is the main executable");
+    done(t, &l);
+}
+
+/* The bytes of a page of the program's code equal the PE file's at the region's file offset. */
+static void file_offsets_match_the_file(void)
+{
+    psum_os_target *t;
+    psum_os_region_list l;
+    if (!list_self(&t, &l))
+        return;
+    const psum_os_region *code = region_at(&l, marker_address());
+    if (!code) {
+        CHECK(0, "no region for the marker");
+        done(t, &l);
+        return;
+    }
+    uintptr_t page = marker_address() & ~(uintptr_t)(PAGE - 1);
+    uint64_t offset = code->file_offset + (page - code->start);
+    static uint8_t mem[PAGE], file[PAGE];
+    CHECK(psum_os_read(t, page, mem, PAGE) == 0, "read the page");
+    wchar_t wexe[MAX_PATH];
+    GetModuleFileNameW(NULL, wexe, MAX_PATH);
+    HANDLE f = CreateFileW(wexe, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_DELETE, NULL, OPEN_EXISTING, 0, NULL);
+    CHECK(f != INVALID_HANDLE_VALUE, "open the program's file");
+    if (f != INVALID_HANDLE_VALUE) {
+        LARGE_INTEGER at;
+        at.QuadPart = (LONGLONG)offset;
+        DWORD got = 0;
+        CHECK(SetFilePointerEx(f, at, NULL, FILE_BEGIN) && ReadFile(f, file, PAGE, &got, NULL), "read the file");
+        CloseHandle(f);
+        /* The last page of a section may end before the page does: compare what the file holds. */
+        size_t n = got < PAGE ? got : PAGE;
+        const IMAGE_NT_HEADERS *nt =
+            (const IMAGE_NT_HEADERS *)((const uint8_t *)GetModuleHandleW(NULL) +
+                                       ((const IMAGE_DOS_HEADER *)GetModuleHandleW(NULL))->e_lfanew);
+        bool relocated = (uintptr_t)nt->OptionalHeader.ImageBase != (uintptr_t)GetModuleHandleW(NULL);
+        size_t differ = 0;
+        for (size_t i = 0; i < n; i++)
+            differ += mem[i] != file[i];
+        printf("  page %p file offset 0x%llx: %zu of %zu bytes differ%s\n", (void *)page, (unsigned long long)offset,
+               differ, n, relocated ? " (image relocated)" : "");
+        CHECK(n > 0, "the file holds the page");
+        /* x86-64 code is position independent: even a relocated image leaves .text as in the file here. */
+        CHECK(differ == 0, "memory equals the file at file_offset");
+    }
+    done(t, &l);
+}
+
+static void prot_classification(void)
+{
+    const unsigned R = PSUM_PROT_R, W = PSUM_PROT_W, X = PSUM_PROT_X;
+    CHECK(psum_win_prot(PAGE_NOACCESS) == 0, "noaccess");
+    CHECK(psum_win_prot(PAGE_READONLY) == R, "readonly");
+    CHECK(psum_win_prot(PAGE_READWRITE) == (R | W), "readwrite");
+    CHECK(psum_win_prot(PAGE_WRITECOPY) == (R | W), "writecopy");
+    CHECK(psum_win_prot(PAGE_EXECUTE) == X, "execute-only is not readable");
+    CHECK(psum_win_prot(PAGE_EXECUTE_READ) == (R | X), "execute_read");
+    CHECK(psum_win_prot(PAGE_EXECUTE_WRITECOPY) == (R | X), "execute_writecopy is code");
+    CHECK(psum_win_prot(PAGE_EXECUTE_READWRITE) == (R | W | X), "execute_readwrite is writable code");
+    CHECK(psum_win_prot(PAGE_EXECUTE_READ | PAGE_GUARD) == X, "guard: never readable");
+    CHECK(psum_win_prot(PAGE_READWRITE | PAGE_GUARD) == 0, "guard on data");
+    CHECK(psum_win_prot(PAGE_EXECUTE_READ | PAGE_NOCACHE) == (R | X), "modifiers do not change the class");
+    CHECK(psum_win_prot(0) == 0, "nothing");
+}
+
+typedef struct probe {
+    const char *name;
+    DWORD protect;
+    unsigned want_prot;
+    bool selected_default, selected_writable;
+    uint8_t *mem;
+} probe;
+
+/* Private memory of each protection: listed as [anon] with the right class, selected only as it should be. */
+static void private_memory_classes(void)
+{
+    probe probes[] = {
+        {"PAGE_EXECUTE_READ", PAGE_EXECUTE_READ, PSUM_PROT_R | PSUM_PROT_X, true, true, NULL},
+        {"PAGE_EXECUTE_READWRITE", PAGE_EXECUTE_READWRITE, PSUM_PROT_R | PSUM_PROT_W | PSUM_PROT_X, false, true, NULL},
+        {"PAGE_EXECUTE", PAGE_EXECUTE, PSUM_PROT_X, false, false, NULL},
+        {"PAGE_EXECUTE_READ|PAGE_GUARD", PAGE_EXECUTE_READ | PAGE_GUARD, PSUM_PROT_X, false, false, NULL},
+        {"PAGE_NOACCESS", PAGE_NOACCESS, 0, false, false, NULL},
+        {"PAGE_READWRITE", PAGE_READWRITE, PSUM_PROT_R | PSUM_PROT_W, false, false, NULL},
+    };
+    const size_t n = sizeof(probes) / sizeof(probes[0]);
+    for (size_t i = 0; i < n; i++) {
+        probes[i].mem = VirtualAlloc(NULL, 2 * PAGE, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+        CHECK(probes[i].mem != NULL, "allocate for %s", probes[i].name);
+        if (!probes[i].mem)
+            return;
+        memset(probes[i].mem, 0xC3, 2 * PAGE); /* ret */
+        DWORD old;
+        CHECK(VirtualProtect(probes[i].mem, 2 * PAGE, probes[i].protect, &old), "protect %s", probes[i].name);
+    }
+    psum_os_target *t;
+    psum_os_region_list l;
+    if (list_self(&t, &l)) {
+        check_list_shape(&l, "with probes");
+        procsum_options def, wr;
+        procsum_options_init(&def);
+        procsum_options_init(&wr);
+        wr.include_writable_code = true;
+        for (size_t i = 0; i < n; i++) {
+            const psum_os_region *r = region_at(&l, (uintptr_t)probes[i].mem);
+            CHECK(r != NULL, "%s listed", probes[i].name);
+            if (!r)
+                continue;
+            CHECK(r->kind == PROCSUM_REGION_ANON && strcmp(r->path, "[anon]") == 0, "%s is [anon]", probes[i].name);
+            CHECK(r->prot == probes[i].want_prot, "%s: prot %u, want %u", probes[i].name, r->prot, probes[i].want_prot);
+            CHECK(!r->main_executable && r->dev == 0 && r->ino == 0, "%s backed by nothing", probes[i].name);
+            CHECK(psum_region_selected(r, &def) == probes[i].selected_default, "%s selected by default: %d",
+                  probes[i].name, probes[i].selected_default);
+            CHECK(psum_region_selected(r, &wr) == probes[i].selected_writable, "%s selected with writable code: %d",
+                  probes[i].name, probes[i].selected_writable);
+        }
+        done(t, &l);
+    }
+    /* A whole benchmark pass over everything, writable code included: no crash, and the guard page untouched. */
+    procsum_options o;
+    procsum_options_init(&o);
+    o.include_writable_code = true;
+    procsum_benchmark_result b;
+    CHECK(procsum_benchmark(&o, &b) == 0, "benchmark with writable code");
+    bool rwx_hashed = false, xo_hashed = false;
+    for (size_t i = 0; i < b.region_count; i++) {
+        rwx_hashed |= b.regions[i].start == (uintptr_t)probes[1].mem;
+        xo_hashed |= b.regions[i].start == (uintptr_t)probes[2].mem || b.regions[i].start == (uintptr_t)probes[3].mem;
+    }
+    CHECK(rwx_hashed, "the rwx probe was hashed");
+    CHECK(!xo_hashed, "execute-only and guarded probes were not");
+    procsum_benchmark_result_free(&b);
+    MEMORY_BASIC_INFORMATION mbi;
+    CHECK(VirtualQuery(probes[3].mem, &mbi, sizeof(mbi)) == sizeof(mbi) && (mbi.Protect & PAGE_GUARD),
+          "the guard page is still armed");
+    for (size_t i = 0; i < n; i++)
+        VirtualFree(probes[i].mem, 0, MEM_RELEASE);
+}
+
+/* One page of the program's code made writable splits its section; neighbours keep consistent file offsets. */
+static void split_by_protection(void)
+{
+    uintptr_t page = marker_address() & ~(uintptr_t)(PAGE - 1);
+    psum_os_target *t;
+    psum_os_region_list before, after;
+    if (!list_self(&t, &before))
+        return;
+    const psum_os_region *whole = region_at(&before, page);
+    uint64_t want_offset = whole ? whole->file_offset + (page - whole->start) : 0;
+    DWORD old;
+    CHECK(VirtualProtect((void *)page, PAGE, PAGE_EXECUTE_READWRITE, &old), "make the page writable");
+    memset(&after, 0, sizeof(after));
+    int err = psum_os_list_regions(t, &after);
+    DWORD tmp;
+    VirtualProtect((void *)page, PAGE, old, &tmp);
+    CHECK(err == 0, "list: %d", err);
+    check_list_shape(&after, "split");
+    const psum_os_region *r = region_at(&after, page);
+    CHECK(r != NULL, "the page is listed");
+    if (r && whole) {
+        CHECK(r->start == page, "its region starts at the page");
+        /* Copy-on-write images may show PAGE_EXECUTE_WRITECOPY until written: code either way. */
+        CHECK(r->prot == (PSUM_PROT_R | PSUM_PROT_W | PSUM_PROT_X) || r->prot == (PSUM_PROT_R | PSUM_PROT_X),
+              "classified as code: prot %u", r->prot);
+        CHECK(r->file_offset == want_offset, "same file offset: %llx vs %llx", (unsigned long long)r->file_offset,
+              (unsigned long long)want_offset);
+        CHECK(r->dev == whole->dev && r->ino == whole->ino && r->main_executable, "same file");
+        printf("  made writable: prot %u (was %lu)\n", r->prot, (unsigned long)old);
+    }
+    psum_os_region_list_free(&after);
+    done(t, &before);
+}
+
+static void reads_never_fault(void)
+{
+    psum_os_target *t;
+    CHECK(psum_os_target_open(0, &t) == 0, "open");
+    static uint8_t buf[3 * PAGE];
+    uintptr_t fn = marker_address();
+    CHECK(psum_os_read(t, fn, buf, 64) == 0 && memcmp(buf, (const void *)fn, 64) == 0, "read own code");
+    CHECK(psum_os_read(t, fn, buf, 0) == 0, "empty read");
+
+    uint8_t *mem = VirtualAlloc(NULL, 3 * PAGE, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    memset(mem, 0x5A, 3 * PAGE);
+    CHECK(psum_os_read(t, (uintptr_t)mem, buf, 3 * PAGE) == 0 && buf[2 * PAGE] == 0x5A, "read private memory");
+    CHECK(VirtualFree(mem + PAGE, PAGE, MEM_DECOMMIT), "decommit the middle page");
+    CHECK(psum_os_read(t, (uintptr_t)mem, buf, 3 * PAGE) == PROCSUM_EFAULT, "across a hole: EFAULT");
+    DWORD old;
+    VirtualProtect(mem + 2 * PAGE, PAGE, PAGE_NOACCESS, &old);
+    CHECK(psum_os_read(t, (uintptr_t)mem + 2 * PAGE, buf, PAGE) == PROCSUM_EFAULT, "no access: EFAULT");
+    VirtualFree(mem, 0, MEM_RELEASE);
+    CHECK(psum_os_read(t, (uintptr_t)mem, buf, PAGE) == PROCSUM_EFAULT, "released: EFAULT");
+    CHECK(psum_os_read(t, 0, buf, PAGE) == PROCSUM_EFAULT, "address 0: EFAULT");
+    CHECK(psum_os_read(t, UINTPTR_MAX - 10, buf, 64) == PROCSUM_EFAULT, "wrapping range: EFAULT");
+    psum_os_target_close(t);
+}
+
+static HMODULE load_loop_dll(void)
+{
+    wchar_t path[MAX_PATH];
+    DWORD n = GetModuleFileNameW(NULL, path, MAX_PATH);
+    while (n > 0 && path[n - 1] != L'\\')
+        n--;
+    path[n] = L'\0';
+    wcscat(path, L"psum_loopdll.dll");
+    return LoadLibraryW(path);
+}
+
+/* A module listed, then unloaded: reading where it was gives EFAULT, never a crash. */
+static void unloaded_module(void)
+{
+    HMODULE dll = load_loop_dll();
+    CHECK(dll != NULL, "load psum_loopdll.dll");
+    if (!dll)
+        return;
+    psum_os_target *t;
+    psum_os_region_list l;
+    if (!list_self(&t, &l)) {
+        FreeLibrary(dll);
+        return;
+    }
+    const psum_os_region *r = NULL;
+    for (size_t i = 0; i < l.count && !r; i++)
+        if (l.items[i].start >= (uintptr_t)dll && ends_with_ci(l.items[i].path, "\\psum_loopdll.dll"))
+            r = &l.items[i];
+    CHECK(r != NULL, "the DLL's code is listed");
+    if (r) {
+        uintptr_t start = r->start;
+        static uint8_t buf[PAGE];
+        CHECK(r->prot == (PSUM_PROT_R | PSUM_PROT_X) && !r->main_executable, "a library's code");
+        CHECK(psum_os_read(t, start, buf, PAGE) == 0, "read while loaded");
+        CHECK(FreeLibrary(dll), "unload");
+        dll = NULL;
+        CHECK(GetModuleHandleW(L"psum_loopdll.dll") == NULL, "really unloaded");
+        CHECK(psum_os_read(t, start, buf, PAGE) == PROCSUM_EFAULT, "read after unload: EFAULT");
+        psum_os_region_list l2 = {0};
+        CHECK(psum_os_list_regions(t, &l2) == 0 && region_at(&l2, start) == NULL, "gone from the list");
+        psum_os_region_list_free(&l2);
+    }
+    if (dll)
+        FreeLibrary(dll);
+    done(t, &l);
+}
+
+typedef struct churn {
+    volatile LONG stop;
+    long loads;
+} churn;
+
+static DWORD WINAPI churn_loop(void *p)
+{
+    churn *c = p;
+    while (!InterlockedCompareExchange(&c->stop, 0, 0)) {
+        HMODULE h = load_loop_dll();
+        if (!h)
+            break;
+        FreeLibrary(h);
+        c->loads++;
+    }
+    return 0;
+}
+
+/*
+ * Listing and reading while another thread loads and unloads a DLL: every
+ * read of the DLL's code either fails with EFAULT or gives the same bytes as
+ * every other read at that address (never a half-mapped or foreign image).
+ */
+static void module_churn(void)
+{
+    enum { SLOTS = 8 };
+    struct {
+        uintptr_t addr;
+        uint8_t bytes[PAGE];
+    } *seen = calloc(SLOTS, sizeof(*seen));
+    static uint8_t buf[PAGE];
+    psum_os_target *t;
+    CHECK(seen && psum_os_target_open(0, &t) == 0, "open");
+    if (!seen)
+        return;
+    churn c = {0};
+    HANDLE th = CreateThread(NULL, 0, churn_loop, &c, 0, NULL);
+    long listed = 0, read_ok = 0, gone = 0, differ = 0, passes = 0;
+    int other_err = 0;
+    /* At least a second, and until the DLL's code was caught loaded a few times (10 s at most). */
+    uint64_t started = psum_os_monotonic_ns();
+    for (;;) {
+        uint64_t elapsed = psum_os_monotonic_ns() - started;
+        if (elapsed >= 10000000000u || (elapsed >= 1000000000u && read_ok >= 3))
+            break;
+        psum_os_region_list l = {0};
+        int err = psum_os_list_regions(t, &l);
+        if (err) {
+            other_err = err;
+            break;
+        }
+        passes++;
+        for (size_t i = 0; i < l.count; i++) {
+            const psum_os_region *r = &l.items[i];
+            if (!(r->prot & PSUM_PROT_R) || !(r->prot & PSUM_PROT_X) || !ends_with_ci(r->path, "\\psum_loopdll.dll"))
+                continue;
+            listed++;
+            for (uintptr_t a = r->start; a < r->end; a += PAGE) {
+                err = psum_os_read(t, a, buf, PAGE);
+                if (err == PROCSUM_EFAULT) {
+                    gone++;
+                    continue;
+                }
+                if (err) {
+                    other_err = err;
+                    continue;
+                }
+                read_ok++;
+                int k = 0;
+                while (k < SLOTS && seen[k].addr && seen[k].addr != a)
+                    k++;
+                if (k == SLOTS)
+                    continue;
+                if (!seen[k].addr) {
+                    seen[k].addr = a;
+                    memcpy(seen[k].bytes, buf, PAGE);
+                } else if (memcmp(seen[k].bytes, buf, PAGE) != 0) {
+                    differ++;
+                }
+            }
+        }
+        psum_os_region_list_free(&l);
+    }
+    InterlockedExchange(&c.stop, 1);
+    WaitForSingleObject(th, INFINITE);
+    CloseHandle(th);
+    printf("  %ld loads, %ld listings, DLL code listed %ld times: %ld pages read, %ld gone\n", c.loads, passes, listed,
+           read_ok, gone);
+    CHECK(other_err == 0, "no other error: %d", other_err);
+    CHECK(c.loads > 10 && passes > 10, "both loops ran");
+    CHECK(read_ok > 0, "the DLL's code was read at least once");
+    CHECK(differ == 0, "never different bytes at one address: %ld", differ);
+    psum_os_target_close(t);
+    free(seen);
+}
+
+static void residency(void)
+{
+    psum_os_target *t;
+    CHECK(psum_os_target_open(0, &t) == 0, "open");
+    bool res[16];
+    uintptr_t code = marker_address() & ~(uintptr_t)(PAGE - 1);
+    CHECK(psum_os_resident(t, code, 1, res) == 0 && res[0], "running code is resident");
+    uint8_t *mem = VirtualAlloc(NULL, 16 * PAGE, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    mem[3 * PAGE] = 1;
+    CHECK(psum_os_resident(t, (uintptr_t)mem, 16, res) == 0, "query 16 pages");
+    CHECK(res[3], "a touched page is resident");
+    int untouched = 0;
+    for (int i = 0; i < 16; i++)
+        untouched += i != 3 && !res[i];
+    printf("  untouched pages not resident: %d of 15\n", untouched);
+    CHECK(untouched == 15, "untouched committed pages are not resident");
+    CHECK(psum_os_resident(t, code + 1, 1, res) == PROCSUM_EINVAL, "unaligned: EINVAL");
+    VirtualFree(mem, 0, MEM_RELEASE);
+    psum_os_target_close(t);
+}
+
+/* Another process (this program started with --child) as a target, then gone. */
+static void other_process(void)
+{
+    wchar_t exe[MAX_PATH], cmd[MAX_PATH + 32];
+    GetModuleFileNameW(NULL, exe, MAX_PATH);
+    swprintf(cmd, sizeof(cmd) / sizeof(cmd[0]), L"\"%ls\" --child", exe);
+    STARTUPINFOW si = {.cb = sizeof(si)};
+    PROCESS_INFORMATION pi;
+    CHECK(CreateProcessW(exe, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi), "start the child");
+    /* Wait until its loader is done: it creates nothing, so poll its module list through the backend. */
+    psum_os_target *t = NULL;
+    int err = psum_os_target_open((long)pi.dwProcessId, &t);
+    CHECK(err == 0, "open the child: %d", err);
+    psum_os_region_list l = {0};
+    bool ready = false;
+    for (int i = 0; i < 200 && !err && !ready; i++) {
+        Sleep(20);
+        err = psum_os_list_regions(t, &l);
+        for (size_t k = 0; k < l.count && !ready; k++)
+            ready = ends_with_ci(l.items[k].path, "\\kernel32.dll");
+    }
+    CHECK(err == 0 && ready, "list the child: %d", err);
+    if (ready) {
+        check_list_shape(&l, "child");
+        char exe8[4 * MAX_PATH];
+        WideCharToMultiByte(CP_UTF8, 0, exe, -1, exe8, sizeof(exe8), NULL, NULL);
+        const psum_os_region *main_code = NULL;
+        for (size_t k = 0; k < l.count && !main_code; k++)
+            if (l.items[k].main_executable && (l.items[k].prot & PSUM_PROT_X))
+                main_code = &l.items[k];
+        CHECK(main_code && _stricmp(main_code->path, exe8) == 0, "the child's program is this one");
+        const psum_os_region *here = region_at(&l, marker_address());
+        if (here && here->main_executable) {
+            /* Same image at the same address: the same code. */
+            static uint8_t buf[64];
+            CHECK(psum_os_read(t, marker_address(), buf, sizeof(buf)) == 0 &&
+                      memcmp(buf, (const void *)marker_address(), sizeof(buf)) == 0,
+                  "read the child's code");
+        }
+        bool res[1];
+        err = psum_os_resident(t, main_code ? main_code->start : 0, 1, res);
+        /* Wine answers working-set queries for the calling process only. */
+        if (err != 0 && running_on_wine())
+            printf("  residency in another process: %s (Wine)\n", procsum_err_name(err));
+        else
+            CHECK(err == 0, "residency in the child: %s", procsum_err_name(err));
+    }
+    TerminateProcess(pi.hProcess, 0);
+    WaitForSingleObject(pi.hProcess, 5000);
+    if (t) {
+        static uint8_t buf[64];
+        CHECK(psum_os_list_regions(t, &l) == PROCSUM_ESRCH, "list after exit: ESRCH");
+        CHECK(psum_os_read(t, marker_address(), buf, sizeof(buf)) == PROCSUM_ESRCH, "read after exit: ESRCH");
+    }
+    psum_os_region_list_free(&l);
+    psum_os_target_close(t);
+    CloseHandle(pi.hThread);
+    CloseHandle(pi.hProcess);
+    psum_os_target *none = NULL;
+    CHECK(psum_os_target_open(0x7FFFFFF0L, &none) == PROCSUM_ESRCH && none == NULL, "no such process: ESRCH");
+    CHECK(psum_os_target_open(-1, &none) == PROCSUM_EINVAL, "negative pid: EINVAL");
+}
+
+typedef struct thread_arg {
+    psum_os_event *ev;
+    psum_os_thread *self;
+    volatile LONG saw_self;
+    unsigned delay_ms;
+} thread_arg;
+
+static void setter(void *p)
+{
+    thread_arg *a = p;
+    Sleep(a->delay_ms);
+    psum_os_event_set(a->ev);
+}
+
+static void self_checker(void *p)
+{
+    thread_arg *a = p;
+    while (!a->self)
+        Sleep(1);
+    InterlockedExchange(&a->saw_self, psum_os_thread_is_current(a->self) ? 1 : 2);
+}
+
+static void threads_events_clocks(void)
+{
+    psum_os_event *ev;
+    CHECK(psum_os_event_create(&ev) == 0, "event");
+    CHECK(!psum_os_event_is_set(ev), "starts clear");
+    uint64_t t0 = psum_os_monotonic_ns();
+    CHECK(!psum_os_event_wait(ev, 50000000u), "times out");
+    uint64_t waited = psum_os_monotonic_ns() - t0;
+    CHECK(waited >= 50000000u && waited < 2000000000u, "waited %llu ns for 50 ms", (unsigned long long)waited);
+    CHECK(!psum_os_event_wait(ev, 0), "zero timeout");
+
+    thread_arg a = {.ev = ev, .delay_ms = 30};
+    psum_os_thread *th;
+    t0 = psum_os_monotonic_ns();
+    CHECK(psum_os_thread_start(&th, setter, &a) == 0, "start a thread");
+    CHECK(psum_os_event_wait(ev, 10000000000u), "woken by set");
+    waited = psum_os_monotonic_ns() - t0;
+    CHECK(waited < 1000000000u, "promptly: %llu ns", (unsigned long long)waited);
+    CHECK(psum_os_thread_join(th) == 0, "join");
+    CHECK(psum_os_event_is_set(ev) && psum_os_event_wait(ev, 0), "stays set");
+    psum_os_event_destroy(ev);
+    psum_os_event_destroy(NULL);
+
+    thread_arg b = {0};
+    CHECK(psum_os_thread_start(&b.self, self_checker, &b) == 0, "start another");
+    CHECK(!psum_os_thread_is_current(b.self), "not current here");
+    CHECK(psum_os_thread_join(b.self) == 0, "join it");
+    CHECK(b.saw_self == 1, "current inside itself");
+    CHECK(!psum_os_thread_is_current(NULL), "NULL is nobody");
+    psum_os_thread_lower_priority();
+    SetThreadPriority(GetCurrentThread(), THREAD_PRIORITY_NORMAL);
+
+    uint64_t m1 = psum_os_monotonic_ns(), m2 = psum_os_monotonic_ns();
+    CHECK(m2 >= m1 && m1 > 0, "monotonic");
+    int64_t sec;
+    long nsec;
+    psum_os_wall_time(&sec, &nsec);
+    int64_t now = (int64_t)time(NULL);
+    CHECK(sec >= now - 5 && sec <= now + 5 && nsec >= 0 && nsec < 1000000000, "wall clock %lld vs %lld",
+          (long long)sec, (long long)now);
+    uint64_t c0 = psum_os_thread_cpu_ns();
+    volatile uint64_t x = 0;
+    uint64_t spin_until = psum_os_monotonic_ns() + 100000000u;
+    while (psum_os_monotonic_ns() < spin_until)
+        x++;
+    uint64_t c1 = psum_os_thread_cpu_ns();
+    CHECK(c1 > c0, "thread CPU time grows: %llu -> %llu", (unsigned long long)c0, (unsigned long long)c1);
+}
+
+static void error_codes(void)
+{
+    static const struct {
+        DWORD win;
+        int want;
+    } map[] = {
+        {ERROR_ACCESS_DENIED, PROCSUM_EACCES},    {ERROR_PRIVILEGE_NOT_HELD, PROCSUM_EPERM},
+        {ERROR_FILE_NOT_FOUND, PROCSUM_ENOENT},   {ERROR_NOT_ENOUGH_MEMORY, PROCSUM_ENOMEM},
+        {ERROR_PARTIAL_COPY, PROCSUM_EFAULT},     {ERROR_NOACCESS, PROCSUM_EFAULT},
+        {ERROR_INVALID_PARAMETER, PROCSUM_EINVAL}, {ERROR_BUSY, PROCSUM_EBUSY},
+        {ERROR_CALL_NOT_IMPLEMENTED, PROCSUM_ENOSYS}, {ERROR_INSUFFICIENT_BUFFER, PROCSUM_ERANGE},
+        {ERROR_NO_SYSTEM_RESOURCES, PROCSUM_EAGAIN}, {ERROR_BAD_EXE_FORMAT, PROCSUM_EBADMSG},
+        {ERROR_OPERATION_ABORTED, PROCSUM_ECANCELED}, {ERROR_GEN_FAILURE, PROCSUM_EIO},
+        {ERROR_SUCCESS, PROCSUM_EIO},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        int got = psum_win_error(map[i].win);
+        CHECK(got == map[i].want, "Win32 %lu -> %d, want %d", (unsigned long)map[i].win, got, map[i].want);
+        CHECK(strcmp(procsum_strerror(got), "unknown error") != 0, "explained: %d", got);
+    }
+    SetLastError(ERROR_ACCESS_DENIED);
+    CHECK(psum_os_last_error() == PROCSUM_EACCES, "last error");
+}
+
+/* ---- PE parser on made-up headers ---- */
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, (uint16_t)v);
+    put16(p + 2, (uint16_t)(v >> 16));
+}
+
+typedef struct fake_section {
+    uint32_t vsize, va, raw_size, raw_ptr, flags;
+} fake_section;
+
+/* A PE32+ header with these sections; returns its length. */
+static size_t fake_pe(uint8_t *buf, size_t cap, uint32_t salign, uint32_t entry, const fake_section *s, size_t n)
+{
+    memset(buf, 0, cap);
+    put16(buf, 0x5A4D);
+    put32(buf + 0x3C, 0x80);
+    put32(buf + 0x80, 0x00004550);
+    uint8_t *fh = buf + 0x84;
+    put16(fh, 0x8664);
+    put16(fh + 2, (uint16_t)n);
+    put16(fh + 16, 240);
+    uint8_t *oh = fh + 20;
+    put16(oh, 0x20b);
+    put32(oh + 16, entry);
+    put32(oh + 24, 0x40000000u); /* ImageBase, low half */
+    put32(oh + 32, salign);
+    put32(oh + 56, 0x20000);
+    uint8_t *sec = oh + 240;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *e = sec + 40 * i;
+        memcpy(e, ".sec", 4);
+        put32(e + 8, s[i].vsize);
+        put32(e + 12, s[i].va);
+        put32(e + 16, s[i].raw_size);
+        put32(e + 20, s[i].raw_ptr);
+        put32(e + 36, s[i].flags);
+    }
+    return (size_t)(sec - buf) + 40 * n;
+}
+
+static void pe_parser(void)
+{
+    static uint8_t buf[8192];
+    const uint32_t X = 0x20000000u | 0x40000000u, RO = 0x40000000u, RW = 0xC0000000u;
+    psum_pe_image img;
+    size_t need;
+
+    /* .text executable, .rdata holding the entry point, .data not, .zero with VirtualSize 0. */
+    fake_section s1[] = {
+        {0x1800, 0x1000, 0x1a00, 0x400, X},
+        {0x0100, 0x3000, 0x0200, 0x1e00, RO},
+        {0x0300, 0x4000, 0x0400, 0x2000, RW},
+        {0x0000, 0x5000, 0x0200, 0x2400, X},
+    };
+    size_t len = fake_pe(buf, sizeof(buf), 0x1000, 0x3010, s1, 4);
+    CHECK(psum_pe_parse(buf, len, &img, &need) == 0, "parse");
+    CHECK(img.range_count == 3, "three ranges: %zu", img.range_count);
+    if (img.range_count == 3) {
+        CHECK(img.ranges[0].rva_start == 0x1000 && img.ranges[0].rva_end == 0x3000 &&
+                  img.ranges[0].file_offset == 0x400,
+              ".text rounded out to pages, at PointerToRawData");
+        CHECK(img.ranges[1].rva_start == 0x3000 && img.ranges[1].rva_end == 0x4000 &&
+                  img.ranges[1].file_offset == 0x1e00,
+              "the entry point's section although not executable");
+        CHECK(img.ranges[2].rva_start == 0x5000 && img.ranges[2].rva_end == 0x6000 &&
+                  img.ranges[2].file_offset == 0x2400,
+              "VirtualSize 0 falls back to SizeOfRawData");
+    }
+    CHECK(img.size_of_image == 0x20000 && img.entry_rva == 0x3010 && img.nt_offset == 0x80, "header fields");
+    psum_pe_free(&img);
+
+    /* Truncated: asks for more. */
+    CHECK(psum_pe_parse(buf, len - 1, &img, &need) == PROCSUM_ERANGE && need == len, "needs %zu", len);
+    CHECK(psum_pe_parse(buf, 100, &img, &need) == PROCSUM_ERANGE && need > 100, "needs the optional header");
+    /* Not PE. */
+    buf[0] = 'X';
+    CHECK(psum_pe_parse(buf, len, &img, &need) == PROCSUM_EBADMSG, "no MZ");
+    buf[0] = 'M';
+    put32(buf + 0x80, 0x12345678);
+    CHECK(psum_pe_parse(buf, len, &img, &need) == PROCSUM_EBADMSG, "no PE signature");
+
+    /* SectionAlignment below a page: rounding makes neighbours overlap; merged, offsets are RVAs. */
+    fake_section s2[] = {
+        {0x0300, 0x0400, 0x0300, 0x0400, X},
+        {0x0200, 0x0800, 0x0200, 0x0800, X},
+        {0x0600, 0x1200, 0x0600, 0x1200, X},
+        {0x0100, 0x2a00, 0x0100, 0x2a00, RW},
+    };
+    len = fake_pe(buf, sizeof(buf), 0x200, 0, s2, 4);
+    CHECK(psum_pe_parse(buf, len, &img, &need) == 0, "parse low alignment");
+    CHECK(img.range_count == 2, "two ranges once merged: %zu", img.range_count);
+    if (img.range_count == 2) {
+        CHECK(img.ranges[0].rva_start == 0 && img.ranges[0].rva_end == 0x1000 && img.ranges[0].file_offset == 0,
+              "merged range %x-%x", img.ranges[0].rva_start, img.ranges[0].rva_end);
+        CHECK(img.ranges[1].rva_start == 0x1000 && img.ranges[1].rva_end == 0x2000 &&
+                  img.ranges[1].file_offset == 0x1000,
+              "touching range %x-%x kept apart, file offset = RVA", img.ranges[1].rva_start, img.ranges[1].rva_end);
+    }
+    psum_pe_free(&img);
+
+    /* Bad SectionAlignment. */
+    len = fake_pe(buf, sizeof(buf), 0x1001, 0, s1, 1);
+    CHECK(psum_pe_parse(buf, len, &img, &need) == PROCSUM_EBADMSG, "SectionAlignment not a power of two");
+
+    /* The real thing: this program's own headers, as mapped. */
+    const uint8_t *self = (const uint8_t *)GetModuleHandleW(NULL);
+    CHECK(psum_pe_parse(self, PAGE, &img, &need) == 0, "parse this program");
+    bool has_marker = false;
+    for (size_t i = 0; i < img.range_count; i++)
+        has_marker |= marker_address() >= (uintptr_t)self + img.ranges[i].rva_start &&
+                      marker_address() < (uintptr_t)self + img.ranges[i].rva_end;
+    CHECK(has_marker, "its code ranges hold the marker function");
+    psum_pe_free(&img);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--child") == 0) {
+        Sleep(60000);
+        return 0;
+    }
+    CHECK(psum_test_marker(1) == 10, "marker runs");
+    RUN(regions_shape_and_modules);
+    RUN(file_offsets_match_the_file);
+    RUN(prot_classification);
+    RUN(private_memory_classes);
+    RUN(split_by_protection);
+    RUN(reads_never_fault);
+    RUN(unloaded_module);
+    RUN(module_churn);
+    RUN(residency);
+    RUN(other_process);
+    RUN(threads_events_clocks);
+    RUN(error_codes);
+    RUN(pe_parser);
+    return check_summary("test_backend");
+}
