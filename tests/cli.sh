@@ -196,6 +196,24 @@ EOF
     else
         fail "regions --json escapes a library path with quote, backslash and UTF-8" "${msg:-}" "$(show_run)"
     fi
+    # A name that is not UTF-8 at all: the JSON must still parse strictly.
+    bad="$TMP/lib,dir/bad$(printf '\377')lib.so"
+    cp -- "$odd" "$bad"
+    LD_PRELOAD="$bad" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        "$PROCSUM" regions --json >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    if [ "$rc" -eq 0 ] && msg=$(python3 - "$TMP/out" 2>&1 <<'EOF'
+import json, sys
+raw = open(sys.argv[1], "rb").read()
+doc = json.loads(raw.decode("utf-8", errors="strict"))
+if not any(r["source"].endswith("bad\u00fflib.so") for r in doc["regions"]):
+    sys.exit("the byte 0xff was not written as U+00FF")
+EOF
+    ); then
+        pass "regions --json stays valid UTF-8 for a path that is not"
+    else
+        fail "regions --json stays valid UTF-8 for a path that is not" "${msg:-}" "$(show_run)"
+    fi
 else
     echo "skip - no libxxhash in ldd output: JSON escaping of library paths not checked"
 fi

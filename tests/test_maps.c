@@ -345,18 +345,9 @@ Test(maps_line, malformed)
     }
 }
 
-/*
- * Lines the parser accepts although they are not in the maps format: the
- * fourth permission character (p or s) is never checked, and fields need no
- * separating space (src/os/linux/maps.c:97-104). The kernel never writes such
- * lines, so this is reported rather than failing every run; it is skipped
- * (visibly) unless PSUM_STRICT_MAPS is set:
- *   PSUM_STRICT_MAPS=1 build/tests/test_maps --filter 'maps_line/strict_format'
- */
+/* Lines that look almost right: the fourth permission character and the separating spaces are required. */
 Test(maps_line, strict_format)
 {
-    if (!getenv("PSUM_STRICT_MAPS"))
-        cr_skip_test("known leniency, see the comment; set PSUM_STRICT_MAPS=1 to run");
     static const char *const bad[] = {
         "1000-2000 r-xz 00000000 08:01 5 /x",
         "1000-2000 r-x 00000000 08:01 5 /x",

@@ -20,6 +20,7 @@ typedef struct cli {
     procsum_options opts;
     bool json;
     bool all_algorithms; /* bench without --algo runs every algorithm */
+    bool help;
 } cli;
 
 static void usage(FILE *to)
@@ -78,7 +79,7 @@ static int parse_args(int argc, char **argv, cli *c)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            c->command = "help";
+            c->help = true;
         } else if (strcmp(a, "--json") == 0) {
             c->json = true;
         } else if (strcmp(a, "--skip-libs") == 0) {
@@ -100,7 +101,7 @@ static int parse_args(int argc, char **argv, cli *c)
             return fail_usage("unexpected argument '%s'", a);
         }
     }
-    if (!c->command)
+    if (!c->command && !c->help)
         return fail_usage("no command given");
     return 0;
 }
@@ -111,16 +112,33 @@ static void print_hex(const uint8_t *d, size_t n)
         printf("%02x", d[i]);
 }
 
+/* Length of the valid UTF-8 sequence at p, or 0 if the bytes there are not one. */
+static size_t utf8_sequence(const unsigned char *p)
+{
+    size_t n = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 && p[0] < 0xe0 ? 2 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+/*
+ * File names are bytes, JSON is Unicode: bytes that are not valid UTF-8 are
+ * written as the code points of the same value (\u0080-\u00ff), so the
+ * output always parses.
+ */
 static void print_json_string(const char *s)
 {
     putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = *p >= 0x80 ? utf8_sequence(p) : 1;
         if (*p == '"' || *p == '\\')
             printf("\\%c", *p);
-        else if (*p < 0x20)
+        else if (*p < 0x20 || n == 0)
             printf("\\u%04x", *p);
         else
-            putchar(*p);
+            fwrite(p, 1, n, stdout);
+        p += n ? n : 1;
     }
     putchar('"');
 }
@@ -228,7 +246,7 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &c);
     if (rc)
         return rc;
-    if (strcmp(c.command, "help") == 0) {
+    if (c.help || strcmp(c.command, "help") == 0) {
         usage(stdout);
         return 0;
     }

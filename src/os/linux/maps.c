@@ -68,6 +68,15 @@ static void skip_spaces(const char **p, const char *end)
         (*p)++;
 }
 
+/* Fields are separated by at least one space. */
+static bool take_separator(const char **p, const char *end)
+{
+    if (*p >= end || (**p != ' ' && **p != '\t'))
+        return false;
+    skip_spaces(p, end);
+    return true;
+}
+
 static procsum_region_kind kind_of(const char *path, size_t len)
 {
     if (len == 0 || (len >= 6 && memcmp(path, "[anon:", 6) == 0))
@@ -90,25 +99,22 @@ int psum_maps_parse_line(const char *line, size_t len, psum_os_region *out)
 
     if (!take_hex(&p, end, &start) || !take_char(&p, end, '-') || !take_hex(&p, end, &stop))
         return PROCSUM_EBADMSG;
-    if (stop <= start || stop > UINTPTR_MAX)
+    if (stop <= start || stop > UINTPTR_MAX || !take_separator(&p, end))
         return PROCSUM_EBADMSG;
-    skip_spaces(&p, end);
 
     if (end - p < 4)
         return PROCSUM_EBADMSG;
-    if ((p[0] != 'r' && p[0] != '-') || (p[1] != 'w' && p[1] != '-') || (p[2] != 'x' && p[2] != '-'))
+    if ((p[0] != 'r' && p[0] != '-') || (p[1] != 'w' && p[1] != '-') || (p[2] != 'x' && p[2] != '-') ||
+        (p[3] != 'p' && p[3] != 's'))
         return PROCSUM_EBADMSG;
     out->prot = (p[0] == 'r' ? PSUM_PROT_R : 0u) | (p[1] == 'w' ? PSUM_PROT_W : 0u) |
                 (p[2] == 'x' ? PSUM_PROT_X : 0u);
     p += 4;
-    skip_spaces(&p, end);
-
-    if (!take_hex(&p, end, &offset))
+    if (!take_separator(&p, end) || !take_hex(&p, end, &offset) || !take_separator(&p, end))
         return PROCSUM_EBADMSG;
-    skip_spaces(&p, end);
-    if (!take_hex(&p, end, &major) || !take_char(&p, end, ':') || !take_hex(&p, end, &minor))
+    if (!take_hex(&p, end, &major) || !take_char(&p, end, ':') || !take_hex(&p, end, &minor) ||
+        !take_separator(&p, end))
         return PROCSUM_EBADMSG;
-    skip_spaces(&p, end);
     if (!take_dec(&p, end, &inode))
         return PROCSUM_EBADMSG;
     if (p < end && *p != ' ' && *p != '\t')
