@@ -76,6 +76,15 @@ typedef struct procsum_options {
     bool search_once;            /* default false: true discovers regions once */
     bool include_writable_code;  /* default false: true also checks rwx regions */
     procsum_algorithm algorithm; /* default PROCSUM_ALGO_BLAKE3 */
+    /* Fields below were added after the original contract. */
+    /*
+     * default false. true keys BLAKE3 (its keyed mode) and XXH3 (a secret)
+     * with random bytes drawn when the checker starts and never shown, so
+     * that someone who can write code pages cannot also compute the digests
+     * procsum will expect. Digests then differ from b3sum's. CRC-64 is linear
+     * and forgeable by anyone, keyed or not: it is left unkeyed.
+     */
+    bool keyed_digests;
 } procsum_options;
 
 /* What backs an executable region. */

@@ -27,6 +27,11 @@ int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *targe
     p->target = target;
     p->stop = stop;
     p->slice_pages = SLICE_PAGES;
+    if (o->keyed_digests) {
+        int err = psum_digest_key_random(&p->key, psum_os_random);
+        if (err)
+            return err;
+    }
     p->buf = malloc(SLICE_PAGES * PROCSUM_PAGE_SIZE);
     p->page_digests = malloc(SLICE_PAGES * PROCSUM_MAX_DIGEST);
     if (!p->buf || !p->page_digests) {
@@ -38,6 +43,10 @@ int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *targe
 
 void psum_pass_free(psum_pass *p)
 {
+    /* The key is a secret: do not leave it in freed memory. */
+    volatile uint8_t *k = (volatile uint8_t *)&p->key;
+    for (size_t i = 0; i < sizeof(p->key); i++)
+        k[i] = 0;
     free(p->buf);
     free(p->page_digests);
     free(p->changed);
@@ -72,6 +81,11 @@ static int reserve(void **items, size_t *cap, size_t want, size_t item_size)
     *items = grown;
     *cap = n;
     return 0;
+}
+
+static const psum_digest_key *pass_key(const psum_pass *p)
+{
+    return p->opts.keyed_digests ? &p->key : NULL;
 }
 
 static uint64_t page_file_offset(const psum_os_region *r, uintptr_t addr)
@@ -180,7 +194,7 @@ static bool matches_baseline(const psum_pass *p, const psum_page_baseline *was, 
         return memcmp(was->digest, now->digest, p->digest_len) == 0;
     /* The region's bounds moved: digest the page at its old position to compare like with like. */
     uint8_t at_old[PROCSUM_MAX_DIGEST];
-    psum_page_digest_at(p->algo, bytes, was->index, at_old);
+    psum_page_digest_at_keyed(p->algo, pass_key(p), bytes, was->index, at_old);
     return memcmp(was->digest, at_old, p->digest_len) == 0;
 }
 
@@ -240,7 +254,7 @@ static int take_region(walk *w, region_walk *rw, uint8_t *region_digest)
     psum_pass *p = w->p;
     const psum_os_region *r = rw->region;
     psum_region_hasher h;
-    psum_region_hasher_init(&h, p->algo);
+    psum_region_hasher_init_keyed(&h, p->algo, pass_key(p));
     size_t total = (r->end - r->start) / PROCSUM_PAGE_SIZE;
     for (size_t done = 0; done < total;) {
         if (stop_requested(p))

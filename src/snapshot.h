@@ -71,6 +71,7 @@ typedef void (*psum_change_fn)(const psum_change *ch, void *userdata);
 /* State reused by every pass of one checker: the read buffer and scratch space. */
 typedef struct psum_pass {
     procsum_options opts;
+    psum_digest_key key;    /* used when opts.keyed_digests */
     procsum_algorithm algo;
     size_t digest_len;
     psum_os_target *target;

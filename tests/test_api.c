@@ -30,6 +30,7 @@ Test(options, init_sets_documented_defaults)
     cr_assert_eq(o.search_once, false);
     cr_assert_eq(o.include_writable_code, false);
     cr_assert_eq(o.algorithm, PROCSUM_ALGO_BLAKE3);
+    cr_assert_eq(o.keyed_digests, false);
 }
 
 Test(options, init_null_is_harmless)

@@ -97,10 +97,13 @@ static void wait_reports(procsum_checker *c, int want)
     wait_passes(c, 5);
 }
 
+static bool keyed;
+
 static procsum_checker *start(unsigned period_ms, bool skip_libs, procsum_algorithm algo)
 {
     procsum_options o;
     procsum_options_init(&o);
+    o.keyed_digests = keyed;
     o.check_period_ms = period_ms;
     o.skip_libs = skip_libs;
     o.algorithm = algo;
@@ -155,6 +158,16 @@ static void flip_reported_once(procsum_algorithm algo, unsigned period_ms, bool 
 Test(detect, bit_flip_in_own_code_blake3) { flip_reported_once(PROCSUM_ALGO_BLAKE3, 10, false); }
 Test(detect, bit_flip_in_own_code_crc64) { flip_reported_once(PROCSUM_ALGO_CRC64, 10, false); }
 Test(detect, bit_flip_in_own_code_xxh3) { flip_reported_once(PROCSUM_ALGO_XXH3, 10, false); }
+Test(detect, bit_flip_keyed_blake3)
+{
+    keyed = true;
+    flip_reported_once(PROCSUM_ALGO_BLAKE3, 10, false);
+}
+Test(detect, bit_flip_keyed_xxh3)
+{
+    keyed = true;
+    flip_reported_once(PROCSUM_ALGO_XXH3, 10, false);
+}
 Test(detect, bit_flip_with_skip_libs) { flip_reported_once(PROCSUM_ALGO_BLAKE3, 10, true); }
 /* A period far shorter than a pass: passes run back to back and still report each change once. */
 Test(detect, period_shorter_than_a_pass) { flip_reported_once(PROCSUM_ALGO_BLAKE3, 1, false); }

@@ -164,3 +164,36 @@ Test(regions, deleted_file_is_flagged)
     procsum_benchmark_result_free(&r);
     munmap(p, PAGE);
 }
+
+static procsum_benchmark_result bench_keyed(procsum_algorithm algo)
+{
+    procsum_options o;
+    procsum_options_init(&o);
+    o.skip_libs = true;
+    o.keyed_digests = true;
+    o.algorithm = algo;
+    procsum_benchmark_result r;
+    cr_assert_eq(procsum_benchmark(&o, &r), 0);
+    return r;
+}
+
+/* Keyed digests: unlike plain ones, and drawn afresh for every checker. */
+static void keyed_digests_unpredictable(procsum_algorithm algo)
+{
+    procsum_benchmark_result plain = bench(true, false, algo);
+    procsum_benchmark_result k1 = bench_keyed(algo), k2 = bench_keyed(algo);
+    cr_assert_eq(plain.region_count, k1.region_count);
+    cr_assert_gt(plain.region_count, 0);
+    size_t n = procsum_digest_len(algo);
+    for (size_t i = 0; i < plain.region_count; i++) {
+        cr_assert_eq(plain.regions[i].start, k1.regions[i].start);
+        cr_expect_neq(memcmp(plain.regions[i].digest, k1.regions[i].digest, n), 0);
+        cr_expect_neq(memcmp(k1.regions[i].digest, k2.regions[i].digest, n), 0);
+    }
+    procsum_benchmark_result_free(&plain);
+    procsum_benchmark_result_free(&k1);
+    procsum_benchmark_result_free(&k2);
+}
+
+Test(regions, keyed_blake3_is_unpredictable) { keyed_digests_unpredictable(PROCSUM_ALGO_BLAKE3); }
+Test(regions, keyed_xxh3_is_unpredictable) { keyed_digests_unpredictable(PROCSUM_ALGO_XXH3); }

@@ -13,8 +13,10 @@
  */
 #include <xxh_x86dispatch.h>
 #define xxh3_raw XXH3_64bits_dispatch
+#define xxh3_secret XXH3_64bits_withSecret_dispatch
 #else
 #define xxh3_raw XXH3_64bits
+#define xxh3_secret XXH3_64bits_withSecret
 #endif
 
 /* Canonical order: most significant byte first, as xxHash prints its values. */
@@ -53,15 +55,38 @@ uint64_t psum_xxh3(const void *data, size_t len)
     return h;
 }
 
-void psum_region_hasher_init(psum_region_hasher *h, procsum_algorithm a)
+int psum_digest_key_random(psum_digest_key *key, int (*random)(void *buf, size_t len))
+{
+    int err = random(key->b3_key, sizeof(key->b3_key));
+    return err ? err : random(key->xxh_secret, sizeof(key->xxh_secret));
+}
+
+static uint64_t xxh3_page(const psum_digest_key *key, const uint8_t *page)
+{
+    return key ? xxh3_secret(page, PROCSUM_PAGE_SIZE, key->xxh_secret, sizeof(key->xxh_secret))
+               : xxh3_raw(page, PROCSUM_PAGE_SIZE);
+}
+
+void psum_region_hasher_init_keyed(psum_region_hasher *h, procsum_algorithm a, const psum_digest_key *key)
 {
     memset(h, 0, sizeof(*h));
     h->algo = a;
+    h->key = key;
     switch (a) {
-    case PROCSUM_ALGO_BLAKE3: psum_b3_region_init(&h->u.b3, NULL); break;
+    case PROCSUM_ALGO_BLAKE3: psum_b3_region_init(&h->u.b3, key ? key->b3_key : NULL); break;
     case PROCSUM_ALGO_CRC64: h->u.crc = 0; break;
-    case PROCSUM_ALGO_XXH3: XXH3_64bits_reset(&h->u.xxh); break;
+    case PROCSUM_ALGO_XXH3:
+        if (key)
+            XXH3_64bits_reset_withSecret(&h->u.xxh, key->xxh_secret, sizeof(key->xxh_secret));
+        else
+            XXH3_64bits_reset(&h->u.xxh);
+        break;
     }
+}
+
+void psum_region_hasher_init(psum_region_hasher *h, procsum_algorithm a)
+{
+    psum_region_hasher_init_keyed(h, a, NULL);
 }
 
 void psum_region_hasher_pages(psum_region_hasher *h, const uint8_t *pages, size_t npages,
@@ -79,7 +104,7 @@ void psum_region_hasher_pages(psum_region_hasher *h, const uint8_t *pages, size_
         break;
     case PROCSUM_ALGO_XXH3:
         for (size_t i = 0; i < npages; i++)
-            store_be64(page_digests + i * 8, xxh3_raw(pages + i * PROCSUM_PAGE_SIZE, PROCSUM_PAGE_SIZE));
+            store_be64(page_digests + i * 8, xxh3_page(h->key, pages + i * PROCSUM_PAGE_SIZE));
         psum_simd_vzeroupper(); /* once for the batch: only scalar code ran in between */
         XXH3_64bits_update(&h->u.xxh, page_digests, npages * 8);
         break;
@@ -96,11 +121,20 @@ void psum_region_hasher_final(const psum_region_hasher *h, uint8_t *out)
     }
 }
 
-void psum_page_digest_at(procsum_algorithm a, const uint8_t *page, uint64_t page_index, uint8_t *out)
+void psum_page_digest_at_keyed(procsum_algorithm a, const psum_digest_key *key, const uint8_t *page,
+                               uint64_t page_index, uint8_t *out)
 {
     switch (a) {
-    case PROCSUM_ALGO_BLAKE3: psum_b3_page_cv(NULL, page, page_index, out); break;
+    case PROCSUM_ALGO_BLAKE3: psum_b3_page_cv(key ? key->b3_key : NULL, page, page_index, out); break;
     case PROCSUM_ALGO_CRC64: store_be64(out, psum_crc64(0, page, PROCSUM_PAGE_SIZE)); break;
-    case PROCSUM_ALGO_XXH3: store_be64(out, psum_xxh3(page, PROCSUM_PAGE_SIZE)); break;
+    case PROCSUM_ALGO_XXH3:
+        store_be64(out, xxh3_page(key, page));
+        psum_simd_vzeroupper();
+        break;
     }
+}
+
+void psum_page_digest_at(procsum_algorithm a, const uint8_t *page, uint64_t page_index, uint8_t *out)
+{
+    psum_page_digest_at_keyed(a, NULL, page, page_index, out);
 }

@@ -23,8 +23,18 @@
 #include "crc64.h"
 #include "procsum.h"
 
+/* Secrets for keyed digests; a NULL key means plain, unkeyed digests. */
+typedef struct psum_digest_key {
+    uint8_t b3_key[PSUM_B3_KEY_LEN];
+    uint8_t xxh_secret[192]; /* XXH3 takes at least 136 bytes of secret */
+} psum_digest_key;
+
+/* Draws a fresh random key. */
+int psum_digest_key_random(psum_digest_key *key, int (*random)(void *buf, size_t len));
+
 typedef struct psum_region_hasher {
     procsum_algorithm algo;
+    const psum_digest_key *key; /* NULL, or lives at least as long as the hasher */
     uint64_t pages;
     union {
         psum_b3_region b3;
@@ -37,6 +47,7 @@ size_t psum_digest_len(procsum_algorithm a);
 bool psum_algorithm_valid(procsum_algorithm a);
 
 void psum_region_hasher_init(psum_region_hasher *h, procsum_algorithm a);
+void psum_region_hasher_init_keyed(psum_region_hasher *h, procsum_algorithm a, const psum_digest_key *key);
 /* Hashes npages whole pages; writes npages * digest_len bytes to page_digests. */
 void psum_region_hasher_pages(psum_region_hasher *h, const uint8_t *pages, size_t npages,
                               uint8_t *page_digests);
@@ -45,6 +56,8 @@ void psum_region_hasher_final(const psum_region_hasher *h, uint8_t *out);
 /* The digest page number page_index of a region would get, computed alone. */
 void psum_page_digest_at(procsum_algorithm a, const uint8_t *page, uint64_t page_index,
                          uint8_t *out);
+void psum_page_digest_at_keyed(procsum_algorithm a, const psum_digest_key *key, const uint8_t *page,
+                               uint64_t page_index, uint8_t *out);
 
 /* Raw algorithms, for tests and benchmarks. */
 uint64_t psum_xxh3(const void *data, size_t len);

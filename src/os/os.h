@@ -83,4 +83,40 @@ uint64_t psum_os_thread_cpu_ns(void);
 /* The platform's error for the last failed call, as a PROCSUM_E* code. */
 int psum_os_last_error(void);
 
+/* Fills buf with len bytes from the system's cryptographic random source. */
+int psum_os_random(void *buf, size_t len);
+
+/*
+ * Files backing mappings, read to show what exactly changed in a page.
+ *
+ * Opens the file at `path` for comparisons; fails with PROCSUM_ENOENT if the
+ * path no longer is the file with that device and inode (replaced, deleted,
+ * or not a regular file any more). dev and ino are as psum_os_region gives
+ * them. The path is resolved in the caller's file system view: for another
+ * process in another mount namespace or chroot it is ENOENT (or another
+ * file, which the identity check refuses).
+ */
+typedef struct psum_os_file psum_os_file;
+int psum_os_file_open(const char *path, uint64_t dev, uint64_t ino, psum_os_file **out);
+/*
+ * Reads len bytes at offset into buf. Bytes past the end of the file read as
+ * zero (as the tail of a mapping's last page does); *got (may be NULL) is
+ * set to the bytes really read from the file, also on error.
+ */
+int psum_os_file_read(psum_os_file *f, uint64_t offset, void *buf, size_t len, size_t *got);
+/* f may be NULL. */
+void psum_os_file_close(psum_os_file *f);
+
+/*
+ * Residency: for npages pages (PROCSUM_PAGE_SIZE) from addr (aligned to
+ * PROCSUM_PAGE_SIZE), sets resident[i] to whether the page is mapped in the
+ * target's memory now, so that reading it will not fault it in (from disk,
+ * from swap, or from the page cache into the target's page tables).
+ * Unmapped pages report false, and the call still returns 0. When the
+ * platform cannot tell, every page reports true and the call returns 0:
+ * residency never fails a pass. PROCSUM_EINVAL for a misaligned addr or a
+ * range that wraps.
+ */
+int psum_os_resident(psum_os_target *t, uintptr_t addr, size_t npages, bool *resident);
+
 #endif

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -180,4 +181,19 @@ int psum_os_last_error(void)
     case ENOSYS: return PROCSUM_ENOSYS;
     default: return PROCSUM_EIO;
     }
+}
+
+int psum_os_random(void *buf, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = getrandom((char *)buf + done, len - done, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return psum_os_last_error();
+        }
+        done += (size_t)n;
+    }
+    return 0;
 }

@@ -1,6 +1,7 @@
 /* Threads, events, clocks and error codes through Win32. */
 #include "win.h"
 
+#include <bcrypt.h>
 #include <process.h>
 #include <stdlib.h>
 
@@ -202,4 +203,18 @@ int psum_win_error(DWORD code)
 int psum_os_last_error(void)
 {
     return psum_win_error(GetLastError());
+}
+
+int psum_os_random(void *buf, size_t len)
+{
+    /* The system's preferred generator: no algorithm handle to open or close. */
+    unsigned char *p = buf;
+    while (len > 0) {
+        ULONG n = len > 0x40000000u ? 0x40000000u : (ULONG)len;
+        if (!BCRYPT_SUCCESS(BCryptGenRandom(NULL, p, n, BCRYPT_USE_SYSTEM_PREFERRED_RNG)))
+            return PROCSUM_EIO;
+        p += n;
+        len -= n;
+    }
+    return 0;
 }
