@@ -10,6 +10,7 @@
 
 struct procsum_checker {
     procsum_options opts;
+    uint64_t owner_pid; /* the process whose thread checks; a forked child has none */
     procsum_callback cb;
     void *userdata;
     psum_os_target *target;
@@ -99,6 +100,7 @@ static int checker_new(const procsum_options *o, procsum_callback cb, void *user
     if (!c)
         return PROCSUM_ENOMEM;
     c->opts = *o;
+    c->owner_pid = psum_os_process_id();
     c->cb = cb;
     c->userdata = userdata;
     atomic_init(&c->mismatches, 0);
@@ -173,10 +175,29 @@ int procsum_start(const procsum_options *o, procsum_callback cb, void *userdata,
     return 0;
 }
 
+/*
+ * In a child forked from the owner there is no checker thread, and the locks
+ * it may have held at the fork stay locked forever: free the memory, touch
+ * nothing else.
+ */
+static void checker_free_in_child(procsum_checker *c)
+{
+    psum_pass_free(&c->pass);
+    psum_snapshot_free(&c->baseline);
+    psum_os_region_list_free(&c->regions);
+    psum_os_target_close(c->target);
+    /* The stop event is left alone: its lock may be held by a thread that no longer exists here. */
+    free(c);
+}
+
 int procsum_stop(procsum_checker *c)
 {
     if (!c)
         return 0;
+    if (c->owner_pid != psum_os_process_id()) {
+        checker_free_in_child(c);
+        return 0;
+    }
     if (psum_os_thread_is_current(c->thread))
         return PROCSUM_EBUSY;
     psum_os_event_set(c->stop);

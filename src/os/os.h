@@ -83,6 +83,9 @@ uint64_t psum_os_thread_cpu_ns(void);
 /* The platform's error for the last failed call, as a PROCSUM_E* code. */
 int psum_os_last_error(void);
 
+/* The calling process's id: tells a forked child from its parent. */
+uint64_t psum_os_process_id(void);
+
 /* Fills buf with len bytes from the system's cryptographic random source. */
 int psum_os_random(void *buf, size_t len);
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../os.h"
+#include "files.h"
 #include "maps.h"
 
 struct psum_os_target {
@@ -21,6 +22,11 @@ struct psum_os_target {
     int mem_fd;        /* /proc/PID/mem, opened on first need */
     bool vm_readv_ok;  /* false once process_vm_readv is refused (seccomp, old kernel) */
 };
+
+long psum_linux_target_pid(const psum_os_target *t)
+{
+    return t->pid;
+}
 
 static pid_t real_pid(const psum_os_target *t)
 {

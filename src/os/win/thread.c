@@ -218,3 +218,8 @@ int psum_os_random(void *buf, size_t len)
     }
     return 0;
 }
+
+uint64_t psum_os_process_id(void)
+{
+    return (uint64_t)GetCurrentProcessId();
+}

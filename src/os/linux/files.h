@@ -1,0 +1,36 @@
+/*
+ * Linux backend internals for files.c: the residency strategies behind
+ * psum_os_resident, exposed so that tests can check each one, and the one
+ * fact about a target that files.c needs from target.c.
+ */
+#ifndef PSUM_OS_LINUX_FILES_H
+#define PSUM_OS_LINUX_FILES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../os.h"
+
+/* The target's process id as given to psum_os_target_open: 0 is the caller (target.c). */
+long psum_linux_target_pid(const psum_os_target *t);
+
+/*
+ * Present bit (63) of /proc/PID/pagemap (pid 0: /proc/self/pagemap): true
+ * when the page is mapped in the process's page tables. Unmapped pages and
+ * pages beyond the address space read as false. Fails (a negative code, no
+ * fallback) when pagemap cannot be opened or read: no /proc, no ptrace
+ * access to the process, a non-dumpable caller.
+ */
+int psum_linux_resident_pagemap(long pid, uintptr_t addr, size_t npages, bool *resident);
+
+/*
+ * mincore() on the calling process. Unmapped pages read as false. What it
+ * says for a page not in the page tables depends on the mapping: the page
+ * cache's state for a file the caller owns or may write, TRUE for every
+ * page of any other file (the kernel hides the page cache there), and the
+ * swap cache's state for anonymous memory.
+ */
+int psum_linux_resident_mincore(uintptr_t addr, size_t npages, bool *resident);
+
+#endif

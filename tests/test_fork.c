@@ -1,0 +1,127 @@
+/*
+ * fork: the child of a process with a running checker has no checker thread
+ * (threads do not survive fork). procsum_stop in the child frees the
+ * checker's memory without waiting for a thread or taking its locks, and the
+ * parent's checker goes on unharmed.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "procsum.h"
+
+static atomic_int reports;
+
+static void count(const procsum_mismatch *m, void *userdata)
+{
+    (void)m;
+    (void)userdata;
+    atomic_fetch_add(&reports, 1);
+}
+
+int fork_victim(int x);
+__attribute__((noinline, used)) int fork_victim(int x)
+{
+    return x ^ 0x5a;
+}
+
+static procsum_checker *start(unsigned period_ms)
+{
+    procsum_options o;
+    procsum_options_init(&o);
+    o.check_period_ms = period_ms;
+    procsum_checker *c = NULL;
+    cr_assert_eq(procsum_start(&o, count, NULL, &c), 0);
+    return c;
+}
+
+static uint64_t passes(procsum_checker *c)
+{
+    procsum_stats s;
+    cr_assert_eq(procsum_get_stats(c, &s), 0);
+    return s.passes;
+}
+
+static void wait_passes(procsum_checker *c, uint64_t n)
+{
+    uint64_t target = passes(c) + n;
+    for (int i = 0; i < 60000 && passes(c) < target; i++)
+        usleep(1000);
+    cr_assert_geq(passes(c), target);
+}
+
+/* Exit status of a child that stops the inherited checker; 124 if it hung. */
+static int child_stops(procsum_checker *c)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        alarm(20); /* a deadlock shows as SIGALRM instead of hanging the suite */
+        uint64_t before = passes(c);
+        usleep(50000);
+        /* No thread here: the count must not move. */
+        int frozen = passes(c) == before;
+        int rc = procsum_stop(c);
+        _exit(rc == 0 && frozen ? 0 : 1);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        return 124;
+    return WEXITSTATUS(status);
+}
+
+Test(fork, child_stops_inherited_checker_without_deadlock)
+{
+    procsum_checker *c = start(1);
+    for (int i = 0; i < 50; i++)
+        cr_assert_eq(child_stops(c), 0, "child %d could not stop its copy cleanly", i);
+    wait_passes(c, 3);
+    cr_assert_eq(procsum_stop(c), 0);
+}
+
+Test(fork, parent_still_detects_after_children)
+{
+    procsum_checker *c = start(5);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(child_stops(c), 0);
+    uintptr_t addr = (uintptr_t)&fork_victim + 3;
+    uintptr_t page = addr & ~(uintptr_t)(PROCSUM_PAGE_SIZE - 1);
+    cr_assert_eq(mprotect((void *)page, PROCSUM_PAGE_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC), 0);
+    *(volatile uint8_t *)addr ^= 4;
+    cr_assert_eq(mprotect((void *)page, PROCSUM_PAGE_SIZE, PROT_READ | PROT_EXEC), 0);
+    for (int i = 0; i < 60000 && atomic_load(&reports) == 0; i++)
+        usleep(1000);
+    wait_passes(c, 5);
+    cr_assert_eq(atomic_load(&reports), 1);
+    cr_assert_eq(procsum_stop(c), 0);
+}
+
+/* Forks from several threads at once while the checker runs at 1 ms. */
+static void *fork_storm(void *arg)
+{
+    procsum_checker *c = arg;
+    for (int i = 0; i < 40; i++)
+        if (child_stops(c) != 0)
+            return (void *)1;
+    return NULL;
+}
+
+Test(fork, fork_storm_from_threads)
+{
+    procsum_checker *c = start(1);
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, fork_storm, c), 0);
+    for (int i = 0; i < 3; i++) {
+        void *failed = NULL;
+        pthread_join(t[i], &failed);
+        cr_assert_null(failed, "a child deadlocked or failed to stop");
+    }
+    cr_assert_eq(atomic_load(&reports), 0);
+    cr_assert_eq(procsum_stop(c), 0);
+}
