@@ -4,6 +4,7 @@
  * It starts a checker, flips one bit of its own code, and waits for the
  * report. Exit status 0 when the right page of this program was named.
  */
+#define _DEFAULT_SOURCE /* usleep, readlink */
 #include <procsum.h>
 #include <stdatomic.h>
 #include <stdint.h>

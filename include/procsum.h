@@ -85,6 +85,28 @@ typedef struct procsum_options {
      * and forgeable by anyone, keyed or not: it is left unkeyed.
      */
     bool keyed_digests;
+    /*
+     * default 0: no limit. 1 to 100: the share of one core the checker's
+     * thread may use, averaged over each pass; passes are cut into slices
+     * and paced. When the budget cannot cover every page once per period,
+     * passes take longer and procsum_stats.slow_passes counts them.
+     */
+    unsigned max_cpu_percent;
+    bool low_priority;        /* default true: the checker's thread runs at the lowest priority */
+    /*
+     * default false: pages that the process does not have in memory are not
+     * read (reading them would load code the program never ran), and get
+     * their baseline when they first appear. true reads everything, as
+     * process_consistency did.
+     */
+    bool include_nonresident;
+    /*
+     * default false. A checker does not survive fork(): the child has no
+     * checker thread, and procsum_stop() there only frees its copy. true
+     * starts a new checker in every child, with a fresh baseline and the
+     * same options, callback and userdata; its handle is procsum_forked().
+     */
+    bool follow_fork;
 } procsum_options;
 
 /* What backs an executable region. */
@@ -110,6 +132,8 @@ typedef struct procsum_region {
      * current one; in a benchmark result, the one just taken.
      */
     uint8_t digest[PROCSUM_MAX_DIGEST];
+    /* false when some pages were not read (not in memory): digest is then all zero */
+    bool digest_valid;
 } procsum_region;
 
 /*
@@ -174,6 +198,27 @@ PROCSUM_API int procsum_start(const procsum_options *o, procsum_callback cb, voi
  */
 PROCSUM_API int procsum_stop(procsum_checker *c);
 
+/*
+ * Runs one full pass now, on the checker's thread, and waits for it.
+ * Returns how many reports that pass made (0 or more), or a negative code.
+ * Not from the callback (PROCSUM_EBUSY).
+ */
+PROCSUM_API int procsum_check_now(procsum_checker *c);
+
+/*
+ * Adopts the current content of every page as the new baseline, without
+ * reports: call it after patching code on purpose. Waits for the pass.
+ * Not from the callback (PROCSUM_EBUSY).
+ */
+PROCSUM_API int procsum_rebaseline(procsum_checker *c);
+
+/*
+ * In a child forked from a process whose checker had follow_fork, the
+ * checker started for the child (NULL if none); give it to procsum_stop()
+ * like any other.
+ */
+PROCSUM_API procsum_checker *procsum_forked(const procsum_checker *parent);
+
 /* Reports found so far by this checker. */
 PROCSUM_API uint64_t procsum_mismatch_count(const procsum_checker *c);
 
@@ -186,6 +231,8 @@ typedef struct procsum_stats {
     uint64_t regions;        /* regions hashed in the last pass */
     uint64_t last_pass_ns;   /* duration of the last pass */
     uint64_t cpu_ns;         /* CPU time the checker's thread has used */
+    uint64_t slow_passes;    /* passes that took longer than the period (CPU budget, size) */
+    uint64_t skipped_pages;  /* pages not read in the last pass: not in memory */
     int last_error;          /* code of the last failed pass (retried next period), or 0 */
 } procsum_stats;
 

@@ -1,38 +1,74 @@
-/* The checking loop: passes, pacing, stop; and the benchmark pass. */
+/*
+ * The checking loop: passes, pacing, stop, requests from other threads; and
+ * the benchmark pass.
+ *
+ * Every pass runs on the checker's thread (procsum_run: the caller's), so
+ * the baseline needs no lock. Other threads talk to it through one monitor:
+ * they set a request and wait for the pass that serves it. The callback runs
+ * with the monitor unlocked.
+ */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fork.h"
 #include "os/os.h"
 #include "procsum.h"
 #include "report.h"
 #include "snapshot.h"
 
+/* What another thread may ask of the checker. */
+typedef enum request {
+    REQUEST_NONE = 0,
+    REQUEST_CHECK = 1,     /* one pass now */
+    REQUEST_REBASELINE = 2 /* one pass that adopts everything, without reports */
+} request;
+
 struct procsum_checker {
     procsum_options opts;
-    uint64_t owner_pid; /* the process whose thread checks; a forked child has none */
     procsum_callback cb;
     void *userdata;
+    uint64_t owner_pid; /* the process whose thread checks; a forked child has none */
     psum_os_target *target;
-    psum_os_event *stop;
     psum_os_thread *thread;
     psum_os_region_list regions;
     bool have_regions;
-    psum_snapshot baseline;
+    /*
+     * Swapped whole, never edited in place, so that a fork at any instant
+     * leaves the child a complete baseline (follow_fork) to go on from.
+     */
+    _Atomic(psum_snapshot *) baseline;
     psum_pass pass;
+
+    /* Guarded by monitor. */
+    psum_os_monitor *monitor;
+    bool stopping;
+    request pending;       /* the request waiting for a pass */
+    uint64_t requests;     /* requests made */
+    uint64_t served;       /* requests whose pass is over */
+    int served_result;     /* result of the last served request */
+
+    atomic_bool stop_flag; /* stopping, readable between slices without the lock */
+    uint64_t pass_started_ns, pass_started_cpu_ns;
+    uint64_t pass_mismatches;
+
     atomic_uint_least64_t mismatches;
     atomic_uint_least64_t passes;
+    atomic_uint_least64_t slow_passes;
     atomic_uint_least64_t pages_tracked;
+    atomic_uint_least64_t pages_skipped;
     atomic_uint_least64_t regions_hashed;
     atomic_uint_least64_t bytes_hashed;
     atomic_uint_least64_t last_pass_ns;
     atomic_uint_least64_t cpu_ns;
     atomic_int last_error; /* of the latest failed pass in the background; 0 if none */
+
+    procsum_checker *forked_child; /* follow_fork: the checker started in this (child) process */
 };
 
 static int validate(const procsum_options *o)
 {
-    if (!o || !psum_algorithm_valid(o->algorithm))
+    if (!o || !psum_algorithm_valid(o->algorithm) || o->max_cpu_percent > 100)
         return PROCSUM_EINVAL;
     return 0;
 }
@@ -41,7 +77,35 @@ static void on_change(const psum_change *ch, void *userdata)
 {
     procsum_checker *c = userdata;
     atomic_fetch_add(&c->mismatches, 1);
+    c->pass_mismatches++;
     psum_report_change(ch, c->opts.algorithm, c->cb, c->userdata);
+}
+
+/*
+ * Between slices: honours a stop, and keeps the thread within its CPU
+ * budget by sleeping until its CPU time is that share of the pass's wall
+ * time.
+ */
+static int between_slices(void *ctx)
+{
+    procsum_checker *c = ctx;
+    if (atomic_load(&c->stop_flag))
+        return PROCSUM_ECANCELED;
+    unsigned budget = c->opts.max_cpu_percent;
+    if (budget == 0 || budget >= 100)
+        return 0;
+    uint64_t cpu = psum_os_thread_cpu_ns() - c->pass_started_cpu_ns;
+    uint64_t wall = psum_os_monotonic_ns() - c->pass_started_ns;
+    uint64_t needed = cpu / budget * 100u;
+    if (needed <= wall)
+        return 0;
+    uint64_t deadline = psum_os_monotonic_ns() + (needed - wall);
+    psum_os_monitor_lock(c->monitor);
+    while (!c->stopping && psum_os_monotonic_ns() < deadline)
+        psum_os_monitor_wait_until(c->monitor, deadline);
+    bool stopping = c->stopping;
+    psum_os_monitor_unlock(c->monitor);
+    return stopping ? PROCSUM_ECANCELED : 0;
 }
 
 static int discover(procsum_checker *c)
@@ -53,30 +117,51 @@ static int discover(procsum_checker *c)
     return 0;
 }
 
-/* One full pass: rediscover unless search_once, hash, compare, adopt. */
-static int check_once(procsum_checker *c)
+/*
+ * One full pass: rediscover unless search_once, hash, compare, adopt.
+ * `fresh` takes the pages as they are now, as the first pass does: settled
+ * at once, no comparison, no report.
+ */
+static int check_once(procsum_checker *c, bool fresh)
 {
     if (!c->have_regions || !c->opts.search_once) {
         int err = discover(c);
         if (err)
             return err;
     }
-    uint64_t started = psum_os_monotonic_ns();
-    psum_snapshot next;
-    /* The first pass takes the program as it was started: its pages are settled at once. */
-    const psum_snapshot *old = atomic_load(&c->passes) > 0 ? &c->baseline : NULL;
-    int err = psum_snapshot_take(&c->pass, &c->regions, old, &next, on_change, c);
-    if (err)
+    c->pass_started_ns = psum_os_monotonic_ns();
+    c->pass_started_cpu_ns = psum_os_thread_cpu_ns();
+    c->pass_mismatches = 0;
+    psum_snapshot *next = malloc(sizeof(*next));
+    if (!next)
+        return PROCSUM_ENOMEM;
+    const psum_snapshot *old = fresh ? NULL : atomic_load(&c->baseline);
+    int err = psum_snapshot_take(&c->pass, &c->regions, old, next, on_change, c);
+    if (err) {
+        free(next);
         return err;
-    psum_snapshot_free(&c->baseline);
-    c->baseline = next;
-    atomic_store(&c->last_pass_ns, psum_os_monotonic_ns() - started);
-    atomic_store(&c->pages_tracked, next.page_count);
-    atomic_store(&c->regions_hashed, next.region_count);
+    }
+    psum_snapshot *prev = atomic_exchange(&c->baseline, next);
+    psum_snapshot_free(prev);
+    free(prev);
+    uint64_t took = psum_os_monotonic_ns() - c->pass_started_ns;
+    atomic_store(&c->last_pass_ns, took);
+    if (took > (uint64_t)c->opts.check_period_ms * 1000000u)
+        atomic_fetch_add(&c->slow_passes, 1);
+    atomic_store(&c->pages_tracked, next->page_count);
+    atomic_store(&c->pages_skipped, c->pass.pages_skipped);
+    atomic_store(&c->regions_hashed, next->region_count);
     atomic_store(&c->bytes_hashed, c->pass.bytes_read);
     atomic_store(&c->cpu_ns, psum_os_thread_cpu_ns());
     atomic_fetch_add(&c->passes, 1);
     return 0;
+}
+
+static void free_baseline(procsum_checker *c)
+{
+    psum_snapshot *s = atomic_exchange(&c->baseline, NULL);
+    psum_snapshot_free(s);
+    free(s);
 }
 
 static void checker_free(procsum_checker *c)
@@ -84,9 +169,9 @@ static void checker_free(procsum_checker *c)
     if (!c)
         return;
     psum_pass_free(&c->pass);
-    psum_snapshot_free(&c->baseline);
+    free_baseline(c);
     psum_os_region_list_free(&c->regions);
-    psum_os_event_destroy(c->stop);
+    psum_os_monitor_destroy(c->monitor);
     psum_os_target_close(c->target);
     free(c);
 }
@@ -103,9 +188,13 @@ static int checker_new(const procsum_options *o, procsum_callback cb, void *user
     c->owner_pid = psum_os_process_id();
     c->cb = cb;
     c->userdata = userdata;
+    atomic_init(&c->stop_flag, false);
+    atomic_init(&c->baseline, NULL);
     atomic_init(&c->mismatches, 0);
     atomic_init(&c->passes, 0);
+    atomic_init(&c->slow_passes, 0);
     atomic_init(&c->pages_tracked, 0);
+    atomic_init(&c->pages_skipped, 0);
     atomic_init(&c->regions_hashed, 0);
     atomic_init(&c->bytes_hashed, 0);
     atomic_init(&c->last_pass_ns, 0);
@@ -113,9 +202,9 @@ static int checker_new(const procsum_options *o, procsum_callback cb, void *user
     atomic_init(&c->last_error, 0);
     err = psum_os_target_open(0, &c->target);
     if (!err)
-        err = psum_os_event_create(&c->stop);
+        err = psum_os_monitor_create(&c->monitor);
     if (!err)
-        err = psum_pass_init(&c->pass, o, c->target, c->stop);
+        err = psum_pass_init(&c->pass, o, c->target, between_slices, c);
     if (err) {
         checker_free(c);
         return err;
@@ -125,34 +214,65 @@ static int checker_new(const procsum_options *o, procsum_callback cb, void *user
 }
 
 /*
- * Waits out the rest of the period that began at `started`. A pass longer
- * than the period leaves nothing to wait: the next one starts at once.
- * Returns true when a stop was requested.
+ * Waits out the rest of the period that began at `started`, or until a stop
+ * or a request. A pass longer than the period leaves nothing to wait: the
+ * next one starts at once. Returns false when stopping, else the request to
+ * serve (REQUEST_NONE for an ordinary pass) in *req.
  */
-static bool wait_for_next_period(procsum_checker *c, uint64_t started)
+static bool wait_for_next_pass(procsum_checker *c, uint64_t started, request *req)
 {
     uint64_t period = (uint64_t)c->opts.check_period_ms * 1000000u;
-    uint64_t now = psum_os_monotonic_ns();
-    uint64_t elapsed = now > started ? now - started : 0;
-    uint64_t left = elapsed < period ? period - elapsed : 0;
-    if (left == 0)
-        return psum_os_event_is_set(c->stop);
-    return psum_os_event_wait(c->stop, left);
+    uint64_t deadline = started + period;
+    psum_os_monitor_lock(c->monitor);
+    while (!c->stopping && c->pending == REQUEST_NONE && psum_os_monotonic_ns() < deadline)
+        psum_os_monitor_wait_until(c->monitor, deadline);
+    bool go_on = !c->stopping;
+    *req = c->pending;
+    c->pending = REQUEST_NONE;
+    psum_os_monitor_unlock(c->monitor);
+    return go_on;
+}
+
+static void serve(procsum_checker *c, request req, int result)
+{
+    if (req == REQUEST_NONE)
+        return;
+    psum_os_monitor_lock(c->monitor);
+    c->served = c->requests;
+    c->served_result = result;
+    psum_os_monitor_wake_all(c->monitor);
+    psum_os_monitor_unlock(c->monitor);
 }
 
 static void checker_thread(void *arg)
 {
     procsum_checker *c = arg;
-    psum_os_thread_lower_priority();
+    if (c->opts.low_priority)
+        psum_os_thread_lower_priority();
     uint64_t started = psum_os_monotonic_ns();
-    while (!wait_for_next_period(c, started)) {
+    request req;
+    while (wait_for_next_pass(c, started, &req)) {
         started = psum_os_monotonic_ns();
-        int err = check_once(c);
-        if (err == PROCSUM_ECANCELED)
+        int err = check_once(c, req == REQUEST_REBASELINE);
+        uint64_t found = c->pass_mismatches;
+        /* Asked for an answer now: give changes held for a second look that look at once. */
+        if (!err && req == REQUEST_CHECK && c->pass.pages_held > 0) {
+            err = check_once(c, false);
+            found += c->pass_mismatches;
+        }
+        if (err == PROCSUM_ECANCELED) {
+            serve(c, req, err);
             break;
+        }
         /* A failed pass (say /proc briefly out of file descriptors) is retried next period. */
         atomic_store(&c->last_error, err);
+        serve(c, req, err ? err : (int)(found > (uint64_t)INT32_MAX ? INT32_MAX : found));
     }
+}
+
+static int start_thread(procsum_checker *c)
+{
+    return psum_os_thread_start(&c->thread, checker_thread, c);
 }
 
 int procsum_start(const procsum_options *o, procsum_callback cb, void *userdata, procsum_checker **out)
@@ -164,10 +284,20 @@ int procsum_start(const procsum_options *o, procsum_callback cb, void *userdata,
     int err = checker_new(o, cb, userdata, &c);
     if (err)
         return err;
-    err = check_once(c);
+    err = check_once(c, true);
     if (!err)
-        err = psum_os_thread_start(&c->thread, checker_thread, c);
+        err = start_thread(c);
+    if (!err && o->follow_fork)
+        err = psum_fork_follow(c);
     if (err) {
+        if (c->thread) {
+            atomic_store(&c->stop_flag, true);
+            psum_os_monitor_lock(c->monitor);
+            c->stopping = true;
+            psum_os_monitor_wake_all(c->monitor);
+            psum_os_monitor_unlock(c->monitor);
+            psum_os_thread_join(c->thread);
+        }
         checker_free(c);
         return err;
     }
@@ -183,10 +313,10 @@ int procsum_start(const procsum_options *o, procsum_callback cb, void *userdata,
 static void checker_free_in_child(procsum_checker *c)
 {
     psum_pass_free(&c->pass);
-    psum_snapshot_free(&c->baseline);
+    free_baseline(c);
     psum_os_region_list_free(&c->regions);
     psum_os_target_close(c->target);
-    /* The stop event is left alone: its lock may be held by a thread that no longer exists here. */
+    /* The monitor is left alone: its lock may be held by a thread that no longer exists here. */
     free(c);
 }
 
@@ -200,10 +330,48 @@ int procsum_stop(procsum_checker *c)
     }
     if (psum_os_thread_is_current(c->thread))
         return PROCSUM_EBUSY;
-    psum_os_event_set(c->stop);
+    if (c->opts.follow_fork)
+        psum_fork_unfollow(c);
+    atomic_store(&c->stop_flag, true);
+    psum_os_monitor_lock(c->monitor);
+    c->stopping = true;
+    psum_os_monitor_wake_all(c->monitor);
+    psum_os_monitor_unlock(c->monitor);
     int err = psum_os_thread_join(c->thread);
     checker_free(c);
     return err;
+}
+
+/* Asks the checker's thread for a pass and waits for its result. */
+static int request_pass(procsum_checker *c, request req)
+{
+    if (!c)
+        return PROCSUM_EINVAL;
+    if (c->owner_pid != psum_os_process_id())
+        return PROCSUM_ESRCH; /* the checker thread lives in the parent */
+    if (psum_os_thread_is_current(c->thread))
+        return PROCSUM_EBUSY;
+    psum_os_monitor_lock(c->monitor);
+    /* A rebaseline outranks a check asked for at the same time: its pass serves both. */
+    if (c->pending != REQUEST_REBASELINE)
+        c->pending = req;
+    uint64_t ticket = ++c->requests;
+    psum_os_monitor_wake_all(c->monitor);
+    while (!c->stopping && c->served < ticket)
+        psum_os_monitor_wait_until(c->monitor, psum_os_monotonic_ns() + 1000000000u);
+    int result = c->served >= ticket ? c->served_result : PROCSUM_ECANCELED;
+    psum_os_monitor_unlock(c->monitor);
+    return result;
+}
+
+int procsum_check_now(procsum_checker *c)
+{
+    return request_pass(c, REQUEST_CHECK);
+}
+
+int procsum_rebaseline(procsum_checker *c)
+{
+    return request_pass(c, REQUEST_REBASELINE);
 }
 
 uint64_t procsum_mismatch_count(const procsum_checker *c)
@@ -216,6 +384,7 @@ int procsum_get_stats(const procsum_checker *c, procsum_stats *out)
     if (!c || !out)
         return PROCSUM_EINVAL;
     procsum_checker *m = (procsum_checker *)c; /* atomics are read through a non-const pointer */
+    memset(out, 0, sizeof(*out));
     out->passes = atomic_load(&m->passes);
     out->mismatches = atomic_load(&m->mismatches);
     out->bytes_hashed = atomic_load(&m->bytes_hashed);
@@ -223,6 +392,8 @@ int procsum_get_stats(const procsum_checker *c, procsum_stats *out)
     out->regions = atomic_load(&m->regions_hashed);
     out->last_pass_ns = atomic_load(&m->last_pass_ns);
     out->cpu_ns = atomic_load(&m->cpu_ns);
+    out->slow_passes = atomic_load(&m->slow_passes);
+    out->skipped_pages = atomic_load(&m->pages_skipped);
     out->last_error = atomic_load(&m->last_error);
     return 0;
 }
@@ -233,15 +404,46 @@ int procsum_run(const procsum_options *o, procsum_callback cb, void *userdata)
     int err = checker_new(o, cb, userdata, &c);
     if (err)
         return err;
-    for (;;) {
-        uint64_t started = psum_os_monotonic_ns();
-        err = check_once(c);
+    if (o->low_priority)
+        psum_os_thread_lower_priority();
+    request req;
+    bool fresh = true;
+    for (uint64_t started = psum_os_monotonic_ns();; fresh = false) {
+        err = check_once(c, fresh);
         if (err)
             break;
-        wait_for_next_period(c, started);
+        wait_for_next_pass(c, started, &req);
+        started = psum_os_monotonic_ns();
     }
     checker_free(c);
     return err;
+}
+
+/*
+ * follow_fork: in the child, right after fork. The child's code is the
+ * parent's at the instant of the fork, so the new checker goes on from the
+ * parent's last complete baseline instead of taking a fresh one (which
+ * would hide anything changed in between).
+ */
+void psum_checker_restart_in_child(procsum_checker *parent)
+{
+    procsum_checker *c = NULL;
+    parent->forked_child = NULL;
+    if (checker_new(&parent->opts, parent->cb, parent->userdata, &c) != 0)
+        return;
+    atomic_store(&c->baseline, atomic_exchange(&parent->baseline, NULL));
+    if (!atomic_load(&c->baseline) || start_thread(c) != 0 || psum_fork_follow(c) != 0) {
+        checker_free(c);
+        return;
+    }
+    parent->forked_child = c;
+}
+
+procsum_checker *procsum_forked(const procsum_checker *parent)
+{
+    if (!parent || parent->owner_pid == psum_os_process_id())
+        return NULL;
+    return parent->forked_child;
 }
 
 static char *dup_string(const char *s)
@@ -268,6 +470,7 @@ static int copy_regions(const psum_os_region_list *mapped, const procsum_options
         procsum_region *pub = &out->regions[j];
         psum_region_view(r, pub);
         memcpy(pub->digest, snap->regions[j].digest, sizeof(pub->digest));
+        pub->digest_valid = snap->regions[j].complete;
         pub->source = dup_string(r->path);
         out->region_count = ++j;
         if (!pub->source)
@@ -289,6 +492,8 @@ int procsum_benchmark(const procsum_options *o, procsum_benchmark_result *out)
     err = discover(c);
     uint64_t t1 = psum_os_monotonic_ns();
     psum_snapshot snap;
+    c->pass_started_ns = t1;
+    c->pass_started_cpu_ns = psum_os_thread_cpu_ns();
     if (!err)
         err = psum_snapshot_take(&c->pass, &c->regions, NULL, &snap, NULL, NULL);
     uint64_t t2 = psum_os_monotonic_ns();

@@ -17,6 +17,7 @@ void procsum_options_init(procsum_options *o)
     o->search_once = false;
     o->include_writable_code = false;
     o->algorithm = PROCSUM_ALGO_BLAKE3;
+    o->low_priority = true;
 }
 
 static const char *const ALGO_NAMES[] = {"blake3", "crc64", "xxh3"};

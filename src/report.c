@@ -13,6 +13,7 @@ void psum_region_view(const psum_os_region *r, procsum_region *out)
     out->file_deleted = r->file_deleted;
     out->file_offset = r->kind == PROCSUM_REGION_FILE ? r->file_offset : 0;
     memset(out->digest, 0, sizeof(out->digest));
+    out->digest_valid = false;
 }
 
 void psum_report_change(const psum_change *ch, procsum_algorithm algo, procsum_callback cb, void *userdata)
@@ -22,6 +23,7 @@ void psum_report_change(const psum_change *ch, procsum_algorithm algo, procsum_c
     procsum_region region;
     psum_region_view(ch->region, &region);
     memcpy(region.digest, ch->region_digest, psum_digest_len(algo));
+    region.digest_valid = !ch->digest_is_page;
     procsum_mismatch m = {
         .region = &region,
         .algorithm = algo,

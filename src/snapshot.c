@@ -16,7 +16,8 @@ void psum_snapshot_free(psum_snapshot *s)
     memset(s, 0, sizeof(*s));
 }
 
-int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *target, psum_os_event *stop)
+int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *target, psum_slice_hook hook,
+                   void *hook_ctx)
 {
     memset(p, 0, sizeof(*p));
     if (!psum_algorithm_valid(o->algorithm))
@@ -25,7 +26,8 @@ int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *targe
     p->algo = o->algorithm;
     p->digest_len = psum_digest_len(o->algorithm);
     p->target = target;
-    p->stop = stop;
+    p->hook = hook;
+    p->hook_ctx = hook_ctx;
     p->slice_pages = SLICE_PAGES;
     if (o->keyed_digests) {
         int err = psum_digest_key_random(&p->key, psum_os_random);
@@ -34,7 +36,8 @@ int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *targe
     }
     p->buf = malloc(SLICE_PAGES * PROCSUM_PAGE_SIZE);
     p->page_digests = malloc(SLICE_PAGES * PROCSUM_MAX_DIGEST);
-    if (!p->buf || !p->page_digests) {
+    p->resident = malloc(SLICE_PAGES * sizeof(*p->resident));
+    if (!p->buf || !p->page_digests || !p->resident) {
         psum_pass_free(p);
         return PROCSUM_ENOMEM;
     }
@@ -49,6 +52,8 @@ void psum_pass_free(psum_pass *p)
         k[i] = 0;
     free(p->buf);
     free(p->page_digests);
+    free(p->resident);
+    p->resident = NULL;
     free(p->changed);
     p->buf = p->page_digests = NULL;
     p->changed = NULL;
@@ -234,65 +239,136 @@ static int compare_page(walk *w, region_walk *rw, psum_page_baseline *now, const
         now->suspect_index = index;
         now->suspect_tag = tag;
         rw->held++;
+        p->pages_held++;
         return 0;
     }
     now->state = PSUM_PAGE_SETTLED;
     return note_change(p, rw, now->addr, was, now->digest);
 }
 
-static bool stop_requested(const psum_pass *p)
+/* Records one hashed page, compared with its baseline, in the new snapshot. */
+static int take_page(walk *w, region_walk *rw, size_t index, const uint8_t *digest, const uint8_t *bytes)
 {
-    return p->stop && psum_os_event_is_set(p->stop);
+    const psum_os_region *r = rw->region;
+    psum_page_baseline pg = {
+        .addr = r->start + index * PROCSUM_PAGE_SIZE,
+        .dev = r->dev,
+        .ino = r->ino,
+        .time_ns = w->now_ns,
+        .index = (uint32_t)index,
+    };
+    pg.file_offset = page_file_offset(r, pg.addr);
+    memcpy(pg.digest, digest, w->p->digest_len);
+    int err = compare_page(w, rw, &pg, bytes);
+    if (err)
+        return err;
+    if (pg.state == PSUM_PAGE_TENTATIVE)
+        rw->unsettled++;
+    w->out->pages[w->out->page_count++] = pg;
+    return 0;
+}
+
+/* Marks which pages of the slice to read: all of them, or those in memory. Returns how many. */
+static size_t mark_resident(psum_pass *p, uintptr_t base, size_t n)
+{
+    if (p->opts.include_nonresident || psum_os_resident(p->target, base, n, p->resident) != 0) {
+        for (size_t i = 0; i < n; i++)
+            p->resident[i] = true;
+        return n;
+    }
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        count += p->resident[i];
+    return count;
+}
+
+/*
+ * Reads and hashes the runs of resident pages in a slice one run at a time,
+ * each page digested at its own position: used once a region has a hole, so
+ * that no page the process does not have in memory is ever loaded.
+ */
+static int take_runs(walk *w, region_walk *rw, size_t done, size_t n)
+{
+    psum_pass *p = w->p;
+    const psum_digest_key *key = pass_key(p);
+    uintptr_t base = rw->region->start + done * PROCSUM_PAGE_SIZE;
+    for (size_t i = 0; i < n;) {
+        if (!p->resident[i]) {
+            p->pages_skipped++;
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < n && p->resident[j])
+            j++;
+        uint8_t *bytes = p->buf + i * PROCSUM_PAGE_SIZE;
+        int err = psum_os_read(p->target, base + i * PROCSUM_PAGE_SIZE, bytes, (j - i) * PROCSUM_PAGE_SIZE);
+        if (err)
+            return err;
+        p->bytes_read += (uint64_t)(j - i) * PROCSUM_PAGE_SIZE;
+        psum_pages_digest_at(p->algo, key, bytes, j - i, done + i, p->page_digests);
+        for (size_t k = i; k < j; k++) {
+            err = take_page(w, rw, done + k, p->page_digests + (k - i) * p->digest_len,
+                            p->buf + k * PROCSUM_PAGE_SIZE);
+            if (err)
+                return err;
+        }
+        i = j;
+    }
+    return 0;
 }
 
 /*
  * Hashes one region slice by slice. Returns 0, a fatal error, or
  * PROCSUM_EFAULT when the region vanished under us (the caller drops it).
+ * *complete tells whether every page was read, and so whether region_digest
+ * is the region's digest.
  */
-static int take_region(walk *w, region_walk *rw, uint8_t *region_digest)
+static int take_region(walk *w, region_walk *rw, uint8_t *region_digest, bool *complete)
 {
     psum_pass *p = w->p;
     const psum_os_region *r = rw->region;
     psum_region_hasher h;
     psum_region_hasher_init_keyed(&h, p->algo, pass_key(p));
+    bool streaming = true; /* every page so far was read, in order, through h */
     size_t total = (r->end - r->start) / PROCSUM_PAGE_SIZE;
     for (size_t done = 0; done < total;) {
-        if (stop_requested(p))
-            return PROCSUM_ECANCELED;
+        int err = p->hook ? p->hook(p->hook_ctx) : 0;
+        if (err)
+            return err;
         size_t n = total - done < p->slice_pages ? total - done : p->slice_pages;
         uintptr_t base = r->start + done * PROCSUM_PAGE_SIZE;
-        int err = psum_os_read(p->target, base, p->buf, n * PROCSUM_PAGE_SIZE);
+        streaming = streaming && mark_resident(p, base, n) == n;
+        if (!streaming) {
+            err = take_runs(w, rw, done, n);
+            if (err)
+                return err;
+            done += n;
+            continue;
+        }
+        err = psum_os_read(p->target, base, p->buf, n * PROCSUM_PAGE_SIZE);
         if (err)
             return err;
         p->bytes_read += (uint64_t)n * PROCSUM_PAGE_SIZE;
         psum_region_hasher_pages(&h, p->buf, n, p->page_digests);
         for (size_t i = 0; i < n; i++) {
-            psum_page_baseline pg = {
-                .addr = base + i * PROCSUM_PAGE_SIZE,
-                .dev = r->dev,
-                .ino = r->ino,
-                .time_ns = w->now_ns,
-                .index = (uint32_t)(done + i),
-            };
-            pg.file_offset = page_file_offset(r, pg.addr);
-            memcpy(pg.digest, p->page_digests + i * p->digest_len, p->digest_len);
-            err = compare_page(w, rw, &pg, p->buf + i * PROCSUM_PAGE_SIZE);
+            err = take_page(w, rw, done + i, p->page_digests + i * p->digest_len, p->buf + i * PROCSUM_PAGE_SIZE);
             if (err)
                 return err;
-            if (pg.state == PSUM_PAGE_TENTATIVE)
-                rw->unsettled++;
-            w->out->pages[w->out->page_count++] = pg;
         }
         done += n;
     }
-    psum_region_hasher_final(&h, region_digest);
+    *complete = streaming;
+    if (streaming)
+        psum_region_hasher_final(&h, region_digest);
     return 0;
 }
 
-static void report(walk *w, const region_walk *rw, const uint8_t *region_digest, psum_change_fn on_change,
-                   void *userdata)
+static void report(walk *w, const region_walk *rw, const uint8_t *region_digest, bool complete,
+                   psum_change_fn on_change, void *userdata)
 {
-    const psum_region_baseline *was = find_region(w->old, rw->region);
+    /* Region digests before and after exist only when both passes read the whole region. */
+    const psum_region_baseline *was = complete ? find_region(w->old, rw->region) : NULL;
     psum_change ch = {
         .region = rw->region,
         .pages = w->p->changed,
@@ -331,6 +407,8 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
     int err = prepare(p, mapped, old, out);
     if (err)
         return err;
+    p->pages_skipped = 0;
+    p->pages_held = 0;
     int64_t sec;
     long nsec;
     psum_os_wall_time(&sec, &nsec);
@@ -342,8 +420,9 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
             continue;
         region_walk rw = {.region = r};
         uint8_t digest[PROCSUM_MAX_DIGEST] = {0};
+        bool complete = false;
         size_t first_page = out->page_count, old_cursor = w.old_cursor, mapped_cursor = w.mapped_cursor;
-        err = take_region(&w, &rw, digest);
+        err = take_region(&w, &rw, digest, &complete);
         if (err == PROCSUM_EFAULT) {
             /* Unmapped while we read it: nothing to report; its baselines stay while the file is mapped. */
             out->page_count = first_page;
@@ -363,7 +442,8 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
             .ino = r->ino,
             .file_offset = r->kind == PROCSUM_REGION_FILE ? r->file_offset : 0,
             .time_ns = w.now_ns,
-            .defended = rw.unsettled == 0,
+            .defended = complete && rw.unsettled == 0,
+            .complete = complete,
         };
         memcpy(rb->digest, digest, sizeof(digest));
         const psum_region_baseline *was = rw.held ? find_region(old, r) : NULL;
@@ -376,7 +456,7 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
             }
         }
         if (rw.changed > 0 && on_change)
-            report(&w, &rw, digest, on_change, userdata);
+            report(&w, &rw, digest, complete, on_change, userdata);
     }
     carry_below(&w, 0, true);
     return 0;

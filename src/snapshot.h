@@ -43,6 +43,7 @@ typedef struct psum_region_baseline {
     uint64_t dev, ino, file_offset;
     int64_t time_ns;
     bool defended; /* digest is of content whose every page was settled or suspect-held */
+    bool complete; /* every page was read, so digest is the region's */
     uint8_t digest[PROCSUM_MAX_DIGEST];
 } psum_region_baseline;
 
@@ -68,6 +69,12 @@ typedef struct psum_change {
 
 typedef void (*psum_change_fn)(const psum_change *ch, void *userdata);
 
+/*
+ * Called between slices of work: returns 0 to go on, or a code to end the
+ * pass with (PROCSUM_ECANCELED for a stop). Pacing sleeps here.
+ */
+typedef int (*psum_slice_hook)(void *ctx);
+
 /* State reused by every pass of one checker: the read buffer and scratch space. */
 typedef struct psum_pass {
     procsum_options opts;
@@ -75,16 +82,21 @@ typedef struct psum_pass {
     procsum_algorithm algo;
     size_t digest_len;
     psum_os_target *target;
-    psum_os_event *stop;    /* checked between slices; may be NULL */
+    psum_slice_hook hook;   /* may be NULL */
+    void *hook_ctx;
     uint8_t *buf;           /* slice_pages pages */
     uint8_t *page_digests;  /* slice_pages digests */
+    bool *resident;         /* slice_pages flags */
     size_t slice_pages;
     uintptr_t *changed;     /* changed pages of the region being hashed */
     size_t changed_cap;
     uint64_t bytes_read;    /* added to by every pass */
+    uint64_t pages_skipped; /* not in memory, in the last pass */
+    uint64_t pages_held;    /* differing from a settled baseline, waiting for a second look */
 } psum_pass;
 
-int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *target, psum_os_event *stop);
+int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *target, psum_slice_hook hook,
+                   void *hook_ctx);
 void psum_pass_free(psum_pass *p);
 
 /* Whether the options ask for r: readable and executable, rwx only if asked, main executable only with skip_libs. */

@@ -1,5 +1,8 @@
 /* Discovery and the benchmark pass, on this live process. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <gnu/libc-version.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -12,6 +15,7 @@ static procsum_benchmark_result bench(bool skip_libs, bool writable, procsum_alg
 {
     procsum_options o;
     procsum_options_init(&o);
+    o.include_nonresident = true;
     o.skip_libs = skip_libs;
     o.include_writable_code = writable;
     o.algorithm = algo;
@@ -40,9 +44,9 @@ static uint64_t total_bytes(const procsum_benchmark_result *r)
 Test(regions, benchmark_lists_libc_and_reads_what_it_lists)
 {
     procsum_benchmark_result r = bench(false, false, PROCSUM_ALGO_BLAKE3);
-    const procsum_region *libc = containing(&r, (uintptr_t)&memcpy);
-    cr_assert_not_null(libc, "memcpy's code must lie in a listed region");
-    cr_expect(strstr(libc->source, "libc.so") != NULL, "memcpy is in %s", libc->source);
+    const procsum_region *libc = containing(&r, (uintptr_t)&gnu_get_libc_version);
+    cr_assert_not_null(libc, "libc's code must lie in a listed region");
+    cr_expect(strstr(libc->source, "libc.so") != NULL, "gnu_get_libc_version is in %s", libc->source);
     cr_expect_eq(libc->kind, PROCSUM_REGION_FILE);
     cr_expect_not(libc->main_executable);
     cr_assert_gt(r.hashed_bytes, 0);
@@ -57,6 +61,7 @@ Test(regions, benchmark_lists_libc_and_reads_what_it_lists)
         cr_assert(i == 0 || r.regions[i - 1].end <= g->start, "sorted and disjoint");
         cr_assert_not(g->writable);
         uint8_t zero[PROCSUM_MAX_DIGEST] = {0};
+        cr_assert(g->digest_valid);
         cr_assert_neq(memcmp(g->digest, zero, 32), 0, "each region carries its digest");
     }
     procsum_benchmark_result_free(&r);
@@ -85,7 +90,7 @@ Test(regions, skip_libs_leaves_only_the_executable)
     cr_assert_lt(r.region_count, all.region_count);
     for (size_t i = 0; i < r.region_count; i++)
         cr_expect(r.regions[i].main_executable, "%s is not the executable", r.regions[i].source);
-    cr_assert_null(containing(&r, (uintptr_t)&memcpy));
+    cr_assert_null(containing(&r, (uintptr_t)&gnu_get_libc_version));
     cr_assert_lt(r.hashed_bytes, all.hashed_bytes);
     procsum_benchmark_result_free(&r);
     procsum_benchmark_result_free(&all);
@@ -171,6 +176,7 @@ static procsum_benchmark_result bench_keyed(procsum_algorithm algo)
     procsum_options_init(&o);
     o.skip_libs = true;
     o.keyed_digests = true;
+    o.include_nonresident = true;
     o.algorithm = algo;
     procsum_benchmark_result r;
     cr_assert_eq(procsum_benchmark(&o, &r), 0);
@@ -197,3 +203,65 @@ static void keyed_digests_unpredictable(procsum_algorithm algo)
 
 Test(regions, keyed_blake3_is_unpredictable) { keyed_digests_unpredictable(PROCSUM_ALGO_BLAKE3); }
 Test(regions, keyed_xxh3_is_unpredictable) { keyed_digests_unpredictable(PROCSUM_ALGO_XXH3); }
+
+/* Resident set size of this process, from /proc/self/statm. */
+static size_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    cr_assert_not_null(f);
+    unsigned long size = 0, resident = 0;
+    cr_assert_eq(fscanf(f, "%lu %lu", &size, &resident), 2);
+    fclose(f);
+    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * Code the process never ran is not loaded by checking it: map 64 MiB of a
+ * file as code, untouched and out of the page cache, and compare resident
+ * memory and bytes read with residency on (the default) and off.
+ */
+Test(regions, pages_not_in_memory_are_not_read)
+{
+    const size_t size = 64u << 20;
+    char path[] = "/var/tmp/procsum-cold-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    static uint8_t block[1 << 20];
+    memset(block, 0xc3, sizeof(block));
+    for (size_t done = 0; done < size; done += sizeof(block))
+        cr_assert_eq(write(fd, block, sizeof(block)), (ssize_t)sizeof(block));
+    cr_assert_eq(fsync(fd), 0);
+    cr_assert_eq(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    uint8_t *code = mmap(NULL, size, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+    if (code == MAP_FAILED)
+        cr_skip_test("cannot map /var/tmp executable here (noexec mount)");
+    close(fd);
+    unlink(path);
+    unsigned char probe[1];
+    cr_assert_eq(mincore(code + size / 2, 4096, probe), 0);
+    if (probe[0] & 1)
+        cr_skip_test("the file system kept the file cached; residency cannot be shown here");
+
+    procsum_options o;
+    procsum_options_init(&o);
+    size_t before = rss_bytes();
+    procsum_benchmark_result r;
+    cr_assert_eq(procsum_benchmark(&o, &r), 0);
+    size_t grown = rss_bytes() - before;
+    const procsum_region *g = containing(&r, (uintptr_t)code);
+    cr_assert_not_null(g, "the cold region is listed");
+    cr_expect_not(g->digest_valid, "it was not read, so it has no digest");
+    cr_expect_lt(r.hashed_bytes, total_bytes(&r) - size / 2, "the cold pages were not read");
+    cr_expect_lt(grown, size / 4, "resident memory grew by %zu bytes", grown);
+    procsum_benchmark_result_free(&r);
+
+    /* The reference: reading everything loads the whole file. */
+    o.include_nonresident = true;
+    before = rss_bytes();
+    cr_assert_eq(procsum_benchmark(&o, &r), 0);
+    grown = rss_bytes() - before;
+    cr_expect_geq(r.hashed_bytes, size);
+    cr_expect_gt(grown, size / 2, "reading everything faults the file in (grew %zu)", grown);
+    procsum_benchmark_result_free(&r);
+    munmap(code, size);
+}

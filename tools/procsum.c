@@ -186,7 +186,10 @@ static void print_regions_json(const procsum_benchmark_result *b, procsum_algori
 static int cmd_regions(const cli *c)
 {
     procsum_benchmark_result b;
-    int err = procsum_benchmark(&c->opts, &b);
+    /* A listing wants every region's digest: read pages not yet in memory too. */
+    procsum_options o = c->opts;
+    o.include_nonresident = true;
+    int err = procsum_benchmark(&o, &b);
     if (err)
         return fail("cannot list regions", err);
     if (c->json)

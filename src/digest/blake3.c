@@ -333,18 +333,36 @@ void psum_b3_region_final(const psum_b3_region *r, uint8_t out[PSUM_B3_OUT_LEN])
     words_to_bytes(out, words);
 }
 
+static uint8_t key_setup(const uint8_t *key, uint32_t k[8])
+{
+    if (!key) {
+        memcpy(k, IV, 8 * sizeof(uint32_t));
+        return 0;
+    }
+    words_from_bytes(k, key);
+    return KEYED_HASH;
+}
+
+void psum_b3_pages_cv(const uint8_t *key, const uint8_t *pages, size_t npages, uint64_t first_index,
+                      uint8_t *page_cvs)
+{
+    uint32_t k[8];
+    uint8_t flags = key_setup(key, k);
+    psum_b3_hash_many_fn *hash_many = npages ? psum_b3_hash_many_current() : NULL;
+    while (npages > 0) {
+        /* Complete aligned subtrees, so that each page's CV falls out of the tree as usual. */
+        size_t m = aligned_run(first_index, npages, MAX_SUBTREE_PAGES);
+        uint32_t top[8];
+        subtree(hash_many, k, flags, pages, m * CHUNKS_PER_PAGE, first_index * CHUNKS_PER_PAGE, page_cvs, NULL, top);
+        first_index += m;
+        pages += m * PSUM_B3_PAGE_LEN;
+        page_cvs += m * PSUM_B3_OUT_LEN;
+        npages -= m;
+    }
+}
+
 void psum_b3_page_cv(const uint8_t *key, const uint8_t page[PSUM_B3_PAGE_LEN], uint64_t page_index,
                      uint8_t cv[PSUM_B3_OUT_LEN])
 {
-    uint32_t k[8];
-    uint8_t flags = 0;
-    if (key) {
-        words_from_bytes(k, key);
-        flags = KEYED_HASH;
-    } else {
-        memcpy(k, IV, sizeof k);
-    }
-    uint32_t top[8];
-    subtree(psum_b3_hash_many_current(), k, flags, page, CHUNKS_PER_PAGE, page_index * CHUNKS_PER_PAGE, cv, NULL,
-            top);
+    psum_b3_pages_cv(key, page, 1, page_index, cv);
 }

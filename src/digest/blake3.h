@@ -72,6 +72,13 @@ void psum_b3_page_cv(const uint8_t *key, const uint8_t page[PSUM_B3_PAGE_LEN], u
                      uint8_t cv[PSUM_B3_OUT_LEN]);
 
 /*
+ * The same for npages consecutive pages numbered from first_index, hashed
+ * with the wide kernels: for a region read with holes in it.
+ */
+void psum_b3_pages_cv(const uint8_t *key, const uint8_t *pages, size_t npages, uint64_t first_index,
+                      uint8_t *page_cvs);
+
+/*
  * Instruction-set paths of the BLAKE3 kernels, narrowest first. The best one
  * the CPU and the OS support is chosen once, at first use; the environment
  * variable PROCSUM_SIMD=portable|sse41|avx2|avx512, read at that moment,

@@ -138,3 +138,15 @@ void psum_page_digest_at(procsum_algorithm a, const uint8_t *page, uint64_t page
 {
     psum_page_digest_at_keyed(a, NULL, page, page_index, out);
 }
+
+void psum_pages_digest_at(procsum_algorithm a, const psum_digest_key *key, const uint8_t *pages, size_t npages,
+                          uint64_t first_index, uint8_t *out)
+{
+    if (a == PROCSUM_ALGO_BLAKE3) {
+        psum_b3_pages_cv(key ? key->b3_key : NULL, pages, npages, first_index, out);
+        return;
+    }
+    size_t len = psum_digest_len(a);
+    for (size_t i = 0; i < npages; i++)
+        psum_page_digest_at_keyed(a, key, pages + i * PROCSUM_PAGE_SIZE, first_index + i, out + i * len);
+}

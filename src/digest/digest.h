@@ -58,6 +58,9 @@ void psum_page_digest_at(procsum_algorithm a, const uint8_t *page, uint64_t page
                          uint8_t *out);
 void psum_page_digest_at_keyed(procsum_algorithm a, const psum_digest_key *key, const uint8_t *page,
                                uint64_t page_index, uint8_t *out);
+/* The same for npages consecutive pages numbered from first_index; writes npages digests. */
+void psum_pages_digest_at(procsum_algorithm a, const psum_digest_key *key, const uint8_t *pages, size_t npages,
+                          uint64_t first_index, uint8_t *out);
 
 /* Raw algorithms, for tests and benchmarks. */
 uint64_t psum_xxh3(const void *data, size_t len);

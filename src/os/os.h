@@ -56,6 +56,13 @@ void psum_os_region_list_free(psum_os_region_list *list);
  */
 int psum_os_read(psum_os_target *t, uintptr_t addr, void *buf, size_t len);
 
+/*
+ * Which of npages pages from addr (page aligned) the target has in memory
+ * now, so that reading them loads nothing from disk: resident[i] for page i.
+ * Where residency cannot be known, every page is reported resident.
+ */
+int psum_os_resident(psum_os_target *t, uintptr_t addr, size_t npages, bool *resident);
+
 /* Threads, locks, time. */
 typedef struct psum_os_thread psum_os_thread;
 typedef struct psum_os_event psum_os_event;
@@ -74,6 +81,17 @@ bool psum_os_event_is_set(psum_os_event *e);
 /* Waits until set or timeout; returns true if set. */
 bool psum_os_event_wait(psum_os_event *e, uint64_t timeout_ns);
 
+/* A lock and a condition to wait on under it (no recursion, no ownership checks). */
+typedef struct psum_os_monitor psum_os_monitor;
+
+int psum_os_monitor_create(psum_os_monitor **out);
+void psum_os_monitor_destroy(psum_os_monitor *m);
+void psum_os_monitor_lock(psum_os_monitor *m);
+void psum_os_monitor_unlock(psum_os_monitor *m);
+/* With the lock held: waits until woken or until the monotonic clock reaches deadline_ns. */
+void psum_os_monitor_wait_until(psum_os_monitor *m, uint64_t deadline_ns);
+void psum_os_monitor_wake_all(psum_os_monitor *m);
+
 uint64_t psum_os_monotonic_ns(void);
 /* Wall clock, split as a struct timespec is. */
 void psum_os_wall_time(int64_t *sec, long *nsec);
@@ -82,6 +100,12 @@ uint64_t psum_os_thread_cpu_ns(void);
 
 /* The platform's error for the last failed call, as a PROCSUM_E* code. */
 int psum_os_last_error(void);
+
+/*
+ * Handlers to run around fork(), as pthread_atfork runs them; platforms
+ * without fork accept and never call them.
+ */
+int psum_os_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 
 /* The calling process's id: tells a forked child from its parent. */
 uint64_t psum_os_process_id(void);

@@ -202,3 +202,68 @@ uint64_t psum_os_process_id(void)
 {
     return (uint64_t)getpid();
 }
+
+struct psum_os_monitor {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+};
+
+int psum_os_monitor_create(psum_os_monitor **out)
+{
+    psum_os_monitor *m = calloc(1, sizeof(*m));
+    if (!m)
+        return PROCSUM_ENOMEM;
+    pthread_condattr_t attr;
+    int rc = pthread_condattr_init(&attr);
+    if (rc == 0) {
+        rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        if (rc == 0)
+            rc = pthread_cond_init(&m->cond, &attr);
+        pthread_condattr_destroy(&attr);
+    }
+    if (rc == 0 && pthread_mutex_init(&m->lock, NULL) != 0) {
+        pthread_cond_destroy(&m->cond);
+        rc = -1;
+    }
+    if (rc != 0) {
+        free(m);
+        return PROCSUM_ENOMEM;
+    }
+    *out = m;
+    return 0;
+}
+
+void psum_os_monitor_destroy(psum_os_monitor *m)
+{
+    if (!m)
+        return;
+    pthread_cond_destroy(&m->cond);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+void psum_os_monitor_lock(psum_os_monitor *m)
+{
+    pthread_mutex_lock(&m->lock);
+}
+
+void psum_os_monitor_unlock(psum_os_monitor *m)
+{
+    pthread_mutex_unlock(&m->lock);
+}
+
+void psum_os_monitor_wait_until(psum_os_monitor *m, uint64_t deadline_ns)
+{
+    struct timespec ts = {(time_t)(deadline_ns / 1000000000u), (long)(deadline_ns % 1000000000u)};
+    (void)pthread_cond_timedwait(&m->cond, &m->lock, &ts);
+}
+
+void psum_os_monitor_wake_all(psum_os_monitor *m)
+{
+    pthread_cond_broadcast(&m->cond);
+}
+
+int psum_os_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+    return pthread_atfork(prepare, parent, child) == 0 ? 0 : PROCSUM_ENOMEM;
+}

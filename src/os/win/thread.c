@@ -223,3 +223,56 @@ uint64_t psum_os_process_id(void)
 {
     return (uint64_t)GetCurrentProcessId();
 }
+
+struct psum_os_monitor {
+    SRWLOCK lock;
+    CONDITION_VARIABLE cond;
+};
+
+int psum_os_monitor_create(psum_os_monitor **out)
+{
+    psum_os_monitor *m = calloc(1, sizeof(*m));
+    if (!m)
+        return PROCSUM_ENOMEM;
+    InitializeSRWLock(&m->lock);
+    InitializeConditionVariable(&m->cond);
+    *out = m;
+    return 0;
+}
+
+void psum_os_monitor_destroy(psum_os_monitor *m)
+{
+    free(m); /* SRW locks and condition variables own no kernel objects */
+}
+
+void psum_os_monitor_lock(psum_os_monitor *m)
+{
+    AcquireSRWLockExclusive(&m->lock);
+}
+
+void psum_os_monitor_unlock(psum_os_monitor *m)
+{
+    ReleaseSRWLockExclusive(&m->lock);
+}
+
+void psum_os_monitor_wait_until(psum_os_monitor *m, uint64_t deadline_ns)
+{
+    uint64_t now = psum_os_monotonic_ns();
+    if (deadline_ns <= now)
+        return;
+    uint64_t ms = (deadline_ns - now + 999999u) / 1000000u;
+    (void)SleepConditionVariableSRW(&m->cond, &m->lock, ms >= INFINITE ? INFINITE - 1 : (DWORD)ms, 0);
+}
+
+void psum_os_monitor_wake_all(psum_os_monitor *m)
+{
+    WakeAllConditionVariable(&m->cond);
+}
+
+int psum_os_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+    (void)prepare;
+    (void)parent;
+    (void)child;
+    return 0; /* no fork on Windows */
+}

@@ -1,0 +1,82 @@
+/*
+ * follow_fork. The platform calls our handlers around fork(); the registry
+ * is guarded by a spin lock made of one atomic flag, so that the child can
+ * release it whatever state the other threads left it in.
+ */
+#include "fork.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "os/os.h"
+
+#define MAX_FOLLOWED 64
+
+static atomic_flag registry_lock = ATOMIC_FLAG_INIT;
+static procsum_checker *followed[MAX_FOLLOWED];
+static size_t followed_count;
+static atomic_bool handlers_installed;
+
+static void lock(void)
+{
+    while (atomic_flag_test_and_set_explicit(&registry_lock, memory_order_acquire))
+        ;
+}
+
+static void unlock(void)
+{
+    atomic_flag_clear_explicit(&registry_lock, memory_order_release);
+}
+
+/* Before fork: no registry change may be half done in the child. */
+static void before_fork(void)
+{
+    lock();
+}
+
+static void parent_after_fork(void)
+{
+    unlock();
+}
+
+static void child_after_fork(void)
+{
+    procsum_checker *parents[MAX_FOLLOWED];
+    size_t n = followed_count;
+    for (size_t i = 0; i < n; i++)
+        parents[i] = followed[i];
+    /* The parents' checkers do not run here: the registry starts over with their children. */
+    followed_count = 0;
+    unlock();
+    for (size_t i = 0; i < n; i++)
+        psum_checker_restart_in_child(parents[i]);
+}
+
+int psum_fork_follow(procsum_checker *c)
+{
+    if (!atomic_exchange(&handlers_installed, true)) {
+        int err = psum_os_at_fork(before_fork, parent_after_fork, child_after_fork);
+        if (err) {
+            atomic_store(&handlers_installed, false);
+            return err;
+        }
+    }
+    lock();
+    int err = followed_count < MAX_FOLLOWED ? 0 : PROCSUM_ENOMEM;
+    if (!err)
+        followed[followed_count++] = c;
+    unlock();
+    return err;
+}
+
+void psum_fork_unfollow(procsum_checker *c)
+{
+    lock();
+    for (size_t i = 0; i < followed_count; i++) {
+        if (followed[i] == c) {
+            followed[i] = followed[--followed_count];
+            break;
+        }
+    }
+    unlock();
+}

@@ -1,0 +1,178 @@
+/* Control of a running checker: check_now, rebaseline, the CPU budget, follow_fork. */
+#include <criterion/criterion.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "procsum.h"
+
+#define PAGE ((uintptr_t)PROCSUM_PAGE_SIZE)
+
+static atomic_int reports;
+static int check_now_from_callback = 1;
+static procsum_checker *current;
+
+static void count(const procsum_mismatch *m, void *userdata)
+{
+    (void)m;
+    (void)userdata;
+    atomic_fetch_add(&reports, 1);
+    if (current)
+        check_now_from_callback = procsum_check_now(current);
+}
+
+int control_victim(int x);
+__attribute__((noinline, used)) int control_victim(int x)
+{
+    return x * 11 - 4;
+}
+
+static void flip(int bit)
+{
+    uintptr_t addr = (uintptr_t)&control_victim + 2;
+    uintptr_t page = addr & ~(PAGE - 1);
+    cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC), 0);
+    *(volatile uint8_t *)addr ^= (uint8_t)(1u << bit);
+    cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_EXEC), 0);
+}
+
+static procsum_checker *start(procsum_options *o)
+{
+    procsum_checker *c = NULL;
+    int err = procsum_start(o, count, NULL, &c);
+    cr_assert_eq(err, 0, "%s", procsum_strerror(err));
+    return c;
+}
+
+static procsum_options slow_options(void)
+{
+    procsum_options o;
+    procsum_options_init(&o);
+    o.check_period_ms = 3600 * 1000; /* nothing happens unless asked */
+    return o;
+}
+
+Test(control, check_now_finds_a_change_at_once)
+{
+    procsum_options o = slow_options();
+    procsum_checker *c = start(&o);
+    cr_assert_eq(procsum_check_now(c), 0, "nothing changed yet");
+    flip(1);
+    cr_assert_eq(procsum_check_now(c), 1, "the change, confirmed within the same call");
+    cr_assert_eq(atomic_load(&reports), 1);
+    cr_assert_eq(procsum_check_now(c), 0, "reported once");
+    flip(1);
+    cr_assert_eq(procsum_check_now(c), 1, "restoring is a change too");
+    cr_assert_eq(procsum_stop(c), 0);
+}
+
+Test(control, rebaseline_adopts_intentional_patches)
+{
+    procsum_options o = slow_options();
+    procsum_checker *c = start(&o);
+    flip(5);
+    cr_assert_eq(procsum_rebaseline(c), 0);
+    cr_assert_eq(procsum_check_now(c), 0, "the patched code is the new baseline");
+    cr_assert_eq(atomic_load(&reports), 0);
+    flip(5);
+    cr_assert_eq(procsum_check_now(c), 1, "and changes from it are still caught");
+    cr_assert_eq(procsum_stop(c), 0);
+}
+
+Test(control, check_now_from_the_callback_is_refused)
+{
+    procsum_options o = slow_options();
+    procsum_checker *c = start(&o);
+    current = c;
+    flip(2);
+    cr_assert_eq(procsum_check_now(c), 1);
+    current = NULL;
+    cr_assert_eq(check_now_from_callback, PROCSUM_EBUSY);
+    cr_assert_eq(procsum_stop(c), 0);
+}
+
+Test(control, invalid_budget_is_refused)
+{
+    procsum_options o;
+    procsum_options_init(&o);
+    o.max_cpu_percent = 101;
+    procsum_checker *c = NULL;
+    cr_assert_eq(procsum_start(&o, count, NULL, &c), PROCSUM_EINVAL);
+    cr_assert_null(c);
+    cr_assert_eq(procsum_check_now(NULL), PROCSUM_EINVAL);
+    cr_assert_eq(procsum_rebaseline(NULL), PROCSUM_EINVAL);
+}
+
+static procsum_stats stats_after(procsum_checker *c, uint64_t passes)
+{
+    procsum_stats s;
+    for (int i = 0; i < 120000; i++) {
+        cr_assert_eq(procsum_get_stats(c, &s), 0);
+        if (s.passes >= passes)
+            break;
+        usleep(1000);
+    }
+    cr_assert_geq(s.passes, passes);
+    return s;
+}
+
+/*
+ * A 1% budget makes every pass last at least 100 times its CPU time, so
+ * with a 1 ms period every pass overruns it; without a budget a pass of a
+ * few milliseconds never overruns a 10 s period.
+ */
+Test(control, cpu_budget_paces_passes)
+{
+    procsum_options o;
+    procsum_options_init(&o);
+    o.check_period_ms = 1;
+    o.max_cpu_percent = 1;
+    procsum_checker *c = start(&o);
+    procsum_stats s = stats_after(c, 4);
+    cr_assert_geq(s.slow_passes, 2, "paced passes overrun a 1 ms period (%lu of %lu)", (unsigned long)s.slow_passes,
+                  (unsigned long)s.passes);
+    cr_assert_eq(procsum_stop(c), 0, "a stop interrupts the pacing");
+
+    o.check_period_ms = 10000;
+    o.max_cpu_percent = 0;
+    c = start(&o);
+    cr_assert_eq(procsum_check_now(c), 0);
+    s = stats_after(c, 2);
+    cr_assert_eq(s.slow_passes, 0);
+    cr_assert_eq(procsum_stop(c), 0);
+}
+
+Test(control, follow_fork_checks_the_child)
+{
+    procsum_options o;
+    procsum_options_init(&o);
+    o.check_period_ms = 5;
+    o.follow_fork = true;
+    procsum_checker *c = start(&o);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        alarm(30);
+        procsum_checker *child = procsum_forked(c);
+        if (!child)
+            _exit(10);
+        flip(3); /* only the child's copy of the code changes */
+        for (int i = 0; i < 20000 && atomic_load(&reports) == 0; i++)
+            usleep(1000);
+        int seen = atomic_load(&reports);
+        if (procsum_stop(child) != 0 || procsum_stop(c) != 0)
+            _exit(11);
+        _exit(seen == 1 ? 0 : 12);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "the child died of signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    cr_assert_eq(WEXITSTATUS(status), 0, "child status %d (10: no checker, 11: stop failed, 12: no report)",
+                 WEXITSTATUS(status));
+    cr_assert_null(procsum_forked(c), "the parent has no forked checker of its own");
+    cr_assert_eq(procsum_check_now(c), 0, "the parent's code did not change");
+    cr_assert_eq(atomic_load(&reports), 0);
+    cr_assert_eq(procsum_stop(c), 0);
+}
