@@ -107,6 +107,19 @@ typedef struct procsum_options {
      * same options, callback and userdata; its handle is procsum_forked().
      */
     bool follow_fork;
+    /*
+     * default true. When a page of a file mapping gets its baseline, it is
+     * compared with the file: a page that already differs (a hook installed
+     * before procsum started, a breakpoint, a text relocation) is reported
+     * once, as PROCSUM_REPORT_DIFFERS_FROM_FILE. It reads pages the file
+     * system already caches for the mapping.
+     */
+    bool verify_file;
+    /*
+     * default false. A changed page of a file mapping whose file is still
+     * the one mapped is written back from the file, and the report says so.
+     */
+    bool repair;
 } procsum_options;
 
 /* What backs an executable region. */
@@ -136,6 +149,56 @@ typedef struct procsum_region {
     bool digest_valid;
 } procsum_region;
 
+/* What the bytes of a changed page say, against the file it was mapped from. */
+typedef enum procsum_verdict {
+    PROCSUM_VERDICT_UNKNOWN = 0,   /* no file to compare with (anonymous memory, file gone or replaced) */
+    PROCSUM_VERDICT_BITFLIP = 1,   /* exactly one bit differs from the file in the page */
+    PROCSUM_VERDICT_MULTI_BIT = 2, /* several bits, each alone in its byte, far apart */
+    PROCSUM_VERDICT_PATCH = 3,     /* bytes written: a byte with several bits changed, or a run of bytes */
+    PROCSUM_VERDICT_RESTORED = 4   /* the page equals the file again */
+} procsum_verdict;
+
+/* How the comparison with the file went. */
+typedef enum procsum_file_status {
+    PROCSUM_FILE_COMPARED = 0,    /* the file is the one mapped, and was compared */
+    PROCSUM_FILE_NONE = 1,        /* not file-backed memory */
+    PROCSUM_FILE_REPLACED = 2,    /* the path is no longer the file mapped (deleted, replaced) */
+    PROCSUM_FILE_UNREADABLE = 3   /* the file could not be read */
+} procsum_file_status;
+
+#define PROCSUM_RUN_BYTES 16u
+
+/* One run of changed bytes: from a changed byte to a changed byte, gaps under 8 bytes included. */
+typedef struct procsum_byte_run {
+    uintptr_t addr;       /* address of its first byte */
+    uint64_t file_offset; /* offset of that byte in the file */
+    size_t len;           /* bytes in the run */
+    uint8_t old_bytes[PROCSUM_RUN_BYTES]; /* the file's bytes (the first min(len, 16)) */
+    uint8_t new_bytes[PROCSUM_RUN_BYTES]; /* memory's bytes */
+    uint8_t xor_mask[PROCSUM_RUN_BYTES];  /* old ^ new: the flipped bits */
+} procsum_byte_run;
+
+#define PROCSUM_MAX_RUNS 8u
+
+/* One changed page, as exactly as the file allows. */
+typedef struct procsum_page_change {
+    uintptr_t addr;
+    uint64_t file_offset;
+    procsum_file_status file_status;
+    procsum_verdict verdict;
+    size_t changed_bytes, changed_bits; /* against the file */
+    size_t run_count;                   /* runs stored below (at most PROCSUM_MAX_RUNS) */
+    size_t total_runs;                  /* runs found, stored or not */
+    procsum_byte_run runs[PROCSUM_MAX_RUNS];
+    bool repaired; /* restored from the file (option repair) */
+} procsum_page_change;
+
+/* Why a report was made. */
+typedef enum procsum_report_kind {
+    PROCSUM_REPORT_CHANGED = 0,          /* pages changed since their baseline */
+    PROCSUM_REPORT_DIFFERS_FROM_FILE = 1 /* pages already differed from their file when first seen (verify_file) */
+} procsum_report_kind;
+
 /*
  * One report: pages of `region` whose digest differs from their baseline.
  * Everything it points to lives only for the duration of the callback.
@@ -158,6 +221,9 @@ typedef struct procsum_mismatch {
     /* Fields below were added after the original contract. */
     bool digest_is_page;
     const uintptr_t *changed_page_addrs; /* all changed pages, ascending */
+    procsum_report_kind kind;
+    /* For each of the changed_pages pages, in the same order: the bytes against the file. */
+    const procsum_page_change *page_changes;
 } procsum_mismatch;
 
 /*
@@ -260,6 +326,10 @@ PROCSUM_API const char *procsum_algorithm_name(procsum_algorithm a);
 PROCSUM_API int procsum_algorithm_parse(const char *name, procsum_algorithm *out);
 /* Digest length in bytes for `a`, or 0 for an unknown value. */
 PROCSUM_API size_t procsum_digest_len(procsum_algorithm a);
+/* "unknown", "bitflip", "multi-bit", "patch", "restored". */
+PROCSUM_API const char *procsum_verdict_name(procsum_verdict v);
+/* "compared", "none", "replaced", "unreadable". */
+PROCSUM_API const char *procsum_file_status_name(procsum_file_status s);
 /* "file", "anon", "vdso", "other". */
 PROCSUM_API const char *procsum_region_kind_name(procsum_region_kind k);
 

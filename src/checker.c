@@ -253,7 +253,10 @@ static void checker_thread(void *arg)
     request req;
     while (wait_for_next_pass(c, started, &req)) {
         started = psum_os_monotonic_ns();
+        /* Code patched on purpose is adopted as it is, not compared with its file. */
+        c->pass.verify_new_pages = c->opts.verify_file && req != REQUEST_REBASELINE;
         int err = check_once(c, req == REQUEST_REBASELINE);
+        c->pass.verify_new_pages = c->opts.verify_file;
         uint64_t found = c->pass_mismatches;
         /* Asked for an answer now: give changes held for a second look that look at once. */
         if (!err && req == REQUEST_CHECK && c->pass.pages_held > 0) {
@@ -306,17 +309,18 @@ int procsum_start(const procsum_options *o, procsum_callback cb, void *userdata,
 }
 
 /*
- * In a child forked from the owner there is no checker thread, and the locks
- * it may have held at the fork stay locked forever: free the memory, touch
- * nothing else.
+ * In a child forked from the owner there is no checker thread. Whatever it
+ * was doing at the instant of the fork stays half done here: its locks stay
+ * locked, and a list it was growing may hold a pointer realloc already
+ * freed. So free only what is never reallocated (the baseline, swapped
+ * whole; the fixed buffers), and leave the rest.
  */
 static void checker_free_in_child(procsum_checker *c)
 {
-    psum_pass_free(&c->pass);
     free_baseline(c);
-    psum_os_region_list_free(&c->regions);
-    psum_os_target_close(c->target);
-    /* The monitor is left alone: its lock may be held by a thread that no longer exists here. */
+    free(c->pass.buf);
+    free(c->pass.page_digests);
+    free(c->pass.resident);
     free(c);
 }
 
@@ -492,6 +496,7 @@ int procsum_benchmark(const procsum_options *o, procsum_benchmark_result *out)
     err = discover(c);
     uint64_t t1 = psum_os_monotonic_ns();
     psum_snapshot snap;
+    c->pass.verify_new_pages = false; /* a benchmark times hashing, not file comparisons */
     c->pass_started_ns = t1;
     c->pass_started_cpu_ns = psum_os_thread_cpu_ns();
     if (!err)

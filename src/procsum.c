@@ -18,6 +18,7 @@ void procsum_options_init(procsum_options *o)
     o->include_writable_code = false;
     o->algorithm = PROCSUM_ALGO_BLAKE3;
     o->low_priority = true;
+    o->verify_file = true;
 }
 
 static const char *const ALGO_NAMES[] = {"blake3", "crc64", "xxh3"};
@@ -52,6 +53,29 @@ const char *procsum_region_kind_name(procsum_region_kind k)
     case PROCSUM_REGION_ANON: return "anon";
     case PROCSUM_REGION_VDSO: return "vdso";
     case PROCSUM_REGION_OTHER: return "other";
+    }
+    return "unknown";
+}
+
+const char *procsum_verdict_name(procsum_verdict v)
+{
+    switch (v) {
+    case PROCSUM_VERDICT_UNKNOWN: return "unknown";
+    case PROCSUM_VERDICT_BITFLIP: return "bitflip";
+    case PROCSUM_VERDICT_MULTI_BIT: return "multi-bit";
+    case PROCSUM_VERDICT_PATCH: return "patch";
+    case PROCSUM_VERDICT_RESTORED: return "restored";
+    }
+    return "unknown";
+}
+
+const char *procsum_file_status_name(procsum_file_status s)
+{
+    switch (s) {
+    case PROCSUM_FILE_COMPARED: return "compared";
+    case PROCSUM_FILE_NONE: return "none";
+    case PROCSUM_FILE_REPLACED: return "replaced";
+    case PROCSUM_FILE_UNREADABLE: return "unreadable";
     }
     return "unknown";
 }

@@ -36,6 +36,8 @@ void psum_report_change(const psum_change *ch, procsum_algorithm algo, procsum_c
         .changed_pages = ch->page_count,
         .digest_is_page = ch->digest_is_page,
         .changed_page_addrs = ch->pages,
+        .kind = ch->kind,
+        .page_changes = ch->page_changes,
     };
     cb(&m, userdata);
 }

@@ -37,7 +37,9 @@ int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *targe
     p->buf = malloc(SLICE_PAGES * PROCSUM_PAGE_SIZE);
     p->page_digests = malloc(SLICE_PAGES * PROCSUM_MAX_DIGEST);
     p->resident = malloc(SLICE_PAGES * sizeof(*p->resident));
-    if (!p->buf || !p->page_digests || !p->resident) {
+    p->files = calloc(1, sizeof(*p->files));
+    p->verify_new_pages = o->verify_file;
+    if (!p->buf || !p->page_digests || !p->resident || !p->files) {
         psum_pass_free(p);
         return PROCSUM_ENOMEM;
     }
@@ -54,10 +56,17 @@ void psum_pass_free(psum_pass *p)
     free(p->page_digests);
     free(p->resident);
     p->resident = NULL;
-    free(p->changed);
+    if (p->files)
+        psum_file_cache_close(p->files);
+    free(p->files);
+    p->files = NULL;
+    psum_findings *lists[2] = {&p->changes, &p->file_findings};
+    for (int i = 0; i < 2; i++) {
+        free(lists[i]->addrs);
+        free(lists[i]->pages);
+        memset(lists[i], 0, sizeof(*lists[i]));
+    }
     p->buf = p->page_digests = NULL;
-    p->changed = NULL;
-    p->changed_cap = 0;
 }
 
 bool psum_region_selected(const psum_os_region *r, const procsum_options *o)
@@ -140,11 +149,9 @@ typedef struct walk {
 /* Everything the comparison of one region carries between slices. */
 typedef struct region_walk {
     const psum_os_region *region;
-    size_t changed;
-    size_t held; /* pages whose differing content waits for a second look */
+    size_t held;      /* pages whose differing content waits for a second look */
     size_t unsettled; /* pages without a settled baseline */
-    uint8_t first_old[PROCSUM_MAX_DIGEST], first_new[PROCSUM_MAX_DIGEST];
-    int64_t first_old_time;
+    size_t repaired;  /* pages written back from their file */
 } region_walk;
 
 static bool still_mapped(walk *w, const psum_page_baseline *pg)
@@ -171,23 +178,82 @@ static void carry_below(walk *w, uintptr_t addr, bool all)
     }
 }
 
-static int note_change(psum_pass *p, region_walk *rw, uintptr_t addr, const psum_page_baseline *was,
-                       const uint8_t *now)
+/* Appends a page to a list of findings; the first one's digests and time are kept for the report. */
+static procsum_page_change *add_finding(psum_findings *f, uintptr_t addr, const uint8_t *old_digest,
+                                        const uint8_t *new_digest, size_t digest_len, int64_t old_time)
 {
-    if (rw->changed == p->changed_cap) {
-        size_t cap = p->changed_cap ? p->changed_cap * 2 : 16;
-        uintptr_t *grown = realloc(p->changed, cap * sizeof(*grown));
-        if (!grown)
-            return PROCSUM_ENOMEM;
-        p->changed = grown;
-        p->changed_cap = cap;
+    if (f->count == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 16;
+        uintptr_t *addrs = realloc(f->addrs, cap * sizeof(*addrs));
+        if (!addrs)
+            return NULL;
+        f->addrs = addrs;
+        procsum_page_change *pages = realloc(f->pages, cap * sizeof(*pages));
+        if (!pages)
+            return NULL;
+        f->pages = pages;
+        f->cap = cap;
     }
-    if (rw->changed == 0) {
-        memcpy(rw->first_old, was->digest, p->digest_len);
-        memcpy(rw->first_new, now, p->digest_len);
-        rw->first_old_time = was->time_ns;
+    if (f->count == 0) {
+        memcpy(f->first_old, old_digest, digest_len);
+        memcpy(f->first_new, new_digest, digest_len);
+        f->first_old_time = old_time;
     }
-    p->changed[rw->changed++] = addr;
+    f->addrs[f->count] = addr;
+    return &f->pages[f->count++];
+}
+
+/*
+ * Writes the file's bytes back over a changed page and makes them its
+ * baseline. Only where the file is the one mapped; the region's digest of
+ * this pass no longer holds, so the region is counted as repaired.
+ */
+static void repair_page(walk *w, region_walk *rw, psum_page_baseline *now, procsum_page_change *pc)
+{
+    psum_pass *p = w->p;
+    if (!p->opts.repair || pc->file_status != PROCSUM_FILE_COMPARED || pc->verdict == PROCSUM_VERDICT_RESTORED)
+        return;
+    if (psum_os_write(p->target, now->addr, p->files->page, PROCSUM_PAGE_SIZE) != 0)
+        return;
+    pc->repaired = true;
+    rw->repaired++;
+    psum_page_digest_at_keyed(p->algo, pass_key(p), p->files->page, now->index, now->digest);
+}
+
+/* A change seen twice: describe it against the file, repair it if asked. */
+static int note_change(walk *w, region_walk *rw, psum_page_baseline *now, const psum_page_baseline *was,
+                       const uint8_t *bytes)
+{
+    psum_pass *p = w->p;
+    procsum_page_change *pc =
+        add_finding(&p->changes, now->addr, was->digest, now->digest, p->digest_len, was->time_ns);
+    if (!pc)
+        return PROCSUM_ENOMEM;
+    psum_describe_page(p->files, rw->region, now->addr, bytes, pc);
+    repair_page(w, rw, now, pc);
+    return 0;
+}
+
+/*
+ * A page gets its baseline: with verify_file, compare it with its file, and
+ * report it once if it already differs (a hook installed before procsum
+ * started, a breakpoint, a text relocation).
+ */
+static int verify_new_page(walk *w, region_walk *rw, const psum_page_baseline *now, const uint8_t *bytes)
+{
+    psum_pass *p = w->p;
+    if (!p->verify_new_pages || rw->region->kind != PROCSUM_REGION_FILE)
+        return 0;
+    if (psum_file_page(p->files, rw->region, now->addr) != PROCSUM_FILE_COMPARED ||
+        memcmp(p->files->page, bytes, PROCSUM_PAGE_SIZE) == 0)
+        return 0;
+    uint8_t file_digest[PROCSUM_MAX_DIGEST];
+    psum_page_digest_at_keyed(p->algo, pass_key(p), p->files->page, now->index, file_digest);
+    procsum_page_change *pc =
+        add_finding(&p->file_findings, now->addr, file_digest, now->digest, p->digest_len, now->time_ns);
+    if (!pc)
+        return PROCSUM_ENOMEM;
+    psum_describe_page(p->files, rw->region, now->addr, bytes, pc);
     return 0;
 }
 
@@ -218,14 +284,14 @@ static int compare_page(walk *w, region_walk *rw, psum_page_baseline *now, const
     now->state = old == NULL ? PSUM_PAGE_SETTLED : PSUM_PAGE_TENTATIVE;
     carry_below(w, now->addr, false);
     if (!old || w->old_cursor == old->page_count || old->pages[w->old_cursor].addr != now->addr)
-        return 0;
+        return old == NULL ? verify_new_page(w, rw, now, bytes) : 0;
     const psum_page_baseline *was = &old->pages[w->old_cursor++];
     if (was->dev != now->dev || was->ino != now->ino || was->file_offset != now->file_offset)
         return 0; /* other content is mapped here now: it joins silently */
     psum_pass *p = w->p;
     if (matches_baseline(p, was, now, bytes)) {
         now->state = PSUM_PAGE_SETTLED;
-        return 0;
+        return was->state == PSUM_PAGE_TENTATIVE ? verify_new_page(w, rw, now, bytes) : 0;
     }
     if (was->state == PSUM_PAGE_TENTATIVE)
         return 0; /* still being written: the new content starts over as tentative */
@@ -243,7 +309,7 @@ static int compare_page(walk *w, region_walk *rw, psum_page_baseline *now, const
         return 0;
     }
     now->state = PSUM_PAGE_SETTLED;
-    return note_change(p, rw, now->addr, was, now->digest);
+    return note_change(w, rw, now, was, bytes);
 }
 
 /* Records one hashed page, compared with its baseline, in the new snapshot. */
@@ -364,20 +430,26 @@ static int take_region(walk *w, region_walk *rw, uint8_t *region_digest, bool *c
     return 0;
 }
 
-static void report(walk *w, const region_walk *rw, const uint8_t *region_digest, bool complete,
-                   psum_change_fn on_change, void *userdata)
+static void report(walk *w, const region_walk *rw, const psum_findings *f, procsum_report_kind kind,
+                   const uint8_t *region_digest, bool complete, psum_change_fn on_change, void *userdata)
 {
-    /* Region digests before and after exist only when both passes read the whole region. */
-    const psum_region_baseline *was = complete ? find_region(w->old, rw->region) : NULL;
+    /*
+     * Region digests before and after exist only for changes, when both
+     * passes read the whole region and nothing was written back.
+     */
+    bool whole = kind == PROCSUM_REPORT_CHANGED && complete && rw->repaired == 0;
+    const psum_region_baseline *was = whole ? find_region(w->old, rw->region) : NULL;
     psum_change ch = {
         .region = rw->region,
-        .pages = w->p->changed,
-        .page_count = rw->changed,
-        .old_digest = was ? was->digest : rw->first_old,
-        .new_digest = was ? region_digest : rw->first_new,
+        .kind = kind,
+        .pages = f->addrs,
+        .page_changes = f->pages,
+        .page_count = f->count,
+        .old_digest = was ? was->digest : f->first_old,
+        .new_digest = was ? region_digest : f->first_new,
         .region_digest = region_digest,
         .digest_is_page = was == NULL,
-        .old_time_ns = was ? was->time_ns : rw->first_old_time,
+        .old_time_ns = was ? was->time_ns : f->first_old_time,
     };
     on_change(&ch, userdata);
 }
@@ -419,10 +491,13 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
         if (!psum_region_selected(r, &p->opts))
             continue;
         region_walk rw = {.region = r};
+        p->changes.count = 0;
+        p->file_findings.count = 0;
         uint8_t digest[PROCSUM_MAX_DIGEST] = {0};
         bool complete = false;
         size_t first_page = out->page_count, old_cursor = w.old_cursor, mapped_cursor = w.mapped_cursor;
         err = take_region(&w, &rw, digest, &complete);
+        complete = complete && rw.repaired == 0;
         if (err == PROCSUM_EFAULT) {
             /* Unmapped while we read it: nothing to report; its baselines stay while the file is mapped. */
             out->page_count = first_page;
@@ -455,9 +530,13 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
                 memcpy(rb->digest, was->digest, sizeof(rb->digest));
             }
         }
-        if (rw.changed > 0 && on_change)
-            report(&w, &rw, digest, complete, on_change, userdata);
+        if (on_change && p->file_findings.count > 0)
+            report(&w, &rw, &p->file_findings, PROCSUM_REPORT_DIFFERS_FROM_FILE, digest, complete, on_change,
+                   userdata);
+        if (on_change && p->changes.count > 0)
+            report(&w, &rw, &p->changes, PROCSUM_REPORT_CHANGED, digest, complete, on_change, userdata);
     }
     carry_below(&w, 0, true);
+    psum_file_cache_close(p->files);
     return 0;
 }

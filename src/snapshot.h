@@ -13,6 +13,7 @@
 
 #include "digest/digest.h"
 #include "os/os.h"
+#include "pagefile.h"
 #include "procsum.h"
 
 typedef struct psum_page_baseline {
@@ -56,10 +57,21 @@ typedef struct psum_snapshot {
 
 void psum_snapshot_free(psum_snapshot *s);
 
+/* Pages of one region found changed (or differing from their file), in ascending order. */
+typedef struct psum_findings {
+    uintptr_t *addrs;
+    procsum_page_change *pages;
+    size_t count, cap;
+    uint8_t first_old[PROCSUM_MAX_DIGEST], first_new[PROCSUM_MAX_DIGEST]; /* digests of the first page */
+    int64_t first_old_time;
+} psum_findings;
+
 /* One change found in a region, handed to the reporter while the pass goes on. */
 typedef struct psum_change {
     const psum_os_region *region;
+    procsum_report_kind kind;
     const uintptr_t *pages; /* changed page addresses, ascending */
+    const procsum_page_change *page_changes;
     size_t page_count;
     const uint8_t *old_digest, *new_digest;
     const uint8_t *region_digest; /* the region's current digest */
@@ -88,8 +100,10 @@ typedef struct psum_pass {
     uint8_t *page_digests;  /* slice_pages digests */
     bool *resident;         /* slice_pages flags */
     size_t slice_pages;
-    uintptr_t *changed;     /* changed pages of the region being hashed */
-    size_t changed_cap;
+    psum_findings changes;      /* of the region being hashed */
+    psum_findings file_findings;
+    psum_file_cache *files;
+    bool verify_new_pages;  /* compare pages that get a baseline with their file (verify_file) */
     uint64_t bytes_read;    /* added to by every pass */
     uint64_t pages_skipped; /* not in memory, in the last pass */
     uint64_t pages_held;    /* differing from a settled baseline, waiting for a second look */

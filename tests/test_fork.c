@@ -18,8 +18,9 @@ static atomic_int reports;
 
 static void count(const procsum_mismatch *m, void *userdata)
 {
-    (void)m;
     (void)userdata;
+    if (m->kind != PROCSUM_REPORT_CHANGED)
+        return; /* a page that differed from its file at the start: Criterion patches its own code */
     atomic_fetch_add(&reports, 1);
 }
 

@@ -57,11 +57,11 @@ void psum_os_region_list_free(psum_os_region_list *list);
 int psum_os_read(psum_os_target *t, uintptr_t addr, void *buf, size_t len);
 
 /*
- * Which of npages pages from addr (page aligned) the target has in memory
- * now, so that reading them loads nothing from disk: resident[i] for page i.
- * Where residency cannot be known, every page is reported resident.
+ * Writes len bytes at addr of the target whatever the page's protection, as
+ * a debugger does (used to repair code from its file). The protection is
+ * left as it was; instruction caches are flushed where that is needed.
  */
-int psum_os_resident(psum_os_target *t, uintptr_t addr, size_t npages, bool *resident);
+int psum_os_write(psum_os_target *t, uintptr_t addr, const void *buf, size_t len);
 
 /* Threads, locks, time. */
 typedef struct psum_os_thread psum_os_thread;

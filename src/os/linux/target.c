@@ -273,3 +273,26 @@ int psum_os_read(psum_os_target *t, uintptr_t addr, void *buf, size_t len)
     }
     return read_via_mem_file(t, addr, buf, len);
 }
+
+int psum_os_write(psum_os_target *t, uintptr_t addr, const void *buf, size_t len)
+{
+    char path[64];
+    proc_path(path, sizeof(path), t, "mem");
+    /* /proc/PID/mem writes through the protection, as ptrace does, with no window where the page is writable. */
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return psum_os_last_error();
+    size_t done = 0;
+    int err = 0;
+    while (done < len && !err) {
+        ssize_t n = pwrite(fd, (const char *)buf + done, len - done, (off_t)(addr + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            err = n == 0 || errno == EIO ? PROCSUM_EFAULT : psum_os_last_error();
+        else
+            done += (size_t)n;
+    }
+    close(fd);
+    return err;
+}

@@ -615,3 +615,25 @@ int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
     t->modules = mods;
     return 0;
 }
+
+int psum_os_write(psum_os_target *t, uintptr_t addr, const void *buf, size_t len)
+{
+    HANDLE process = t->process;
+    MEMORY_BASIC_INFORMATION mbi;
+    if (!VirtualQueryEx(process, (LPCVOID)addr, &mbi, sizeof(mbi)) || mbi.State != MEM_COMMIT)
+        return PROCSUM_EFAULT;
+    DWORD old = 0;
+    /* Copy-on-write keeps the file's image untouched: only this process's page changes. */
+    if (!VirtualProtectEx(process, (LPVOID)addr, len, PAGE_EXECUTE_WRITECOPY, &old) &&
+        !VirtualProtectEx(process, (LPVOID)addr, len, PAGE_EXECUTE_READWRITE, &old))
+        return psum_win_error(GetLastError());
+    SIZE_T written = 0;
+    BOOL ok = WriteProcessMemory(process, (LPVOID)addr, buf, len, &written);
+    DWORD code = GetLastError();
+    DWORD ignored;
+    VirtualProtectEx(process, (LPVOID)addr, len, old, &ignored);
+    FlushInstructionCache(process, (LPCVOID)addr, len);
+    if (!ok || written != len)
+        return ok ? PROCSUM_EFAULT : psum_win_error(code);
+    return 0;
+}
