@@ -1,0 +1,60 @@
+/*
+ * A process for tests/gdb_patch.sh to patch from outside: it starts a
+ * checker, prints "ready PID ADDR" (ADDR: a function of its own nobody
+ * calls), and prints one line per changed page it is told about:
+ *   change VERDICT FILE_OFFSET ADDR NEW_BYTES_HEX
+ * It exits after the first change, or after 60 s.
+ */
+#define _DEFAULT_SOURCE
+#include <procsum.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static atomic_int changes;
+
+static void on_change(const procsum_mismatch *m, void *userdata)
+{
+    (void)userdata;
+    if (m->kind != PROCSUM_REPORT_CHANGED)
+        return;
+    for (size_t i = 0; i < m->changed_pages; i++) {
+        const procsum_page_change *pc = &m->page_changes[i];
+        for (size_t r = 0; r < pc->run_count; r++) {
+            const procsum_byte_run *run = &pc->runs[r];
+            printf("change %s %#llx %#lx ", procsum_verdict_name(pc->verdict), (unsigned long long)run->file_offset,
+                   (unsigned long)run->addr);
+            for (size_t b = 0; b < run->len && b < PROCSUM_RUN_BYTES; b++)
+                printf("%02x", run->new_bytes[b]);
+            printf("\n");
+        }
+    }
+    fflush(stdout);
+    atomic_fetch_add(&changes, 1);
+}
+
+int patch_me(int x);
+__attribute__((noinline, used)) int patch_me(int x)
+{
+    return (x * 31 + 17) ^ 0x5a5a;
+}
+
+int main(void)
+{
+    procsum_options o;
+    procsum_options_init(&o);
+    o.check_period_ms = 10;
+    procsum_checker *c;
+    int err = procsum_start(&o, on_change, NULL, &c);
+    if (err) {
+        fprintf(stderr, "patch_target: %s\n", procsum_strerror(err));
+        return 1;
+    }
+    printf("ready %ld %#lx\n", (long)getpid(), (unsigned long)(uintptr_t)&patch_me);
+    fflush(stdout);
+    for (int i = 0; i < 60000 && atomic_load(&changes) == 0; i++)
+        usleep(1000);
+    procsum_stop(c);
+    return atomic_load(&changes) ? 0 : 2;
+}
