@@ -276,33 +276,47 @@ typedef struct dl_job {
 /*
  * Thread 0 opens and closes each library in turn, forwards; thread 1 goes
  * backwards and keeps two open at a time, so that the free holes, and so
- * the addresses each library lands at, keep changing.
+ * the addresses each library lands at, keep changing. Thread 1 also keeps
+ * one library loaded for a while (STICKY_ROUNDS rounds, many passes), so
+ * that its pages settle into baselines before it goes and other libraries
+ * take its addresses.
  */
+#define STICKY_ROUNDS 8
+
 static void *dl_churn(void *arg)
 {
     dl_job *job = arg;
     size_t n = lib_count;
-    while (!atomic_load(&stop_threads)) {
+    void *sticky = NULL;
+    lib *sticky_lib = NULL;
+    for (unsigned long round = 0; !atomic_load(&stop_threads); round++) {
         if (job->id == 0) {
             for (size_t i = 0; i < n; i++) {
                 void *h = open_lib(&libs[i]);
                 close_lib(h, &libs[i]);
                 job->cycles++;
             }
-        } else {
-            void *held = NULL;
-            lib *held_lib = NULL;
-            for (size_t k = 0; k < n; k++) {
-                lib *l = &libs[n - 1 - k];
-                void *h = open_lib(l);
-                close_lib(held, held_lib);
-                held = h;
-                held_lib = l;
-                job->cycles++;
-            }
-            close_lib(held, held_lib);
+            continue;
         }
+        if (round % STICKY_ROUNDS == 0) {
+            close_lib(sticky, sticky_lib);
+            sticky_lib = &libs[(round / STICKY_ROUNDS) % n];
+            sticky = open_lib(sticky_lib);
+            job->cycles++;
+        }
+        void *held = NULL;
+        lib *held_lib = NULL;
+        for (size_t k = 0; k < n; k++) {
+            lib *l = &libs[n - 1 - k];
+            void *h = open_lib(l);
+            close_lib(held, held_lib);
+            held = h;
+            held_lib = l;
+            job->cycles++;
+        }
+        close_lib(held, held_lib);
     }
+    close_lib(sticky, sticky_lib);
     return NULL;
 }
 

@@ -20,6 +20,7 @@
 struct psum_os_target {
     long pid;          /* 0: the calling process, whoever it is after a fork */
     int mem_fd;        /* /proc/PID/mem, opened on first need */
+    pid_t mem_fd_owner; /* the process that opened it: after a fork, the child's must be its own */
     bool vm_readv_ok;  /* false once process_vm_readv is refused (seccomp, old kernel) */
 };
 
@@ -231,7 +232,13 @@ int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
 
 static int read_via_mem_file(psum_os_target *t, uintptr_t addr, void *buf, size_t len)
 {
+    if (t->mem_fd >= 0 && t->mem_fd_owner != getpid()) {
+        /* Inherited across fork: "/proc/self/mem" opened by the parent still shows the parent. */
+        close(t->mem_fd);
+        t->mem_fd = -1;
+    }
     if (t->mem_fd < 0) {
+        t->mem_fd_owner = getpid();
         char path[64];
         proc_path(path, sizeof(path), t, "mem");
         t->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
