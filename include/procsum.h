@@ -163,7 +163,9 @@ typedef enum procsum_file_status {
     PROCSUM_FILE_COMPARED = 0,    /* the file is the one mapped, and was compared */
     PROCSUM_FILE_NONE = 1,        /* not file-backed memory */
     PROCSUM_FILE_REPLACED = 2,    /* the path is no longer the file mapped (deleted, replaced) */
-    PROCSUM_FILE_UNREADABLE = 3   /* the file could not be read */
+    PROCSUM_FILE_UNREADABLE = 3,  /* the file could not be read */
+    PROCSUM_FILE_RELOCATED = 4    /* the image was loaded away from its preferred base: its code differs
+                                     from the file by the loader's fixups, so it is not compared */
 } procsum_file_status;
 
 #define PROCSUM_RUN_BYTES 16u

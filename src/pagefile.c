@@ -22,6 +22,8 @@ procsum_file_status psum_file_page(psum_file_cache *fc, const psum_os_region *r,
         return PROCSUM_FILE_NONE;
     if (r->file_deleted)
         return PROCSUM_FILE_REPLACED;
+    if (r->relocated)
+        return PROCSUM_FILE_RELOCATED;
     if (!fc->tried || fc->dev != r->dev || fc->ino != r->ino) {
         psum_file_cache_close(fc);
         fc->tried = true;

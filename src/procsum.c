@@ -76,6 +76,7 @@ const char *procsum_file_status_name(procsum_file_status s)
     case PROCSUM_FILE_NONE: return "none";
     case PROCSUM_FILE_REPLACED: return "replaced";
     case PROCSUM_FILE_UNREADABLE: return "unreadable";
+    case PROCSUM_FILE_RELOCATED: return "relocated";
     }
     return "unknown";
 }

@@ -46,8 +46,8 @@ __attribute__((visibility("default"))) int stress_lib_id(void)
 
 __attribute__((visibility("default"), noinline)) int stress_lib_run(int x)
 {
-    int acc = x;
+    unsigned acc = (unsigned)x;
     for (int i = 0; i < STRESS_LIB_ID + 3; i++)
-        acc = acc * 31 + STRESS_LIB_ID;
-    return acc;
+        acc = acc * 31u + STRESS_LIB_ID;
+    return (int)(acc & 0x7fffffffu);
 }

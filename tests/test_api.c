@@ -31,6 +31,24 @@ Test(options, init_sets_documented_defaults)
     cr_assert_eq(o.include_writable_code, false);
     cr_assert_eq(o.algorithm, PROCSUM_ALGO_BLAKE3);
     cr_assert_eq(o.keyed_digests, false);
+    cr_assert_eq(o.max_cpu_percent, 0u);
+    cr_assert_eq(o.low_priority, true);
+    cr_assert_eq(o.include_nonresident, false);
+    cr_assert_eq(o.follow_fork, false);
+    cr_assert_eq(o.verify_file, true);
+    cr_assert_eq(o.repair, false);
+}
+
+Test(options, verdict_and_file_status_names)
+{
+    cr_assert_str_eq(procsum_verdict_name(PROCSUM_VERDICT_BITFLIP), "bitflip");
+    cr_assert_str_eq(procsum_verdict_name(PROCSUM_VERDICT_MULTI_BIT), "multi-bit");
+    cr_assert_str_eq(procsum_verdict_name(PROCSUM_VERDICT_PATCH), "patch");
+    cr_assert_str_eq(procsum_verdict_name(PROCSUM_VERDICT_RESTORED), "restored");
+    cr_assert_str_eq(procsum_verdict_name((procsum_verdict)77), "unknown");
+    cr_assert_str_eq(procsum_file_status_name(PROCSUM_FILE_COMPARED), "compared");
+    cr_assert_str_eq(procsum_file_status_name(PROCSUM_FILE_RELOCATED), "relocated");
+    cr_assert_str_eq(procsum_file_status_name((procsum_file_status)77), "unknown");
 }
 
 Test(options, init_null_is_harmless)

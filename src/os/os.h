@@ -25,6 +25,7 @@ typedef struct psum_os_region {
     procsum_region_kind kind;
     bool main_executable;
     bool file_deleted;
+    bool relocated;           /* an image loaded away from its preferred base: its code differs from the file */
     uint64_t dev, ino;        /* identity of the backing file; 0 when none */
     uint64_t file_offset;     /* offset of `start` in the file */
     char *path;               /* owned; the file's path or a bracketed name */

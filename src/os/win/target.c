@@ -30,6 +30,7 @@ typedef struct win_module {
     uintptr_t base, end;
     bool main;
     uint64_t dev, ino;
+    bool relocated;  /* loaded away from the base its file asks for: its code differs from the file by the fixups */
     char *path;      /* UTF-8 */
     wchar_t *wpath;  /* as the loader gives it */
     psum_pe_range *ranges;
@@ -404,18 +405,32 @@ static int module_headers(const psum_os_target *t, uintptr_t base, win_module *m
     }
 }
 
-/* Identity of the module's file: volume serial number and file index; 0/0 when unavailable. */
-static void file_identity(const wchar_t *path, uint64_t *dev, uint64_t *ino)
+/*
+ * Identity of the module's file (volume serial number and file index; 0/0
+ * when unavailable), and whether the module was loaded away from the base
+ * the file asks for (the loader rewrites the in-memory header, so the file's
+ * is the one to ask).
+ */
+static void file_identity(win_module *m)
 {
-    *dev = *ino = 0;
-    HANDLE f = CreateFileW(path, FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+    m->dev = m->ino = 0;
+    m->relocated = false;
+    HANDLE f = CreateFileW(m->wpath, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
                            OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, NULL);
     if (f == INVALID_HANDLE_VALUE)
         return;
     BY_HANDLE_FILE_INFORMATION info;
     if (GetFileInformationByHandle(f, &info)) {
-        *dev = info.dwVolumeSerialNumber;
-        *ino = (uint64_t)info.nFileIndexHigh << 32 | info.nFileIndexLow;
+        m->dev = info.dwVolumeSerialNumber;
+        m->ino = (uint64_t)info.nFileIndexHigh << 32 | info.nFileIndexLow;
+    }
+    uint8_t hdr[4096];
+    DWORD n = 0;
+    psum_pe_image img;
+    size_t need = 0;
+    if (ReadFile(f, hdr, sizeof(hdr), &n, NULL) && psum_pe_parse(hdr, n, &img, &need) == 0) {
+        m->relocated = img.preferred_base != (uint64_t)m->base;
+        free(img.ranges);
     }
     CloseHandle(f);
 }
@@ -480,8 +495,9 @@ static int collect_modules(psum_os_target *t, module_set *out)
             memcmp(was->identity, m->identity, m->identity_len) == 0) {
             m->dev = was->dev;
             m->ino = was->ino;
+            m->relocated = was->relocated;
         } else {
-            file_identity(m->wpath, &m->dev, &m->ino);
+            file_identity(m);
         }
     }
     return 0;
@@ -546,6 +562,7 @@ static int push_module_pieces(psum_os_region_list *list, const win_module *m, ui
             .prot = psum_win_prot(protect),
             .kind = PROCSUM_REGION_FILE,
             .main_executable = m->main,
+            .relocated = m->relocated,
             .dev = m->dev,
             .ino = m->ino,
             .file_offset = m->ranges[i].file_offset + (lo - s),
