@@ -91,8 +91,8 @@ if [ -n "$dll" ]; then
     else
         fail "$(basename "$dll") exports: ${others:-nothing}"
     fi
-    [ -f "$BUILD/src/libprocsum.dll.a" ] && pass "import library libprocsum.dll.a" || fail "no import library"
-    [ -f "$BUILD/src/libprocsum.a" ] && pass "static library libprocsum.a" || fail "no static library"
+    [ -f "$BUILD/src/procsum.dll.a" ] && pass "import library procsum.dll.a" || fail "no import library"
+    [ -f "$BUILD/src/procsum.a" ] && pass "static library procsum.a" || fail "no static library"
 else
     fail "no procsum DLL built"
 fi
@@ -112,7 +112,7 @@ if [ ! -f "$WINEPREFIX/system.reg" ]; then
     [ -n "$WINESERVER" ] && timeout 120 "$WINESERVER" -w >/dev/null 2>&1 </dev/null || true
     [ -f "$WINEPREFIX/system.reg" ] || { cat "$BUILD/wineboot.log"; fail "wineboot"; finish; }
 fi
-# Where Wine looks for libprocsum-0.dll: the build's src directory, as a Windows path.
+# Where Wine looks for procsum.dll: the build's src directory, as a Windows path.
 export WINEPATH="Z:$(echo "$BUILD/src" | tr / '\\')"
 
 run() { # name, then the program and its arguments

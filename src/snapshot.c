@@ -404,7 +404,9 @@ static int take_region(walk *w, region_walk *rw, uint8_t *region_digest, bool *c
             return err;
         size_t n = total - done < p->slice_pages ? total - done : p->slice_pages;
         uintptr_t base = r->start + done * PROCSUM_PAGE_SIZE;
-        streaming = streaming && mark_resident(p, base, n) == n;
+        /* Residency is asked for every slice: the flags feed take_runs below. */
+        size_t resident = mark_resident(p, base, n);
+        streaming = streaming && resident == n;
         if (!streaming) {
             err = take_runs(w, rw, done, n);
             if (err)

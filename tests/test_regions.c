@@ -242,6 +242,8 @@ Test(regions, pages_not_in_memory_are_not_read)
     if (probe[0] & 1)
         cr_skip_test("the file system kept the file cached; residency cannot be shown here");
 
+    /* One page in memory: the region has a hole in its first slice and cold slices after it. */
+    (void)*(volatile uint8_t *)code;
     procsum_options o;
     procsum_options_init(&o);
     size_t before = rss_bytes();
@@ -252,7 +254,7 @@ Test(regions, pages_not_in_memory_are_not_read)
     cr_assert_not_null(g, "the cold region is listed");
     cr_expect_not(g->digest_valid, "it was not read, so it has no digest");
     cr_expect_lt(r.hashed_bytes, total_bytes(&r) - size / 2, "the cold pages were not read");
-    cr_expect_lt(grown, size / 4, "resident memory grew by %zu bytes", grown);
+    cr_expect_lt(grown, size / 16, "resident memory grew by %zu bytes", grown);
     procsum_benchmark_result_free(&r);
 
     /* The reference: reading everything loads the whole file. */

@@ -44,11 +44,21 @@ typedef struct seen {
     uintptr_t first_page;
     size_t changed_pages;
     size_t digest_len;
+    volatile LONG file_findings;
 } seen;
 
 static void on_mismatch(const procsum_mismatch *m, void *userdata)
 {
     seen *s = userdata;
+    /*
+     * Pages that differed from their file from the start are findings, not
+     * changes: MinGW's start-up code patches the program's own text
+     * (pseudo-relocations) before main runs.
+     */
+    if (m->kind != PROCSUM_REPORT_CHANGED) {
+        InterlockedIncrement(&s->file_findings);
+        return;
+    }
     EnterCriticalSection(&s->lock);
     if (s->reports++ == 0) {
         snprintf(s->source, sizeof(s->source), "%s", m->region->source);
@@ -195,7 +205,7 @@ static void one_bit_flip_is_reported(void)
     for (int i = 0; i < 500 && reports(&s) == 0; i++)
         Sleep(10);
     Sleep(200); /* time for a second, wrong report to show up */
-    uint64_t counted = procsum_mismatch_count(c);
+    uint64_t counted = procsum_mismatch_count(c) - (uint64_t)s.file_findings;
     err = procsum_stop(c);
     CHECK(err == 0, "stop: %s", procsum_strerror(err));
     CHECK(s.reports == 1 && counted == 1, "exactly one report: %d (count %llu)", s.reports,

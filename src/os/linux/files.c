@@ -247,7 +247,8 @@ int psum_os_resident(psum_os_target *t, uintptr_t addr, size_t npages, bool *res
     if (npages == 0)
         return 0;
     long pid = psum_linux_target_pid(t);
-    if (psum_linux_resident_pagemap(pid, addr, npages, resident) == 0)
+    int fd = psum_linux_target_pagemap(t);
+    if (fd >= 0 && walk_chunks(addr, npages, resident, pagemap_query, &fd) == 0)
         return 0;
     if (pid == 0 && psum_linux_resident_mincore(addr, npages, resident) == 0)
         return 0;

@@ -14,6 +14,8 @@
 
 /* The target's process id as given to psum_os_target_open: 0 is the caller (target.c). */
 long psum_linux_target_pid(const psum_os_target *t);
+/* The target's pagemap, opened once and kept (reopened by a forked child); -1 if it cannot be opened. */
+int psum_linux_target_pagemap(psum_os_target *t);
 
 /*
  * Present bit (63) of /proc/PID/pagemap (pid 0: /proc/self/pagemap): true

@@ -21,6 +21,8 @@ struct psum_os_target {
     long pid;          /* 0: the calling process, whoever it is after a fork */
     int mem_fd;        /* /proc/PID/mem, opened on first need */
     pid_t mem_fd_owner; /* the process that opened it: after a fork, the child's must be its own */
+    int pagemap_fd;     /* /proc/PID/pagemap, kept open across passes */
+    pid_t pagemap_owner;
     bool vm_readv_ok;  /* false once process_vm_readv is refused (seccomp, old kernel) */
 };
 
@@ -28,6 +30,7 @@ long psum_linux_target_pid(const psum_os_target *t)
 {
     return t->pid;
 }
+
 
 static pid_t real_pid(const psum_os_target *t)
 {
@@ -43,6 +46,20 @@ static void proc_path(char *buf, size_t size, const psum_os_target *t, const cha
         snprintf(buf, size, "/proc/%ld/%s", t->pid, leaf);
 }
 
+int psum_linux_target_pagemap(psum_os_target *t)
+{
+    /* A descriptor stays bound to the address space it was opened on: a forked child opens its own. */
+    if (t->pagemap_fd >= 0 && t->pagemap_owner != getpid())
+        t->pagemap_fd = -1; /* the parent's: not ours to close */
+    if (t->pagemap_fd < 0) {
+        char path[64];
+        proc_path(path, sizeof(path), t, "pagemap");
+        t->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+        t->pagemap_owner = getpid();
+    }
+    return t->pagemap_fd;
+}
+
 int psum_os_target_open(long pid, psum_os_target **out)
 {
     if (!out || pid < 0)
@@ -53,6 +70,7 @@ int psum_os_target_open(long pid, psum_os_target **out)
         return PROCSUM_ENOMEM;
     t->pid = pid;
     t->mem_fd = -1;
+    t->pagemap_fd = -1;
     t->vm_readv_ok = true;
     if (pid != 0) {
         char path[64];
@@ -74,6 +92,8 @@ void psum_os_target_close(psum_os_target *t)
         return;
     if (t->mem_fd >= 0)
         close(t->mem_fd);
+    if (t->pagemap_fd >= 0 && t->pagemap_owner == getpid())
+        close(t->pagemap_fd);
     free(t);
 }
 
