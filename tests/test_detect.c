@@ -358,7 +358,7 @@ Test(detect, munmap_races_cause_no_crash_and_no_report)
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
         cr_assert_eq(pthread_create(&t[i], NULL, churn, &jobs[i]), 0);
-    wait_passes(c, 200);
+    wait_passes(c, 50);
     atomic_store(&churn_stop, true);
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
