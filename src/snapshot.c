@@ -368,7 +368,8 @@ static int take_runs(walk *w, region_walk *rw, size_t done, size_t n)
         while (j < n && p->resident[j])
             j++;
         uint8_t *bytes = p->buf + i * PROCSUM_PAGE_SIZE;
-        int err = psum_os_read(p->target, base + i * PROCSUM_PAGE_SIZE, bytes, (j - i) * PROCSUM_PAGE_SIZE);
+        int err = psum_os_read_region(p->target, rw->region, base + i * PROCSUM_PAGE_SIZE, bytes,
+                                      (j - i) * PROCSUM_PAGE_SIZE);
         if (err)
             return err;
         p->bytes_read += (uint64_t)(j - i) * PROCSUM_PAGE_SIZE;
@@ -414,7 +415,7 @@ static int take_region(walk *w, region_walk *rw, uint8_t *region_digest, bool *c
             done += n;
             continue;
         }
-        err = psum_os_read(p->target, base, p->buf, n * PROCSUM_PAGE_SIZE);
+        err = psum_os_read_region(p->target, r, base, p->buf, n * PROCSUM_PAGE_SIZE);
         if (err)
             return err;
         p->bytes_read += (uint64_t)n * PROCSUM_PAGE_SIZE;

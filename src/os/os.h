@@ -58,6 +58,15 @@ void psum_os_region_list_free(psum_os_region_list *list);
 int psum_os_read(psum_os_target *t, uintptr_t addr, void *buf, size_t len);
 
 /*
+ * The same, for bytes of region r, where the platform can also make sure
+ * they still are r's: on Linux, pages of objects the loader mapped are read
+ * while the loader cannot change them, and a different file found there
+ * (another library loaded at the same address since r was listed) gives
+ * PROCSUM_EFAULT, as an unmapped region does.
+ */
+int psum_os_read_region(psum_os_target *t, const psum_os_region *r, uintptr_t addr, void *buf, size_t len);
+
+/*
  * Writes len bytes at addr of the target whatever the page's protection, as
  * a debugger does (used to repair code from its file). The protection is
  * left as it was; instruction caches are flushed where that is needed.
@@ -66,7 +75,6 @@ int psum_os_write(psum_os_target *t, uintptr_t addr, const void *buf, size_t len
 
 /* Threads, locks, time. */
 typedef struct psum_os_thread psum_os_thread;
-typedef struct psum_os_event psum_os_event;
 
 int psum_os_thread_start(psum_os_thread **out, void (*fn)(void *), void *arg);
 int psum_os_thread_join(psum_os_thread *t);
@@ -74,13 +82,6 @@ bool psum_os_thread_is_current(const psum_os_thread *t);
 /* Lowers the calling thread's scheduling priority; failure is harmless. */
 void psum_os_thread_lower_priority(void);
 
-/* A flag with a timed wait that wakes as soon as it is set. */
-int psum_os_event_create(psum_os_event **out);
-void psum_os_event_destroy(psum_os_event *e);
-void psum_os_event_set(psum_os_event *e);
-bool psum_os_event_is_set(psum_os_event *e);
-/* Waits until set or timeout; returns true if set. */
-bool psum_os_event_wait(psum_os_event *e, uint64_t timeout_ns);
 
 /* A lock and a condition to wait on under it (no recursion, no ownership checks). */
 typedef struct psum_os_monitor psum_os_monitor;

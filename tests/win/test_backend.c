@@ -564,7 +564,8 @@ static void other_process(void)
 }
 
 typedef struct thread_arg {
-    psum_os_event *ev;
+    psum_os_monitor *mon;
+    volatile LONG flag;
     psum_os_thread *self;
     volatile LONG saw_self;
     unsigned delay_ms;
@@ -574,7 +575,10 @@ static void setter(void *p)
 {
     thread_arg *a = p;
     Sleep(a->delay_ms);
-    psum_os_event_set(a->ev);
+    psum_os_monitor_lock(a->mon);
+    a->flag = 1;
+    psum_os_monitor_wake_all(a->mon);
+    psum_os_monitor_unlock(a->mon);
 }
 
 static void self_checker(void *p)
@@ -587,26 +591,29 @@ static void self_checker(void *p)
 
 static void threads_events_clocks(void)
 {
-    psum_os_event *ev;
-    CHECK(psum_os_event_create(&ev) == 0, "event");
-    CHECK(!psum_os_event_is_set(ev), "starts clear");
+    psum_os_monitor *mon;
+    CHECK(psum_os_monitor_create(&mon) == 0, "monitor");
     uint64_t t0 = psum_os_monotonic_ns();
-    CHECK(!psum_os_event_wait(ev, 50000000u), "times out");
+    psum_os_monitor_lock(mon);
+    psum_os_monitor_wait_until(mon, t0 + 50000000u);
+    psum_os_monitor_unlock(mon);
     uint64_t waited = psum_os_monotonic_ns() - t0;
-    CHECK(waited >= 50000000u && waited < 2000000000u, "waited %llu ns for 50 ms", (unsigned long long)waited);
-    CHECK(!psum_os_event_wait(ev, 0), "zero timeout");
+    CHECK(waited >= 40000000u && waited < 2000000000u, "waited %llu ns for 50 ms", (unsigned long long)waited);
 
-    thread_arg a = {.ev = ev, .delay_ms = 30};
+    thread_arg a = {.mon = mon, .delay_ms = 30};
     psum_os_thread *th;
     t0 = psum_os_monotonic_ns();
     CHECK(psum_os_thread_start(&th, setter, &a) == 0, "start a thread");
-    CHECK(psum_os_event_wait(ev, 10000000000u), "woken by set");
+    psum_os_monitor_lock(mon);
+    while (!a.flag && psum_os_monotonic_ns() < t0 + 10000000000u)
+        psum_os_monitor_wait_until(mon, t0 + 10000000000u);
+    psum_os_monitor_unlock(mon);
     waited = psum_os_monotonic_ns() - t0;
+    CHECK(a.flag == 1, "woken by the other thread");
     CHECK(waited < 1000000000u, "promptly: %llu ns", (unsigned long long)waited);
     CHECK(psum_os_thread_join(th) == 0, "join");
-    CHECK(psum_os_event_is_set(ev) && psum_os_event_wait(ev, 0), "stays set");
-    psum_os_event_destroy(ev);
-    psum_os_event_destroy(NULL);
+    psum_os_monitor_destroy(mon);
+    psum_os_monitor_destroy(NULL);
 
     thread_arg b = {0};
     CHECK(psum_os_thread_start(&b.self, self_checker, &b) == 0, "start another");

@@ -17,11 +17,6 @@ struct psum_os_thread {
     void *arg;
 };
 
-struct psum_os_event {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool set;
-};
 
 static void *thread_trampoline(void *p)
 {
@@ -68,75 +63,6 @@ void psum_os_thread_lower_priority(void)
     /* On Linux a nice value applies to one thread when given its thread id. */
     pid_t tid = (pid_t)syscall(SYS_gettid);
     (void)setpriority(PRIO_PROCESS, (id_t)tid, 19);
-}
-
-int psum_os_event_create(psum_os_event **out)
-{
-    psum_os_event *e = calloc(1, sizeof(*e));
-    if (!e)
-        return PROCSUM_ENOMEM;
-    pthread_condattr_t attr;
-    if (pthread_condattr_init(&attr) != 0) {
-        free(e);
-        return PROCSUM_ENOMEM;
-    }
-    int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    if (rc == 0)
-        rc = pthread_cond_init(&e->cond, &attr);
-    pthread_condattr_destroy(&attr);
-    if (rc != 0) {
-        free(e);
-        return PROCSUM_ENOMEM;
-    }
-    if (pthread_mutex_init(&e->lock, NULL) != 0) {
-        pthread_cond_destroy(&e->cond);
-        free(e);
-        return PROCSUM_ENOMEM;
-    }
-    *out = e;
-    return 0;
-}
-
-void psum_os_event_destroy(psum_os_event *e)
-{
-    if (!e)
-        return;
-    pthread_cond_destroy(&e->cond);
-    pthread_mutex_destroy(&e->lock);
-    free(e);
-}
-
-void psum_os_event_set(psum_os_event *e)
-{
-    pthread_mutex_lock(&e->lock);
-    e->set = true;
-    pthread_cond_broadcast(&e->cond);
-    pthread_mutex_unlock(&e->lock);
-}
-
-bool psum_os_event_is_set(psum_os_event *e)
-{
-    pthread_mutex_lock(&e->lock);
-    bool set = e->set;
-    pthread_mutex_unlock(&e->lock);
-    return set;
-}
-
-bool psum_os_event_wait(psum_os_event *e, uint64_t timeout_ns)
-{
-    uint64_t deadline = psum_os_monotonic_ns() + timeout_ns;
-    if (deadline < timeout_ns)
-        deadline = UINT64_MAX;
-    struct timespec ts = {(time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u)};
-    pthread_mutex_lock(&e->lock);
-    while (!e->set) {
-        int rc = pthread_cond_timedwait(&e->cond, &e->lock, &ts);
-        if (rc == ETIMEDOUT)
-            break;
-    }
-    bool set = e->set;
-    pthread_mutex_unlock(&e->lock);
-    return set;
 }
 
 static uint64_t clock_ns(clockid_t id)

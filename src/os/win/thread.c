@@ -12,9 +12,6 @@ struct psum_os_thread {
     void *arg;
 };
 
-struct psum_os_event {
-    HANDLE handle; /* manual-reset: stays set once set */
-};
 
 /* _beginthreadex rather than CreateThread: the thread uses the C runtime. */
 static unsigned __stdcall thread_trampoline(void *p)
@@ -61,62 +58,6 @@ bool psum_os_thread_is_current(const psum_os_thread *t)
 void psum_os_thread_lower_priority(void)
 {
     (void)SetThreadPriority(GetCurrentThread(), THREAD_PRIORITY_LOWEST);
-}
-
-int psum_os_event_create(psum_os_event **out)
-{
-    psum_os_event *e = calloc(1, sizeof(*e));
-    if (!e)
-        return PROCSUM_ENOMEM;
-    e->handle = CreateEventW(NULL, TRUE, FALSE, NULL);
-    if (!e->handle) {
-        int err = psum_os_last_error();
-        free(e);
-        return err;
-    }
-    *out = e;
-    return 0;
-}
-
-void psum_os_event_destroy(psum_os_event *e)
-{
-    if (!e)
-        return;
-    CloseHandle(e->handle);
-    free(e);
-}
-
-void psum_os_event_set(psum_os_event *e)
-{
-    (void)SetEvent(e->handle);
-}
-
-bool psum_os_event_is_set(psum_os_event *e)
-{
-    return WaitForSingleObject(e->handle, 0) == WAIT_OBJECT_0;
-}
-
-bool psum_os_event_wait(psum_os_event *e, uint64_t timeout_ns)
-{
-    uint64_t start = psum_os_monotonic_ns();
-    uint64_t deadline = start + timeout_ns;
-    if (deadline < start)
-        deadline = UINT64_MAX;
-    for (;;) {
-        uint64_t now = psum_os_monotonic_ns();
-        uint64_t left = deadline > now ? deadline - now : 0;
-        /* Whole milliseconds, rounded up so that a wait never ends early; INFINITE is not a duration. */
-        uint64_t ms = left / 1000000u + (left % 1000000u != 0);
-        if (ms >= INFINITE)
-            ms = INFINITE - 1;
-        DWORD rc = WaitForSingleObject(e->handle, (DWORD)ms);
-        if (rc == WAIT_OBJECT_0)
-            return true;
-        if (rc != WAIT_TIMEOUT || ms == 0)
-            return psum_os_event_is_set(e);
-        if (psum_os_monotonic_ns() >= deadline)
-            return false;
-    }
 }
 
 uint64_t psum_os_monotonic_ns(void)

@@ -1,0 +1,79 @@
+/*
+ * Reads of loader-mapped objects that know whose bytes they got. While
+ * dl_iterate_phdr runs its callback the loader cannot map or unmap anything,
+ * so a read made there of an object it lists is a read of that object, not
+ * of another one dlopen'ed since at the same address. The identity (device
+ * and inode) of each listed object is compared with what /proc/PID/maps said
+ * when the region was found.
+ */
+#include <limits.h>
+#include <link.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../os.h"
+#include "files.h"
+
+typedef struct object_read {
+    psum_os_target *t;
+    const psum_os_region *r;
+    uintptr_t addr;
+    void *buf;
+    size_t len;
+    bool covered; /* an object listed by the loader holds [addr, addr + len) */
+    int result;
+} object_read;
+
+static bool covers(const struct dl_phdr_info *info, uintptr_t addr, size_t len)
+{
+    for (size_t i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uintptr_t start = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)(PROCSUM_PAGE_SIZE - 1);
+        uintptr_t end = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+        if (addr >= start && addr + len <= end + PROCSUM_PAGE_SIZE - 1)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Whether the listed object is r's file: by device and inode, or else by its
+ * resolved path (the two can disagree on overlay file systems, where stat
+ * and the maps file may give different devices for one file). The main
+ * program (empty name) cannot be unloaded, so it always is.
+ */
+static bool same_file(const struct dl_phdr_info *info, const psum_os_region *r)
+{
+    if (!info->dlpi_name || !info->dlpi_name[0])
+        return true;
+    struct stat st;
+    if (stat(info->dlpi_name, &st) == 0 && (uint64_t)st.st_dev == r->dev && (uint64_t)st.st_ino == r->ino)
+        return true;
+    char resolved[PATH_MAX];
+    return realpath(info->dlpi_name, resolved) && strcmp(resolved, r->path) == 0;
+}
+
+static int visit(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    object_read *o = arg;
+    if (!covers(info, o->addr, o->len))
+        return 0;
+    o->covered = true;
+    /* Another object at this address since the regions were listed: not the bytes of r's file. */
+    o->result = same_file(info, o->r) ? psum_os_read(o->t, o->addr, o->buf, o->len) : PROCSUM_EFAULT;
+    return 1;
+}
+
+int psum_os_read_region(psum_os_target *t, const psum_os_region *r, uintptr_t addr, void *buf, size_t len)
+{
+    if (psum_linux_target_pid(t) != 0 || r->kind != PROCSUM_REGION_FILE)
+        return psum_os_read(t, addr, buf, len);
+    object_read o = {.t = t, .r = r, .addr = addr, .buf = buf, .len = len, .result = 0};
+    dl_iterate_phdr(visit, &o);
+    /* Files the program mapped itself are not the loader's: a plain read, which cannot fault either. */
+    return o.covered ? o.result : psum_os_read(t, addr, buf, len);
+}
