@@ -5,6 +5,8 @@
  * parent's checker goes on unharmed.
  */
 #include <criterion/criterion.h>
+#include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -55,6 +57,14 @@ static void wait_passes(procsum_checker *c, uint64_t n)
     cr_assert_geq(passes(c), target);
 }
 
+static int count_objects(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)info;
+    (void)size;
+    (void)data;
+    return 0;
+}
+
 /* Exit status of a child that stops the inherited checker; 124 if it hung. */
 static int child_stops(procsum_checker *c)
 {
@@ -66,6 +76,15 @@ static int child_stops(procsum_checker *c)
         usleep(50000);
         /* No thread here: the count must not move. */
         int frozen = passes(c) == before;
+        /*
+         * The parent's checker reads inside dl_iterate_phdr, holding the
+         * loader's lock, and may have been there at the fork: the loader
+         * must still work here.
+         */
+        void *h = dlopen("libprocsum-does-not-exist.so", RTLD_NOW);
+        if (h)
+            dlclose(h);
+        dl_iterate_phdr(count_objects, NULL);
         int rc = procsum_stop(c);
         _exit(rc == 0 && frozen ? 0 : 1);
     }

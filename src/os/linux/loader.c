@@ -8,12 +8,60 @@
  */
 #include <limits.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../os.h"
 #include "files.h"
+
+/*
+ * fork() while the checker is inside dl_iterate_phdr would leave the child
+ * with the loader's lock held by a thread that does not exist there: its
+ * first dlopen would hang. So those reads hold `guard`, and fork takes it
+ * first: a fork waits until the checker is out of the loader. The wait is
+ * bounded, for a thread that forks while itself holding the loader's lock
+ * (from a library constructor), which the checker may be waiting for.
+ */
+static pthread_mutex_t guard = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+static _Thread_local bool guard_taken_for_fork;
+static bool guard_ready;
+
+static void before_fork(void)
+{
+    for (int i = 0; i < 2000; i++) {
+        if (pthread_mutex_trylock(&guard) == 0) {
+            guard_taken_for_fork = true;
+            return;
+        }
+        usleep(50);
+    }
+    guard_taken_for_fork = false;
+}
+
+static void parent_after_fork(void)
+{
+    if (guard_taken_for_fork)
+        pthread_mutex_unlock(&guard);
+    guard_taken_for_fork = false;
+}
+
+static void child_after_fork(void)
+{
+    if (guard_taken_for_fork)
+        pthread_mutex_unlock(&guard);
+    else
+        pthread_mutex_init(&guard, NULL); /* whoever held it does not exist here */
+    guard_taken_for_fork = false;
+}
+
+static void install_fork_guard(void)
+{
+    guard_ready = pthread_atfork(before_fork, parent_after_fork, child_after_fork) == 0;
+}
 
 typedef struct object_read {
     psum_os_target *t;
@@ -73,7 +121,12 @@ int psum_os_read_region(psum_os_target *t, const psum_os_region *r, uintptr_t ad
     if (psum_linux_target_pid(t) != 0 || r->kind != PROCSUM_REGION_FILE)
         return psum_os_read(t, addr, buf, len);
     object_read o = {.t = t, .r = r, .addr = addr, .buf = buf, .len = len, .result = 0};
+    pthread_once(&guard_once, install_fork_guard);
+    if (!guard_ready)
+        return psum_os_read(t, addr, buf, len); /* without the guard, stay out of the loader's lock */
+    pthread_mutex_lock(&guard);
     dl_iterate_phdr(visit, &o);
+    pthread_mutex_unlock(&guard);
     /* Files the program mapped itself are not the loader's: a plain read, which cannot fault either. */
     return o.covered ? o.result : psum_os_read(t, addr, buf, len);
 }
