@@ -21,15 +21,18 @@
 #include <criterion/options.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "digest/digest.h" /* only to tell, after a report, what content was read */
 #include "procsum.h"
 #include "stress_libs.h"
 
@@ -51,7 +54,10 @@ typedef struct report_copy {
     uintptr_t pages[4];
     bool digest_is_page;
     uint64_t passes_then;
-    char maps[1024]; /* /proc/self/maps lines around the first changed page, read in the callback */
+    procsum_algorithm algorithm;
+    size_t digest_len;
+    uint8_t old_digest[PROCSUM_MAX_DIGEST], new_digest[PROCSUM_MAX_DIGEST];
+    char maps[1024]; /* /proc/self/maps lines around the region, read in the callback */
 } report_copy;
 
 static pthread_mutex_t reports_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -104,6 +110,10 @@ static void record(const procsum_mismatch *m, void *userdata)
         for (size_t i = 0; i < 4 && i < m->changed_pages && m->changed_page_addrs; i++)
             r->pages[i] = m->changed_page_addrs[i];
         r->digest_is_page = m->digest_is_page;
+        r->algorithm = m->algorithm;
+        r->digest_len = m->digest_len;
+        memcpy(r->old_digest, m->old_digest, m->digest_len);
+        memcpy(r->new_digest, m->new_digest, m->digest_len);
         procsum_stats s;
         r->passes_then = checker && procsum_get_stats(checker, &s) == 0 ? s.passes : 0;
         maps_around(m->region->start - PAGE, m->region->end + PAGE, r->maps, sizeof(r->maps));
@@ -355,6 +365,66 @@ static void *map_churn(void *arg)
     return NULL;
 }
 
+/*
+ * After a report: which file pages hold the old and the new content? The
+ * digests are of the first changed page (digest_is_page) or of the whole
+ * region; every page, or every run of pages, of the files this test maps is
+ * digested the same way and compared. A false report names what was really
+ * read at the address (another library, /etc/ld.so.cache that dlopen maps
+ * for a moment, ...).
+ */
+static void identify(const report_copy *r)
+{
+    const char *files[] = {"/etc/ld.so.cache", r->source, STRESS_LIB_0, STRESS_LIB_1, STRESS_LIB_2, STRESS_LIB_3,
+                           "/lib/x86_64-linux-gnu/liblzma.so.5", "/lib/x86_64-linux-gnu/libbz2.so.1.0",
+                           "/lib/x86_64-linux-gnu/libzstd.so.1"};
+    size_t pages = r->digest_is_page ? 1 : (r->region_end - r->region_start) / PAGE;
+    uint64_t index = r->digest_is_page ? (r->first_changed_page - r->region_start) / PAGE : 0;
+    uint8_t *buf = calloc(pages, PAGE);
+    uint8_t *scratch = malloc(pages * PROCSUM_MAX_DIGEST);
+    if (!buf || !scratch)
+        goto out;
+    struct stat seen[sizeof(files) / sizeof(files[0])];
+    memset(seen, 0, sizeof(seen)); /* st_ino 0: no file */
+    for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+        int fd = open(files[f], O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        bool again = fstat(fd, &seen[f]) != 0;
+        for (size_t g = 0; g < f && !again; g++)
+            again = seen[g].st_dev == seen[f].st_dev && seen[g].st_ino == seen[f].st_ino;
+        if (again) { /* the same file under another name */
+            seen[f].st_ino = 0;
+            close(fd);
+            continue;
+        }
+        for (off_t off = 0; off < (off_t)64 << 20; off += (off_t)PAGE) {
+            memset(buf, 0, pages * PAGE);
+            if (pread(fd, buf, pages * PAGE, off) <= 0)
+                break;
+            uint8_t d[PROCSUM_MAX_DIGEST];
+            if (r->digest_is_page) {
+                psum_page_digest_at(r->algorithm, buf, index, d);
+            } else {
+                psum_region_hasher h;
+                psum_region_hasher_init(&h, r->algorithm);
+                psum_region_hasher_pages(&h, buf, pages, scratch);
+                psum_region_hasher_final(&h, d);
+            }
+            if (memcmp(d, r->old_digest, r->digest_len) == 0)
+                cr_log_error("  old content: %s, %zu page(s) from file offset %#llx", files[f], pages,
+                             (unsigned long long)off);
+            if (memcmp(d, r->new_digest, r->digest_len) == 0)
+                cr_log_error("  new content: %s, %zu page(s) from file offset %#llx", files[f], pages,
+                             (unsigned long long)off);
+        }
+        close(fd);
+    }
+out:
+    free(buf);
+    free(scratch);
+}
+
 /* ------------------------------------------------------------------- test */
 
 /* The counts below are the point of a stress run: show them without --verbose. */
@@ -480,6 +550,7 @@ static void stress(procsum_algorithm algo)
                      (unsigned long long)r->file_offset, r->changed_pages, (unsigned long)r->first_changed_page,
                      (unsigned long)r->pages[0], (unsigned long)r->pages[1], (unsigned long)r->pages[2],
                      (unsigned long)r->pages[3], r->digest_is_page, r->maps);
+        identify(r);
     }
 
     cr_expect_eq(atomic_load(&dl_errors), 0, "first: %s", first_dl_error);

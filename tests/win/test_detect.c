@@ -45,6 +45,7 @@ typedef struct seen {
     size_t changed_pages;
     size_t digest_len;
     volatile LONG file_findings;
+    procsum_page_change change; /* the first changed page, against the PE file */
 } seen;
 
 static void on_mismatch(const procsum_mismatch *m, void *userdata)
@@ -66,6 +67,7 @@ static void on_mismatch(const procsum_mismatch *m, void *userdata)
         s->first_page = m->first_changed_page;
         s->changed_pages = m->changed_pages;
         s->digest_len = m->digest_len;
+        s->change = m->page_changes[0];
     }
     LeaveCriticalSection(&s->lock);
 }
@@ -217,6 +219,12 @@ static void one_bit_flip_is_reported(void)
         CHECK(s.first_page == page, "the right page: %p, want %p", (void *)s.first_page, (void *)page);
         CHECK(s.changed_pages == 1, "one page changed: %zu", s.changed_pages);
         CHECK(s.digest_len == 32, "BLAKE3 digests");
+        /* The expected bytes come from the .exe on disk, laid out by its sections. */
+        CHECK(s.change.file_status == PROCSUM_FILE_COMPARED, "compared with the PE file: %s",
+              procsum_file_status_name(s.change.file_status));
+        CHECK(s.change.verdict == PROCSUM_VERDICT_BITFLIP, "a bitflip: %s", procsum_verdict_name(s.change.verdict));
+        CHECK(s.change.run_count == 1 && s.change.runs[0].addr == target && s.change.runs[0].xor_mask[0] == 0x10,
+              "the flipped byte and bit: %zu runs", s.change.run_count);
     }
     /* Put the bit back, so that the program's code is whole again. */
     VirtualProtect((void *)target, 1, PAGE_EXECUTE_READWRITE, &old);
