@@ -88,12 +88,47 @@ static void maps_around(uintptr_t lo, uintptr_t hi, char *out, size_t cap)
 
 static atomic_int file_findings;
 
+/* A finding at baseline time (verify_file), kept to be shown: which pages differed from their file, and how. */
+typedef struct finding_copy {
+    char source[512];
+    uintptr_t region_start, region_end, first_changed_page;
+    uint64_t file_offset;
+    size_t changed_pages;
+    procsum_file_status file_status;
+    procsum_verdict verdict;
+    size_t changed_bytes, total_runs;
+    uintptr_t run_addr;
+    size_t run_len;
+} finding_copy;
+
+static finding_copy findings[MAX_REPORTS];
+
 static void record(const procsum_mismatch *m, void *userdata)
 {
     (void)userdata;
     /* Pages that differed from their file from the start (Criterion patches its own code) are no changes. */
     if (m->kind != PROCSUM_REPORT_CHANGED) {
-        atomic_fetch_add(&file_findings, 1);
+        pthread_mutex_lock(&reports_lock);
+        int n = atomic_fetch_add(&file_findings, 1);
+        if (n < MAX_REPORTS) {
+            finding_copy *f = &findings[n];
+            snprintf(f->source, sizeof(f->source), "%s", m->region->source);
+            f->region_start = m->region->start;
+            f->region_end = m->region->end;
+            f->file_offset = m->region->file_offset;
+            f->first_changed_page = m->first_changed_page;
+            f->changed_pages = m->changed_pages;
+            if (m->page_changes && m->changed_pages) {
+                const procsum_page_change *pc = &m->page_changes[0];
+                f->file_status = pc->file_status;
+                f->verdict = pc->verdict;
+                f->changed_bytes = pc->changed_bytes;
+                f->total_runs = pc->total_runs;
+                f->run_addr = pc->run_count ? pc->runs[0].addr : 0;
+                f->run_len = pc->run_count ? pc->runs[0].len : 0;
+            }
+        }
+        pthread_mutex_unlock(&reports_lock);
         return;
     }
     pthread_mutex_lock(&reports_lock);
@@ -533,13 +568,22 @@ static void stress(procsum_algorithm algo)
                 (unsigned long long)s.pages_tracked, (unsigned long long)s.skipped_pages,
                 (unsigned long long)regions_min, (unsigned long long)regions_max);
     cr_log_info("stress %s: dlopen/dlclose cycles %lu (thread 0: %lu, thread 1: %lu), map cycles %lu, "
-                "errors: dl %lu, map %lu",
+                "errors: dl %lu, map %lu; findings at start (verify_file) %d",
                 procsum_algorithm_name(algo), dl_cycles, dj[0].cycles, dj[1].cycles, mj.cycles,
-                atomic_load(&dl_errors), atomic_load(&map_errors));
+                atomic_load(&dl_errors), atomic_load(&map_errors), atomic_load(&file_findings));
     for (size_t i = 0; i < lib_count; i++)
         cr_log_info("stress %s:   %-70s loaded %lu times", procsum_algorithm_name(algo), libs[i].path,
                     atomic_load(&libs[i].loads));
 
+    for (int i = 0; i < atomic_load(&file_findings) && i < MAX_REPORTS; i++) {
+        const finding_copy *f = &findings[i];
+        cr_log_info("finding %d: %s [%#lx, %#lx) offset %#llx, %zu page(s) from %#lx; first page: %s, %s, "
+                    "%zu byte(s) in %zu run(s), first run %zu byte(s) at %#lx",
+                    i, f->source, (unsigned long)f->region_start, (unsigned long)f->region_end,
+                    (unsigned long long)f->file_offset, f->changed_pages, (unsigned long)f->first_changed_page,
+                    procsum_file_status_name(f->file_status), procsum_verdict_name(f->verdict), f->changed_bytes,
+                    f->total_runs, f->run_len, (unsigned long)f->run_addr);
+    }
     int reported = atomic_load(&report_count);
     for (int i = 0; i < reported && i < MAX_REPORTS; i++) {
         const report_copy *r = &reports[i];

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
+#include <time.h>
 
 #include "../os.h"
 #include "files.h"
@@ -21,9 +21,12 @@
  * fork() while the checker is inside dl_iterate_phdr would leave the child
  * with the loader's lock held by a thread that does not exist there: its
  * first dlopen would hang. So those reads hold `guard`, and fork takes it
- * first: a fork waits until the checker is out of the loader. The wait is
- * bounded, for a thread that forks while itself holding the loader's lock
- * (from a library constructor), which the checker may be waiting for.
+ * first: a fork waits until the checker is out of the loader (a slice, but
+ * the checker runs at the lowest priority, so this may take a while on a
+ * busy machine). The wait is bounded (10 s) for one case: a thread that
+ * forks while itself holding the loader's lock (from a library
+ * constructor), which the checker may be waiting for; that thread's own
+ * lock is then the only one held, and it lives on in the child.
  */
 static pthread_mutex_t guard = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
@@ -32,14 +35,10 @@ static bool guard_ready;
 
 static void before_fork(void)
 {
-    for (int i = 0; i < 2000; i++) {
-        if (pthread_mutex_trylock(&guard) == 0) {
-            guard_taken_for_fork = true;
-            return;
-        }
-        usleep(50);
-    }
-    guard_taken_for_fork = false;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 10;
+    guard_taken_for_fork = pthread_mutex_timedlock(&guard, &deadline) == 0;
 }
 
 static void parent_after_fork(void)
@@ -61,6 +60,36 @@ static void child_after_fork(void)
 static void install_fork_guard(void)
 {
     guard_ready = pthread_atfork(before_fork, parent_after_fork, child_after_fork) == 0;
+}
+
+/*
+ * Files seen as loader objects (guarded by `guard`). A region of such a file
+ * that no listed object covers any more was unloaded since it was listed:
+ * whatever is at its address now is not its content.
+ */
+#define MAX_KNOWN_OBJECTS 256
+static struct {
+    uint64_t dev, ino;
+} known_objects[MAX_KNOWN_OBJECTS];
+static size_t known_count, known_next;
+
+static bool is_known_object(const psum_os_region *r)
+{
+    for (size_t i = 0; i < known_count; i++)
+        if (known_objects[i].dev == r->dev && known_objects[i].ino == r->ino)
+            return true;
+    return false;
+}
+
+static void remember_object(const psum_os_region *r)
+{
+    if (is_known_object(r))
+        return;
+    known_objects[known_next].dev = r->dev;
+    known_objects[known_next].ino = r->ino;
+    known_next = (known_next + 1) % MAX_KNOWN_OBJECTS;
+    if (known_count < MAX_KNOWN_OBJECTS)
+        known_count++;
 }
 
 typedef struct object_read {
@@ -112,7 +141,12 @@ static int visit(struct dl_phdr_info *info, size_t size, void *arg)
         return 0;
     o->covered = true;
     /* Another object at this address since the regions were listed: not the bytes of r's file. */
-    o->result = same_file(info, o->r) ? psum_os_read(o->t, o->addr, o->buf, o->len) : PROCSUM_EFAULT;
+    if (!same_file(info, o->r)) {
+        o->result = PROCSUM_EFAULT;
+        return 1;
+    }
+    remember_object(o->r);
+    o->result = psum_os_read(o->t, o->addr, o->buf, o->len);
     return 1;
 }
 
@@ -126,7 +160,11 @@ int psum_os_read_region(psum_os_target *t, const psum_os_region *r, uintptr_t ad
         return psum_os_read(t, addr, buf, len); /* without the guard, stay out of the loader's lock */
     pthread_mutex_lock(&guard);
     dl_iterate_phdr(visit, &o);
+    /* A loader object's file no object covers here now: unloaded since it was listed. */
+    bool unloaded = !o.covered && is_known_object(r);
     pthread_mutex_unlock(&guard);
+    if (unloaded)
+        return PROCSUM_EFAULT;
     /* Files the program mapped itself are not the loader's: a plain read, which cannot fault either. */
     return o.covered ? o.result : psum_os_read(t, addr, buf, len);
 }
