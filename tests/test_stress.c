@@ -20,6 +20,7 @@
 #include <criterion/logging.h>
 #include <criterion/options.h>
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -44,7 +45,16 @@
 
 /* ---------------------------------------------------------------- reports */
 
+/*
+ * Reports come in two kinds. A change (PROCSUM_REPORT_CHANGED) is always
+ * false here. A finding (PROCSUM_REPORT_DIFFERS_FROM_FILE, verify_file) says
+ * that a page differed from its file when it got its baseline: Criterion
+ * patches a page of its own library before any test runs, which is a true
+ * finding; a finding in a library this test loads, or in its windows, is
+ * false (the page read was not that file's).
+ */
 typedef struct report_copy {
+    procsum_report_kind report_kind;
     char source[512];
     procsum_region_kind kind;
     uintptr_t region_start, region_end;
@@ -57,12 +67,19 @@ typedef struct report_copy {
     procsum_algorithm algorithm;
     size_t digest_len;
     uint8_t old_digest[PROCSUM_MAX_DIGEST], new_digest[PROCSUM_MAX_DIGEST];
+    /* The first changed page against its file. */
+    bool has_page_change;
+    procsum_file_status file_status;
+    procsum_verdict verdict;
+    size_t changed_bytes, total_runs, first_run_len;
+    uintptr_t first_run_addr;
     char maps[1024]; /* /proc/self/maps lines around the region, read in the callback */
 } report_copy;
 
 static pthread_mutex_t reports_lock = PTHREAD_MUTEX_INITIALIZER;
-static report_copy reports[MAX_REPORTS];
-static atomic_int report_count;
+static report_copy reports[MAX_REPORTS];   /* changes */
+static report_copy findings[MAX_REPORTS];  /* differs from file */
+static atomic_int report_count, file_findings;
 static procsum_checker *checker;
 
 /* The lines of /proc/self/maps that touch [lo, hi). */
@@ -86,74 +103,46 @@ static void maps_around(uintptr_t lo, uintptr_t hi, char *out, size_t cap)
     fclose(f);
 }
 
-static atomic_int file_findings;
-
-/* A finding at baseline time (verify_file), kept to be shown: which pages differed from their file, and how. */
-typedef struct finding_copy {
-    char source[512];
-    uintptr_t region_start, region_end, first_changed_page;
-    uint64_t file_offset;
-    size_t changed_pages;
-    procsum_file_status file_status;
-    procsum_verdict verdict;
-    size_t changed_bytes, total_runs;
-    uintptr_t run_addr;
-    size_t run_len;
-} finding_copy;
-
-static finding_copy findings[MAX_REPORTS];
+static void copy_report(report_copy *r, const procsum_mismatch *m)
+{
+    r->report_kind = m->kind;
+    snprintf(r->source, sizeof(r->source), "%s", m->region->source);
+    r->kind = m->region->kind;
+    r->region_start = m->region->start;
+    r->region_end = m->region->end;
+    r->file_offset = m->region->file_offset;
+    r->first_changed_page = m->first_changed_page;
+    r->changed_pages = m->changed_pages;
+    for (size_t i = 0; i < 4 && i < m->changed_pages && m->changed_page_addrs; i++)
+        r->pages[i] = m->changed_page_addrs[i];
+    r->digest_is_page = m->digest_is_page;
+    r->algorithm = m->algorithm;
+    r->digest_len = m->digest_len;
+    memcpy(r->old_digest, m->old_digest, m->digest_len);
+    memcpy(r->new_digest, m->new_digest, m->digest_len);
+    if (m->page_changes && m->changed_pages) {
+        const procsum_page_change *pc = &m->page_changes[0];
+        r->has_page_change = true;
+        r->file_status = pc->file_status;
+        r->verdict = pc->verdict;
+        r->changed_bytes = pc->changed_bytes;
+        r->total_runs = pc->total_runs;
+        r->first_run_addr = pc->run_count ? pc->runs[0].addr : 0;
+        r->first_run_len = pc->run_count ? pc->runs[0].len : 0;
+    }
+    procsum_stats s;
+    r->passes_then = checker && procsum_get_stats(checker, &s) == 0 ? s.passes : 0;
+    maps_around(m->region->start - PAGE, m->region->end + PAGE, r->maps, sizeof(r->maps));
+}
 
 static void record(const procsum_mismatch *m, void *userdata)
 {
     (void)userdata;
-    /* Pages that differed from their file from the start (Criterion patches its own code) are no changes. */
-    if (m->kind != PROCSUM_REPORT_CHANGED) {
-        pthread_mutex_lock(&reports_lock);
-        int n = atomic_fetch_add(&file_findings, 1);
-        if (n < MAX_REPORTS) {
-            finding_copy *f = &findings[n];
-            snprintf(f->source, sizeof(f->source), "%s", m->region->source);
-            f->region_start = m->region->start;
-            f->region_end = m->region->end;
-            f->file_offset = m->region->file_offset;
-            f->first_changed_page = m->first_changed_page;
-            f->changed_pages = m->changed_pages;
-            if (m->page_changes && m->changed_pages) {
-                const procsum_page_change *pc = &m->page_changes[0];
-                f->file_status = pc->file_status;
-                f->verdict = pc->verdict;
-                f->changed_bytes = pc->changed_bytes;
-                f->total_runs = pc->total_runs;
-                f->run_addr = pc->run_count ? pc->runs[0].addr : 0;
-                f->run_len = pc->run_count ? pc->runs[0].len : 0;
-            }
-        }
-        pthread_mutex_unlock(&reports_lock);
-        return;
-    }
+    bool change = m->kind == PROCSUM_REPORT_CHANGED;
     pthread_mutex_lock(&reports_lock);
-    int n = atomic_load(&report_count);
-    if (n < MAX_REPORTS) {
-        report_copy *r = &reports[n];
-        snprintf(r->source, sizeof(r->source), "%s", m->region->source);
-        r->kind = m->region->kind;
-        r->region_start = m->region->start;
-        r->region_end = m->region->end;
-        r->file_offset = m->region->file_offset;
-        r->first_changed_page = m->first_changed_page;
-        r->changed_pages = m->changed_pages;
-        for (size_t i = 0; i < 4 && i < m->changed_pages && m->changed_page_addrs; i++)
-            r->pages[i] = m->changed_page_addrs[i];
-        r->digest_is_page = m->digest_is_page;
-        r->algorithm = m->algorithm;
-        r->digest_len = m->digest_len;
-        memcpy(r->old_digest, m->old_digest, m->digest_len);
-        memcpy(r->new_digest, m->new_digest, m->digest_len);
-        procsum_stats s;
-        r->passes_then = checker && procsum_get_stats(checker, &s) == 0 ? s.passes : 0;
-        maps_around(m->region->start - PAGE, m->region->end + PAGE, r->maps, sizeof(r->maps));
-    }
-    atomic_store(&report_count, n + 1);
+    int n = atomic_fetch_add(change ? &report_count : &file_findings, 1);
+    if (n < MAX_REPORTS)
+        copy_report(change ? &reports[n] : &findings[n], m);
     pthread_mutex_unlock(&reports_lock);
 }
 
@@ -170,11 +159,38 @@ typedef struct lib {
     const char *symbol;
     lib_kind kind;
     int id; /* LIB_BUILT: what stress_lib_id() returns */
+    dev_t dev; /* the file the loader found */
+    ino_t ino;
     atomic_ulong loads;
 } lib;
 
 static lib libs[MAX_LIBS];
 static size_t lib_count;
+
+/* Which file the loader opened for handle h. */
+static void identify_file(void *h, lib *l)
+{
+    struct link_map *lm = NULL;
+    struct stat st;
+    cr_assert_eq(dlinfo(h, RTLD_DI_LINKMAP, &lm), 0);
+    cr_assert_eq(stat(lm->l_name, &st), 0, "%s: %s", l->path, lm->l_name);
+    l->dev = st.st_dev;
+    l->ino = st.st_ino;
+}
+
+/* Whether a report's source is memory this test maps and unmaps: a library it loads, or a window. */
+static bool churned(const char *source)
+{
+    if (strstr(source, "procsum-stress"))
+        return true; /* the memfd: "/memfd:procsum-stress (deleted)" */
+    struct stat st;
+    if (stat(source, &st) != 0)
+        return false;
+    for (size_t i = 0; i < lib_count; i++)
+        if (libs[i].dev == st.st_dev && libs[i].ino == st.st_ino)
+            return true;
+    return false;
+}
 
 /* Calls the library's function; returns false when it answers wrongly. */
 static bool exercise(void *h, const lib *l)
@@ -222,6 +238,7 @@ static void add_built(const char *path, int id)
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     cr_assert_not_null(h, "built test library missing (build every target: ninja -C <builddir>): %s", dlerror());
     cr_assert(exercise(h, l), "%s: wrong answer", path);
+    identify_file(h, l);
     cr_assert_eq(dlclose(h), 0);
     cr_assert_null(dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD), "%s stays loaded after dlclose", path);
 }
@@ -242,6 +259,7 @@ static void add_system(const char *soname, const char *symbol, lib_kind kind)
     }
     lib l = {.path = soname, .symbol = symbol, .kind = kind};
     bool ok = exercise(h, &l);
+    identify_file(h, &l);
     dlclose(h);
     void *still = dlopen(soname, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
     if (still) {
@@ -256,6 +274,8 @@ static void add_system(const char *soname, const char *symbol, lib_kind kind)
     slot->symbol = symbol;
     slot->kind = kind;
     slot->id = 0;
+    slot->dev = l.dev;
+    slot->ino = l.ino;
     atomic_store(&slot->loads, 0);
 }
 
@@ -460,6 +480,27 @@ out:
     free(scratch);
 }
 
+/* Logs one report; a false one as an error, with what its content really was. */
+static void show(const report_copy *r, int i, bool wrong)
+{
+    char page[160] = "";
+    if (r->has_page_change)
+        snprintf(page, sizeof(page), "; first page against its file: %s, %s, %zu byte(s) in %zu run(s), first run "
+                 "%zu byte(s) at %#lx", procsum_file_status_name(r->file_status), procsum_verdict_name(r->verdict),
+                 r->changed_bytes, r->total_runs, r->first_run_len, (unsigned long)r->first_run_addr);
+    cr_log(wrong ? CR_LOG_ERROR : CR_LOG_INFO,
+           "%s %d%s (pass %llu): %s (%s) [%#lx, %#lx) offset %#llx, %zu page(s) from %#lx [%#lx %#lx %#lx %#lx], "
+           "digest_is_page %d%s; maps then:\n%s",
+           r->report_kind == PROCSUM_REPORT_CHANGED ? "change" : "finding", i, wrong ? " (FALSE)" : "",
+           (unsigned long long)r->passes_then, r->source, procsum_region_kind_name(r->kind),
+           (unsigned long)r->region_start, (unsigned long)r->region_end, (unsigned long long)r->file_offset,
+           r->changed_pages, (unsigned long)r->first_changed_page, (unsigned long)r->pages[0],
+           (unsigned long)r->pages[1], (unsigned long)r->pages[2], (unsigned long)r->pages[3], r->digest_is_page,
+           page, r->maps);
+    if (wrong)
+        identify(r);
+}
+
 /* ------------------------------------------------------------------- test */
 
 /* The counts below are the point of a stress run: show them without --verbose. */
@@ -568,39 +609,32 @@ static void stress(procsum_algorithm algo)
                 (unsigned long long)s.pages_tracked, (unsigned long long)s.skipped_pages,
                 (unsigned long long)regions_min, (unsigned long long)regions_max);
     cr_log_info("stress %s: dlopen/dlclose cycles %lu (thread 0: %lu, thread 1: %lu), map cycles %lu, "
-                "errors: dl %lu, map %lu; findings at start (verify_file) %d",
+                "errors: dl %lu, map %lu; reports: %d change(s), %d finding(s)",
                 procsum_algorithm_name(algo), dl_cycles, dj[0].cycles, dj[1].cycles, mj.cycles,
-                atomic_load(&dl_errors), atomic_load(&map_errors), atomic_load(&file_findings));
+                atomic_load(&dl_errors), atomic_load(&map_errors), atomic_load(&report_count),
+                atomic_load(&file_findings));
     for (size_t i = 0; i < lib_count; i++)
         cr_log_info("stress %s:   %-70s loaded %lu times", procsum_algorithm_name(algo), libs[i].path,
                     atomic_load(&libs[i].loads));
 
-    for (int i = 0; i < atomic_load(&file_findings) && i < MAX_REPORTS; i++) {
-        const finding_copy *f = &findings[i];
-        cr_log_info("finding %d: %s [%#lx, %#lx) offset %#llx, %zu page(s) from %#lx; first page: %s, %s, "
-                    "%zu byte(s) in %zu run(s), first run %zu byte(s) at %#lx",
-                    i, f->source, (unsigned long)f->region_start, (unsigned long)f->region_end,
-                    (unsigned long long)f->file_offset, f->changed_pages, (unsigned long)f->first_changed_page,
-                    procsum_file_status_name(f->file_status), procsum_verdict_name(f->verdict), f->changed_bytes,
-                    f->total_runs, f->run_len, (unsigned long)f->run_addr);
+    int found = atomic_load(&file_findings), false_findings = 0;
+    for (int i = 0; i < found && i < MAX_REPORTS; i++) {
+        bool wrong = churned(findings[i].source);
+        false_findings += wrong;
+        show(&findings[i], i, wrong);
     }
     int reported = atomic_load(&report_count);
-    for (int i = 0; i < reported && i < MAX_REPORTS; i++) {
-        const report_copy *r = &reports[i];
-        cr_log_error("report %d (pass %llu): %s (%s) [%#lx, %#lx) offset %#llx, %zu page(s) from %#lx "
-                     "[%#lx %#lx %#lx %#lx], digest_is_page %d; maps then:\n%s",
-                     i, (unsigned long long)r->passes_then, r->source, procsum_region_kind_name(r->kind),
-                     (unsigned long)r->region_start, (unsigned long)r->region_end,
-                     (unsigned long long)r->file_offset, r->changed_pages, (unsigned long)r->first_changed_page,
-                     (unsigned long)r->pages[0], (unsigned long)r->pages[1], (unsigned long)r->pages[2],
-                     (unsigned long)r->pages[3], r->digest_is_page, r->maps);
-        identify(r);
-    }
+    for (int i = 0; i < reported && i < MAX_REPORTS; i++)
+        show(&reports[i], i, true);
 
     cr_expect_eq(atomic_load(&dl_errors), 0, "first: %s", first_dl_error);
     cr_expect_eq(atomic_load(&map_errors), 0);
-    cr_expect_eq(reported, 0, "no report expected, got %d (details above)", reported);
-    cr_expect_eq(mismatches, (uint64_t)atomic_load(&file_findings), "every report was a finding at start, none a change");
+    cr_expect_eq(reported, 0, "no change may be reported, got %d (details above)", reported);
+    cr_expect_eq(false_findings, 0,
+                 "no page of a library this test loads differs from its file, got %d finding(s) (details above)",
+                 false_findings);
+    cr_expect_leq(found, MAX_REPORTS, "%d findings (the first %d shown)", found, MAX_REPORTS);
+    cr_expect_eq(mismatches, (uint64_t)(reported + found), "every report went through the callback");
     cr_expect_eq(s.last_error, 0, "last_error %s", procsum_err_name(s.last_error));
     /*
      * Floors that a slow machine, or a sanitized build, still clears in the
