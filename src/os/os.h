@@ -49,6 +49,9 @@ void psum_os_target_close(psum_os_target *t);
  * `list`.
  */
 int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list);
+/* Shared by the backends (os/region_list.c): push takes ownership of r->path. */
+int psum_os_region_list_push(psum_os_region_list *list, const psum_os_region *r);
+void psum_os_region_list_clear(psum_os_region_list *list);
 void psum_os_region_list_free(psum_os_region_list *list);
 
 /*

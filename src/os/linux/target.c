@@ -160,37 +160,6 @@ static uintptr_t entry_point(const psum_os_target *t)
     return entry;
 }
 
-static int list_push(psum_os_region_list *list, const psum_os_region *r)
-{
-    if (list->count == list->cap) {
-        size_t cap = list->cap ? list->cap * 2 : 64;
-        psum_os_region *items = realloc(list->items, cap * sizeof(*items));
-        if (!items)
-            return PROCSUM_ENOMEM;
-        list->items = items;
-        list->cap = cap;
-    }
-    list->items[list->count++] = *r;
-    return 0;
-}
-
-static void list_clear(psum_os_region_list *list)
-{
-    for (size_t i = 0; i < list->count; i++)
-        free(list->items[i].path);
-    list->count = 0;
-}
-
-void psum_os_region_list_free(psum_os_region_list *list)
-{
-    if (!list)
-        return;
-    list_clear(list);
-    free(list->items);
-    list->items = NULL;
-    list->cap = 0;
-}
-
 /*
  * The main executable is the file mapped at the entry point, identified by
  * the device and inode the maps line gives (stat() may disagree on overlay
@@ -218,7 +187,7 @@ int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
 {
     char *maps;
     size_t len;
-    list_clear(list);
+    psum_os_region_list_clear(list);
     int err = read_proc_file(t, "maps", &maps, &len);
     if (err)
         return err;
@@ -235,7 +204,7 @@ int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
                 entry_dev = r.dev;
                 entry_ino = r.ino;
             }
-            err = list_push(list, &r);
+            err = psum_os_region_list_push(list, &r);
             if (err)
                 free(r.path);
         }
@@ -243,7 +212,7 @@ int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
     }
     free(maps);
     if (err) {
-        list_clear(list);
+        psum_os_region_list_clear(list);
         return err;
     }
     mark_main_executable(t, list, entry_dev, entry_ino);

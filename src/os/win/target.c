@@ -505,43 +505,12 @@ static int collect_modules(psum_os_target *t, module_set *out)
 
 /* ---- regions ---- */
 
-static int list_push(psum_os_region_list *list, const psum_os_region *r)
-{
-    if (list->count == list->cap) {
-        size_t cap = list->cap ? list->cap * 2 : 256;
-        psum_os_region *items = realloc(list->items, cap * sizeof(*items));
-        if (!items)
-            return PROCSUM_ENOMEM;
-        list->items = items;
-        list->cap = cap;
-    }
-    list->items[list->count++] = *r;
-    return 0;
-}
-
-static void list_clear(psum_os_region_list *list)
-{
-    for (size_t i = 0; i < list->count; i++)
-        free(list->items[i].path);
-    list->count = 0;
-}
-
-void psum_os_region_list_free(psum_os_region_list *list)
-{
-    if (!list)
-        return;
-    list_clear(list);
-    free(list->items);
-    list->items = NULL;
-    list->cap = 0;
-}
-
 static int push_region(psum_os_region_list *list, psum_os_region *r, const char *path)
 {
     r->path = dup_string(path);
     if (!r->path)
         return PROCSUM_ENOMEM;
-    int err = list_push(list, r);
+    int err = psum_os_region_list_push(list, r);
     if (err)
         free(r->path);
     return err;
@@ -617,14 +586,14 @@ static int walk_memory(const psum_os_target *t, const module_set *mods, psum_os_
 
 int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
 {
-    list_clear(list);
+    psum_os_region_list_clear(list);
     module_set mods;
     int err = collect_modules(t, &mods);
     if (err)
         return err;
     err = walk_memory(t, &mods, list);
     if (err) {
-        list_clear(list);
+        psum_os_region_list_clear(list);
         module_set_free(&mods);
         return err;
     }
