@@ -6,6 +6,8 @@
 
 /* 256 KiB: large enough for wide hashing, small enough to stay in L2 and to honour a stop promptly. */
 #define SLICE_PAGES 64
+/* Residency is asked for this many pages at once (8 KiB of pagemap): one system call per 16 slices. */
+#define RESIDENCY_PAGES 1024
 
 void psum_snapshot_free(psum_snapshot *s)
 {
@@ -36,7 +38,7 @@ int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *targe
     }
     p->buf = malloc(SLICE_PAGES * PROCSUM_PAGE_SIZE);
     p->page_digests = malloc(SLICE_PAGES * PROCSUM_MAX_DIGEST);
-    p->resident = malloc(SLICE_PAGES * sizeof(*p->resident));
+    p->resident = malloc(RESIDENCY_PAGES * sizeof(*p->resident));
     p->files = calloc(1, sizeof(*p->files));
     p->verify_new_pages = o->verify_file;
     if (!p->buf || !p->page_digests || !p->resident || !p->files) {
@@ -334,52 +336,84 @@ static int take_page(walk *w, region_walk *rw, size_t index, const uint8_t *dige
     return 0;
 }
 
-/* Marks which pages of the slice to read: all of them, or those in memory. Returns how many. */
-static size_t mark_resident(psum_pass *p, uintptr_t base, size_t n)
+/*
+ * Points p->slice_resident at the flags telling which of the n pages from
+ * base to read: all of them, or those in memory. Residency is asked ahead
+ * for up to RESIDENCY_PAGES pages of the region (it ends at `end`): a page
+ * that leaves memory within those few milliseconds is read all the same.
+ * Returns how many pages to read.
+ */
+static size_t mark_resident(psum_pass *p, uintptr_t base, size_t n, uintptr_t end)
 {
-    if (p->opts.include_nonresident || psum_os_resident(p->target, base, n, p->resident) != 0) {
-        for (size_t i = 0; i < n; i++)
-            p->resident[i] = true;
-        return n;
+    bool have = p->resident_count > 0 && base >= p->resident_base &&
+                (base - p->resident_base) / PROCSUM_PAGE_SIZE + n <= p->resident_count;
+    if (!have) {
+        size_t ahead = (end - base) / PROCSUM_PAGE_SIZE;
+        ahead = ahead < RESIDENCY_PAGES ? ahead : RESIDENCY_PAGES;
+        p->resident_base = base;
+        p->resident_count = ahead;
+        if (p->opts.include_nonresident || psum_os_resident(p->target, base, ahead, p->resident) != 0) {
+            for (size_t i = 0; i < ahead; i++)
+                p->resident[i] = true;
+        }
     }
+    const bool *flags = p->resident + (base - p->resident_base) / PROCSUM_PAGE_SIZE;
+    p->slice_resident = flags;
     size_t count = 0;
     for (size_t i = 0; i < n; i++)
-        count += p->resident[i];
+        count += flags[i];
     return count;
 }
 
-/*
- * Reads and hashes the runs of resident pages in a slice one run at a time,
- * each page digested at its own position: used once a region has a hole, so
- * that no page the process does not have in memory is ever loaded.
- */
-static int take_runs(walk *w, region_walk *rw, size_t done, size_t n)
+/* A slice of a region, handed to psum_os_use_pages: where, and how to digest it. */
+typedef struct slice {
+    walk *w;
+    region_walk *rw;
+    size_t first;              /* index in the region of the slice's first page */
+    size_t count;
+    psum_region_hasher *whole; /* every page resident: streams the region's digest too */
+} slice;
+
+static int take_pages(slice *s, size_t i, size_t j, const uint8_t *bytes)
 {
-    psum_pass *p = w->p;
-    const psum_digest_key *key = pass_key(p);
-    uintptr_t base = rw->region->start + done * PROCSUM_PAGE_SIZE;
-    for (size_t i = 0; i < n;) {
-        if (!p->resident[i]) {
+    psum_pass *p = s->w->p;
+    for (size_t k = i; k < j; k++) {
+        int err = take_page(s->w, s->rw, s->first + k, p->page_digests + (k - i) * p->digest_len,
+                            bytes + k * PROCSUM_PAGE_SIZE);
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+/*
+ * Digests the slice: in one stream with the region's digest while every
+ * page so far was resident, or else run by run of resident pages, each page
+ * digested at its own position, so that no page the process does not have
+ * in memory is ever touched.
+ */
+static int digest_slice(void *ctx, const uint8_t *bytes)
+{
+    slice *s = ctx;
+    psum_pass *p = s->w->p;
+    if (s->whole) {
+        psum_region_hasher_pages(s->whole, bytes, s->count, p->page_digests);
+        return take_pages(s, 0, s->count, bytes);
+    }
+    for (size_t i = 0; i < s->count;) {
+        if (!p->slice_resident[i]) {
             p->pages_skipped++;
             i++;
             continue;
         }
         size_t j = i;
-        while (j < n && p->resident[j])
+        while (j < s->count && p->slice_resident[j])
             j++;
-        uint8_t *bytes = p->buf + i * PROCSUM_PAGE_SIZE;
-        int err = psum_os_read_region(p->target, rw->region, base + i * PROCSUM_PAGE_SIZE, bytes,
-                                      (j - i) * PROCSUM_PAGE_SIZE);
+        psum_pages_digest_at(p->algo, pass_key(p), bytes + i * PROCSUM_PAGE_SIZE, j - i, s->first + i,
+                             p->page_digests);
+        int err = take_pages(s, i, j, bytes);
         if (err)
             return err;
-        p->bytes_read += (uint64_t)(j - i) * PROCSUM_PAGE_SIZE;
-        psum_pages_digest_at(p->algo, key, bytes, j - i, done + i, p->page_digests);
-        for (size_t k = i; k < j; k++) {
-            err = take_page(w, rw, done + k, p->page_digests + (k - i) * p->digest_len,
-                            p->buf + k * PROCSUM_PAGE_SIZE);
-            if (err)
-                return err;
-        }
         i = j;
     }
     return 0;
@@ -398,6 +432,7 @@ static int take_region(walk *w, region_walk *rw, uint8_t *region_digest, bool *c
     psum_region_hasher h;
     psum_region_hasher_init_keyed(&h, p->algo, pass_key(p));
     bool streaming = true; /* every page so far was read, in order, through h */
+    p->resident_count = 0;
     size_t total = (r->end - r->start) / PROCSUM_PAGE_SIZE;
     for (size_t done = 0; done < total;) {
         int err = p->hook ? p->hook(p->hook_ctx) : 0;
@@ -405,25 +440,17 @@ static int take_region(walk *w, region_walk *rw, uint8_t *region_digest, bool *c
             return err;
         size_t n = total - done < p->slice_pages ? total - done : p->slice_pages;
         uintptr_t base = r->start + done * PROCSUM_PAGE_SIZE;
-        /* Residency is asked for every slice: the flags feed take_runs below. */
-        size_t resident = mark_resident(p, base, n);
+        size_t resident = mark_resident(p, base, n, r->end);
         streaming = streaming && resident == n;
-        if (!streaming) {
-            err = take_runs(w, rw, done, n);
+        if (resident > 0) {
+            slice s = {.w = w, .rw = rw, .first = done, .count = n, .whole = streaming ? &h : NULL};
+            err = psum_os_use_pages(p->target, r, base, n, streaming ? NULL : p->slice_resident, p->buf,
+                                    digest_slice, &s);
             if (err)
                 return err;
-            done += n;
-            continue;
-        }
-        err = psum_os_read_region(p->target, r, base, p->buf, n * PROCSUM_PAGE_SIZE);
-        if (err)
-            return err;
-        p->bytes_read += (uint64_t)n * PROCSUM_PAGE_SIZE;
-        psum_region_hasher_pages(&h, p->buf, n, p->page_digests);
-        for (size_t i = 0; i < n; i++) {
-            err = take_page(w, rw, done + i, p->page_digests + i * p->digest_len, p->buf + i * PROCSUM_PAGE_SIZE);
-            if (err)
-                return err;
+            p->bytes_read += (uint64_t)resident * PROCSUM_PAGE_SIZE;
+        } else {
+            p->pages_skipped += n;
         }
         done += n;
     }

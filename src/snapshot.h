@@ -98,7 +98,10 @@ typedef struct psum_pass {
     void *hook_ctx;
     uint8_t *buf;           /* slice_pages pages */
     uint8_t *page_digests;  /* slice_pages digests */
-    bool *resident;         /* slice_pages flags */
+    bool *resident;         /* RESIDENCY_PAGES flags: residency of the pages from resident_base */
+    uintptr_t resident_base;
+    size_t resident_count;  /* flags valid in resident[]; 0 at the start of each region */
+    const bool *slice_resident; /* the current slice's flags, inside resident[] */
     size_t slice_pages;
     psum_findings changes;      /* of the region being hashed */
     psum_findings file_findings;

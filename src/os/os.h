@@ -61,13 +61,25 @@ void psum_os_region_list_free(psum_os_region_list *list);
 int psum_os_read(psum_os_target *t, uintptr_t addr, void *buf, size_t len);
 
 /*
- * The same, for bytes of region r, where the platform can also make sure
- * they still are r's: on Linux, pages of objects the loader mapped are read
- * while the loader cannot change them, and a different file found there
- * (another library loaded at the same address since r was listed) gives
- * PROCSUM_EFAULT, as an unmapped region does.
+ * Hands npages pages of region r from addr to use(ctx, bytes), or only
+ * those whose flag in want is true (want may be NULL: all of them); page i
+ * is at bytes + i * PROCSUM_PAGE_SIZE, and use must not look at pages not
+ * wanted. Returns what use returns, or PROCSUM_EFAULT when the pages are no
+ * longer r's (unmapped, or another file or another part of r's file mapped
+ * there since r was listed). Where the platform can keep the pages from
+ * being unmapped while use runs, bytes points at them in place (on Linux:
+ * pages of objects the loader mapped, seen from inside the loader's own
+ * listing, which nothing can unload meanwhile); elsewhere the wanted pages
+ * are first copied into buf (npages pages) with psum_os_read, so that a
+ * page not wanted is never touched. use must not take loader locks (dlopen,
+ * dlsym) and should be short: on Linux other threads' dlopen waits for it.
  */
-int psum_os_read_region(psum_os_target *t, const psum_os_region *r, uintptr_t addr, void *buf, size_t len);
+typedef int (*psum_os_bytes_fn)(void *ctx, const uint8_t *bytes);
+int psum_os_use_pages(psum_os_target *t, const psum_os_region *r, uintptr_t addr, size_t npages, const bool *want,
+                      void *buf, psum_os_bytes_fn use, void *ctx);
+/* Shared by the backends (os/region_list.c): the copying way of psum_os_use_pages. */
+int psum_os_copy_then_use(psum_os_target *t, uintptr_t addr, size_t npages, const bool *want, void *buf,
+                          psum_os_bytes_fn use, void *ctx);
 
 /*
  * Writes len bytes at addr of the target whatever the page's protection, as

@@ -1,12 +1,14 @@
 /*
- * Reads of loader-mapped objects that know whose bytes they got. While
- * dl_iterate_phdr runs its callback the loader cannot map or unmap anything,
- * so a read made there of an object it lists is a read of that object, not
- * of another one dlopen'ed since at the same address. The identity (device
- * and inode) of each listed object is compared with what /proc/PID/maps said
- * when the region was found.
+ * Reads of loader-mapped objects that know whose bytes they got, made in
+ * place. While dl_iterate_phdr runs its callback the loader cannot map or
+ * unmap anything, so the pages of an object it lists can be read where they
+ * are, and they are that object's, not those of another one dlopen'ed since
+ * at the same address. Each listed object is compared with what
+ * /proc/PID/maps said when the region was found: the same file (device and
+ * inode) and the same offset of it at the same address.
  */
 #include <limits.h>
+#include <stddef.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -92,17 +94,65 @@ static void remember_object(const psum_os_region *r)
         known_count++;
 }
 
-typedef struct object_read {
-    psum_os_target *t;
+/*
+ * Objects already found to be a region's file while the loader's counters of
+ * objects added and removed stood where they stand now (guarded by `guard`):
+ * while nothing came or went, the object at a base address is the one
+ * checked, and stat() need not run again for every slice.
+ */
+#define MAX_MATCHED 64
+static struct {
+    uintptr_t base;
+    uint64_t dev, ino;
+} matched[MAX_MATCHED];
+static size_t matched_count, matched_next;
+static unsigned long long matched_adds, matched_subs;
+
+static bool has_counters(size_t size)
+{
+    return size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(((struct dl_phdr_info *)0)->dlpi_subs);
+}
+
+static bool was_matched(const struct dl_phdr_info *info, size_t size, const psum_os_region *r)
+{
+    if (!has_counters(size))
+        return false;
+    if (info->dlpi_adds != matched_adds || info->dlpi_subs != matched_subs) {
+        matched_count = matched_next = 0;
+        matched_adds = info->dlpi_adds;
+        matched_subs = info->dlpi_subs;
+        return false;
+    }
+    for (size_t i = 0; i < matched_count; i++)
+        if (matched[i].base == info->dlpi_addr && matched[i].dev == r->dev && matched[i].ino == r->ino)
+            return true;
+    return false;
+}
+
+static void remember_match(const struct dl_phdr_info *info, size_t size, const psum_os_region *r)
+{
+    if (!has_counters(size))
+        return;
+    matched[matched_next].base = info->dlpi_addr;
+    matched[matched_next].dev = r->dev;
+    matched[matched_next].ino = r->ino;
+    matched_next = (matched_next + 1) % MAX_MATCHED;
+    if (matched_count < MAX_MATCHED)
+        matched_count++;
+}
+
+typedef struct object_use {
     const psum_os_region *r;
     uintptr_t addr;
-    void *buf;
     size_t len;
+    psum_os_bytes_fn use;
+    void *ctx;
     bool covered; /* an object listed by the loader holds [addr, addr + len) */
     int result;
-} object_read;
+} object_use;
 
-static bool covers(const struct dl_phdr_info *info, uintptr_t addr, size_t len)
+/* The loadable segment of the object that holds [addr, addr + len), if one does. */
+static const ElfW(Phdr) *segment_holding(const struct dl_phdr_info *info, uintptr_t addr, size_t len)
 {
     for (size_t i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -111,9 +161,23 @@ static bool covers(const struct dl_phdr_info *info, uintptr_t addr, size_t len)
         uintptr_t start = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)(PROCSUM_PAGE_SIZE - 1);
         uintptr_t end = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
         if (addr >= start && addr + len <= end + PROCSUM_PAGE_SIZE - 1)
-            return true;
+            return ph;
     }
-    return false;
+    return NULL;
+}
+
+/*
+ * Whether the segment puts at addr the same offset of its file as r does.
+ * It does not when r's file was unloaded and loaded again at another base
+ * since r was listed: then another part of the same file lies at addr.
+ * (Unsigned arithmetic wraps, so a page start below the segment's first
+ * byte still gives the right offset.)
+ */
+static bool same_offset(const struct dl_phdr_info *info, const ElfW(Phdr) *ph, const psum_os_region *r,
+                        uintptr_t addr)
+{
+    uint64_t object_offset = (uint64_t)ph->p_offset + ((uint64_t)addr - info->dlpi_addr - ph->p_vaddr);
+    return object_offset == r->file_offset + (addr - r->start);
 }
 
 /*
@@ -122,42 +186,48 @@ static bool covers(const struct dl_phdr_info *info, uintptr_t addr, size_t len)
  * and the maps file may give different devices for one file). The main
  * program (empty name) cannot be unloaded, so it always is.
  */
-static bool same_file(const struct dl_phdr_info *info, const psum_os_region *r)
+static bool same_file(const struct dl_phdr_info *info, size_t size, const psum_os_region *r)
 {
     if (!info->dlpi_name || !info->dlpi_name[0])
         return true;
-    struct stat st;
-    if (stat(info->dlpi_name, &st) == 0 && (uint64_t)st.st_dev == r->dev && (uint64_t)st.st_ino == r->ino)
+    if (was_matched(info, size, r))
         return true;
+    struct stat st;
     char resolved[PATH_MAX];
-    return realpath(info->dlpi_name, resolved) && strcmp(resolved, r->path) == 0;
+    bool same = (stat(info->dlpi_name, &st) == 0 && (uint64_t)st.st_dev == r->dev && (uint64_t)st.st_ino == r->ino) ||
+                (realpath(info->dlpi_name, resolved) && strcmp(resolved, r->path) == 0);
+    if (same)
+        remember_match(info, size, r);
+    return same;
 }
 
 static int visit(struct dl_phdr_info *info, size_t size, void *arg)
 {
-    (void)size;
-    object_read *o = arg;
-    if (!covers(info, o->addr, o->len))
+    object_use *o = arg;
+    const ElfW(Phdr) *ph = segment_holding(info, o->addr, o->len);
+    if (!ph)
         return 0;
     o->covered = true;
-    /* Another object at this address since the regions were listed: not the bytes of r's file. */
-    if (!same_file(info, o->r)) {
+    /* Another object, or r's file at another base, since the regions were listed: not r's bytes. */
+    if (!same_offset(info, ph, o->r, o->addr) || !same_file(info, size, o->r)) {
         o->result = PROCSUM_EFAULT;
         return 1;
     }
     remember_object(o->r);
-    o->result = psum_os_read(o->t, o->addr, o->buf, o->len);
+    /* Listed, so not unloadable until we return: its pages can be read where they are. */
+    o->result = o->use(o->ctx, (const uint8_t *)o->addr);
     return 1;
 }
 
-int psum_os_read_region(psum_os_target *t, const psum_os_region *r, uintptr_t addr, void *buf, size_t len)
+int psum_os_use_pages(psum_os_target *t, const psum_os_region *r, uintptr_t addr, size_t npages, const bool *want,
+                      void *buf, psum_os_bytes_fn use, void *ctx)
 {
     if (psum_linux_target_pid(t) != 0 || r->kind != PROCSUM_REGION_FILE)
-        return psum_os_read(t, addr, buf, len);
-    object_read o = {.t = t, .r = r, .addr = addr, .buf = buf, .len = len, .result = 0};
+        return psum_os_copy_then_use(t, addr, npages, want, buf, use, ctx);
     pthread_once(&guard_once, install_fork_guard);
-    if (!guard_ready)
-        return psum_os_read(t, addr, buf, len); /* without the guard, stay out of the loader's lock */
+    if (!guard_ready) /* without the guard, stay out of the loader's lock */
+        return psum_os_copy_then_use(t, addr, npages, want, buf, use, ctx);
+    object_use o = {.r = r, .addr = addr, .len = npages * PROCSUM_PAGE_SIZE, .use = use, .ctx = ctx, .result = 0};
     pthread_mutex_lock(&guard);
     dl_iterate_phdr(visit, &o);
     /* A loader object's file no object covers here now: unloaded since it was listed. */
@@ -165,6 +235,6 @@ int psum_os_read_region(psum_os_target *t, const psum_os_region *r, uintptr_t ad
     pthread_mutex_unlock(&guard);
     if (unloaded)
         return PROCSUM_EFAULT;
-    /* Files the program mapped itself are not the loader's: a plain read, which cannot fault either. */
-    return o.covered ? o.result : psum_os_read(t, addr, buf, len);
+    /* Files the program mapped itself are not the loader's: copied first, which cannot fault. */
+    return o.covered ? o.result : psum_os_copy_then_use(t, addr, npages, want, buf, use, ctx);
 }

@@ -624,9 +624,10 @@ int psum_os_write(psum_os_target *t, uintptr_t addr, const void *buf, size_t len
     return 0;
 }
 
-/* Module reads already check that the module listed is the one mapped (see psum_os_read). */
-int psum_os_read_region(psum_os_target *t, const psum_os_region *r, uintptr_t addr, void *buf, size_t len)
+/* Module reads already check that the module listed is the one mapped (see psum_os_read); they copy. */
+int psum_os_use_pages(psum_os_target *t, const psum_os_region *r, uintptr_t addr, size_t npages, const bool *want,
+                      void *buf, psum_os_bytes_fn use, void *ctx)
 {
     (void)r;
-    return psum_os_read(t, addr, buf, len);
+    return psum_os_copy_then_use(t, addr, npages, want, buf, use, ctx);
 }

@@ -1,0 +1,202 @@
+/*
+ * psum_os_use_pages on Linux: the pages of loader-mapped objects are handed
+ * over in place, everything else as a copy, and bytes that are no longer
+ * the listed region's (unloaded, another part of the file at that address
+ * now, another file) are refused instead of being read.
+ */
+#include <criterion/criterion.h>
+
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "os/os.h"
+#include "stress_libs.h"
+
+#define PAGE PROCSUM_PAGE_SIZE
+
+typedef struct seen {
+    int calls;
+    const uint8_t *bytes;
+    uint8_t first[16];
+    int result; /* what the callback returns */
+} seen;
+
+static int look(void *ctx, const uint8_t *bytes)
+{
+    seen *s = ctx;
+    s->calls++;
+    s->bytes = bytes;
+    memcpy(s->first, bytes, sizeof(s->first));
+    return s->result;
+}
+
+static psum_os_target *self_target(void)
+{
+    psum_os_target *t = NULL;
+    cr_assert_eq(psum_os_target_open(0, &t), 0);
+    return t;
+}
+
+/* Copies the first readable, executable region whose path contains `needle` (anonymous ones: "[anon]"). */
+static bool find_code_region(psum_os_target *t, const char *needle, psum_os_region *out)
+{
+    psum_os_region_list list = {0};
+    cr_assert_eq(psum_os_list_regions(t, &list), 0);
+    bool found = false;
+    for (size_t i = 0; i < list.count && !found; i++) {
+        const psum_os_region *r = &list.items[i];
+        bool code = (r->prot & PSUM_PROT_R) && (r->prot & PSUM_PROT_X) && !(r->prot & PSUM_PROT_W);
+        bool anon_wanted = strcmp(needle, "[anon]") == 0;
+        bool match = anon_wanted ? r->kind == PROCSUM_REGION_ANON : r->path && strstr(r->path, needle) != NULL;
+        if (code && match) {
+            *out = *r;
+            out->path = strdup(r->path ? r->path : "");
+            cr_assert_not_null(out->path);
+            found = true;
+        }
+    }
+    psum_os_region_list_free(&list);
+    return found;
+}
+
+/* Tests on libc's first code region: `target` is the calling process, `libc` that region. */
+static psum_os_target *target;
+static psum_os_region libc;
+static uint8_t page_buf[2 * PAGE];
+
+static void open_libc(void)
+{
+    target = self_target();
+    cr_assert(find_code_region(target, "libc.so", &libc), "libc's code is listed");
+    cr_assert_geq(libc.end - libc.start, 2 * PAGE);
+}
+
+static void close_libc(void)
+{
+    free(libc.path);
+    psum_os_target_close(target);
+}
+
+Test(loader, library_pages_are_used_in_place, .init = open_libc, .fini = close_libc)
+{
+    seen s = {0};
+    cr_assert_eq(psum_os_use_pages(target, &libc, libc.start, 2, NULL, page_buf, look, &s), 0);
+    cr_assert_eq(s.calls, 1);
+    cr_assert_eq((uintptr_t)s.bytes, libc.start, "libc's pages are handed over where they are mapped");
+    cr_assert_eq(memcmp(s.first, (const void *)libc.start, sizeof(s.first)), 0);
+}
+
+Test(loader, anonymous_pages_are_copied)
+{
+    void *code = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(code, MAP_FAILED);
+    memset(code, 0xc3, PAGE);
+    cr_assert_eq(mprotect(code, PAGE, PROT_READ | PROT_EXEC), 0);
+    psum_os_target *t = self_target();
+    psum_os_region r = {.start = (uintptr_t)code, .end = (uintptr_t)code + PAGE,
+                        .prot = PSUM_PROT_R | PSUM_PROT_X, .kind = PROCSUM_REGION_ANON};
+    static uint8_t buf[PAGE];
+    seen s = {0};
+    cr_assert_eq(psum_os_use_pages(t, &r, r.start, 1, NULL, buf, look, &s), 0);
+    cr_assert_eq(s.calls, 1);
+    cr_assert_eq(s.bytes, buf, "anonymous code can vanish at any time: it is copied first");
+    cr_assert_eq(s.first[0], 0xc3);
+    /* Unmapped since it was listed: refused, never read. */
+    cr_assert_eq(munmap(code, PAGE), 0);
+    s.calls = 0;
+    cr_assert_eq(psum_os_use_pages(t, &r, r.start, 1, NULL, buf, look, &s), PROCSUM_EFAULT);
+    cr_assert_eq(s.calls, 0);
+    psum_os_target_close(t);
+}
+
+Test(loader, pages_not_wanted_are_not_copied)
+{
+    uint8_t *code = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(code, MAP_FAILED);
+    memset(code, 0x11, PAGE);
+    memset(code + 2 * PAGE, 0x33, PAGE);
+    cr_assert_eq(mprotect(code, 3 * PAGE, PROT_READ | PROT_EXEC), 0);
+    /* The middle page goes away: reading it would fail the whole copy. */
+    cr_assert_eq(munmap(code + PAGE, PAGE), 0);
+    psum_os_target *t = self_target();
+    psum_os_region r = {.start = (uintptr_t)code, .end = (uintptr_t)code + 3 * PAGE,
+                        .prot = PSUM_PROT_R | PSUM_PROT_X, .kind = PROCSUM_REGION_ANON};
+    static uint8_t buf[3 * PAGE];
+    memset(buf, 0, sizeof(buf));
+    const bool want[3] = {true, false, true};
+    seen s = {0};
+    cr_assert_eq(psum_os_use_pages(t, &r, r.start, 3, want, buf, look, &s), 0);
+    cr_assert_eq(s.calls, 1);
+    cr_assert_eq(buf[0], 0x11);
+    cr_assert_eq(buf[PAGE], 0, "the page not wanted is left alone");
+    cr_assert_eq(buf[2 * PAGE], 0x33);
+    /* Wanting every page reaches the hole and fails, without calling back. */
+    s.calls = 0;
+    cr_assert_eq(psum_os_use_pages(t, &r, r.start, 3, NULL, buf, look, &s), PROCSUM_EFAULT);
+    cr_assert_eq(s.calls, 0);
+    munmap(code, 3 * PAGE);
+    psum_os_target_close(t);
+}
+
+Test(loader, the_callbacks_result_is_returned, .init = open_libc, .fini = close_libc)
+{
+    seen s = {.result = PROCSUM_ENOMEM};
+    cr_assert_eq(psum_os_use_pages(target, &libc, libc.start, 1, NULL, page_buf, look, &s), PROCSUM_ENOMEM);
+    cr_assert_eq(s.calls, 1);
+}
+
+/*
+ * What a region listed before its library was unloaded and loaded again at
+ * another base looks like when the new mapping covers its address: the same
+ * file, another offset at that address.
+ */
+Test(loader, another_offset_of_the_same_file_is_refused, .init = open_libc, .fini = close_libc)
+{
+    seen s = {0};
+    psum_os_region moved = libc;
+    moved.file_offset += PAGE;
+    cr_assert_eq(psum_os_use_pages(target, &moved, libc.start, 1, NULL, page_buf, look, &s), PROCSUM_EFAULT);
+    cr_assert_eq(s.calls, 0, "another part of the file is not the listed region's content");
+    /* The same region as listed still reads, so the refusal was the offset's doing. */
+    cr_assert_eq(psum_os_use_pages(target, &libc, libc.start + PAGE, 1, NULL, page_buf, look, &s), 0);
+    cr_assert_eq(s.calls, 1);
+}
+
+Test(loader, another_file_at_the_address_is_refused, .init = open_libc, .fini = close_libc)
+{
+    seen s = {0};
+    psum_os_region other = libc;
+    other.ino ^= 1;
+    other.path = "/nonexistent/libother.so";
+    cr_assert_eq(psum_os_use_pages(target, &other, libc.start, 1, NULL, page_buf, look, &s), PROCSUM_EFAULT);
+    cr_assert_eq(s.calls, 0);
+}
+
+Test(loader, an_unloaded_library_is_refused)
+{
+    const char *path = STRESS_LIB_0;
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    cr_assert_not_null(h, "%s", dlerror());
+    psum_os_target *t = self_target();
+    psum_os_region r;
+    cr_assert(find_code_region(t, "libprocsum_stress_a", &r));
+    static uint8_t buf[PAGE];
+    seen s = {0};
+    cr_assert_eq(psum_os_use_pages(t, &r, r.start, 1, NULL, buf, look, &s), 0, "read while loaded");
+    cr_assert_eq((uintptr_t)s.bytes, r.start);
+    cr_assert_eq(dlclose(h), 0);
+    /* Keep the address taken by something else, as a later mmap or dlopen would. */
+    void *filler = mmap((void *)r.start, PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                        -1, 0);
+    s.calls = 0;
+    cr_assert_eq(psum_os_use_pages(t, &r, r.start, 1, NULL, buf, look, &s), PROCSUM_EFAULT);
+    cr_assert_eq(s.calls, 0, "the unloaded library's address is not read as the library");
+    if (filler != MAP_FAILED)
+        munmap(filler, PAGE);
+    free(r.path);
+    psum_os_target_close(t);
+}
