@@ -43,6 +43,7 @@ struct procsum_checker {
     /* Guarded by monitor. */
     psum_os_monitor *monitor;
     bool stopping;
+    bool running;          /* the thread is past its start-up */
     request pending;       /* the request waiting for a pass */
     uint64_t requests;     /* requests made */
     uint64_t served;       /* requests whose pass is over */
@@ -78,7 +79,10 @@ static void on_change(const psum_change *ch, void *userdata)
     procsum_checker *c = userdata;
     atomic_fetch_add(&c->mismatches, 1);
     c->pass_mismatches++;
+    /* The callback may fork: out of the gate while it runs. */
+    psum_os_fork_gate_leave();
     psum_report_change(ch, c->opts.algorithm, c->cb, c->userdata);
+    psum_os_fork_gate_enter();
 }
 
 /*
@@ -86,9 +90,8 @@ static void on_change(const psum_change *ch, void *userdata)
  * budget by sleeping until its CPU time is that share of the pass's wall
  * time.
  */
-static int between_slices(void *ctx)
+static int pace(procsum_checker *c)
 {
-    procsum_checker *c = ctx;
     if (atomic_load(&c->stop_flag))
         return PROCSUM_ECANCELED;
     unsigned budget = c->opts.max_cpu_percent;
@@ -108,6 +111,15 @@ static int between_slices(void *ctx)
     return stopping ? PROCSUM_ECANCELED : 0;
 }
 
+/* Between two slices nothing is half done: the place to let a waiting fork through. */
+static int between_slices(void *ctx)
+{
+    psum_os_fork_gate_leave();
+    int err = pace(ctx);
+    psum_os_fork_gate_enter();
+    return err;
+}
+
 static int discover(procsum_checker *c)
 {
     int err = psum_os_list_regions(c->target, &c->regions);
@@ -122,7 +134,7 @@ static int discover(procsum_checker *c)
  * `fresh` takes the pages as they are now, as the first pass does: settled
  * at once, no comparison, no report.
  */
-static int check_once(procsum_checker *c, bool fresh)
+static int check_once_in_gate(procsum_checker *c, bool fresh)
 {
     if (!c->have_regions || !c->opts.search_once) {
         int err = discover(c);
@@ -155,6 +167,14 @@ static int check_once(procsum_checker *c, bool fresh)
     atomic_store(&c->cpu_ns, psum_os_thread_cpu_ns());
     atomic_fetch_add(&c->passes, 1);
     return 0;
+}
+
+static int check_once(procsum_checker *c, bool fresh)
+{
+    psum_os_fork_gate_enter();
+    int err = check_once_in_gate(c, fresh);
+    psum_os_fork_gate_leave();
+    return err;
 }
 
 static void free_baseline(procsum_checker *c)
@@ -249,6 +269,10 @@ static void checker_thread(void *arg)
     procsum_checker *c = arg;
     if (c->opts.low_priority)
         psum_os_thread_lower_priority();
+    psum_os_monitor_lock(c->monitor);
+    c->running = true;
+    psum_os_monitor_wake_all(c->monitor);
+    psum_os_monitor_unlock(c->monitor);
     uint64_t started = psum_os_monotonic_ns();
     request req;
     while (wait_for_next_pass(c, started, &req)) {
@@ -273,9 +297,21 @@ static void checker_thread(void *arg)
     }
 }
 
+/*
+ * Returns once the thread is running: a new thread's start-up may allocate
+ * (AddressSanitizer's does) outside the fork gate, and a fork at that
+ * instant could leave the child an allocator lock nobody will release.
+ */
 static int start_thread(procsum_checker *c)
 {
-    return psum_os_thread_start(&c->thread, checker_thread, c);
+    int err = psum_os_thread_start(&c->thread, checker_thread, c);
+    if (err)
+        return err;
+    psum_os_monitor_lock(c->monitor);
+    while (!c->running)
+        psum_os_monitor_wait_until(c->monitor, psum_os_monotonic_ns() + 1000000000u);
+    psum_os_monitor_unlock(c->monitor);
+    return 0;
 }
 
 int procsum_start(const procsum_options *o, procsum_callback cb, void *userdata, procsum_checker **out)
@@ -492,6 +528,7 @@ int procsum_benchmark(const procsum_options *o, procsum_benchmark_result *out)
     int err = checker_new(o, NULL, NULL, &c);
     if (err)
         return err;
+    psum_os_fork_gate_enter();
     uint64_t t0 = psum_os_monotonic_ns();
     err = discover(c);
     uint64_t t1 = psum_os_monotonic_ns();
@@ -502,6 +539,7 @@ int procsum_benchmark(const procsum_options *o, procsum_benchmark_result *out)
     if (!err)
         err = psum_snapshot_take(&c->pass, &c->regions, NULL, &snap, NULL, NULL);
     uint64_t t2 = psum_os_monotonic_ns();
+    psum_os_fork_gate_leave();
     if (!err) {
         out->scan_ns = t1 - t0;
         out->hash_ns = t2 - t1;

@@ -145,20 +145,8 @@ Test(control, cpu_budget_paces_passes)
     cr_assert_eq(procsum_stop(c), 0);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-
 Test(control, follow_fork_checks_the_child)
 {
-#ifdef UNDER_ASAN
-    /* Known defect: under AddressSanitizer the restarted child checker hangs (open, see the stop note). */
-    cr_skip_test("follow_fork hangs in the child under AddressSanitizer: known, not yet fixed");
-#endif
     procsum_options o;
     procsum_options_init(&o);
     o.check_period_ms = 5;

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "os/os.h"
 #include "procsum.h"
 
 static atomic_int reports;
@@ -144,4 +145,35 @@ Test(fork, fork_storm_from_threads)
     }
     cr_assert_eq(atomic_load(&reports), 0);
     cr_assert_eq(procsum_stop(c), 0);
+}
+
+/* The fork gate: a fork waits while a thread of procsum is inside it, and goes through once it leaves. */
+static atomic_bool forked;
+
+static void *fork_now(void *arg)
+{
+    (void)arg;
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(0);
+    atomic_store(&forked, true);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    return NULL;
+}
+
+Test(fork, fork_waits_for_the_gate)
+{
+    psum_os_fork_gate_enter();
+    psum_os_fork_gate_enter(); /* entries nest */
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, fork_now, NULL), 0);
+    usleep(200000);
+    cr_assert_not(atomic_load(&forked), "fork went through while the gate was held");
+    psum_os_fork_gate_leave();
+    usleep(100000);
+    cr_assert_not(atomic_load(&forked), "one of two nested entries left: still held");
+    psum_os_fork_gate_leave();
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert(atomic_load(&forked));
 }

@@ -88,6 +88,16 @@ int psum_os_copy_then_use(psum_os_target *t, uintptr_t addr, size_t npages, cons
  */
 int psum_os_write(psum_os_target *t, uintptr_t addr, const void *buf, size_t len);
 
+/*
+ * The fork gate. A thread of procsum holds it while it works (a slice of a
+ * pass, a listing of mappings: anything that may be inside the allocator or
+ * the loader's lock), and never while it waits or runs the user's callback;
+ * fork() waits until nobody holds it, so that a forked child never inherits
+ * a lock that procsum held. Entries nest. No-ops where there is no fork.
+ */
+void psum_os_fork_gate_enter(void);
+void psum_os_fork_gate_leave(void);
+
 /* Threads, locks, time. */
 typedef struct psum_os_thread psum_os_thread;
 

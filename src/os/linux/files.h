@@ -17,6 +17,9 @@ long psum_linux_target_pid(const psum_os_target *t);
 /* The target's pagemap, opened once and kept (reopened by a forked child); -1 if it cannot be opened. */
 int psum_linux_target_pagemap(psum_os_target *t);
 
+/* Whether fork() waits for the fork gate (its handlers are installed): see fork_gate.c. */
+bool psum_linux_fork_gate_ready(void);
+
 /*
  * Present bit (63) of /proc/PID/pagemap (pid 0: /proc/self/pagemap): true
  * when the page is mapped in the process's page tables. Unmapped pages and

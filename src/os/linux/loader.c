@@ -10,7 +10,6 @@
 #include <limits.h>
 #include <stddef.h>
 #include <link.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,53 +19,8 @@
 #include "files.h"
 
 /*
- * fork() while the checker is inside dl_iterate_phdr would leave the child
- * with the loader's lock held by a thread that does not exist there: its
- * first dlopen would hang. So those reads hold `guard`, and fork takes it
- * first: a fork waits until the checker is out of the loader (a slice, but
- * the checker runs at the lowest priority, so this may take a while on a
- * busy machine). The wait is bounded (10 s) for one case: a thread that
- * forks while itself holding the loader's lock (from a library
- * constructor), which the checker may be waiting for; that thread's own
- * lock is then the only one held, and it lives on in the child.
- */
-static pthread_mutex_t guard = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
-static _Thread_local bool guard_taken_for_fork;
-static bool guard_ready;
-
-static void before_fork(void)
-{
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 10;
-    guard_taken_for_fork = pthread_mutex_timedlock(&guard, &deadline) == 0;
-}
-
-static void parent_after_fork(void)
-{
-    if (guard_taken_for_fork)
-        pthread_mutex_unlock(&guard);
-    guard_taken_for_fork = false;
-}
-
-static void child_after_fork(void)
-{
-    if (guard_taken_for_fork)
-        pthread_mutex_unlock(&guard);
-    else
-        pthread_mutex_init(&guard, NULL); /* whoever held it does not exist here */
-    guard_taken_for_fork = false;
-}
-
-static void install_fork_guard(void)
-{
-    guard_ready = pthread_atfork(before_fork, parent_after_fork, child_after_fork) == 0;
-}
-
-/*
- * Files seen as loader objects (guarded by `guard`). A region of such a file
- * that no listed object covers any more was unloaded since it was listed:
+ * Files seen as loader objects (guarded by the fork gate). A region of such
+ * a file that no listed object covers any more was unloaded since it was listed:
  * whatever is at its address now is not its content.
  */
 #define MAX_KNOWN_OBJECTS 256
@@ -96,9 +50,10 @@ static void remember_object(const psum_os_region *r)
 
 /*
  * Objects already found to be a region's file while the loader's counters of
- * objects added and removed stood where they stand now (guarded by `guard`):
- * while nothing came or went, the object at a base address is the one
- * checked, and stat() need not run again for every slice.
+ * objects added and removed stood where they stand now (guarded by the fork
+ * gate): while nothing came or went, the object at a base address is the one
+ * checked, and stat() need not run again for every slice. Guarded by the
+ * fork gate.
  */
 #define MAX_MATCHED 64
 static struct {
@@ -224,15 +179,15 @@ int psum_os_use_pages(psum_os_target *t, const psum_os_region *r, uintptr_t addr
 {
     if (psum_linux_target_pid(t) != 0 || r->kind != PROCSUM_REGION_FILE)
         return psum_os_copy_then_use(t, addr, npages, want, buf, use, ctx);
-    pthread_once(&guard_once, install_fork_guard);
-    if (!guard_ready) /* without the guard, stay out of the loader's lock */
+    /* A fork while we hold the loader's lock would leave the child's loader locked: the gate keeps it out. */
+    if (!psum_linux_fork_gate_ready())
         return psum_os_copy_then_use(t, addr, npages, want, buf, use, ctx);
     object_use o = {.r = r, .addr = addr, .len = npages * PROCSUM_PAGE_SIZE, .use = use, .ctx = ctx, .result = 0};
-    pthread_mutex_lock(&guard);
+    psum_os_fork_gate_enter();
     dl_iterate_phdr(visit, &o);
     /* A loader object's file no object covers here now: unloaded since it was listed. */
     bool unloaded = !o.covered && is_known_object(r);
-    pthread_mutex_unlock(&guard);
+    psum_os_fork_gate_leave();
     if (unloaded)
         return PROCSUM_EFAULT;
     /* Files the program mapped itself are not the loader's: copied first, which cannot fault. */

@@ -217,3 +217,12 @@ int psum_os_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(v
     (void)child;
     return 0; /* no fork on Windows */
 }
+
+/* Windows has no fork: nothing to keep out. */
+void psum_os_fork_gate_enter(void)
+{
+}
+
+void psum_os_fork_gate_leave(void)
+{
+}
