@@ -301,6 +301,7 @@ typedef struct procsum_stats {
     uint64_t cpu_ns;         /* CPU time the checker's thread has used */
     uint64_t slow_passes;    /* passes that took longer than the period (CPU budget, size) */
     uint64_t skipped_pages;  /* pages not read in the last pass: not in memory */
+    uint64_t table_bytes;    /* memory held for baselines: the current one and the one the next pass is built in */
     int last_error;          /* code of the last failed pass (retried next period), or 0 */
 } procsum_stats;
 

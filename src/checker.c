@@ -60,6 +60,7 @@ struct procsum_checker {
     atomic_uint_least64_t pages_skipped;
     atomic_uint_least64_t regions_hashed;
     atomic_uint_least64_t bytes_hashed;
+    atomic_uint_least64_t table_bytes;
     atomic_uint_least64_t last_pass_ns;
     atomic_uint_least64_t cpu_ns;
     atomic_int last_error; /* of the latest failed pass in the background; 0 if none */
@@ -154,7 +155,7 @@ static int check_once_in_gate(procsum_checker *c, bool fresh)
         return err;
     }
     psum_snapshot *prev = atomic_exchange(&c->baseline, next);
-    psum_snapshot_free(prev);
+    psum_snapshot_recycle(&c->pass, prev);
     free(prev);
     uint64_t took = psum_os_monotonic_ns() - c->pass_started_ns;
     atomic_store(&c->last_pass_ns, took);
@@ -164,6 +165,7 @@ static int check_once_in_gate(procsum_checker *c, bool fresh)
     atomic_store(&c->pages_skipped, c->pass.pages_skipped);
     atomic_store(&c->regions_hashed, next->region_count);
     atomic_store(&c->bytes_hashed, c->pass.bytes_read);
+    atomic_store(&c->table_bytes, psum_table_bytes(&c->pass, next));
     atomic_store(&c->cpu_ns, psum_os_thread_cpu_ns());
     atomic_fetch_add(&c->passes, 1);
     return 0;
@@ -217,6 +219,7 @@ static int checker_new(const procsum_options *o, procsum_callback cb, void *user
     atomic_init(&c->pages_skipped, 0);
     atomic_init(&c->regions_hashed, 0);
     atomic_init(&c->bytes_hashed, 0);
+    atomic_init(&c->table_bytes, 0);
     atomic_init(&c->last_pass_ns, 0);
     atomic_init(&c->cpu_ns, 0);
     atomic_init(&c->last_error, 0);
@@ -357,6 +360,7 @@ static void checker_free_in_child(procsum_checker *c)
     free(c->pass.buf);
     free(c->pass.page_digests);
     free(c->pass.resident);
+    free(c->pass.spare);
     free(c);
 }
 
@@ -434,6 +438,7 @@ int procsum_get_stats(const procsum_checker *c, procsum_stats *out)
     out->cpu_ns = atomic_load(&m->cpu_ns);
     out->slow_passes = atomic_load(&m->slow_passes);
     out->skipped_pages = atomic_load(&m->pages_skipped);
+    out->table_bytes = atomic_load(&m->table_bytes);
     out->last_error = atomic_load(&m->last_error);
     return 0;
 }

@@ -15,7 +15,31 @@ void psum_snapshot_free(psum_snapshot *s)
         return;
     free(s->pages);
     free(s->regions);
+    free(s->files);
     memset(s, 0, sizeof(*s));
+}
+
+void psum_snapshot_recycle(psum_pass *p, psum_snapshot *s)
+{
+    if (!s)
+        return;
+    if (s->pages && s->page_cap >= p->spare_cap) {
+        free(p->spare);
+        p->spare = s->pages;
+        p->spare_cap = s->page_cap;
+        p->spare_used = s->page_count;
+        s->pages = NULL;
+    }
+    psum_snapshot_free(s);
+}
+
+uint64_t psum_table_bytes(const psum_pass *p, const psum_snapshot *s)
+{
+    uint64_t bytes = (uint64_t)p->spare_used * sizeof(psum_page_baseline);
+    if (s)
+        bytes += (uint64_t)s->page_count * sizeof(*s->pages) + (uint64_t)s->region_count * sizeof(*s->regions) +
+                 (uint64_t)s->file_count * sizeof(*s->files);
+    return bytes;
 }
 
 int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *target, psum_slice_hook hook,
@@ -69,6 +93,9 @@ void psum_pass_free(psum_pass *p)
         memset(lists[i], 0, sizeof(*lists[i]));
     }
     p->buf = p->page_digests = NULL;
+    free(p->spare);
+    p->spare = NULL;
+    p->spare_cap = p->spare_used = 0;
 }
 
 bool psum_region_selected(const psum_os_region *r, const procsum_options *o)
@@ -104,14 +131,34 @@ static const psum_digest_key *pass_key(const psum_pass *p)
     return p->opts.keyed_digests ? &p->key : NULL;
 }
 
-static uint64_t page_file_offset(const psum_os_region *r, uintptr_t addr)
+static uint32_t page_in_file(const psum_os_region *r, uintptr_t addr)
 {
-    return r->kind == PROCSUM_REGION_FILE ? r->file_offset + (addr - r->start) : 0;
+    return r->kind == PROCSUM_REGION_FILE ? (uint32_t)((r->file_offset + (addr - r->start)) / PROCSUM_PAGE_SIZE) : 0;
 }
 
-static bool same_backing(const psum_page_baseline *pg, const psum_os_region *r)
+/* The index of r's file in s->files; 0 for anonymous memory, UINT32_MAX for a file not in the table. */
+static uint32_t find_file(const psum_snapshot *s, const psum_os_region *r)
 {
-    return pg->dev == r->dev && pg->ino == r->ino && pg->file_offset == page_file_offset(r, pg->addr);
+    if (r->kind != PROCSUM_REGION_FILE)
+        return 0;
+    for (size_t i = 1; i < s->file_count; i++)
+        if (s->files[i].dev == r->dev && s->files[i].ino == r->ino)
+            return (uint32_t)i;
+    return UINT32_MAX;
+}
+
+/* The same, adding r's file if it is new. */
+static int file_index(psum_snapshot *s, const psum_os_region *r, uint32_t *out)
+{
+    *out = find_file(s, r);
+    if (*out != UINT32_MAX)
+        return 0;
+    int err = reserve((void **)&s->files, &s->file_cap, s->file_count + 1, sizeof(*s->files));
+    if (err)
+        return err;
+    s->files[s->file_count] = (psum_file_id){r->dev, r->ino};
+    *out = (uint32_t)s->file_count++;
+    return 0;
 }
 
 static const psum_region_baseline *find_region(const psum_snapshot *old, const psum_os_region *r)
@@ -145,12 +192,15 @@ typedef struct walk {
     psum_snapshot *out;
     size_t old_cursor;
     size_t mapped_cursor;
+    size_t mapped_file_for; /* the mapped_cursor mapped_file was found for */
+    uint32_t mapped_file;
     int64_t now_ns;
 } walk;
 
 /* Everything the comparison of one region carries between slices. */
 typedef struct region_walk {
     const psum_os_region *region;
+    uint32_t file;    /* the region's file: its index in the new snapshot's files */
     size_t held;      /* pages whose differing content waits for a second look */
     size_t unsettled; /* pages without a settled baseline */
     size_t repaired;  /* pages written back from their file */
@@ -164,7 +214,13 @@ static bool still_mapped(walk *w, const psum_page_baseline *pg)
     if (w->mapped_cursor == m->count)
         return false;
     const psum_os_region *r = &m->items[w->mapped_cursor];
-    return r->start <= pg->addr && same_backing(pg, r);
+    if (r->start > pg->addr)
+        return false;
+    if (w->mapped_file_for != w->mapped_cursor) {
+        w->mapped_file = find_file(w->out, r);
+        w->mapped_file_for = w->mapped_cursor;
+    }
+    return pg->file == w->mapped_file && pg->file_page == page_in_file(r, pg->addr);
 }
 
 /* Old pages below addr were not read this pass: keep those whose file page is still mapped there. */
@@ -271,9 +327,9 @@ static bool matches_baseline(const psum_pass *p, const psum_page_baseline *was, 
     return memcmp(was->digest, at_old, p->digest_len) == 0;
 }
 
-static uint64_t digest_tag(const uint8_t *digest)
+static uint32_t digest_tag(const uint8_t *digest)
 {
-    uint64_t tag;
+    uint32_t tag;
     memcpy(&tag, digest, sizeof(tag));
     return tag;
 }
@@ -288,7 +344,7 @@ static int compare_page(walk *w, region_walk *rw, psum_page_baseline *now, const
     if (!old || w->old_cursor == old->page_count || old->pages[w->old_cursor].addr != now->addr)
         return old == NULL ? verify_new_page(w, rw, now, bytes) : 0;
     const psum_page_baseline *was = &old->pages[w->old_cursor++];
-    if (was->dev != now->dev || was->ino != now->ino || was->file_offset != now->file_offset)
+    if (was->file != now->file || was->file_page != now->file_page)
         return 0; /* other content is mapped here now: it joins silently */
     psum_pass *p = w->p;
     if (matches_baseline(p, was, now, bytes)) {
@@ -297,7 +353,7 @@ static int compare_page(walk *w, region_walk *rw, psum_page_baseline *now, const
     }
     if (was->state == PSUM_PAGE_TENTATIVE)
         return 0; /* still being written: the new content starts over as tentative */
-    uint64_t tag = digest_tag(now->digest);
+    uint32_t tag = digest_tag(now->digest);
     bool seen_before = was->state == PSUM_PAGE_SUSPECT && was->suspect_index == now->index && was->suspect_tag == tag;
     if (!seen_before) {
         /* Keep defending the old content until the next pass says whether this one stays. */
@@ -320,12 +376,11 @@ static int take_page(walk *w, region_walk *rw, size_t index, const uint8_t *dige
     const psum_os_region *r = rw->region;
     psum_page_baseline pg = {
         .addr = r->start + index * PROCSUM_PAGE_SIZE,
-        .dev = r->dev,
-        .ino = r->ino,
         .time_ns = w->now_ns,
+        .file = rw->file,
         .index = (uint32_t)index,
     };
-    pg.file_offset = page_file_offset(r, pg.addr);
+    pg.file_page = page_in_file(r, pg.addr);
     memcpy(pg.digest, digest, w->p->digest_len);
     int err = compare_page(w, rw, &pg, bytes);
     if (err)
@@ -484,7 +539,7 @@ static void report(walk *w, const region_walk *rw, const psum_findings *f, procs
     on_change(&ch, userdata);
 }
 
-static int prepare(const psum_pass *p, const psum_os_region_list *mapped, const psum_snapshot *old,
+static int prepare(psum_pass *p, const psum_os_region_list *mapped, const psum_snapshot *old,
                    psum_snapshot *out)
 {
     size_t pages = old ? old->page_count : 0, regions = 0;
@@ -495,9 +550,25 @@ static int prepare(const psum_pass *p, const psum_os_region_list *mapped, const 
         }
     }
     memset(out, 0, sizeof(*out));
+    /* Built in the table of the snapshot before last: the memory is there already, and stays put. */
+    out->pages = p->spare;
+    out->page_cap = p->spare_cap;
+    p->spare = NULL;
+    p->spare_cap = p->spare_used = 0;
     int err = reserve((void **)&out->pages, &out->page_cap, pages + 1, sizeof(*out->pages));
     if (!err)
         err = reserve((void **)&out->regions, &out->region_cap, regions + 1, sizeof(*out->regions));
+    /* The files known so far keep their indexes; entry 0 is anonymous memory. */
+    size_t files = old && old->file_count > 0 ? old->file_count : 1;
+    if (!err)
+        err = reserve((void **)&out->files, &out->file_cap, files, sizeof(*out->files));
+    if (!err) {
+        if (old && old->file_count > 0)
+            memcpy(out->files, old->files, files * sizeof(*out->files));
+        else
+            out->files[0] = (psum_file_id){0, 0};
+        out->file_count = files;
+    }
     if (err)
         psum_snapshot_free(out);
     return err;
@@ -514,13 +585,19 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
     int64_t sec;
     long nsec;
     psum_os_wall_time(&sec, &nsec);
-    walk w = {.p = p, .mapped = mapped, .old = old, .out = out, .now_ns = sec * 1000000000 + nsec};
+    walk w = {.p = p, .mapped = mapped, .old = old, .out = out, .mapped_file_for = SIZE_MAX,
+              .now_ns = sec * 1000000000 + nsec};
 
     for (size_t i = 0; i < mapped->count; i++) {
         const psum_os_region *r = &mapped->items[i];
         if (!psum_region_selected(r, &p->opts))
             continue;
         region_walk rw = {.region = r};
+        err = file_index(out, r, &rw.file);
+        if (err) {
+            psum_snapshot_free(out);
+            return err;
+        }
         p->changes.count = 0;
         p->file_findings.count = 0;
         uint8_t digest[PROCSUM_MAX_DIGEST] = {0};

@@ -16,14 +16,20 @@
 #include "pagefile.h"
 #include "procsum.h"
 
+/*
+ * 72 bytes a page: the one table that grows with the process's code, so it
+ * is kept small. The backing file is an index into the snapshot's table of
+ * files rather than its device and inode.
+ */
 typedef struct psum_page_baseline {
     uintptr_t addr;
-    uint64_t dev, ino, file_offset; /* what backs the page; zeros for anonymous memory */
-    int64_t time_ns;                /* wall clock of the last pass that saw this content */
-    uint32_t index;                 /* position in the region it was hashed in */
-    uint8_t state;                  /* a psum_page_state */
-    uint32_t suspect_index;         /* SUSPECT: where the differing content was hashed */
-    uint64_t suspect_tag;           /* SUSPECT: first bytes of its digest */
+    int64_t time_ns;         /* wall clock of the last pass that saw this content */
+    uint32_t file;           /* what backs the page: index in psum_snapshot.files; 0 for anonymous memory */
+    uint32_t file_page;      /* its offset in that file, in pages (modulo 16 TiB) */
+    uint32_t index;          /* position in the region it was hashed in */
+    uint32_t suspect_index;  /* SUSPECT: where the differing content was hashed */
+    uint32_t suspect_tag;    /* SUSPECT: first bytes of its digest */
+    uint8_t state;           /* a psum_page_state */
     uint8_t digest[PROCSUM_MAX_DIGEST];
 } psum_page_baseline;
 
@@ -48,11 +54,19 @@ typedef struct psum_region_baseline {
     uint8_t digest[PROCSUM_MAX_DIGEST];
 } psum_region_baseline;
 
+/* A file that backed a page: device and inode. Entry 0 stands for anonymous memory. */
+typedef struct psum_file_id {
+    uint64_t dev, ino;
+} psum_file_id;
+
 typedef struct psum_snapshot {
     psum_page_baseline *pages; /* ascending addresses */
     size_t page_count, page_cap;
     psum_region_baseline *regions; /* ascending addresses */
     size_t region_count, region_cap;
+    /* Every file that backed a page so far: each snapshot starts from its predecessor's, so indexes hold. */
+    psum_file_id *files;
+    size_t file_count, file_cap;
 } psum_snapshot;
 
 void psum_snapshot_free(psum_snapshot *s);
@@ -110,7 +124,15 @@ typedef struct psum_pass {
     uint64_t bytes_read;    /* added to by every pass */
     uint64_t pages_skipped; /* not in memory, in the last pass */
     uint64_t pages_held;    /* differing from a settled baseline, waiting for a second look */
+    /* The page table of the snapshot before last, kept to build the next one in: no allocation per pass. */
+    psum_page_baseline *spare;
+    size_t spare_cap, spare_used;
 } psum_pass;
+
+/* Frees s but keeps its page table in p, for the next pass to build its snapshot in. */
+void psum_snapshot_recycle(psum_pass *p, psum_snapshot *s);
+/* Bytes held in tables by s and by p's spare: what procsum keeps for baselines. */
+uint64_t psum_table_bytes(const psum_pass *p, const psum_snapshot *s);
 
 int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *target, psum_slice_hook hook,
                    void *hook_ctx);
