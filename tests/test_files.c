@@ -546,6 +546,51 @@ Test(residency, untouched_file_pages_are_not_resident_touched_ones_are, .timeout
     big_map_close(&b);
 }
 
+/* PAGEMAP_SCAN's runs of present pages say what pagemap's present bits say, holes and all. */
+Test(residency, scan_agrees_with_pagemap, .timeout = 120)
+{
+    big_map b;
+    big_map_open(&b);
+    size_t sum = 0, touched = 0;
+    for (size_t p = 0; p < BIG_PAGES; p++) {
+        if (p % 97 == 0 || (p >= 3000 && p < 3300)) { /* scattered pages, and one long run */
+            sum += touch(b.map + p * PAGE);
+            touched++;
+        }
+    }
+    cr_assert_neq(sum, (size_t)-1);
+    static bool by_scan[BIG_PAGES], by_pagemap[BIG_PAGES];
+    int err = psum_linux_resident_scan(0, (uintptr_t)b.map, BIG_PAGES, by_scan);
+    if (err == PROCSUM_ENOSYS) {
+        big_map_close(&b);
+        cr_skip_test("this kernel has no PAGEMAP_SCAN (Linux 6.7)");
+    }
+    cr_assert_eq(err, 0);
+    cr_assert_eq(psum_linux_resident_pagemap(0, (uintptr_t)b.map, BIG_PAGES, by_pagemap), 0);
+    size_t present = 0;
+    for (size_t p = 0; p < BIG_PAGES; p++) {
+        cr_assert_eq(by_scan[p], by_pagemap[p], "page %zu: scan %d, pagemap %d", p, by_scan[p], by_pagemap[p]);
+        present += by_scan[p];
+    }
+    cr_assert_geq(present, touched, "every touched page is present (%zu of %zu)", present, touched);
+    cr_assert_lt(present, BIG_PAGES / 2, "untouched pages are not");
+
+    /* Anonymous memory with a hole in the middle, and a range beyond the user address space. */
+    uint8_t *m = mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(m, MAP_FAILED);
+    for (size_t p = 0; p < 8; p++)
+        m[p * PAGE] = 1;
+    cr_assert_eq(munmap(m + 2 * PAGE, 4 * PAGE), 0);
+    bool res[8];
+    memset(res, 0xFF, sizeof(res));
+    cr_assert_eq(psum_linux_resident_scan(0, (uintptr_t)m, 8, res), 0);
+    for (size_t p = 0; p < 8; p++)
+        cr_assert_eq(res[p], p < 2 || p >= 6, "anonymous page %zu", p);
+    munmap(m, 2 * PAGE);
+    munmap(m + 6 * PAGE, 2 * PAGE);
+    big_map_close(&b);
+}
+
 /* Why residency matters: reading a page through psum_os_read faults it in. */
 Test(residency, reading_a_page_faults_it_in, .timeout = 120)
 {

@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +243,9 @@ int psum_linux_resident_mincore(uintptr_t addr, size_t npages, bool *resident)
     return walk_chunks(addr, npages, resident, mincore_query, &sys);
 }
 
+/* Set once PAGEMAP_SCAN turned out not to exist here. */
+static atomic_bool no_scan;
+
 int psum_os_resident(psum_os_target *t, uintptr_t addr, size_t npages, bool *resident)
 {
     if (!t || !range_ok(addr, npages, resident))
@@ -250,6 +254,13 @@ int psum_os_resident(psum_os_target *t, uintptr_t addr, size_t npages, bool *res
         return 0;
     long pid = psum_linux_target_pid(t);
     int fd = psum_linux_target_pagemap(t);
+    if (fd >= 0 && !atomic_load_explicit(&no_scan, memory_order_relaxed)) {
+        int err = psum_linux_resident_scan_fd(fd, addr, npages, resident);
+        if (err == 0)
+            return 0;
+        if (err == PROCSUM_ENOSYS)
+            atomic_store_explicit(&no_scan, true, memory_order_relaxed); /* an older kernel: not asked again */
+    }
     if (fd >= 0 && walk_chunks(addr, npages, resident, pagemap_query, &fd) == 0)
         return 0;
     if (pid == 0 && psum_linux_resident_mincore(addr, npages, resident) == 0)

@@ -30,6 +30,15 @@ bool psum_linux_fork_gate_ready(void);
 int psum_linux_resident_pagemap(long pid, uintptr_t addr, size_t npages, bool *resident);
 
 /*
+ * PAGEMAP_SCAN (Linux 6.7) on /proc/PID/pagemap, or on an open pagemap
+ * descriptor: the same answer as the present bit, from runs of present
+ * pages. PROCSUM_ENOSYS where the kernel (or a system page size other than
+ * PROCSUM_PAGE_SIZE) does not allow it.
+ */
+int psum_linux_resident_scan(long pid, uintptr_t addr, size_t npages, bool *resident);
+int psum_linux_resident_scan_fd(int fd, uintptr_t addr, size_t npages, bool *resident);
+
+/*
  * mincore() on the calling process. Unmapped pages read as false. What it
  * says for a page not in the page tables depends on the mapping: the page
  * cache's state for a file the caller owns or may write, TRUE for every
