@@ -182,17 +182,13 @@ static int pagemap_query(void *ctx, uintptr_t first, size_t count, unsigned char
     return 0;
 }
 
-int psum_linux_resident_pagemap(long pid, uintptr_t addr, size_t npages, bool *resident)
+/*
+ * Opened per call by the strategies on their own: "self" then always is the
+ * caller, also in a child after fork (a pagemap descriptor stays bound to
+ * the address space it was opened on).
+ */
+static int open_pagemap(long pid)
 {
-    if (pid < 0 || !range_ok(addr, npages, resident))
-        return PROCSUM_EINVAL;
-    if (npages == 0)
-        return 0;
-    /*
-     * Opened per call: "self" then always is the caller, also in a child
-     * after fork (a pagemap descriptor stays bound to the address space it
-     * was opened on). An open costs a few microseconds per slice of pages.
-     */
     char path[64];
     if (pid == 0)
         snprintf(path, sizeof(path), "/proc/self/pagemap");
@@ -204,9 +200,38 @@ int psum_linux_resident_pagemap(long pid, uintptr_t addr, size_t npages, bool *r
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return errno == ENOENT ? PROCSUM_ESRCH : psum_os_last_error();
-    int err = walk_chunks(addr, npages, resident, pagemap_query, &fd);
+    return fd;
+}
+
+static int pagemap_read_fd(int fd, uintptr_t addr, size_t npages, bool *resident)
+{
+    return walk_chunks(addr, npages, resident, pagemap_query, &fd);
+}
+
+/* A strategy that asks an open pagemap, run on the pid's own pagemap. */
+static int with_pagemap(long pid, uintptr_t addr, size_t npages, bool *resident,
+                        int (*strategy)(int fd, uintptr_t addr, size_t npages, bool *resident))
+{
+    if (pid < 0 || !range_ok(addr, npages, resident))
+        return PROCSUM_EINVAL;
+    if (npages == 0)
+        return 0;
+    int fd = open_pagemap(pid);
+    if (fd < 0)
+        return fd;
+    int err = strategy(fd, addr, npages, resident);
     close(fd);
     return err;
+}
+
+int psum_linux_resident_pagemap(long pid, uintptr_t addr, size_t npages, bool *resident)
+{
+    return with_pagemap(pid, addr, npages, resident, pagemap_read_fd);
+}
+
+int psum_linux_resident_scan(long pid, uintptr_t addr, size_t npages, bool *resident)
+{
+    return with_pagemap(pid, addr, npages, resident, psum_linux_resident_scan_fd);
 }
 
 static int mincore_query(void *ctx, uintptr_t first, size_t count, unsigned char *flags)
@@ -261,7 +286,7 @@ int psum_os_resident(psum_os_target *t, uintptr_t addr, size_t npages, bool *res
         if (err == PROCSUM_ENOSYS)
             atomic_store_explicit(&no_scan, true, memory_order_relaxed); /* an older kernel: not asked again */
     }
-    if (fd >= 0 && walk_chunks(addr, npages, resident, pagemap_query, &fd) == 0)
+    if (fd >= 0 && pagemap_read_fd(fd, addr, npages, resident) == 0)
         return 0;
     if (pid == 0 && psum_linux_resident_mincore(addr, npages, resident) == 0)
         return 0;

@@ -7,8 +7,6 @@
  * back to reading pagemap.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -63,27 +61,4 @@ int psum_linux_resident_scan_fd(int fd, uintptr_t addr, size_t npages, bool *res
         at = (uintptr_t)arg.walk_end;
     }
     return 0;
-}
-
-int psum_linux_resident_scan(long pid, uintptr_t addr, size_t npages, bool *resident)
-{
-    if (pid < 0 || !resident || npages > (UINTPTR_MAX - addr) / PROCSUM_PAGE_SIZE ||
-        addr % PROCSUM_PAGE_SIZE != 0)
-        return PROCSUM_EINVAL;
-    if (npages == 0)
-        return 0;
-    char path[64];
-    if (pid == 0)
-        snprintf(path, sizeof(path), "/proc/self/pagemap");
-    else
-        snprintf(path, sizeof(path), "/proc/%ld/pagemap", pid);
-    int fd;
-    do
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0)
-        return errno == ENOENT ? PROCSUM_ESRCH : psum_os_last_error();
-    int err = psum_linux_resident_scan_fd(fd, addr, npages, resident);
-    close(fd);
-    return err;
 }
