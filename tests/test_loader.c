@@ -200,3 +200,40 @@ Test(loader, an_unloaded_library_is_refused)
     free(r.path);
     psum_os_target_close(t);
 }
+
+static bool lists_start(const psum_os_region_list *list, uintptr_t start)
+{
+    for (size_t i = 0; i < list->count; i++)
+        if (list->items[i].start == start)
+            return true;
+    return false;
+}
+
+/* Listing again with nothing changed keeps the list; any change to the mappings shows. */
+Test(loader, a_second_listing_sees_what_changed)
+{
+    psum_os_target *t = self_target();
+    psum_os_region_list list = {0};
+    cr_assert_eq(psum_os_list_regions(t, &list), 0);
+    size_t before = list.count;
+    cr_assert_eq(psum_os_list_regions(t, &list), 0);
+    cr_assert_eq(list.count, before, "nothing changed: the same regions");
+    uint8_t *m = mmap(NULL, 3 * PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(m, MAP_FAILED);
+    cr_assert_eq(psum_os_list_regions(t, &list), 0);
+    cr_assert(lists_start(&list, (uintptr_t)m), "a new mapping is listed");
+    /* A protection change alone is a change too. */
+    cr_assert_eq(mprotect(m + PAGE, PAGE, PROT_READ), 0);
+    cr_assert_eq(psum_os_list_regions(t, &list), 0);
+    cr_assert(lists_start(&list, (uintptr_t)m + PAGE), "the reprotected page is a region of its own");
+    cr_assert_eq(munmap(m, 3 * PAGE), 0);
+    cr_assert_eq(psum_os_list_regions(t, &list), 0);
+    cr_assert_not(lists_start(&list, (uintptr_t)m), "an unmapped range is gone");
+    /* Another list is filled in full, not taken for the first one. */
+    psum_os_region_list other = {0};
+    cr_assert_eq(psum_os_list_regions(t, &other), 0);
+    cr_assert_eq(other.count, list.count);
+    psum_os_region_list_free(&other);
+    psum_os_region_list_free(&list);
+    psum_os_target_close(t);
+}

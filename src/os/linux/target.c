@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
@@ -24,6 +25,11 @@ struct psum_os_target {
     int pagemap_fd;     /* /proc/PID/pagemap, kept open across passes */
     pid_t pagemap_owner;
     bool vm_readv_ok;  /* false once process_vm_readv is refused (seccomp, old kernel) */
+    /* The maps text the list below was last filled from: the same text again needs no parsing. */
+    char *last_maps;
+    size_t last_maps_len;
+    const psum_os_region_list *last_list;
+    size_t last_count;
 };
 
 long psum_linux_target_pid(const psum_os_target *t)
@@ -94,6 +100,7 @@ void psum_os_target_close(psum_os_target *t)
         close(t->mem_fd);
     if (t->pagemap_fd >= 0 && t->pagemap_owner == getpid())
         close(t->pagemap_fd);
+    free(t->last_maps);
     free(t);
 }
 
@@ -143,6 +150,8 @@ static int read_proc_file(const psum_os_target *t, const char *leaf, char **data
 /* The program's entry point, from the auxiliary vector. */
 static uintptr_t entry_point(const psum_os_target *t)
 {
+    if (t->pid == 0)
+        return (uintptr_t)getauxval(AT_ENTRY); /* our own: no file to read */
     char *auxv;
     size_t len;
     uintptr_t entry = 0;
@@ -183,14 +192,45 @@ static void mark_main_executable(const psum_os_target *t, psum_os_region_list *l
     }
 }
 
+/* Whether list still holds what the same maps text gave it last time. */
+static bool unchanged(const psum_os_target *t, const psum_os_region_list *list, const char *maps, size_t len)
+{
+    return t->last_list == list && t->last_count == list->count && t->last_maps && t->last_maps_len == len &&
+           memcmp(t->last_maps, maps, len) == 0;
+}
+
+static void remember(psum_os_target *t, const psum_os_region_list *list, char *maps, size_t len)
+{
+    free(t->last_maps);
+    t->last_maps = maps;
+    t->last_maps_len = len;
+    t->last_list = list;
+    t->last_count = list->count;
+}
+
+static void forget(psum_os_target *t)
+{
+    free(t->last_maps);
+    t->last_maps = NULL;
+    t->last_list = NULL;
+}
+
 int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
 {
     char *maps;
     size_t len;
-    psum_os_region_list_clear(list);
     int err = read_proc_file(t, "maps", &maps, &len);
-    if (err)
+    if (err) {
+        forget(t);
+        psum_os_region_list_clear(list);
         return err;
+    }
+    /* Nothing mapped, unmapped or reprotected since the last pass: the list stands. */
+    if (unchanged(t, list, maps, len)) {
+        free(maps);
+        return 0;
+    }
+    psum_os_region_list_clear(list);
     uintptr_t entry = entry_point(t);
     uint64_t entry_dev = 0, entry_ino = 0;
 
@@ -210,12 +250,14 @@ int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
         }
         line += line_len + 1;
     }
-    free(maps);
     if (err) {
+        free(maps);
+        forget(t);
         psum_os_region_list_clear(list);
         return err;
     }
     mark_main_executable(t, list, entry_dev, entry_ino);
+    remember(t, list, maps, len);
     return 0;
 }
 
