@@ -574,6 +574,39 @@ static int prepare(psum_pass *p, const psum_os_region_list *mapped, const psum_s
     return err;
 }
 
+/*
+ * Files no page refers to any more (libraries unloaded for good) are dropped
+ * once they make up most of the table, and the pages' indexes renumbered:
+ * the table stays as small as what is mapped. Memory for it is optional.
+ */
+static void prune_files(psum_snapshot *s)
+{
+    if (s->file_count <= 64)
+        return;
+    uint32_t *index = calloc(s->file_count, sizeof(*index)); /* new index + 1; 0: unused */
+    if (!index)
+        return;
+    index[0] = 1;
+    for (size_t i = 0; i < s->page_count; i++)
+        index[s->pages[i].file] = 1;
+    size_t live = 0;
+    for (size_t f = 0; f < s->file_count; f++)
+        live += index[f] != 0;
+    if (live * 2 <= s->file_count) {
+        live = 0;
+        for (size_t f = 0; f < s->file_count; f++) {
+            if (index[f]) {
+                s->files[live] = s->files[f];
+                index[f] = (uint32_t)++live;
+            }
+        }
+        for (size_t i = 0; i < s->page_count; i++)
+            s->pages[i].file = index[s->pages[i].file] - 1;
+        s->file_count = live;
+    }
+    free(index);
+}
+
 int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const psum_snapshot *old,
                        psum_snapshot *out, psum_change_fn on_change, void *userdata)
 {
@@ -645,5 +678,6 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
     }
     carry_below(&w, 0, true);
     psum_file_cache_close(p->files);
+    prune_files(out);
     return 0;
 }

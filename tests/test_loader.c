@@ -7,6 +7,8 @@
 #include <criterion/criterion.h>
 
 #include <dlfcn.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,8 +168,17 @@ Test(loader, another_offset_of_the_same_file_is_refused, .init = open_libc, .fin
     cr_assert_eq(s.calls, 1);
 }
 
+/* Loads and unloads a library: the loader's counters move, so the listing no longer vouches for what is mapped. */
+static void move_loader_counters(void)
+{
+    void *h = dlopen(STRESS_LIB_1, RTLD_NOW | RTLD_LOCAL);
+    cr_assert_not_null(h, "%s", dlerror());
+    cr_assert_eq(dlclose(h), 0);
+}
+
 Test(loader, another_file_at_the_address_is_refused, .init = open_libc, .fini = close_libc)
 {
+    move_loader_counters();
     seen s = {0};
     psum_os_region other = libc;
     other.ino ^= 1;
@@ -236,4 +247,45 @@ Test(loader, a_second_listing_sees_what_changed)
     psum_os_region_list_free(&other);
     psum_os_region_list_free(&list);
     psum_os_target_close(t);
+}
+
+/*
+ * A library upgraded on disk while it is loaded, as packages do it: the
+ * name it was loaded by is a link, which moves to the new version, and the
+ * old version is deleted. While no object came or went since the listing,
+ * what is mapped is what was listed, and it is still read.
+ */
+Test(loader, an_upgraded_library_is_still_read)
+{
+    char dir[] = "/tmp/psum-upgrade-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char link_name[PATH_MAX], v1[PATH_MAX], v2[PATH_MAX], tmp_link[PATH_MAX];
+    snprintf(link_name, sizeof(link_name), "%s/libupgraded.so.1", dir);
+    snprintf(v1, sizeof(v1), "%s/libupgraded.so.1.0", dir);
+    snprintf(v2, sizeof(v2), "%s/libupgraded.so.1.1", dir);
+    snprintf(tmp_link, sizeof(tmp_link), "%s/libupgraded.so.1.tmp", dir);
+    char cmd[4 * PATH_MAX];
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && cp '%s' '%s'", STRESS_LIB_0, v1, STRESS_LIB_0, v2);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(symlink(v1, link_name), 0);
+    void *h = dlopen(link_name, RTLD_NOW | RTLD_LOCAL);
+    cr_assert_not_null(h, "%s", dlerror());
+    psum_os_target *t = self_target();
+    psum_os_region r;
+    cr_assert(find_code_region(t, "libupgraded.so.1.0", &r));
+    /* The upgrade: the link moves to the new version, the old one goes. */
+    cr_assert_eq(symlink(v2, tmp_link), 0);
+    cr_assert_eq(rename(tmp_link, link_name), 0);
+    cr_assert_eq(unlink(v1), 0);
+    static uint8_t buf[PAGE];
+    seen s = {0};
+    cr_assert_eq(psum_os_use_pages(t, &r, r.start, 1, NULL, buf, look, &s), 0, "still read after the upgrade");
+    cr_assert_eq(s.calls, 1);
+    cr_assert_eq((uintptr_t)s.bytes, r.start);
+    cr_assert_eq(dlclose(h), 0);
+    free(r.path);
+    psum_os_target_close(t);
+    unlink(link_name);
+    unlink(v2);
+    rmdir(dir);
 }

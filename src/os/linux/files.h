@@ -17,6 +17,14 @@ long psum_linux_target_pid(const psum_os_target *t);
 /* The target's pagemap, opened once and kept (reopened by a forked child); -1 if it cannot be opened. */
 int psum_linux_target_pagemap(psum_os_target *t);
 
+/*
+ * The loader's counters of objects added and removed (dl_phdr_info's
+ * dlpi_adds, dlpi_subs), read now (loader.c); and as they were just before
+ * the target's mappings were last listed (target.c). False when unknown.
+ */
+bool psum_linux_loader_counters(unsigned long long *adds, unsigned long long *subs);
+bool psum_linux_target_listed_counters(const psum_os_target *t, unsigned long long *adds, unsigned long long *subs);
+
 /* Whether fork() waits for the fork gate (its handlers are installed): see fork_gate.c. */
 bool psum_linux_fork_gate_ready(void);
 

@@ -96,7 +96,28 @@ static void remember_match(const struct dl_phdr_info *info, size_t size, const p
         matched_count++;
 }
 
+static int first_counters(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    unsigned long long *c = arg;
+    if (has_counters(size)) {
+        c[0] = info->dlpi_adds;
+        c[1] = info->dlpi_subs;
+        c[2] = 1;
+    }
+    return 1;
+}
+
+bool psum_linux_loader_counters(unsigned long long *adds, unsigned long long *subs)
+{
+    unsigned long long c[3] = {0, 0, 0};
+    dl_iterate_phdr(first_counters, c);
+    *adds = c[0];
+    *subs = c[1];
+    return c[2] != 0;
+}
+
 typedef struct object_use {
+    psum_os_target *t;
     const psum_os_region *r;
     uintptr_t addr;
     size_t len;
@@ -131,7 +152,10 @@ static const ElfW(Phdr) *segment_holding(const struct dl_phdr_info *info, uintpt
 static bool same_offset(const struct dl_phdr_info *info, const ElfW(Phdr) *ph, const psum_os_region *r,
                         uintptr_t addr)
 {
-    uint64_t object_offset = (uint64_t)ph->p_offset + ((uint64_t)addr - info->dlpi_addr - ph->p_vaddr);
+    /* In the loader's own arithmetic (uintptr_t), from the segment's first page: no term is negative. */
+    uintptr_t mask = PROCSUM_PAGE_SIZE - 1;
+    uintptr_t segment = (uintptr_t)(info->dlpi_addr + ph->p_vaddr) & ~mask;
+    uint64_t object_offset = (uint64_t)(addr - segment) + ((uint64_t)ph->p_offset & ~(uint64_t)mask);
     return object_offset == r->file_offset + (addr - r->start);
 }
 
@@ -141,9 +165,19 @@ static bool same_offset(const struct dl_phdr_info *info, const ElfW(Phdr) *ph, c
  * and the maps file may give different devices for one file). The main
  * program (empty name) cannot be unloaded, so it always is.
  */
-static bool same_file(const struct dl_phdr_info *info, size_t size, const psum_os_region *r)
+static bool same_file(const struct dl_phdr_info *info, size_t size, const psum_os_target *t,
+                      const psum_os_region *r)
 {
     if (!info->dlpi_name || !info->dlpi_name[0])
+        return true;
+    /*
+     * No object came or went since the mappings were listed: the object
+     * mapped here is the one the listing saw, whatever its file is called
+     * now (a library upgraded on disk keeps being checked).
+     */
+    unsigned long long adds, subs;
+    if (has_counters(size) && psum_linux_target_listed_counters(t, &adds, &subs) && info->dlpi_adds == adds &&
+        info->dlpi_subs == subs)
         return true;
     if (was_matched(info, size, r))
         return true;
@@ -164,7 +198,7 @@ static int visit(struct dl_phdr_info *info, size_t size, void *arg)
         return 0;
     o->covered = true;
     /* Another object, or r's file at another base, since the regions were listed: not r's bytes. */
-    if (!same_offset(info, ph, o->r, o->addr) || !same_file(info, size, o->r)) {
+    if (!same_offset(info, ph, o->r, o->addr) || !same_file(info, size, o->t, o->r)) {
         o->result = PROCSUM_EFAULT;
         return 1;
     }
@@ -182,7 +216,7 @@ int psum_os_use_pages(psum_os_target *t, const psum_os_region *r, uintptr_t addr
     /* A fork while we hold the loader's lock would leave the child's loader locked: the gate keeps it out. */
     if (!psum_linux_fork_gate_ready())
         return psum_os_copy_then_use(t, addr, npages, want, buf, use, ctx);
-    object_use o = {.r = r, .addr = addr, .len = npages * PROCSUM_PAGE_SIZE, .use = use, .ctx = ctx, .result = 0};
+    object_use o = {.t = t, .r = r, .addr = addr, .len = npages * PROCSUM_PAGE_SIZE, .use = use, .ctx = ctx, .result = 0};
     psum_os_fork_gate_enter();
     dl_iterate_phdr(visit, &o);
     /* A loader object's file no object covers here now: unloaded since it was listed. */

@@ -30,7 +30,17 @@ struct psum_os_target {
     size_t last_maps_len;
     const psum_os_region_list *last_list;
     size_t last_count;
+    /* The loader's counters just before the last listing (the own process only). */
+    bool listed_counters_known;
+    unsigned long long listed_adds, listed_subs;
 };
+
+bool psum_linux_target_listed_counters(const psum_os_target *t, unsigned long long *adds, unsigned long long *subs)
+{
+    *adds = t->listed_adds;
+    *subs = t->listed_subs;
+    return t->listed_counters_known;
+}
 
 long psum_linux_target_pid(const psum_os_target *t)
 {
@@ -219,6 +229,8 @@ int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
 {
     char *maps;
     size_t len;
+    /* Before the listing: an object added or removed after it shows in the counters. */
+    t->listed_counters_known = t->pid == 0 && psum_linux_loader_counters(&t->listed_adds, &t->listed_subs);
     int err = read_proc_file(t, "maps", &maps, &len);
     if (err) {
         forget(t);
