@@ -186,14 +186,21 @@ Test(detect, bit_flip_with_skip_libs) { flip_reported_once(PROCSUM_ALGO_BLAKE3, 
 /* A period far shorter than a pass: passes run back to back and still report each change once. */
 Test(detect, period_shorter_than_a_pass) { flip_reported_once(PROCSUM_ALGO_BLAKE3, 1, false); }
 
-Test(detect, search_once_still_detects)
+/* A checker that discovers its regions only once. */
+static procsum_checker *start_search_once(unsigned period_ms)
 {
     procsum_options o;
     procsum_options_init(&o);
-    o.check_period_ms = 10;
+    o.check_period_ms = period_ms;
     o.search_once = true;
     procsum_checker *c = NULL;
     cr_assert_eq(procsum_start(&o, record, &reports, &c), 0);
+    return c;
+}
+
+Test(detect, search_once_still_detects)
+{
+    procsum_checker *c = start_search_once(10);
     uintptr_t addr = (uintptr_t)&victim_function;
     flip_bit(addr, 0);
     wait_reports(c, 1);
@@ -274,6 +281,31 @@ Test(detect, change_caught_after_many_libraries_came_and_went, .timeout = 120)
     cr_expect_eq(reports[0].first_changed_page, addr & ~(PAGE - 1));
     flip_bit(addr, 5);
     cr_assert_eq(procsum_stop(c), 0);
+}
+
+/*
+ * The program itself takes a code page of a loaded library away
+ * (mprotect PROT_NONE, as some hot-patching and sandboxing tools do), and
+ * the checker, which never re-reads the mappings here (search_once), reads
+ * that library in place: the fault is caught, the process lives on, and
+ * checking goes on.
+ */
+Test(detect, library_page_made_inaccessible_is_no_crash, .timeout = 60)
+{
+    void *h = dlopen(STRESS_LIB_3, RTLD_NOW | RTLD_LOCAL);
+    cr_assert_not_null(h, "%s", dlerror());
+    int (*run)(int) = (int (*)(int))(uintptr_t)dlsym(h, "stress_lib_run");
+    cr_assert_not_null(run);
+    procsum_checker *c = start_search_once(2);
+    /* A page of the library's code padding, away from the code that runs at unload. */
+    uintptr_t page = (((uintptr_t)run + 4 * PAGE) & ~(PAGE - 1));
+    cr_assert_eq(mprotect((void *)page, PAGE, PROT_NONE), 0);
+    wait_passes(c, 20);
+    cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_EXEC), 0);
+    wait_passes(c, 5);
+    cr_assert_eq(atomic_load(&report_count), 0, "nothing changed: no report");
+    cr_assert_eq(procsum_stop(c), 0);
+    cr_assert_eq(dlclose(h), 0);
 }
 
 Test(detect, library_change_ignored_with_skip_libs)

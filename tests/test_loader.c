@@ -13,8 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include "os/linux/files.h"
 #include "os/os.h"
 #include "stress_libs.h"
 
@@ -34,6 +37,18 @@ static int look(void *ctx, const uint8_t *bytes)
     s->bytes = bytes;
     memcpy(s->first, bytes, sizeof(s->first));
     return s->result;
+}
+
+/* Reads one byte of every page it is given (as hashing would), after look. */
+static size_t pages_given;
+static int read_all(void *ctx, const uint8_t *bytes)
+{
+    int err = look(ctx, bytes);
+    volatile uint8_t sum = 0;
+    for (size_t i = 0; i < pages_given; i++)
+        sum += bytes[i * PAGE + 100];
+    (void)sum;
+    return err;
 }
 
 static psum_os_target *self_target(void)
@@ -288,4 +303,128 @@ Test(loader, an_upgraded_library_is_still_read)
     unlink(link_name);
     unlink(v2);
     rmdir(dir);
+}
+
+/* ---- faults while reading in place ---------------------------------------- */
+
+/* The library's first code region, from a private copy of a test library the test may truncate. */
+typedef struct lib_copy {
+    char dir[64], path[128];
+    void *handle;
+    psum_os_region code;
+} lib_copy;
+
+static void lib_copy_open(lib_copy *l, psum_os_target *t)
+{
+    snprintf(l->dir, sizeof(l->dir), "/tmp/psum-fault-XXXXXX");
+    cr_assert_not_null(mkdtemp(l->dir));
+    snprintf(l->path, sizeof(l->path), "%s/libfault.so", l->dir);
+    char cmd[512];
+    int n = snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", STRESS_LIB_3, l->path);
+    cr_assert(n > 0 && (size_t)n < sizeof(cmd));
+    cr_assert_eq(system(cmd), 0);
+    l->handle = dlopen(l->path, RTLD_NOW | RTLD_LOCAL);
+    cr_assert_not_null(l->handle, "%s", dlerror());
+    cr_assert(find_code_region(t, "libfault.so", &l->code));
+    cr_assert_geq(l->code.end - l->code.start, 4 * PAGE, "a library with several code pages");
+}
+
+static void lib_copy_close(lib_copy *l)
+{
+    dlclose(l->handle);
+    unlink(l->path);
+    rmdir(l->dir);
+    free(l->code.path);
+}
+
+Test(loader, a_page_the_program_made_inaccessible_is_refused_not_a_crash)
+{
+    psum_os_target *t = self_target();
+    lib_copy l;
+    lib_copy_open(&l, t);
+    uintptr_t page = l.code.start + PAGE;
+    cr_assert_eq(mprotect((void *)page, PAGE, PROT_NONE), 0);
+    static uint8_t buf[4 * PAGE];
+    seen s = {0};
+    pages_given = 4;
+    cr_assert_eq(psum_os_use_pages(t, &l.code, l.code.start, 4, NULL, buf, read_all, &s), PROCSUM_EFAULT,
+                 "a fault inside the pages read is an error, not a crash");
+    /* The page before it was read in place, and the same call works once the page is back. */
+    cr_assert_eq(s.calls, 1);
+    cr_assert_eq((uintptr_t)s.bytes, l.code.start);
+    cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_EXEC), 0);
+    cr_assert_eq(psum_os_use_pages(t, &l.code, l.code.start, 4, NULL, buf, read_all, &s), 0);
+    lib_copy_close(&l);
+    psum_os_target_close(t);
+}
+
+Test(loader, a_truncated_library_file_is_refused_not_a_crash)
+{
+    /*
+     * In a child: truncating the file also throws away the library's
+     * relocated data pages, so the library cannot be unloaded cleanly
+     * afterwards; the child leaves with _exit.
+     */
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        alarm(20);
+        psum_os_target *t = self_target();
+        lib_copy l;
+        lib_copy_open(&l, t);
+        /* Pages past the end of a file raise SIGBUS when read: the file now ends before the code. */
+        if (truncate(l.path, (off_t)l.code.file_offset) != 0)
+            _exit(2);
+        static uint8_t buf[PAGE];
+        seen s = {0};
+        pages_given = 1;
+        int err = psum_os_use_pages(t, &l.code, l.code.end - PAGE, 1, NULL, buf, read_all, &s);
+        unlink(l.path);
+        rmdir(l.dir);
+        _exit(err == PROCSUM_EFAULT ? 0 : 3);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "the child died of signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    cr_assert_eq(WEXITSTATUS(status), 0, "status %d (2: truncate failed, 3: not refused)", WEXITSTATUS(status));
+}
+
+/* The guard's handler passes every other fault on: to the handler there before it, or to the default action. */
+static void own_handler(int sig)
+{
+    _exit(sig == SIGSEGV ? 42 : 43);
+}
+
+static int child_faults(bool own_handler_first)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        alarm(20);
+        if (own_handler_first)
+            signal(SIGSEGV, own_handler);
+        if (!psum_linux_fault_guard_ready())
+            _exit(10);
+        /* A bug of the program's own, not a guarded read: a write to a page it made inaccessible. */
+        static volatile int *nowhere;
+        nowhere = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (nowhere == MAP_FAILED)
+            _exit(12);
+        *nowhere = 1;
+        _exit(11);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+Test(loader, other_faults_still_reach_the_program)
+{
+    int status = child_faults(false);
+    /* The default action kills; under a sanitizer its own handler, there first, reports and exits non-zero. */
+    bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV;
+    bool sanitizer = WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) < 10;
+    cr_assert(killed || sanitizer, "the fault was not swallowed (status %#x)", status);
+    status = child_faults(true);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 42, "the program's own handler runs (status %#x)", status);
 }

@@ -25,6 +25,15 @@ int psum_linux_target_pagemap(psum_os_target *t);
 bool psum_linux_loader_counters(unsigned long long *adds, unsigned long long *subs);
 bool psum_linux_target_listed_counters(const psum_os_target *t, unsigned long long *adds, unsigned long long *subs);
 
+/*
+ * The fault guard (fault_guard.c): runs use(ctx, start) so that a SIGSEGV
+ * or SIGBUS on this thread inside [start, start + len) makes it return
+ * PROCSUM_EFAULT instead of killing the process. Only once
+ * psum_linux_fault_guard_ready() said true (its handler is installed).
+ */
+bool psum_linux_fault_guard_ready(void);
+int psum_linux_guarded_use(uintptr_t start, size_t len, psum_os_bytes_fn use, void *ctx);
+
 /* Whether fork() waits for the fork gate (its handlers are installed): see fork_gate.c. */
 bool psum_linux_fork_gate_ready(void);
 

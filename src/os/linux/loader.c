@@ -203,8 +203,12 @@ static int visit(struct dl_phdr_info *info, size_t size, void *arg)
         return 1;
     }
     remember_object(o->r);
-    /* Listed, so not unloadable until we return: its pages can be read where they are. */
-    o->result = o->use(o->ctx, (const uint8_t *)o->addr);
+    /*
+     * Listed, so not unloadable until we return: its pages are read where
+     * they are. The program itself may still unmap or protect them, or
+     * truncate their file: the guard turns that fault into PROCSUM_EFAULT.
+     */
+    o->result = psum_linux_guarded_use(o->addr, o->len, o->use, o->ctx);
     return 1;
 }
 
@@ -214,7 +218,7 @@ int psum_os_use_pages(psum_os_target *t, const psum_os_region *r, uintptr_t addr
     if (psum_linux_target_pid(t) != 0 || r->kind != PROCSUM_REGION_FILE)
         return psum_os_copy_then_use(t, addr, npages, want, buf, use, ctx);
     /* A fork while we hold the loader's lock would leave the child's loader locked: the gate keeps it out. */
-    if (!psum_linux_fork_gate_ready())
+    if (!psum_linux_fork_gate_ready() || !psum_linux_fault_guard_ready())
         return psum_os_copy_then_use(t, addr, npages, want, buf, use, ctx);
     object_use o = {.t = t, .r = r, .addr = addr, .len = npages * PROCSUM_PAGE_SIZE, .use = use, .ctx = ctx, .result = 0};
     psum_os_fork_gate_enter();
