@@ -395,16 +395,25 @@ static void own_handler(int sig)
     _exit(sig == SIGSEGV ? 42 : 43);
 }
 
-static int child_faults(bool own_handler_first)
+typedef enum before_guard { DEFAULT_ACTION, OWN_HANDLER, IGNORED } before_guard;
+
+/* A child that installs the guard over `before`, then faults (or, with `sent`, is sent SIGSEGV). */
+static int child_faults(before_guard before, bool sent)
 {
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         alarm(20);
-        if (own_handler_first)
+        if (before == OWN_HANDLER)
             signal(SIGSEGV, own_handler);
+        if (before == IGNORED)
+            signal(SIGSEGV, SIG_IGN);
         if (!psum_linux_fault_guard_ready())
             _exit(10);
+        if (sent) {
+            raise(SIGSEGV);
+            _exit(13); /* ignored, as it was before the guard */
+        }
         /* A bug of the program's own, not a guarded read: a write to a page it made inaccessible. */
         static volatile int *nowhere;
         nowhere = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -420,11 +429,43 @@ static int child_faults(bool own_handler_first)
 
 Test(loader, other_faults_still_reach_the_program)
 {
-    int status = child_faults(false);
+    int status = child_faults(DEFAULT_ACTION, false);
     /* The default action kills; under a sanitizer its own handler, there first, reports and exits non-zero. */
     bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV;
     bool sanitizer = WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) < 10;
     cr_assert(killed || sanitizer, "the fault was not swallowed (status %#x)", status);
-    status = child_faults(true);
+    status = child_faults(OWN_HANDLER, false);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 42, "the program's own handler runs (status %#x)", status);
+    /* Sent rather than caused: the same dispositions as before the guard. */
+    status = child_faults(OWN_HANDLER, true);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 42, "own handler, signal sent (status %#x)", status);
+    status = child_faults(IGNORED, true);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 13, "an ignored SIGSEGV sent stays ignored (status %#x)",
+              status);
+}
+
+/* A handler the program installs later, not calling ours, takes the guard away: library code is then copied. */
+Test(loader, without_the_guard_library_code_is_copied)
+{
+    psum_os_target *t = self_target();
+    lib_copy l;
+    lib_copy_open(&l, t);
+    cr_assert(psum_linux_fault_guard_ready());
+    signal(SIGSEGV, own_handler);
+    psum_linux_fault_guard_recheck();
+    cr_assert_not(psum_linux_fault_guard_ready(), "the guard knows its handler is gone");
+    static uint8_t buf[4 * PAGE];
+    seen s = {0};
+    pages_given = 4;
+    cr_assert_eq(psum_os_use_pages(t, &l.code, l.code.start, 4, NULL, buf, read_all, &s), 0);
+    cr_assert_eq(s.bytes, buf, "copied, not read in place");
+    uintptr_t page = l.code.start + PAGE;
+    cr_assert_eq(mprotect((void *)page, PAGE, PROT_NONE), 0);
+    s.calls = 0;
+    cr_assert_eq(psum_os_use_pages(t, &l.code, l.code.start, 4, NULL, buf, read_all, &s), PROCSUM_EFAULT);
+    cr_assert_eq(s.calls, 0, "the copy fails before anything is read");
+    cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_EXEC), 0);
+    signal(SIGSEGV, SIG_DFL);
+    lib_copy_close(&l);
+    psum_os_target_close(t);
 }

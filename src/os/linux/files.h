@@ -32,6 +32,8 @@ bool psum_linux_target_listed_counters(const psum_os_target *t, unsigned long lo
  * psum_linux_fault_guard_ready() said true (its handler is installed).
  */
 bool psum_linux_fault_guard_ready(void);
+/* Checks again that the guard's handler is still the one the kernel calls (before each pass). */
+void psum_linux_fault_guard_recheck(void);
 int psum_linux_guarded_use(uintptr_t start, size_t len, psum_os_bytes_fn use, void *ctx);
 
 /* Whether fork() waits for the fork gate (its handlers are installed): see fork_gate.c. */

@@ -229,6 +229,9 @@ int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
 {
     char *maps;
     size_t len;
+    /* Once a pass: library code is read in place only while the fault guard's handler is in place. */
+    if (t->pid == 0)
+        psum_linux_fault_guard_recheck();
     /* Before the listing: an object added or removed after it shows in the counters. */
     t->listed_counters_known = t->pid == 0 && psum_linux_loader_counters(&t->listed_adds, &t->listed_subs);
     int err = read_proc_file(t, "maps", &maps, &len);
