@@ -395,6 +395,13 @@ static DWORD WINAPI churn_loop(void *p)
         HMODULE h = load_loop_dll();
         if (!h)
             break;
+        /*
+         * Mostly loaded and freed at once, the tightest race; every 16th time
+         * kept for 20 ms, so that listings surely see it loaded too, however
+         * the two threads happen to be scheduled.
+         */
+        if (c->loads % 16 == 15)
+            Sleep(20);
         FreeLibrary(h);
         c->loads++;
     }
