@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "digest/blake3.h"
+#include "test_util.h"
 
 /* The official test key (exactly 32 bytes, no terminator used). */
 static const uint8_t TEST_KEY[PSUM_B3_KEY_LEN] = "whats the Elvish word for friend";
@@ -32,21 +33,6 @@ static uint8_t *vector_input(size_t len)
     cr_assert_not_null(buf);
     for (size_t i = 0; i < len; i++)
         buf[i] = (uint8_t)(i % 251);
-    return buf;
-}
-
-static uint8_t *random_bytes(size_t len, uint64_t seed)
-{
-    uint8_t *buf = malloc(len ? len : 1);
-    cr_assert_not_null(buf);
-    uint64_t x = seed * 0x9E3779B97F4A7C15u + 1;
-    for (size_t i = 0; i < len; i++) {
-        /* xorshift64: reproducible filler, quality is irrelevant here */
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        buf[i] = (uint8_t)(x >> 24);
-    }
     return buf;
 }
 
@@ -167,7 +153,7 @@ static void check_streaming(const uint8_t *key)
 
     for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
         size_t len = lens[li];
-        uint8_t *in = random_bytes(len, len + 7);
+        uint8_t *in = test_random_bytes(len, len + 7);
         uint8_t want[PSUM_B3_OUT_LEN];
         psum_b3_hash(key, in, len, want);
 
@@ -244,7 +230,7 @@ static void check_region(const uint8_t *key)
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
         size_t n = sizes[si];
         size_t bytes = n * PSUM_B3_PAGE_LEN;
-        uint8_t *pages = random_bytes(bytes, 1000 + n);
+        uint8_t *pages = test_random_bytes(bytes, 1000 + n);
         uint8_t *ref_cvs = malloc(n * PSUM_B3_OUT_LEN);
         uint8_t *cvs = malloc(n * PSUM_B3_OUT_LEN);
         cr_assert(ref_cvs && cvs);
@@ -313,7 +299,7 @@ Test(blake3_region, digest_vs_b3sum)
     static const size_t sizes[] = {1, 3, 8};
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
         size_t n = sizes[si];
-        uint8_t *pages = random_bytes(n * PSUM_B3_PAGE_LEN, 77 + n);
+        uint8_t *pages = test_random_bytes(n * PSUM_B3_PAGE_LEN, 77 + n);
         uint8_t *cvs = malloc(n * PSUM_B3_OUT_LEN);
         cr_assert_not_null(cvs);
         for (int keyed = 0; keyed < 2; keyed++) {
@@ -336,7 +322,7 @@ Test(blake3_region, digest_vs_b3sum)
 /* The page index reaches the compression, including the counter's high word. */
 Test(blake3_region, page_cv_depends_on_index)
 {
-    uint8_t *page = random_bytes(PSUM_B3_PAGE_LEN, 5);
+    uint8_t *page = test_random_bytes(PSUM_B3_PAGE_LEN, 5);
     static const uint64_t idx[] = {0, 1, 2, (uint64_t)1 << 30, (uint64_t)1 << 31, (uint64_t)1 << 40};
     uint8_t cvs[sizeof idx / sizeof idx[0]][PSUM_B3_OUT_LEN];
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++)

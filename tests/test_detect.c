@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "procsum.h"
+#include "test_util.h"
 #include "stress_libs.h"
 
 #define PAGE ((uintptr_t)PROCSUM_PAGE_SIZE)
@@ -85,28 +86,12 @@ static void flip_bit(uintptr_t addr, int bit)
     cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_EXEC), 0);
 }
 
-static uint64_t passes(procsum_checker *c)
-{
-    procsum_stats s;
-    cr_assert_eq(procsum_get_stats(c, &s), 0);
-    return s.passes;
-}
-
-/* Waits, boundedly, until the checker has completed n more passes. */
-static void wait_passes(procsum_checker *c, uint64_t n)
-{
-    uint64_t target = passes(c) + n;
-    for (int i = 0; i < 60000 && passes(c) < target; i++)
-        usleep(1000);
-    cr_assert_geq(passes(c), target, "the checker stopped making passes");
-}
-
 /* Waits, boundedly, until `want` reports arrived; then a few more passes to catch extras. */
 static void wait_reports(procsum_checker *c, int want)
 {
     for (int i = 0; i < 60000 && atomic_load(&report_count) < want; i++)
         usleep(1000);
-    wait_passes(c, 5);
+    test_wait_passes(c, 5);
 }
 
 static bool keyed;
@@ -217,7 +202,7 @@ Test(detect, change_made_while_page_is_writable_for_many_passes)
     uintptr_t page = addr & ~(PAGE - 1);
     cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC), 0);
     *(volatile uint8_t *)addr ^= 0x80;
-    wait_passes(c, 5);
+    test_wait_passes(c, 5);
     cr_assert_eq(atomic_load(&report_count), 0, "rwx pages are not checked without include_writable_code");
     cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_EXEC), 0);
     wait_reports(c, 1);
@@ -300,9 +285,9 @@ Test(detect, library_page_made_inaccessible_is_no_crash, .timeout = 60)
     /* A page of the library's code padding, away from the code that runs at unload. */
     uintptr_t page = (((uintptr_t)run + 4 * PAGE) & ~(PAGE - 1));
     cr_assert_eq(mprotect((void *)page, PAGE, PROT_NONE), 0);
-    wait_passes(c, 20);
+    test_wait_passes(c, 20);
     cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_EXEC), 0);
-    wait_passes(c, 5);
+    test_wait_passes(c, 5);
     cr_assert_eq(atomic_load(&report_count), 0, "nothing changed: no report");
     cr_assert_eq(procsum_stop(c), 0);
     cr_assert_eq(dlclose(h), 0);
@@ -313,7 +298,7 @@ Test(detect, library_change_ignored_with_skip_libs)
     extern char *strfry(char *);
     procsum_checker *c = start(10, true, PROCSUM_ALGO_BLAKE3);
     flip_bit((uintptr_t)&strfry + 2, 6);
-    wait_passes(c, 10);
+    test_wait_passes(c, 10);
     cr_assert_eq(atomic_load(&report_count), 0, "skip_libs checks only the main executable");
     cr_assert_eq(procsum_stop(c), 0);
 }
@@ -321,7 +306,7 @@ Test(detect, library_change_ignored_with_skip_libs)
 Test(detect, quiet_process_gives_no_report)
 {
     procsum_checker *c = start(10, false, PROCSUM_ALGO_BLAKE3);
-    wait_passes(c, 50);
+    test_wait_passes(c, 50);
     cr_assert_eq(atomic_load(&report_count), 0);
     cr_assert_eq(procsum_mismatch_count(c), (unsigned)atomic_load(&file_reports));
     procsum_stats s;
@@ -364,7 +349,7 @@ Test(detect, null_callback_still_counts)
     flip_bit((uintptr_t)&victim_function + 7, 2);
     for (int i = 0; i < 60000 && procsum_mismatch_count(c) == 0; i++)
         usleep(1000);
-    wait_passes(c, 5);
+    test_wait_passes(c, 5);
     cr_assert_eq(procsum_mismatch_count(c), 1u + (unsigned)atomic_load(&file_reports));
     cr_assert_eq(procsum_stop(c), 0);
 }
@@ -386,7 +371,7 @@ Test(detect, anonymous_code_changed_then_unmapped)
     cr_expect_eq(reports[0].first_changed_page, (uintptr_t)jit + PAGE);
 
     cr_assert_eq(munmap(jit, 3 * PAGE), 0);
-    wait_passes(c, 10);
+    test_wait_passes(c, 10);
     cr_assert_eq(atomic_load(&report_count), 1, "an unmapped region leaves without a report");
     cr_assert_eq(procsum_stop(c), 0);
 }
@@ -433,7 +418,7 @@ Test(detect, munmap_races_cause_no_crash_and_no_report)
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
         cr_assert_eq(pthread_create(&t[i], NULL, churn, &jobs[i]), 0);
-    wait_passes(c, 50);
+    test_wait_passes(c, 50);
     atomic_store(&churn_stop, true);
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);

@@ -17,26 +17,12 @@
 #include <unistd.h>
 
 #include "digest/digest.h"
+#include "test_util.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define PAGE PROCSUM_PAGE_SIZE
 
 static const procsum_algorithm ALGOS[] = {PROCSUM_ALGO_BLAKE3, PROCSUM_ALGO_CRC64, PROCSUM_ALGO_XXH3};
-
-static uint8_t *random_bytes(size_t len, uint64_t seed)
-{
-    uint8_t *buf = malloc(len ? len : 1);
-    cr_assert_not_null(buf);
-    uint64_t x = seed * 0x9E3779B97F4A7C15u + 1;
-    for (size_t i = 0; i < len; i++) {
-        /* xorshift64: reproducible filler */
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        buf[i] = (uint8_t)(x >> 24);
-    }
-    return buf;
-}
 
 static uint64_t load_be64(const uint8_t *p)
 {
@@ -81,7 +67,7 @@ Test(crc64, matches_bitwise_reference)
     static const size_t lens[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129,
                                   255, 256, 257, 1000, 1023, 1024, 1025, 4095, 4096, 4097, 65536 + 3};
     for (size_t i = 0; i < COUNT(lens); i++) {
-        uint8_t *buf = random_bytes(lens[i] + 1, lens[i]);
+        uint8_t *buf = test_random_bytes(lens[i] + 1, lens[i]);
         /* Also at an odd address. */
         for (size_t shift = 0; shift < 2; shift++) {
             uint64_t got = psum_crc64(0, buf + shift, lens[i]);
@@ -98,7 +84,7 @@ Test(crc64, chaining)
     cr_assert_eq(psum_crc64(psum_crc64(0, a, 5), b, 4), psum_crc64(0, "123456789", 9));
 
     size_t len = 20000;
-    uint8_t *buf = random_bytes(len, 42);
+    uint8_t *buf = test_random_bytes(len, 42);
     uint64_t whole = psum_crc64(0, buf, len);
     cr_assert_eq(whole, crc64_reference(buf, len));
     static const size_t cuts[] = {0, 1, 3, 7, 8, 9, 64, 100, 4096, 4097, 12345, 19999, 20000};
@@ -173,7 +159,7 @@ Test(xxh3, against_xxhsum)
     /* Lengths that take each of XXH3's code paths: 0, 1-3, 4-8, 9-16, 17-128, 129-240, long. */
     static const size_t lens[] = {0, 1, 3, 4, 8, 9, 16, 17, 128, 129, 240, 241, 1024, 4096, 100000};
     for (size_t i = 0; i < COUNT(lens); i++) {
-        uint8_t *buf = random_bytes(lens[i], 7 + lens[i]);
+        uint8_t *buf = test_random_bytes(lens[i], 7 + lens[i]);
         uint64_t ours = psum_xxh3(buf, lens[i]);
         uint64_t ref = xxhsum_h3(buf, lens[i]);
         cr_expect_eq(ours, ref, "len %zu: %016" PRIx64 " != xxhsum %016" PRIx64, lens[i], ours, ref);
@@ -267,7 +253,7 @@ Test(region_hasher, splits_agree_and_match_definitions)
         size_t dlen = psum_digest_len(a);
         for (size_t ci = 0; ci < COUNT(PAGE_COUNTS); ci++) {
             size_t n = PAGE_COUNTS[ci];
-            uint8_t *pages = random_bytes(n * PAGE, 100 * ai + n);
+            uint8_t *pages = test_random_bytes(n * PAGE, 100 * ai + n);
             uint8_t *ref_pd = malloc(n * dlen), *pd = malloc(n * dlen);
             cr_assert(ref_pd && pd);
             uint8_t ref_region[PROCSUM_MAX_DIGEST], region[PROCSUM_MAX_DIGEST], want[PROCSUM_MAX_DIGEST];
@@ -304,7 +290,7 @@ Test(region_hasher, splits_agree_and_match_definitions)
 /* digest.h's wording, spelled out for CRC-64 on one fixed case so that a mistake is easy to see. */
 Test(region_hasher, crc64_region_is_crc_of_big_endian_page_digests)
 {
-    uint8_t *pages = random_bytes(3 * PAGE, 9);
+    uint8_t *pages = test_random_bytes(3 * PAGE, 9);
     uint8_t pd[3 * 8], region[PROCSUM_MAX_DIGEST], concat[3 * 8];
     psum_region_hasher h;
     psum_region_hasher_init(&h, PROCSUM_ALGO_CRC64);
@@ -322,7 +308,7 @@ Test(region_hasher, crc64_region_is_crc_of_big_endian_page_digests)
 
 Test(region_hasher, xxh3_region_is_xxh3_of_page_digests)
 {
-    uint8_t *pages = random_bytes(5 * PAGE, 11);
+    uint8_t *pages = test_random_bytes(5 * PAGE, 11);
     uint8_t pd[5 * 8], region[PROCSUM_MAX_DIGEST], concat[5 * 8];
     psum_region_hasher h;
     psum_region_hasher_init(&h, PROCSUM_ALGO_XXH3);
@@ -343,7 +329,7 @@ Test(region_hasher, final_does_not_consume)
 {
     for (size_t ai = 0; ai < COUNT(ALGOS); ai++) {
         procsum_algorithm a = ALGOS[ai];
-        uint8_t *pages = random_bytes(4 * PAGE, 3 + ai);
+        uint8_t *pages = test_random_bytes(4 * PAGE, 3 + ai);
         uint8_t pd[4 * PROCSUM_MAX_DIGEST], mid[PROCSUM_MAX_DIGEST], mid_want[PROCSUM_MAX_DIGEST],
             end1[PROCSUM_MAX_DIGEST], end2[PROCSUM_MAX_DIGEST];
         psum_region_hasher h;
@@ -371,7 +357,7 @@ Test(region_hasher, one_flipped_bit)
         size_t dlen = psum_digest_len(a);
         for (size_t ci = 0; ci < COUNT(PAGE_COUNTS); ci++) {
             size_t n = PAGE_COUNTS[ci];
-            uint8_t *pages = random_bytes(n * PAGE, 500 + 10 * ai + n);
+            uint8_t *pages = test_random_bytes(n * PAGE, 500 + 10 * ai + n);
             uint8_t *ref_pd = malloc(n * dlen), *pd = malloc(n * dlen);
             cr_assert(ref_pd && pd);
             uint8_t ref_region[PROCSUM_MAX_DIGEST], region[PROCSUM_MAX_DIGEST];
@@ -427,7 +413,7 @@ Test(region_hasher, empty_region)
 /* Same content at another position: BLAKE3's page digest depends on the index, the others do not. */
 Test(region_hasher, page_index_dependence)
 {
-    uint8_t *page = random_bytes(PAGE, 77);
+    uint8_t *page = test_random_bytes(PAGE, 77);
     for (size_t ai = 0; ai < COUNT(ALGOS); ai++) {
         procsum_algorithm a = ALGOS[ai];
         size_t dlen = psum_digest_len(a);

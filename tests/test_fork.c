@@ -16,6 +16,7 @@
 
 #include "os/os.h"
 #include "procsum.h"
+#include "test_util.h"
 
 static atomic_int reports;
 
@@ -43,21 +44,6 @@ static procsum_checker *start(unsigned period_ms)
     return c;
 }
 
-static uint64_t passes(procsum_checker *c)
-{
-    procsum_stats s;
-    cr_assert_eq(procsum_get_stats(c, &s), 0);
-    return s.passes;
-}
-
-static void wait_passes(procsum_checker *c, uint64_t n)
-{
-    uint64_t target = passes(c) + n;
-    for (int i = 0; i < 60000 && passes(c) < target; i++)
-        usleep(1000);
-    cr_assert_geq(passes(c), target);
-}
-
 static int count_objects(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)info;
@@ -73,10 +59,10 @@ static int child_stops(procsum_checker *c)
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         alarm(20); /* a deadlock shows as SIGALRM instead of hanging the suite */
-        uint64_t before = passes(c);
+        uint64_t before = test_passes(c);
         usleep(50000);
         /* No thread here: the count must not move. */
-        int frozen = passes(c) == before;
+        int frozen = test_passes(c) == before;
         /*
          * The parent's checker reads inside dl_iterate_phdr, holding the
          * loader's lock, and may have been there at the fork: the loader
@@ -101,7 +87,7 @@ Test(fork, child_stops_inherited_checker_without_deadlock)
     procsum_checker *c = start(1);
     for (int i = 0; i < 50; i++)
         cr_assert_eq(child_stops(c), 0, "child %d could not stop its copy cleanly", i);
-    wait_passes(c, 3);
+    test_wait_passes(c, 3);
     cr_assert_eq(procsum_stop(c), 0);
 }
 
@@ -117,7 +103,7 @@ Test(fork, parent_still_detects_after_children)
     cr_assert_eq(mprotect((void *)page, PROCSUM_PAGE_SIZE, PROT_READ | PROT_EXEC), 0);
     for (int i = 0; i < 60000 && atomic_load(&reports) == 0; i++)
         usleep(1000);
-    wait_passes(c, 5);
+    test_wait_passes(c, 5);
     cr_assert_eq(atomic_load(&reports), 1);
     cr_assert_eq(procsum_stop(c), 0);
 }

@@ -42,6 +42,7 @@
 
 #include "digest/digest.h" /* only to tell, after a report, what content was read */
 #include "procsum.h"
+#include "test_util.h"
 #include "stress_libs.h"
 
 #define PAGE ((uintptr_t)PROCSUM_PAGE_SIZE)
@@ -537,13 +538,6 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static uint64_t passes_of(procsum_checker *c)
-{
-    procsum_stats s;
-    cr_assert_eq(procsum_get_stats(c, &s), 0);
-    return s.passes;
-}
-
 static void stress(procsum_algorithm algo)
 {
     unsigned seconds = stress_seconds();
@@ -596,9 +590,7 @@ static void stress(procsum_algorithm algo)
     double elapsed = now_s() - start;
 
     /* A few more passes, so that content read once before the threads stopped is settled or dropped. */
-    uint64_t target = passes_of(checker) + 5;
-    for (int i = 0; i < 60000 && passes_of(checker) < target; i++)
-        usleep(1000);
+    test_wait_passes(checker, 5);
 
     procsum_stats s;
     cr_assert_eq(procsum_get_stats(checker, &s), 0);

@@ -48,52 +48,9 @@ static void remember_object(const psum_os_region *r)
         known_count++;
 }
 
-/*
- * Objects already found to be a region's file while the loader's counters of
- * objects added and removed stood where they stand now (guarded by the fork
- * gate): while nothing came or went, the object at a base address is the one
- * checked, and stat() need not run again for every slice. Guarded by the
- * fork gate.
- */
-#define MAX_MATCHED 64
-static struct {
-    uintptr_t base;
-    uint64_t dev, ino;
-} matched[MAX_MATCHED];
-static size_t matched_count, matched_next;
-static unsigned long long matched_adds, matched_subs;
-
 static bool has_counters(size_t size)
 {
     return size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(((struct dl_phdr_info *)0)->dlpi_subs);
-}
-
-static bool was_matched(const struct dl_phdr_info *info, size_t size, const psum_os_region *r)
-{
-    if (!has_counters(size))
-        return false;
-    if (info->dlpi_adds != matched_adds || info->dlpi_subs != matched_subs) {
-        matched_count = matched_next = 0;
-        matched_adds = info->dlpi_adds;
-        matched_subs = info->dlpi_subs;
-        return false;
-    }
-    for (size_t i = 0; i < matched_count; i++)
-        if (matched[i].base == info->dlpi_addr && matched[i].dev == r->dev && matched[i].ino == r->ino)
-            return true;
-    return false;
-}
-
-static void remember_match(const struct dl_phdr_info *info, size_t size, const psum_os_region *r)
-{
-    if (!has_counters(size))
-        return;
-    matched[matched_next].base = info->dlpi_addr;
-    matched[matched_next].dev = r->dev;
-    matched[matched_next].ino = r->ino;
-    matched_next = (matched_next + 1) % MAX_MATCHED;
-    if (matched_count < MAX_MATCHED)
-        matched_count++;
 }
 
 static int first_counters(struct dl_phdr_info *info, size_t size, void *arg)
@@ -179,15 +136,11 @@ static bool same_file(const struct dl_phdr_info *info, size_t size, const psum_o
     if (has_counters(size) && psum_linux_target_listed_counters(t, &adds, &subs) && info->dlpi_adds == adds &&
         info->dlpi_subs == subs)
         return true;
-    if (was_matched(info, size, r))
-        return true;
+    /* Something came or went (rare): ask the file system. */
     struct stat st;
     char resolved[PATH_MAX];
-    bool same = (stat(info->dlpi_name, &st) == 0 && (uint64_t)st.st_dev == r->dev && (uint64_t)st.st_ino == r->ino) ||
-                (realpath(info->dlpi_name, resolved) && strcmp(resolved, r->path) == 0);
-    if (same)
-        remember_match(info, size, r);
-    return same;
+    return (stat(info->dlpi_name, &st) == 0 && (uint64_t)st.st_dev == r->dev && (uint64_t)st.st_ino == r->ino) ||
+           (realpath(info->dlpi_name, resolved) && strcmp(resolved, r->path) == 0);
 }
 
 static int visit(struct dl_phdr_info *info, size_t size, void *arg)

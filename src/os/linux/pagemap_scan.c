@@ -1,7 +1,7 @@
 /*
  * Residency through PAGEMAP_SCAN (Linux 6.7): the kernel returns runs of
  * present pages instead of eight bytes for every page, which makes asking
- * about the pages of a large library about three times cheaper. The ABI is
+ * about the pages of a large library much cheaper. The ABI is
  * spelled out here because older kernel headers (Debian 12's) lack it; on
  * a kernel without it the ioctl fails with ENOTTY and the caller falls
  * back to reading pagemap.

@@ -1,0 +1,47 @@
+/*
+ * Helpers the Criterion test programs share: reproducible filler bytes, and
+ * waiting for a running checker's passes.
+ */
+#ifndef PSUM_TEST_UTIL_H
+#define PSUM_TEST_UTIL_H
+
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "procsum.h"
+
+/* len bytes (at least one allocated) from xorshift64 seeded by seed: the same bytes for the same seed. */
+static inline uint8_t *test_random_bytes(size_t len, uint64_t seed)
+{
+    uint8_t *buf = malloc(len ? len : 1);
+    cr_assert_not_null(buf);
+    uint64_t x = seed * 0x9E3779B97F4A7C15u + 1;
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        buf[i] = (uint8_t)(x >> 24);
+    }
+    return buf;
+}
+
+/* Passes the checker has completed. */
+static inline uint64_t test_passes(procsum_checker *c)
+{
+    procsum_stats s;
+    cr_assert_eq(procsum_get_stats(c, &s), 0);
+    return s.passes;
+}
+
+/* Waits, boundedly (a minute), until the checker has completed n more passes. */
+static inline void test_wait_passes(procsum_checker *c, uint64_t n)
+{
+    uint64_t target = test_passes(c) + n;
+    for (int i = 0; i < 60000 && test_passes(c) < target; i++)
+        usleep(1000);
+    cr_assert_geq(test_passes(c), target, "the checker stopped making passes");
+}
+
+#endif
