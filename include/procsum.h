@@ -44,24 +44,34 @@ extern "C" {
 #define PROCSUM_MAX_DIGEST 32u
 
 /*
- * Error codes. The values are the same on every platform (they follow
- * Linux's errno numbering), so they can be logged and compared anywhere.
+ * Error codes: one list, expanded into the enum below and into
+ * procsum_err_name() and procsum_strerror(), so that names and words cannot
+ * drift. XX(name, value, words). The values are the same on every platform
+ * (they follow Linux's errno numbering), so they can be logged and compared
+ * anywhere. No other negative value leaves the library.
  */
+#define PROCSUM_ERRNO_MAP(XX)                                           \
+    XX(EPERM, -1, "operation not permitted")                            \
+    XX(ENOENT, -2, "no such file or directory")                         \
+    XX(ESRCH, -3, "no such process")                                    \
+    XX(EIO, -5, "input/output error")                                   \
+    XX(EAGAIN, -11, "resource temporarily unavailable")                 \
+    XX(ENOMEM, -12, "out of memory")                                    \
+    XX(EACCES, -13, "permission denied")                                \
+    XX(EFAULT, -14, "memory could not be read (unmapped or protected)") \
+    XX(EBUSY, -16, "busy (or called from the checker's own thread)")    \
+    XX(EINVAL, -22, "invalid argument")                                 \
+    XX(ENFILE, -23, "too many open files in the system")                \
+    XX(EMFILE, -24, "too many open files in this process")              \
+    XX(ERANGE, -34, "value out of range")                               \
+    XX(ENOSYS, -38, "not supported on this platform")                   \
+    XX(EBADMSG, -74, "malformed data from the operating system")        \
+    XX(ECANCELED, -125, "stopped on request")
+
 typedef enum procsum_error {
-    PROCSUM_EPERM = -1,      /* operation not permitted */
-    PROCSUM_ENOENT = -2,     /* no such file */
-    PROCSUM_ESRCH = -3,      /* no such process */
-    PROCSUM_EIO = -5,        /* input/output error */
-    PROCSUM_EAGAIN = -11,    /* resource temporarily unavailable */
-    PROCSUM_ENOMEM = -12,    /* out of memory */
-    PROCSUM_EACCES = -13,    /* permission denied */
-    PROCSUM_EFAULT = -14,    /* memory could not be read */
-    PROCSUM_EBUSY = -16,     /* busy */
-    PROCSUM_EINVAL = -22,    /* invalid argument */
-    PROCSUM_ERANGE = -34,    /* value out of range */
-    PROCSUM_ENOSYS = -38,    /* not supported on this platform */
-    PROCSUM_EBADMSG = -74,   /* malformed data from the operating system */
-    PROCSUM_ECANCELED = -125 /* stopped on request */
+#define PROCSUM_ERROR_ENUM_(name, value, words) PROCSUM_##name = value,
+    PROCSUM_ERRNO_MAP(PROCSUM_ERROR_ENUM_)
+#undef PROCSUM_ERROR_ENUM_
 } procsum_error;
 
 typedef enum procsum_algorithm {
@@ -122,12 +132,21 @@ typedef struct procsum_options {
     bool repair;
 } procsum_options;
 
-/* What backs an executable region. */
+/*
+ * What backs an executable region: XX(NAME, value, name, meaning), expanded
+ * into the enum and procsum_region_kind_name(). The same shape serves every
+ * list of named values below.
+ */
+#define PROCSUM_REGION_KIND_MAP(XX)                                          \
+    XX(FILE, 0, "file", "a mapped file; source is its path")                 \
+    XX(ANON, 1, "anon", "anonymous memory (JIT code); source is \"[anon]\"") \
+    XX(VDSO, 2, "vdso", "the kernel's vDSO; source is \"[vdso]\"")           \
+    XX(OTHER, 3, "other", "another kernel-named mapping; source is its name")
+
 typedef enum procsum_region_kind {
-    PROCSUM_REGION_FILE = 0, /* a mapped file; source is its path */
-    PROCSUM_REGION_ANON = 1, /* anonymous memory (JIT code); source is "[anon]" */
-    PROCSUM_REGION_VDSO = 2, /* the kernel's vDSO; source is "[vdso]" */
-    PROCSUM_REGION_OTHER = 3 /* another kernel-named mapping; source is its name */
+#define PROCSUM_REGION_KIND_ENUM_(NAME, value, name, meaning) PROCSUM_REGION_##NAME = value,
+    PROCSUM_REGION_KIND_MAP(PROCSUM_REGION_KIND_ENUM_)
+#undef PROCSUM_REGION_KIND_ENUM_
 } procsum_region_kind;
 
 typedef struct procsum_region {
@@ -150,22 +169,33 @@ typedef struct procsum_region {
 } procsum_region;
 
 /* What the bytes of a changed page say, against the file it was mapped from. */
+#define PROCSUM_VERDICT_MAP(XX)                                                                    \
+    XX(UNKNOWN, 0, "unknown", "no file to compare with (anonymous memory, file gone or replaced)") \
+    XX(BITFLIP, 1, "bitflip", "exactly one bit differs from the file in the page")                 \
+    XX(MULTI_BIT, 2, "multi-bit", "several bits, each alone in its byte, far apart")               \
+    XX(PATCH, 3, "patch", "bytes written: a byte with several bits changed, or a run of bytes")    \
+    XX(RESTORED, 4, "restored", "the page equals the file again")
+
 typedef enum procsum_verdict {
-    PROCSUM_VERDICT_UNKNOWN = 0,   /* no file to compare with (anonymous memory, file gone or replaced) */
-    PROCSUM_VERDICT_BITFLIP = 1,   /* exactly one bit differs from the file in the page */
-    PROCSUM_VERDICT_MULTI_BIT = 2, /* several bits, each alone in its byte, far apart */
-    PROCSUM_VERDICT_PATCH = 3,     /* bytes written: a byte with several bits changed, or a run of bytes */
-    PROCSUM_VERDICT_RESTORED = 4   /* the page equals the file again */
+#define PROCSUM_VERDICT_ENUM_(NAME, value, name, meaning) PROCSUM_VERDICT_##NAME = value,
+    PROCSUM_VERDICT_MAP(PROCSUM_VERDICT_ENUM_)
+#undef PROCSUM_VERDICT_ENUM_
 } procsum_verdict;
 
 /* How the comparison with the file went. */
+#define PROCSUM_FILE_STATUS_MAP(XX)                                                            \
+    XX(COMPARED, 0, "compared", "the file is the one mapped, and was compared")                \
+    XX(NONE, 1, "none", "not file-backed memory")                                              \
+    XX(REPLACED, 2, "replaced", "the path is no longer the file mapped (deleted, replaced)")   \
+    XX(UNREADABLE, 3, "unreadable", "the file could not be read")                              \
+    XX(RELOCATED, 4, "relocated",                                                              \
+       "the image was loaded away from its preferred base: its code differs from the file by " \
+       "the loader's fixups, so it is not compared")
+
 typedef enum procsum_file_status {
-    PROCSUM_FILE_COMPARED = 0,    /* the file is the one mapped, and was compared */
-    PROCSUM_FILE_NONE = 1,        /* not file-backed memory */
-    PROCSUM_FILE_REPLACED = 2,    /* the path is no longer the file mapped (deleted, replaced) */
-    PROCSUM_FILE_UNREADABLE = 3,  /* the file could not be read */
-    PROCSUM_FILE_RELOCATED = 4    /* the image was loaded away from its preferred base: its code differs
-                                     from the file by the loader's fixups, so it is not compared */
+#define PROCSUM_FILE_STATUS_ENUM_(NAME, value, name, meaning) PROCSUM_FILE_##NAME = value,
+    PROCSUM_FILE_STATUS_MAP(PROCSUM_FILE_STATUS_ENUM_)
+#undef PROCSUM_FILE_STATUS_ENUM_
 } procsum_file_status;
 
 #define PROCSUM_RUN_BYTES 16u
@@ -196,9 +226,15 @@ typedef struct procsum_page_change {
 } procsum_page_change;
 
 /* Why a report was made. */
+#define PROCSUM_REPORT_KIND_MAP(XX)                                 \
+    XX(CHANGED, 0, "changed", "pages changed since their baseline") \
+    XX(DIFFERS_FROM_FILE, 1, "differs-from-file",                   \
+       "pages already differed from their file when first seen (verify_file)")
+
 typedef enum procsum_report_kind {
-    PROCSUM_REPORT_CHANGED = 0,          /* pages changed since their baseline */
-    PROCSUM_REPORT_DIFFERS_FROM_FILE = 1 /* pages already differed from their file when first seen (verify_file) */
+#define PROCSUM_REPORT_KIND_ENUM_(NAME, value, name, meaning) PROCSUM_REPORT_##NAME = value,
+    PROCSUM_REPORT_KIND_MAP(PROCSUM_REPORT_KIND_ENUM_)
+#undef PROCSUM_REPORT_KIND_ENUM_
 } procsum_report_kind;
 
 /*
@@ -329,12 +365,15 @@ PROCSUM_API const char *procsum_algorithm_name(procsum_algorithm a);
 PROCSUM_API int procsum_algorithm_parse(const char *name, procsum_algorithm *out);
 /* Digest length in bytes for `a`, or 0 for an unknown value. */
 PROCSUM_API size_t procsum_digest_len(procsum_algorithm a);
-/* "unknown", "bitflip", "multi-bit", "patch", "restored". */
+/*
+ * Names of the values of each list above (PROCSUM_VERDICT_MAP and the
+ * others), as their third field gives them; "unknown" for a value not in the
+ * list.
+ */
 PROCSUM_API const char *procsum_verdict_name(procsum_verdict v);
-/* "compared", "none", "replaced", "unreadable". */
 PROCSUM_API const char *procsum_file_status_name(procsum_file_status s);
-/* "file", "anon", "vdso", "other". */
 PROCSUM_API const char *procsum_region_kind_name(procsum_region_kind k);
+PROCSUM_API const char *procsum_report_kind_name(procsum_report_kind k);
 
 PROCSUM_API const char *procsum_version_string(void);
 

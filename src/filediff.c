@@ -16,7 +16,7 @@ typedef struct diff_state {
     const uint8_t *file, *mem;
     uintptr_t page_addr;
     uint64_t page_file_offset;
-    psum_diff_run *runs;
+    procsum_byte_run *runs;
     size_t max_runs;
     size_t total;
     bool patch;
@@ -28,12 +28,12 @@ static void emit_run(diff_state *s, size_t start, size_t last, size_t changed)
     if (changed >= 2)
         s->patch = true;
     if (s->total < s->max_runs) {
-        psum_diff_run *r = &s->runs[s->total];
+        procsum_byte_run *r = &s->runs[s->total];
         memset(r, 0, sizeof(*r));
         r->addr = s->page_addr + start;
         r->file_offset = s->page_file_offset + start;
         r->len = last - start + 1;
-        size_t keep = r->len < PSUM_DIFF_BYTES ? r->len : PSUM_DIFF_BYTES;
+        size_t keep = r->len < PROCSUM_RUN_BYTES ? r->len : PROCSUM_RUN_BYTES;
         for (size_t i = 0; i < keep; i++) {
             r->old_bytes[i] = s->file[start + i];
             r->new_bytes[i] = s->mem[start + i];
@@ -44,8 +44,8 @@ static void emit_run(diff_state *s, size_t start, size_t last, size_t changed)
 }
 
 size_t psum_page_diff(const uint8_t *file_page, const uint8_t *mem_page, uintptr_t page_addr,
-                      uint64_t page_file_offset, psum_diff_run *runs, size_t max_runs, size_t *changed_bytes,
-                      size_t *changed_bits, psum_verdict *verdict)
+                      uint64_t page_file_offset, procsum_byte_run *runs, size_t max_runs, size_t *changed_bytes,
+                      size_t *changed_bits, procsum_verdict *verdict)
 {
     diff_state s = {
         .file = file_page,
@@ -90,24 +90,13 @@ size_t psum_page_diff(const uint8_t *file_page, const uint8_t *mem_page, uintptr
         *changed_bits = bits;
     if (verdict) {
         if (bits == 0)
-            *verdict = PSUM_VERDICT_NONE;
+            *verdict = PROCSUM_VERDICT_RESTORED;
         else if (bits == 1)
-            *verdict = PSUM_VERDICT_BITFLIP;
+            *verdict = PROCSUM_VERDICT_BITFLIP;
         else if (s.patch)
-            *verdict = PSUM_VERDICT_PATCH;
+            *verdict = PROCSUM_VERDICT_PATCH;
         else
-            *verdict = PSUM_VERDICT_MULTI_BIT;
+            *verdict = PROCSUM_VERDICT_MULTI_BIT;
     }
     return s.total;
-}
-
-const char *psum_verdict_name(psum_verdict v)
-{
-    switch (v) {
-    case PSUM_VERDICT_NONE: return "none";
-    case PSUM_VERDICT_BITFLIP: return "bitflip";
-    case PSUM_VERDICT_MULTI_BIT: return "multi-bit";
-    case PSUM_VERDICT_PATCH: return "patch";
-    }
-    return "unknown";
 }

@@ -17,8 +17,8 @@
  *    them. Runs never cross the page's bounds.
  *  - changed_bytes counts changed bytes; changed_bits counts the set bits of
  *    all their XORs (the Hamming distance of the two pages).
- *  - Verdict, first rule that applies:
- *      NONE       no byte differs;
+ *  - Verdict (a procsum_verdict), first rule that applies:
+ *      RESTORED   no byte differs (the page equals the file);
  *      BITFLIP    exactly one bit differs in the whole page;
  *      PATCH      some changed byte differs in 2 or more bits (a whole-byte
  *                 replacement such as an int3, 0xCC, over an instruction),
@@ -38,30 +38,8 @@
 
 #include "procsum.h"
 
-/* Bytes of each run kept in psum_diff_run's arrays. */
-#define PSUM_DIFF_BYTES 16u
 /* Equal bytes that separate two runs; fewer merge them into one. */
 #define PSUM_DIFF_MERGE_GAP 8u
-
-typedef struct psum_diff_run {
-    uintptr_t addr;       /* address of the first changed byte */
-    uint64_t file_offset; /* its offset in the file */
-    size_t len;           /* bytes in the run, first changed byte to last, gaps included */
-    /*
-     * The first min(len, PSUM_DIFF_BYTES) bytes of the run; the remaining
-     * array entries are zero.
-     */
-    uint8_t old_bytes[PSUM_DIFF_BYTES]; /* file content */
-    uint8_t new_bytes[PSUM_DIFF_BYTES]; /* memory content */
-    uint8_t xor_mask[PSUM_DIFF_BYTES];  /* old ^ new */
-} psum_diff_run;
-
-typedef enum psum_verdict {
-    PSUM_VERDICT_NONE = 0,
-    PSUM_VERDICT_BITFLIP = 1,
-    PSUM_VERDICT_MULTI_BIT = 2,
-    PSUM_VERDICT_PATCH = 3
-} psum_verdict;
 
 /*
  * Compares the PROCSUM_PAGE_SIZE bytes of file_page (what the file holds)
@@ -76,10 +54,7 @@ typedef enum psum_verdict {
  * each be NULL. Never fails, never allocates.
  */
 size_t psum_page_diff(const uint8_t *file_page, const uint8_t *mem_page, uintptr_t page_addr,
-                      uint64_t page_file_offset, psum_diff_run *runs, size_t max_runs, size_t *changed_bytes,
-                      size_t *changed_bits, psum_verdict *verdict);
-
-/* "none", "bitflip", "multi-bit", "patch"; "unknown" for any other value. */
-const char *psum_verdict_name(psum_verdict v);
+                      uint64_t page_file_offset, procsum_byte_run *runs, size_t max_runs, size_t *changed_bytes,
+                      size_t *changed_bits, procsum_verdict *verdict);
 
 #endif

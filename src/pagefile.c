@@ -38,17 +38,6 @@ procsum_file_status psum_file_page(psum_file_cache *fc, const psum_os_region *r,
     return err ? status_of(err) : PROCSUM_FILE_COMPARED;
 }
 
-static procsum_verdict public_verdict(psum_verdict v)
-{
-    switch (v) {
-    case PSUM_VERDICT_NONE: return PROCSUM_VERDICT_RESTORED;
-    case PSUM_VERDICT_BITFLIP: return PROCSUM_VERDICT_BITFLIP;
-    case PSUM_VERDICT_MULTI_BIT: return PROCSUM_VERDICT_MULTI_BIT;
-    case PSUM_VERDICT_PATCH: return PROCSUM_VERDICT_PATCH;
-    }
-    return PROCSUM_VERDICT_UNKNOWN;
-}
-
 void psum_describe_page(psum_file_cache *fc, const psum_os_region *r, uintptr_t addr, const uint8_t *bytes,
                         procsum_page_change *out)
 {
@@ -59,19 +48,7 @@ void psum_describe_page(psum_file_cache *fc, const psum_os_region *r, uintptr_t 
     out->verdict = PROCSUM_VERDICT_UNKNOWN;
     if (out->file_status != PROCSUM_FILE_COMPARED)
         return;
-    psum_diff_run runs[PROCSUM_MAX_RUNS];
-    psum_verdict v;
-    out->total_runs = psum_page_diff(fc->page, bytes, addr, out->file_offset, runs, PROCSUM_MAX_RUNS,
-                                     &out->changed_bytes, &out->changed_bits, &v);
-    out->verdict = public_verdict(v);
+    out->total_runs = psum_page_diff(fc->page, bytes, addr, out->file_offset, out->runs, PROCSUM_MAX_RUNS,
+                                     &out->changed_bytes, &out->changed_bits, &out->verdict);
     out->run_count = out->total_runs < PROCSUM_MAX_RUNS ? out->total_runs : PROCSUM_MAX_RUNS;
-    for (size_t i = 0; i < out->run_count; i++) {
-        procsum_byte_run *pub = &out->runs[i];
-        pub->addr = runs[i].addr;
-        pub->file_offset = runs[i].file_offset;
-        pub->len = runs[i].len;
-        memcpy(pub->old_bytes, runs[i].old_bytes, sizeof(pub->old_bytes));
-        memcpy(pub->new_bytes, runs[i].new_bytes, sizeof(pub->new_bytes));
-        memcpy(pub->xor_mask, runs[i].xor_mask, sizeof(pub->xor_mask));
-    }
 }

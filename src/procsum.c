@@ -46,40 +46,22 @@ size_t procsum_digest_len(procsum_algorithm a)
     return psum_digest_len(a);
 }
 
-const char *procsum_region_kind_name(procsum_region_kind k)
-{
-    switch (k) {
-    case PROCSUM_REGION_FILE: return "file";
-    case PROCSUM_REGION_ANON: return "anon";
-    case PROCSUM_REGION_VDSO: return "vdso";
-    case PROCSUM_REGION_OTHER: return "other";
+/* A name function for each list of named values in procsum.h. */
+#define PSUM_NAME_CASE(NAME, value, name, meaning) \
+    case value: return name;
+#define PSUM_NAME_FUNCTION(function, type, MAP) \
+    const char *function(type v)                \
+    {                                           \
+        switch ((int)v) {                       \
+            MAP(PSUM_NAME_CASE)                 \
+        }                                       \
+        return "unknown";                       \
     }
-    return "unknown";
-}
 
-const char *procsum_verdict_name(procsum_verdict v)
-{
-    switch (v) {
-    case PROCSUM_VERDICT_UNKNOWN: return "unknown";
-    case PROCSUM_VERDICT_BITFLIP: return "bitflip";
-    case PROCSUM_VERDICT_MULTI_BIT: return "multi-bit";
-    case PROCSUM_VERDICT_PATCH: return "patch";
-    case PROCSUM_VERDICT_RESTORED: return "restored";
-    }
-    return "unknown";
-}
-
-const char *procsum_file_status_name(procsum_file_status s)
-{
-    switch (s) {
-    case PROCSUM_FILE_COMPARED: return "compared";
-    case PROCSUM_FILE_NONE: return "none";
-    case PROCSUM_FILE_REPLACED: return "replaced";
-    case PROCSUM_FILE_UNREADABLE: return "unreadable";
-    case PROCSUM_FILE_RELOCATED: return "relocated";
-    }
-    return "unknown";
-}
+PSUM_NAME_FUNCTION(procsum_region_kind_name, procsum_region_kind, PROCSUM_REGION_KIND_MAP)
+PSUM_NAME_FUNCTION(procsum_verdict_name, procsum_verdict, PROCSUM_VERDICT_MAP)
+PSUM_NAME_FUNCTION(procsum_file_status_name, procsum_file_status, PROCSUM_FILE_STATUS_MAP)
+PSUM_NAME_FUNCTION(procsum_report_kind_name, procsum_report_kind, PROCSUM_REPORT_KIND_MAP)
 
 const char *procsum_version_string(void)
 {

@@ -17,7 +17,7 @@
 #define MAX_RUNS 64
 
 static uint8_t file_page[PAGE], mem_page[PAGE];
-static psum_diff_run runs[MAX_RUNS + 1];
+static procsum_byte_run runs[MAX_RUNS + 1];
 
 /* A page that looks like code: deterministic, varied bytes. */
 static void setup_pages(void)
@@ -33,7 +33,7 @@ static void setup_pages(void)
 
 typedef struct result {
     size_t total, bytes, bits;
-    psum_verdict verdict;
+    procsum_verdict verdict;
 } result;
 
 static result diff(size_t max_runs)
@@ -44,13 +44,13 @@ static result diff(size_t max_runs)
 }
 
 /* Checks one stored run against the pages: bounds, and every stored byte. */
-static void check_run(const psum_diff_run *run, size_t start, size_t len)
+static void check_run(const procsum_byte_run *run, size_t start, size_t len)
 {
     cr_assert_eq(run->addr, ADDR + start, "run address %#zx, want %#zx", (size_t)run->addr, (size_t)(ADDR + start));
     cr_assert_eq(run->file_offset, OFFSET + start);
     cr_assert_eq(run->len, len, "run length %zu, want %zu", run->len, len);
-    size_t keep = len < PSUM_DIFF_BYTES ? len : PSUM_DIFF_BYTES;
-    for (size_t i = 0; i < PSUM_DIFF_BYTES; i++) {
+    size_t keep = len < PROCSUM_RUN_BYTES ? len : PROCSUM_RUN_BYTES;
+    for (size_t i = 0; i < PROCSUM_RUN_BYTES; i++) {
         uint8_t o = i < keep ? file_page[start + i] : 0, n = i < keep ? mem_page[start + i] : 0;
         cr_assert_eq(run->old_bytes[i], o, "old byte %zu", i);
         cr_assert_eq(run->new_bytes[i], n, "new byte %zu", i);
@@ -58,7 +58,7 @@ static void check_run(const psum_diff_run *run, size_t start, size_t len)
     }
 }
 
-static bool untouched(const psum_diff_run *run)
+static bool untouched(const procsum_byte_run *run)
 {
     const uint8_t *b = (const uint8_t *)run;
     for (size_t i = 0; i < sizeof(*run); i++)
@@ -75,7 +75,7 @@ Test(filediff, identical_pages_are_none)
     cr_assert_eq(r.total, 0);
     cr_assert_eq(r.bytes, 0);
     cr_assert_eq(r.bits, 0);
-    cr_assert_eq(r.verdict, PSUM_VERDICT_NONE);
+    cr_assert_eq(r.verdict, PROCSUM_VERDICT_RESTORED);
     cr_assert(untouched(&runs[0]), "no run may be written");
 }
 
@@ -86,7 +86,7 @@ Test(filediff, one_flipped_bit_is_a_bitflip)
     cr_assert_eq(r.total, 1);
     cr_assert_eq(r.bytes, 1);
     cr_assert_eq(r.bits, 1);
-    cr_assert_eq(r.verdict, PSUM_VERDICT_BITFLIP);
+    cr_assert_eq(r.verdict, PROCSUM_VERDICT_BITFLIP);
     check_run(&runs[0], 1234, 1);
     cr_assert_eq(runs[0].xor_mask[0], 0x20);
     cr_assert_eq(runs[0].old_bytes[0], file_page[1234]);
@@ -101,7 +101,7 @@ Test(filediff, two_distant_bits_are_multi_bit)
     cr_assert_eq(r.total, 2);
     cr_assert_eq(r.bytes, 2);
     cr_assert_eq(r.bits, 2);
-    cr_assert_eq(r.verdict, PSUM_VERDICT_MULTI_BIT);
+    cr_assert_eq(r.verdict, PROCSUM_VERDICT_MULTI_BIT);
     check_run(&runs[0], 100, 1);
     check_run(&runs[1], 3000, 1);
     cr_assert_eq(runs[0].xor_mask[0], 0x01);
@@ -116,7 +116,7 @@ Test(filediff, several_scattered_single_bits_are_multi_bit)
     result r = diff(MAX_RUNS);
     cr_assert_eq(r.total, 5);
     cr_assert_eq(r.bits, 5);
-    cr_assert_eq(r.verdict, PSUM_VERDICT_MULTI_BIT);
+    cr_assert_eq(r.verdict, PROCSUM_VERDICT_MULTI_BIT);
     for (size_t i = 0; i < 5; i++)
         check_run(&runs[i], at[i], 1);
 }
@@ -128,7 +128,7 @@ Test(filediff, two_bits_in_one_byte_are_a_patch)
     cr_assert_eq(r.total, 1);
     cr_assert_eq(r.bytes, 1);
     cr_assert_eq(r.bits, 2);
-    cr_assert_eq(r.verdict, PSUM_VERDICT_PATCH);
+    cr_assert_eq(r.verdict, PROCSUM_VERDICT_PATCH);
 }
 
 Test(filediff, jmp_rel32_hook_is_one_patch_run)
@@ -142,7 +142,7 @@ Test(filediff, jmp_rel32_hook_is_one_patch_run)
     result r = diff(MAX_RUNS);
     cr_assert_eq(r.total, 1);
     cr_assert_eq(r.bytes, 5);
-    cr_assert_eq(r.verdict, PSUM_VERDICT_PATCH);
+    cr_assert_eq(r.verdict, PROCSUM_VERDICT_PATCH);
     check_run(&runs[0], 0x120, 5);
     cr_assert_arr_eq(runs[0].old_bytes, prologue, 5);
     cr_assert_arr_eq(runs[0].new_bytes, hook, 5);
@@ -164,7 +164,7 @@ Test(filediff, hook_bytes_equal_to_old_ones_stay_in_the_run)
     result r = diff(MAX_RUNS);
     cr_assert_eq(r.total, 1);
     cr_assert_eq(r.bytes, 4);
-    cr_assert_eq(r.verdict, PSUM_VERDICT_PATCH);
+    cr_assert_eq(r.verdict, PROCSUM_VERDICT_PATCH);
     check_run(&runs[0], 64, 5);
     cr_assert_eq(runs[0].xor_mask[2], 0);
 }
@@ -179,7 +179,7 @@ Test(filediff, run_ends_at_its_last_changed_byte)
     result r = diff(MAX_RUNS);
     cr_assert_eq(r.total, 1);
     check_run(&runs[0], 200, 4);
-    cr_assert_eq(r.verdict, PSUM_VERDICT_PATCH);
+    cr_assert_eq(r.verdict, PROCSUM_VERDICT_PATCH);
 }
 
 Test(filediff, int3_breakpoint_is_a_patch)
@@ -191,7 +191,7 @@ Test(filediff, int3_breakpoint_is_a_patch)
     cr_assert_eq(r.total, 1);
     cr_assert_eq(r.bytes, 1);
     cr_assert_eq(r.bits, 4); /* 0x55 ^ 0xCC = 0x99 */
-    cr_assert_eq(r.verdict, PSUM_VERDICT_PATCH);
+    cr_assert_eq(r.verdict, PROCSUM_VERDICT_PATCH);
     check_run(&runs[0], 0x456, 1);
     cr_assert_eq(runs[0].old_bytes[0], 0x55);
     cr_assert_eq(runs[0].new_bytes[0], 0xCC);
@@ -205,7 +205,7 @@ Test(filediff, single_bit_patch_can_only_be_a_bitflip)
     memcpy(mem_page, file_page, PAGE);
     mem_page[10] = 0xCC;
     result r = diff(MAX_RUNS);
-    cr_assert_eq(r.verdict, PSUM_VERDICT_BITFLIP);
+    cr_assert_eq(r.verdict, PROCSUM_VERDICT_BITFLIP);
 }
 
 Test(filediff, every_byte_changed_is_one_long_run)
@@ -216,9 +216,9 @@ Test(filediff, every_byte_changed_is_one_long_run)
     cr_assert_eq(r.total, 1);
     cr_assert_eq(r.bytes, PAGE);
     cr_assert_eq(r.bits, PAGE * 8);
-    cr_assert_eq(r.verdict, PSUM_VERDICT_PATCH);
+    cr_assert_eq(r.verdict, PROCSUM_VERDICT_PATCH);
     check_run(&runs[0], 0, PAGE);
-    for (size_t i = 0; i < PSUM_DIFF_BYTES; i++)
+    for (size_t i = 0; i < PROCSUM_RUN_BYTES; i++)
         cr_assert_eq(runs[0].xor_mask[i], 0xFF);
 }
 
@@ -262,7 +262,7 @@ Test(filediff, close_single_bits_merge_into_a_patch)
     result r = diff(MAX_RUNS);
     cr_assert_eq(r.total, 1);
     check_run(&runs[0], 300, 9);
-    cr_assert_eq(r.verdict, PSUM_VERDICT_PATCH);
+    cr_assert_eq(r.verdict, PROCSUM_VERDICT_PATCH);
 }
 
 Test(filediff, single_bits_eight_apart_stay_multi_bit)
@@ -274,7 +274,7 @@ Test(filediff, single_bits_eight_apart_stay_multi_bit)
     cr_assert_eq(r.total, 2);
     check_run(&runs[0], 300, 1);
     check_run(&runs[1], 309, 1);
-    cr_assert_eq(r.verdict, PSUM_VERDICT_MULTI_BIT);
+    cr_assert_eq(r.verdict, PROCSUM_VERDICT_MULTI_BIT);
 }
 
 Test(filediff, long_run_keeps_16_bytes_and_true_length)
@@ -296,7 +296,7 @@ Test(filediff, max_runs_truncates_but_counts_all)
     cr_assert_eq(r.total, 11);
     cr_assert_eq(r.bytes, 11);
     cr_assert_eq(r.bits, 12);
-    cr_assert_eq(r.verdict, PSUM_VERDICT_PATCH, "runs past max_runs still decide the verdict");
+    cr_assert_eq(r.verdict, PROCSUM_VERDICT_PATCH, "runs past max_runs still decide the verdict");
     for (size_t k = 0; k < 3; k++)
         check_run(&runs[k], 100 + k * 300, 1);
     cr_assert(untouched(&runs[3]), "nothing may be written past max_runs");
@@ -307,22 +307,22 @@ Test(filediff, no_run_storage_and_null_outputs)
     mem_page[5] ^= 0x01;
     mem_page[4000] ^= 0x01;
     size_t bytes = 99, bits = 99;
-    psum_verdict v = PSUM_VERDICT_NONE;
+    procsum_verdict v = PROCSUM_VERDICT_RESTORED;
     cr_assert_eq(psum_page_diff(file_page, mem_page, ADDR, OFFSET, NULL, 0, &bytes, &bits, &v), 2);
     cr_assert_eq(bytes, 2);
     cr_assert_eq(bits, 2);
-    cr_assert_eq(v, PSUM_VERDICT_MULTI_BIT);
+    cr_assert_eq(v, PROCSUM_VERDICT_MULTI_BIT);
     cr_assert_eq(psum_page_diff(file_page, mem_page, ADDR, OFFSET, NULL, 5, NULL, NULL, NULL), 2,
                  "runs NULL with max_runs > 0 stores nothing");
 }
 
 Test(filediff, verdict_names)
 {
-    cr_assert_str_eq(psum_verdict_name(PSUM_VERDICT_NONE), "none");
-    cr_assert_str_eq(psum_verdict_name(PSUM_VERDICT_BITFLIP), "bitflip");
-    cr_assert_str_eq(psum_verdict_name(PSUM_VERDICT_MULTI_BIT), "multi-bit");
-    cr_assert_str_eq(psum_verdict_name(PSUM_VERDICT_PATCH), "patch");
-    cr_assert_str_eq(psum_verdict_name((psum_verdict)42), "unknown");
+    cr_assert_str_eq(procsum_verdict_name(PROCSUM_VERDICT_RESTORED), "restored");
+    cr_assert_str_eq(procsum_verdict_name(PROCSUM_VERDICT_BITFLIP), "bitflip");
+    cr_assert_str_eq(procsum_verdict_name(PROCSUM_VERDICT_MULTI_BIT), "multi-bit");
+    cr_assert_str_eq(procsum_verdict_name(PROCSUM_VERDICT_PATCH), "patch");
+    cr_assert_str_eq(procsum_verdict_name((procsum_verdict)42), "unknown");
 }
 
 /* ---- random pages against a plain reference ---------------------------- */
@@ -332,7 +332,7 @@ typedef struct ref_run {
 } ref_run;
 
 /* The definitions in filediff.h, written as directly as possible. */
-static size_t reference(ref_run *out, size_t *bytes, size_t *bits, psum_verdict *verdict)
+static size_t reference(ref_run *out, size_t *bytes, size_t *bits, procsum_verdict *verdict)
 {
     size_t n = 0;
     bool patch = false;
@@ -357,19 +357,19 @@ static size_t reference(ref_run *out, size_t *bytes, size_t *bits, psum_verdict 
     for (size_t k = 0; k < n; k++)
         if (out[k].changed >= 2)
             patch = true;
-    *verdict = *bits == 0 ? PSUM_VERDICT_NONE
-               : *bits == 1 ? PSUM_VERDICT_BITFLIP
-               : patch      ? PSUM_VERDICT_PATCH
-                            : PSUM_VERDICT_MULTI_BIT;
+    *verdict = *bits == 0 ? PROCSUM_VERDICT_RESTORED
+               : *bits == 1 ? PROCSUM_VERDICT_BITFLIP
+               : patch      ? PROCSUM_VERDICT_PATCH
+                            : PROCSUM_VERDICT_MULTI_BIT;
     return n;
 }
 
 Test(filediff, random_pages_match_the_reference)
 {
     static ref_run ref[PAGE];
-    static psum_diff_run all[PAGE];
+    static procsum_byte_run all[PAGE];
     srand(20240607);
-    size_t seen[4] = {0};
+    size_t seen[PROCSUM_VERDICT_RESTORED + 1] = {0};
     for (int round = 0; round < 3000; round++) {
         memcpy(mem_page, file_page, PAGE);
         int edits = rand() % 12;
@@ -384,14 +384,14 @@ Test(filediff, random_pages_match_the_reference)
             }
         }
         size_t rb, rbits, bytes, bits;
-        psum_verdict rv, v;
+        procsum_verdict rv, v;
         size_t rn = reference(ref, &rb, &rbits, &rv);
         size_t n = psum_page_diff(file_page, mem_page, ADDR, OFFSET, all, PAGE, &bytes, &bits, &v);
         cr_assert_eq(n, rn, "round %d: %zu runs, reference %zu", round, n, rn);
         cr_assert_eq(bytes, rb);
         cr_assert_eq(bits, rbits);
-        cr_assert_eq(v, rv, "round %d: verdict %s, reference %s", round, psum_verdict_name(v),
-                     psum_verdict_name(rv));
+        cr_assert_eq(v, rv, "round %d: verdict %s, reference %s", round, procsum_verdict_name(v),
+                     procsum_verdict_name(rv));
         for (size_t k = 0; k < n; k++) {
             check_run(&all[k], ref[k].start, ref[k].len);
             cr_assert_neq(all[k].xor_mask[0], 0, "a run starts with a changed byte");
@@ -399,6 +399,6 @@ Test(filediff, random_pages_match_the_reference)
         seen[v]++;
     }
     /* The rounds must really exercise every verdict. */
-    for (int k = 0; k < 4; k++)
-        cr_assert_gt(seen[k], 0, "verdict %s never produced", psum_verdict_name((psum_verdict)k));
+    for (int k = PROCSUM_VERDICT_BITFLIP; k <= PROCSUM_VERDICT_RESTORED; k++)
+        cr_assert_gt(seen[k], 0, "verdict %s never produced", procsum_verdict_name((procsum_verdict)k));
 }

@@ -282,14 +282,14 @@ static uintptr_t criterion_main(void)
 }
 
 /* Compares one page of r with its file; returns the verdict and fills *first with the first run. */
-static psum_verdict diff_page(psum_os_target *t, psum_os_file *f, const psum_os_region *r, uintptr_t page,
-                              psum_diff_run *first, size_t *runs)
+static procsum_verdict diff_page(psum_os_target *t, psum_os_file *f, const psum_os_region *r, uintptr_t page,
+                              procsum_byte_run *first, size_t *runs)
 {
     static uint8_t mem[PAGE], file[PAGE];
     uint64_t off = r->file_offset + (page - r->start);
     cr_assert_eq(psum_os_read(t, page, mem, PAGE), 0);
     cr_assert_eq(psum_os_file_read(f, off, file, PAGE, NULL), 0);
-    psum_verdict v;
+    procsum_verdict v;
     *runs = psum_page_diff(file, mem, page, off, first, 1, NULL, NULL, &v);
     return v;
 }
@@ -317,14 +317,14 @@ Test(files, maps_identity_opens_the_mapped_files, .timeout = 120)
         cr_assert_eq(err, 0, "%s (dev %#llx ino %llu): %s", r->path, (unsigned long long)r->dev,
                      (unsigned long long)r->ino, procsum_err_name(err));
         for (uintptr_t page = r->start; page < r->end; page += PAGE) {
-            psum_diff_run run;
+            procsum_byte_run run;
             size_t runs;
-            psum_verdict v = diff_page(t, f, r, page, &run, &runs);
-            if (v != PSUM_VERDICT_NONE && runs == 1 && run.addr == hook) {
+            procsum_verdict v = diff_page(t, f, r, page, &run, &runs);
+            if (v != PROCSUM_VERDICT_RESTORED && runs == 1 && run.addr == hook) {
                 hooked++;
                 continue;
             }
-            cr_assert_eq(v, PSUM_VERDICT_NONE,
+            cr_assert_eq(v, PROCSUM_VERDICT_RESTORED,
                          "%s at %#zx: %zu runs differ from the file, the first at file offset %#llx, %zu bytes: "
                          "%02x %02x %02x %02x -> %02x %02x %02x %02x",
                          r->path, (size_t)page, runs, (unsigned long long)run.file_offset, run.len,
@@ -358,12 +358,12 @@ Test(files, criterion_main_hook_is_reported_as_a_patch)
     psum_os_file *f;
     cr_assert_eq(psum_os_file_open(r->path, r->dev, r->ino, &f), 0);
     uintptr_t page = hook & ~(uintptr_t)(PAGE - 1);
-    psum_diff_run run;
+    procsum_byte_run run;
     size_t runs;
-    psum_verdict v = diff_page(t, f, r, page, &run, &runs);
-    if (v == PSUM_VERDICT_NONE)
+    procsum_verdict v = diff_page(t, f, r, page, &run, &runs);
+    if (v == PROCSUM_VERDICT_RESTORED)
         cr_skip("this Criterion (%s) does not patch main: nothing to find", r->path);
-    cr_assert_eq(v, PSUM_VERDICT_PATCH);
+    cr_assert_eq(v, PROCSUM_VERDICT_PATCH);
     cr_assert_eq(runs, 1);
     cr_assert_eq(run.addr, hook);
     cr_assert_eq(run.file_offset, r->file_offset + (hook - r->start));
@@ -408,12 +408,12 @@ Test(files, patched_mapping_diffs_against_its_file)
     static uint8_t mem[PAGE], file[PAGE];
     cr_assert_eq(psum_os_read(t, page, mem, PAGE), 0);
     cr_assert_eq(psum_os_file_read(f, page_off, file, PAGE, NULL), 0);
-    psum_diff_run runs[4];
+    procsum_byte_run runs[4];
     size_t bytes, bits;
-    psum_verdict v;
+    procsum_verdict v;
     size_t n = psum_page_diff(file, mem, page, page_off, runs, 4, &bytes, &bits, &v);
     cr_assert_eq(n, 1);
-    cr_assert_eq(v, PSUM_VERDICT_PATCH);
+    cr_assert_eq(v, PROCSUM_VERDICT_PATCH);
     cr_assert_eq(runs[0].addr, (uintptr_t)map + at);
     cr_assert_eq(runs[0].file_offset, at);
     cr_assert_eq(runs[0].len, 5);
@@ -426,7 +426,7 @@ Test(files, patched_mapping_diffs_against_its_file)
     cr_assert_eq(psum_os_read(t, page + PAGE, mem, PAGE), 0);
     cr_assert_eq(psum_os_file_read(f, page_off + PAGE, file, PAGE, NULL), 0);
     cr_assert_eq(psum_page_diff(file, mem, page + PAGE, page_off + PAGE, NULL, 0, NULL, NULL, &v), 0);
-    cr_assert_eq(v, PSUM_VERDICT_NONE);
+    cr_assert_eq(v, PROCSUM_VERDICT_RESTORED);
 
     psum_os_file_close(f);
     psum_os_region_list_free(&list);

@@ -98,24 +98,6 @@ void psum_os_wall_time(int64_t *sec, long *nsec)
     *nsec = ts.tv_nsec;
 }
 
-int psum_os_last_error(void)
-{
-    switch (errno) {
-    case EPERM: return PROCSUM_EPERM;
-    case ENOENT: return PROCSUM_ENOENT;
-    case ESRCH: return PROCSUM_ESRCH;
-    case EAGAIN: return PROCSUM_EAGAIN;
-    case ENOMEM: return PROCSUM_ENOMEM;
-    case EACCES: return PROCSUM_EACCES;
-    case EFAULT: return PROCSUM_EFAULT;
-    case EBUSY: return PROCSUM_EBUSY;
-    case EINVAL: return PROCSUM_EINVAL;
-    case ERANGE: return PROCSUM_ERANGE;
-    case ENOSYS: return PROCSUM_ENOSYS;
-    default: return PROCSUM_EIO;
-    }
-}
-
 int psum_os_random(void *buf, size_t len)
 {
     size_t done = 0;

@@ -96,55 +96,6 @@ uint64_t psum_os_thread_cpu_ns(void)
     return (filetime_u64(kernel) + filetime_u64(user)) * 100u;
 }
 
-/* ERROR_SUCCESS too gives PROCSUM_EIO: this is only asked after a call failed. */
-int psum_win_error(DWORD code)
-{
-    switch (code) {
-    case ERROR_ACCESS_DENIED:
-    case ERROR_SHARING_VIOLATION:
-    case ERROR_LOCK_VIOLATION: return PROCSUM_EACCES;
-    case ERROR_PRIVILEGE_NOT_HELD: return PROCSUM_EPERM;
-    case ERROR_FILE_NOT_FOUND:
-    case ERROR_PATH_NOT_FOUND:
-    case ERROR_MOD_NOT_FOUND:
-    case ERROR_INVALID_DRIVE: return PROCSUM_ENOENT;
-    case ERROR_NOT_ENOUGH_MEMORY:
-    case ERROR_OUTOFMEMORY:
-    case ERROR_COMMITMENT_LIMIT: return PROCSUM_ENOMEM;
-    case ERROR_TOO_MANY_OPEN_FILES:
-    case ERROR_NO_SYSTEM_RESOURCES:
-    case ERROR_NONPAGED_SYSTEM_RESOURCES:
-    case ERROR_PAGED_SYSTEM_RESOURCES:
-    case ERROR_WORKING_SET_QUOTA:
-    case ERROR_PAGEFILE_QUOTA:
-    case ERROR_NOT_ENOUGH_QUOTA:
-    case ERROR_MAX_THRDS_REACHED: return PROCSUM_EAGAIN;
-    case ERROR_PARTIAL_COPY:
-    case ERROR_NOACCESS:
-    case ERROR_INVALID_ADDRESS: return PROCSUM_EFAULT;
-    case ERROR_BUSY:
-    case ERROR_PATH_BUSY: return PROCSUM_EBUSY;
-    case ERROR_INVALID_PARAMETER:
-    case ERROR_INVALID_HANDLE:
-    case ERROR_INVALID_FLAGS: return PROCSUM_EINVAL;
-    case ERROR_INSUFFICIENT_BUFFER:
-    case ERROR_ARITHMETIC_OVERFLOW:
-    case ERROR_BUFFER_OVERFLOW: return PROCSUM_ERANGE;
-    case ERROR_NOT_SUPPORTED:
-    case ERROR_CALL_NOT_IMPLEMENTED:
-    case ERROR_PROC_NOT_FOUND: return PROCSUM_ENOSYS;
-    case ERROR_BAD_EXE_FORMAT:
-    case ERROR_INVALID_DATA: return PROCSUM_EBADMSG;
-    case ERROR_OPERATION_ABORTED:
-    case ERROR_CANCELLED: return PROCSUM_ECANCELED;
-    default: return PROCSUM_EIO;
-    }
-}
-
-int psum_os_last_error(void)
-{
-    return psum_win_error(GetLastError());
-}
 
 int psum_os_random(void *buf, size_t len)
 {
