@@ -81,7 +81,7 @@ typedef enum procsum_algorithm {
 } procsum_algorithm;
 
 typedef struct procsum_options {
-    unsigned check_period_ms;    /* default 1000 */
+    unsigned check_period_ms;    /* default 1000; 0 is refused (PROCSUM_EINVAL) */
     bool skip_libs;              /* default false: true checks only the main executable */
     bool search_once;            /* default false: true discovers regions once */
     bool include_writable_code;  /* default false: true also checks rwx regions */
@@ -353,6 +353,18 @@ PROCSUM_API int procsum_run(const procsum_options *o, procsum_callback cb, void 
 /* One discovery and one hashing pass over every region the options select. */
 PROCSUM_API int procsum_benchmark(const procsum_options *o, procsum_benchmark_result *out);
 PROCSUM_API void procsum_benchmark_result_free(procsum_benchmark_result *r);
+
+/*
+ * The executable regions the options select, each hashed once over the
+ * pages the process has in memory (digest_valid: every page was): what
+ * `procsum regions` lists. Free it with procsum_region_list_free().
+ */
+typedef struct procsum_region_list {
+    procsum_region *regions;
+    size_t count;
+} procsum_region_list;
+PROCSUM_API int procsum_list_regions(const procsum_options *o, procsum_region_list *out);
+PROCSUM_API void procsum_region_list_free(procsum_region_list *l);
 
 /* Words for a code returned by any procsum function; never NULL. */
 PROCSUM_API const char *procsum_strerror(int err);

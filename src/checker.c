@@ -1,6 +1,5 @@
 /*
- * The checking loop: passes, pacing, stop, requests from other threads; and
- * the benchmark pass.
+ * The checking loop: passes, pacing, stop, requests from other threads.
  *
  * Every pass runs on the checker's thread (procsum_run: the caller's), so
  * the baseline needs no lock. Other threads talk to it through one monitor:
@@ -11,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checker.h"
 #include "fork.h"
 #include "os/os.h"
 #include "procsum.h"
@@ -24,7 +24,12 @@ typedef enum request {
     REQUEST_REBASELINE = 2 /* one pass that adopts everything, without reports */
 } request;
 
+/* A live handle's first word; a freed one is overwritten first, so a second stop is caught. */
+#define CHECKER_ALIVE 0x70737563u
+#define CHECKER_DEAD 0xdeadc0deu
+
 struct procsum_checker {
+    uint32_t magic;
     procsum_options opts;
     procsum_callback cb;
     void *userdata;
@@ -68,12 +73,7 @@ struct procsum_checker {
     procsum_checker *forked_child; /* follow_fork: the checker started in this (child) process */
 };
 
-static int validate(const procsum_options *o)
-{
-    if (!o || !psum_algorithm_valid(o->algorithm) || o->max_cpu_percent > 100)
-        return PROCSUM_EINVAL;
-    return 0;
-}
+static void restart_in_child(void *followed);
 
 static void on_change(const psum_change *ch, void *userdata)
 {
@@ -195,17 +195,16 @@ static void checker_free(procsum_checker *c)
     psum_os_region_list_free(&c->regions);
     psum_os_monitor_destroy(c->monitor);
     psum_os_target_close(c->target);
+    c->magic = CHECKER_DEAD;
     free(c);
 }
 
 static int checker_new(const procsum_options *o, procsum_callback cb, void *userdata, procsum_checker **out)
 {
-    int err = validate(o);
-    if (err)
-        return err;
     procsum_checker *c = calloc(1, sizeof(*c));
     if (!c)
         return PROCSUM_ENOMEM;
+    c->magic = CHECKER_ALIVE;
     c->opts = *o;
     c->owner_pid = psum_os_process_id();
     c->cb = cb;
@@ -223,7 +222,7 @@ static int checker_new(const procsum_options *o, procsum_callback cb, void *user
     atomic_init(&c->last_pass_ns, 0);
     atomic_init(&c->cpu_ns, 0);
     atomic_init(&c->last_error, 0);
-    err = psum_os_target_open(0, &c->target);
+    int err = psum_os_target_open(0, &c->target);
     if (!err)
         err = psum_os_monitor_create(&c->monitor);
     if (!err)
@@ -317,11 +316,8 @@ static int start_thread(procsum_checker *c)
     return 0;
 }
 
-int procsum_start(const procsum_options *o, procsum_callback cb, void *userdata, procsum_checker **out)
+int psum_checker_start(const procsum_options *o, procsum_callback cb, void *userdata, procsum_checker **out)
 {
-    if (!out)
-        return PROCSUM_EINVAL;
-    *out = NULL;
     procsum_checker *c;
     int err = checker_new(o, cb, userdata, &c);
     if (err)
@@ -330,7 +326,7 @@ int procsum_start(const procsum_options *o, procsum_callback cb, void *userdata,
     if (!err)
         err = start_thread(c);
     if (!err && o->follow_fork)
-        err = psum_fork_follow(c);
+        err = psum_fork_follow(c, restart_in_child);
     if (err) {
         if (c->thread) {
             atomic_store(&c->stop_flag, true);
@@ -361,13 +357,12 @@ static void checker_free_in_child(procsum_checker *c)
     free(c->pass.page_digests);
     free(c->pass.resident);
     free(c->pass.spare);
+    c->magic = CHECKER_DEAD;
     free(c);
 }
 
-int procsum_stop(procsum_checker *c)
+int psum_checker_stop(procsum_checker *c)
 {
-    if (!c)
-        return 0;
     if (c->owner_pid != psum_os_process_id()) {
         checker_free_in_child(c);
         return 0;
@@ -389,8 +384,6 @@ int procsum_stop(procsum_checker *c)
 /* Asks the checker's thread for a pass and waits for its result. */
 static int request_pass(procsum_checker *c, request req)
 {
-    if (!c)
-        return PROCSUM_EINVAL;
     if (c->owner_pid != psum_os_process_id())
         return PROCSUM_ESRCH; /* the checker thread lives in the parent */
     if (psum_os_thread_is_current(c->thread))
@@ -408,25 +401,13 @@ static int request_pass(procsum_checker *c, request req)
     return result;
 }
 
-int procsum_check_now(procsum_checker *c)
+int psum_checker_request(procsum_checker *c, bool rebaseline)
 {
-    return request_pass(c, REQUEST_CHECK);
+    return request_pass(c, rebaseline ? REQUEST_REBASELINE : REQUEST_CHECK);
 }
 
-int procsum_rebaseline(procsum_checker *c)
+void psum_checker_stats(const procsum_checker *c, procsum_stats *out)
 {
-    return request_pass(c, REQUEST_REBASELINE);
-}
-
-uint64_t procsum_mismatch_count(const procsum_checker *c)
-{
-    return c ? atomic_load(&((procsum_checker *)c)->mismatches) : 0;
-}
-
-int procsum_get_stats(const procsum_checker *c, procsum_stats *out)
-{
-    if (!c || !out)
-        return PROCSUM_EINVAL;
     procsum_checker *m = (procsum_checker *)c; /* atomics are read through a non-const pointer */
     memset(out, 0, sizeof(*out));
     out->passes = atomic_load(&m->passes);
@@ -440,10 +421,9 @@ int procsum_get_stats(const procsum_checker *c, procsum_stats *out)
     out->skipped_pages = atomic_load(&m->pages_skipped);
     out->table_bytes = atomic_load(&m->table_bytes);
     out->last_error = atomic_load(&m->last_error);
-    return 0;
 }
 
-int procsum_run(const procsum_options *o, procsum_callback cb, void *userdata)
+int psum_checker_run(const procsum_options *o, procsum_callback cb, void *userdata)
 {
     procsum_checker *c;
     int err = checker_new(o, cb, userdata, &c);
@@ -470,100 +450,29 @@ int procsum_run(const procsum_options *o, procsum_callback cb, void *userdata)
  * parent's last complete baseline instead of taking a fresh one (which
  * would hide anything changed in between).
  */
-void psum_checker_restart_in_child(procsum_checker *parent)
+static void restart_in_child(void *followed)
 {
+    procsum_checker *parent = followed;
     procsum_checker *c = NULL;
     parent->forked_child = NULL;
     if (checker_new(&parent->opts, parent->cb, parent->userdata, &c) != 0)
         return;
     atomic_store(&c->baseline, atomic_exchange(&parent->baseline, NULL));
-    if (!atomic_load(&c->baseline) || start_thread(c) != 0 || psum_fork_follow(c) != 0) {
+    if (!atomic_load(&c->baseline) || start_thread(c) != 0 || psum_fork_follow(c, restart_in_child) != 0) {
         checker_free(c);
         return;
     }
     parent->forked_child = c;
 }
 
-procsum_checker *procsum_forked(const procsum_checker *parent)
+bool psum_checker_alive(const procsum_checker *c)
 {
-    if (!parent || parent->owner_pid == psum_os_process_id())
+    return c->magic == CHECKER_ALIVE;
+}
+
+procsum_checker *psum_checker_forked(const procsum_checker *parent)
+{
+    if (parent->owner_pid == psum_os_process_id())
         return NULL;
     return parent->forked_child;
-}
-
-static char *dup_string(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
-/* The regions the pass hashed, in the public form, with their digests. */
-static int copy_regions(const psum_os_region_list *mapped, const procsum_options *o, const psum_snapshot *snap,
-                        procsum_benchmark_result *out)
-{
-    out->regions = calloc(snap->region_count ? snap->region_count : 1, sizeof(*out->regions));
-    if (!out->regions)
-        return PROCSUM_ENOMEM;
-    size_t j = 0;
-    for (size_t i = 0; i < mapped->count && j < snap->region_count; i++) {
-        const psum_os_region *r = &mapped->items[i];
-        if (!psum_region_selected(r, o) || r->start != snap->regions[j].start)
-            continue;
-        procsum_region *pub = &out->regions[j];
-        psum_region_view(r, pub);
-        memcpy(pub->digest, snap->regions[j].digest, sizeof(pub->digest));
-        pub->digest_valid = snap->regions[j].complete;
-        pub->source = dup_string(r->path);
-        out->region_count = ++j;
-        if (!pub->source)
-            return PROCSUM_ENOMEM;
-    }
-    return 0;
-}
-
-int procsum_benchmark(const procsum_options *o, procsum_benchmark_result *out)
-{
-    if (!out)
-        return PROCSUM_EINVAL;
-    memset(out, 0, sizeof(*out));
-    procsum_checker *c;
-    int err = checker_new(o, NULL, NULL, &c);
-    if (err)
-        return err;
-    psum_os_fork_gate_enter();
-    uint64_t t0 = psum_os_monotonic_ns();
-    err = discover(c);
-    uint64_t t1 = psum_os_monotonic_ns();
-    psum_snapshot snap;
-    c->pass.verify_new_pages = false; /* a benchmark times hashing, not file comparisons */
-    c->pass_started_ns = t1;
-    c->pass_started_cpu_ns = psum_os_thread_cpu_ns();
-    if (!err)
-        err = psum_snapshot_take(&c->pass, &c->regions, NULL, &snap, NULL, NULL);
-    uint64_t t2 = psum_os_monotonic_ns();
-    psum_os_fork_gate_leave();
-    if (!err) {
-        out->scan_ns = t1 - t0;
-        out->hash_ns = t2 - t1;
-        out->hashed_bytes = c->pass.bytes_read;
-        err = copy_regions(&c->regions, &c->opts, &snap, out);
-        psum_snapshot_free(&snap);
-    }
-    checker_free(c);
-    if (err)
-        procsum_benchmark_result_free(out);
-    return err;
-}
-
-void procsum_benchmark_result_free(procsum_benchmark_result *r)
-{
-    if (!r)
-        return;
-    for (size_t i = 0; i < r->region_count; i++)
-        free((char *)r->regions[i].source);
-    free(r->regions);
-    memset(r, 0, sizeof(*r));
 }

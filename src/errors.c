@@ -1,7 +1,7 @@
 /* Words and names for the library's error codes, expanded from PROCSUM_ERRNO_MAP. */
 #include "errors.h"
 
-const char *procsum_strerror(int err)
+const char *psum_error_text(int err)
 {
     switch (err) {
     case 0: return "success";
@@ -13,7 +13,7 @@ const char *procsum_strerror(int err)
     return "unknown error";
 }
 
-const char *procsum_err_name(int err)
+const char *psum_error_name(int err)
 {
     switch (err) {
     case 0: return "PROCSUM_OK";

@@ -11,4 +11,8 @@
  */
 int psum_error_filter(int rc);
 
+/* procsum_strerror() and procsum_err_name(). */
+const char *psum_error_text(int err);
+const char *psum_error_name(int err);
+
 #endif

@@ -9,11 +9,17 @@
 #include <stdlib.h>
 
 #include "os/os.h"
+#include "procsum.h"
 
 #define MAX_FOLLOWED 64
 
 static atomic_flag registry_lock = ATOMIC_FLAG_INIT;
-static procsum_checker *followed[MAX_FOLLOWED];
+typedef struct followed_entry {
+    void *followed;
+    psum_fork_restart_fn restart;
+} followed_entry;
+
+static followed_entry followed[MAX_FOLLOWED];
 static size_t followed_count;
 static atomic_bool handlers_installed;
 
@@ -41,7 +47,7 @@ static void parent_after_fork(void)
 
 static void child_after_fork(void)
 {
-    procsum_checker *parents[MAX_FOLLOWED];
+    followed_entry parents[MAX_FOLLOWED];
     size_t n = followed_count;
     for (size_t i = 0; i < n; i++)
         parents[i] = followed[i];
@@ -49,10 +55,10 @@ static void child_after_fork(void)
     followed_count = 0;
     unlock();
     for (size_t i = 0; i < n; i++)
-        psum_checker_restart_in_child(parents[i]);
+        parents[i].restart(parents[i].followed);
 }
 
-int psum_fork_follow(procsum_checker *c)
+int psum_fork_follow(void *c, psum_fork_restart_fn restart)
 {
     if (!atomic_exchange(&handlers_installed, true)) {
         int err = psum_os_at_fork(before_fork, parent_after_fork, child_after_fork);
@@ -64,16 +70,16 @@ int psum_fork_follow(procsum_checker *c)
     lock();
     int err = followed_count < MAX_FOLLOWED ? 0 : PROCSUM_ENOMEM;
     if (!err)
-        followed[followed_count++] = c;
+        followed[followed_count++] = (followed_entry){c, restart};
     unlock();
     return err;
 }
 
-void psum_fork_unfollow(procsum_checker *c)
+void psum_fork_unfollow(void *c)
 {
     lock();
     for (size_t i = 0; i < followed_count; i++) {
-        if (followed[i] == c) {
+        if (followed[i].followed == c) {
             followed[i] = followed[--followed_count];
             break;
         }

@@ -2,14 +2,12 @@
 #ifndef PSUM_FORK_H
 #define PSUM_FORK_H
 
-#include "procsum.h"
+/* Called in the child, right after fork, for each followed object. */
+typedef void (*psum_fork_restart_fn)(void *followed);
 
-/* Adds c to the checkers restarted in every forked child. */
-int psum_fork_follow(procsum_checker *c);
+/* Adds `followed` to what is restarted in every forked child, by calling restart(followed). */
+int psum_fork_follow(void *followed, psum_fork_restart_fn restart);
 /* Removes it (procsum_stop). */
-void psum_fork_unfollow(procsum_checker *c);
-
-/* Defined by the checker: starts, in the child, a checker continuing parent's. */
-void psum_checker_restart_in_child(procsum_checker *parent);
+void psum_fork_unfollow(void *followed);
 
 #endif

@@ -75,6 +75,7 @@ static const code_name CODES[] = {
     {PROCSUM_EBUSY, "PROCSUM_EBUSY"},     {PROCSUM_EINVAL, "PROCSUM_EINVAL"},
     {PROCSUM_ERANGE, "PROCSUM_ERANGE"},   {PROCSUM_ENOSYS, "PROCSUM_ENOSYS"},
     {PROCSUM_EBADMSG, "PROCSUM_EBADMSG"}, {PROCSUM_ECANCELED, "PROCSUM_ECANCELED"},
+    {PROCSUM_ENFILE, "PROCSUM_ENFILE"},   {PROCSUM_EMFILE, "PROCSUM_EMFILE"},
 };
 
 Test(errors, documented_values)
@@ -90,6 +91,8 @@ Test(errors, documented_values)
     cr_assert_eq(PROCSUM_EFAULT, -14);
     cr_assert_eq(PROCSUM_EBUSY, -16);
     cr_assert_eq(PROCSUM_EINVAL, -22);
+    cr_assert_eq(PROCSUM_ENFILE, -23);
+    cr_assert_eq(PROCSUM_EMFILE, -24);
     cr_assert_eq(PROCSUM_ERANGE, -34);
     cr_assert_eq(PROCSUM_ENOSYS, -38);
     cr_assert_eq(PROCSUM_EBADMSG, -74);
@@ -344,4 +347,69 @@ Test(misuse, run_invalid_algorithm, .timeout = 30)
 Test(misuse, run_null_options, .timeout = 30)
 {
     cr_assert_eq(procsum_run(NULL, NULL, NULL), PROCSUM_EINVAL);
+}
+
+Test(misuse, zero_period_is_refused)
+{
+    procsum_options o;
+    procsum_options_init(&o);
+    o.check_period_ms = 0;
+    procsum_checker *c = (procsum_checker *)&o;
+    cr_assert_eq(procsum_start(&o, NULL, NULL, &c), PROCSUM_EINVAL);
+    cr_assert_null(c, "a failed start leaves no handle");
+    cr_assert_eq(procsum_run(&o, NULL, NULL), PROCSUM_EINVAL);
+}
+
+/*
+ * A second stop of the same handle is a use after free: AddressSanitizer
+ * reports it (the handle's memory is freed), and without it the poisoned
+ * handle is refused instead of being freed twice.
+ */
+Test(misuse, stop_twice_is_caught, .timeout = 30)
+{
+    procsum_options o;
+    procsum_options_init(&o);
+    procsum_checker *c;
+    cr_assert_eq(procsum_start(&o, NULL, NULL, &c), 0);
+    cr_assert_eq(procsum_stop(c), 0);
+#if defined(__SANITIZE_ADDRESS__)
+    cr_skip_test("AddressSanitizer reports the second stop (the point of poisoning); nothing to compare");
+#else
+    cr_assert_eq(procsum_stop(c), PROCSUM_EINVAL);
+#endif
+}
+
+/* The listing the command prints: this program's own executable and libc, with digests. */
+Test(listing, regions_of_this_process, .timeout = 60)
+{
+    procsum_options o;
+    procsum_options_init(&o);
+    procsum_region_list list;
+    cr_assert_eq(procsum_list_regions(&o, &list), 0);
+    cr_assert_gt(list.count, 1);
+    size_t exe = 0, valid = 0;
+    for (size_t i = 0; i < list.count; i++) {
+        const procsum_region *r = &list.regions[i];
+        cr_assert_lt(r->start, r->end);
+        cr_assert_eq(r->start % PROCSUM_PAGE_SIZE, 0);
+        cr_assert(i == 0 || list.regions[i - 1].end <= r->start, "ascending, not overlapping");
+        cr_assert_not_null(r->source);
+        exe += r->main_executable;
+        valid += r->digest_valid;
+    }
+    cr_assert_gt(exe, 0, "the program itself is listed");
+    cr_assert_gt(valid, 0, "some region was read whole");
+    procsum_region_list_free(&list);
+    cr_assert_null(list.regions);
+    cr_assert_eq(list.count, 0);
+
+    o.skip_libs = true;
+    cr_assert_eq(procsum_list_regions(&o, &list), 0);
+    for (size_t i = 0; i < list.count; i++)
+        cr_assert(list.regions[i].main_executable, "skip_libs lists only the program: %s", list.regions[i].source);
+    procsum_region_list_free(&list);
+    procsum_region_list_free(NULL);
+    cr_assert_eq(procsum_list_regions(&o, NULL), PROCSUM_EINVAL);
+    o.algorithm = (procsum_algorithm)77;
+    cr_assert_eq(procsum_list_regions(&o, &list), PROCSUM_EINVAL);
 }
