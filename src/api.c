@@ -101,21 +101,25 @@ int procsum_run(const procsum_options *o, procsum_callback cb, void *userdata)
     return psum_error_filter(err ? err : psum_checker_run(o, cb, userdata));
 }
 
+/* One listing and hashing pass, for the benchmark and the listing; *r is zeroed on failure. */
+static int oneshot(const procsum_options *o, psum_oneshot_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    int err = validate(o);
+    return err ? err : psum_oneshot(o, r);
+}
+
 int procsum_benchmark(const procsum_options *o, procsum_benchmark_result *out)
 {
     if (!out)
         return PROCSUM_EINVAL;
-    memset(out, 0, sizeof(*out));
-    int err = validate(o);
     psum_oneshot_result r;
-    if (!err)
-        err = psum_oneshot(o, &r);
-    if (!err)
-        *out = (procsum_benchmark_result){.scan_ns = r.scan_ns,
-                                          .hash_ns = r.hash_ns,
-                                          .hashed_bytes = r.hashed_bytes,
-                                          .regions = r.regions,
-                                          .region_count = r.region_count};
+    int err = oneshot(o, &r);
+    *out = (procsum_benchmark_result){.scan_ns = r.scan_ns,
+                                      .hash_ns = r.hash_ns,
+                                      .hashed_bytes = r.hashed_bytes,
+                                      .regions = r.regions,
+                                      .region_count = r.region_count};
     return psum_error_filter(err);
 }
 
@@ -131,13 +135,9 @@ int procsum_list_regions(const procsum_options *o, procsum_region_list *out)
 {
     if (!out)
         return PROCSUM_EINVAL;
-    memset(out, 0, sizeof(*out));
-    int err = validate(o);
     psum_oneshot_result r;
-    if (!err)
-        err = psum_oneshot(o, &r);
-    if (!err)
-        *out = (procsum_region_list){.regions = r.regions, .count = r.region_count};
+    int err = oneshot(o, &r);
+    *out = (procsum_region_list){.regions = r.regions, .count = r.region_count};
     return psum_error_filter(err);
 }
 

@@ -11,15 +11,7 @@
 #include "os/os.h"
 #include "report.h"
 #include "snapshot.h"
-
-static char *dup_string(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
+#include "text.h"
 
 void psum_region_array_free(procsum_region *regions, size_t count)
 {
@@ -45,7 +37,7 @@ static int copy_regions(const psum_os_region_list *mapped, const procsum_options
         psum_region_view(r, pub);
         memcpy(pub->digest, snap->regions[j].digest, sizeof(pub->digest));
         pub->digest_valid = snap->regions[j].complete;
-        pub->source = dup_string(r->path);
+        pub->source = psum_text_dup(r->path);
         *count = ++j;
         if (!pub->source)
             return PROCSUM_ENOMEM;
