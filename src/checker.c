@@ -199,7 +199,9 @@ static void checker_free(procsum_checker *c)
     free(c);
 }
 
-static int checker_new(const procsum_options *o, procsum_callback cb, void *userdata, procsum_checker **out)
+/* pid: the process to check, 0 for the calling one through its loader (see os.h). */
+static int checker_new(const procsum_options *o, procsum_callback cb, void *userdata, long pid,
+                       procsum_checker **out)
 {
     procsum_checker *c = calloc(1, sizeof(*c));
     if (!c)
@@ -222,7 +224,7 @@ static int checker_new(const procsum_options *o, procsum_callback cb, void *user
     atomic_init(&c->last_pass_ns, 0);
     atomic_init(&c->cpu_ns, 0);
     atomic_init(&c->last_error, 0);
-    int err = psum_os_target_open(0, &c->target);
+    int err = psum_os_target_open(pid, &c->target);
     if (!err)
         err = psum_os_monitor_create(&c->monitor);
     if (!err)
@@ -319,7 +321,7 @@ static int start_thread(procsum_checker *c)
 int psum_checker_start(const procsum_options *o, procsum_callback cb, void *userdata, procsum_checker **out)
 {
     procsum_checker *c;
-    int err = checker_new(o, cb, userdata, &c);
+    int err = checker_new(o, cb, userdata, 0, &c);
     if (err)
         return err;
     err = check_once(c, true);
@@ -426,7 +428,7 @@ void psum_checker_stats(const procsum_checker *c, procsum_stats *out)
 int psum_checker_run(const procsum_options *o, procsum_callback cb, void *userdata)
 {
     procsum_checker *c;
-    int err = checker_new(o, cb, userdata, &c);
+    int err = checker_new(o, cb, userdata, 0, &c);
     if (err)
         return err;
     if (o->low_priority)
@@ -455,8 +457,16 @@ static void restart_in_child(void *followed)
     procsum_checker *parent = followed;
     procsum_checker *c = NULL;
     parent->forked_child = NULL;
-    if (checker_new(&parent->opts, parent->cb, parent->userdata, &c) != 0)
+    /*
+     * Another thread's dlopen may have held the loader's lock at the instant
+     * of the fork, and the child inherits it held: the child's checker reads
+     * its process as it would read another one (its maps, process_vm_readv),
+     * never through the loader, so it cannot block on that lock.
+     */
+    if (checker_new(&parent->opts, parent->cb, parent->userdata, (long)psum_os_process_id(), &c) != 0)
         return;
+    /* The inherited baseline was digested with the parent's key. */
+    c->pass.key = parent->pass.key;
     atomic_store(&c->baseline, atomic_exchange(&parent->baseline, NULL));
     if (!atomic_load(&c->baseline) || start_thread(c) != 0 || psum_fork_follow(c, restart_in_child) != 0) {
         checker_free(c);

@@ -1,0 +1,156 @@
+/*
+ * follow_fork: the checker started in a forked child goes on from the
+ * parent's baseline. It must read it with the parent's key (keyed digests),
+ * and it must never block on the loader's lock, which another thread's
+ * dlopen or dlclose may have held at the instant of the fork.
+ */
+#include <criterion/criterion.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "procsum.h"
+#include "stress_libs.h"
+
+#define PAGE ((uintptr_t)PROCSUM_PAGE_SIZE)
+
+static atomic_int changes, other_reports;
+
+static void count(const procsum_mismatch *m, void *userdata)
+{
+    (void)userdata;
+    atomic_fetch_add(m->kind == PROCSUM_REPORT_CHANGED ? &changes : &other_reports, 1);
+}
+
+int follow_victim(int x);
+__attribute__((noinline, used)) int follow_victim(int x)
+{
+    return x * 7 + 3;
+}
+
+static void flip_victim(void)
+{
+    uintptr_t addr = (uintptr_t)&follow_victim + 1;
+    uintptr_t page = addr & ~(PAGE - 1);
+    if (mprotect((void *)page, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
+        _exit(20);
+    *(volatile uint8_t *)addr ^= 0x10;
+    if (mprotect((void *)page, PAGE, PROT_READ | PROT_EXEC) != 0)
+        _exit(21);
+}
+
+static procsum_checker *start_following(procsum_algorithm algo, bool keyed)
+{
+    procsum_options o;
+    procsum_options_init(&o);
+    o.check_period_ms = 1;
+    o.follow_fork = true;
+    o.keyed_digests = keyed;
+    o.algorithm = algo;
+    o.verify_file = false;
+    procsum_checker *c = NULL;
+    cr_assert_eq(procsum_start(&o, count, NULL, &c), 0);
+    return c;
+}
+
+/* Exit status of a forked child that runs body(child checker); 124 when it hung or died. */
+static int in_child(procsum_checker *c, int (*body)(procsum_checker *))
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        alarm(20); /* a hang shows as SIGALRM instead of stalling the suite */
+        procsum_checker *child = procsum_forked(c);
+        int rc = child ? body(child) : 10;
+        if (child && procsum_stop(child) != 0)
+            rc = 11;
+        if (procsum_stop(c) != 0)
+            rc = 12;
+        _exit(rc);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 124;
+}
+
+/* Unchanged code: no report of any kind; a flipped bit: exactly one change. */
+static int unchanged_then_flipped(procsum_checker *child)
+{
+    atomic_store(&changes, 0);
+    atomic_store(&other_reports, 0);
+    int found = procsum_check_now(child);
+    if (found != 0 || atomic_load(&changes) != 0 || atomic_load(&other_reports) != 0)
+        return 30;
+    flip_victim();
+    found = procsum_check_now(child);
+    if (found < 0)
+        return 31;
+    return atomic_load(&changes) == 1 && atomic_load(&other_reports) == 0 ? 0 : 32;
+}
+
+static void keyed_child(procsum_algorithm algo)
+{
+    procsum_checker *c = start_following(algo, true);
+    int status = in_child(c, unchanged_then_flipped);
+    cr_assert_eq(status, 0, "child status %d (30: reports without a change, 32: the flip not reported once)",
+                 status);
+    cr_assert_eq(procsum_stop(c), 0);
+}
+
+Test(follow_fork, keyed_blake3_child_keeps_the_key, .timeout = 60)
+{
+    keyed_child(PROCSUM_ALGO_BLAKE3);
+}
+
+Test(follow_fork, keyed_xxh3_child_keeps_the_key, .timeout = 60)
+{
+    keyed_child(PROCSUM_ALGO_XXH3);
+}
+
+static atomic_bool churning;
+
+static void *churn(void *arg)
+{
+    (void)arg;
+    static const char *const libs[] = {STRESS_LIB_0, STRESS_LIB_1, STRESS_LIB_2, STRESS_LIB_3};
+    for (unsigned i = 0; atomic_load(&churning); i++) {
+        void *h = dlopen(libs[i % 4], RTLD_NOW | RTLD_LOCAL);
+        if (h)
+            dlclose(h);
+    }
+    return NULL;
+}
+
+static int check_and_stop(procsum_checker *child)
+{
+    return procsum_check_now(child) >= 0 ? 0 : 40;
+}
+
+/*
+ * Forks while another thread loads and unloads libraries without pause:
+ * some children are born with the loader's lock held. Their checkers must
+ * still make passes, answer and stop.
+ */
+Test(follow_fork, child_never_blocks_on_the_loader_lock, .timeout = 300)
+{
+    procsum_checker *c = start_following(PROCSUM_ALGO_XXH3, false);
+    atomic_store(&churning, true);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, churn, NULL), 0);
+    int hung = 0, failed = 0;
+    for (int i = 0; i < 40; i++) {
+        int status = in_child(c, check_and_stop);
+        hung += status == 124;
+        failed += status != 0 && status != 124;
+    }
+    atomic_store(&churning, false);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_eq(hung, 0, "%d of 40 children hung", hung);
+    cr_assert_eq(failed, 0, "%d of 40 children failed", failed);
+    cr_assert_eq(procsum_stop(c), 0);
+}
