@@ -31,9 +31,9 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "digest/blake3.h"
 #include "digest/crc64.h"
 #include "digest/digest.h"
@@ -45,7 +45,6 @@
 
 extern char **environ;
 
-#define MIB (1024.0 * 1024.0)
 #define SLICE_PAGES 64 /* as src/snapshot.c: 256 KiB per call */
 
 /* ------------------------------------------------------------------ data sets */
@@ -64,25 +63,6 @@ typedef struct dataset {
     int reps;
     char file[256]; /* the same bytes in a tmpfs file, for b3sum and xxhsum */
 } dataset;
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-/*
- * Timings are CPU time (of this thread, or of the tool's process), not wall
- * time: the machine is shared, and time spent waiting for a CPU is no part
- * of a hash's cost.
- */
-static double cpu_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static uint8_t *alloc_random(size_t len)
 {
@@ -110,7 +90,8 @@ static const char *tmp_dir(void)
     return t ? t : "/tmp";
 }
 
-static void write_file(dataset *d)
+/* The data set's bytes in a tmpfs file, for the command-line tools. */
+static void write_dataset_file(dataset *d)
 {
     snprintf(d->file, sizeof d->file, "%s/procsum-bench-%s-XXXXXX", tmp_dir(), d->name);
     int fd = mkstemp(d->file);
@@ -119,19 +100,15 @@ static void write_file(dataset *d)
         exit(1);
     }
     for (size_t i = 0; i < d->nspans; i++) {
-        const uint8_t *p = d->spans[i].p;
-        size_t left = d->spans[i].len;
-        while (left) {
-            ssize_t n = write(fd, p, left);
-            if (n <= 0) {
-                perror("write");
-                exit(1);
-            }
-            p += n;
-            left -= (size_t)n;
+        if (bench_write_all(fd, d->spans[i].p, d->spans[i].len) != 0) {
+            perror("write");
+            exit(1);
         }
     }
-    close(fd);
+    if (close(fd) != 0) {
+        perror("close");
+        exit(1);
+    }
 }
 
 static void buffer_dataset(dataset *d, const char *name, const char *title, size_t len, int reps)
@@ -144,7 +121,7 @@ static void buffer_dataset(dataset *d, const char *name, const char *title, size
     d->nspans = 1;
     d->bytes = len;
     d->reps = reps;
-    write_file(d);
+    write_dataset_file(d);
 }
 
 /* The readable executable regions of this process, read in place. */
@@ -173,7 +150,7 @@ static void regions_dataset(dataset *d, int reps)
     }
     psum_os_region_list_free(&list);
     psum_os_target_close(t);
-    write_file(d);
+    write_dataset_file(d);
 }
 
 /* ------------------------------------------------------------------ contenders */
@@ -410,8 +387,7 @@ static double time_tool(const char *const *argv, const char *file)
     struct rusage ru;
     if (wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return -1;
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
-           (double)ru.ru_stime.tv_usec * 1e-6;
+    return bench_timeval_s(ru.ru_utime) + bench_timeval_s(ru.ru_stime);
 }
 
 static bool tool_available(const char *const *argv)
@@ -454,44 +430,50 @@ static const char *const XXHSUM_ARGV[] = {"xxhsum", "-H3", NULL};
 static double tool_startup[2]; /* b3sum, xxhsum on a 1-byte file */
 static char tiny_file[256];
 
-static void measure(dataset *sets, int nsets, bool quiet)
+/* CPU time of one run of a tool over the data set's file, its start-up subtracted; < 0 if it failed. */
+static double time_tool_run(const contender *c, const dataset *d)
+{
+    double t = time_tool(c->argv, d->file);
+    if (t < 0)
+        return -1;
+    t -= tool_startup[c->argv == B3SUM_ARGV ? 0 : 1];
+    return t > 0 ? t : -1;
+}
+
+/*
+ * CPU time of one in-process run over the data set. Every contender finds
+ * the bytes as warm as a read can make them, and the core busy for a few
+ * milliseconds (after a tool ran, it may be idle and slow to clock up).
+ * Timings are CPU time, not wall time (see bench_thread_cpu_s).
+ */
+static double time_run(const contender *c, const dataset *d)
+{
+    if (c->kind == K_B3_STREAM || c->kind == K_B3_PAGES)
+        psum_b3_set_path(c->path);
+    double warm = bench_thread_cpu_s();
+    do {
+        for (size_t s = 0; s < d->nspans; s++)
+            run_memread(c, d->spans[s].p, d->spans[s].len);
+    } while (bench_thread_cpu_s() - warm < 0.003);
+    double t = bench_thread_cpu_s();
+    for (size_t s = 0; s < d->nspans; s++)
+        c->run(c, d->spans[s].p, d->spans[s].len);
+    return bench_thread_cpu_s() - t;
+}
+
+/* Each contender's best time per data set, the runs of all contenders interleaved. */
+static void measure(dataset *sets, int nsets)
 {
     for (int di = 0; di < nsets; di++) {
-        dataset *d = &sets[di];
+        const dataset *d = &sets[di];
         if (!d->spans)
             continue;
-        if (!quiet)
-            fprintf(stderr, "measuring %s (%.1f MiB, best of %d)...\n", d->title, d->bytes / MIB, d->reps);
+        fprintf(stderr, "measuring %s (%.1f MiB, best of %d)...\n", d->title, d->bytes / BENCH_MIB, d->reps);
         for (int rep = 0; rep < d->reps; rep++) {
             for (int ci = 0; ci < ncs; ci++) {
                 contender *c = &cs[ci];
-                double t;
-                if (c->kind == K_TOOL) {
-                    t = time_tool(c->argv, d->file);
-                    if (t < 0)
-                        continue;
-                    t -= tool_startup[c->argv == B3SUM_ARGV ? 0 : 1];
-                    if (t <= 0)
-                        continue;
-                } else {
-                    if (c->kind == K_B3_STREAM || c->kind == K_B3_PAGES)
-                        psum_b3_set_path(c->path);
-                    /*
-                     * Every contender finds the bytes as warm as a read can
-                     * make them, and the core busy for a few milliseconds
-                     * (after a tool ran, it may be idle and slow to clock up).
-                     */
-                    double warm = cpu_s();
-                    do {
-                        for (size_t s = 0; s < d->nspans; s++)
-                            run_memread(c, d->spans[s].p, d->spans[s].len);
-                    } while (cpu_s() - warm < 0.003);
-                    t = cpu_s();
-                    for (size_t s = 0; s < d->nspans; s++)
-                        c->run(c, d->spans[s].p, d->spans[s].len);
-                    t = cpu_s() - t;
-                }
-                if (c->best[di] < 0 || t < c->best[di])
+                double t = c->kind == K_TOOL ? time_tool_run(c, d) : time_run(c, d);
+                if (t >= 0 && (c->best[di] < 0 || t < c->best[di]))
                     c->best[di] = t;
             }
         }
@@ -539,72 +521,59 @@ static const contender *reference_of(const contender *c, psum_simd_path best_pat
     return NULL;
 }
 
-static void cpu_name(char *buf, size_t n)
-{
-    snprintf(buf, n, "unknown CPU");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[256];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *v = strchr(line, ':');
-            if (v) {
-                v++;
-                while (*v == ' ' || *v == '\t')
-                    v++;
-                v[strcspn(v, "\n")] = '\0';
-                /* Collapse the padding some hypervisors leave. */
-                char *e = v + strlen(v);
-                while (e > v && e[-1] == ' ')
-                    *--e = '\0';
-                snprintf(buf, n, "%s", v);
-            }
-            break;
-        }
-    }
-    fclose(f);
-}
 
 static void label_of(const contender *c, char *buf, size_t n)
 {
     snprintf(buf, n, "%s %s%s%s", c->algo, c->impl, *c->mode ? " " : "", c->mode);
 }
 
-static void usage(void)
+/* ------------------------------------------------------------------ setting up */
+
+typedef struct options {
+    const char *out_dir;
+    const char *asm_module, *c_module;
+    bool big;
+    int reps;
+} options;
+
+static _Noreturn void usage(int status)
 {
-    fprintf(stderr,
-            "usage: bench_hash [--out DIR] [--no-1g] [--reps N] [--official-asm MODULE] [--official-c MODULE]\n");
-    exit(2);
+    fprintf(status ? stderr : stdout,
+            "usage: bench_hash [--out DIR] [--quick] [--no-1g] [--reps N] [--official-asm MODULE] [--official-c MODULE]\n"
+            "  --quick: a short look, --no-1g --reps 1\n");
+    exit(status);
 }
 
-int main(int argc, char **argv)
+static void parse_options(options *o, int argc, char **argv)
 {
-    const char *out_dir = NULL;
-    const char *asm_module = PSUM_BENCH_OFFICIAL_ASM, *c_module = PSUM_BENCH_OFFICIAL_C;
-    bool big = true;
-    int reps = 5;
+    *o = (options){.asm_module = PSUM_BENCH_OFFICIAL_ASM, .c_module = PSUM_BENCH_OFFICIAL_C, .big = true, .reps = 5};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
-            out_dir = argv[++i];
+            o->out_dir = argv[++i];
         else if (strcmp(argv[i], "--no-1g") == 0)
-            big = false;
+            o->big = false;
+        else if (strcmp(argv[i], "--quick") == 0) {
+            o->big = false;
+            o->reps = 1;
+        }
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
-            reps = atoi(argv[++i]);
+            o->reps = atoi(argv[++i]);
         else if (strcmp(argv[i], "--official-asm") == 0 && i + 1 < argc)
-            asm_module = argv[++i];
+            o->asm_module = argv[++i];
         else if (strcmp(argv[i], "--official-c") == 0 && i + 1 < argc)
-            c_module = argv[++i];
+            o->c_module = argv[++i];
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            usage(0);
         else
-            usage();
+            usage(2);
     }
-    if (reps < 1)
-        reps = 1;
+    if (o->reps < 1)
+        o->reps = 1;
+}
 
-    double t_start = now_s();
-    psum_simd_path best_path = psum_b3_path(); /* the dispatcher's choice (PROCSUM_SIMD caps it) */
-
-    /* Contenders. */
+/* Every in-process contender: the memory read, each BLAKE3 path, the official code, CRC-64 and XXH3. */
+static void add_contenders(const options *o)
+{
     add("memory read", have_avx512() ? "avx512 loads" : have_avx2() ? "avx2 loads" : "scalar loads", "", K_MEMREAD, 0,
         run_memread);
     for (int p = 0; p < PSUM_SIMD_PATH_COUNT; p++) {
@@ -614,21 +583,25 @@ int main(int argc, char **argv)
             run_b3_stream);
         add("BLAKE3", psum_simd_path_name((psum_simd_path)p), "pages", K_B3_PAGES, (psum_simd_path)p, run_b3_pages);
     }
-    if (load_official(&officials[0], "official C (asm)", asm_module))
+    if (load_official(&officials[0], "official C (asm)", o->asm_module))
         add("BLAKE3", "official C, asm kernels", "stream", K_B3_OFFICIAL, 0, run_official);
-    if (load_official(&officials[1], "official C (intrinsics)", c_module))
+    if (load_official(&officials[1], "official C (intrinsics)", o->c_module))
         add("BLAKE3", "official C, intrinsics", "stream", K_B3_OFFICIAL, 1, run_official);
     add("CRC-64", "ISA-L", "stream", K_CRC_STREAM, 0, run_crc_stream);
     add("CRC-64", "ISA-L", "pages", K_CRC_PAGES, 0, run_crc_pages);
     add("XXH3", "libxxhash dispatch", "stream", K_XXH_STREAM, 0, run_xxh_stream);
     add("XXH3", "libxxhash dispatch", "pages", K_XXH_PAGES, 0, run_xxh_pages);
     add("XXH3", "XXH3_64bits (SSE2)", "stream", K_XXH_SSE2, 0, run_xxh_sse2);
+}
 
+/* The command-line tools that are installed, each with its start-up: best of many runs on a 1-byte file. */
+static int add_tools(void)
+{
     snprintf(tiny_file, sizeof tiny_file, "%s/procsum-bench-tiny-XXXXXX", tmp_dir());
     int tfd = mkstemp(tiny_file);
     if (tfd < 0 || write(tfd, "x", 1) != 1) {
         perror("tiny file");
-        return 1;
+        return -1;
     }
     close(tfd);
     const char *const *tools[2] = {B3SUM_ARGV, XXHSUM_ARGV};
@@ -640,7 +613,6 @@ int main(int argc, char **argv)
         contender *c = add(i == 0 ? "BLAKE3" : "XXH3", i == 0 ? "b3sum --num-threads 1" : "xxhsum -H3", "file",
                            K_TOOL, 0, NULL);
         c->argv = tools[i];
-        /* Start-up: best of many runs on a 1-byte file. */
         double best = -1;
         for (int r = 0; r < 15; r++) {
             double t = time_tool(tools[i], tiny_file);
@@ -649,149 +621,148 @@ int main(int argc, char **argv)
         }
         tool_startup[i] = best;
     }
+    return 0;
+}
 
-    /* Data sets. */
-    dataset sets[3];
-    memset(sets, 0, sizeof sets);
-    buffer_dataset(&sets[0], "16MiB", "16 MiB", 16u << 20, reps);
-    if (big)
-        buffer_dataset(&sets[1], "1GiB", "1 GiB", 1u << 30, reps > 3 ? 3 : reps);
-    regions_dataset(&sets[2], reps);
+#define N_SETS 3
 
-    measure(sets, 3, false);
-    psum_b3_set_path(best_path);
+static void make_datasets(dataset sets[N_SETS], const options *o)
+{
+    memset(sets, 0, N_SETS * sizeof(*sets));
+    buffer_dataset(&sets[0], "16MiB", "16 MiB", 16u << 20, o->reps);
+    if (o->big)
+        buffer_dataset(&sets[1], "1GiB", "1 GiB", 1u << 30, o->reps > 3 ? 3 : o->reps);
+    regions_dataset(&sets[2], o->reps);
+}
 
-    unlink(tiny_file);
-    for (int i = 0; i < 3; i++)
-        if (sets[i].spans)
-            unlink(sets[i].file);
+/* ------------------------------------------------------------------ reports */
 
-    /* The table. */
-    char cpu[128];
-    cpu_name(cpu, sizeof cpu);
-    char md[32768];
-    size_t mdl = 0;
-#define MD(...) (mdl += (size_t)snprintf(md + mdl, sizeof md - mdl, __VA_ARGS__))
-    MD("| Algorithm | Implementation | Mode | 16 MiB | 1 GiB | exec regions (%.1f MiB) | compared with | ratio 16 MiB | "
-       "ratio 1 GiB | ratio regions | target |\n",
-       sets[2].bytes / MIB);
-    MD("|---|---|---|---:|---:|---:|---|---:|---:|---:|---|\n");
-    for (int ci = 0; ci < ncs; ci++) {
-        const contender *c = &cs[ci];
-        double target;
-        const contender *ref = reference_of(c, best_path, &target);
-        MD("| %s | %s | %s |", c->algo, c->impl, c->mode);
-        for (int di = 0; di < 3; di++)
-            if (sets[di].spans && c->best[di] > 0)
-                MD(" %.2f |", gbps(c, &sets[di], di));
-            else
-                MD(" – |");
-        if (ref) {
-            char l[128];
-            label_of(ref, l, sizeof l);
-            MD(" %s |", l);
+/* What the reports need besides the contenders. */
+typedef struct hash_run {
+    dataset sets[N_SETS];
+    psum_simd_path best_path; /* the dispatcher's choice (PROCSUM_SIMD caps it) */
+    bench_cpu cpu;
+    int reps;
+    double elapsed_s;
+} hash_run;
+
+/* One contender's row of the throughput table: GB/s per data set, its reference and the ratios. */
+static void throughput_row(bench_text *t, const hash_run *h, const contender *c)
+{
+    double target;
+    const contender *ref = reference_of(c, h->best_path, &target);
+    bench_printf(t, "| %s | %s | %s |", c->algo, c->impl, c->mode);
+    for (int di = 0; di < N_SETS; di++)
+        if (h->sets[di].spans && c->best[di] > 0)
+            bench_printf(t, " %.2f |", gbps(c, &h->sets[di], di));
+        else
+            bench_printf(t, " – |");
+    if (ref) {
+        char l[128];
+        label_of(ref, l, sizeof l);
+        bench_printf(t, " %s |", l);
+    } else {
+        bench_printf(t, " |");
+    }
+    for (int di = 0; di < N_SETS; di++) {
+        if (ref && h->sets[di].spans && c->best[di] > 0 && ref->best[di] > 0) {
+            double r = ref->best[di] / c->best[di];
+            bench_printf(t, " %.2f%s |", r, target > 0 ? (r >= target ? " ✓" : " ✗") : "");
         } else {
-            MD(" |");
+            bench_printf(t, " – |");
         }
-        for (int di = 0; di < 3; di++) {
-            if (ref && sets[di].spans && c->best[di] > 0 && ref->best[di] > 0) {
-                double r = ref->best[di] / c->best[di];
-                MD(" %.2f%s |", r, target > 0 ? (r >= target ? " ✓" : " ✗") : "");
-            } else {
-                MD(" – |");
-            }
-        }
-        if (target > 0)
-            MD(" ≥ %.1f× |\n", target);
-        else
-            MD(" |\n");
     }
-    /* Per-page digests against one stream, same path. */
-    char md2[4096];
-    size_t md2l = 0;
-#define MD2(...) (md2l += (size_t)snprintf(md2 + md2l, sizeof md2 - md2l, __VA_ARGS__))
-    MD2("| Algorithm | Path | cost of per-page digests, 16 MiB | 1 GiB | exec regions | target |\n");
-    MD2("|---|---|---:|---:|---:|---|\n");
+    if (target > 0)
+        bench_printf(t, " ≥ %.1f× |\n", target);
+    else
+        bench_printf(t, " |\n");
+}
+
+static void throughput_table(bench_text *t, const hash_run *h)
+{
+    bench_printf(t,
+                 "| Algorithm | Implementation | Mode | 16 MiB | 1 GiB | exec regions (%.1f MiB) | compared with | ratio "
+                 "16 MiB | ratio 1 GiB | ratio regions | target |\n",
+                 h->sets[2].bytes / BENCH_MIB);
+    bench_printf(t, "|---|---|---|---:|---:|---:|---|---:|---:|---:|---|\n");
+    for (int ci = 0; ci < ncs; ci++)
+        throughput_row(t, h, &cs[ci]);
+}
+
+/* The stream form of a pages contender's algorithm, or -1 for a contender that is not one. */
+static int stream_kind_of(kind k)
+{
+    return k == K_B3_PAGES ? K_B3_STREAM : k == K_CRC_PAGES ? K_CRC_STREAM : k == K_XXH_PAGES ? K_XXH_STREAM : -1;
+}
+
+/* Per-page digests against one stream, same path. */
+static void page_cost_table(bench_text *t, const hash_run *h)
+{
+    bench_printf(t, "| Algorithm | Path | cost of per-page digests, 16 MiB | 1 GiB | exec regions | target |\n");
+    bench_printf(t, "|---|---|---:|---:|---:|---|\n");
     for (int ci = 0; ci < ncs; ci++) {
         const contender *c = &cs[ci];
-        kind stream_kind;
-        if (c->kind == K_B3_PAGES)
-            stream_kind = K_B3_STREAM;
-        else if (c->kind == K_CRC_PAGES)
-            stream_kind = K_CRC_STREAM;
-        else if (c->kind == K_XXH_PAGES)
-            stream_kind = K_XXH_STREAM;
-        else
+        int stream_kind = stream_kind_of(c->kind);
+        if (stream_kind < 0)
             continue;
-        const contender *s = find(stream_kind, c->path);
-        MD2("| %s | %s |", c->algo, c->impl);
-        for (int di = 0; di < 3; di++) {
-            if (sets[di].spans && s && c->best[di] > 0 && s->best[di] > 0) {
+        const contender *s = find((kind)stream_kind, c->path);
+        bench_printf(t, "| %s | %s |", c->algo, c->impl);
+        for (int di = 0; di < N_SETS; di++) {
+            if (h->sets[di].spans && s && c->best[di] > 0 && s->best[di] > 0) {
                 double over = (c->best[di] / s->best[di] - 1.0) * 100.0;
-                MD2(" %+.1f %%%s |", over, c->kind == K_B3_PAGES ? (over <= 5.0 ? " ✓" : " ✗") : "");
+                bench_printf(t, " %+.1f %%%s |", over, c->kind == K_B3_PAGES ? (over <= 5.0 ? " ✓" : " ✗") : "");
             } else {
-                MD2(" – |");
+                bench_printf(t, " – |");
             }
         }
-        MD2(c->kind == K_B3_PAGES ? " ≤ 5 %% |\n" : " |\n");
+        bench_printf(t, c->kind == K_B3_PAGES ? " ≤ 5 %% |\n" : " |\n");
     }
-    double elapsed = now_s() - t_start;
-    printf("CPU: %s; BLAKE3 path chosen: %s; best of %d runs (1 GiB: %d); %.0f s\n\n", cpu,
-           psum_simd_path_name(best_path), reps, sets[1].reps, elapsed);
-    printf("Throughput in GB/s (10^9 bytes per second)\n\n%s\n%s", md, md2);
+}
 
-    if (!out_dir)
-        return 0;
-
-    /* CSV: one row per contender and data set. */
-    char path[1024];
-    snprintf(path, sizeof path, "%s/bench-hash.csv", out_dir);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        perror(path);
-        return 1;
-    }
-    fprintf(f, "dataset,bytes,algorithm,implementation,mode,seconds,gbps,reference,reference_gbps,ratio,target\n");
-    for (int di = 0; di < 3; di++) {
-        if (!sets[di].spans)
+/* CSV: one row per contender and data set. */
+static void csv_table(bench_text *t, const hash_run *h)
+{
+    bench_printf(t, "dataset,bytes,algorithm,implementation,mode,seconds,gbps,reference,reference_gbps,ratio,target\n");
+    for (int di = 0; di < N_SETS; di++) {
+        const dataset *d = &h->sets[di];
+        if (!d->spans)
             continue;
         for (int ci = 0; ci < ncs; ci++) {
             const contender *c = &cs[ci];
             if (c->best[di] <= 0)
                 continue;
             double target;
-            const contender *ref = reference_of(c, best_path, &target);
+            const contender *ref = reference_of(c, h->best_path, &target);
             char l[128] = "";
             if (ref)
                 label_of(ref, l, sizeof l);
-            double rg = ref && ref->best[di] > 0 ? gbps(ref, &sets[di], di) : 0;
-            fprintf(f, "%s,%zu,%s,%s,%s,%.6f,%.3f,%s,%.3f,%.3f,%.1f\n", sets[di].name, sets[di].bytes, c->algo,
-                    c->impl, c->mode, c->best[di], gbps(c, &sets[di], di), l, rg,
-                    rg > 0 ? gbps(c, &sets[di], di) / rg : 0, target);
+            double rg = ref && ref->best[di] > 0 ? gbps(ref, d, di) : 0;
+            bench_printf(t, "%s,%zu,%s,%s,%s,%.6f,%.3f,%s,%.3f,%.3f,%.1f\n", d->name, d->bytes, c->algo, c->impl,
+                         c->mode, c->best[di], gbps(c, d, di), l, rg, rg > 0 ? gbps(c, d, di) / rg : 0, target);
         }
     }
-    fclose(f);
+}
 
-    /* Chart: gnuplot, a clustered bar per contender and data set. */
-    snprintf(path, sizeof path, "%s/bench-hash.dat", out_dir);
-    char dat[1024];
-    snprintf(dat, sizeof dat, "%s", path);
-    f = fopen(dat, "w");
-    if (!f) {
-        perror(dat);
-        return 1;
-    }
-    fprintf(f, "label\t16MiB\t1GiB\tregions\n");
+/* Chart: gnuplot, a clustered bar per contender and data set, from a data file removed afterwards. */
+static int write_chart(const char *out_dir, const hash_run *h)
+{
+    bench_text dat = {0};
+    bench_printf(&dat, "label\t16MiB\t1GiB\tregions\n");
     for (int ci = 0; ci < ncs; ci++) {
         const contender *c = &cs[ci];
         char l[128];
         label_of(c, l, sizeof l);
-        fprintf(f, "\"%s\"", l);
-        for (int di = 0; di < 3; di++)
-            fprintf(f, "\t%.3f", sets[di].spans && c->best[di] > 0 ? gbps(c, &sets[di], di) : 0.0);
-        fprintf(f, "\n");
+        bench_printf(&dat, "\"%s\"", l);
+        for (int di = 0; di < N_SETS; di++)
+            bench_printf(&dat, "\t%.3f", h->sets[di].spans && c->best[di] > 0 ? gbps(c, &h->sets[di], di) : 0.0);
+        bench_printf(&dat, "\n");
     }
-    fclose(f);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/bench-hash.dat", out_dir);
+    int err = bench_write_file(path, bench_text_str(&dat));
+    bench_text_free(&dat);
+    if (err)
+        return -1;
     char cmd[4096];
     snprintf(cmd, sizeof cmd,
              "gnuplot -e \"set terminal pngcairo size 1400,800 font ',10'; set output '%s/bench-hash.png'; "
@@ -800,56 +771,86 @@ int main(int argc, char **argv)
              "set grid ytics; set xtics rotate by -35 left; set key top right; set bmargin 9; set yrange [0:*]; "
              "plot '%s' using 2:xtic(1) title '16 MiB', '' using 3 title '1 GiB', '' using 4 title "
              "'exec regions'\"",
-             out_dir, cpu, dat);
+             out_dir, h->cpu.name, path);
     if (system(cmd) != 0)
         fprintf(stderr, "note: gnuplot failed or is not installed; no chart\n");
-    unlink(dat);
+    unlink(path);
+    return 0;
+}
 
-    /*
-     * The page the docs show: the generated part goes between two markers,
-     * so that the notes written around it survive a new run.
-     */
-    char gen[49152];
-    snprintf(gen, sizeof gen,
-             "<!-- bench:begin (generated by `ninja -C build bench-docs`; do not edit by hand) -->\n"
-             "Machine: %s, one thread; BLAKE3 path chosen by the dispatcher: `%s`. "
-             "Best of %d runs (1 GiB: %d) in CPU time, the runs of all contenders interleaved. Whole run: %.0f s.\n\n"
-             "![throughput chart](bench-hash.png)\n\n"
-             "### Throughput (GB/s, 10^9 bytes per second)\n\n%s\n"
-             "### Cost of per-page digests\n\n"
-             "Time of *pages* over time of *stream*, same path, minus one.\n\n%s"
-             "<!-- bench:end -->\n",
-             cpu, psum_simd_path_name(best_path), reps, sets[1].reps, elapsed, md, md2);
+#define BEGIN_MARK "<!-- bench:begin"
+#define END_MARK "<!-- bench:end -->"
+
+/* The generated part of docs/benchmarks.md. */
+static int write_page(const char *out_dir, const hash_run *h, const char *throughput, const char *page_cost)
+{
+    bench_text gen = {0};
+    bench_printf(&gen,
+                 BEGIN_MARK " (generated by `ninja -C build bench-docs`; do not edit by hand) -->\n"
+                 "Machine: %s, one thread; BLAKE3 path chosen by the dispatcher: `%s`. "
+                 "Best of %d runs (1 GiB: %d) in CPU time, the runs of all contenders interleaved. Whole run: %.0f s.\n\n"
+                 "![throughput chart](bench-hash.png)\n\n"
+                 "### Throughput (GB/s, 10^9 bytes per second)\n\n%s\n"
+                 "### Cost of per-page digests\n\n"
+                 "Time of *pages* over time of *stream*, same path, minus one.\n\n%s" END_MARK "\n",
+                 h->cpu.name, psum_simd_path_name(h->best_path), h->reps, h->sets[1].reps, h->elapsed_s, throughput,
+                 page_cost);
+    char path[1024];
     snprintf(path, sizeof path, "%s/benchmarks.md", out_dir);
-    char *old = NULL;
-    size_t old_len = 0;
-    f = fopen(path, "r");
-    if (f) {
-        old = malloc(1 << 20);
-        old_len = old ? fread(old, 1, (1 << 20) - 1, f) : 0;
-        if (old)
-            old[old_len] = '\0';
-        fclose(f);
-    }
-    char *begin = old ? strstr(old, "<!-- bench:begin") : NULL;
-    char *end = begin ? strstr(begin, "<!-- bench:end -->") : NULL;
-    f = fopen(path, "w");
-    if (!f) {
-        perror(path);
-        return 1;
-    }
-    if (begin && end) {
-        end += strlen("<!-- bench:end -->");
-        if (*end == '\n')
-            end++;
-        fwrite(old, 1, (size_t)(begin - old), f);
-        fputs(gen, f);
-        fputs(end, f);
-    } else {
-        fprintf(f, "# Hashing benchmarks\n\n%s", gen);
-    }
-    fclose(f);
-    free(old);
+    int err = bench_write_section(path, BEGIN_MARK, END_MARK, "# Hashing benchmarks\n\n", bench_text_str(&gen));
+    bench_text_free(&gen);
+    return err;
+}
+
+static int write_docs(const char *out_dir, const hash_run *h, const char *throughput, const char *page_cost)
+{
+    bench_text csv = {0};
+    csv_table(&csv, h);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/bench-hash.csv", out_dir);
+    int err = bench_write_file(path, bench_text_str(&csv));
+    bench_text_free(&csv);
+    if (err || write_chart(out_dir, h) != 0 || write_page(out_dir, h, throughput, page_cost) != 0)
+        return -1;
     fprintf(stderr, "wrote %s/bench-hash.csv, bench-hash.png, benchmarks.md\n", out_dir);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    parse_options(&o, argc, argv);
+    static hash_run h; /* large: the data sets' tmpfs file names */
+    double t_start = bench_now_s();
+    h.best_path = psum_b3_path();
+    h.reps = o.reps;
+
+    add_contenders(&o);
+    if (add_tools() != 0)
+        return 1;
+    make_datasets(h.sets, &o);
+    measure(h.sets, N_SETS);
+    psum_b3_set_path(h.best_path);
+    unlink(tiny_file);
+    for (int i = 0; i < N_SETS; i++)
+        if (h.sets[i].spans)
+            unlink(h.sets[i].file);
+
+    bench_cpu_info(&h.cpu);
+    bench_text throughput = {0}, page_cost = {0};
+    throughput_table(&throughput, &h);
+    page_cost_table(&page_cost, &h);
+    h.elapsed_s = bench_now_s() - t_start;
+    printf("CPU: %s; BLAKE3 path chosen: %s; best of %d runs (1 GiB: %d); %.0f s\n\n", h.cpu.name,
+           psum_simd_path_name(h.best_path), h.reps, h.sets[1].reps, h.elapsed_s);
+    printf("Throughput in GB/s (10^9 bytes per second)\n\n%s\n%s", bench_text_str(&throughput),
+           bench_text_str(&page_cost));
+    int status = 0;
+    if (o.out_dir) {
+        fflush(stdout);
+        status = write_docs(o.out_dir, &h, bench_text_str(&throughput), bench_text_str(&page_cost)) != 0;
+    }
+    bench_text_free(&throughput);
+    bench_text_free(&page_cost);
+    return status;
 }
