@@ -110,10 +110,10 @@ typedef struct result {
     bool hwm_reset; /* VmHWM was reset before the start, so after.hwm_kb is the peak since */
     double window_s;
     uint64_t window_passes, slow_passes;
-    double cpu_ms_per_pass;  /* procsum_stats.cpu_ns over the window's passes */
-    double floor_ms;         /* reading the resident code pages once, caches flushed (pages_floor_ms) */
-    double cpu_pct_stats;    /* procsum_stats.cpu_ns */
-    double cpu_pct_sched;    /* /proc/self/task/TID/schedstat; < 0 if unknown */
+    double cpu_ms_per_pass; /* procsum_stats.cpu_ns over the window's passes */
+    double floor_ms;        /* reading the resident code pages once, caches flushed (pages_floor_ms) */
+    double cpu_pct_stats;   /* procsum_stats.cpu_ns */
+    double cpu_pct_sched;   /* /proc/self/task/TID/schedstat; < 0 if unknown */
     int samples;
     double latency_ms[MAX_SAMPLES];
     int latency_timeouts;

@@ -26,8 +26,8 @@ static pid_t spawn_child(const config *cfg, const run_params *p, int write_fd)
     snprintf(sec_arg, sizeof sec_arg, "%g", p->seconds);
     snprintf(smp_arg, sizeof smp_arg, "%d", p->samples);
     snprintf(chk_arg, sizeof chk_arg, "%d", p->checks);
-    char *args[CHILD_ARGC + 1] = {"bench_checker", "--child", (char *)procsum_algorithm_name(cfg->algo),
-                                  cfg->nonresident ? "all" : "resident", fd_arg, sec_arg, smp_arg, chk_arg, NULL};
+    char *algo = (char *)procsum_algorithm_name(cfg->algo), *mode = cfg->nonresident ? "all" : "resident";
+    char *args[CHILD_ARGC + 1] = {"bench_checker", "--child", algo, mode, fd_arg, sec_arg, smp_arg, chk_arg, NULL};
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {

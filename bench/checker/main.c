@@ -69,7 +69,10 @@ static void parse_options(options *o, int argc, char **argv)
         usage(2);
 }
 
-/* The configurations asked for, resident-only first: each in its own process anyway, but never after a run that read everything. */
+/*
+ * The configurations asked for, resident-only first: each runs in its own
+ * process anyway, but never after a run that read everything.
+ */
 static void list_configs(run_set *s, const options *o)
 {
     const procsum_algorithm order[3] = {PROCSUM_ALGO_BLAKE3, PROCSUM_ALGO_XXH3, PROCSUM_ALGO_CRC64};

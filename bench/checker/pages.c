@@ -56,8 +56,8 @@ int64_t pages_present_exec(uintptr_t *out, size_t cap)
     FILE *f = fopen("/proc/self/maps", "r");
     if (!f)
         return -1;
-    present_walk w = {.fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), .page = (unsigned long)sys,
-                      .out = out, .cap = cap};
+    present_walk w = {
+        .fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), .page = (unsigned long)sys, .out = out, .cap = cap};
     if (w.fd < 0) {
         fclose(f);
         return -1;

@@ -23,8 +23,7 @@ static void term_cost(const run_set *s)
     for (int i = 0; i < s->n; i++) {
         const result *r = &s->rs[i];
         if (!r->ok) {
-            printf("%-6s %-9s failed: %s\n", algo_title((int)s->cf[i].algo), mode_name(s->cf[i].nonresident),
-                   r->error);
+            printf("%-6s %-9s failed: %s\n", algo_title((int)s->cf[i].algo), mode_name(s->cf[i].nonresident), r->error);
             continue;
         }
         char lat[96];
