@@ -43,11 +43,10 @@ static void throughput_row(bench_text *t, const hash_run *h, const contender *c)
 
 void throughput_table(bench_text *t, const hash_run *h)
 {
-    bench_printf(
-        t,
-        "| Algorithm | Implementation | Mode | 16 MiB | 1 GiB | exec regions (%.1f MiB) | compared with | ratio "
-        "16 MiB | ratio 1 GiB | ratio regions | target |\n",
-        h->sets[2].bytes / BENCH_MIB);
+    bench_printf(t,
+                 "| Algorithm | Implementation | Mode | 16 MiB | 1 GiB | exec regions (%.1f MiB) | compared with | "
+                 "ratio 16 MiB | ratio 1 GiB | ratio regions | target |\n",
+                 h->sets[2].bytes / BENCH_MIB);
     bench_printf(t, "|---|---|---|---:|---:|---:|---|---:|---:|---:|---|\n");
     for (int ci = 0; ci < n_contenders; ci++)
         throughput_row(t, h, &contenders[ci]);
