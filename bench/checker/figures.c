@@ -1,0 +1,94 @@
+/* What every report derives from a result, and the cells they share, so that the page, CSV and terminal agree. */
+#include <stdio.h>
+
+#include "checker_bench.h"
+
+const char *mode_name(bool nonresident)
+{
+    return nonresident ? "all pages" : "resident";
+}
+
+const char *algo_title(int algo)
+{
+    return algo == PROCSUM_ALGO_BLAKE3 ? "BLAKE3" : algo == PROCSUM_ALGO_XXH3 ? "XXH3" : "CRC-64";
+}
+
+const char *verdict(bool ok)
+{
+    return ok ? "met" : "missed";
+}
+
+double growth_mib(long after_kb, long before_kb)
+{
+    return after_kb < 0 || before_kb < 0 ? 0 : (double)(after_kb - before_kb) / 1024.0;
+}
+
+double tables_mib(const result *r)
+{
+    return (double)r->table_bytes / BENCH_MIB;
+}
+
+double beyond_mib(const result *r)
+{
+    return growth_mib(r->after.rss_kb, r->before.rss_kb) - tables_mib(r);
+}
+
+double peak_mib(const result *r)
+{
+    return r->hwm_reset ? growth_mib(r->after.hwm_kb, r->before.rss_kb) : -1;
+}
+
+/* The floor as a share of a core at the period: reading the resident code once per period, nothing else. */
+double floor_pct(const result *r)
+{
+    return r->floor_ms >= 0 && r->period_ms ? r->floor_ms / r->period_ms * 100 : -1;
+}
+
+/* The CPU share a verdict uses: the larger of procsum's figure and the kernel's. */
+double cpu_of(const result *r)
+{
+    if (r->cpu_pct_sched < 0)
+        return r->cpu_pct_stats;
+    return r->cpu_pct_stats > r->cpu_pct_sched ? r->cpu_pct_stats : r->cpu_pct_sched;
+}
+
+/* The successful run of a configuration, or NULL. */
+const result *find_result(const run_set *s, procsum_algorithm a, bool nonresident)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->cf[i].algo == a && s->cf[i].nonresident == nonresident && s->rs[i].ok)
+            return &s->rs[i];
+    return NULL;
+}
+
+/* The default period the runs had, as the headings name it. */
+unsigned period_of(const run_set *s)
+{
+    return s->rs[0].period_ms ? s->rs[0].period_ms : 1000u;
+}
+
+void fmt_cpu(char *buf, size_t n, double v)
+{
+    if (v < 0)
+        snprintf(buf, n, "n/a");
+    else
+        snprintf(buf, n, "%.3f", v);
+}
+
+void fmt_latency(char *buf, size_t n, const result *r)
+{
+    if (r->samples == 0)
+        snprintf(buf, n, "none (%d timeouts)", r->latency_timeouts);
+    else
+        snprintf(buf, n, "%.0f (%.0f–%.0f)%s", bench_median(r->latency_ms, r->samples),
+                 bench_min(r->latency_ms, r->samples), bench_max(r->latency_ms, r->samples),
+                 r->latency_timeouts ? " + timeouts" : "");
+}
+
+void fmt_present(char *buf, size_t n, const result *r, const char *arrow)
+{
+    if (r->present_before < 0 || r->present_after < 0)
+        snprintf(buf, n, "n/a");
+    else
+        snprintf(buf, n, "%lld %s %lld", (long long)r->present_before, arrow, (long long)r->present_after);
+}
