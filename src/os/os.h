@@ -162,6 +162,38 @@ int psum_os_file_read(psum_os_file *f, uint64_t offset, void *buf, size_t len, s
 void psum_os_file_close(psum_os_file *f);
 
 /*
+ * Reads len bytes at offset (a multiple of PROCSUM_PAGE_SIZE) as the disk
+ * holds them, below the file system's cache, zero past the end of the file:
+ * what a cached page should be. PROCSUM_ENOSYS where the file system or the
+ * platform cannot read below its cache (tmpfs); the caller then says that
+ * it compared with the cache.
+ */
+int psum_os_file_read_below_cache(psum_os_file *f, uint64_t offset, void *buf, size_t len);
+
+/* A file's size and change times, to tell whether it was written since. */
+typedef struct psum_os_file_state {
+    uint64_t size;
+    int64_t mtime_ns, ctime_ns;
+} psum_os_file_state;
+int psum_os_file_state_of(psum_os_file *f, psum_os_file_state *out);
+
+/*
+ * Which copy of a file page the target sees at addr: the page cache's own
+ * page (PROCSUM_COPY_SHARED) or a private copy (PROCSUM_COPY_PRIVATE); or
+ * PROCSUM_COPY_UNKNOWN when the platform cannot tell or the page is absent.
+ */
+procsum_copy psum_os_page_copy(psum_os_target *t, uintptr_t addr);
+
+/* Whether a debugger is attached to the target now. */
+bool psum_os_traced(psum_os_target *t);
+
+/*
+ * Whether a kernel probe (a uprobe) is registered on an instruction in
+ * [offset, offset + len) of the file with that device and inode.
+ */
+bool psum_os_uprobe_in(uint64_t dev, uint64_t ino, uint64_t offset, uint64_t len);
+
+/*
  * Residency: for npages pages (PROCSUM_PAGE_SIZE) from addr (aligned to
  * PROCSUM_PAGE_SIZE), sets resident[i] to whether the page is mapped in the
  * target's memory now, so that reading it will not fault it in (from disk,

@@ -30,6 +30,8 @@
 
 struct psum_os_file {
     int fd;
+    int direct_fd;       /* the same file opened with O_DIRECT; -1 not yet, -2 refused */
+    uint8_t *direct_buf; /* aligned for O_DIRECT: one page */
 };
 
 int psum_os_file_open(const char *path, uint64_t dev, uint64_t ino, psum_os_file **out)
@@ -64,6 +66,8 @@ int psum_os_file_open(const char *path, uint64_t dev, uint64_t ino, psum_os_file
         return err;
     }
     f->fd = fd;
+    f->direct_fd = -1;
+    f->direct_buf = NULL;
     *out = f;
     return 0;
 }
@@ -105,7 +109,75 @@ void psum_os_file_close(psum_os_file *f)
     if (!f)
         return;
     close(f->fd);
+    if (f->direct_fd >= 0)
+        close(f->direct_fd);
+    free(f->direct_buf);
     free(f);
+}
+
+int psum_os_file_state_of(psum_os_file *f, psum_os_file_state *out)
+{
+    struct stat st;
+    if (!f || !out)
+        return PROCSUM_EINVAL;
+    if (fstat(f->fd, &st) != 0)
+        return psum_os_last_error();
+    out->size = (uint64_t)st.st_size;
+    out->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    out->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+    return 0;
+}
+
+/*
+ * The same open file again, with O_DIRECT: reads then bypass the page cache
+ * (after the kernel writes back any dirty cached page of the range), so
+ * they give what the disk holds even where a cached page went bad in RAM.
+ * File systems without direct I/O (tmpfs) refuse the open with EINVAL.
+ */
+static int open_direct(psum_os_file *f)
+{
+    if (f->direct_fd == -1) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", f->fd);
+        int fd;
+        do
+            fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_DIRECT);
+        while (fd < 0 && errno == EINTR);
+        void *buf = NULL;
+        if (fd >= 0 && posix_memalign(&buf, PROCSUM_PAGE_SIZE, PROCSUM_PAGE_SIZE) != 0) {
+            close(fd);
+            return PROCSUM_ENOMEM;
+        }
+        if (fd < 0)
+            return errno == EINVAL ? (f->direct_fd = -2, PROCSUM_ENOSYS) : psum_os_last_error();
+        f->direct_fd = fd;
+        f->direct_buf = buf;
+    }
+    return f->direct_fd >= 0 ? 0 : PROCSUM_ENOSYS;
+}
+
+int psum_os_file_read_below_cache(psum_os_file *f, uint64_t offset, void *buf, size_t len)
+{
+    if (!f || (len && !buf) || offset % PROCSUM_PAGE_SIZE != 0 || offset > (uint64_t)INT64_MAX - len)
+        return PROCSUM_EINVAL;
+    int err = open_direct(f);
+    if (err)
+        return err;
+    /* Page by page through the aligned buffer: the caller's buffer need not be aligned. */
+    for (size_t done = 0; done < len; done += PROCSUM_PAGE_SIZE) {
+        size_t want = len - done < PROCSUM_PAGE_SIZE ? len - done : PROCSUM_PAGE_SIZE;
+        ssize_t n;
+        do
+            n = pread(f->direct_fd, f->direct_buf, PROCSUM_PAGE_SIZE, (off_t)(offset + done));
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+            return errno == EINVAL ? PROCSUM_ENOSYS : psum_os_last_error();
+        /* Past the end of the file, zeros: as the tail of a mapping's last page. */
+        if ((size_t)n < PROCSUM_PAGE_SIZE)
+            memset(f->direct_buf + n, 0, PROCSUM_PAGE_SIZE - (size_t)n);
+        memcpy((uint8_t *)buf + done, f->direct_buf, want);
+    }
+    return 0;
 }
 
 /* ---- residency ---- */

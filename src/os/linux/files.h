@@ -66,4 +66,13 @@ int psum_linux_resident_scan_fd(int fd, uintptr_t addr, size_t npages, bool *res
  */
 int psum_linux_resident_mincore(uintptr_t addr, size_t npages, bool *resident);
 
+/* page_copy.c: the copy a pagemap entry describes. */
+procsum_copy psum_linux_copy_from_entry(uint64_t entry);
+
+/*
+ * tracing.c: one line of uprobe_events ("p:GROUP/EVENT PATH:0xOFFSET ...")
+ * into its path (NUL-terminated, at most path_cap - 1 bytes) and offset.
+ */
+bool psum_linux_uprobe_line_parse(const char *line, size_t len, char *path, size_t path_cap, uint64_t *offset);
+
 #endif
