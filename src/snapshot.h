@@ -13,7 +13,7 @@
 
 #include "digest/digest.h"
 #include "os/os.h"
-#include "pagefile.h"
+#include "compare/pagefile.h"
 #include "procsum.h"
 
 /*
