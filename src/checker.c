@@ -13,9 +13,9 @@
 #include "checker.h"
 #include "fork.h"
 #include "os/os.h"
+#include "pass/pass.h"
 #include "procsum.h"
 #include "report.h"
-#include "snapshot.h"
 
 /* What another thread may ask of the checker. */
 typedef enum request {
@@ -355,10 +355,7 @@ int psum_checker_start(const procsum_options *o, procsum_callback cb, void *user
 static void checker_free_in_child(procsum_checker *c)
 {
     free_baseline(c);
-    free(c->pass.buf);
-    free(c->pass.page_digests);
-    free(c->pass.resident);
-    free(c->pass.spare);
+    psum_pass_abandon(&c->pass);
     c->magic = CHECKER_DEAD;
     free(c);
 }

@@ -22,7 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "filediff.h"
+#include "compare/filediff.h"
 #include "os/linux/files.h"
 #include "os/os.h"
 

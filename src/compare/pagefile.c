@@ -1,3 +1,4 @@
+/* The file behind a page: its bytes for that page, and the page in memory described against them. */
 #include "pagefile.h"
 
 #include <string.h>
