@@ -1,7 +1,7 @@
 # Shared by the scripts in tests/cli/, each of which drives the real binary:
 #   bash tests/cli/NAME.sh PATH/TO/procsum
 # Source it first: it checks the argument and sets PROCSUM (absolute path),
-# TESTS (the tests/ directory), TMP (removed on exit) and the helpers below.
+# TESTS (the tests/ directory), TMP (removed on exit) and the functions below.
 # A script prints one line per check and ends with finish, which prints
 # "cli-NAME: N passed, M failed" and fails when any check failed.
 set -u
