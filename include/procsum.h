@@ -130,6 +130,14 @@ typedef struct procsum_options {
      * the one mapped is written back from the file, and the report says so.
      */
     bool repair;
+    /*
+     * default true. A page that is the file's own cached page (every
+     * process mapping the file shares it) is compared with the disk below
+     * the cache when it gets its baseline (verify_file), so that a page gone
+     * bad in RAM is told from a change; changed pages always are. It reads
+     * the disk (O_DIRECT): false compares new pages through the cache only.
+     */
+    bool verify_below_cache;
 } procsum_options;
 
 /*
@@ -190,7 +198,10 @@ typedef enum procsum_verdict {
     XX(UNREADABLE, 3, "unreadable", "the file could not be read")                              \
     XX(RELOCATED, 4, "relocated",                                                              \
        "the image was loaded away from its preferred base: its code differs from the file by " \
-       "the loader's fixups, so it is not compared")
+       "the loader's fixups, so it is not compared")                                           \
+    XX(MODIFIED, 5, "modified",                                                                \
+       "the file was written in place since the page's baseline: its bytes are not the "       \
+       "page's old content, so none is shown")
 
 typedef enum procsum_file_status {
 #define PROCSUM_FILE_STATUS_ENUM_(NAME, value, name, meaning) PROCSUM_FILE_##NAME = value,

@@ -27,6 +27,7 @@ void procsum_options_init(procsum_options *o)
     o->algorithm = PROCSUM_ALGO_BLAKE3;
     o->low_priority = true;
     o->verify_file = true;
+    o->verify_below_cache = true;
 }
 
 /* A period of 0 would make the checker spin on a core: it is refused rather than given a meaning. */

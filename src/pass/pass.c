@@ -90,16 +90,24 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
     psum_os_wall_time(&sec, &nsec);
     psum_walk w = {.p = p, .mapped = mapped, .old = old, .out = out, .mapped_file_for = SIZE_MAX,
                    .now_ns = sec * 1000000000 + nsec};
+    /* The kernel maps [uprobes] into a process the first time one of its uprobes is hit. */
+    for (size_t i = 0; i < mapped->count && !w.uprobes_mapped; i++)
+        w.uprobes_mapped = mapped->items[i].path && strcmp(mapped->items[i].path, "[uprobes]") == 0;
 
     for (size_t i = 0; i < mapped->count; i++) {
         const psum_os_region *r = &mapped->items[i];
         if (!psum_region_selected(r, &p->opts))
             continue;
         psum_region_walk rw = {.region = r};
+        size_t known_files = out->file_count;
         err = psum_table_add_file(out, r, &rw.file);
         if (err) {
             psum_snapshot_free(out);
             return err;
+        }
+        if (out->file_count > known_files) {
+            psum_file_id *f = &out->files[rw.file];
+            f->state_known = psum_file_state(p->files, r, &f->state);
         }
         p->changes.count = 0;
         p->file_findings.count = 0;

@@ -60,6 +60,9 @@ typedef struct psum_region_baseline {
 /* A file that backed a page: device and inode. Entry 0 stands for anonymous memory. */
 typedef struct psum_file_id {
     uint64_t dev, ino;
+    /* Its size and change times when its pages got their baselines: a file written since is not their reference. */
+    bool state_known;
+    psum_os_file_state state;
 } psum_file_id;
 
 typedef struct psum_snapshot {

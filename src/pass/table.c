@@ -75,7 +75,7 @@ int psum_table_prepare(psum_pass *p, const psum_snapshot *old, psum_snapshot *ou
         if (old && old->file_count > 0)
             memcpy(out->files, old->files, files * sizeof(*out->files));
         else
-            out->files[0] = (psum_file_id){0, 0};
+            out->files[0] = (psum_file_id){.dev = 0};
         out->file_count = files;
     }
     if (err)
@@ -101,7 +101,7 @@ int psum_table_add_file(psum_snapshot *s, const psum_os_region *r, uint32_t *out
     int err = reserve((void **)&s->files, &s->file_cap, s->file_count + 1, sizeof(*s->files));
     if (err)
         return err;
-    s->files[s->file_count] = (psum_file_id){r->dev, r->ino};
+    s->files[s->file_count] = (psum_file_id){.dev = r->dev, .ino = r->ino};
     *out = (uint32_t)s->file_count++;
     return 0;
 }

@@ -25,6 +25,7 @@ typedef struct psum_walk {
     size_t mapped_file_for; /* the mapped_cursor mapped_file was found for */
     uint32_t mapped_file;
     int64_t now_ns;
+    bool uprobes_mapped; /* the process has an [uprobes] area */
 } psum_walk;
 
 /* Everything the comparison of one region carries between slices. */
