@@ -1,11 +1,13 @@
 /*
- * Helpers the Criterion test programs share: reproducible filler bytes, and
- * waiting for a running checker's passes.
+ * Helpers the Criterion test programs share: reproducible filler bytes,
+ * waiting for a running checker's passes, and telling Criterion's own patch
+ * of the test process from any other finding.
  */
 #ifndef PSUM_TEST_UTIL_H
 #define PSUM_TEST_UTIL_H
 
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -42,6 +44,28 @@ static inline void test_wait_passes(procsum_checker *c, uint64_t n)
     for (int i = 0; i < 60000 && test_passes(c) < target; i++)
         usleep(1000);
     cr_assert_geq(test_passes(c), target, "the checker stopped making passes");
+}
+
+/*
+ * Criterion's sandbox (BoxFort) starts every test process by writing a jump
+ * over the first bytes of main (tests/criterion_main.c), so that the page
+ * holding main truly differs from the program's file: with verify_file, a
+ * checker started in a test process reports it once, as
+ * PROCSUM_REPORT_DIFFERS_FROM_FILE. This tells that report from any other:
+ * one page, main's, whose changed bytes lie within the jump's 16 bytes.
+ */
+int main(int argc, char *argv[]);
+static inline bool test_is_sandbox_patch(const procsum_mismatch *m)
+{
+    uintptr_t entry = (uintptr_t)&main;
+    if (m->kind != PROCSUM_REPORT_DIFFERS_FROM_FILE || !m->region->main_executable || m->changed_pages != 1)
+        return false;
+    const procsum_page_change *pc = &m->page_changes[0];
+    if (pc->addr != (entry & ~(uintptr_t)(PROCSUM_PAGE_SIZE - 1)) || pc->file_status != PROCSUM_FILE_COMPARED ||
+        pc->total_runs != 1)
+        return false;
+    const procsum_byte_run *run = &pc->runs[0];
+    return run->addr >= entry && run->addr + run->len <= entry + 16;
 }
 
 #endif
