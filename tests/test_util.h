@@ -9,7 +9,10 @@
 #include <criterion/criterion.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "procsum.h"
@@ -44,6 +47,38 @@ static inline void test_wait_passes(procsum_checker *c, uint64_t n)
     for (int i = 0; i < 60000 && test_passes(c) < target; i++)
         usleep(1000);
     cr_assert_geq(test_passes(c), target, "the checker stopped making passes");
+}
+
+static inline uint64_t test_monotonic_ns(void)
+{
+    struct timespec ts;
+    cr_assert_eq(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The nice value of thread tid of this process (0: the calling thread), from /proc. */
+static inline int test_thread_nice(long tid)
+{
+    char path[64];
+    if (tid == 0)
+        snprintf(path, sizeof(path), "/proc/thread-self/stat");
+    else
+        snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", tid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* After the name in parentheses (which may hold anything): field 3 onwards; nice is field 19. */
+    const char *p = strrchr(buf, ')');
+    cr_assert_not_null(p);
+    p++;
+    for (int field = 3; field < 19; field++) { /* from the space before field 3 to the one before 19 */
+        p = strchr(p + 1, ' ');
+        cr_assert_not_null(p);
+    }
+    return atoi(p + 1);
 }
 
 /*
