@@ -10,7 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -443,3 +451,62 @@ Test(detect, munmap_races_cause_no_crash_and_no_report)
     cr_assert_eq(atomic_load(&other_findings), 0);
     cr_assert_eq(procsum_stop(c), 0);
 }
+
+/*
+ * Where process_vm_readv is refused (a seccomp filter, as some sandboxes
+ * install), memory that is not read in place is read through
+ * /proc/self/mem instead, and a change there is still found. The filter
+ * makes process_vm_readv fail with EPERM in this test's process (Criterion
+ * runs each test in a process of its own) and its threads.
+ */
+#if defined(__x86_64__)
+#define TEST_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define TEST_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+#ifdef TEST_AUDIT_ARCH
+static void refuse_process_vm_readv(void)
+{
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TEST_AUDIT_ARCH, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_process_vm_readv, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof(code) / sizeof(code[0])), code};
+    cr_assert_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+    cr_assert_eq(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog), 0, "seccomp: %s",
+                 strerror(errno));
+}
+
+Test(detect, change_found_when_process_vm_readv_is_refused)
+{
+    uint8_t *jit = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(jit, MAP_FAILED);
+    memset(jit, 0xc3, 2 * PAGE);
+    cr_assert_eq(mprotect(jit, 2 * PAGE, PROT_READ | PROT_EXEC), 0);
+    refuse_process_vm_readv();
+    uint8_t byte;
+    struct iovec local = {&byte, 1}, remote = {jit, 1};
+    errno = 0;
+    cr_assert_eq(process_vm_readv(getpid(), &local, 1, &remote, 1, 0), -1);
+    cr_assert_eq(errno, EPERM, "the filter refuses process_vm_readv");
+
+    procsum_checker *c = start(3600 * 1000, false, PROCSUM_ALGO_BLAKE3);
+    cr_assert_eq(procsum_check_now(c), 0);
+    flip_bit((uintptr_t)jit + PAGE + 5, 1);
+    cr_assert_eq(procsum_check_now(c), 1, "the anonymous code is read through /proc/self/mem");
+    cr_assert_eq(atomic_load(&report_count), 1);
+    cr_expect_eq(reports[0].kind, PROCSUM_REGION_ANON);
+    cr_expect_eq(reports[0].first_changed_page, (uintptr_t)jit + PAGE);
+    procsum_stats s;
+    cr_assert_eq(procsum_get_stats(c, &s), 0);
+    cr_assert_eq(s.last_error, 0);
+    cr_assert_eq(atomic_load(&other_findings), 0);
+    cr_assert_eq(procsum_stop(c), 0);
+}
+#endif
