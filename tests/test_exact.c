@@ -117,8 +117,8 @@ static bool present(uintptr_t page)
  */
 Test(exact, random_libc_bit_flip_reported_with_offset_and_bit)
 {
-    uintptr_t start, end;
-    uint64_t offset;
+    uintptr_t start = 0, end = 0;
+    uint64_t offset = 0;
     libc_text(&start, &end, &offset);
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     size_t pages = (end - start) / PAGE;
