@@ -474,25 +474,24 @@ out:
     free(scratch);
 }
 
-/* Logs one report; a false one as an error, with what its content really was. */
-static void show(const report_copy *r, int i, bool wrong)
+/* Logs one report (every one that reaches here is false) as an error, with what its content really was. */
+static void show(const report_copy *r, int i)
 {
     char page[160] = "";
     if (r->has_page_change)
         snprintf(page, sizeof(page), "; first page against its file: %s, %s, %zu byte(s) in %zu run(s), first run "
                  "%zu byte(s) at %#lx", procsum_file_status_name(r->file_status), procsum_verdict_name(r->verdict),
                  r->changed_bytes, r->total_runs, r->first_run_len, (unsigned long)r->first_run_addr);
-    cr_log(wrong ? CR_LOG_ERROR : CR_LOG_INFO,
-           "%s %d%s (pass %llu): %s (%s) [%#lx, %#lx) offset %#llx, %zu page(s) from %#lx [%#lx %#lx %#lx %#lx], "
+    cr_log(CR_LOG_ERROR,
+           "%s %d (FALSE) (pass %llu): %s (%s) [%#lx, %#lx) offset %#llx, %zu page(s) from %#lx [%#lx %#lx %#lx %#lx], "
            "digest_is_page %d%s; maps then:\n%s",
-           r->report_kind == PROCSUM_REPORT_CHANGED ? "change" : "finding", i, wrong ? " (FALSE)" : "",
+           r->report_kind == PROCSUM_REPORT_CHANGED ? "change" : "finding", i,
            (unsigned long long)r->passes_then, r->source, procsum_region_kind_name(r->kind),
            (unsigned long)r->region_start, (unsigned long)r->region_end, (unsigned long long)r->file_offset,
            r->changed_pages, (unsigned long)r->first_changed_page, (unsigned long)r->pages[0],
            (unsigned long)r->pages[1], (unsigned long)r->pages[2], (unsigned long)r->pages[3], r->digest_is_page,
            page, r->maps);
-    if (wrong)
-        identify(r);
+    identify(r);
 }
 
 /* ------------------------------------------------------------------- test */
@@ -604,10 +603,10 @@ static void stress(procsum_algorithm algo)
 
     int found = atomic_load(&file_findings);
     for (int i = 0; i < found && i < MAX_REPORTS; i++)
-        show(&findings[i], i, true);
+        show(&findings[i], i);
     int reported = atomic_load(&report_count);
     for (int i = 0; i < reported && i < MAX_REPORTS; i++)
-        show(&reports[i], i, true);
+        show(&reports[i], i);
 
     cr_expect_eq(atomic_load(&dl_errors), 0, "first: %s", first_dl_error);
     cr_expect_eq(atomic_load(&map_errors), 0);
