@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "filediff.h"
-#include "os/linux/files.h"
+#include "os/linux/residency.h"
 #include "os/os.h"
 
 #define PAGE PROCSUM_PAGE_SIZE

@@ -17,7 +17,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "os/linux/files.h"
+#include "os/linux/fault_guard.h"
 #include "os/os.h"
 #include "stress_libs.h"
 

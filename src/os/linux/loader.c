@@ -16,7 +16,8 @@
 #include <time.h>
 
 #include "../os.h"
-#include "files.h"
+#include "fault_guard.h"
+#include "loader.h"
 
 /*
  * Files seen as loader objects (guarded by the fork gate). A region of such
@@ -55,27 +56,25 @@ static bool has_counters(size_t size)
 
 static int first_counters(struct dl_phdr_info *info, size_t size, void *arg)
 {
-    unsigned long long *c = arg;
+    psum_linux_loader_counters *c = arg;
     if (has_counters(size)) {
-        c[0] = info->dlpi_adds;
-        c[1] = info->dlpi_subs;
-        c[2] = 1;
+        c->adds = info->dlpi_adds;
+        c->subs = info->dlpi_subs;
+        c->known = true;
     }
     return 1;
 }
 
-bool psum_linux_loader_counters(unsigned long long *adds, unsigned long long *subs)
+psum_linux_loader_counters psum_linux_loader_counters_now(void)
 {
-    unsigned long long c[3] = {0, 0, 0};
-    dl_iterate_phdr(first_counters, c);
-    *adds = c[0];
-    *subs = c[1];
-    return c[2] != 0;
+    psum_linux_loader_counters c = {0, 0, false};
+    dl_iterate_phdr(first_counters, &c);
+    return c;
 }
 
 typedef struct object_use {
-    psum_os_target *t;
     const psum_os_region *r;
+    const psum_linux_loader_counters *listed;
     uintptr_t addr;
     size_t len;
     psum_os_bytes_fn use;
@@ -122,7 +121,7 @@ static bool same_offset(const struct dl_phdr_info *info, const ElfW(Phdr) *ph, c
  * and the maps file may give different devices for one file). The main
  * program (empty name) cannot be unloaded, so it always is.
  */
-static bool same_file(const struct dl_phdr_info *info, size_t size, const psum_os_target *t,
+static bool same_file(const struct dl_phdr_info *info, size_t size, const psum_linux_loader_counters *listed,
                       const psum_os_region *r)
 {
     if (!info->dlpi_name || !info->dlpi_name[0])
@@ -132,9 +131,7 @@ static bool same_file(const struct dl_phdr_info *info, size_t size, const psum_o
      * mapped here is the one the listing saw, whatever its file is called
      * now (a library upgraded on disk keeps being checked).
      */
-    unsigned long long adds, subs;
-    if (has_counters(size) && psum_linux_target_listed_counters(t, &adds, &subs) && info->dlpi_adds == adds &&
-        info->dlpi_subs == subs)
+    if (has_counters(size) && listed->known && info->dlpi_adds == listed->adds && info->dlpi_subs == listed->subs)
         return true;
     /* Something came or went (rare): ask the file system. */
     struct stat st;
@@ -151,7 +148,7 @@ static int visit(struct dl_phdr_info *info, size_t size, void *arg)
         return 0;
     o->covered = true;
     /* Another object, or r's file at another base, since the regions were listed: not r's bytes. */
-    if (!same_offset(info, ph, o->r, o->addr) || !same_file(info, size, o->t, o->r)) {
+    if (!same_offset(info, ph, o->r, o->addr) || !same_file(info, size, o->listed, o->r)) {
         o->result = PROCSUM_EFAULT;
         return 1;
     }
@@ -165,22 +162,16 @@ static int visit(struct dl_phdr_info *info, size_t size, void *arg)
     return 1;
 }
 
-int psum_os_use_pages(psum_os_target *t, const psum_os_region *r, uintptr_t addr, size_t npages, const bool *want,
-                      void *buf, psum_os_bytes_fn use, void *ctx)
+int psum_linux_loader_use(const psum_os_region *r, const psum_linux_loader_counters *listed, uintptr_t addr,
+                          size_t len, psum_os_bytes_fn use, void *ctx, bool *handled)
 {
-    if (psum_linux_target_pid(t) != 0 || r->kind != PROCSUM_REGION_FILE)
-        return psum_os_copy_then_use(t, addr, npages, want, buf, use, ctx);
+    object_use o = {.r = r, .listed = listed, .addr = addr, .len = len, .use = use, .ctx = ctx, .result = 0};
     /* A fork while we hold the loader's lock would leave the child's loader locked: the gate keeps it out. */
-    if (!psum_linux_fork_gate_ready() || !psum_linux_fault_guard_ready())
-        return psum_os_copy_then_use(t, addr, npages, want, buf, use, ctx);
-    object_use o = {.t = t, .r = r, .addr = addr, .len = npages * PROCSUM_PAGE_SIZE, .use = use, .ctx = ctx, .result = 0};
     psum_os_fork_gate_enter();
     dl_iterate_phdr(visit, &o);
     /* A loader object's file no object covers here now: unloaded since it was listed. */
     bool unloaded = !o.covered && is_known_object(r);
     psum_os_fork_gate_leave();
-    if (unloaded)
-        return PROCSUM_EFAULT;
-    /* Files the program mapped itself are not the loader's: copied first, which cannot fault. */
-    return o.covered ? o.result : psum_os_copy_then_use(t, addr, npages, want, buf, use, ctx);
+    *handled = o.covered || unloaded;
+    return unloaded ? PROCSUM_EFAULT : o.result;
 }

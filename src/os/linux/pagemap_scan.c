@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "../os.h"
-#include "files.h"
+#include "residency.h"
 
 typedef struct scan_run {
     uint64_t start, end, categories;
