@@ -8,6 +8,7 @@
 
 #include <dlfcn.h>
 #include <limits.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -358,13 +359,15 @@ Test(loader, a_page_the_program_made_inaccessible_is_refused_not_a_crash)
     psum_os_target_close(t);
 }
 
-Test(loader, a_truncated_library_file_is_refused_not_a_crash)
+/*
+ * Truncates the library's file to `length` (the code's file offset, or 0)
+ * and reads one code page at `page` (from the code's start) in a child:
+ * truncating the file also throws away the library's relocated data pages,
+ * so the library cannot be unloaded cleanly afterwards; the child leaves
+ * with _exit. Pages past the end of a file raise SIGBUS when read.
+ */
+static void truncated_library_is_refused(bool to_nothing)
 {
-    /*
-     * In a child: truncating the file also throws away the library's
-     * relocated data pages, so the library cannot be unloaded cleanly
-     * afterwards; the child leaves with _exit.
-     */
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
@@ -372,13 +375,13 @@ Test(loader, a_truncated_library_file_is_refused_not_a_crash)
         psum_os_target *t = self_target();
         lib_copy l;
         lib_copy_open(&l, t);
-        /* Pages past the end of a file raise SIGBUS when read: the file now ends before the code. */
-        if (truncate(l.path, (off_t)l.code.file_offset) != 0)
+        if (truncate(l.path, to_nothing ? 0 : (off_t)l.code.file_offset) != 0)
             _exit(2);
         static uint8_t buf[PAGE];
         seen s = {0};
         pages_given = 1;
-        int err = psum_os_use_pages(t, &l.code, l.code.end - PAGE, 1, NULL, buf, read_all, &s);
+        uintptr_t page = to_nothing ? l.code.start : l.code.end - PAGE;
+        int err = psum_os_use_pages(t, &l.code, page, 1, NULL, buf, read_all, &s);
         unlink(l.path);
         rmdir(l.dir);
         _exit(err == PROCSUM_EFAULT ? 0 : 3);
@@ -387,6 +390,63 @@ Test(loader, a_truncated_library_file_is_refused_not_a_crash)
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status), "the child died of signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     cr_assert_eq(WEXITSTATUS(status), 0, "status %d (2: truncate failed, 3: not refused)", WEXITSTATUS(status));
+}
+
+/* The file now ends before the code. */
+Test(loader, a_truncated_library_file_is_refused_not_a_crash)
+{
+    truncated_library_is_refused(false);
+}
+
+/* The page holding the program headers the loader lists for l (its first mapped page). */
+typedef struct header_search {
+    const char *path;
+    uintptr_t page;
+} header_search;
+
+static int find_header_page(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    header_search *h = arg;
+    if (!info->dlpi_name || strcmp(info->dlpi_name, h->path) != 0)
+        return 0;
+    h->page = (uintptr_t)info->dlpi_phdr & ~(uintptr_t)(PAGE - 1);
+    return 1;
+}
+
+static uintptr_t header_page(const lib_copy *l)
+{
+    header_search h = {l->path, 0};
+    dl_iterate_phdr(find_header_page, &h);
+    cr_assert_neq(h.page, 0, "the loader lists %s", l->path);
+    cr_assert_lt(h.page, l->code.start, "the headers lie before the code");
+    return h.page;
+}
+
+/* The loader's listing points into the library's first page: the program may take that page away too. */
+Test(loader, a_header_page_the_program_made_inaccessible_is_not_a_crash)
+{
+    psum_os_target *t = self_target();
+    lib_copy l;
+    lib_copy_open(&l, t);
+    uintptr_t headers = header_page(&l);
+    cr_assert_eq(mprotect((void *)headers, PAGE, PROT_NONE), 0);
+    static uint8_t buf[4 * PAGE];
+    seen s = {0};
+    pages_given = 4;
+    /* The code pages themselves are still readable: they are copied, since the listing cannot vouch for them. */
+    cr_assert_eq(psum_os_use_pages(t, &l.code, l.code.start, 4, NULL, buf, read_all, &s), 0);
+    cr_assert_eq(s.bytes, buf, "copied, not read in place");
+    cr_assert_eq(memcmp(buf, (const void *)l.code.start, 4 * PAGE), 0, "the code's bytes");
+    cr_assert_eq(mprotect((void *)headers, PAGE, PROT_READ), 0);
+    lib_copy_close(&l);
+    psum_os_target_close(t);
+}
+
+/* Now even the first page, with the program headers the loader lists, raises SIGBUS when read. */
+Test(loader, a_library_file_truncated_to_nothing_is_refused_not_a_crash)
+{
+    truncated_library_is_refused(true);
 }
 
 /* The guard's handler passes every other fault on: to the handler there before it, or to the default action. */

@@ -83,19 +83,47 @@ typedef struct object_use {
     int result;
 } object_use;
 
-/* The loadable segment of the object that holds [addr, addr + len), if one does. */
-static const ElfW(Phdr) *segment_holding(const struct dl_phdr_info *info, uintptr_t addr, size_t len)
+/*
+ * The search for the loadable segment that holds [addr, addr + len). The
+ * program headers lie in the object's first page, which the program can
+ * take away as it can any other (munmap, mprotect, truncating the file), so
+ * they are read under the fault guard and the segment found is copied out.
+ */
+typedef struct segment_search {
+    uintptr_t base, addr;
+    size_t len, count;
+    bool found;
+    ElfW(Phdr) ph;
+} segment_search;
+
+static int find_segment(void *ctx, const uint8_t *bytes)
 {
-    for (size_t i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD)
+    segment_search *s = ctx;
+    for (size_t i = 0; i < s->count; i++) {
+        ElfW(Phdr) ph;
+        memcpy(&ph, bytes + i * sizeof(ph), sizeof(ph));
+        if (ph.p_type != PT_LOAD)
             continue;
-        uintptr_t start = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)(PROCSUM_PAGE_SIZE - 1);
-        uintptr_t end = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
-        if (addr >= start && addr + len <= end + PROCSUM_PAGE_SIZE - 1)
-            return ph;
+        uintptr_t start = (s->base + ph.p_vaddr) & ~(uintptr_t)(PROCSUM_PAGE_SIZE - 1);
+        uintptr_t end = s->base + ph.p_vaddr + ph.p_memsz;
+        if (s->addr >= start && s->addr + s->len <= end + PROCSUM_PAGE_SIZE - 1) {
+            s->ph = ph;
+            s->found = true;
+            break;
+        }
     }
-    return NULL;
+    return 0;
+}
+
+/* Whether the object has a segment holding [addr, addr + len): false also when its headers cannot be read. */
+static bool segment_holding(const struct dl_phdr_info *info, uintptr_t addr, size_t len, ElfW(Phdr) *out)
+{
+    segment_search s = {.base = info->dlpi_addr, .addr = addr, .len = len, .count = info->dlpi_phnum};
+    if (!info->dlpi_phdr ||
+        psum_linux_guarded_use((uintptr_t)info->dlpi_phdr, s.count * sizeof(ElfW(Phdr)), find_segment, &s) != 0)
+        return false;
+    *out = s.ph;
+    return s.found;
 }
 
 /*
@@ -143,12 +171,13 @@ static bool same_file(const struct dl_phdr_info *info, size_t size, const psum_l
 static int visit(struct dl_phdr_info *info, size_t size, void *arg)
 {
     object_use *o = arg;
-    const ElfW(Phdr) *ph = segment_holding(info, o->addr, o->len);
-    if (!ph)
+    ElfW(Phdr) ph;
+    /* An object whose headers are gone cannot vouch for its pages: as if it held none (they are copied). */
+    if (!segment_holding(info, o->addr, o->len, &ph))
         return 0;
     o->covered = true;
     /* Another object, or r's file at another base, since the regions were listed: not r's bytes. */
-    if (!same_offset(info, ph, o->r, o->addr) || !same_file(info, size, o->listed, o->r)) {
+    if (!same_offset(info, &ph, o->r, o->addr) || !same_file(info, size, o->listed, o->r)) {
         o->result = PROCSUM_EFAULT;
         return 1;
     }
