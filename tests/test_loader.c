@@ -2,18 +2,26 @@
  * psum_os_use_pages on Linux: the pages of loader-mapped objects are handed
  * over in place, everything else as a copy, and bytes that are no longer
  * the listed region's (unloaded, another part of the file at that address
- * now, another file) are refused instead of being read.
+ * now, another file) are refused instead of being read. And psum_os_read
+ * where a sandbox refuses process_vm_readv.
  */
 #include <criterion/criterion.h>
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <limits.h>
 #include <link.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <signal.h>
 #include <unistd.h>
@@ -21,6 +29,7 @@
 #include "os/linux/fault_guard.h"
 #include "os/os.h"
 #include "stress_libs.h"
+#include "test_util.h"
 
 #define PAGE PROCSUM_PAGE_SIZE
 
@@ -533,3 +542,47 @@ Test(loader, without_the_guard_library_code_is_copied)
     lib_copy_close(&l);
     psum_os_target_close(t);
 }
+
+/* ---- reads when process_vm_readv is refused ------------------------------- */
+
+/* A seccomp filter that makes process_vm_readv fail with `error`, as a sandbox's policy may. */
+static void refuse_process_vm_readv(int error)
+{
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_process_vm_readv, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)error & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof(code) / sizeof(code[0]), code};
+    cr_assert_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+    cr_assert_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0);
+    /* The refusal is in place. */
+    char a = 1, b = 0;
+    struct iovec local = {&b, 1}, remote = {&a, 1};
+    errno = 0;
+    cr_assert_eq(process_vm_readv(getpid(), &local, 1, &remote, 1, 0), -1);
+    cr_assert_eq(errno, error);
+}
+
+/* Every refusal falls back to /proc/self/mem, which reads just as safely. */
+static void read_despite_refusal(int error)
+{
+    refuse_process_vm_readv(error);
+    psum_os_target *t = self_target();
+    uint8_t *want = test_random_bytes(3 * PAGE, (uint64_t)error);
+    static uint8_t got[3 * PAGE];
+    cr_assert_eq(psum_os_read(t, (uintptr_t)want, got, 3 * PAGE), 0, "read despite %s", strerror(error));
+    cr_assert_eq(memcmp(got, want, 3 * PAGE), 0);
+    /* Unmapped memory still gives EFAULT, not a crash, the second way too. */
+    void *gone = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(gone, MAP_FAILED);
+    cr_assert_eq(munmap(gone, PAGE), 0);
+    cr_assert_eq(psum_os_read(t, (uintptr_t)gone, got, PAGE), PROCSUM_EFAULT);
+    free(want);
+    psum_os_target_close(t);
+}
+
+Test(loader, read_when_process_vm_readv_is_refused_with_eacces) { read_despite_refusal(EACCES); }
+Test(loader, read_when_process_vm_readv_is_refused_with_eperm) { read_despite_refusal(EPERM); }
+Test(loader, read_when_process_vm_readv_is_refused_with_enosys) { read_despite_refusal(ENOSYS); }

@@ -58,9 +58,13 @@ int psum_os_read(psum_os_target *t, uintptr_t addr, void *buf, size_t len)
             return PROCSUM_EFAULT; /* partly or wholly unmapped now */
         if (errno == ESRCH)
             return PROCSUM_ESRCH;
-        if (errno != ENOSYS && errno != EPERM)
+        if (errno != ENOSYS && errno != EPERM && errno != EACCES)
             return psum_os_last_error();
-        /* Refused for this process (seccomp filters, some sandboxes): /proc/PID/mem is just as safe. */
+        /*
+         * Refused for this process (seccomp filters answer with whatever
+         * errno their policy names, old kernels with ENOSYS): /proc/PID/mem
+         * is just as safe.
+         */
         t->vm_readv_ok = false;
     }
     return read_via_mem_file(t, addr, buf, len);
