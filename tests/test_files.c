@@ -25,6 +25,7 @@
 #include "filediff.h"
 #include "os/linux/residency.h"
 #include "os/os.h"
+#include "stress_libs.h"
 
 #define PAGE PROCSUM_PAGE_SIZE
 #define BIG_SIZE ((size_t)64 << 20)
@@ -454,6 +455,78 @@ Test(files, in_place_file_write_shows_in_private_mappings)
     munmap((void *)map, 2 * PAGE);
     close(fd);
     unlink(path);
+}
+
+/* ---- names are not identities ------------------------------------------ */
+
+/* Copies the first test library to dir/name and loads it; path gets the copy's path. */
+static void *load_copy(const char *dir, const char *name, char *path, size_t size)
+{
+    snprintf(path, size, "%s/%s", dir, name);
+    int in = open(STRESS_LIB_0, O_RDONLY | O_CLOEXEC);
+    cr_assert_geq(in, 0, "%s: %s", STRESS_LIB_0, strerror(errno));
+    int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+    cr_assert_geq(out, 0, "%s: %s", path, strerror(errno));
+    static uint8_t chunk[64 * 1024];
+    ssize_t n;
+    while ((n = read(in, chunk, sizeof(chunk))) > 0)
+        write_all(out, chunk, (size_t)n);
+    cr_assert_eq(n, 0);
+    close(in);
+    cr_assert_eq(close(out), 0);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    cr_assert_not_null(h, "%s", dlerror());
+    return h;
+}
+
+/* The first file region whose path is exactly `path`, or NULL. */
+static const psum_os_region *region_named(const psum_os_region_list *list, const char *path)
+{
+    for (size_t i = 0; i < list->count; i++)
+        if (list->items[i].kind == PROCSUM_REGION_FILE && strcmp(list->items[i].path, path) == 0)
+            return &list->items[i];
+    return NULL;
+}
+
+/*
+ * The maps file marks a deleted file by appending " (deleted)" to its name,
+ * and a file may be called that: deletion is told by the file's identity.
+ */
+Test(files, a_file_named_deleted_is_not_taken_for_deleted)
+{
+    char dir[] = "/tmp/psum-named-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char named[PATH_MAX], gone[PATH_MAX], named_gone[PATH_MAX];
+    void *hn = load_copy(dir, "libx.so (deleted)", named, sizeof(named));
+    void *hg = load_copy(dir, "liby.so", gone, sizeof(gone));
+    void *hng = load_copy(dir, "libz.so (deleted)", named_gone, sizeof(named_gone));
+    cr_assert_eq(unlink(gone), 0);
+    cr_assert_eq(unlink(named_gone), 0);
+    psum_os_target *t = self_target();
+    psum_os_region_list list = {0};
+    cr_assert_eq(psum_os_list_regions(t, &list), 0);
+
+    const psum_os_region *r = region_named(&list, named);
+    cr_assert_not_null(r, "listed under its whole name, \" (deleted)\" included");
+    cr_assert_not(r->file_deleted, "a file called so is not deleted");
+    psum_os_file *f = NULL;
+    cr_assert_eq(psum_os_file_open(r->path, r->dev, r->ino, &f), 0, "and it opens as the file mapped");
+    psum_os_file_close(f);
+
+    r = region_named(&list, gone);
+    cr_assert_not_null(r);
+    cr_assert(r->file_deleted, "a deleted file is deleted");
+    r = region_named(&list, named_gone);
+    cr_assert_not_null(r, "listed under its own name, one \" (deleted)\" taken off");
+    cr_assert(r->file_deleted, "a deleted file called \"... (deleted)\" is deleted");
+
+    psum_os_region_list_free(&list);
+    psum_os_target_close(t);
+    dlclose(hn);
+    dlclose(hg);
+    dlclose(hng);
+    unlink(named);
+    rmdir(dir);
 }
 
 /* ---- residency ----------------------------------------------------------- */

@@ -128,6 +128,33 @@ static void forget(psum_os_target *t)
     t->last_list = NULL;
 }
 
+/*
+ * The kernel marks an unlinked file by appending " (deleted)" to its name,
+ * but a file may be called that too: a region the parser took for deleted
+ * is not when the file at its whole name is the one mapped (device and
+ * inode). Text alone never decides it.
+ */
+static int settle_deleted(psum_os_region *r)
+{
+    if (r->kind != PROCSUM_REGION_FILE || !r->file_deleted)
+        return 0;
+    size_t len = strlen(r->path);
+    char *whole = malloc(len + sizeof(PSUM_MAPS_DELETED_SUFFIX));
+    if (!whole)
+        return PROCSUM_ENOMEM;
+    memcpy(whole, r->path, len);
+    memcpy(whole + len, PSUM_MAPS_DELETED_SUFFIX, sizeof(PSUM_MAPS_DELETED_SUFFIX));
+    struct stat st;
+    if (stat(whole, &st) == 0 && (uint64_t)st.st_dev == r->dev && (uint64_t)st.st_ino == r->ino) {
+        free(r->path);
+        r->path = whole;
+        r->file_deleted = false;
+        return 0;
+    }
+    free(whole);
+    return 0;
+}
+
 int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
 {
     char *maps;
@@ -160,6 +187,8 @@ int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
         size_t line_len = nl ? (size_t)(nl - line) : (size_t)(maps + len - line);
         psum_os_region r;
         err = psum_maps_parse_line(line, line_len, &r);
+        if (err == 0 && (err = settle_deleted(&r)) != 0)
+            free(r.path);
         if (err == 0) {
             if (entry >= r.start && entry < r.end && r.kind == PROCSUM_REGION_FILE) {
                 entry_dev = r.dev;
