@@ -16,8 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -98,6 +101,14 @@ static void file_identity(const char *path, uint64_t *dev, uint64_t *ino)
     *ino = (uint64_t)st.st_ino;
 }
 
+/* The path of this test program. */
+static void own_executable(char *exe, size_t size)
+{
+    ssize_t n = readlink("/proc/self/exe", exe, size - 1);
+    cr_assert_gt(n, 0);
+    exe[n] = '\0';
+}
+
 static psum_os_target *self_target(void)
 {
     psum_os_target *t = NULL;
@@ -110,9 +121,7 @@ static psum_os_target *self_target(void)
 Test(files, open_and_read_own_executable)
 {
     char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    cr_assert_gt(n, 0);
-    exe[n] = '\0';
+    own_executable(exe, sizeof(exe));
     uint64_t dev, ino;
     file_identity(exe, &dev, &ino);
 
@@ -529,6 +538,63 @@ Test(files, a_file_named_deleted_is_not_taken_for_deleted)
     rmdir(dir);
 }
 
+/* ---- errors with their own cause ---------------------------------------- */
+
+/* Runs out of descriptors: the limit lowered to what is open now, and the rest taken. */
+static void use_up_descriptors(void)
+{
+    struct rlimit lim;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &lim), 0);
+    lim.rlim_cur = 64;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    while (dup(0) >= 0)
+        ;
+    cr_assert_eq(errno, EMFILE);
+}
+
+Test(errors, out_of_descriptors_is_emfile)
+{
+    psum_os_target *t = self_target();
+    char exe[PATH_MAX];
+    own_executable(exe, sizeof(exe));
+    uint64_t dev, ino;
+    file_identity(exe, &dev, &ino);
+    use_up_descriptors();
+    psum_os_region_list list = {0};
+    cr_assert_eq(psum_os_list_regions(t, &list), PROCSUM_EMFILE, "listing");
+    psum_os_file *f = NULL;
+    cr_assert_eq(psum_os_file_open(exe, dev, ino, &f), PROCSUM_EMFILE, "opening a file");
+    uint8_t byte = 0;
+    cr_assert_eq(psum_os_write(t, (uintptr_t)&byte, &byte, 1), PROCSUM_EMFILE, "writing");
+    psum_os_target *other = NULL;
+    cr_assert_eq(psum_os_target_open((long)getppid(), &other), 0);
+    cr_assert_eq(psum_os_list_regions(other, &list), PROCSUM_EMFILE, "listing another process");
+    psum_os_target_close(other);
+    psum_os_region_list_free(&list);
+    psum_os_target_close(t);
+}
+
+/*
+ * Without /proc (a mount namespace of its own, /proc unmounted) nothing can
+ * be listed, and that is not the process being gone.
+ */
+Test(errors, without_proc_is_enoent_not_esrch)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root (a mount namespace of its own): NOT CHECKED");
+    cr_assert_eq(unshare(CLONE_NEWNS), 0, "unshare: %s", strerror(errno));
+    cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0, "mount: %s", strerror(errno));
+    cr_assert_eq(umount2("/proc", MNT_DETACH), 0, "umount /proc: %s", strerror(errno));
+    cr_assert_neq(access("/proc/self", F_OK), 0, "/proc is gone");
+    psum_os_target *t = self_target();
+    psum_os_region_list list = {0};
+    cr_assert_eq(psum_os_list_regions(t, &list), PROCSUM_ENOENT, "listing the calling process");
+    psum_os_target_close(t);
+    psum_os_target *other = NULL;
+    cr_assert_eq(psum_os_target_open((long)getppid(), &other), PROCSUM_ENOENT, "opening another process");
+    psum_os_region_list_free(&list);
+}
+
 /* ---- residency ----------------------------------------------------------- */
 
 /* Whether the first pages of a fresh mapping of fd are out of the page cache (mincore on a file we own says so). */
@@ -763,9 +829,7 @@ Test(residency, anonymous_pages)
 Test(residency, clean_under_valgrind, .timeout = 600)
 {
     char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    cr_assert_gt(n, 0);
-    exe[n] = '\0';
+    own_executable(exe, sizeof(exe));
     char dir[] = "/tmp/psum-valgrind-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
     char log[PATH_MAX];

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../os.h"
+#include "errors.h"
 #include "fault_guard.h"
 #include "fork_gate.h"
 #include "loader.h"
@@ -28,7 +29,7 @@ static int read_via_mem_file(psum_os_target *t, uintptr_t addr, void *buf, size_
         psum_linux_target_proc_path(path, sizeof(path), t, "mem");
         t->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
         if (t->mem_fd < 0)
-            return psum_os_last_error();
+            return psum_linux_proc_error(t->pid);
     }
     size_t done = 0;
     while (done < len) {
@@ -56,8 +57,6 @@ int psum_os_read(psum_os_target *t, uintptr_t addr, void *buf, size_t len)
             return 0;
         if (n >= 0 || errno == EFAULT)
             return PROCSUM_EFAULT; /* partly or wholly unmapped now */
-        if (errno == ESRCH)
-            return PROCSUM_ESRCH;
         if (errno != ENOSYS && errno != EPERM && errno != EACCES)
             return psum_os_last_error();
         /*
@@ -77,7 +76,7 @@ int psum_os_write(psum_os_target *t, uintptr_t addr, const void *buf, size_t len
     /* /proc/PID/mem writes through the protection, as ptrace does, with no window where the page is writable. */
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0)
-        return psum_os_last_error();
+        return psum_linux_proc_error(t->pid);
     size_t done = 0;
     int err = 0;
     while (done < len && !err) {

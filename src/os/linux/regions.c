@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../os.h"
+#include "errors.h"
 #include "fault_guard.h"
 #include "loader.h"
 #include "maps.h"
@@ -24,7 +25,7 @@ static int read_proc_file(const psum_os_target *t, const char *leaf, char **data
     psum_linux_target_proc_path(path, sizeof(path), t, leaf);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT ? PROCSUM_ESRCH : psum_os_last_error();
+        return psum_linux_proc_error(t->pid);
     size_t cap = 16384, used = 0;
     char *buf = malloc(cap);
     int err = buf ? 0 : PROCSUM_ENOMEM;
@@ -42,7 +43,7 @@ static int read_proc_file(const psum_os_target *t, const char *leaf, char **data
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            err = errno == ESRCH ? PROCSUM_ESRCH : psum_os_last_error();
+            err = psum_linux_proc_error(t->pid);
         } else if (n == 0) {
             break;
         } else {

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../os.h"
+#include "errors.h"
 #include "residency.h"
 #include "target.h"
 
@@ -114,7 +115,7 @@ static int open_pagemap(long pid)
         fd = open(path, O_RDONLY | O_CLOEXEC);
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
-        return errno == ENOENT ? PROCSUM_ESRCH : psum_os_last_error();
+        return psum_linux_proc_error(pid);
     return fd;
 }
 

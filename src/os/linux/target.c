@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../os.h"
+#include "errors.h"
 #include "target.h"
 
 pid_t psum_linux_target_real_pid(const psum_os_target *t)
@@ -53,7 +54,7 @@ int psum_os_target_open(long pid, psum_os_target **out)
         struct stat st;
         psum_linux_target_proc_path(path, sizeof(path), t, "");
         if (stat(path, &st) != 0) {
-            int err = errno == ENOENT ? PROCSUM_ESRCH : psum_os_last_error();
+            int err = psum_linux_proc_error(pid);
             free(t);
             return err;
         }
