@@ -828,6 +828,9 @@ Test(residency, anonymous_pages)
  */
 Test(residency, clean_under_valgrind, .timeout = 600)
 {
+#if defined(__SANITIZE_ADDRESS__)
+    cr_skip_test("valgrind cannot run a sanitizer build: NOT CHECKED here, only in the plain build");
+#endif
     char exe[PATH_MAX];
     own_executable(exe, sizeof(exe));
     char dir[] = "/tmp/psum-valgrind-XXXXXX";
