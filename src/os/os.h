@@ -77,7 +77,7 @@ int psum_os_read(psum_os_target *t, uintptr_t addr, void *buf, size_t len);
 typedef int (*psum_os_bytes_fn)(void *ctx, const uint8_t *bytes);
 int psum_os_use_pages(psum_os_target *t, const psum_os_region *r, uintptr_t addr, size_t npages, const bool *want,
                       void *buf, psum_os_bytes_fn use, void *ctx);
-/* Shared by the backends (os/region_list.c): the copying way of psum_os_use_pages. */
+/* Shared by the backends (os/copy_pages.c): the copying way of psum_os_use_pages. */
 int psum_os_copy_then_use(psum_os_target *t, uintptr_t addr, size_t npages, const bool *want, void *buf,
                           psum_os_bytes_fn use, void *ctx);
 

@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "os/os.h"
+#include "os/win/pages.h"
 #include "os/win/pe.h"
 #include "pass/pass.h"
 

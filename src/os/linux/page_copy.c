@@ -12,7 +12,8 @@
 #include <unistd.h>
 
 #include "../os.h"
-#include "files.h"
+#include "page_copy.h"
+#include "target.h"
 
 #define PAGEMAP_PRESENT (1ull << 63)
 #define PAGEMAP_FILE_OR_SHARED (1ull << 61)

@@ -16,7 +16,8 @@
 #include <unistd.h>
 
 #include "../os.h"
-#include "files.h"
+#include "target.h"
+#include "tracing.h"
 
 /* Reads a small /proc or tracefs file whole (at most cap - 1 bytes); -1 on failure. */
 static ssize_t read_small(const char *path, char *buf, size_t cap)
@@ -44,7 +45,7 @@ static ssize_t read_small(const char *path, char *buf, size_t cap)
 bool psum_os_traced(psum_os_target *t)
 {
     char path[64], buf[4096];
-    long pid = t ? psum_linux_target_pid(t) : 0;
+    long pid = t ? (long)psum_linux_target_real_pid(t) : 0;
     if (pid == 0)
         snprintf(path, sizeof(path), "/proc/self/status");
     else
