@@ -314,6 +314,7 @@ static int attach_loop(truth_disk *d, int *held, char err[TRUTH_ERR])
 int truth_disk_open(truth_disk *d, const char *parent, char err[TRUTH_ERR])
 {
     memset(d, 0, sizeof(*d));
+    d->direct_fd = -1;
     if (geteuid() != 0)
         return fail(err, "needs root: a loop device and a mount (run the test as root, as CI does)");
     snprintf(d->dir, sizeof(d->dir), "%s/psum-truth-XXXXXX", parent);
@@ -336,9 +337,15 @@ int truth_disk_open(truth_disk *d, const char *parent, char err[TRUTH_ERR])
         return -1;
     if (mkdir(d->mnt, 0755) != 0)
         return fail(err, "mkdir(%s): %s", d->mnt, strerror(errno));
+    d->direct_fd = open(d->image, O_RDWR | O_DIRECT | O_CLOEXEC);
+    if (d->direct_fd < 0)
+        return fail(err, "open(%s, O_DIRECT): %s (the file system under the image refuses O_DIRECT?)", d->image,
+                    strerror(errno));
     int held = -1;
     if (attach_loop(d, &held, err) != 0)
         return -1;
+    /* The loop device and direct_fd hold it now: unnamed, it cannot outlive a test that is killed. */
+    unlink(d->image);
     rc = mount(d->loop, d->mnt, "ext4", 0, NULL);
     int saved = errno;
     close(held); /* the mount holds the device now; without it, this detaches it */
@@ -366,6 +373,9 @@ void truth_disk_close(truth_disk *d)
             close(dev);
         d->loop[0] = '\0';
     }
+    if (d->direct_fd > 0)
+        close(d->direct_fd);
+    d->direct_fd = -1;
     if (d->dir[0]) {
         rmdir(d->mnt);
         unlink(d->image);
@@ -408,15 +418,10 @@ int truth_disk_image_offset(const char *path, uint64_t off, uint64_t *image_off,
 
 int truth_disk_flip(const truth_disk *d, uint64_t image_off, uint8_t mask, char err[TRUTH_ERR])
 {
-    int fd = open(d->image, O_RDWR | O_DIRECT | O_CLOEXEC);
-    if (fd < 0)
-        return fail(err, "open(%s, O_DIRECT): %s (the file system under the image refuses O_DIRECT?)", d->image,
-                    strerror(errno));
+    int fd = d->direct_fd;
     void *block;
-    if (posix_memalign(&block, 4096, 4096) != 0) {
-        close(fd);
+    if (posix_memalign(&block, 4096, 4096) != 0)
         return fail(err, "posix_memalign failed");
-    }
     uint64_t base = image_off & ~(uint64_t)4095;
     int rc = 0;
     if (pread(fd, block, 4096, (off_t)base) != 4096)
@@ -429,6 +434,5 @@ int truth_disk_flip(const truth_disk *d, uint64_t image_off, uint8_t mask, char 
             rc = fail(err, "fsync(%s): %s", d->image, strerror(errno));
     }
     free(block);
-    close(fd);
     return rc;
 }

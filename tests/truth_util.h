@@ -64,7 +64,8 @@ void truth_print_page(FILE *out, const truth_page *p);
 /* A file system image on a loop device, mounted at `mnt`; `lib` is a library copied onto it. */
 typedef struct truth_disk {
     char dir[256];   /* a fresh directory holding the image and the mount point */
-    char image[300]; /* the ext4 image file */
+    char image[300]; /* the ext4 image file: unlinked once the loop device holds it */
+    int direct_fd;   /* the image, open with O_DIRECT; -1 if not */
     char mnt[300];   /* where it is mounted */
     char loop[64];   /* the loop device, "" before it is attached */
     bool mounted;
@@ -72,7 +73,7 @@ typedef struct truth_disk {
 
 /*
  * Makes a 64 MiB ext4 image under `parent` (mkfs.ext4, 4 KiB blocks),
- * attaches it to a free loop device (auto-clear) and mounts it. Needs root,
+ * attaches it to a free loop device (auto-clear), mounts it and unlinks it. Needs root,
  * /dev/loop-control and mkfs.ext4. Whatever was made stays in *d for
  * truth_disk_close, also on failure.
  */
@@ -81,7 +82,7 @@ int truth_disk_open(truth_disk *d, const char *parent, char err[TRUTH_ERR]);
 void truth_disk_close(truth_disk *d);
 /* Where byte `off` of the file at `path` (on a mounted truth_disk) lies in the image (FIEMAP, after fsync). */
 int truth_disk_image_offset(const char *path, uint64_t off, uint64_t *image_off, char err[TRUTH_ERR]);
-/* XORs `mask` into the byte at `image_off` of the image file, with O_DIRECT: the file system's cache is not told. */
+/* XORs `mask` into the byte at `image_off` of the image, with O_DIRECT: the mounted file system's cache is not told. */
 int truth_disk_flip(const truth_disk *d, uint64_t image_off, uint8_t mask, char err[TRUTH_ERR]);
 /* Reads the byte at `off` of `path` with O_DIRECT (below the page cache) or through the cache. */
 int truth_read_byte(const char *path, uint64_t off, bool direct, uint8_t *out, char err[TRUTH_ERR]);
