@@ -49,6 +49,14 @@ void psum_os_target_close(psum_os_target *t);
  * `list`.
  */
 int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list);
+/*
+ * The mapping that holds addr now, as psum_os_list_regions would list it
+ * (main_executable and file_deleted are not worked out): asked to confirm a
+ * change at once, so it must not disturb what the last listing left in the
+ * target. *out->path is owned by the caller. PROCSUM_EFAULT when nothing is
+ * mapped there; PROCSUM_ENOSYS where the platform cannot ask for one.
+ */
+int psum_os_region_at(psum_os_target *t, uintptr_t addr, psum_os_region *out);
 /* Shared by the backends (os/region_list.c): push takes ownership of r->path. */
 int psum_os_region_list_push(psum_os_region_list *list, const psum_os_region *r);
 void psum_os_region_list_clear(psum_os_region_list *list);

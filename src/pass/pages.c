@@ -1,6 +1,7 @@
 /* The page state machine: each page read compared with its baseline; pages not read carried over. */
 #include "pass.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "walk.h"
@@ -59,6 +60,36 @@ static uint32_t digest_tag(const uint8_t *digest)
 }
 
 /* Compares a freshly hashed page with its baseline, if it has one, and moves it through psum_page_state. */
+/* The same mapping as the listing this pass works from: nothing was unmapped and mapped there since. */
+static bool same_mapping(const psum_os_region *listed, const psum_os_region *now)
+{
+    return now->start == listed->start && now->end == listed->end && now->prot == listed->prot &&
+           now->kind == listed->kind && now->dev == listed->dev && now->ino == listed->ino &&
+           (now->kind != PROCSUM_REGION_FILE || now->file_offset == listed->file_offset);
+}
+
+/*
+ * A settled page read with other content than its baseline: a change, or a
+ * range unmapped and mapped again since the regions were listed, caught
+ * half made. Rather than wait a period for the next pass, look again now:
+ * the mapping at the page must still be the one listed, and a second read
+ * of the page must give the same content. Only then is it a change.
+ */
+bool psum_pages_confirm_now(psum_walk *w, const psum_region_walk *rw, const psum_page_baseline *now)
+{
+    psum_pass *p = w->p;
+    psum_os_region at;
+    if (psum_os_region_at(p->target, now->addr, &at) != 0)
+        return false;
+    bool same = same_mapping(rw->region, &at);
+    free(at.path);
+    if (!same || psum_os_read(p->target, now->addr, p->confirm_page, PROCSUM_PAGE_SIZE) != 0)
+        return false;
+    uint8_t again[PROCSUM_MAX_DIGEST];
+    psum_page_digest_at_keyed(p->algo, psum_pass_key(p), p->confirm_page, now->index, again);
+    return memcmp(again, now->digest, p->digest_len) == 0;
+}
+
 static int compare_page(psum_walk *w, psum_region_walk *rw, psum_page_baseline *now, const uint8_t *bytes)
 {
     const psum_snapshot *old = w->old;
@@ -79,7 +110,7 @@ static int compare_page(psum_walk *w, psum_region_walk *rw, psum_page_baseline *
         return 0; /* still being written: the new content starts over as tentative */
     uint32_t tag = digest_tag(now->digest);
     bool seen_before = was->state == PSUM_PAGE_SUSPECT && was->suspect_index == now->index && was->suspect_tag == tag;
-    if (!seen_before) {
+    if (!seen_before && !psum_pages_confirm_now(w, rw, now)) {
         /* Keep defending the old content until the next pass says whether this one stays. */
         uint32_t index = now->index;
         *now = *was;

@@ -29,10 +29,11 @@ int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *targe
     }
     p->buf = malloc(SLICE_PAGES * PROCSUM_PAGE_SIZE);
     p->page_digests = malloc(SLICE_PAGES * PROCSUM_MAX_DIGEST);
+    p->confirm_page = malloc(PROCSUM_PAGE_SIZE);
     p->resident = malloc(PSUM_RESIDENCY_PAGES * sizeof(*p->resident));
     p->files = calloc(1, sizeof(*p->files));
     p->verify_new_pages = o->verify_file;
-    if (!p->buf || !p->page_digests || !p->resident || !p->files) {
+    if (!p->buf || !p->page_digests || !p->confirm_page || !p->resident || !p->files) {
         psum_pass_free(p);
         return PROCSUM_ENOMEM;
     }
@@ -47,7 +48,8 @@ void psum_pass_abandon(psum_pass *p)
         k[i] = 0;
     free(p->buf);
     free(p->page_digests);
-    p->buf = p->page_digests = NULL;
+    free(p->confirm_page);
+    p->buf = p->page_digests = p->confirm_page = NULL;
     free(p->resident);
     p->resident = NULL;
     free(p->spare);

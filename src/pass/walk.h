@@ -60,6 +60,7 @@ void psum_table_prune_files(psum_snapshot *s);
 /* pages.c: records one hashed page, compared with its baseline, in the new snapshot. */
 int psum_pages_take(psum_walk *w, psum_region_walk *rw, size_t index, const uint8_t *digest, const uint8_t *bytes);
 /* Old pages below addr (all, with `all`) were not read this pass: keep those whose file page is still mapped there. */
+bool psum_pages_confirm_now(psum_walk *w, const psum_region_walk *rw, const psum_page_baseline *now);
 void psum_pages_carry_below(psum_walk *w, uintptr_t addr, bool all);
 
 /* residency.c: points p->slice_resident at the flags of the n pages from base; returns how many to read. */

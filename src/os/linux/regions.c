@@ -211,3 +211,29 @@ int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
     remember(t, list, maps, len);
     return 0;
 }
+
+int psum_os_region_at(psum_os_target *t, uintptr_t addr, psum_os_region *out)
+{
+    char *maps;
+    size_t len;
+    int err = read_proc_file(t, "maps", &maps, &len);
+    if (err)
+        return err;
+    err = PROCSUM_EFAULT;
+    for (const char *line = maps; line < maps + len;) {
+        const char *nl = memchr(line, '\n', (size_t)(maps + len - line));
+        size_t line_len = nl ? (size_t)(nl - line) : (size_t)(maps + len - line);
+        psum_os_region r;
+        if (psum_maps_parse_line(line, line_len, &r) == 0) {
+            if (addr >= r.start && addr < r.end) {
+                *out = r;
+                err = 0;
+                break;
+            }
+            free(r.path);
+        }
+        line += line_len + 1;
+    }
+    free(maps);
+    return err;
+}

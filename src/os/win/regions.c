@@ -352,3 +352,15 @@ int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
     t->modules = mods;
     return 0;
 }
+
+/*
+ * A module's identity is worked out from the loader's list, which a single
+ * address does not give cheaply: a change waits for the next listing.
+ */
+int psum_os_region_at(psum_os_target *t, uintptr_t addr, psum_os_region *out)
+{
+    (void)t;
+    (void)addr;
+    (void)out;
+    return PROCSUM_ENOSYS;
+}
