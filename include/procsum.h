@@ -138,6 +138,16 @@ typedef struct procsum_options {
      * the disk (O_DIRECT): false compares new pages through the cache only.
      */
     bool verify_below_cache;
+    /*
+     * default false. true: procsum_start returns at once, and the first
+     * baseline is taken lazy_start_delay_ms later on the checker's thread,
+     * so that a checker in every process of a fork/exec-heavy script costs
+     * almost nothing in the processes that end sooner. A change made before
+     * that first pass has no baseline to differ from: verify_file still
+     * finds it against the file, where the page is file-backed.
+     */
+    bool lazy_start;
+    unsigned lazy_start_delay_ms; /* default 100 */
 } procsum_options;
 
 /*

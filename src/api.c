@@ -28,6 +28,8 @@ void procsum_options_init(procsum_options *o)
     o->low_priority = true;
     o->verify_file = true;
     o->verify_below_cache = true;
+    o->lazy_start = false;
+    o->lazy_start_delay_ms = 100;
 }
 
 /* A period of 0 would make the checker spin on a core: it is refused rather than given a meaning. */

@@ -245,9 +245,8 @@ static int checker_new(const procsum_options *o, procsum_callback cb, void *user
  * next one starts at once. Returns false when stopping, else the request to
  * serve (REQUEST_NONE for an ordinary pass) in *req.
  */
-static bool wait_for_next_pass(procsum_checker *c, uint64_t started, request *req)
+static bool wait_for_next_pass(procsum_checker *c, uint64_t started, uint64_t period, request *req)
 {
-    uint64_t period = (uint64_t)c->opts.check_period_ms * 1000000u;
     uint64_t deadline = started + period;
     psum_os_monitor_lock(c->monitor);
     while (!c->stopping && c->pending == REQUEST_NONE && psum_os_monotonic_ns() < deadline)
@@ -280,16 +279,21 @@ static void checker_thread(void *arg)
     psum_os_monitor_wake_all(c->monitor);
     psum_os_monitor_unlock(c->monitor);
     uint64_t started = psum_os_monotonic_ns();
+    uint64_t period = (uint64_t)c->opts.check_period_ms * 1000000u;
+    /* lazy_start: the first baseline is taken a while after procsum_start returned. */
+    uint64_t wait = atomic_load(&c->baseline) ? period : (uint64_t)c->opts.lazy_start_delay_ms * 1000000u;
     request req;
-    while (wait_for_next_pass(c, started, &req)) {
+    for (; wait_for_next_pass(c, started, wait, &req); wait = period) {
         started = psum_os_monotonic_ns();
         /* Code patched on purpose is adopted as it is, not compared with its file. */
         c->pass.verify_new_pages = c->opts.verify_file && req != REQUEST_REBASELINE;
-        int err = check_once(c, req == REQUEST_REBASELINE);
+        /* Without a baseline yet (lazy_start, or its first pass failed) the pass takes one. */
+        bool fresh = req == REQUEST_REBASELINE || atomic_load(&c->baseline) == NULL;
+        int err = check_once(c, fresh);
         c->pass.verify_new_pages = c->opts.verify_file;
         uint64_t found = c->pass_mismatches;
         /* Asked for an answer now: give changes held for a second look that look at once. */
-        if (!err && req == REQUEST_CHECK && c->pass.pages_held > 0) {
+        if (!err && !fresh && req == REQUEST_CHECK && c->pass.pages_held > 0) {
             err = check_once(c, false);
             found += c->pass_mismatches;
         }
@@ -303,19 +307,33 @@ static void checker_thread(void *arg)
     }
 }
 
+/* How long a caller waits for a checker thread that has not come up before it gives up. */
+#define THREAD_START_TIMEOUT_NS 5000000000u
+
+/* Whether the thread came up within the deadline; with the monitor held. */
+static bool wait_running(procsum_checker *c, uint64_t deadline)
+{
+    while (!c->running && psum_os_monotonic_ns() < deadline)
+        psum_os_monitor_wait_until(c->monitor, deadline);
+    return c->running;
+}
+
 /*
  * Returns once the thread is running: a new thread's start-up may allocate
  * (AddressSanitizer's does) outside the fork gate, and a fork at that
  * instant could leave the child an allocator lock nobody will release.
+ * In a forked child (wait false) fork() must not wait for it: there, an
+ * allocator that is not fork-safe (AddressSanitizer's) may have been left
+ * locked by another thread of the parent, and the thread may never run.
  */
-static int start_thread(procsum_checker *c)
+static int start_thread(procsum_checker *c, bool wait)
 {
     int err = psum_os_thread_start(&c->thread, checker_thread, c);
-    if (err)
+    if (err || !wait)
         return err;
     psum_os_monitor_lock(c->monitor);
-    while (!c->running)
-        psum_os_monitor_wait_until(c->monitor, psum_os_monotonic_ns() + 1000000000u);
+    while (!wait_running(c, psum_os_monotonic_ns() + THREAD_START_TIMEOUT_NS))
+        ;
     psum_os_monitor_unlock(c->monitor);
     return 0;
 }
@@ -326,9 +344,10 @@ int psum_checker_start(const procsum_options *o, procsum_callback cb, void *user
     int err = checker_new(o, cb, userdata, 0, &c);
     if (err)
         return err;
-    err = check_once(c, true);
+    if (!o->lazy_start)
+        err = check_once(c, true);
     if (!err)
-        err = start_thread(c);
+        err = start_thread(c, true);
     if (!err && o->follow_fork)
         err = psum_fork_follow(c, restart_in_child);
     if (err) {
@@ -376,7 +395,11 @@ int psum_checker_stop(procsum_checker *c)
     psum_os_monitor_lock(c->monitor);
     c->stopping = true;
     psum_os_monitor_wake_all(c->monitor);
+    bool running = wait_running(c, psum_os_monotonic_ns() + THREAD_START_TIMEOUT_NS);
     psum_os_monitor_unlock(c->monitor);
+    /* A thread that never came up (see start_thread) cannot be joined: it and its checker are left. */
+    if (!running)
+        return PROCSUM_EAGAIN;
     int err = psum_os_thread_join(c->thread);
     checker_free(c);
     return err;
@@ -395,6 +418,10 @@ static int request_pass(procsum_checker *c, request req)
         c->pending = req;
     uint64_t ticket = ++c->requests;
     psum_os_monitor_wake_all(c->monitor);
+    if (!wait_running(c, psum_os_monotonic_ns() + THREAD_START_TIMEOUT_NS)) {
+        psum_os_monitor_unlock(c->monitor);
+        return PROCSUM_EAGAIN; /* its thread never came up (see start_thread) */
+    }
     while (!c->stopping && c->served < ticket)
         psum_os_monitor_wait_until(c->monitor, psum_os_monotonic_ns() + 1000000000u);
     int result = c->served >= ticket ? c->served_result : PROCSUM_ECANCELED;
@@ -441,7 +468,7 @@ int psum_checker_run(const procsum_options *o, procsum_callback cb, void *userda
             break;
         atomic_store(&c->last_error, err);
         fresh = fresh && err != 0;
-        wait_for_next_pass(c, started, &req);
+        wait_for_next_pass(c, started, (uint64_t)c->opts.check_period_ms * 1000000u, &req);
         started = psum_os_monotonic_ns();
     }
     checker_free(c);
@@ -469,8 +496,9 @@ static void restart_in_child(void *followed)
         return;
     /* The inherited baseline was digested with the parent's key. */
     c->pass.key = parent->pass.key;
+    /* No baseline yet (lazy_start): the child's checker takes its own when its delay is over. */
     atomic_store(&c->baseline, atomic_exchange(&parent->baseline, NULL));
-    if (!atomic_load(&c->baseline) || start_thread(c) != 0 || psum_fork_follow(c, restart_in_child) != 0) {
+    if (start_thread(c, false) != 0 || psum_fork_follow(c, restart_in_child) != 0) {
         checker_free(c);
         return;
     }
