@@ -48,8 +48,8 @@ extern char **environ;
 #define PAGE ((uintptr_t)PROCSUM_PAGE_SIZE)
 #define DEFAULT_SECONDS 120u
 #define CHECK_HANG_S 30       /* the parent's procsum_check_now() must return within this */
-#define CHILD_DEADLINE_S 60   /* a child not reaped by then is killed and counted as hung */
-#define CHILD_ALARM_S 90      /* each child's own limit, should the parent not kill it */
+#define CHILD_DEADLINE_S 30   /* a child not reaped by then is killed and counted as hung */
+#define CHILD_ALARM_S 60      /* each child's own limit, should the parent not kill it */
 #define SLOTS 8               /* fixed addresses that anonymous code is mapped at again and again */
 #define SLOT_PAGES 2
 #define CHILD_NO_CHECKER 10   /* exit codes of a forked child */
@@ -367,13 +367,13 @@ static void reap(pid_t pid, const char *what)
 static __attribute__((noreturn)) void child_main(void)
 {
     alarm(CHILD_ALARM_S);
+    /* No allocation of its own: a hang here can only be the checker's. */
     volatile unsigned acc = 1;
     for (unsigned i = 0; i < 100000; i++)
         acc = acc * 31u + i;
-    char *buf = malloc(64 << 10);
-    if (buf)
-        memset(buf, (int)(acc & 0xff), 64 << 10);
-    free(buf);
+    volatile char buf[16 << 10];
+    for (size_t i = 0; i < sizeof(buf); i += 64)
+        buf[i] = (char)acc;
     procsum_checker *mine = procsum_forked(checker);
     if (!mine)
         _exit(CHILD_NO_CHECKER);
