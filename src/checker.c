@@ -39,6 +39,7 @@ struct procsum_checker {
     psum_os_region_list regions;
     bool have_regions;
     bool discovery_failed; /* the last pass failed listing the regions (procsum_run ends then) */
+    bool forked;           /* started in a forked child by follow_fork (see start_thread) */
     /*
      * Swapped whole, never edited in place, so that a fork at any instant
      * leaves the child a complete baseline (follow_fork) to go on from.
@@ -422,9 +423,14 @@ static int request_pass(procsum_checker *c, request req)
         psum_os_monitor_unlock(c->monitor);
         return PROCSUM_EAGAIN; /* its thread never came up (see start_thread) */
     }
-    while (!c->stopping && c->served < ticket)
+    /*
+     * A forked child's checker may be stuck for good in an allocator that is
+     * not fork-safe (see start_thread): there, a pass gets a generous bound.
+     */
+    uint64_t give_up = c->forked ? psum_os_monotonic_ns() + 6 * THREAD_START_TIMEOUT_NS : UINT64_MAX;
+    while (!c->stopping && c->served < ticket && psum_os_monotonic_ns() < give_up)
         psum_os_monitor_wait_until(c->monitor, psum_os_monotonic_ns() + 1000000000u);
-    int result = c->served >= ticket ? c->served_result : PROCSUM_ECANCELED;
+    int result = c->served >= ticket ? c->served_result : c->stopping ? PROCSUM_ECANCELED : PROCSUM_EAGAIN;
     psum_os_monitor_unlock(c->monitor);
     return result;
 }
@@ -496,6 +502,7 @@ static void restart_in_child(void *followed)
         return;
     /* The inherited baseline was digested with the parent's key. */
     c->pass.key = parent->pass.key;
+    c->forked = true;
     /* No baseline yet (lazy_start): the child's checker takes its own when its delay is over. */
     atomic_store(&c->baseline, atomic_exchange(&parent->baseline, NULL));
     if (start_thread(c, false) != 0 || psum_fork_follow(c, restart_in_child) != 0) {
