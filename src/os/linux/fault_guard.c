@@ -14,11 +14,21 @@
  * every pass the handler is checked to still be the one installed (a
  * program may install its own later without calling ours): where it is
  * not, library code is copied first instead, as everything else is.
+ *
+ * procsum's threads block every signal but these two, which their own
+ * reads need. A SIGSEGV or SIGBUS sent to the whole process (kill,
+ * sigqueue) may still land on one of them: it is sent on to the main
+ * thread, with its siginfo (the sender's pid and uid; si_code reads
+ * SI_QUEUE, since only the thread it names may queue a signal as SI_USER),
+ * so that the program's handler never runs on procsum's thread.
  */
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "../os.h"
 #include "fault_guard.h"
@@ -30,6 +40,7 @@ typedef struct guard {
 } guard;
 
 static __thread guard *current __attribute__((tls_model("initial-exec")));
+static __thread bool own_thread __attribute__((tls_model("initial-exec")));
 static struct sigaction previous_segv, previous_bus;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static bool installed;
@@ -82,6 +93,26 @@ static void pass_on(int sig, siginfo_t *info, void *context)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+void psum_linux_fault_guard_own_thread(void)
+{
+    own_thread = true;
+}
+
+/* Sent to the process (not to this thread by tgkill) and landed on ours: on to the main thread. */
+static bool sent_on(int sig, siginfo_t *info)
+{
+    if (!own_thread || (info->si_code != SI_USER && info->si_code != SI_QUEUE))
+        return false;
+    int saved = errno;
+    pid_t pid = getpid();
+    /* Only the thread a signal names may queue it as SI_USER: the copy says SI_QUEUE, with the sender kept. */
+    siginfo_t copy = *info;
+    copy.si_code = SI_QUEUE;
+    bool done = syscall(SYS_rt_tgsigqueueinfo, pid, pid, sig, &copy) == 0;
+    errno = saved;
+    return done;
+}
+
 static void on_fault(int sig, siginfo_t *info, void *context)
 {
     guard *g = current;
@@ -90,6 +121,8 @@ static void on_fault(int sig, siginfo_t *info, void *context)
         g->armed = 0;
         siglongjmp(g->env, 1);
     }
+    if (sent_on(sig, info))
+        return;
     pass_on(sig, info, context);
 }
 

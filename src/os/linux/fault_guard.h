@@ -16,6 +16,11 @@
 bool psum_linux_fault_guard_ready(void);
 /* Checks again that the guard's handler is still the one the kernel calls (before each pass). */
 void psum_linux_fault_guard_recheck(void);
+/*
+ * Set on procsum's own threads (thread.c): a fault signal sent to the whole
+ * process that lands on one of them is sent on to the main thread.
+ */
+void psum_linux_fault_guard_own_thread(void);
 /* Only once psum_linux_fault_guard_ready() said true. */
 int psum_linux_guarded_use(uintptr_t start, size_t len, psum_os_bytes_fn use, void *ctx);
 
