@@ -19,7 +19,7 @@ CC=${CC:-clang}
 CFLAGS=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
     -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
     -Wno-unused-parameter -Werror
-    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+    "-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=all
     -Iinclude -Isrc -Ifuzz)
 
 # The one file under src/ that defines function $1.
