@@ -1,10 +1,10 @@
 /*
  * psum_maps_parse_line on arbitrary bytes. The input is one line as the
  * kernel might print it (or not). Beyond the sanitizers' own findings, a
- * parsed line must keep the promises that target.c relies on: start < end,
- * the kind agrees with the path, a file's identity only for files, nothing
- * allocated on failure; and printing the region back in the maps format and
- * parsing that again gives the same region.
+ * parsed line must keep the promises that the region listing relies on:
+ * start < end, the kind agrees with the path, a file's identity only for
+ * files, nothing allocated on failure; and printing the region back in the
+ * maps format and parsing that again gives the same region.
  */
 #include <inttypes.h>
 #include <stdint.h>

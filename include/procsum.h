@@ -130,6 +130,14 @@ typedef struct procsum_options {
      * the one mapped is written back from the file, and the report says so.
      */
     bool repair;
+    /*
+     * default true. A page that is the file's own cached page (every
+     * process mapping the file shares it) is compared with the disk below
+     * the cache when it gets its baseline (verify_file), so that a page gone
+     * bad in RAM is told from a change; changed pages always are. It reads
+     * the disk (O_DIRECT): false compares new pages through the cache only.
+     */
+    bool verify_below_cache;
 } procsum_options;
 
 /*
@@ -190,7 +198,10 @@ typedef enum procsum_verdict {
     XX(UNREADABLE, 3, "unreadable", "the file could not be read")                              \
     XX(RELOCATED, 4, "relocated",                                                              \
        "the image was loaded away from its preferred base: its code differs from the file by " \
-       "the loader's fixups, so it is not compared")
+       "the loader's fixups, so it is not compared")                                           \
+    XX(MODIFIED, 5, "modified",                                                                \
+       "the file was written in place since the page's baseline: its bytes are not the "       \
+       "page's old content, so none is shown")
 
 typedef enum procsum_file_status {
 #define PROCSUM_FILE_STATUS_ENUM_(NAME, value, name, meaning) PROCSUM_FILE_##NAME = value,
@@ -212,6 +223,79 @@ typedef struct procsum_byte_run {
 
 #define PROCSUM_MAX_RUNS 8u
 
+/*
+ * Why a page changed, as far as procsum can tell; docs/limits.md says how
+ * each cause is recognised and what cannot be told apart.
+ */
+#define PROCSUM_CAUSE_MAP(XX)                                                                   \
+    XX(UNKNOWN, 0, "unknown", "no cause could be told")                                         \
+    XX(WRITE, 1, "write",                                                                       \
+       "the process's private copy of the page was written: a patch or hook, from inside or "   \
+       "through ptrace or /proc/PID/mem")                                                       \
+    XX(BREAKPOINT, 2, "breakpoint",                                                             \
+       "a software breakpoint (int3, 0xCC) over the file's byte while a tracer is attached")    \
+    XX(UPROBE, 3, "uprobe",                                                                     \
+       "a kernel uprobe (perf probe, bpftrace, BPF) at this file offset")                       \
+    XX(RELOCATION, 4, "relocation", "the loader relocated text: DT_TEXTREL, PE fixups or "      \
+       "pseudo-relocations")                                                                    \
+    XX(MEMORY_CORRUPTION, 5, "memory-corruption",                                               \
+       "the shared page-cache copy differs from the disk: a fault in RAM, which every process " \
+       "mapping the file sees")                                                                 \
+    XX(FILE_MODIFIED, 6, "file-modified", "the file was written in place after the baseline; "  \
+       "memory follows it")
+
+typedef enum procsum_cause {
+#define PROCSUM_CAUSE_ENUM_(NAME, value, name, meaning) PROCSUM_CAUSE_##NAME = value,
+    PROCSUM_CAUSE_MAP(PROCSUM_CAUSE_ENUM_)
+#undef PROCSUM_CAUSE_ENUM_
+} procsum_cause;
+
+/* Which copy of a file page the process sees, and so what it must be compared with. */
+#define PROCSUM_COPY_MAP(XX)                                                                       \
+    XX(UNKNOWN, 0, "unknown", "not a file page, or the platform cannot tell")                      \
+    XX(SHARED, 1, "page-cache",                                                                    \
+       "the file's own cached page, shared by every process that maps it: compared with the disk " \
+       "below the cache")                                                                          \
+    XX(PRIVATE, 2, "private", "this process's own copy of the page: compared with the file")
+
+typedef enum procsum_copy {
+#define PROCSUM_COPY_ENUM_(NAME, value, name, meaning) PROCSUM_COPY_##NAME = value,
+    PROCSUM_COPY_MAP(PROCSUM_COPY_ENUM_)
+#undef PROCSUM_COPY_ENUM_
+} procsum_copy;
+
+/* Where the file's bytes a page was compared with came from. */
+#define PROCSUM_REFERENCE_MAP(XX)                                                                   \
+    XX(NONE, 0, "none", "not compared")                                                             \
+    XX(DISK, 1, "disk", "read below the page cache (O_DIRECT)")                                     \
+    XX(CACHE, 2, "cache",                                                                           \
+       "read through the page cache: for a page-cache copy this proves nothing about RAM, and the " \
+       "report says so (the file system refuses reads below the cache, as tmpfs does)")
+
+typedef enum procsum_reference {
+#define PROCSUM_REFERENCE_ENUM_(NAME, value, name, meaning) PROCSUM_REFERENCE_##NAME = value,
+    PROCSUM_REFERENCE_MAP(PROCSUM_REFERENCE_ENUM_)
+#undef PROCSUM_REFERENCE_ENUM_
+} procsum_reference;
+
+/* What the option repair did with a changed page. */
+#define PROCSUM_REPAIR_MAP(XX)                                                                     \
+    XX(NONE, 0, "none", "not asked, or nothing to repair")                                         \
+    XX(DONE, 1, "repaired", "written back from the file")                                          \
+    XX(DONE_PRIVATE, 2, "repaired-private",                                                        \
+       "written back into this process's own copy; the page-cache copy stays bad for every other " \
+       "process that maps the file")                                                               \
+    XX(REFUSED_FILE_CHANGED, 3, "refused-file-changed",                                            \
+       "the file's page does not match the page's baseline any more: nothing was written")         \
+    XX(REFUSED_NO_FILE, 4, "refused-no-file", "no file to repair from: nothing was written")       \
+    XX(FAILED, 5, "failed", "the write failed")
+
+typedef enum procsum_repair {
+#define PROCSUM_REPAIR_ENUM_(NAME, value, name, meaning) PROCSUM_REPAIR_##NAME = value,
+    PROCSUM_REPAIR_MAP(PROCSUM_REPAIR_ENUM_)
+#undef PROCSUM_REPAIR_ENUM_
+} procsum_repair;
+
 /* One changed page, as exactly as the file allows. */
 typedef struct procsum_page_change {
     uintptr_t addr;
@@ -223,6 +307,11 @@ typedef struct procsum_page_change {
     size_t total_runs;                  /* runs found, stored or not */
     procsum_byte_run runs[PROCSUM_MAX_RUNS];
     bool repaired; /* restored from the file (option repair) */
+    /* Fields below were added after the original contract. */
+    procsum_cause cause;
+    procsum_copy copy;           /* which copy of the file page memory is */
+    procsum_reference reference; /* where the file's bytes above came from */
+    procsum_repair repair;       /* what repair did (PROCSUM_REPAIR_NONE without the option) */
 } procsum_page_change;
 
 /* Why a report was made. */
@@ -386,6 +475,10 @@ PROCSUM_API const char *procsum_verdict_name(procsum_verdict v);
 PROCSUM_API const char *procsum_file_status_name(procsum_file_status s);
 PROCSUM_API const char *procsum_region_kind_name(procsum_region_kind k);
 PROCSUM_API const char *procsum_report_kind_name(procsum_report_kind k);
+PROCSUM_API const char *procsum_cause_name(procsum_cause c);
+PROCSUM_API const char *procsum_copy_name(procsum_copy c);
+PROCSUM_API const char *procsum_reference_name(procsum_reference r);
+PROCSUM_API const char *procsum_repair_name(procsum_repair r);
 
 PROCSUM_API const char *procsum_version_string(void);
 

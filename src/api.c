@@ -27,6 +27,7 @@ void procsum_options_init(procsum_options *o)
     o->algorithm = PROCSUM_ALGO_BLAKE3;
     o->low_priority = true;
     o->verify_file = true;
+    o->verify_below_cache = true;
 }
 
 /* A period of 0 would make the checker spin on a core: it is refused rather than given a meaning. */
@@ -200,6 +201,10 @@ PSUM_NAME_FUNCTION(procsum_region_kind_name, procsum_region_kind, PROCSUM_REGION
 PSUM_NAME_FUNCTION(procsum_verdict_name, procsum_verdict, PROCSUM_VERDICT_MAP)
 PSUM_NAME_FUNCTION(procsum_file_status_name, procsum_file_status, PROCSUM_FILE_STATUS_MAP)
 PSUM_NAME_FUNCTION(procsum_report_kind_name, procsum_report_kind, PROCSUM_REPORT_KIND_MAP)
+PSUM_NAME_FUNCTION(procsum_cause_name, procsum_cause, PROCSUM_CAUSE_MAP)
+PSUM_NAME_FUNCTION(procsum_copy_name, procsum_copy, PROCSUM_COPY_MAP)
+PSUM_NAME_FUNCTION(procsum_reference_name, procsum_reference, PROCSUM_REFERENCE_MAP)
+PSUM_NAME_FUNCTION(procsum_repair_name, procsum_repair, PROCSUM_REPAIR_MAP)
 
 const char *procsum_version_string(void)
 {

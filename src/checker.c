@@ -13,9 +13,9 @@
 #include "checker.h"
 #include "fork.h"
 #include "os/os.h"
+#include "pass/pass.h"
 #include "procsum.h"
 #include "report.h"
-#include "snapshot.h"
 
 /* What another thread may ask of the checker. */
 typedef enum request {
@@ -38,6 +38,7 @@ struct procsum_checker {
     psum_os_thread *thread;
     psum_os_region_list regions;
     bool have_regions;
+    bool discovery_failed; /* the last pass failed listing the regions (procsum_run ends then) */
     /*
      * Swapped whole, never edited in place, so that a fork at any instant
      * leaves the child a complete baseline (follow_fork) to go on from.
@@ -124,6 +125,7 @@ static int between_slices(void *ctx)
 static int discover(procsum_checker *c)
 {
     int err = psum_os_list_regions(c->target, &c->regions);
+    c->discovery_failed = err != 0;
     if (err)
         return err;
     c->have_regions = true;
@@ -355,10 +357,7 @@ int psum_checker_start(const procsum_options *o, procsum_callback cb, void *user
 static void checker_free_in_child(procsum_checker *c)
 {
     free_baseline(c);
-    free(c->pass.buf);
-    free(c->pass.page_digests);
-    free(c->pass.resident);
-    free(c->pass.spare);
+    psum_pass_abandon(&c->pass);
     c->magic = CHECKER_DEAD;
     free(c);
 }
@@ -435,10 +434,13 @@ int psum_checker_run(const procsum_options *o, procsum_callback cb, void *userda
         psum_os_thread_lower_priority();
     request req;
     bool fresh = true;
-    for (uint64_t started = psum_os_monotonic_ns();; fresh = false) {
+    for (uint64_t started = psum_os_monotonic_ns();;) {
         err = check_once(c, fresh);
-        if (err)
+        /* As process_consistency's run(): only a failed discovery ends it; any other failure is retried. */
+        if (err && c->discovery_failed)
             break;
+        atomic_store(&c->last_error, err);
+        fresh = fresh && err != 0;
         wait_for_next_pass(c, started, &req);
         started = psum_os_monotonic_ns();
     }

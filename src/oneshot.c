@@ -10,7 +10,7 @@
 
 #include "os/os.h"
 #include "report.h"
-#include "snapshot.h"
+#include "pass/pass.h"
 #include "text.h"
 
 void psum_region_array_free(procsum_region *regions, size_t count)

@@ -2,8 +2,8 @@
 #ifndef PSUM_REPORT_H
 #define PSUM_REPORT_H
 
+#include "pass/pass.h"
 #include "procsum.h"
-#include "snapshot.h"
 
 /* Fills a public region view of r; `source` points into r. */
 void psum_region_view(const psum_os_region *r, procsum_region *out);

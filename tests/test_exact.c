@@ -117,8 +117,8 @@ static bool present(uintptr_t page)
  */
 Test(exact, random_libc_bit_flip_reported_with_offset_and_bit)
 {
-    uintptr_t start, end;
-    uint64_t offset;
+    uintptr_t start = 0, end = 0;
+    uint64_t offset = 0;
     libc_text(&start, &end, &offset);
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     size_t pages = (end - start) / PAGE;
@@ -237,4 +237,54 @@ Test(exact, repair_restores_a_flipped_page)
     cr_assert_eq(fn(1), 1001, "repaired code runs correctly again");
     cr_assert_eq(procsum_check_now(c), 0, "the repaired page is the baseline, no second report");
     cr_assert_eq(procsum_stop(c), 0);
+}
+
+/*
+ * Repair writes only where the file was compared: a changed page whose
+ * file was replaced since it was mapped has nothing true to be restored
+ * from, so the change is reported and memory is left as it is.
+ */
+Test(exact, repair_leaves_a_page_whose_file_was_replaced)
+{
+    char path[] = "/tmp/psum-repair-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    static uint8_t content[2 * PROCSUM_PAGE_SIZE];
+    memset(content, 0xc3, sizeof(content));
+    cr_assert_eq(write(fd, content, sizeof(content)), (ssize_t)sizeof(content));
+    uint8_t *map = mmap(NULL, 2 * PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) {
+        unlink(path);
+        cr_skip_test("cannot map /tmp executable here (noexec mount)");
+    }
+    watched_page = (uintptr_t)map + PAGE;
+    (void)*(volatile uint8_t *)watched_page; /* in memory, so that it gets its baseline */
+    procsum_checker *c = start_checker(true);
+    cr_assert_eq(procsum_check_now(c), 0);
+
+    /* Another file at the same path: the mapped one is gone. */
+    cr_assert_eq(unlink(path), 0);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    cr_assert_geq(fd, 0);
+    memset(content, 0x90, sizeof(content));
+    cr_assert_eq(write(fd, content, sizeof(content)), (ssize_t)sizeof(content));
+    close(fd);
+
+    uint8_t changed = 0xc3 ^ 0x08;
+    write_code(watched_page + 10, &changed, 1);
+    int found = procsum_check_now(c);
+    cr_assert_eq(found, 1, "check_now: %d, reports %d, kind %d", found, atomic_load(&count), reports[0].kind);
+    cr_assert_eq(atomic_load(&count), 1);
+    cr_expect_eq(reports[0].kind, PROCSUM_REPORT_CHANGED);
+    cr_expect_eq(reports[0].page.file_status, PROCSUM_FILE_REPLACED, "status %s",
+                 procsum_file_status_name(reports[0].page.file_status));
+    cr_expect_not(reports[0].page.repaired);
+    for (size_t i = 0; i < PAGE; i++)
+        cr_assert_eq(map[PAGE + i], i == 10 ? changed : 0xc3, "byte %zu of the page was written", i);
+    cr_assert_eq(procsum_check_now(c), 0, "the change is the baseline now");
+    cr_assert_eq(map[PAGE + 10], changed);
+    cr_assert_eq(procsum_stop(c), 0);
+    munmap(map, 2 * PAGE);
+    unlink(path);
 }

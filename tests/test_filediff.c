@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "filediff.h"
+#include "compare/filediff.h"
 
 #define PAGE PROCSUM_PAGE_SIZE
 #define ADDR ((uintptr_t)0x7f1234560000u)

@@ -16,15 +16,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "filediff.h"
-#include "os/linux/files.h"
+#include "compare/filediff.h"
+#include "os/linux/residency.h"
 #include "os/os.h"
+#include "stress_libs.h"
 
 #define PAGE PROCSUM_PAGE_SIZE
 #define BIG_SIZE ((size_t)64 << 20)
@@ -97,6 +101,14 @@ static void file_identity(const char *path, uint64_t *dev, uint64_t *ino)
     *ino = (uint64_t)st.st_ino;
 }
 
+/* The path of this test program. */
+static void own_executable(char *exe, size_t size)
+{
+    ssize_t n = readlink("/proc/self/exe", exe, size - 1);
+    cr_assert_gt(n, 0);
+    exe[n] = '\0';
+}
+
 static psum_os_target *self_target(void)
 {
     psum_os_target *t = NULL;
@@ -109,9 +121,7 @@ static psum_os_target *self_target(void)
 Test(files, open_and_read_own_executable)
 {
     char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    cr_assert_gt(n, 0);
-    exe[n] = '\0';
+    own_executable(exe, sizeof(exe));
     uint64_t dev, ino;
     file_identity(exe, &dev, &ino);
 
@@ -456,6 +466,135 @@ Test(files, in_place_file_write_shows_in_private_mappings)
     unlink(path);
 }
 
+/* ---- names are not identities ------------------------------------------ */
+
+/* Copies the first test library to dir/name and loads it; path gets the copy's path. */
+static void *load_copy(const char *dir, const char *name, char *path, size_t size)
+{
+    snprintf(path, size, "%s/%s", dir, name);
+    int in = open(STRESS_LIB_0, O_RDONLY | O_CLOEXEC);
+    cr_assert_geq(in, 0, "%s: %s", STRESS_LIB_0, strerror(errno));
+    int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+    cr_assert_geq(out, 0, "%s: %s", path, strerror(errno));
+    static uint8_t chunk[64 * 1024];
+    ssize_t n;
+    while ((n = read(in, chunk, sizeof(chunk))) > 0)
+        write_all(out, chunk, (size_t)n);
+    cr_assert_eq(n, 0);
+    close(in);
+    cr_assert_eq(close(out), 0);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    cr_assert_not_null(h, "%s", dlerror());
+    return h;
+}
+
+/* The first file region whose path is exactly `path`, or NULL. */
+static const psum_os_region *region_named(const psum_os_region_list *list, const char *path)
+{
+    for (size_t i = 0; i < list->count; i++)
+        if (list->items[i].kind == PROCSUM_REGION_FILE && strcmp(list->items[i].path, path) == 0)
+            return &list->items[i];
+    return NULL;
+}
+
+/*
+ * The maps file marks a deleted file by appending " (deleted)" to its name,
+ * and a file may be called that: deletion is told by the file's identity.
+ */
+Test(files, a_file_named_deleted_is_not_taken_for_deleted)
+{
+    char dir[] = "/tmp/psum-named-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char named[PATH_MAX], gone[PATH_MAX], named_gone[PATH_MAX];
+    void *hn = load_copy(dir, "libx.so (deleted)", named, sizeof(named));
+    void *hg = load_copy(dir, "liby.so", gone, sizeof(gone));
+    void *hng = load_copy(dir, "libz.so (deleted)", named_gone, sizeof(named_gone));
+    cr_assert_eq(unlink(gone), 0);
+    cr_assert_eq(unlink(named_gone), 0);
+    psum_os_target *t = self_target();
+    psum_os_region_list list = {0};
+    cr_assert_eq(psum_os_list_regions(t, &list), 0);
+
+    const psum_os_region *r = region_named(&list, named);
+    cr_assert_not_null(r, "listed under its whole name, \" (deleted)\" included");
+    cr_assert_not(r->file_deleted, "a file called so is not deleted");
+    psum_os_file *f = NULL;
+    cr_assert_eq(psum_os_file_open(r->path, r->dev, r->ino, &f), 0, "and it opens as the file mapped");
+    psum_os_file_close(f);
+
+    r = region_named(&list, gone);
+    cr_assert_not_null(r);
+    cr_assert(r->file_deleted, "a deleted file is deleted");
+    r = region_named(&list, named_gone);
+    cr_assert_not_null(r, "listed under its own name, one \" (deleted)\" taken off");
+    cr_assert(r->file_deleted, "a deleted file called \"... (deleted)\" is deleted");
+
+    psum_os_region_list_free(&list);
+    psum_os_target_close(t);
+    dlclose(hn);
+    dlclose(hg);
+    dlclose(hng);
+    unlink(named);
+    rmdir(dir);
+}
+
+/* ---- errors with their own cause ---------------------------------------- */
+
+/* Runs out of descriptors: the limit lowered to what is open now, and the rest taken. */
+static void use_up_descriptors(void)
+{
+    struct rlimit lim;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &lim), 0);
+    lim.rlim_cur = 64;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    while (dup(0) >= 0)
+        ;
+    cr_assert_eq(errno, EMFILE);
+}
+
+Test(errors, out_of_descriptors_is_emfile)
+{
+    psum_os_target *t = self_target();
+    char exe[PATH_MAX];
+    own_executable(exe, sizeof(exe));
+    uint64_t dev, ino;
+    file_identity(exe, &dev, &ino);
+    use_up_descriptors();
+    psum_os_region_list list = {0};
+    cr_assert_eq(psum_os_list_regions(t, &list), PROCSUM_EMFILE, "listing");
+    psum_os_file *f = NULL;
+    cr_assert_eq(psum_os_file_open(exe, dev, ino, &f), PROCSUM_EMFILE, "opening a file");
+    uint8_t byte = 0;
+    cr_assert_eq(psum_os_write(t, (uintptr_t)&byte, &byte, 1), PROCSUM_EMFILE, "writing");
+    psum_os_target *other = NULL;
+    cr_assert_eq(psum_os_target_open((long)getppid(), &other), 0);
+    cr_assert_eq(psum_os_list_regions(other, &list), PROCSUM_EMFILE, "listing another process");
+    psum_os_target_close(other);
+    psum_os_region_list_free(&list);
+    psum_os_target_close(t);
+}
+
+/*
+ * Without /proc (a mount namespace of its own, /proc unmounted) nothing can
+ * be listed, and that is not the process being gone.
+ */
+Test(errors, without_proc_is_enoent_not_esrch)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root (a mount namespace of its own): NOT CHECKED");
+    cr_assert_eq(unshare(CLONE_NEWNS), 0, "unshare: %s", strerror(errno));
+    cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0, "mount: %s", strerror(errno));
+    cr_assert_eq(umount2("/proc", MNT_DETACH), 0, "umount /proc: %s", strerror(errno));
+    cr_assert_neq(access("/proc/self", F_OK), 0, "/proc is gone");
+    psum_os_target *t = self_target();
+    psum_os_region_list list = {0};
+    cr_assert_eq(psum_os_list_regions(t, &list), PROCSUM_ENOENT, "listing the calling process");
+    psum_os_target_close(t);
+    psum_os_target *other = NULL;
+    cr_assert_eq(psum_os_target_open((long)getppid(), &other), PROCSUM_ENOENT, "opening another process");
+    psum_os_region_list_free(&list);
+}
+
 /* ---- residency ----------------------------------------------------------- */
 
 /* Whether the first pages of a fresh mapping of fd are out of the page cache (mincore on a file we own says so). */
@@ -679,6 +818,64 @@ Test(residency, anonymous_pages)
     }
     psum_os_target_close(t);
     munmap(m, pages * PAGE);
+}
+
+/*
+ * Valgrind does not know PAGEMAP_SCAN: unless the runs it writes are marked
+ * as written, every use of them is an "uninitialised value" there. The
+ * residency test above, run again under valgrind, must report no error in
+ * any process (Criterion's runner and its worker).
+ */
+Test(residency, clean_under_valgrind, .timeout = 600)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    cr_skip_test("valgrind cannot run a sanitizer build: NOT CHECKED here, only in the plain build");
+#endif
+    char exe[PATH_MAX];
+    own_executable(exe, sizeof(exe));
+    char dir[] = "/tmp/psum-valgrind-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char log[PATH_MAX];
+    snprintf(log, sizeof(log), "--log-file=%s/vg.%%p", dir);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        /* Criterion tells its workers by this variable: the program run again must be a runner. */
+        unsetenv("BXFI_MAP");
+        unsetenv("GMON_OUT_PREFIX");
+        execlp("valgrind", "valgrind", "--trace-children=yes", log, exe, "--jobs", "1", "--filter",
+               "residency/anonymous_pages", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+        cr_skip_test("valgrind is not installed: NOT CHECKED");
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the test under valgrind passes (status %#x)", status);
+    char cmd[PATH_MAX + 64];
+    snprintf(cmd, sizeof(cmd), "cat %s/vg.*", dir);
+    FILE *logs = popen(cmd, "r");
+    cr_assert_not_null(logs);
+    char line[512];
+    int summaries = 0;
+    unsigned long errors = 0;
+    while (fgets(line, sizeof(line), logs)) {
+        const char *at = strstr(line, "ERROR SUMMARY: ");
+        if (at) {
+            summaries++;
+            errors += strtoul(at + strlen("ERROR SUMMARY: "), NULL, 10);
+        }
+    }
+    pclose(logs);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_geq(summaries, 2, "the runner and its worker were checked");
+    cr_assert_eq(errors, 0, "valgrind found %lu errors", errors);
 }
 
 /* Unmapped pages report false and the call succeeds: both strategies, holes and wholly unmapped ranges. */

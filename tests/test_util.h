@@ -1,13 +1,18 @@
 /*
- * Helpers the Criterion test programs share: reproducible filler bytes, and
- * waiting for a running checker's passes.
+ * Helpers the Criterion test programs share: reproducible filler bytes,
+ * waiting for a running checker's passes, and telling Criterion's own patch
+ * of the test process from any other finding.
  */
 #ifndef PSUM_TEST_UTIL_H
 #define PSUM_TEST_UTIL_H
 
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "procsum.h"
@@ -42,6 +47,60 @@ static inline void test_wait_passes(procsum_checker *c, uint64_t n)
     for (int i = 0; i < 60000 && test_passes(c) < target; i++)
         usleep(1000);
     cr_assert_geq(test_passes(c), target, "the checker stopped making passes");
+}
+
+static inline uint64_t test_monotonic_ns(void)
+{
+    struct timespec ts;
+    cr_assert_eq(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The nice value of thread tid of this process (0: the calling thread), from /proc. */
+static inline int test_thread_nice(long tid)
+{
+    char path[64];
+    if (tid == 0)
+        snprintf(path, sizeof(path), "/proc/thread-self/stat");
+    else
+        snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", tid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* After the name in parentheses (which may hold anything): field 3 onwards; nice is field 19. */
+    const char *p = strrchr(buf, ')');
+    cr_assert_not_null(p);
+    p++;
+    for (int field = 3; field < 19; field++) { /* from the space before field 3 to the one before 19 */
+        p = strchr(p + 1, ' ');
+        cr_assert_not_null(p);
+    }
+    return atoi(p + 1);
+}
+
+/*
+ * Criterion's sandbox (BoxFort) starts every test process by writing a jump
+ * over the first bytes of main (tests/criterion_main.c), so that the page
+ * holding main truly differs from the program's file: with verify_file, a
+ * checker started in a test process reports it once, as
+ * PROCSUM_REPORT_DIFFERS_FROM_FILE. This tells that report from any other:
+ * one page, main's, whose changed bytes lie within the jump's 16 bytes.
+ */
+int main(int argc, char *argv[]);
+static inline bool test_is_sandbox_patch(const procsum_mismatch *m)
+{
+    uintptr_t entry = (uintptr_t)&main;
+    if (m->kind != PROCSUM_REPORT_DIFFERS_FROM_FILE || !m->region->main_executable || m->changed_pages != 1)
+        return false;
+    const procsum_page_change *pc = &m->page_changes[0];
+    if (pc->addr != (entry & ~(uintptr_t)(PROCSUM_PAGE_SIZE - 1)) || pc->file_status != PROCSUM_FILE_COMPARED ||
+        pc->total_runs != 1)
+        return false;
+    const procsum_byte_run *run = &pc->runs[0];
+    return run->addr >= entry && run->addr + run->len <= entry + 16;
 }
 
 #endif

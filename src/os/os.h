@@ -49,6 +49,14 @@ void psum_os_target_close(psum_os_target *t);
  * `list`.
  */
 int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list);
+/*
+ * The mapping that holds addr now, as psum_os_list_regions would list it
+ * (main_executable and file_deleted are not worked out): asked to confirm a
+ * change at once, so it must not disturb what the last listing left in the
+ * target. *out->path is owned by the caller. PROCSUM_EFAULT when nothing is
+ * mapped there; PROCSUM_ENOSYS where the platform cannot ask for one.
+ */
+int psum_os_region_at(psum_os_target *t, uintptr_t addr, psum_os_region *out);
 /* Shared by the backends (os/region_list.c): push takes ownership of r->path. */
 int psum_os_region_list_push(psum_os_region_list *list, const psum_os_region *r);
 void psum_os_region_list_clear(psum_os_region_list *list);
@@ -77,7 +85,7 @@ int psum_os_read(psum_os_target *t, uintptr_t addr, void *buf, size_t len);
 typedef int (*psum_os_bytes_fn)(void *ctx, const uint8_t *bytes);
 int psum_os_use_pages(psum_os_target *t, const psum_os_region *r, uintptr_t addr, size_t npages, const bool *want,
                       void *buf, psum_os_bytes_fn use, void *ctx);
-/* Shared by the backends (os/region_list.c): the copying way of psum_os_use_pages. */
+/* Shared by the backends (os/copy_pages.c): the copying way of psum_os_use_pages. */
 int psum_os_copy_then_use(psum_os_target *t, uintptr_t addr, size_t npages, const bool *want, void *buf,
                           psum_os_bytes_fn use, void *ctx);
 
@@ -160,6 +168,38 @@ int psum_os_file_open(const char *path, uint64_t dev, uint64_t ino, psum_os_file
 int psum_os_file_read(psum_os_file *f, uint64_t offset, void *buf, size_t len, size_t *got);
 /* f may be NULL. */
 void psum_os_file_close(psum_os_file *f);
+
+/*
+ * Reads len bytes at offset (a multiple of PROCSUM_PAGE_SIZE) as the disk
+ * holds them, below the file system's cache, zero past the end of the file:
+ * what a cached page should be. PROCSUM_ENOSYS where the file system or the
+ * platform cannot read below its cache (tmpfs); the caller then says that
+ * it compared with the cache.
+ */
+int psum_os_file_read_below_cache(psum_os_file *f, uint64_t offset, void *buf, size_t len);
+
+/* A file's size and change times, to tell whether it was written since. */
+typedef struct psum_os_file_state {
+    uint64_t size;
+    int64_t mtime_ns, ctime_ns;
+} psum_os_file_state;
+int psum_os_file_state_of(psum_os_file *f, psum_os_file_state *out);
+
+/*
+ * Which copy of a file page the target sees at addr: the page cache's own
+ * page (PROCSUM_COPY_SHARED) or a private copy (PROCSUM_COPY_PRIVATE); or
+ * PROCSUM_COPY_UNKNOWN when the platform cannot tell or the page is absent.
+ */
+procsum_copy psum_os_page_copy(psum_os_target *t, uintptr_t addr);
+
+/* Whether a debugger is attached to the target now. */
+bool psum_os_traced(psum_os_target *t);
+
+/*
+ * Whether a kernel probe (a uprobe) is registered on an instruction in
+ * [offset, offset + len) of the file with that device and inode.
+ */
+bool psum_os_uprobe_in(uint64_t dev, uint64_t ino, uint64_t offset, uint64_t len);
 
 /*
  * Residency: for npages pages (PROCSUM_PAGE_SIZE) from addr (aligned to

@@ -13,8 +13,9 @@
 
 #include "check.h"
 #include "os/os.h"
+#include "os/win/pages.h"
 #include "os/win/pe.h"
-#include "snapshot.h"
+#include "pass/pass.h"
 
 #define PAGE 4096u
 

@@ -4,8 +4,10 @@
  * their own are folded into the nearest one, and anything else is EIO.
  */
 #include <errno.h>
+#include <unistd.h>
 
 #include "../os.h"
+#include "errors.h"
 
 static int error_code(int code)
 {
@@ -27,4 +29,12 @@ static int error_code(int code)
 int psum_os_last_error(void)
 {
     return error_code(errno);
+}
+
+int psum_linux_proc_error(long pid)
+{
+    int code = errno;
+    if (code == ENOENT && pid != 0 && access("/proc/self", F_OK) == 0)
+        return PROCSUM_ESRCH;
+    return error_code(code);
 }

@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "../os.h"
-#include "files.h"
+#include "fault_guard.h"
 
 typedef struct guard {
     sigjmp_buf env;

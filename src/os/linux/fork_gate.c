@@ -20,7 +20,7 @@
 #include <time.h>
 
 #include "../os.h"
-#include "files.h"
+#include "fork_gate.h"
 
 static pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t gate_once = PTHREAD_ONCE_INIT;

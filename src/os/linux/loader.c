@@ -16,7 +16,8 @@
 #include <time.h>
 
 #include "../os.h"
-#include "files.h"
+#include "fault_guard.h"
+#include "loader.h"
 
 /*
  * Files seen as loader objects (guarded by the fork gate). A region of such
@@ -55,27 +56,25 @@ static bool has_counters(size_t size)
 
 static int first_counters(struct dl_phdr_info *info, size_t size, void *arg)
 {
-    unsigned long long *c = arg;
+    psum_linux_loader_counters *c = arg;
     if (has_counters(size)) {
-        c[0] = info->dlpi_adds;
-        c[1] = info->dlpi_subs;
-        c[2] = 1;
+        c->adds = info->dlpi_adds;
+        c->subs = info->dlpi_subs;
+        c->known = true;
     }
     return 1;
 }
 
-bool psum_linux_loader_counters(unsigned long long *adds, unsigned long long *subs)
+psum_linux_loader_counters psum_linux_loader_counters_now(void)
 {
-    unsigned long long c[3] = {0, 0, 0};
-    dl_iterate_phdr(first_counters, c);
-    *adds = c[0];
-    *subs = c[1];
-    return c[2] != 0;
+    psum_linux_loader_counters c = {0, 0, false};
+    dl_iterate_phdr(first_counters, &c);
+    return c;
 }
 
 typedef struct object_use {
-    psum_os_target *t;
     const psum_os_region *r;
+    const psum_linux_loader_counters *listed;
     uintptr_t addr;
     size_t len;
     psum_os_bytes_fn use;
@@ -84,19 +83,47 @@ typedef struct object_use {
     int result;
 } object_use;
 
-/* The loadable segment of the object that holds [addr, addr + len), if one does. */
-static const ElfW(Phdr) *segment_holding(const struct dl_phdr_info *info, uintptr_t addr, size_t len)
+/*
+ * The search for the loadable segment that holds [addr, addr + len). The
+ * program headers lie in the object's first page, which the program can
+ * take away as it can any other (munmap, mprotect, truncating the file), so
+ * they are read under the fault guard and the segment found is copied out.
+ */
+typedef struct segment_search {
+    uintptr_t base, addr;
+    size_t len, count;
+    bool found;
+    ElfW(Phdr) ph;
+} segment_search;
+
+static int find_segment(void *ctx, const uint8_t *bytes)
 {
-    for (size_t i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD)
+    segment_search *s = ctx;
+    for (size_t i = 0; i < s->count; i++) {
+        ElfW(Phdr) ph;
+        memcpy(&ph, bytes + i * sizeof(ph), sizeof(ph));
+        if (ph.p_type != PT_LOAD)
             continue;
-        uintptr_t start = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)(PROCSUM_PAGE_SIZE - 1);
-        uintptr_t end = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
-        if (addr >= start && addr + len <= end + PROCSUM_PAGE_SIZE - 1)
-            return ph;
+        uintptr_t start = (s->base + ph.p_vaddr) & ~(uintptr_t)(PROCSUM_PAGE_SIZE - 1);
+        uintptr_t end = s->base + ph.p_vaddr + ph.p_memsz;
+        if (s->addr >= start && s->addr + s->len <= end + PROCSUM_PAGE_SIZE - 1) {
+            s->ph = ph;
+            s->found = true;
+            break;
+        }
     }
-    return NULL;
+    return 0;
+}
+
+/* Whether the object has a segment holding [addr, addr + len): false also when its headers cannot be read. */
+static bool segment_holding(const struct dl_phdr_info *info, uintptr_t addr, size_t len, ElfW(Phdr) *out)
+{
+    segment_search s = {.base = info->dlpi_addr, .addr = addr, .len = len, .count = info->dlpi_phnum};
+    if (!info->dlpi_phdr ||
+        psum_linux_guarded_use((uintptr_t)info->dlpi_phdr, s.count * sizeof(ElfW(Phdr)), find_segment, &s) != 0)
+        return false;
+    *out = s.ph;
+    return s.found;
 }
 
 /*
@@ -122,7 +149,7 @@ static bool same_offset(const struct dl_phdr_info *info, const ElfW(Phdr) *ph, c
  * and the maps file may give different devices for one file). The main
  * program (empty name) cannot be unloaded, so it always is.
  */
-static bool same_file(const struct dl_phdr_info *info, size_t size, const psum_os_target *t,
+static bool same_file(const struct dl_phdr_info *info, size_t size, const psum_linux_loader_counters *listed,
                       const psum_os_region *r)
 {
     if (!info->dlpi_name || !info->dlpi_name[0])
@@ -132,9 +159,7 @@ static bool same_file(const struct dl_phdr_info *info, size_t size, const psum_o
      * mapped here is the one the listing saw, whatever its file is called
      * now (a library upgraded on disk keeps being checked).
      */
-    unsigned long long adds, subs;
-    if (has_counters(size) && psum_linux_target_listed_counters(t, &adds, &subs) && info->dlpi_adds == adds &&
-        info->dlpi_subs == subs)
+    if (has_counters(size) && listed->known && info->dlpi_adds == listed->adds && info->dlpi_subs == listed->subs)
         return true;
     /* Something came or went (rare): ask the file system. */
     struct stat st;
@@ -146,12 +171,13 @@ static bool same_file(const struct dl_phdr_info *info, size_t size, const psum_o
 static int visit(struct dl_phdr_info *info, size_t size, void *arg)
 {
     object_use *o = arg;
-    const ElfW(Phdr) *ph = segment_holding(info, o->addr, o->len);
-    if (!ph)
+    ElfW(Phdr) ph;
+    /* An object whose headers are gone cannot vouch for its pages: as if it held none (they are copied). */
+    if (!segment_holding(info, o->addr, o->len, &ph))
         return 0;
     o->covered = true;
     /* Another object, or r's file at another base, since the regions were listed: not r's bytes. */
-    if (!same_offset(info, ph, o->r, o->addr) || !same_file(info, size, o->t, o->r)) {
+    if (!same_offset(info, &ph, o->r, o->addr) || !same_file(info, size, o->listed, o->r)) {
         o->result = PROCSUM_EFAULT;
         return 1;
     }
@@ -165,22 +191,16 @@ static int visit(struct dl_phdr_info *info, size_t size, void *arg)
     return 1;
 }
 
-int psum_os_use_pages(psum_os_target *t, const psum_os_region *r, uintptr_t addr, size_t npages, const bool *want,
-                      void *buf, psum_os_bytes_fn use, void *ctx)
+int psum_linux_loader_use(const psum_os_region *r, const psum_linux_loader_counters *listed, uintptr_t addr,
+                          size_t len, psum_os_bytes_fn use, void *ctx, bool *handled)
 {
-    if (psum_linux_target_pid(t) != 0 || r->kind != PROCSUM_REGION_FILE)
-        return psum_os_copy_then_use(t, addr, npages, want, buf, use, ctx);
+    object_use o = {.r = r, .listed = listed, .addr = addr, .len = len, .use = use, .ctx = ctx, .result = 0};
     /* A fork while we hold the loader's lock would leave the child's loader locked: the gate keeps it out. */
-    if (!psum_linux_fork_gate_ready() || !psum_linux_fault_guard_ready())
-        return psum_os_copy_then_use(t, addr, npages, want, buf, use, ctx);
-    object_use o = {.t = t, .r = r, .addr = addr, .len = npages * PROCSUM_PAGE_SIZE, .use = use, .ctx = ctx, .result = 0};
     psum_os_fork_gate_enter();
     dl_iterate_phdr(visit, &o);
     /* A loader object's file no object covers here now: unloaded since it was listed. */
     bool unloaded = !o.covered && is_known_object(r);
     psum_os_fork_gate_leave();
-    if (unloaded)
-        return PROCSUM_EFAULT;
-    /* Files the program mapped itself are not the loader's: copied first, which cannot fault. */
-    return o.covered ? o.result : psum_os_copy_then_use(t, addr, npages, want, buf, use, ctx);
+    *handled = o.covered || unloaded;
+    return unloaded ? PROCSUM_EFAULT : o.result;
 }

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char DELETED_SUFFIX[] = " (deleted)";
+static const char DELETED_SUFFIX[] = PSUM_MAPS_DELETED_SUFFIX;
 
 /* Reads hex digits from *p up to end; fails if there are none or too many. */
 static bool take_hex(const char **p, const char *end, uint64_t *out)

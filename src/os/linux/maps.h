@@ -4,11 +4,17 @@
 
 #include "../os.h"
 
+/* What the kernel appends to the name of a file that was unlinked (a name may also end so). */
+#define PSUM_MAPS_DELETED_SUFFIX " (deleted)"
+
 /*
  * Parses one line (with or without its newline). On success fills *out
  * (out->path is allocated) and returns 0; returns PROCSUM_EBADMSG for a line
  * that is not in the maps format and PROCSUM_ENOMEM when allocation fails.
- * main_executable is left false: the caller decides it.
+ * main_executable is left false: the caller decides it. file_deleted is
+ * set, and the suffix taken off the path, when the path ends in
+ * PSUM_MAPS_DELETED_SUFFIX: only a guess, which the caller settles by the
+ * file's identity.
  */
 int psum_maps_parse_line(const char *line, size_t len, psum_os_region *out);
 

@@ -47,7 +47,8 @@ int psum_os_thread_start(psum_os_thread **out, void (*fn)(void *), void *arg)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         free(t);
-        return rc == EAGAIN ? PROCSUM_EAGAIN : PROCSUM_ENOMEM;
+        errno = rc; /* pthread functions return their errno */
+        return psum_os_last_error();
     }
     *out = t;
     return 0;

@@ -89,3 +89,40 @@ void psum_os_file_close(psum_os_file *f)
     CloseHandle(f->handle);
     free(f);
 }
+
+/* FILETIME counts 100 ns steps since 1601. */
+static int64_t filetime_ns(FILETIME t)
+{
+    return (int64_t)((((uint64_t)t.dwHighDateTime << 32) | t.dwLowDateTime) * 100u);
+}
+
+int psum_os_file_state_of(psum_os_file *f, psum_os_file_state *out)
+{
+    if (!f || !out)
+        return PROCSUM_EINVAL;
+    BY_HANDLE_FILE_INFORMATION info;
+    if (!GetFileInformationByHandle(f->handle, &info))
+        return psum_os_last_error();
+    out->size = ((uint64_t)info.nFileSizeHigh << 32) | info.nFileSizeLow;
+    out->mtime_ns = filetime_ns(info.ftLastWriteTime);
+    /* The change time (metadata too) where the file system keeps one; else the write time again. */
+    FILE_BASIC_INFO basic;
+    out->ctime_ns = GetFileInformationByHandleEx(f->handle, FileBasicInfo, &basic, sizeof(basic))
+                        ? (int64_t)basic.ChangeTime.QuadPart * 100
+                        : out->mtime_ns;
+    return 0;
+}
+
+/*
+ * Reading below the cache would need FILE_FLAG_NO_BUFFERING with
+ * sector-aligned buffers; image pages on Windows are compared with the
+ * file through the cache, and reports say so.
+ */
+int psum_os_file_read_below_cache(psum_os_file *f, uint64_t offset, void *buf, size_t len)
+{
+    (void)f;
+    (void)offset;
+    (void)buf;
+    (void)len;
+    return PROCSUM_ENOSYS;
+}

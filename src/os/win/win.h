@@ -1,6 +1,6 @@
 /*
- * What the Windows backend's files share: the Windows headers with the
- * version they assume, and the few helpers that are not part of os.h.
+ * What every file of the Windows backend includes: the Windows headers with
+ * the version they assume, and the Win32 error map (errors.c).
  */
 #ifndef PSUM_WIN_H
 #define PSUM_WIN_H
@@ -28,20 +28,5 @@
 
 /* A Win32 error code (GetLastError()) as a PROCSUM_E* code. */
 int psum_win_error(DWORD code);
-
-/*
- * Which of npages pages from addr (page aligned) are in the target's working
- * set, so that reading them costs no page-in: resident[i] for page i.
- * Proposed for os.h (the Linux counterpart is pagemap's present bit or
- * mincore); the core does not call it yet.
- */
-int psum_os_resident(psum_os_target *t, uintptr_t addr, size_t npages, bool *resident);
-
-/*
- * The PSUM_PROT_* bits that a VirtualQuery protection stands for. Guard
- * pages and PAGE_NOACCESS are never readable; PAGE_EXECUTE is execute-only;
- * PAGE_EXECUTE_WRITECOPY counts as code (not writable) until written.
- */
-unsigned psum_win_prot(DWORD protect);
 
 #endif

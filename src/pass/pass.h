@@ -1,11 +1,14 @@
 /*
+ * One pass over a process, and the baselines it builds: what the rest of
+ * src/ sees of src/pass/. The files inside share walk.h besides.
+ *
  * Page-keyed baselines. A snapshot holds one digest per page, keyed by the
  * page's address and by what backs it (device, inode and file offset), so
  * that a region splitting or merging under us (an mprotect of one page, the
  * kernel merging neighbours back) never loses a baseline.
  */
-#ifndef PSUM_SNAPSHOT_H
-#define PSUM_SNAPSHOT_H
+#ifndef PSUM_PASS_H
+#define PSUM_PASS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -13,7 +16,7 @@
 
 #include "digest/digest.h"
 #include "os/os.h"
-#include "pagefile.h"
+#include "compare/pagefile.h"
 #include "procsum.h"
 
 /*
@@ -57,6 +60,9 @@ typedef struct psum_region_baseline {
 /* A file that backed a page: device and inode. Entry 0 stands for anonymous memory. */
 typedef struct psum_file_id {
     uint64_t dev, ino;
+    /* Its size and change times when its pages got their baselines: a file written since is not their reference. */
+    bool state_known;
+    psum_os_file_state state;
 } psum_file_id;
 
 typedef struct psum_snapshot {
@@ -112,7 +118,8 @@ typedef struct psum_pass {
     void *hook_ctx;
     uint8_t *buf;           /* slice_pages pages */
     uint8_t *page_digests;  /* slice_pages digests */
-    bool *resident;         /* RESIDENCY_PAGES flags: residency of the pages from resident_base */
+    uint8_t *confirm_page;  /* one page: a changed page read again to confirm it at once */
+    bool *resident;         /* PSUM_RESIDENCY_PAGES flags: residency of the pages from resident_base */
     uintptr_t resident_base;
     size_t resident_count;  /* flags valid in resident[]; 0 at the start of each region */
     const bool *slice_resident; /* the current slice's flags, inside resident[] */
@@ -137,6 +144,12 @@ uint64_t psum_table_bytes(const psum_pass *p, const psum_snapshot *s);
 int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *target, psum_slice_hook hook,
                    void *hook_ctx);
 void psum_pass_free(psum_pass *p);
+/*
+ * Frees only what is never reallocated while a pass runs (the fixed
+ * buffers and the spare table) and wipes the key: all that can be freed
+ * safely in a child forked in the middle of a pass. The rest is left.
+ */
+void psum_pass_abandon(psum_pass *p);
 
 /* Whether the options ask for r: readable and executable, rwx only if asked, main executable only with skip_libs. */
 bool psum_region_selected(const psum_os_region *r, const procsum_options *o);

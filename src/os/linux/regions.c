@@ -1,0 +1,239 @@
+/*
+ * The mappings of a Linux process, from /proc/PID/maps: parsed once per
+ * change of the text, with the main executable found by the entry point.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../os.h"
+#include "errors.h"
+#include "fault_guard.h"
+#include "loader.h"
+#include "maps.h"
+#include "target.h"
+
+/* Reads a whole /proc file; they report size 0, so grow until EOF. */
+static int read_proc_file(const psum_os_target *t, const char *leaf, char **data, size_t *len)
+{
+    char path[64];
+    psum_linux_target_proc_path(path, sizeof(path), t, leaf);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return psum_linux_proc_error(t->pid);
+    size_t cap = 16384, used = 0;
+    char *buf = malloc(cap);
+    int err = buf ? 0 : PROCSUM_ENOMEM;
+    while (!err) {
+        if (cap - used < 4096) {
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger) {
+                err = PROCSUM_ENOMEM;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        ssize_t n = read(fd, buf + used, cap - used - 1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            err = psum_linux_proc_error(t->pid);
+        } else if (n == 0) {
+            break;
+        } else {
+            used += (size_t)n;
+        }
+    }
+    close(fd);
+    if (err) {
+        free(buf);
+        return err;
+    }
+    buf[used] = '\0';
+    *data = buf;
+    *len = used;
+    return 0;
+}
+
+/* The program's entry point, from the auxiliary vector. */
+static uintptr_t entry_point(const psum_os_target *t)
+{
+    if (t->pid == 0)
+        return (uintptr_t)getauxval(AT_ENTRY); /* our own: no file to read */
+    char *auxv;
+    size_t len;
+    uintptr_t entry = 0;
+    if (read_proc_file(t, "auxv", &auxv, &len) != 0)
+        return 0;
+    for (size_t i = 0; i + sizeof(Elf64_auxv_t) <= len; i += sizeof(Elf64_auxv_t)) {
+        Elf64_auxv_t a;
+        memcpy(&a, auxv + i, sizeof(a));
+        if (a.a_type == AT_ENTRY) {
+            entry = (uintptr_t)a.a_un.a_val;
+            break;
+        }
+    }
+    free(auxv);
+    return entry;
+}
+
+/*
+ * The main executable is the file mapped at the entry point, identified by
+ * the device and inode the maps line gives (stat() may disagree on overlay
+ * file systems, so /proc/PID/exe is only a fallback).
+ */
+static void mark_main_executable(const psum_os_target *t, psum_os_region_list *list,
+                                 uint64_t entry_dev, uint64_t entry_ino)
+{
+    if (entry_ino == 0) {
+        char path[64];
+        struct stat st;
+        psum_linux_target_proc_path(path, sizeof(path), t, "exe");
+        if (stat(path, &st) != 0)
+            return;
+        entry_dev = (uint64_t)st.st_dev;
+        entry_ino = (uint64_t)st.st_ino;
+    }
+    for (size_t i = 0; i < list->count; i++) {
+        psum_os_region *r = &list->items[i];
+        r->main_executable = r->kind == PROCSUM_REGION_FILE && r->dev == entry_dev && r->ino == entry_ino;
+    }
+}
+
+/* Whether list still holds what the same maps text gave it last time. */
+static bool unchanged(const psum_os_target *t, const psum_os_region_list *list, const char *maps, size_t len)
+{
+    return t->last_list == list && t->last_count == list->count && t->last_maps && t->last_maps_len == len &&
+           memcmp(t->last_maps, maps, len) == 0;
+}
+
+static void remember(psum_os_target *t, const psum_os_region_list *list, char *maps, size_t len)
+{
+    free(t->last_maps);
+    t->last_maps = maps;
+    t->last_maps_len = len;
+    t->last_list = list;
+    t->last_count = list->count;
+}
+
+static void forget(psum_os_target *t)
+{
+    free(t->last_maps);
+    t->last_maps = NULL;
+    t->last_list = NULL;
+}
+
+/*
+ * The kernel marks an unlinked file by appending " (deleted)" to its name,
+ * but a file may be called that too: a region the parser took for deleted
+ * is not when the file at its whole name is the one mapped (device and
+ * inode). Text alone never decides it.
+ */
+static int settle_deleted(psum_os_region *r)
+{
+    if (r->kind != PROCSUM_REGION_FILE || !r->file_deleted)
+        return 0;
+    size_t len = strlen(r->path);
+    char *whole = malloc(len + sizeof(PSUM_MAPS_DELETED_SUFFIX));
+    if (!whole)
+        return PROCSUM_ENOMEM;
+    memcpy(whole, r->path, len);
+    memcpy(whole + len, PSUM_MAPS_DELETED_SUFFIX, sizeof(PSUM_MAPS_DELETED_SUFFIX));
+    struct stat st;
+    if (stat(whole, &st) == 0 && (uint64_t)st.st_dev == r->dev && (uint64_t)st.st_ino == r->ino) {
+        free(r->path);
+        r->path = whole;
+        r->file_deleted = false;
+        return 0;
+    }
+    free(whole);
+    return 0;
+}
+
+int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
+{
+    char *maps;
+    size_t len;
+    /* Once a pass: library code is read in place only while the fault guard's handler is in place. */
+    if (t->pid == 0)
+        psum_linux_fault_guard_recheck();
+    /* Before the listing: an object added or removed after it shows in the counters. */
+    if (t->pid == 0)
+        t->listed = psum_linux_loader_counters_now();
+    else
+        t->listed.known = false;
+    int err = read_proc_file(t, "maps", &maps, &len);
+    if (err) {
+        forget(t);
+        psum_os_region_list_clear(list);
+        return err;
+    }
+    /* Nothing mapped, unmapped or reprotected since the last pass: the list stands. */
+    if (unchanged(t, list, maps, len)) {
+        free(maps);
+        return 0;
+    }
+    psum_os_region_list_clear(list);
+    uintptr_t entry = entry_point(t);
+    uint64_t entry_dev = 0, entry_ino = 0;
+
+    for (const char *line = maps; line < maps + len && !err;) {
+        const char *nl = memchr(line, '\n', (size_t)(maps + len - line));
+        size_t line_len = nl ? (size_t)(nl - line) : (size_t)(maps + len - line);
+        psum_os_region r;
+        err = psum_maps_parse_line(line, line_len, &r);
+        if (err == 0 && (err = settle_deleted(&r)) != 0)
+            free(r.path);
+        if (err == 0) {
+            if (entry >= r.start && entry < r.end && r.kind == PROCSUM_REGION_FILE) {
+                entry_dev = r.dev;
+                entry_ino = r.ino;
+            }
+            err = psum_os_region_list_push(list, &r);
+            if (err)
+                free(r.path);
+        }
+        line += line_len + 1;
+    }
+    if (err) {
+        free(maps);
+        forget(t);
+        psum_os_region_list_clear(list);
+        return err;
+    }
+    mark_main_executable(t, list, entry_dev, entry_ino);
+    remember(t, list, maps, len);
+    return 0;
+}
+
+int psum_os_region_at(psum_os_target *t, uintptr_t addr, psum_os_region *out)
+{
+    char *maps;
+    size_t len;
+    int err = read_proc_file(t, "maps", &maps, &len);
+    if (err)
+        return err;
+    err = PROCSUM_EFAULT;
+    for (const char *line = maps; line < maps + len;) {
+        const char *nl = memchr(line, '\n', (size_t)(maps + len - line));
+        size_t line_len = nl ? (size_t)(nl - line) : (size_t)(maps + len - line);
+        psum_os_region r;
+        if (psum_maps_parse_line(line, line_len, &r) == 0) {
+            if (addr >= r.start && addr < r.end) {
+                *out = r;
+                err = 0;
+                break;
+            }
+            free(r.path);
+        }
+        line += line_len + 1;
+    }
+    free(maps);
+    return err;
+}

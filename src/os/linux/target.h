@@ -1,0 +1,39 @@
+/*
+ * The Linux target's state (target.c), shared by the files that list its
+ * regions (regions.c), read its pages (pages.c) and ask their residency
+ * (residency.c). Nothing here calls back into those files.
+ */
+#ifndef PSUM_LINUX_TARGET_H
+#define PSUM_LINUX_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "../os.h"
+#include "loader.h"
+
+struct psum_os_target {
+    long pid;           /* 0: the calling process, whoever it is after a fork */
+    int mem_fd;         /* /proc/PID/mem, opened on first need */
+    pid_t mem_fd_owner; /* the process that opened it: after a fork, the child's must be its own */
+    int pagemap_fd;     /* /proc/PID/pagemap, kept open across passes */
+    pid_t pagemap_owner;
+    bool vm_readv_ok;   /* false once process_vm_readv is refused (seccomp, old kernel) */
+    /* The maps text the list below was last filled from: the same text again needs no parsing. */
+    char *last_maps;
+    size_t last_maps_len;
+    const psum_os_region_list *last_list;
+    size_t last_count;
+    /* The loader's counters just before the last listing (the own process only). */
+    psum_linux_loader_counters listed;
+};
+
+/* The process id to give system calls: getpid() for the calling process. */
+pid_t psum_linux_target_real_pid(const psum_os_target *t);
+/* /proc/PID/leaf, or /proc/self/leaf for the calling process ("self" follows it across fork). */
+void psum_linux_target_proc_path(char *buf, size_t size, const psum_os_target *t, const char *leaf);
+/* The target's pagemap, opened once and kept (reopened by a forked child); -1 if it cannot be opened. */
+int psum_linux_target_pagemap(psum_os_target *t);
+
+#endif

@@ -1,0 +1,146 @@
+/* The page state machine: each page read compared with its baseline; pages not read carried over. */
+#include "pass.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "walk.h"
+
+static uint32_t page_in_file(const psum_os_region *r, uintptr_t addr)
+{
+    return r->kind == PROCSUM_REGION_FILE ? (uint32_t)((r->file_offset + (addr - r->start)) / PROCSUM_PAGE_SIZE) : 0;
+}
+
+static bool still_mapped(psum_walk *w, const psum_page_baseline *pg)
+{
+    const psum_os_region_list *m = w->mapped;
+    while (w->mapped_cursor < m->count && m->items[w->mapped_cursor].end <= pg->addr)
+        w->mapped_cursor++;
+    if (w->mapped_cursor == m->count)
+        return false;
+    const psum_os_region *r = &m->items[w->mapped_cursor];
+    if (r->start > pg->addr)
+        return false;
+    if (w->mapped_file_for != w->mapped_cursor) {
+        w->mapped_file = psum_table_find_file(w->out, r);
+        w->mapped_file_for = w->mapped_cursor;
+    }
+    return pg->file == w->mapped_file && pg->file_page == page_in_file(r, pg->addr);
+}
+
+void psum_pages_carry_below(psum_walk *w, uintptr_t addr, bool all)
+{
+    const psum_snapshot *old = w->old;
+    if (!old)
+        return;
+    while (w->old_cursor < old->page_count && (all || old->pages[w->old_cursor].addr < addr)) {
+        const psum_page_baseline *pg = &old->pages[w->old_cursor++];
+        if (still_mapped(w, pg))
+            w->out->pages[w->out->page_count++] = *pg;
+    }
+}
+
+/* Whether `bytes` still hash to the baseline, digested at the baseline's position in its region. */
+static bool matches_baseline(const psum_pass *p, const psum_page_baseline *was, const psum_page_baseline *now,
+                             const uint8_t *bytes)
+{
+    if (was->index == now->index)
+        return memcmp(was->digest, now->digest, p->digest_len) == 0;
+    /* The region's bounds moved: digest the page at its old position to compare like with like. */
+    uint8_t at_old[PROCSUM_MAX_DIGEST];
+    psum_page_digest_at_keyed(p->algo, psum_pass_key(p), bytes, was->index, at_old);
+    return memcmp(was->digest, at_old, p->digest_len) == 0;
+}
+
+static uint32_t digest_tag(const uint8_t *digest)
+{
+    uint32_t tag;
+    memcpy(&tag, digest, sizeof(tag));
+    return tag;
+}
+
+/* Compares a freshly hashed page with its baseline, if it has one, and moves it through psum_page_state. */
+/* The same mapping as the listing this pass works from: nothing was unmapped and mapped there since. */
+static bool same_mapping(const psum_os_region *listed, const psum_os_region *now)
+{
+    return now->start == listed->start && now->end == listed->end && now->prot == listed->prot &&
+           now->kind == listed->kind && now->dev == listed->dev && now->ino == listed->ino &&
+           (now->kind != PROCSUM_REGION_FILE || now->file_offset == listed->file_offset);
+}
+
+/*
+ * A settled page read with other content than its baseline: a change, or a
+ * range unmapped and mapped again since the regions were listed, caught
+ * half made. Rather than wait a period for the next pass, look again now:
+ * the mapping at the page must still be the one listed, and a second read
+ * of the page must give the same content. Only then is it a change.
+ */
+bool psum_pages_confirm_now(psum_walk *w, const psum_region_walk *rw, const psum_page_baseline *now)
+{
+    psum_pass *p = w->p;
+    psum_os_region at;
+    if (psum_os_region_at(p->target, now->addr, &at) != 0)
+        return false;
+    bool same = same_mapping(rw->region, &at);
+    free(at.path);
+    if (!same || psum_os_read(p->target, now->addr, p->confirm_page, PROCSUM_PAGE_SIZE) != 0)
+        return false;
+    uint8_t again[PROCSUM_MAX_DIGEST];
+    psum_page_digest_at_keyed(p->algo, psum_pass_key(p), p->confirm_page, now->index, again);
+    return memcmp(again, now->digest, p->digest_len) == 0;
+}
+
+static int compare_page(psum_walk *w, psum_region_walk *rw, psum_page_baseline *now, const uint8_t *bytes)
+{
+    const psum_snapshot *old = w->old;
+    /* Pages of the very first pass are the program as started: settled at once. */
+    now->state = old == NULL ? PSUM_PAGE_SETTLED : PSUM_PAGE_TENTATIVE;
+    psum_pages_carry_below(w, now->addr, false);
+    if (!old || w->old_cursor == old->page_count || old->pages[w->old_cursor].addr != now->addr)
+        return old == NULL ? psum_findings_verify_new_page(w, rw, now, bytes) : 0;
+    const psum_page_baseline *was = &old->pages[w->old_cursor++];
+    if (was->file != now->file || was->file_page != now->file_page)
+        return 0; /* other content is mapped here now: it joins silently */
+    psum_pass *p = w->p;
+    if (matches_baseline(p, was, now, bytes)) {
+        now->state = PSUM_PAGE_SETTLED;
+        return was->state == PSUM_PAGE_TENTATIVE ? psum_findings_verify_new_page(w, rw, now, bytes) : 0;
+    }
+    if (was->state == PSUM_PAGE_TENTATIVE)
+        return 0; /* still being written: the new content starts over as tentative */
+    uint32_t tag = digest_tag(now->digest);
+    bool seen_before = was->state == PSUM_PAGE_SUSPECT && was->suspect_index == now->index && was->suspect_tag == tag;
+    if (!seen_before && !psum_pages_confirm_now(w, rw, now)) {
+        /* Keep defending the old content until the next pass says whether this one stays. */
+        uint32_t index = now->index;
+        *now = *was;
+        now->state = PSUM_PAGE_SUSPECT;
+        now->suspect_index = index;
+        now->suspect_tag = tag;
+        rw->held++;
+        p->pages_held++;
+        return 0;
+    }
+    now->state = PSUM_PAGE_SETTLED;
+    return psum_findings_note_change(w, rw, now, was, bytes);
+}
+
+int psum_pages_take(psum_walk *w, psum_region_walk *rw, size_t index, const uint8_t *digest, const uint8_t *bytes)
+{
+    const psum_os_region *r = rw->region;
+    psum_page_baseline pg = {
+        .addr = r->start + index * PROCSUM_PAGE_SIZE,
+        .time_ns = w->now_ns,
+        .file = rw->file,
+        .index = (uint32_t)index,
+    };
+    pg.file_page = page_in_file(r, pg.addr);
+    memcpy(pg.digest, digest, w->p->digest_len);
+    int err = compare_page(w, rw, &pg, bytes);
+    if (err)
+        return err;
+    if (pg.state == PSUM_PAGE_TENTATIVE)
+        rw->unsettled++;
+    w->out->pages[w->out->page_count++] = pg;
+    return 0;
+}

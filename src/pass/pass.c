@@ -1,0 +1,164 @@
+/* A pass: the state every pass of one checker reuses, and the driver that walks the regions. */
+#include "pass.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "walk.h"
+
+/* 256 KiB: large enough for wide hashing, small enough to stay in L2 and to honour a stop promptly. */
+#define SLICE_PAGES 64
+
+int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *target, psum_slice_hook hook,
+                   void *hook_ctx)
+{
+    memset(p, 0, sizeof(*p));
+    if (!psum_algorithm_valid(o->algorithm))
+        return PROCSUM_EINVAL;
+    p->opts = *o;
+    p->algo = o->algorithm;
+    p->digest_len = psum_digest_len(o->algorithm);
+    p->target = target;
+    p->hook = hook;
+    p->hook_ctx = hook_ctx;
+    p->slice_pages = SLICE_PAGES;
+    if (o->keyed_digests) {
+        int err = psum_digest_key_random(&p->key, psum_os_random);
+        if (err)
+            return err;
+    }
+    p->buf = malloc(SLICE_PAGES * PROCSUM_PAGE_SIZE);
+    p->page_digests = malloc(SLICE_PAGES * PROCSUM_MAX_DIGEST);
+    p->confirm_page = malloc(PROCSUM_PAGE_SIZE);
+    p->resident = malloc(PSUM_RESIDENCY_PAGES * sizeof(*p->resident));
+    p->files = calloc(1, sizeof(*p->files));
+    p->verify_new_pages = o->verify_file;
+    if (!p->buf || !p->page_digests || !p->confirm_page || !p->resident || !p->files) {
+        psum_pass_free(p);
+        return PROCSUM_ENOMEM;
+    }
+    return 0;
+}
+
+void psum_pass_abandon(psum_pass *p)
+{
+    /* The key is a secret: do not leave it in freed memory. */
+    volatile uint8_t *k = (volatile uint8_t *)&p->key;
+    for (size_t i = 0; i < sizeof(p->key); i++)
+        k[i] = 0;
+    free(p->buf);
+    free(p->page_digests);
+    free(p->confirm_page);
+    p->buf = p->page_digests = p->confirm_page = NULL;
+    free(p->resident);
+    p->resident = NULL;
+    free(p->spare);
+    p->spare = NULL;
+    p->spare_cap = p->spare_used = 0;
+}
+
+void psum_pass_free(psum_pass *p)
+{
+    psum_pass_abandon(p);
+    if (p->files)
+        psum_file_cache_close(p->files);
+    free(p->files);
+    p->files = NULL;
+    psum_findings *lists[2] = {&p->changes, &p->file_findings};
+    for (int i = 0; i < 2; i++) {
+        free(lists[i]->addrs);
+        free(lists[i]->pages);
+        memset(lists[i], 0, sizeof(*lists[i]));
+    }
+}
+
+const psum_digest_key *psum_pass_key(const psum_pass *p)
+{
+    return p->opts.keyed_digests ? &p->key : NULL;
+}
+
+int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const psum_snapshot *old,
+                       psum_snapshot *out, psum_change_fn on_change, void *userdata)
+{
+    size_t pages, regions;
+    psum_select_size(mapped, &p->opts, &pages, &regions);
+    int err = psum_table_prepare(p, old, out, pages, regions);
+    if (err)
+        return err;
+    p->pages_skipped = 0;
+    p->pages_held = 0;
+    int64_t sec;
+    long nsec;
+    psum_os_wall_time(&sec, &nsec);
+    psum_walk w = {.p = p, .mapped = mapped, .old = old, .out = out, .mapped_file_for = SIZE_MAX,
+                   .now_ns = sec * 1000000000 + nsec};
+    /* The kernel maps [uprobes] into a process the first time one of its uprobes is hit. */
+    for (size_t i = 0; i < mapped->count && !w.uprobes_mapped; i++)
+        w.uprobes_mapped = mapped->items[i].path && strcmp(mapped->items[i].path, "[uprobes]") == 0;
+
+    for (size_t i = 0; i < mapped->count; i++) {
+        const psum_os_region *r = &mapped->items[i];
+        if (!psum_region_selected(r, &p->opts))
+            continue;
+        psum_region_walk rw = {.region = r};
+        size_t known_files = out->file_count;
+        err = psum_table_add_file(out, r, &rw.file);
+        if (err) {
+            psum_snapshot_free(out);
+            return err;
+        }
+        if (out->file_count > known_files) {
+            psum_file_id *f = &out->files[rw.file];
+            f->state_known = psum_file_state(p->files, r, &f->state);
+        }
+        p->changes.count = 0;
+        p->file_findings.count = 0;
+        uint8_t digest[PROCSUM_MAX_DIGEST] = {0};
+        bool complete = false;
+        size_t first_page = out->page_count, old_cursor = w.old_cursor, mapped_cursor = w.mapped_cursor;
+        err = psum_slices_take_region(&w, &rw, digest, &complete);
+        complete = complete && rw.repaired == 0;
+        if (err == PROCSUM_EFAULT) {
+            /* Unmapped while we read it: nothing to report; its baselines stay while the file is mapped. */
+            out->page_count = first_page;
+            w.old_cursor = old_cursor;
+            w.mapped_cursor = mapped_cursor;
+            continue;
+        }
+        if (err) {
+            psum_snapshot_free(out);
+            return err;
+        }
+        psum_region_baseline *rb = &out->regions[out->region_count++];
+        *rb = (psum_region_baseline){
+            .start = r->start,
+            .end = r->end,
+            .dev = r->dev,
+            .ino = r->ino,
+            .file_offset = r->kind == PROCSUM_REGION_FILE ? r->file_offset : 0,
+            .time_ns = w.now_ns,
+            .defended = complete && rw.unsettled == 0,
+            .complete = complete,
+        };
+        memcpy(rb->digest, digest, sizeof(digest));
+        const psum_region_baseline *was = rw.held ? psum_table_find_region(old, r) : NULL;
+        if (rw.held) {
+            /* Content held for a second look is not yet the region's: keep the digest being defended. */
+            rb->defended = was != NULL;
+            if (was) {
+                rb->time_ns = was->time_ns;
+                memcpy(rb->digest, was->digest, sizeof(rb->digest));
+            }
+        }
+        if (on_change && p->file_findings.count > 0)
+            psum_findings_report(&w, &rw, &p->file_findings, PROCSUM_REPORT_DIFFERS_FROM_FILE, digest, complete,
+                                 on_change, userdata);
+        if (on_change && p->changes.count > 0)
+            psum_findings_report(&w, &rw, &p->changes, PROCSUM_REPORT_CHANGED, digest, complete, on_change,
+                                 userdata);
+    }
+    psum_pages_carry_below(&w, 0, true);
+    psum_file_cache_close(p->files);
+    psum_table_prune_files(out);
+    return 0;
+}

@@ -1,0 +1,83 @@
+/*
+ * What the files of src/pass/ share: the state of the walk over one pass,
+ * and the steps each file takes in it. Nothing outside src/pass/ includes
+ * this; the rest of src/ sees pass.h.
+ */
+#ifndef PSUM_PASS_WALK_H
+#define PSUM_PASS_WALK_H
+
+#include "pass.h"
+
+/* Residency is asked for this many pages at once (8 KiB of pagemap): one system call per 16 slices. */
+#define PSUM_RESIDENCY_PAGES 1024
+
+/*
+ * The state of one pass. Old pages, new pages and mappings all ascend by
+ * address, so one cursor into each is enough: no lookups, no hash table.
+ */
+typedef struct psum_walk {
+    psum_pass *p;
+    const psum_os_region_list *mapped;
+    const psum_snapshot *old;
+    psum_snapshot *out;
+    size_t old_cursor;
+    size_t mapped_cursor;
+    size_t mapped_file_for; /* the mapped_cursor mapped_file was found for */
+    uint32_t mapped_file;
+    int64_t now_ns;
+    bool uprobes_mapped; /* the process has an [uprobes] area */
+} psum_walk;
+
+/* Everything the comparison of one region carries between slices. */
+typedef struct psum_region_walk {
+    const psum_os_region *region;
+    uint32_t file;    /* the region's file: its index in the new snapshot's files */
+    size_t held;      /* pages whose differing content waits for a second look */
+    size_t unsettled; /* pages without a settled baseline */
+    size_t repaired;  /* pages written back from their file */
+} psum_region_walk;
+
+/* pass.c: the key to digest with, NULL unless opts.keyed_digests. */
+const psum_digest_key *psum_pass_key(const psum_pass *p);
+
+/* select.c: how many regions of mapped the options select, and how many pages they hold. */
+void psum_select_size(const psum_os_region_list *mapped, const procsum_options *o, size_t *pages,
+                      size_t *regions);
+
+/*
+ * table.c: makes out ready for a pass over `pages` pages in `regions`
+ * regions, besides those of old it may carry; frees it on failure.
+ */
+int psum_table_prepare(psum_pass *p, const psum_snapshot *old, psum_snapshot *out, size_t pages, size_t regions);
+/* The index of r's file in s->files; 0 for anonymous memory, UINT32_MAX for a file not in the table. */
+uint32_t psum_table_find_file(const psum_snapshot *s, const psum_os_region *r);
+/* The same, adding r's file if it is new. */
+int psum_table_add_file(psum_snapshot *s, const psum_os_region *r, uint32_t *out);
+/* old's baseline of r, if it defends exactly r (same bounds, same file at the same offset). */
+const psum_region_baseline *psum_table_find_region(const psum_snapshot *old, const psum_os_region *r);
+void psum_table_prune_files(psum_snapshot *s);
+
+/* pages.c: records one hashed page, compared with its baseline, in the new snapshot. */
+int psum_pages_take(psum_walk *w, psum_region_walk *rw, size_t index, const uint8_t *digest, const uint8_t *bytes);
+/* Old pages below addr (all, with `all`) were not read this pass: keep those whose file page is still mapped there. */
+bool psum_pages_confirm_now(psum_walk *w, const psum_region_walk *rw, const psum_page_baseline *now);
+void psum_pages_carry_below(psum_walk *w, uintptr_t addr, bool all);
+
+/* residency.c: points p->slice_resident at the flags of the n pages from base; returns how many to read. */
+size_t psum_residency_mark(psum_pass *p, uintptr_t base, size_t n, uintptr_t end);
+
+/* slices.c: hashes one region slice by slice. */
+int psum_slices_take_region(psum_walk *w, psum_region_walk *rw, uint8_t *region_digest, bool *complete);
+
+/* findings.c: a change seen twice: describe it against the file, repair it if asked. */
+int psum_findings_note_change(psum_walk *w, psum_region_walk *rw, psum_page_baseline *now,
+                              const psum_page_baseline *was, const uint8_t *bytes);
+/* A page gets its baseline: with verify_file, report it once if it already differs from its file. */
+int psum_findings_verify_new_page(psum_walk *w, psum_region_walk *rw, const psum_page_baseline *now,
+                                  const uint8_t *bytes);
+/* Builds the psum_change for the findings f of one region and hands it to on_change. */
+void psum_findings_report(psum_walk *w, const psum_region_walk *rw, const psum_findings *f,
+                          procsum_report_kind kind, const uint8_t *region_digest, bool complete,
+                          psum_change_fn on_change, void *userdata);
+
+#endif

@@ -1,0 +1,193 @@
+/*
+ * The rule for confirming a change: a page that differs from its settled
+ * baseline is looked at again at once (its mapping must still be the one
+ * listed, and a second read must give the same content) and reported in the
+ * pass that first saw it. Where the mapping changed since the listing (a
+ * range unmapped and mapped again, caught half made), it is held for the
+ * next pass, and reported only when that pass reads the same new content.
+ * The passes are driven one by one here (psum_snapshot_take), so what each
+ * one sees is certain.
+ */
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "os/os.h"
+#include "procsum.h"
+#include "pass/pass.h"
+#include "test_util.h"
+
+#define PAGE ((uintptr_t)PROCSUM_PAGE_SIZE)
+
+typedef struct passes {
+    psum_os_target *target;
+    psum_os_region_list regions;
+    psum_pass pass;
+    psum_snapshot snaps[2];
+    int current; /* snaps[current] is the baseline; -1 before the first pass */
+    int changes;
+    uintptr_t last_page;
+} passes;
+
+static void on_change(const psum_change *ch, void *userdata)
+{
+    passes *ps = userdata;
+    cr_assert_eq(ch->kind, PROCSUM_REPORT_CHANGED, "verify_file is off: only changes");
+    ps->changes++;
+    ps->last_page = ch->pages[0];
+}
+
+static void passes_init(passes *ps)
+{
+    memset(ps, 0, sizeof(*ps));
+    ps->current = -1;
+    cr_assert_eq(psum_os_target_open(0, &ps->target), 0);
+    procsum_options o;
+    procsum_options_init(&o);
+    o.verify_file = false;
+    cr_assert_eq(psum_pass_init(&ps->pass, &o, ps->target, NULL, NULL), 0);
+}
+
+/* One pass over the regions as last listed; returns the reports it made. */
+static int pass_over_listing(passes *ps)
+{
+    int next = ps->current == 0 ? 1 : 0;
+    const psum_snapshot *old = ps->current < 0 ? NULL : &ps->snaps[ps->current];
+    int before = ps->changes;
+    cr_assert_eq(psum_snapshot_take(&ps->pass, &ps->regions, old, &ps->snaps[next], on_change, ps), 0);
+    if (ps->current >= 0)
+        psum_snapshot_free(&ps->snaps[ps->current]);
+    ps->current = next;
+    return ps->changes - before;
+}
+
+/* One pass over the regions as they are now. */
+static int one_pass(passes *ps)
+{
+    cr_assert_eq(psum_os_list_regions(ps->target, &ps->regions), 0);
+    return pass_over_listing(ps);
+}
+
+static void passes_free(passes *ps)
+{
+    if (ps->current >= 0)
+        psum_snapshot_free(&ps->snaps[ps->current]);
+    psum_pass_free(&ps->pass);
+    psum_os_region_list_free(&ps->regions);
+    psum_os_target_close(ps->target);
+}
+
+/* Anonymous code of two pages, as a JIT makes it. */
+static uint8_t *jit_code(void)
+{
+    uint8_t *jit = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(jit, MAP_FAILED);
+    memset(jit, 0xc3, 2 * PAGE);
+    cr_assert_eq(mprotect(jit, 2 * PAGE, PROT_READ | PROT_EXEC), 0);
+    return jit;
+}
+
+static void flip(uint8_t *addr, int bit)
+{
+    uint8_t *page = (uint8_t *)((uintptr_t)addr & ~(PAGE - 1));
+    cr_assert_eq(mprotect(page, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC), 0);
+    *addr ^= (uint8_t)(1u << bit);
+    cr_assert_eq(mprotect(page, PAGE, PROT_READ | PROT_EXEC), 0);
+}
+
+Test(confirm, a_change_is_reported_in_the_pass_that_first_sees_it)
+{
+    uint8_t *jit = jit_code();
+    passes ps;
+    passes_init(&ps);
+    cr_assert_eq(one_pass(&ps), 0, "the first pass takes the baseline");
+    cr_assert_eq(one_pass(&ps), 0);
+    flip(jit + 100, 5);
+    cr_assert_eq(one_pass(&ps), 1, "looked at again at once: reported in this pass");
+    cr_assert_eq(ps.last_page, (uintptr_t)jit);
+    cr_assert_eq(ps.pass.pages_held, 0u, "nothing waits for the next pass");
+    cr_assert_eq(one_pass(&ps), 0, "the new content is the baseline: reported once");
+    passes_free(&ps);
+    munmap(jit, 2 * PAGE);
+}
+
+Test(confirm, a_change_undone_before_the_pass_is_no_change)
+{
+    uint8_t *jit = jit_code();
+    passes ps;
+    passes_init(&ps);
+    cr_assert_eq(one_pass(&ps), 0);
+    flip(jit + PAGE + 9, 2);
+    flip(jit + PAGE + 9, 2);
+    cr_assert_eq(one_pass(&ps), 0);
+    cr_assert_eq(ps.pass.pages_held, 0u);
+    passes_free(&ps);
+    munmap(jit, 2 * PAGE);
+}
+
+Test(confirm, two_changes_are_two_reports)
+{
+    uint8_t *jit = jit_code();
+    passes ps;
+    passes_init(&ps);
+    cr_assert_eq(one_pass(&ps), 0);
+    flip(jit + 7, 1);
+    cr_assert_eq(one_pass(&ps), 1);
+    flip(jit + 8, 1);
+    cr_assert_eq(one_pass(&ps), 1, "other content again: another report");
+    passes_free(&ps);
+    munmap(jit, 2 * PAGE);
+}
+
+/*
+ * The mapping changed between the listing and the read (here: the second
+ * page made writable, which splits the listed region): the change is not
+ * taken at once but held, and reported by the next pass, which lists the
+ * mappings anew and reads the same content.
+ */
+Test(confirm, a_change_in_a_mapping_changed_since_the_listing_waits_for_the_next_pass)
+{
+    uint8_t *jit = jit_code();
+    passes ps;
+    passes_init(&ps);
+    cr_assert_eq(one_pass(&ps), 0);
+    cr_assert_eq(one_pass(&ps), 0);
+    flip(jit + 100, 3);
+    cr_assert_eq(psum_os_list_regions(ps.target, &ps.regions), 0);
+    cr_assert_eq(mprotect(jit + PAGE, PAGE, PROT_READ | PROT_WRITE), 0);
+    cr_assert_eq(pass_over_listing(&ps), 0, "the mapping is not the one listed: held, not reported");
+    cr_assert_eq(ps.pass.pages_held, 1u, "the changed page waits for a second look");
+    cr_assert_eq(mprotect(jit + PAGE, PAGE, PROT_READ | PROT_EXEC), 0);
+    cr_assert_eq(one_pass(&ps), 1, "the next pass sees the same content: reported");
+    cr_assert_eq(ps.last_page, (uintptr_t)jit);
+    cr_assert_eq(one_pass(&ps), 0);
+    passes_free(&ps);
+    munmap(jit, 2 * PAGE);
+}
+
+/*
+ * Held content that the next pass reads otherwise (still being written)
+ * starts the wait over: the second look must see what the first one saw.
+ */
+Test(confirm, held_content_that_changes_again_starts_the_wait_over)
+{
+    uint8_t *jit = jit_code();
+    passes ps;
+    passes_init(&ps);
+    cr_assert_eq(one_pass(&ps), 0);
+    cr_assert_eq(one_pass(&ps), 0);
+    flip(jit + 7, 1);
+    cr_assert_eq(psum_os_list_regions(ps.target, &ps.regions), 0);
+    cr_assert_eq(mprotect(jit + PAGE, PAGE, PROT_READ | PROT_WRITE), 0);
+    cr_assert_eq(pass_over_listing(&ps), 0);
+    cr_assert_eq(ps.pass.pages_held, 1u);
+    flip(jit + 8, 1);
+    cr_assert_eq(psum_os_list_regions(ps.target, &ps.regions), 0);
+    cr_assert_eq(mprotect(jit + PAGE, PAGE, PROT_READ | PROT_EXEC), 0);
+    cr_assert_eq(pass_over_listing(&ps), 0, "other content than the pass before saw, mapping moved: held again");
+    cr_assert_eq(ps.pass.pages_held, 1u);
+    cr_assert_eq(one_pass(&ps), 1, "the same content twice: reported");
+    passes_free(&ps);
+    munmap(jit, 2 * PAGE);
+}

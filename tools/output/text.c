@@ -1,0 +1,63 @@
+/*
+ * The text format: aligned columns for a person at a terminal. The source
+ * of a region comes last, so that a path with spaces still leaves the other
+ * columns in place, and is escaped (psum_escape_text), so that a name made
+ * to move the cursor or clear the screen arrives as plain text.
+ */
+#include <inttypes.h>
+
+#include "escape.h"
+#include "writer.h"
+
+static int text_begin(psum_writer *w, psum_list_kind kind, procsum_algorithm algorithm)
+{
+    switch (kind) {
+    case PSUM_LIST_REGIONS:
+        return psum_sink_printf(w->out, "%-33s %10s %-5s %-*s  %s\n", "range", "size", "kind",
+                                (int)(procsum_digest_len(algorithm) * 2), procsum_algorithm_name(algorithm),
+                                "source");
+    case PSUM_LIST_BENCH:
+        return psum_sink_printf(w->out, "%-8s %8s %12s %10s %10s %10s\n", "algo", "regions", "bytes", "scan ms",
+                                "hash ms", "GB/s");
+    case PSUM_LIST_VERSION: return 0;
+    }
+    return 0;
+}
+
+static int text_region(psum_writer *w, const procsum_region *r)
+{
+    size_t dlen = procsum_digest_len(w->algorithm);
+    psum_sink *o = w->out;
+    if (psum_sink_printf(o, "%016" PRIxPTR "-%016" PRIxPTR " %9zuK %-5s ", r->start, r->end,
+                         (size_t)((r->end - r->start) / 1024),
+                         r->main_executable ? "exe" : procsum_region_kind_name(r->kind)))
+        return -1;
+    /* Without every page read there is no digest to show. */
+    int rc = r->digest_valid ? psum_sink_hex(o, r->digest, dlen) : psum_sink_printf(o, "%-*s", (int)(dlen * 2), "-");
+    if (rc || psum_sink_puts(o, "  ") || psum_sink_escaped(o, psum_escape_text, r->source))
+        return -1;
+    return psum_sink_printf(o, "%s%s\n", r->writable ? " [rwx]" : "", r->file_deleted ? " (deleted)" : "");
+}
+
+static int text_bench(psum_writer *w, const psum_bench_row *b)
+{
+    return psum_sink_printf(w->out, "%-8s %8zu %12" PRIu64 " %10.3f %10.3f %10.2f\n",
+                            procsum_algorithm_name(b->algorithm), b->regions, b->hashed_bytes,
+                            (double)b->scan_ns / 1e6, (double)b->hash_ns / 1e6, psum_bench_gb_per_s(b));
+}
+
+static int text_version(psum_writer *w, const char *version)
+{
+    if (psum_sink_puts(w->out, "procsum ") || psum_sink_escaped(w->out, psum_escape_text, version))
+        return -1;
+    return psum_sink_puts(w->out, "\n");
+}
+
+const psum_writer_ops psum_text_writer = {
+    .name = "text",
+    .summary = "a table for a person (the default)",
+    .begin = text_begin,
+    .region = text_region,
+    .bench = text_bench,
+    .version = text_version,
+};

@@ -1,0 +1,201 @@
+/*
+ * The command line's options, the help text made from the same tables, and
+ * the one place where a failure becomes a message and an exit code.
+ */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "escape.h"
+
+typedef struct option_spec {
+    const char *name;
+    const char *alias; /* a short spelling, or NULL */
+    const char *value; /* the value's name in the help text; NULL for a flag */
+    unsigned bit;      /* PSUM_OPT_*; 0 for an option every command takes */
+    const char *help;
+    int (*apply)(psum_cli *c, const char *value); /* 0 or PSUM_EXIT_USAGE after a message */
+} option_spec;
+
+static int apply_algo(psum_cli *c, const char *value)
+{
+    char q[80];
+    if (procsum_algorithm_parse(value, &c->opts.algorithm) != 0)
+        return psum_cli_usage_error("unknown algorithm '%s': use blake3, crc64 or xxh3",
+                                    psum_cli_quote(q, sizeof(q), value));
+    c->algorithm_given = true;
+    return 0;
+}
+
+static int apply_skip_libs(psum_cli *c, const char *value)
+{
+    c->opts.skip_libs = true;
+    return 0;
+}
+
+static int apply_writable(psum_cli *c, const char *value)
+{
+    c->opts.include_writable_code = true;
+    return 0;
+}
+
+static int apply_format(psum_cli *c, const char *value)
+{
+    char q[80];
+    const psum_writer_ops *f = psum_writer_find(value);
+    if (!f)
+        return psum_cli_usage_error("unknown format '%s'", psum_cli_quote(q, sizeof(q), value));
+    c->format = f;
+    return 0;
+}
+
+static int apply_json(psum_cli *c, const char *value)
+{
+    return apply_format(c, "json");
+}
+
+static int apply_help(psum_cli *c, const char *value)
+{
+    c->help = true;
+    return 0;
+}
+
+static const option_spec OPTIONS[] = {
+    {"--algo", NULL, "NAME", PSUM_OPT_ALGO, "blake3 (default), crc64 or xxh3; bench runs all without it", apply_algo},
+    {"--skip-libs", NULL, NULL, PSUM_OPT_SKIP_LIBS, "only the main executable", apply_skip_libs},
+    {"--include-writable-code", NULL, NULL, PSUM_OPT_WRITABLE, "also rwx regions", apply_writable},
+    {"--format", NULL, "NAME", 0, "how to write the output: one of the formats below", apply_format},
+    {"--json", NULL, NULL, 0, "the same as --format json", apply_json},
+    {"--help", "-h", NULL, 0, "this text", apply_help},
+};
+#define OPTION_COUNT (sizeof(OPTIONS) / sizeof(OPTIONS[0]))
+
+void psum_cli_init(psum_cli *c)
+{
+    memset(c, 0, sizeof(*c));
+    procsum_options_init(&c->opts);
+    c->format = &psum_text_writer;
+}
+
+static const option_spec *find_option(const char *arg, size_t len)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        const option_spec *o = &OPTIONS[i];
+        if ((strlen(o->name) == len && strncmp(arg, o->name, len) == 0) ||
+            (o->alias && strlen(o->alias) == len && strncmp(arg, o->alias, len) == 0))
+            return o;
+    }
+    return NULL;
+}
+
+int psum_cli_option(psum_cli *c, int argc, char **argv, int *i)
+{
+    const char *arg = argv[*i];
+    char q[80];
+    /* --name=value, for long options only */
+    const char *eq = arg[1] == '-' ? strchr(arg, '=') : NULL;
+    size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+    const option_spec *o = find_option(arg, len);
+    if (!o)
+        return psum_cli_usage_error("unknown option '%s'", psum_cli_quote(q, sizeof(q), arg));
+    const char *value = NULL;
+    if (o->value && eq)
+        value = eq + 1;
+    else if (o->value && *i + 1 < argc)
+        value = argv[++*i];
+    else if (o->value)
+        return psum_cli_usage_error("%s needs a value (%s)", o->name, o->value);
+    else if (eq)
+        return psum_cli_usage_error("%s takes no value", o->name);
+    c->given |= o->bit;
+    return o->apply(c, value);
+}
+
+int psum_cli_check_options(const psum_cli *c, const psum_cli_command *cmd)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++)
+        if (c->given & OPTIONS[i].bit & ~cmd->options)
+            return psum_cli_usage_error("%s does not apply to %s", OPTIONS[i].name, cmd->name);
+    return 0;
+}
+
+int psum_cli_usage(psum_sink *out, const psum_cli_command *cmds, size_t n)
+{
+    if (psum_sink_puts(out, "usage: procsum COMMAND [OPTIONS]\n\ncommands:\n"))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (psum_sink_printf(out, "  %-9s %s\n", cmds[i].name, cmds[i].summary))
+            return -1;
+    if (psum_sink_puts(out, "\noptions:\n"))
+        return -1;
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        const option_spec *o = &OPTIONS[i];
+        char spelling[64];
+        snprintf(spelling, sizeof(spelling), "%s%s%s%s%s", o->alias ? o->alias : "", o->alias ? ", " : "", o->name,
+                 o->value ? " " : "", o->value ? o->value : "");
+        if (psum_sink_printf(out, "  %-24s %s\n", spelling, o->help))
+            return -1;
+    }
+    if (psum_sink_puts(out, "\nformats:\n"))
+        return -1;
+    for (size_t i = 0; i < psum_writer_format_count; i++)
+        if (psum_sink_printf(out, "  %-9s %s\n", psum_writer_formats[i]->name, psum_writer_formats[i]->summary))
+            return -1;
+    return psum_sink_puts(out,
+                          "\nexit codes: 0 success, 1 failure, 2 bad usage, 3 permission denied, 4 no such process\n");
+}
+
+const char *psum_cli_quote(char *buf, size_t cap, const char *arg)
+{
+    /* Room for "..." after what fits. */
+    if (psum_escape_text(buf, cap - 3, arg) >= cap - 3)
+        strcat(buf, "...");
+    return buf;
+}
+
+int psum_cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("procsum: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(" (see procsum --help)\n", stderr);
+    va_end(ap);
+    return PSUM_EXIT_USAGE;
+}
+
+/* What each library code means for the command; codes not listed are plain failures. */
+static const struct {
+    int err;
+    int exit_code;
+    const char *hint; /* added to the library's words */
+} FAILURES[] = {
+    {PROCSUM_EPERM, PSUM_EXIT_PERMISSION, ""},
+    {PROCSUM_EACCES, PSUM_EXIT_PERMISSION, ""},
+    {PROCSUM_ESRCH, PSUM_EXIT_NO_PROCESS, ""},
+    /* A missing file is not a missing process. */
+    {PROCSUM_ENOENT, PSUM_EXIT_FAILURE, " (a file procsum reads is missing; on Linux, is /proc mounted?)"},
+    {PROCSUM_EINVAL, PSUM_EXIT_USAGE, ""},
+};
+
+int psum_cli_fail(const char *what, int err)
+{
+    int exit_code = PSUM_EXIT_FAILURE;
+    const char *hint = "";
+    for (size_t i = 0; i < sizeof(FAILURES) / sizeof(FAILURES[0]); i++) {
+        if (FAILURES[i].err == err) {
+            exit_code = FAILURES[i].exit_code;
+            hint = FAILURES[i].hint;
+        }
+    }
+    fprintf(stderr, "procsum: %s: %s%s\n", what, procsum_strerror(err), hint);
+    return exit_code;
+}
+
+int psum_cli_output_failed(int errnum)
+{
+    fprintf(stderr, "procsum: writing output: %s\n", strerror(errnum));
+    return PSUM_EXIT_FAILURE;
+}

@@ -1,0 +1,78 @@
+/*
+ * What the procsum command's files share: the parsed command line, the
+ * shape of a command in main.c's table, the exit codes, and the one place
+ * that turns a failure into a message and an exit code (cli.c).
+ */
+#ifndef PSUM_CLI_H
+#define PSUM_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "procsum.h"
+#include "sink.h"
+#include "writer.h"
+
+/* The command's exit codes. */
+enum {
+    PSUM_EXIT_OK = 0,
+    PSUM_EXIT_FAILURE = 1,
+    PSUM_EXIT_USAGE = 2,
+    PSUM_EXIT_PERMISSION = 3,
+    PSUM_EXIT_NO_PROCESS = 4,
+};
+
+/* Options that only some commands take; a command's table entry lists those it accepts. */
+enum {
+    PSUM_OPT_ALGO = 1u << 0,
+    PSUM_OPT_SKIP_LIBS = 1u << 1,
+    PSUM_OPT_WRITABLE = 1u << 2,
+    PSUM_OPT_SELECT = PSUM_OPT_ALGO | PSUM_OPT_SKIP_LIBS | PSUM_OPT_WRITABLE, /* which regions, how digested */
+};
+
+typedef struct psum_cli {
+    procsum_options opts;
+    bool algorithm_given;          /* --algo: bench runs every algorithm without it */
+    unsigned given;                /* PSUM_OPT_* bits of the options on the command line */
+    const psum_writer_ops *format; /* --format, --json */
+    bool help;                     /* -h, --help */
+} psum_cli;
+
+typedef struct psum_cli_command {
+    const char *name;
+    const char *summary; /* one line for --help */
+    unsigned options;    /* PSUM_OPT_* bits it accepts; the output options go with every command */
+    /* Writes through w; returns an exit code (after a failed write: PSUM_EXIT_FAILURE, main reports it). */
+    int (*run)(const psum_cli *c, psum_writer *w);
+} psum_cli_command;
+
+/* One file per command. */
+int psum_cmd_regions(const psum_cli *c, psum_writer *w);
+int psum_cmd_bench(const psum_cli *c, psum_writer *w);
+int psum_cmd_version(const psum_cli *c, psum_writer *w);
+
+void psum_cli_init(psum_cli *c);
+/*
+ * Parses the option at argv[*i] (which starts with '-'), and its value if
+ * it takes one (*i then moves past it). Returns 0 or, after a message,
+ * PSUM_EXIT_USAGE.
+ */
+int psum_cli_option(psum_cli *c, int argc, char **argv, int *i);
+/* PSUM_EXIT_USAGE, after a message, when an option given does not apply to cmd; else 0. */
+int psum_cli_check_options(const psum_cli *c, const psum_cli_command *cmd);
+/* The help text, listing cmds and every option and format. Returns 0 or -1 (see the sink). */
+int psum_cli_usage(psum_sink *out, const psum_cli_command *cmds, size_t n);
+
+/*
+ * An argument from the command line, for a message: escaped, and cut with
+ * "..." when long. Points into buf.
+ */
+const char *psum_cli_quote(char *buf, size_t cap, const char *arg);
+/* "procsum: MESSAGE (see procsum --help)" on stderr; returns PSUM_EXIT_USAGE. */
+int psum_cli_usage_error(const char *fmt, ...) PSUM_PRINTF(1, 2);
+/* "procsum: WHAT: words for err" on stderr; returns the exit code for the library's code err. */
+int psum_cli_fail(const char *what, int err);
+/* "procsum: writing output: words for errnum" on stderr; returns PSUM_EXIT_FAILURE. */
+int psum_cli_output_failed(int errnum);
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * The procsum command: parses the command line and hands it to one command
+ * from the table below. Each command lives in its own file and writes only
+ * through the writer it is given (tools/output/), so that every format
+ * serves every command and a lost write is never hidden: standard output
+ * is flushed and closed here and any failure is reported, exit code 1.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int cmd_help(const psum_cli *c, psum_writer *w);
+
+static const psum_cli_command COMMANDS[] = {
+    {"regions", "list the executable regions of this process, with their digests", PSUM_OPT_SELECT, psum_cmd_regions},
+    {"bench", "time one discovery and one hashing pass over those regions", PSUM_OPT_SELECT, psum_cmd_bench},
+    {"version", "print the version", 0, psum_cmd_version},
+    {"help", "this text", 0, cmd_help},
+};
+#define COMMAND_COUNT (sizeof(COMMANDS) / sizeof(COMMANDS[0]))
+
+static int cmd_help(const psum_cli *c, psum_writer *w)
+{
+    return psum_cli_usage(w->out, COMMANDS, COMMAND_COUNT) ? PSUM_EXIT_FAILURE : PSUM_EXIT_OK;
+}
+
+static const psum_cli_command *find_command(const char *name)
+{
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        if (strcmp(COMMANDS[i].name, name) == 0)
+            return &COMMANDS[i];
+    return NULL;
+}
+
+/* The command to run, or NULL after a message (bad usage). */
+static const psum_cli_command *parse(psum_cli *c, int argc, char **argv)
+{
+    const char *name = NULL;
+    char q[80];
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-') {
+            if (psum_cli_option(c, argc, argv, &i))
+                return NULL;
+        } else if (!name) {
+            name = argv[i];
+        } else {
+            psum_cli_usage_error("unexpected argument '%s'", psum_cli_quote(q, sizeof(q), argv[i]));
+            return NULL;
+        }
+    }
+    if (c->help)
+        return find_command("help");
+    if (!name) {
+        psum_cli_usage_error("no command given");
+        return NULL;
+    }
+    const psum_cli_command *cmd = find_command(name);
+    if (!cmd) {
+        psum_cli_usage_error("unknown command '%s'", psum_cli_quote(q, sizeof(q), name));
+        return NULL;
+    }
+    return psum_cli_check_options(c, cmd) ? NULL : cmd;
+}
+
+int main(int argc, char **argv)
+{
+    int err = psum_sink_reserve_std_fds();
+    if (err) {
+        fprintf(stderr, "procsum: cannot open /dev/null: %s\n", strerror(err));
+        return PSUM_EXIT_FAILURE;
+    }
+    psum_cli c;
+    psum_cli_init(&c);
+    const psum_cli_command *cmd = parse(&c, argc, argv);
+    if (!cmd)
+        return PSUM_EXIT_USAGE;
+
+    psum_sink out;
+    psum_sink_init(&out, stdout);
+    psum_writer w;
+    psum_writer_init(&w, c.format, &out);
+    int rc = cmd->run(&c, &w);
+    err = psum_sink_close(&out);
+    if (err) {
+        psum_cli_output_failed(err);
+        if (rc == PSUM_EXIT_OK)
+            rc = PSUM_EXIT_FAILURE;
+    }
+    return rc;
+}
