@@ -90,6 +90,9 @@ int psum_pe_parse(const uint8_t *hdr, size_t len, psum_pe_image *out, size_t *ne
     }
 
     uint64_t image_end = align_up(size_of_image, PAGE);
+    /* An image ends below 4 GiB: its end must fit the 32-bit addresses of its sections. */
+    if (image_end > UINT32_MAX)
+        return PROCSUM_EBADMSG;
     uint64_t round = salign > PAGE ? salign : PAGE;
     bool low_alignment = salign < PAGE;
     psum_pe_range *ranges = malloc((nsections ? nsections : 1) * sizeof(*ranges));
@@ -106,6 +109,11 @@ int psum_pe_parse(const uint8_t *hdr, size_t len, psum_pe_image *out, size_t *ne
         bool holds_entry = entry != 0 && entry >= va && (uint64_t)entry < (uint64_t)va + size;
         if (!(characteristics & SCN_MEM_EXECUTE) && !holds_entry)
             continue;
+        /* The loader maps a section at a multiple of SectionAlignment; one elsewhere is no image. */
+        if (!low_alignment && va % salign != 0) {
+            free(ranges);
+            return PROCSUM_EBADMSG;
+        }
         uint64_t start = va & ~(uint64_t)(PAGE - 1);
         uint64_t end = align_up((uint64_t)va + size, round);
         if (end > image_end)

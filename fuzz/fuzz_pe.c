@@ -1,0 +1,109 @@
+/*
+ * psum_pe_parse on arbitrary bytes: the start of a PE file or of a mapped
+ * image, made by anyone. Beyond the sanitizers' findings, a parsed image
+ * must keep the promises of pe.h that the Windows backend builds its
+ * regions from: ranges page aligned, ascending, apart, inside SizeOfImage;
+ * and a caller that starts with 64 bytes and grows its buffer to *need each
+ * time PROCSUM_ERANGE asks must end with what the whole input gives.
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_check.h"
+#include "os/win/pe.h"
+#include "procsum.h"
+
+#define PAGE 4096u
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_image(const psum_pe_image *img, size_t len)
+{
+    FUZZ_CHECK(img->nt_offset >= 64 && (uint64_t)img->nt_offset + 4 <= len, "e_lfanew %" PRIu32 " outside the headers",
+               img->nt_offset);
+    FUZZ_CHECK(img->size_of_image > 0 && img->size_of_image % PAGE == 0, "SizeOfImage %" PRIu64 " not whole pages",
+               img->size_of_image);
+    FUZZ_CHECK(img->section_alignment != 0 && (img->section_alignment & (img->section_alignment - 1)) == 0,
+               "SectionAlignment %" PRIu32 " not a power of two", img->section_alignment);
+    FUZZ_CHECK(img->range_count == 0 || img->ranges != NULL, "ranges missing");
+    for (size_t i = 0; i < img->range_count; i++) {
+        const psum_pe_range *r = &img->ranges[i];
+        FUZZ_CHECK(r->rva_start < r->rva_end, "range %zu: [%#" PRIx32 ", %#" PRIx32 ") empty or reversed", i,
+                   r->rva_start, r->rva_end);
+        FUZZ_CHECK(r->rva_start % PAGE == 0 && r->rva_end % PAGE == 0, "range %zu: [%#" PRIx32 ", %#" PRIx32
+                   ") not page aligned", i, r->rva_start, r->rva_end);
+        FUZZ_CHECK(r->rva_end <= img->size_of_image, "range %zu ends at %#" PRIx32 " past SizeOfImage %#" PRIx64, i,
+                   r->rva_end, img->size_of_image);
+        if (img->section_alignment < PAGE)
+            FUZZ_CHECK(r->file_offset == r->rva_start, "low alignment: file offset %#" PRIx64 " is not the RVA",
+                       r->file_offset);
+        if (i > 0)
+            FUZZ_CHECK(img->ranges[i - 1].rva_end <= r->rva_start, "ranges %zu and %zu overlap or descend", i - 1, i);
+    }
+}
+
+static bool same_image(const psum_pe_image *a, const psum_pe_image *b)
+{
+    if (a->nt_offset != b->nt_offset || a->size_of_image != b->size_of_image || a->entry_rva != b->entry_rva ||
+        a->preferred_base != b->preferred_base || a->section_alignment != b->section_alignment ||
+        a->range_count != b->range_count)
+        return false;
+    for (size_t i = 0; i < a->range_count; i++)
+        if (a->ranges[i].rva_start != b->ranges[i].rva_start || a->ranges[i].rva_end != b->ranges[i].rva_end ||
+            a->ranges[i].file_offset != b->ranges[i].file_offset)
+            return false;
+    return true;
+}
+
+/* Parses data[0, len) from an exact-size copy, so that any read past len is caught. */
+static int parse(const uint8_t *data, size_t len, psum_pe_image *img, size_t *need)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    FUZZ_CHECK(copy != NULL, "out of memory");
+    if (len)
+        memcpy(copy, data, len);
+    memset(img, 0x5A, sizeof(*img));
+    *need = (size_t)-1;
+    int err = psum_pe_parse(copy, len, img, need);
+    free(copy);
+    FUZZ_CHECK(err == 0 || err == PROCSUM_ERANGE || err == PROCSUM_EBADMSG || err == PROCSUM_ENOMEM,
+               "unexpected code %d", err);
+    if (err == PROCSUM_ERANGE)
+        FUZZ_CHECK(*need > len, "PROCSUM_ERANGE asks for %zu bytes but had %zu", *need, len);
+    if (err)
+        FUZZ_CHECK(img->ranges == NULL && img->range_count == 0, "ranges left behind on failure (%d)", err);
+    else
+        check_image(img, len);
+    return err;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    psum_pe_image whole, step;
+    size_t need_whole, need;
+    int err_whole = parse(data, size, &whole, &need_whole);
+
+    /* The documented way to call it: start small, grow to *need while it asks. */
+    size_t len = size < 64 ? size : 64;
+    int err;
+    for (int calls = 0;; calls++) {
+        FUZZ_CHECK(calls < 8, "still asking for more after %d calls", calls);
+        err = parse(data, len, &step, &need);
+        if (err != PROCSUM_ERANGE || need > size)
+            break;
+        len = need;
+    }
+    FUZZ_CHECK(err == err_whole, "growing the buffer ends in %d, the whole input gives %d", err, err_whole);
+    if (err == PROCSUM_ERANGE)
+        FUZZ_CHECK(need == need_whole, "asks for %zu, the whole input for %zu", need, need_whole);
+    if (err == 0)
+        FUZZ_CHECK(same_image(&step, &whole), "the headers alone and the whole input differ");
+
+    psum_pe_free(&step);
+    psum_pe_free(&whole);
+    psum_pe_free(NULL);
+    return 0;
+}
