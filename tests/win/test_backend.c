@@ -708,6 +708,9 @@ static size_t fake_pe(uint8_t *buf, size_t cap, uint32_t salign, uint32_t entry,
     put32(oh + 24, 0x40000000u); /* ImageBase, low half */
     put32(oh + 32, salign);
     put32(oh + 56, 0x20000);
+    put32(oh + 108, 16);                   /* NumberOfRvaAndSizes */
+    put32(oh + 112 + 5 * 8, 0x7000);       /* the base relocation directory */
+    put32(oh + 112 + 5 * 8 + 4, 0x40);
     uint8_t *sec = oh + 240;
     for (size_t i = 0; i < n; i++) {
         uint8_t *e = sec + 40 * i;
@@ -750,7 +753,65 @@ static void pe_parser(void)
               "VirtualSize 0 falls back to SizeOfRawData");
     }
     CHECK(img.size_of_image == 0x20000 && img.entry_rva == 0x3010 && img.nt_offset == 0x80, "header fields");
+    CHECK(img.section_count == 4 && img.reloc_rva == 0x7000 && img.reloc_size == 0x40, "sections and .reloc");
+    psum_pe_view v;
+    CHECK(psum_pe_view_at(&img, 0x400, &v) && v.raw_ptr == 0x400 && v.raw_len == 0x1a00 && v.va == 0x1000,
+          ".text's first page: its raw data");
+    CHECK(psum_pe_view_at(&img, 0x1400, &v) && v.raw_ptr == 0x400 && v.raw_len == 0x1a00,
+          ".text's last page: raw data to 0x1e00, zeros after, not .rdata's bytes");
+    CHECK(!psum_pe_view_at(&img, 0x100, &v), "the headers are in no section");
     psum_pe_free(&img);
+
+    /*
+     * .text's VirtualSize reaches two pages past its raw data, whose file
+     * offsets hold .data: a page there is zeros, a page of .data its bytes.
+     * .big has more raw data than its pages hold: the loader takes a page.
+     */
+    fake_section s3[] = {
+        {0x2800, 0x1000, 0x1000, 0x400, X},
+        {0x0200, 0x4000, 0x0200, 0x1400, RW},
+        {0x0100, 0x5000, 0x2000, 0x3400, X},
+    };
+    len = fake_pe(buf, sizeof(buf), 0x1000, 0, s3, 3);
+    CHECK(psum_pe_parse(buf, len, &img, &need) == 0, "parse");
+    CHECK(psum_pe_view_at(&img, 0x1400, &v) && v.raw_ptr == 0x1400 && v.va == 0x4000, "file bytes win");
+    CHECK(psum_pe_view_at(&img, 0x2400, &v) && v.raw_ptr == 0x400 && v.raw_len == 0x1000,
+          "a page past .text's raw data is .text's, all zeros");
+    CHECK(psum_pe_view_at(&img, 0x3400, &v) && v.raw_ptr == 0x3400 && v.raw_len == 0x1000,
+          "no more raw data than the section's pages: 0x%llx", (unsigned long long)v.raw_len);
+    psum_pe_free(&img);
+
+    /* Base relocations: each applied where it lies wholly in the buffer, one across its edge too. */
+    static const uint8_t relocs[] = {
+        0x00, 0x10, 0x00, 0x00, 20, 0, 0, 0, /* page 0x1000, 20 bytes */
+        0x10, 0xA0, 0x20, 0x30, 0xFC, 0xAF,  /* DIR64 at 0x1010, HIGHLOW at 0x1020, DIR64 at 0x1ffc */
+        0x30, 0x10, 0x40, 0x20, 0x00, 0x00,  /* HIGH at 0x1030, LOW at 0x1040, padding */
+    };
+    static uint8_t code[PAGE];
+    memset(code, 0, sizeof(code));
+    code[0x10] = 0xF0;
+    code[0x20] = 0xF0;
+    const uint64_t delta = 0x0000000123450010ull;
+    psum_pe_relocate(relocs, sizeof(relocs), 0x1000, code, PAGE, delta);
+    uint64_t q = 0;
+    memcpy(&q, code + 0x10, 8);
+    CHECK(q == 0xF0 + delta, "DIR64: 0x%llx", (unsigned long long)q);
+    uint32_t d = 0;
+    memcpy(&d, code + 0x20, 4);
+    CHECK(d == (uint32_t)(0xF0 + delta), "HIGHLOW: 0x%x", (unsigned)d);
+    uint16_t h = 0, lo = 0;
+    memcpy(&h, code + 0x30, 2);
+    memcpy(&lo, code + 0x40, 2);
+    CHECK(h == (uint16_t)(delta >> 16) && lo == (uint16_t)delta, "HIGH 0x%x, LOW 0x%x", h, lo);
+    CHECK(code[0xffc] == 0 && code[0xfff] == 0, "a fixup across the end is left to a wider read");
+    uint8_t edge[16] = {0};
+    psum_pe_relocate(relocs, sizeof(relocs), 0x1ff8, edge, sizeof(edge), delta);
+    memcpy(&q, edge + 4, 8);
+    CHECK(q == delta, "the same fixup in a buffer that holds it: 0x%llx", (unsigned long long)q);
+    uint8_t none[16] = {0};
+    psum_pe_relocate(relocs, sizeof(relocs), 0x3000, none, sizeof(none), delta);
+    static const uint8_t zero16[16];
+    CHECK(memcmp(none, zero16, 16) == 0, "no fixup outside the buffer's RVAs");
 
     /* Truncated: asks for more. */
     CHECK(psum_pe_parse(buf, len - 1, &img, &need) == PROCSUM_ERANGE && need == len, "needs %zu", len);
