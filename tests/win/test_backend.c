@@ -1,7 +1,7 @@
 /*
  * The Windows backend, tested from inside: the region list (order,
  * alignment, modules, protection classes, file offsets), reads that fail
- * instead of faulting, another process as a target, residency, threads,
+ * instead of faulting, in place or copied, while a DLL comes and goes, another process as a target, residency, threads,
  * events, clocks, error codes and the PE parser.
  */
 #include "os/win/win.h"
@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "os/os.h"
+#include "os/win/fault_guard.h"
 #include "os/win/pages.h"
 #include "os/win/pe.h"
 #include "pass/pass.h"
@@ -409,26 +410,44 @@ static DWORD WINAPI churn_loop(void *p)
     return 0;
 }
 
+/* A page handed over by psum_os_use_pages: kept, and whether it was the module's own memory. */
+typedef struct handed {
+    uintptr_t addr;
+    uint8_t *out;
+    long in_place;
+} handed;
+
+static int keep_page(void *ctx, const uint8_t *bytes)
+{
+    handed *h = ctx;
+    h->in_place += (uintptr_t)bytes == h->addr;
+    memcpy(h->out, bytes, PAGE);
+    return 0;
+}
+
 /*
  * Listing and reading while another thread loads and unloads a DLL: every
  * read of the DLL's code either fails with EFAULT or gives the same bytes as
  * every other read at that address (never a half-mapped or foreign image).
+ * Read with psum_os_read (a copy of a pinned module) or, in_place, with
+ * psum_os_use_pages, which hands over the module's own pages under the
+ * loader's lock while FreeLibrary runs on the other thread.
  */
-static void module_churn(void)
+static void churn_reads(bool in_place)
 {
     enum { SLOTS = 8 };
     struct {
         uintptr_t addr;
         uint8_t bytes[PAGE];
     } *seen = calloc(SLOTS, sizeof(*seen));
-    static uint8_t buf[PAGE];
+    static uint8_t buf[PAGE], scratch[PAGE];
     psum_os_target *t;
     CHECK(seen && psum_os_target_open(0, &t) == 0, "open");
     if (!seen)
         return;
     churn c = {0};
     HANDLE th = CreateThread(NULL, 0, churn_loop, &c, 0, NULL);
-    long listed = 0, read_ok = 0, gone = 0, differ = 0, passes = 0;
+    long listed = 0, read_ok = 0, gone = 0, differ = 0, passes = 0, handed_in_place = 0;
     int other_err = 0;
     /* At least a second, and until the DLL's code was caught loaded a few times (10 s at most). */
     uint64_t started = psum_os_monotonic_ns();
@@ -449,7 +468,13 @@ static void module_churn(void)
                 continue;
             listed++;
             for (uintptr_t a = r->start; a < r->end; a += PAGE) {
-                err = psum_os_read(t, a, buf, PAGE);
+                if (in_place) {
+                    handed h = {.addr = a, .out = buf};
+                    err = psum_os_use_pages(t, r, a, 1, NULL, scratch, keep_page, &h);
+                    handed_in_place += h.in_place;
+                } else {
+                    err = psum_os_read(t, a, buf, PAGE);
+                }
                 if (err == PROCSUM_EFAULT) {
                     gone++;
                     continue;
@@ -477,14 +502,69 @@ static void module_churn(void)
     InterlockedExchange(&c.stop, 1);
     WaitForSingleObject(th, INFINITE);
     CloseHandle(th);
-    printf("  %ld loads, %ld listings, DLL code listed %ld times: %ld pages read, %ld gone\n", c.loads, passes, listed,
-           read_ok, gone);
+    printf("  %ld loads, %ld listings, DLL code listed %ld times: %ld pages read (%ld in place), %ld gone\n", c.loads,
+           passes, listed, read_ok, handed_in_place, gone);
     CHECK(other_err == 0, "no other error: %d", other_err);
     CHECK(c.loads > 10 && passes > 10, "both loops ran");
     CHECK(listed > 0 && read_ok + gone > 0, "the DLL's code was listed and read, or found gone");
     CHECK(differ == 0, "never different bytes at one address: %ld", differ);
+    if (in_place)
+        CHECK(handed_in_place == read_ok && read_ok > 0, "every page read was the module's own: %ld of %ld",
+              handed_in_place, read_ok);
     psum_os_target_close(t);
     free(seen);
+}
+
+static void module_churn(void)
+{
+    churn_reads(false);
+}
+
+static void module_churn_in_place(void)
+{
+    churn_reads(true);
+}
+
+/* Reads a byte of every page handed over, to fault on one taken away. */
+static int touch_pages(void *ctx, const uint8_t *bytes)
+{
+    size_t *n = ctx;
+    volatile uint8_t sink = 0;
+    for (size_t i = 0; i < *n; i++)
+        sink ^= bytes[i * PAGE];
+    (void)sink;
+    return 7;
+}
+
+/*
+ * The fault guard: a page taken away under an in-place read ends the read
+ * with EFAULT, not the process; the thread goes on and guards again; what
+ * use returns comes back when nothing faults.
+ */
+static void fault_guard(void)
+{
+    uint8_t *mem = VirtualAlloc(NULL, 4 * PAGE, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    CHECK(mem != NULL, "allocate");
+    if (!mem)
+        return;
+    memset(mem, 1, 4 * PAGE);
+    size_t n = 4;
+    CHECK(psum_win_guarded_use((uintptr_t)mem, (uintptr_t)mem + 4 * PAGE, touch_pages, &n, mem) == 7,
+          "use's own result");
+    DWORD old;
+    CHECK(VirtualProtect(mem + 2 * PAGE, PAGE, PAGE_NOACCESS, &old), "take a page away");
+    for (int i = 0; i < 3; i++)
+        CHECK(psum_win_guarded_use((uintptr_t)mem, (uintptr_t)mem + 4 * PAGE, touch_pages, &n, mem) ==
+                  PROCSUM_EFAULT,
+              "a fault in the guarded range: EFAULT (%d)", i);
+    CHECK(VirtualProtect(mem + 2 * PAGE, PAGE, PAGE_READWRITE | PAGE_GUARD, &old), "a guard page");
+    CHECK(psum_win_guarded_use((uintptr_t)mem, (uintptr_t)mem + 4 * PAGE, touch_pages, &n, mem) == PROCSUM_EFAULT,
+          "a guard page: EFAULT");
+    CHECK(VirtualProtect(mem + 2 * PAGE, PAGE, PAGE_READWRITE, &old), "give it back");
+    n = 2;
+    CHECK(psum_win_guarded_use((uintptr_t)mem, (uintptr_t)mem + 2 * PAGE, touch_pages, &n, mem) == 7,
+          "guarded again after faults");
+    VirtualFree(mem, 0, MEM_RELEASE);
 }
 
 static void residency(void)
@@ -872,6 +952,8 @@ int main(int argc, char **argv)
     RUN(reads_never_fault);
     RUN(unloaded_module);
     RUN(module_churn);
+    RUN(module_churn_in_place);
+    RUN(fault_guard);
     RUN(residency);
     RUN(other_process);
     RUN(threads_events_clocks);
