@@ -1,7 +1,7 @@
 /*
  * The Windows backend, tested from inside: the region list (order,
  * alignment, modules, protection classes, file offsets), reads that fail
- * instead of faulting, another process as a target, residency, threads,
+ * instead of faulting, in place or copied, while a DLL comes and goes, another process as a target, residency, threads,
  * events, clocks, error codes and the PE parser.
  */
 #include "os/win/win.h"
@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "os/os.h"
+#include "os/win/fault_guard.h"
 #include "os/win/pages.h"
 #include "os/win/pe.h"
 #include "pass/pass.h"
@@ -409,26 +410,44 @@ static DWORD WINAPI churn_loop(void *p)
     return 0;
 }
 
+/* A page handed over by psum_os_use_pages: kept, and whether it was the module's own memory. */
+typedef struct handed {
+    uintptr_t addr;
+    uint8_t *out;
+    long in_place;
+} handed;
+
+static int keep_page(void *ctx, const uint8_t *bytes)
+{
+    handed *h = ctx;
+    h->in_place += (uintptr_t)bytes == h->addr;
+    memcpy(h->out, bytes, PAGE);
+    return 0;
+}
+
 /*
  * Listing and reading while another thread loads and unloads a DLL: every
  * read of the DLL's code either fails with EFAULT or gives the same bytes as
  * every other read at that address (never a half-mapped or foreign image).
+ * Read with psum_os_read (a copy of a pinned module) or, in_place, with
+ * psum_os_use_pages, which hands over the module's own pages under the
+ * loader's lock while FreeLibrary runs on the other thread.
  */
-static void module_churn(void)
+static void churn_reads(bool in_place)
 {
     enum { SLOTS = 8 };
     struct {
         uintptr_t addr;
         uint8_t bytes[PAGE];
     } *seen = calloc(SLOTS, sizeof(*seen));
-    static uint8_t buf[PAGE];
+    static uint8_t buf[PAGE], scratch[PAGE];
     psum_os_target *t;
     CHECK(seen && psum_os_target_open(0, &t) == 0, "open");
     if (!seen)
         return;
     churn c = {0};
     HANDLE th = CreateThread(NULL, 0, churn_loop, &c, 0, NULL);
-    long listed = 0, read_ok = 0, gone = 0, differ = 0, passes = 0;
+    long listed = 0, read_ok = 0, gone = 0, differ = 0, passes = 0, handed_in_place = 0;
     int other_err = 0;
     /* At least a second, and until the DLL's code was caught loaded a few times (10 s at most). */
     uint64_t started = psum_os_monotonic_ns();
@@ -449,7 +468,13 @@ static void module_churn(void)
                 continue;
             listed++;
             for (uintptr_t a = r->start; a < r->end; a += PAGE) {
-                err = psum_os_read(t, a, buf, PAGE);
+                if (in_place) {
+                    handed h = {.addr = a, .out = buf};
+                    err = psum_os_use_pages(t, r, a, 1, NULL, scratch, keep_page, &h);
+                    handed_in_place += h.in_place;
+                } else {
+                    err = psum_os_read(t, a, buf, PAGE);
+                }
                 if (err == PROCSUM_EFAULT) {
                     gone++;
                     continue;
@@ -477,14 +502,69 @@ static void module_churn(void)
     InterlockedExchange(&c.stop, 1);
     WaitForSingleObject(th, INFINITE);
     CloseHandle(th);
-    printf("  %ld loads, %ld listings, DLL code listed %ld times: %ld pages read, %ld gone\n", c.loads, passes, listed,
-           read_ok, gone);
+    printf("  %ld loads, %ld listings, DLL code listed %ld times: %ld pages read (%ld in place), %ld gone\n", c.loads,
+           passes, listed, read_ok, handed_in_place, gone);
     CHECK(other_err == 0, "no other error: %d", other_err);
     CHECK(c.loads > 10 && passes > 10, "both loops ran");
     CHECK(listed > 0 && read_ok + gone > 0, "the DLL's code was listed and read, or found gone");
     CHECK(differ == 0, "never different bytes at one address: %ld", differ);
+    if (in_place)
+        CHECK(handed_in_place == read_ok && read_ok > 0, "every page read was the module's own: %ld of %ld",
+              handed_in_place, read_ok);
     psum_os_target_close(t);
     free(seen);
+}
+
+static void module_churn(void)
+{
+    churn_reads(false);
+}
+
+static void module_churn_in_place(void)
+{
+    churn_reads(true);
+}
+
+/* Reads a byte of every page handed over, to fault on one taken away. */
+static int touch_pages(void *ctx, const uint8_t *bytes)
+{
+    size_t *n = ctx;
+    volatile uint8_t sink = 0;
+    for (size_t i = 0; i < *n; i++)
+        sink ^= bytes[i * PAGE];
+    (void)sink;
+    return 7;
+}
+
+/*
+ * The fault guard: a page taken away under an in-place read ends the read
+ * with EFAULT, not the process; the thread goes on and guards again; what
+ * use returns comes back when nothing faults.
+ */
+static void fault_guard(void)
+{
+    uint8_t *mem = VirtualAlloc(NULL, 4 * PAGE, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    CHECK(mem != NULL, "allocate");
+    if (!mem)
+        return;
+    memset(mem, 1, 4 * PAGE);
+    size_t n = 4;
+    CHECK(psum_win_guarded_use((uintptr_t)mem, (uintptr_t)mem + 4 * PAGE, touch_pages, &n, mem) == 7,
+          "use's own result");
+    DWORD old;
+    CHECK(VirtualProtect(mem + 2 * PAGE, PAGE, PAGE_NOACCESS, &old), "take a page away");
+    for (int i = 0; i < 3; i++)
+        CHECK(psum_win_guarded_use((uintptr_t)mem, (uintptr_t)mem + 4 * PAGE, touch_pages, &n, mem) ==
+                  PROCSUM_EFAULT,
+              "a fault in the guarded range: EFAULT (%d)", i);
+    CHECK(VirtualProtect(mem + 2 * PAGE, PAGE, PAGE_READWRITE | PAGE_GUARD, &old), "a guard page");
+    CHECK(psum_win_guarded_use((uintptr_t)mem, (uintptr_t)mem + 4 * PAGE, touch_pages, &n, mem) == PROCSUM_EFAULT,
+          "a guard page: EFAULT");
+    CHECK(VirtualProtect(mem + 2 * PAGE, PAGE, PAGE_READWRITE, &old), "give it back");
+    n = 2;
+    CHECK(psum_win_guarded_use((uintptr_t)mem, (uintptr_t)mem + 2 * PAGE, touch_pages, &n, mem) == 7,
+          "guarded again after faults");
+    VirtualFree(mem, 0, MEM_RELEASE);
 }
 
 static void residency(void)
@@ -708,6 +788,9 @@ static size_t fake_pe(uint8_t *buf, size_t cap, uint32_t salign, uint32_t entry,
     put32(oh + 24, 0x40000000u); /* ImageBase, low half */
     put32(oh + 32, salign);
     put32(oh + 56, 0x20000);
+    put32(oh + 108, 16);                   /* NumberOfRvaAndSizes */
+    put32(oh + 112 + 5 * 8, 0x7000);       /* the base relocation directory */
+    put32(oh + 112 + 5 * 8 + 4, 0x40);
     uint8_t *sec = oh + 240;
     for (size_t i = 0; i < n; i++) {
         uint8_t *e = sec + 40 * i;
@@ -750,7 +833,65 @@ static void pe_parser(void)
               "VirtualSize 0 falls back to SizeOfRawData");
     }
     CHECK(img.size_of_image == 0x20000 && img.entry_rva == 0x3010 && img.nt_offset == 0x80, "header fields");
+    CHECK(img.section_count == 4 && img.reloc_rva == 0x7000 && img.reloc_size == 0x40, "sections and .reloc");
+    psum_pe_view v;
+    CHECK(psum_pe_view_at(&img, 0x400, &v) && v.raw_ptr == 0x400 && v.raw_len == 0x1a00 && v.va == 0x1000,
+          ".text's first page: its raw data");
+    CHECK(psum_pe_view_at(&img, 0x1400, &v) && v.raw_ptr == 0x400 && v.raw_len == 0x1a00,
+          ".text's last page: raw data to 0x1e00, zeros after, not .rdata's bytes");
+    CHECK(!psum_pe_view_at(&img, 0x100, &v), "the headers are in no section");
     psum_pe_free(&img);
+
+    /*
+     * .text's VirtualSize reaches two pages past its raw data, whose file
+     * offsets hold .data: a page there is zeros, a page of .data its bytes.
+     * .big has more raw data than its pages hold: the loader takes a page.
+     */
+    fake_section s3[] = {
+        {0x2800, 0x1000, 0x1000, 0x400, X},
+        {0x0200, 0x4000, 0x0200, 0x1400, RW},
+        {0x0100, 0x5000, 0x2000, 0x3400, X},
+    };
+    len = fake_pe(buf, sizeof(buf), 0x1000, 0, s3, 3);
+    CHECK(psum_pe_parse(buf, len, &img, &need) == 0, "parse");
+    CHECK(psum_pe_view_at(&img, 0x1400, &v) && v.raw_ptr == 0x1400 && v.va == 0x4000, "file bytes win");
+    CHECK(psum_pe_view_at(&img, 0x2400, &v) && v.raw_ptr == 0x400 && v.raw_len == 0x1000,
+          "a page past .text's raw data is .text's, all zeros");
+    CHECK(psum_pe_view_at(&img, 0x3400, &v) && v.raw_ptr == 0x3400 && v.raw_len == 0x1000,
+          "no more raw data than the section's pages: 0x%llx", (unsigned long long)v.raw_len);
+    psum_pe_free(&img);
+
+    /* Base relocations: each applied where it lies wholly in the buffer, one across its edge too. */
+    static const uint8_t relocs[] = {
+        0x00, 0x10, 0x00, 0x00, 20, 0, 0, 0, /* page 0x1000, 20 bytes */
+        0x10, 0xA0, 0x20, 0x30, 0xFC, 0xAF,  /* DIR64 at 0x1010, HIGHLOW at 0x1020, DIR64 at 0x1ffc */
+        0x30, 0x10, 0x40, 0x20, 0x00, 0x00,  /* HIGH at 0x1030, LOW at 0x1040, padding */
+    };
+    static uint8_t code[PAGE];
+    memset(code, 0, sizeof(code));
+    code[0x10] = 0xF0;
+    code[0x20] = 0xF0;
+    const uint64_t delta = 0x0000000123450010ull;
+    psum_pe_relocate(relocs, sizeof(relocs), 0x1000, code, PAGE, delta);
+    uint64_t q = 0;
+    memcpy(&q, code + 0x10, 8);
+    CHECK(q == 0xF0 + delta, "DIR64: 0x%llx", (unsigned long long)q);
+    uint32_t d = 0;
+    memcpy(&d, code + 0x20, 4);
+    CHECK(d == (uint32_t)(0xF0 + delta), "HIGHLOW: 0x%x", (unsigned)d);
+    uint16_t h = 0, lo = 0;
+    memcpy(&h, code + 0x30, 2);
+    memcpy(&lo, code + 0x40, 2);
+    CHECK(h == (uint16_t)(delta >> 16) && lo == (uint16_t)delta, "HIGH 0x%x, LOW 0x%x", h, lo);
+    CHECK(code[0xffc] == 0 && code[0xfff] == 0, "a fixup across the end is left to a wider read");
+    uint8_t edge[16] = {0};
+    psum_pe_relocate(relocs, sizeof(relocs), 0x1ff8, edge, sizeof(edge), delta);
+    memcpy(&q, edge + 4, 8);
+    CHECK(q == delta, "the same fixup in a buffer that holds it: 0x%llx", (unsigned long long)q);
+    uint8_t none[16] = {0};
+    psum_pe_relocate(relocs, sizeof(relocs), 0x3000, none, sizeof(none), delta);
+    static const uint8_t zero16[16];
+    CHECK(memcmp(none, zero16, 16) == 0, "no fixup outside the buffer's RVAs");
 
     /* Truncated: asks for more. */
     CHECK(psum_pe_parse(buf, len - 1, &img, &need) == PROCSUM_ERANGE && need == len, "needs %zu", len);
@@ -811,6 +952,8 @@ int main(int argc, char **argv)
     RUN(reads_never_fault);
     RUN(unloaded_module);
     RUN(module_churn);
+    RUN(module_churn_in_place);
+    RUN(fault_guard);
     RUN(residency);
     RUN(other_process);
     RUN(threads_events_clocks);

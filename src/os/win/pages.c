@@ -2,12 +2,15 @@
  * Reading and writing a Windows process's pages: ReadProcessMemory after
  * VirtualQuery says the range is readable, with a module of this process
  * pinned by a reference while it is read so that the loader cannot unmap
- * it; writes through copy-on-write, as a debugger's.
+ * it; writes through copy-on-write, as a debugger's. Slices of this
+ * process's modules are hashed in place instead (no copy), under the
+ * loader's lock and a fault guard (see psum_os_use_pages).
  */
 #include "win.h"
 
 #include <string.h>
 
+#include "fault_guard.h"
 #include "pages.h"
 #include "target.h"
 
@@ -126,10 +129,57 @@ int psum_os_write(psum_os_target *t, uintptr_t addr, const void *buf, size_t len
     return 0;
 }
 
-/* Module reads already check that the module listed is the one mapped (see psum_os_read); they copy. */
+/* Whether the module mapped at m->base is still the one listed: the loader's handle and the NT headers' bytes. */
+static bool still_listed(const psum_os_target *t, const win_module *m, uintptr_t addr)
+{
+    HMODULE h = NULL;
+    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+                            (LPCWSTR)addr, &h) ||
+        (uintptr_t)h != m->base)
+        return false;
+    uint8_t now[PSUM_WIN_IDENTITY_BYTES];
+    return psum_win_read_plain(t, m->base + m->nt_offset, now, m->identity_len) == 0 &&
+           memcmp(now, m->identity, m->identity_len) == 0;
+}
+
+/*
+ * A slice of a module of this process, hashed where it lies. The loader's
+ * lock is held for the slice (at most a slice's pages: other threads'
+ * LoadLibrary and FreeLibrary wait that long), so that no module can be
+ * unloaded under the read, and the module is checked first to still be the
+ * one listed. A page the program itself takes away meanwhile (VirtualProtect)
+ * is caught by the fault guard. 1 when it cannot be done here: copy.
+ */
+static int use_in_place(psum_os_target *t, const win_module *m, uintptr_t addr, size_t len, psum_os_bytes_fn use,
+                        void *ctx)
+{
+    ULONG_PTR cookie = 0;
+    ULONG disposition = 0;
+    if (t->lock_loader(0, &disposition, &cookie) < 0)
+        return 1;
+    int err;
+    if (!still_listed(t, m, addr))
+        err = PROCSUM_EFAULT;
+    else if (!readable_now(t, addr, len))
+        err = PROCSUM_EFAULT;
+    else
+        err = psum_win_guarded_use(addr, addr + len, use, ctx, (const uint8_t *)addr);
+    t->unlock_loader(0, cookie);
+    return err;
+}
+
 int psum_os_use_pages(psum_os_target *t, const psum_os_region *r, uintptr_t addr, size_t npages, const bool *want,
                       void *buf, psum_os_bytes_fn use, void *ctx)
 {
     (void)r;
+    size_t len = npages * PROCSUM_PAGE_SIZE;
+    if (t->self && t->lock_loader && npages > 0 && addr + len > addr) {
+        const win_module *m = psum_win_module_at(&t->modules, addr);
+        if (m && addr + len <= m->end) {
+            int err = use_in_place(t, m, addr, len, use, ctx);
+            if (err != 1)
+                return err;
+        }
+    }
     return psum_os_copy_then_use(t, addr, npages, want, buf, use, ctx);
 }

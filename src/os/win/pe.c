@@ -38,8 +38,8 @@ void psum_pe_free(psum_pe_image *img)
     if (!img)
         return;
     free(img->ranges);
-    img->ranges = NULL;
-    img->range_count = 0;
+    free(img->sections);
+    *img = (psum_pe_image){0};
 }
 
 static int by_start(const void *a, const void *b)
@@ -95,14 +95,26 @@ int psum_pe_parse(const uint8_t *hdr, size_t len, psum_pe_image *out, size_t *ne
         return PROCSUM_EBADMSG;
     uint64_t round = salign > PAGE ? salign : PAGE;
     bool low_alignment = salign < PAGE;
+    /* The base relocation directory (entry 5), where the optional header has one. */
+    uint32_t dirs_at = magic == 0x20b ? 112 : 96;
+    uint32_t reloc_rva = 0, reloc_size = 0;
+    if (opt_size >= dirs_at + 6 * 8 && le32(oh + dirs_at - 4) > 5) {
+        reloc_rva = le32(oh + dirs_at + 5 * 8);
+        reloc_size = le32(oh + dirs_at + 5 * 8 + 4);
+    }
     psum_pe_range *ranges = malloc((nsections ? nsections : 1) * sizeof(*ranges));
-    if (!ranges)
+    psum_pe_section *sections = malloc((nsections ? nsections : 1) * sizeof(*sections));
+    if (!ranges || !sections) {
+        free(ranges);
+        free(sections);
         return PROCSUM_ENOMEM;
+    }
     size_t n = 0;
     for (uint32_t i = 0; i < nsections; i++) {
         const uint8_t *s = hdr + sec + (uint64_t)i * 40;
         uint32_t vsize = le32(s + 8), va = le32(s + 12), raw_size = le32(s + 16), raw_ptr = le32(s + 20);
         uint32_t characteristics = le32(s + 36);
+        sections[i] = (psum_pe_section){.va = va, .vsize = vsize, .raw_ptr = raw_ptr, .raw_size = raw_size};
         uint64_t size = vsize ? vsize : raw_size;
         if (size == 0)
             continue;
@@ -143,5 +155,81 @@ int psum_pe_parse(const uint8_t *hdr, size_t len, psum_pe_image *out, size_t *ne
     out->section_alignment = salign;
     out->ranges = ranges;
     out->range_count = m;
+    out->sections = sections;
+    out->section_count = nsections;
+    out->reloc_rva = reloc_rva;
+    out->reloc_size = reloc_size;
     return 0;
+}
+
+/* The bytes of a section the loader takes from the file: no more than its pages hold. */
+static uint64_t loaded_raw(const psum_pe_section *s)
+{
+    uint64_t raw = s->raw_size;
+    return s->vsize && raw > align_up(s->vsize, PAGE) ? align_up(s->vsize, PAGE) : raw;
+}
+
+bool psum_pe_view_at(const psum_pe_image *img, uint64_t o, psum_pe_view *out)
+{
+    if (img->section_alignment < PAGE) {
+        *out = (psum_pe_view){.raw_ptr = 0, .raw_len = UINT64_MAX, .va = 0};
+        return true;
+    }
+    const psum_pe_section *covering = NULL;
+    for (size_t i = 0; i < img->section_count; i++) {
+        const psum_pe_section *s = &img->sections[i];
+        uint64_t size = s->vsize ? s->vsize : s->raw_size, raw = loaded_raw(s);
+        if (s->raw_ptr == 0 || o < s->raw_ptr)
+            continue;
+        uint64_t at = o - s->raw_ptr;
+        if (at < raw) {
+            covering = s;
+            break;
+        }
+        if (!covering && at < align_up(size, PAGE))
+            covering = s;
+    }
+    if (!covering)
+        return false;
+    *out = (psum_pe_view){.raw_ptr = covering->raw_ptr, .raw_len = loaded_raw(covering), .va = covering->va};
+    return true;
+}
+
+/* Adds delta (its low n bytes) to the n-byte little-endian field at p. */
+static void add_le(uint8_t *p, unsigned n, uint64_t delta)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    v += delta;
+    for (unsigned i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+void psum_pe_relocate(const uint8_t *relocs, size_t len, int64_t rva, uint8_t *buf, size_t buf_len, uint64_t delta)
+{
+    size_t at = 0;
+    while (len - at >= 8) {
+        uint32_t page = le32(relocs + at), size = le32(relocs + at + 4);
+        if (size < 8 || size > len - at)
+            return; /* a malformed block ends the list, as it ends the loader's walk */
+        for (size_t e = at + 8; e + 2 <= at + size; e += 2) {
+            uint16_t entry = le16(relocs + e);
+            unsigned type = entry >> 12;
+            int64_t where = (int64_t)page + (entry & 0xFFFu) - rva;
+            uint64_t d = delta;
+            unsigned n;
+            switch (type) {
+            case 1: n = 2; d = delta >> 16; break;           /* HIGH: the upper half of a 32-bit address */
+            case 2: n = 2; break;                             /* LOW */
+            case 3: n = 4; break;                             /* HIGHLOW */
+            case 10: n = 8; break;                            /* DIR64 */
+            case 4: e += 2; continue;                         /* HIGHADJ: its second slot is not an entry */
+            default: continue;                                /* ABSOLUTE pads a block; others are not x86 */
+            }
+            if (where >= 0 && (uint64_t)where + n <= buf_len)
+                add_le(buf + where, n, d);
+        }
+        at += size;
+    }
 }

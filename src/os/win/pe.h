@@ -5,6 +5,7 @@
 #ifndef PSUM_WIN_PE_H
 #define PSUM_WIN_PE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,6 +15,12 @@ typedef struct psum_pe_range {
     uint64_t file_offset;        /* offset in the PE file of the byte at rva_start */
 } psum_pe_range;
 
+/* One section as the loader maps it: SizeOfRawData bytes from the file, then zeros. */
+typedef struct psum_pe_section {
+    uint32_t va, vsize;
+    uint32_t raw_ptr, raw_size;
+} psum_pe_section;
+
 typedef struct psum_pe_image {
     uint32_t nt_offset;       /* e_lfanew: where "PE\0\0" is */
     uint64_t size_of_image;   /* SizeOfImage rounded up to a page */
@@ -22,6 +29,9 @@ typedef struct psum_pe_image {
     uint32_t section_alignment;
     psum_pe_range *ranges;    /* owned; ascending, non-overlapping */
     size_t range_count;
+    psum_pe_section *sections; /* owned; in header order */
+    size_t section_count;
+    uint32_t reloc_rva, reloc_size; /* the base relocation directory; 0 when there is none */
 } psum_pe_image;
 
 /*
@@ -39,5 +49,36 @@ typedef struct psum_pe_image {
  */
 int psum_pe_parse(const uint8_t *hdr, size_t len, psum_pe_image *out, size_t *need);
 void psum_pe_free(psum_pe_image *img);
+
+/*
+ * Where the bytes of an image page come from. A range's page at file offset
+ * o holds, byte by byte, the file's bytes at o + i while o + i lies in
+ * [raw_ptr, raw_ptr + raw_len), and zeros elsewhere: the loader copies
+ * SizeOfRawData bytes of a section (no more than its VirtualSize rounded to
+ * a page) and fills the rest of its pages with zeros, whatever the file
+ * holds next (the following section). va is the RVA of the byte at raw_ptr.
+ */
+typedef struct psum_pe_view {
+    uint64_t raw_ptr, raw_len;
+    uint32_t va;
+} psum_pe_view;
+
+/*
+ * The view of the section whose page starts at file offset o (as a range's
+ * file_offset and its multiples of a page give it); false when o is in no
+ * section (the headers, or past them all). A section that has file bytes at
+ * o wins over one whose zero-filled tail only covers o. Images whose
+ * SectionAlignment is below a page are laid out in the file as in memory:
+ * the whole file, at RVA = file offset.
+ */
+bool psum_pe_view_at(const psum_pe_image *img, uint64_t o, psum_pe_view *out);
+
+/*
+ * Applies the base relocations in relocs[0, len) (the .reloc directory's
+ * bytes) that lie wholly in buf[0, buf_len), which holds the image bytes
+ * from RVA rva (negative: before the image), for an image loaded delta
+ * bytes away from its ImageBase: what the loader does to those bytes.
+ */
+void psum_pe_relocate(const uint8_t *relocs, size_t len, int64_t rva, uint8_t *buf, size_t buf_len, uint64_t delta);
 
 #endif

@@ -148,9 +148,11 @@ static int module_headers(const psum_os_target *t, uintptr_t base, win_module *m
         m->end = base + (uintptr_t)img.size_of_image;
         m->ranges = img.ranges;
         m->range_count = img.range_count;
+        img.ranges = NULL;
         m->nt_offset = img.nt_offset;
         m->identity_len = len - img.nt_offset < PSUM_WIN_IDENTITY_BYTES ? len - img.nt_offset : PSUM_WIN_IDENTITY_BYTES;
         memcpy(m->identity, hdr + img.nt_offset, m->identity_len);
+        psum_pe_free(&img);
         free(hdr);
         return m->end > base ? 0 : 1;
     }
@@ -160,9 +162,12 @@ static int module_headers(const psum_os_target *t, uintptr_t base, win_module *m
  * Identity of the module's file (volume serial number and file index; 0/0
  * when unavailable), and whether the module was loaded away from the base
  * the file asks for (the loader rewrites the in-memory header, so the file's
- * is the one to ask).
+ * is the one to ask) in a way that its file cannot tell: the file's base
+ * relocations are applied to its bytes when they are compared (files.c),
+ * for modules of this process; elsewhere, or without them, the module's
+ * code differs from its file by fixups nobody can recompute.
  */
-static void file_identity(win_module *m)
+static void file_identity(win_module *m, bool self)
 {
     m->dev = m->ino = 0;
     m->relocated = false;
@@ -180,8 +185,8 @@ static void file_identity(win_module *m)
     psum_pe_image img;
     size_t need = 0;
     if (ReadFile(f, hdr, sizeof(hdr), &n, NULL) && psum_pe_parse(hdr, n, &img, &need) == 0) {
-        m->relocated = img.preferred_base != (uint64_t)m->base;
-        free(img.ranges);
+        m->relocated = img.preferred_base != (uint64_t)m->base && !(self && img.reloc_size > 0);
+        psum_pe_free(&img);
     }
     CloseHandle(f);
 }
@@ -248,7 +253,7 @@ static int collect_modules(psum_os_target *t, module_set *out)
             m->ino = was->ino;
             m->relocated = was->relocated;
         } else {
-            file_identity(m);
+            file_identity(m, t->self);
         }
     }
     return 0;
