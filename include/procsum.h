@@ -148,6 +148,20 @@ typedef struct procsum_options {
      */
     bool lazy_start;
     unsigned lazy_start_delay_ms; /* default 100 */
+    /*
+     * default 0: the calling process. Another process's id checks that
+     * process from outside: its regions from its maps, its pages copied
+     * (never mapped or faulted in), its residency from its page table, and
+     * its files opened as it maps them (even when deleted, replaced or in
+     * another mount namespace). It needs the right to read the process's
+     * memory (ptrace's read mode: the same user and no protection, or
+     * CAP_SYS_PTRACE); docs/operating.md says what else helps. When the
+     * process exits, passes fail with PROCSUM_ESRCH (procsum_stats.last_error);
+     * when it runs a new program (exec), the next pass takes a fresh
+     * baseline (procsum_stats.new_programs). Negative: PROCSUM_EINVAL. The
+     * calling process's own id is checked as another process would be.
+     */
+    long pid;
 } procsum_options;
 
 /*
@@ -438,6 +452,13 @@ typedef struct procsum_stats {
     uint64_t skipped_pages;  /* pages not read in the last pass: not in memory */
     uint64_t table_bytes;    /* memory held for baselines: the current one and the one the next pass is built in */
     int last_error;          /* code of the last failed pass (retried next period), or 0 */
+    /* Fields below were added after the original contract. */
+    /*
+     * Another process (options.pid): how many times it was seen running a
+     * new program (exec), each time starting over with a fresh baseline.
+     * PROCSUM_ESRCH in last_error says that it exited.
+     */
+    uint64_t new_programs;
 } procsum_stats;
 
 /* Fills *out with c's counters (each read atomically); safe from any thread. */
@@ -464,6 +485,63 @@ typedef struct procsum_region_list {
 } procsum_region_list;
 PROCSUM_API int procsum_list_regions(const procsum_options *o, procsum_region_list *out);
 PROCSUM_API void procsum_region_list_free(procsum_region_list *l);
+
+/*
+ * Verification without a baseline: every resident executable page of a
+ * process compared with the file it maps, once. The file is the reference:
+ * a process's private copy of a page is compared with the file; the page
+ * cache's own copy (shared by every process that maps the file page) with
+ * the disk below the cache (verify_below_cache), so that a page gone bad in
+ * RAM is found too. Pages not in memory are not read (unless
+ * include_nonresident): reading them would load them.
+ */
+typedef struct procsum_verify_change {
+    size_t region;            /* index in procsum_verify_result.regions of the page's region */
+    procsum_page_change page; /* the page against its file: bytes, verdict, cause */
+} procsum_verify_change;
+
+typedef struct procsum_verify_result {
+    long pid;                  /* the process verified (the caller's own id for pid 0) */
+    uint64_t pages_checked;    /* resident pages compared with their file, equal or not */
+    /*
+     * Of those, page-cache pages that an earlier process of the same
+     * verifier mapped too and that were found equal to the disk: the same
+     * physical page, so not read again.
+     */
+    uint64_t pages_shared;
+    /* Resident executable pages with nothing to compare with: anonymous (JIT) code, vDSO, a file unreadable. */
+    uint64_t pages_unverified;
+    uint64_t bytes_hashed;     /* bytes read and hashed for this process: memory and file pages */
+    procsum_region *regions;   /* the regions holding changed pages (digest fields unused) */
+    size_t region_count;
+    procsum_verify_change *changes; /* pages differing from their file, ascending by address */
+    size_t change_count;
+} procsum_verify_result;
+
+/*
+ * Verifies the process o->pid (0: the calling one) with o's algorithm and
+ * region selection. On success *out holds the result (change_count 0: every
+ * page checked matches its file); free it with procsum_verify_result_free().
+ * PROCSUM_ESRCH when the process does not exist or exits meanwhile,
+ * PROCSUM_EACCES or PROCSUM_EPERM when its memory may not be read. *out is
+ * zeroed on failure.
+ */
+PROCSUM_API int procsum_verify(const procsum_options *o, procsum_verify_result *out);
+/* r may be NULL; frees what the result holds and zeroes it. */
+PROCSUM_API void procsum_verify_result_free(procsum_verify_result *r);
+
+/*
+ * A verifier checks many processes in a row, and checks each page-cache
+ * page (device, inode, offset) once for all of them: host-wide, at the cost
+ * of the code that is unique. It also reads each file page once. Not to be
+ * used by two threads at once. o->pid is ignored: each call names its own.
+ */
+typedef struct procsum_verifier procsum_verifier;
+PROCSUM_API int procsum_verifier_new(const procsum_options *o, procsum_verifier **out);
+/* As procsum_verify() for `pid` (0: the calling process), sharing what earlier calls checked. */
+PROCSUM_API int procsum_verifier_check(procsum_verifier *v, long pid, procsum_verify_result *out);
+/* v may be NULL. */
+PROCSUM_API void procsum_verifier_free(procsum_verifier *v);
 
 /* Words for a code returned by any procsum function; never NULL. */
 PROCSUM_API const char *procsum_strerror(int err);

@@ -1,6 +1,6 @@
 /*
  * Every function procsum exports. Each validates what the caller passed,
- * calls the engine (checker.c, oneshot.c, errors.c) and lets out only the
+ * calls the engine (checker.c, oneshot.c, verify.c, errors.c) and lets out only the
  * codes procsum.h documents (psum_error_filter): nothing else in the
  * library is visible from outside.
  */
@@ -11,6 +11,7 @@
 #include "errors.h"
 #include "oneshot.h"
 #include "procsum.h"
+#include "verify.h"
 
 #define STR2(x) #x
 #define STR(x) STR2(x)
@@ -30,12 +31,14 @@ void procsum_options_init(procsum_options *o)
     o->verify_below_cache = true;
     o->lazy_start = false;
     o->lazy_start_delay_ms = 100;
+    o->pid = 0;
 }
 
 /* A period of 0 would make the checker spin on a core: it is refused rather than given a meaning. */
 static int validate(const procsum_options *o)
 {
-    if (!o || !psum_algorithm_valid(o->algorithm) || o->max_cpu_percent > 100 || o->check_period_ms == 0)
+    if (!o || !psum_algorithm_valid(o->algorithm) || o->max_cpu_percent > 100 || o->check_period_ms == 0 ||
+        o->pid < 0)
         return PROCSUM_EINVAL;
     return 0;
 }
@@ -150,6 +153,50 @@ void procsum_region_list_free(procsum_region_list *l)
         return;
     psum_region_array_free(l->regions, l->count);
     memset(l, 0, sizeof(*l));
+}
+
+int procsum_verifier_new(const procsum_options *o, procsum_verifier **out)
+{
+    if (!out)
+        return PROCSUM_EINVAL;
+    *out = NULL;
+    int err = validate(o);
+    return psum_error_filter(err ? err : psum_verifier_new(o, out));
+}
+
+int procsum_verifier_check(procsum_verifier *v, long pid, procsum_verify_result *out)
+{
+    if (!out)
+        return PROCSUM_EINVAL;
+    memset(out, 0, sizeof(*out));
+    if (!v || pid < 0)
+        return PROCSUM_EINVAL;
+    return psum_error_filter(psum_verifier_check(v, pid, out));
+}
+
+void procsum_verifier_free(procsum_verifier *v)
+{
+    psum_verifier_free(v);
+}
+
+int procsum_verify(const procsum_options *o, procsum_verify_result *out)
+{
+    procsum_verifier *v;
+    int err = procsum_verifier_new(o, &v);
+    if (err) {
+        if (out)
+            memset(out, 0, sizeof(*out));
+        return err;
+    }
+    err = procsum_verifier_check(v, o->pid, out);
+    procsum_verifier_free(v);
+    return err;
+}
+
+void procsum_verify_result_free(procsum_verify_result *r)
+{
+    if (r)
+        psum_verify_result_free(r);
 }
 
 const char *procsum_strerror(int err)

@@ -71,6 +71,7 @@ struct procsum_checker {
     atomic_uint_least64_t last_pass_ns;
     atomic_uint_least64_t cpu_ns;
     atomic_int last_error; /* of the latest failed pass in the background; 0 if none */
+    atomic_uint_least64_t new_programs; /* another process ran a new program: a fresh baseline each time */
 
     procsum_checker *forked_child; /* follow_fork: the checker started in this (child) process */
 };
@@ -140,6 +141,16 @@ static int discover(procsum_checker *c)
  */
 static int check_once_in_gate(procsum_checker *c, bool fresh)
 {
+    /* Another process may have exited, or exec'd: a new program's code has nothing to do with the old baseline. */
+    bool new_program;
+    int refreshed = psum_os_target_refresh(c->target, &new_program);
+    if (refreshed)
+        return refreshed;
+    if (new_program) {
+        atomic_fetch_add(&c->new_programs, 1);
+        c->have_regions = false;
+        fresh = true;
+    }
     if (!c->have_regions || !c->opts.search_once) {
         int err = discover(c);
         if (err)
@@ -227,6 +238,7 @@ static int checker_new(const procsum_options *o, procsum_callback cb, void *user
     atomic_init(&c->last_pass_ns, 0);
     atomic_init(&c->cpu_ns, 0);
     atomic_init(&c->last_error, 0);
+    atomic_init(&c->new_programs, 0);
     int err = psum_os_target_open(pid, &c->target);
     if (!err)
         err = psum_os_monitor_create(&c->monitor);
@@ -342,7 +354,7 @@ static int start_thread(procsum_checker *c, bool wait)
 int psum_checker_start(const procsum_options *o, procsum_callback cb, void *userdata, procsum_checker **out)
 {
     procsum_checker *c;
-    int err = checker_new(o, cb, userdata, 0, &c);
+    int err = checker_new(o, cb, userdata, o->pid, &c);
     if (err)
         return err;
     if (!o->lazy_start)
@@ -455,12 +467,13 @@ void psum_checker_stats(const procsum_checker *c, procsum_stats *out)
     out->skipped_pages = atomic_load(&m->pages_skipped);
     out->table_bytes = atomic_load(&m->table_bytes);
     out->last_error = atomic_load(&m->last_error);
+    out->new_programs = atomic_load(&m->new_programs);
 }
 
 int psum_checker_run(const procsum_options *o, procsum_callback cb, void *userdata)
 {
     procsum_checker *c;
-    int err = checker_new(o, cb, userdata, 0, &c);
+    int err = checker_new(o, cb, userdata, o->pid, &c);
     if (err)
         return err;
     if (o->low_priority)

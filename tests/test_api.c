@@ -39,6 +39,7 @@ Test(options, init_sets_documented_defaults)
     cr_assert_eq(o.follow_fork, false);
     cr_assert_eq(o.verify_file, true);
     cr_assert_eq(o.repair, false);
+    cr_assert_eq(o.pid, 0);
 }
 
 Test(options, verdict_and_file_status_names)

@@ -23,8 +23,6 @@ static procsum_file_status open_for(psum_file_cache *fc, const psum_os_region *r
 {
     if (r->kind != PROCSUM_REGION_FILE)
         return PROCSUM_FILE_NONE;
-    if (r->file_deleted)
-        return PROCSUM_FILE_REPLACED;
     if (r->relocated)
         return PROCSUM_FILE_RELOCATED;
     if (!fc->tried || fc->dev != r->dev || fc->ino != r->ino) {
@@ -32,7 +30,8 @@ static procsum_file_status open_for(psum_file_cache *fc, const psum_os_region *r
         fc->tried = true;
         fc->dev = r->dev;
         fc->ino = r->ino;
-        fc->open_err = psum_os_file_open(r->path, r->dev, r->ino, &fc->file);
+        /* A deleted file is still reached where the platform opens it as the process maps it. */
+        fc->open_err = psum_os_file_open_mapped(fc->target, r, &fc->file);
     }
     return fc->open_err ? status_of(fc->open_err) : PROCSUM_FILE_COMPARED;
 }

@@ -14,6 +14,7 @@
 
 /* The last file opened, kept while pages of the same file follow each other. */
 typedef struct psum_file_cache {
+    psum_os_target *target; /* whose mappings the files are opened for */
     psum_os_file *file;
     uint64_t dev, ino;
     int open_err;   /* of the last open of dev/ino; 0 when file is open */

@@ -41,6 +41,14 @@ typedef struct psum_os_target psum_os_target;
 
 int psum_os_target_open(long pid, psum_os_target **out);
 void psum_os_target_close(psum_os_target *t);
+/*
+ * Before each pass over another process (pid != 0): PROCSUM_ESRCH when it
+ * exited (a zombie counts as exited) or its id now belongs to another
+ * process; else 0, and *new_program tells whether it ran a new program
+ * (exec) since the last call, so that its old baselines mean nothing. For
+ * the calling process always 0 and false.
+ */
+int psum_os_target_refresh(psum_os_target *t, bool *new_program);
 
 /*
  * Lists every mapping of the target, in address order, whatever its
@@ -160,6 +168,16 @@ int psum_os_random(void *buf, size_t len);
  */
 typedef struct psum_os_file psum_os_file;
 int psum_os_file_open(const char *path, uint64_t dev, uint64_t ino, psum_os_file **out);
+/*
+ * Opens the file that r of target t maps, with the same identity check.
+ * For the calling process (t NULL or pid 0) that is psum_os_file_open() of
+ * r's path (PROCSUM_ENOENT when r->file_deleted). For another process the
+ * platform reaches the file as the process maps it where it can (on Linux
+ * /proc/PID/map_files, then the path in the process's own root), so that a
+ * file deleted, replaced or in another mount namespace is still the one
+ * compared; then r's path as the caller sees it.
+ */
+int psum_os_file_open_mapped(psum_os_target *t, const psum_os_region *r, psum_os_file **out);
 /*
  * Reads len bytes at offset into buf. Bytes past the end of the file read as
  * zero (as the tail of a mapping's last page does); *got (may be NULL) is

@@ -33,6 +33,8 @@ int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *targe
     p->resident = malloc(PSUM_RESIDENCY_PAGES * sizeof(*p->resident));
     p->files = calloc(1, sizeof(*p->files));
     p->verify_new_pages = o->verify_file;
+    if (p->files)
+        p->files->target = target;
     if (!p->buf || !p->page_digests || !p->confirm_page || !p->resident || !p->files) {
         psum_pass_free(p);
         return PROCSUM_ENOMEM;

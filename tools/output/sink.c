@@ -90,6 +90,20 @@ int psum_sink_escaped(psum_sink *s, psum_escape_fn escape, const char *str)
     return rc;
 }
 
+int psum_sink_flush(psum_sink *s)
+{
+    if (s->err)
+        return -1;
+    errno = 0;
+    return fflush(s->f) == EOF ? failed(s) : 0;
+}
+
+void psum_sink_whole_lines(psum_sink *s)
+{
+    /* Fails only when output already started: the default buffer stays, which is still correct. */
+    (void)setvbuf(s->f, NULL, _IOFBF, 1u << 16);
+}
+
 int psum_sink_close(psum_sink *s)
 {
     if (!s->f)

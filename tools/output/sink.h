@@ -36,6 +36,14 @@ int psum_sink_printf(psum_sink *s, const char *fmt, ...) PSUM_PRINTF(2, 3);
 int psum_sink_hex(psum_sink *s, const uint8_t *bytes, size_t n);
 /* str after `escape` (psum_escape_text or psum_escape_json). */
 int psum_sink_escaped(psum_sink *s, psum_escape_fn escape, const char *str);
+/* Hands what was written so far to the system. */
+int psum_sink_flush(psum_sink *s);
+/*
+ * Makes the FILE's buffer large enough that a line flushed at once reaches
+ * the system in one write: a reader of a pipe or a file never sees half of
+ * it. Call before anything is written.
+ */
+void psum_sink_whole_lines(psum_sink *s);
 /*
  * Flushes and closes the FILE (a close can be the first to learn that the
  * data did not arrive). Returns 0 or the first errno met since init.

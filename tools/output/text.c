@@ -20,6 +20,8 @@ static int text_begin(psum_writer *w, psum_list_kind kind, procsum_algorithm alg
         return psum_sink_printf(w->out, "%-8s %8s %12s %10s %10s %10s\n", "algo", "regions", "bytes", "scan ms",
                                 "hash ms", "GB/s");
     case PSUM_LIST_VERSION: return 0;
+    case PSUM_LIST_EVENTS:
+        return psum_sink_printf(w->out, "%-8s %-8s %8s %-12s %s\n", "pid", "status", "pages", "event", "program");
     }
     return 0;
 }
@@ -53,6 +55,55 @@ static int text_version(psum_writer *w, const char *version)
     return psum_sink_puts(w->out, "\n");
 }
 
+/* Up to 16 bytes as hex, then "..." when the run is longer. */
+static int text_bytes(psum_sink *o, const uint8_t *bytes, size_t len)
+{
+    size_t n = len < PROCSUM_RUN_BYTES ? len : PROCSUM_RUN_BYTES;
+    if (psum_sink_hex(o, bytes, n))
+        return -1;
+    return len > n ? psum_sink_puts(o, "...") : 0;
+}
+
+/* One line under its process: what differs, where in the file, why; the file's path last. */
+static int text_alert(psum_writer *w, const psum_alert *a)
+{
+    psum_sink *o = w->out;
+    const procsum_page_change *pc = a->page;
+    uint64_t offset = pc->run_count ? pc->runs[0].file_offset : pc->file_offset;
+    if (psum_sink_printf(o, "  ! %-8ld %s page 0x%" PRIxPTR " file +0x%" PRIx64 ": %s, cause %s, %zu byte(s) %zu bit(s)",
+                         a->pid, a->action, pc->addr, offset, procsum_verdict_name(pc->verdict),
+                         procsum_cause_name(pc->cause), pc->changed_bytes, pc->changed_bits))
+        return -1;
+    if (pc->run_count) {
+        const procsum_byte_run *run = &pc->runs[0];
+        if (psum_sink_puts(o, ", ") || text_bytes(o, run->old_bytes, run->len) || psum_sink_puts(o, " -> ") ||
+            text_bytes(o, run->new_bytes, run->len))
+            return -1;
+    }
+    if (psum_sink_puts(o, "  ") || psum_sink_escaped(o, psum_escape_text, a->region->source))
+        return -1;
+    return psum_sink_puts(o, "\n");
+}
+
+static int text_state(psum_writer *w, const psum_state *s)
+{
+    psum_sink *o = w->out;
+    if (psum_sink_printf(o, "%-8ld %-8s %8" PRIu64 " %-12s ", s->pid, s->status, s->pages_checked, s->action) ||
+        psum_sink_escaped(o, psum_escape_text, s->executable ? s->executable : "-"))
+        return -1;
+    if (s->error && psum_sink_printf(o, " (%s)", procsum_strerror(s->error)))
+        return -1;
+    return psum_sink_puts(o, "\n");
+}
+
+static int text_summary(psum_writer *w, const psum_summary *s)
+{
+    return psum_sink_printf(w->out,
+                            "%" PRIu64 " process(es): %" PRIu64 " changed, %" PRIu64 " not verified; %" PRIu64
+                            " page(s) checked (%" PRIu64 " shared, checked once), %" PRIu64 " bytes hashed\n",
+                            s->processes, s->changed, s->failed, s->pages_checked, s->pages_shared, s->bytes_hashed);
+}
+
 const psum_writer_ops psum_text_writer = {
     .name = "text",
     .summary = "a table for a person (the default)",
@@ -60,4 +111,7 @@ const psum_writer_ops psum_text_writer = {
     .region = text_region,
     .bench = text_bench,
     .version = text_version,
+    .alert = text_alert,
+    .state = text_state,
+    .totals = text_summary,
 };

@@ -46,6 +46,21 @@ int psum_write_version(psum_writer *w, const char *version)
     return w->ops->version(w, version);
 }
 
+int psum_write_alert(psum_writer *w, const psum_alert *a)
+{
+    return w->ops->alert(w, a) || psum_sink_flush(w->out) ? -1 : 0;
+}
+
+int psum_write_state(psum_writer *w, const psum_state *s)
+{
+    return w->ops->state(w, s) || psum_sink_flush(w->out) ? -1 : 0;
+}
+
+int psum_write_summary(psum_writer *w, const psum_summary *s)
+{
+    return w->ops->totals(w, s) || psum_sink_flush(w->out) ? -1 : 0;
+}
+
 int psum_write_end(psum_writer *w)
 {
     if (w->ops->end && w->ops->end(w))

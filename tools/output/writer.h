@@ -22,8 +22,44 @@
 typedef enum psum_list_kind {
     PSUM_LIST_REGIONS, /* procsum_region records, digested with one algorithm */
     PSUM_LIST_BENCH,   /* psum_bench_row records */
-    PSUM_LIST_VERSION  /* one version string */
+    PSUM_LIST_VERSION, /* one version string */
+    PSUM_LIST_EVENTS   /* what verify and watch find: psum_alert, psum_state and psum_summary records */
 } psum_list_kind;
+
+/* When an event happened, and where: every event record carries both. */
+typedef struct psum_event_origin {
+    int64_t sec;      /* wall clock, UTC */
+    long nsec;
+    const char *host; /* the host's name */
+} psum_event_origin;
+
+/* One page that differs, of one process. */
+typedef struct psum_alert {
+    psum_event_origin at;
+    const char *action;         /* "code-changed" against a baseline, "differs-from-file" */
+    long pid;
+    const char *executable;     /* the process's program as /proc names it; may be NULL */
+    const procsum_region *region;
+    const procsum_page_change *page;
+} psum_alert;
+
+/* How one process stands. */
+typedef struct psum_state {
+    psum_event_origin at;
+    const char *action;     /* what happened: "verified", "watching", "new-program", "exited", ... */
+    long pid;
+    const char *executable; /* may be NULL */
+    const char *status;     /* "clean", "changed" or "error" */
+    int error;              /* a PROCSUM_E* code when status is "error", else 0 */
+    uint64_t pages_checked;
+} psum_state;
+
+/* The totals of a verification. */
+typedef struct psum_summary {
+    psum_event_origin at;
+    uint64_t processes, changed, failed;
+    uint64_t pages_checked, pages_shared, bytes_hashed;
+} psum_summary;
 
 /* One benchmark pass. */
 typedef struct psum_bench_row {
@@ -43,6 +79,9 @@ typedef struct psum_writer_ops {
     int (*region)(psum_writer *w, const procsum_region *r);
     int (*bench)(psum_writer *w, const psum_bench_row *row);
     int (*version)(psum_writer *w, const char *version);
+    int (*alert)(psum_writer *w, const psum_alert *a);
+    int (*state)(psum_writer *w, const psum_state *s);
+    int (*totals)(psum_writer *w, const psum_summary *s);
     /* The list is complete. May be NULL. */
     int (*end)(psum_writer *w);
 } psum_writer_ops;
@@ -71,6 +110,10 @@ int psum_write_begin(psum_writer *w, psum_list_kind kind, procsum_algorithm algo
 int psum_write_region(psum_writer *w, const procsum_region *r);
 int psum_write_bench(psum_writer *w, const psum_bench_row *row);
 int psum_write_version(psum_writer *w, const char *version);
+/* Events are written whole and flushed at once: a reader (a log shipper) sees each line when it happens. */
+int psum_write_alert(psum_writer *w, const psum_alert *a);
+int psum_write_state(psum_writer *w, const psum_state *s);
+int psum_write_summary(psum_writer *w, const psum_summary *s);
 int psum_write_end(psum_writer *w);
 
 #endif

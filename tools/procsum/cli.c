@@ -4,8 +4,10 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "escape.h"
@@ -56,6 +58,36 @@ static int apply_json(psum_cli *c, const char *value)
     return apply_format(c, "json");
 }
 
+static int apply_all(psum_cli *c, const char *value)
+{
+    c->all = true;
+    return 0;
+}
+
+/* An unsigned decimal number in [min, max], or a usage error naming the option. */
+static int parse_number(const char *option, const char *value, unsigned min, unsigned max, unsigned *out)
+{
+    char q[80];
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(value, &end, 10);
+    if (value[0] < '0' || value[0] > '9' || *end || errno || n < min || n > max)
+        return psum_cli_usage_error("%s takes a number from %u to %u, not '%s'", option, min, max,
+                                    psum_cli_quote(q, sizeof(q), value));
+    *out = (unsigned)n;
+    return 0;
+}
+
+static int apply_period(psum_cli *c, const char *value)
+{
+    return parse_number("--period", value, 1, 86400000u, &c->opts.check_period_ms);
+}
+
+static int apply_cpu(psum_cli *c, const char *value)
+{
+    return parse_number("--cpu", value, 1, 100, &c->opts.max_cpu_percent);
+}
+
 static int apply_help(psum_cli *c, const char *value)
 {
     c->help = true;
@@ -66,6 +98,9 @@ static const option_spec OPTIONS[] = {
     {"--algo", NULL, "NAME", PSUM_OPT_ALGO, "blake3 (default), crc64 or xxh3; bench runs all without it", apply_algo},
     {"--skip-libs", NULL, NULL, PSUM_OPT_SKIP_LIBS, "only the main executable", apply_skip_libs},
     {"--include-writable-code", NULL, NULL, PSUM_OPT_WRITABLE, "also rwx regions", apply_writable},
+    {"--all", NULL, NULL, PSUM_OPT_ALL, "every process procsum may read (not itself, not kernel threads)", apply_all},
+    {"--period", NULL, "MS", PSUM_OPT_PERIOD, "watch: milliseconds between passes (default 1000)", apply_period},
+    {"--cpu", NULL, "PERCENT", PSUM_OPT_CPU, "watch: the share of one core each checker may use", apply_cpu},
     {"--format", NULL, "NAME", 0, "how to write the output: one of the formats below", apply_format},
     {"--json", NULL, NULL, 0, "the same as --format json", apply_json},
     {"--help", "-h", NULL, 0, "this text", apply_help},
@@ -118,12 +153,15 @@ int psum_cli_check_options(const psum_cli *c, const psum_cli_command *cmd)
     for (size_t i = 0; i < OPTION_COUNT; i++)
         if (c->given & OPTIONS[i].bit & ~cmd->options)
             return psum_cli_usage_error("%s does not apply to %s", OPTIONS[i].name, cmd->name);
+    char q[80];
+    if (c->arg_count && !(cmd->options & PSUM_OPT_PIDS))
+        return psum_cli_usage_error("unexpected argument '%s'", psum_cli_quote(q, sizeof(q), c->args[0]));
     return 0;
 }
 
 int psum_cli_usage(psum_sink *out, const psum_cli_command *cmds, size_t n)
 {
-    if (psum_sink_puts(out, "usage: procsum COMMAND [OPTIONS]\n\ncommands:\n"))
+    if (psum_sink_puts(out, "usage: procsum COMMAND [OPTIONS] [PID...]\n\ncommands:\n"))
         return -1;
     for (size_t i = 0; i < n; i++)
         if (psum_sink_printf(out, "  %-9s %s\n", cmds[i].name, cmds[i].summary))
@@ -144,7 +182,8 @@ int psum_cli_usage(psum_sink *out, const psum_cli_command *cmds, size_t n)
         if (psum_sink_printf(out, "  %-9s %s\n", psum_writer_formats[i]->name, psum_writer_formats[i]->summary))
             return -1;
     return psum_sink_puts(out,
-                          "\nexit codes: 0 success, 1 failure, 2 bad usage, 3 permission denied, 4 no such process\n");
+                          "\nexit codes: 0 success, 1 failure, 2 bad usage, 3 permission denied, 4 no such process,\n"
+                          "5 some page differs from its file (verify)\n");
 }
 
 const char *psum_cli_quote(char *buf, size_t cap, const char *arg)

@@ -20,6 +20,7 @@ enum {
     PSUM_EXIT_USAGE = 2,
     PSUM_EXIT_PERMISSION = 3,
     PSUM_EXIT_NO_PROCESS = 4,
+    PSUM_EXIT_CHANGED = 5, /* verify: some page differs from its file */
 };
 
 /* Options that only some commands take; a command's table entry lists those it accepts. */
@@ -28,6 +29,11 @@ enum {
     PSUM_OPT_SKIP_LIBS = 1u << 1,
     PSUM_OPT_WRITABLE = 1u << 2,
     PSUM_OPT_SELECT = PSUM_OPT_ALGO | PSUM_OPT_SKIP_LIBS | PSUM_OPT_WRITABLE, /* which regions, how digested */
+    PSUM_OPT_ALL = 1u << 3,    /* --all: every process */
+    PSUM_OPT_PERIOD = 1u << 4, /* --period MS */
+    PSUM_OPT_CPU = 1u << 5,    /* --cpu PERCENT */
+    PSUM_OPT_PIDS = 1u << 6,   /* process ids as arguments */
+    PSUM_OPT_PROCESSES = PSUM_OPT_SELECT | PSUM_OPT_ALL | PSUM_OPT_PIDS, /* which processes */
 };
 
 typedef struct psum_cli {
@@ -36,6 +42,9 @@ typedef struct psum_cli {
     unsigned given;                /* PSUM_OPT_* bits of the options on the command line */
     const psum_writer_ops *format; /* --format, --json */
     bool help;                     /* -h, --help */
+    bool all;                      /* --all */
+    char **args;                   /* the arguments after the command's name (process ids) */
+    size_t arg_count;
 } psum_cli;
 
 typedef struct psum_cli_command {
@@ -50,6 +59,10 @@ typedef struct psum_cli_command {
 int psum_cmd_regions(const psum_cli *c, psum_writer *w);
 int psum_cmd_bench(const psum_cli *c, psum_writer *w);
 int psum_cmd_version(const psum_cli *c, psum_writer *w);
+#ifndef _WIN32
+int psum_cmd_verify(const psum_cli *c, psum_writer *w);
+int psum_cmd_watch(const psum_cli *c, psum_writer *w);
+#endif
 
 void psum_cli_init(psum_cli *c);
 /*

@@ -6,6 +6,7 @@
  * is flushed and closed here and any failure is reported, exit code 1.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -15,6 +16,12 @@ static int cmd_help(const psum_cli *c, psum_writer *w);
 static const psum_cli_command COMMANDS[] = {
     {"regions", "list the executable regions of this process, with their digests", PSUM_OPT_SELECT, psum_cmd_regions},
     {"bench", "time one discovery and one hashing pass over those regions", PSUM_OPT_SELECT, psum_cmd_bench},
+#ifndef _WIN32
+    {"verify", "compare every resident code page of processes (--all, or PIDs) with their files, once",
+     PSUM_OPT_PROCESSES, psum_cmd_verify},
+    {"watch", "check processes (--all, or PIDs) every period until stopped, and report each change",
+     PSUM_OPT_PROCESSES | PSUM_OPT_PERIOD | PSUM_OPT_CPU, psum_cmd_watch},
+#endif
     {"version", "print the version", 0, psum_cmd_version},
     {"help", "this text", 0, cmd_help},
 };
@@ -45,8 +52,7 @@ static const psum_cli_command *parse(psum_cli *c, int argc, char **argv)
         } else if (!name) {
             name = argv[i];
         } else {
-            psum_cli_usage_error("unexpected argument '%s'", psum_cli_quote(q, sizeof(q), argv[i]));
-            return NULL;
+            c->args[c->arg_count++] = argv[i]; /* the command says whether it takes any */
         }
     }
     if (c->help)
@@ -72,15 +78,23 @@ int main(int argc, char **argv)
     }
     psum_cli c;
     psum_cli_init(&c);
+    c.args = calloc((size_t)argc, sizeof(*c.args));
+    if (!c.args) {
+        fprintf(stderr, "procsum: out of memory\n");
+        return PSUM_EXIT_FAILURE;
+    }
     const psum_cli_command *cmd = parse(&c, argc, argv);
-    if (!cmd)
+    if (!cmd) {
+        free(c.args);
         return PSUM_EXIT_USAGE;
+    }
 
     psum_sink out;
     psum_sink_init(&out, stdout);
     psum_writer w;
     psum_writer_init(&w, c.format, &out);
     int rc = cmd->run(&c, &w);
+    free(c.args);
     err = psum_sink_close(&out);
     if (err) {
         psum_cli_output_failed(err);

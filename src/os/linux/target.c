@@ -1,8 +1,15 @@
-/* The Linux target: the process a target refers to and the /proc files of it that stay open. */
+/*
+ * The Linux target: the process a target refers to and the /proc files of
+ * it that stay open. Another process is known by its start time (a pid
+ * reused by a new process is not the same target) and by the program it
+ * runs: exec replaces the executable or at least the auxiliary vector (new
+ * stack, new random bytes), so a change of either is a new program.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,6 +42,117 @@ int psum_linux_target_pagemap(psum_os_target *t)
         t->pagemap_owner = getpid();
     }
     return t->pagemap_fd;
+}
+
+/* Reads a small /proc file of t whole (at most cap - 1 bytes, NUL-terminated); its length or a negative code. */
+static ssize_t read_small(const psum_os_target *t, const char *leaf, char *buf, size_t cap)
+{
+    char path[64];
+    psum_linux_target_proc_path(path, sizeof(path), t, leaf);
+    int fd;
+    do
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return psum_linux_proc_error(t->pid);
+    size_t used = 0;
+    while (used + 1 < cap) {
+        ssize_t n = read(fd, buf + used, cap - 1 - used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int err = psum_linux_proc_error(t->pid);
+            close(fd);
+            return err;
+        }
+        if (n == 0)
+            break;
+        used += (size_t)n;
+    }
+    close(fd);
+    buf[used] = '\0';
+    return (ssize_t)used;
+}
+
+/*
+ * From /proc/PID/stat: the state letter and the start time (field 22, in
+ * clock ticks since boot). The command name (field 2) may hold spaces and
+ * parentheses, so the fields are counted from its last ')'.
+ */
+static int read_stat(const psum_os_target *t, char *state, uint64_t *start_time)
+{
+    char buf[1024];
+    ssize_t n = read_small(t, "stat", buf, sizeof(buf));
+    if (n < 0)
+        return (int)n;
+    const char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ')
+        return PROCSUM_EBADMSG;
+    p += 2;
+    *state = *p;
+    /* Field 3 is the state; 22 is the start time. */
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p, ' ');
+        if (!p)
+            return PROCSUM_EBADMSG;
+        p++;
+    }
+    char *end;
+    *start_time = strtoull(p, &end, 10);
+    return end == p ? PROCSUM_EBADMSG : 0;
+}
+
+/* FNV-1a over the executable's identity and the auxiliary vector: changes with every exec. */
+static int program_id(const psum_os_target *t, uint64_t *out)
+{
+    char path[64];
+    struct stat st;
+    psum_linux_target_proc_path(path, sizeof(path), t, "exe");
+    if (stat(path, &st) != 0)
+        return psum_linux_proc_error(t->pid);
+    char auxv[1024];
+    ssize_t n = read_small(t, "auxv", auxv, sizeof(auxv));
+    if (n < 0)
+        return (int)n;
+    uint64_t h = 1469598103934665603ull;
+    uint64_t ids[2] = {(uint64_t)st.st_dev, (uint64_t)st.st_ino};
+    const unsigned char *parts[2] = {(const unsigned char *)ids, (const unsigned char *)auxv};
+    size_t lens[2] = {sizeof(ids), (size_t)n};
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < lens[k]; i++) {
+            h ^= parts[k][i];
+            h *= 1099511628211ull;
+        }
+    }
+    *out = h;
+    return 0;
+}
+
+int psum_os_target_refresh(psum_os_target *t, bool *new_program)
+{
+    *new_program = false;
+    if (t->pid == 0)
+        return 0;
+    char state;
+    uint64_t start;
+    int err = read_stat(t, &state, &start);
+    if (err)
+        return err;
+    /* A zombie has no memory left to check; another start time is another process under the same id. */
+    if (state == 'Z' || state == 'X' || (t->start_time_known && start != t->start_time))
+        return PROCSUM_ESRCH;
+    t->start_time = start;
+    t->start_time_known = true;
+    uint64_t id;
+    err = program_id(t, &id);
+    if (err == PROCSUM_ENOENT)
+        return PROCSUM_ESRCH; /* the executable link goes when the process exits */
+    if (err)
+        return err;
+    *new_program = t->program_known && id != t->program_id;
+    t->program_known = true;
+    t->program_id = id;
+    return 0;
 }
 
 int psum_os_target_open(long pid, psum_os_target **out)

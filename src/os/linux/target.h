@@ -25,6 +25,11 @@ struct psum_os_target {
     size_t last_maps_len;
     const psum_os_region_list *last_list;
     size_t last_count;
+    /* Another process: when it started (pid reuse), and what identifies the program it runs (exec). */
+    uint64_t start_time; /* known after the first psum_os_target_refresh */
+    bool start_time_known;
+    bool program_known;
+    uint64_t program_id;
     /* The loader's counters just before the last listing (the own process only). */
     psum_linux_loader_counters listed;
 };

@@ -186,6 +186,16 @@ static int read_image(psum_os_file *f, const psum_pe_view *v, uint64_t offset, v
     return err;
 }
 
+/* Windows names a module's file by its path alone: a file replaced since it was loaded is not reached. */
+int psum_os_file_open_mapped(psum_os_target *t, const psum_os_region *r, psum_os_file **out)
+{
+    (void)t;
+    if (!out || !r)
+        return PROCSUM_EINVAL;
+    *out = NULL;
+    return r->file_deleted ? PROCSUM_ENOENT : psum_os_file_open(r->path, r->dev, r->ino, out);
+}
+
 int psum_os_file_read(psum_os_file *f, uint64_t offset, void *buf, size_t len, size_t *got)
 {
     psum_pe_view v;

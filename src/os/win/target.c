@@ -100,3 +100,13 @@ void psum_os_target_close(psum_os_target *t)
         CloseHandle(t->process);
     free(t);
 }
+
+/* A process that exited keeps its handle valid; its exit code tells. A new program is a new process on Windows. */
+int psum_os_target_refresh(psum_os_target *t, bool *new_program)
+{
+    *new_program = false;
+    DWORD code;
+    if (t->self || !GetExitCodeProcess(t->process, &code) || code == STILL_ACTIVE)
+        return 0;
+    return PROCSUM_ESRCH;
+}

@@ -1,0 +1,99 @@
+# Shared by verify.sh and watch.sh: programs that do not link procsum,
+# started here and changed from outside through /proc/PID/mem. Source after
+# lib.sh. PSUM_OUTSIDE_TARGET names tests/outside_target.c's program.
+if [ -z "${PSUM_OUTSIDE_TARGET:-}" ] || [ ! -x "$PSUM_OUTSIDE_TARGET" ]; then
+    echo "PSUM_OUTSIDE_TARGET must name the outside_target program" >&2
+    exit 2
+fi
+need_python
+
+started_pids=()
+stop_started() {
+    for p in "${started_pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf -- "$TMP"
+}
+trap stop_started EXIT
+
+# start_target FILE [ARGS...]: runs a copy of outside_target at FILE; sets $target_pid.
+start_target() {
+    local file=$1
+    shift
+    [ -e "$file" ] || cp -- "$PSUM_OUTSIDE_TARGET" "$file"
+    "$file" "$@" &
+    target_pid=$!
+    started_pids+=("$target_pid")
+    # Running once its program is mapped (exec done).
+    for _ in $(seq 200); do
+        grep -q -- "$file" "/proc/$target_pid/maps" 2>/dev/null && return 0
+        kill -0 "$target_pid" 2>/dev/null || return 0 # already over (a short-lived one)
+        sleep 0.01
+    done
+    return 1
+}
+
+# spare_offset FILE: the file offset of byte 5 of outside_spare, from the ELF's symbol table and program headers.
+spare_offset() {
+    python3 - "$1" <<'EOF_PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+assert data[:4] == b"\x7fELF" and data[4] == 2, "a 64-bit ELF"
+phoff, shoff = struct.unpack_from("<QQ", data, 0x20)
+phentsize, phnum, shentsize, shnum = struct.unpack_from("<HHHH", data, 0x36)
+sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+value = None
+for s in sections:
+    if s[1] in (2, 11):  # SYMTAB, DYNSYM
+        strtab = sections[s[6]]
+        for k in range(s[5] // 24):
+            name, info, other, shndx, val, size = struct.unpack_from("<IBBHQQ", data, s[4] + k * 24)
+            end = data.index(b"\0", strtab[4] + name)
+            if data[strtab[4] + name:end] == b"outside_spare":
+                value = val
+assert value is not None, "outside_spare not found"
+vaddr = value + 5
+for i in range(phnum):
+    ptype, flags, off, va, pa, filesz, memsz, align = struct.unpack_from("<IIQQQQQQ", data, phoff + i * phentsize)
+    if ptype == 1 and va <= vaddr < va + filesz:
+        print(off + (vaddr - va))
+        break
+EOF_PY
+}
+
+# flip_at PID FILE OFFSET BIT: flips a bit of the byte mapped from FILE at OFFSET in PID's memory,
+# through /proc/PID/mem; prints the byte's old and new value in hex.
+flip_at() {
+    python3 - "$@" <<'EOF_PY'
+import os, sys
+pid, path, offset, bit = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+addr = None
+with open("/proc/%s/maps" % pid) as f:
+    for line in f:
+        parts = line.split()
+        if len(parts) >= 6 and parts[5] == path:
+            start, end = (int(x, 16) for x in parts[0].split("-"))
+            off = int(parts[2], 16)
+            if off <= offset < off + (end - start):
+                addr = start + (offset - off)
+assert addr is not None, "no mapping of %s holds offset %d" % (path, offset)
+fd = os.open("/proc/%s/mem" % pid, os.O_RDWR)
+old = os.pread(fd, 1, addr)[0]
+os.pwrite(fd, bytes([old ^ (1 << bit)]), addr)
+os.close(fd)
+print("%02x %02x" % (old, old ^ (1 << bit)))
+EOF_PY
+}
+
+# json_lines FILE: checks that every line is one JSON object, then runs the python CHECK on them (list `lines`).
+json_check() {
+    local file=$1 check=$2
+    shift 2
+    python3 - "$file" "$@" <<EOF_PY
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+args = sys.argv[2:]
+alerts = [l for l in lines if l.get("event.kind") == "alert"]
+states = [l for l in lines if l.get("event.kind") == "state"]
+$check
+EOF_PY
+}

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# procsum verify, on programs that do not link procsum: a clean one verifies
+# clean; one bit written into its code through /proc/PID/mem is found (exit
+# 5, verdict bitflip, the file offset the ELF gives); a program whose file
+# was replaced by a rename after it started still verifies against the file
+# it maps; a process gone is reported and the others are verified; --all
+# finds nothing in a host's processes but what was changed on purpose.
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname -- "${BASH_SOURCE[0]}")/outside_lib.sh"
+
+prog="$TMP/prog"
+start_target "$prog" || fail "target starts"
+clean_pid=$target_pid
+
+# ---- clean -----------------------------------------------------------------
+run verify --json "$clean_pid"
+if [ "$rc" -eq 0 ]; then pass "clean: exit 0"; else fail "clean: exit 0" "$(show_run)"; fi
+check "clean: no alert, state clean, pages checked, a summary" json_check "$TMP/out" '
+assert not alerts, alerts
+assert len(states) == 1 and states[0]["procsum.status"] == "clean", states
+assert states[0]["process.pid"] == int(args[0]) and states[0]["procsum.pages_checked"] > 0, states
+assert states[0]["process.executable"] == args[1], states
+s = lines[-1]
+assert s["event.action"] == "verify-summary" and s["procsum.processes"] == 1 and s["procsum.bytes_hashed"] > 0, s
+for l in lines:
+    assert l["@timestamp"].endswith("Z") and l["host.name"], l
+' "$clean_pid" "$prog"
+run verify "$clean_pid"
+if [ "$rc" -eq 0 ] && grep -Eq "^$clean_pid +clean " "$TMP/out"; then pass "clean: the table says clean"; else fail "clean: the table says clean" "$(show_run)"; fi
+
+# ---- one bit ---------------------------------------------------------------
+offset=$(spare_offset "$prog")
+start_target "$TMP/flipped" || fail "second target starts"
+flipped_pid=$target_pid
+read -r old new < <(flip_at "$flipped_pid" "$TMP/flipped" "$offset" 4)
+run verify --json "$flipped_pid" "$clean_pid"
+if [ "$rc" -eq 5 ]; then pass "one bit: exit 5"; else fail "one bit: exit 5" "$(show_run)"; fi
+check "one bit: one alert, bitflip, at the ELF's file offset, old and new bytes" json_check "$TMP/out" '
+assert len(alerts) == 1, alerts
+a = alerts[0]
+assert a["event.action"] == "differs-from-file" and a["process.pid"] == int(args[0]), a
+assert a["procsum.verdict"] == "bitflip" and a["procsum.cause"] == "write", a
+assert a["procsum.file_offset"] == int(args[1]), (a["procsum.file_offset"], args[1])
+assert a["procsum.changed_bits"] == 1 and a["procsum.changed_bytes"] == 1, a
+assert a["procsum.old_bytes"] == args[2] and a["procsum.new_bytes"] == args[3] and a["procsum.xor"] == "10", a
+assert a["file.path"] == args[4], a
+st = {s["process.pid"]: s["procsum.status"] for s in states}
+assert st == {int(args[0]): "changed", int(args[5]): "clean"}, st
+' "$flipped_pid" "$offset" "$old" "$new" "$TMP/flipped" "$clean_pid"
+
+# ---- the file replaced by a rename ------------------------------------------
+start_target "$TMP/replaced" || fail "third target starts"
+replaced_pid=$target_pid
+# The new file differs from the mapped one in the same byte: comparing with it would find a change.
+cp -- "$TMP/replaced" "$TMP/replacement"
+python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 1]))' \
+    "$TMP/replacement" "$offset"
+mv -f -- "$TMP/replacement" "$TMP/replaced"
+run verify --json "$replaced_pid"
+if [ "$rc" -eq 0 ]; then pass "replaced file: exit 0"; else fail "replaced file: exit 0" "$(show_run)"; fi
+check "replaced file: no alert" json_check "$TMP/out" 'assert not alerts and states[0]["procsum.status"] == "clean", lines'
+# And it was compared, with the file it maps: a bit written now is found.
+if ! grep -q "(deleted)" "/proc/$replaced_pid/maps"; then
+    fail "replaced file: the old file shows as deleted in maps"
+fi
+python3 - "$replaced_pid" "$TMP/replaced" "$offset" <<'EOF_PY'
+import os, sys
+pid, path, offset = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for line in open("/proc/%s/maps" % pid):
+    parts = line.split(None, 5)
+    if len(parts) == 6 and parts[5].rstrip("\n") == path + " (deleted)":
+        start, end = (int(x, 16) for x in parts[0].split("-"))
+        off = int(parts[2], 16)
+        if off <= offset < off + end - start:
+            fd = os.open("/proc/%s/mem" % pid, os.O_RDWR)
+            addr = start + offset - off
+            b = os.pread(fd, 1, addr)[0]
+            os.pwrite(fd, bytes([b ^ 4]), addr)
+            os.close(fd)
+EOF_PY
+run verify --json "$replaced_pid"
+if [ "$rc" -eq 5 ]; then pass "replaced file: a bit written later is found against the mapped file"; else fail "replaced file: a bit written later is found against the mapped file" "$(show_run)"; fi
+check "replaced file: bitflip at the offset" json_check "$TMP/out" '
+assert len(alerts) == 1 and alerts[0]["procsum.verdict"] == "bitflip" and alerts[0]["procsum.file_offset"] == int(args[0]), alerts
+' "$offset"
+
+# ---- processes that are gone ---------------------------------------------------
+start_target "$TMP/short" 50 || fail "short-lived target starts"
+short_pid=$target_pid
+wait "$short_pid" 2>/dev/null
+run verify --json "$short_pid" "$clean_pid"
+if [ "$rc" -eq 1 ]; then pass "gone: exit 1 when one named process was not verified"; else fail "gone: exit 1" "$(show_run)"; fi
+check "gone: reported as such, the other verified" json_check "$TMP/out" '
+st = {s["process.pid"]: s for s in states}
+assert st[int(args[0])]["procsum.status"] == "error" and st[int(args[0])]["error.code"] == "PROCSUM_ESRCH", st
+assert st[int(args[1])]["procsum.status"] == "clean" and st[int(args[1])]["procsum.pages_checked"] > 0, st
+' "$short_pid" "$clean_pid"
+run verify "$short_pid"
+if [ "$rc" -eq 4 ]; then pass "gone: exit 4 when every named process is gone"; else fail "gone: exit 4" "$(show_run)"; fi
+# A process that exits while verify --all runs: many short-lived ones, none stops the run.
+for i in 1 2 3 4 5 6 7 8; do start_target "$TMP/short" $((i * 5)) || true; done
+
+# ---- the host ----------------------------------------------------------------
+run verify --json --all
+if [ "$rc" -eq 5 ]; then pass "--all: exit 5 (the changed targets)"; else fail "--all: exit 5" "$(show_run)"; fi
+# Every alert is one of the two processes changed here, or a test program that
+# changes its own code on purpose (Criterion's sandbox patches every test's main).
+check "--all: no alert but the changes made on purpose" json_check "$TMP/out" '
+ours = {int(args[0]), int(args[1])}
+for a in alerts:
+    exe = a.get("process.executable", "")
+    own = a["process.pid"] in ours
+    self_patching = "/tests/test_" in exe or exe.endswith(("truth_target", "patch_target"))
+    assert own or self_patching, a
+assert {a["process.pid"] for a in alerts} >= ours, alerts
+s = lines[-1]
+assert s["procsum.processes"] >= 3 and s["procsum.pages_shared"] > 0, s
+' "$flipped_pid" "$replaced_pid"
+if [ ! -s "$TMP/err" ]; then pass "--all: nothing on stderr when it is not a terminal"; else fail "--all: stderr" "$(show_run)"; fi
+
+# ---- usage ----------------------------------------------------------------------
+run verify
+if [ "$rc" -eq 2 ]; then pass "no process named: exit 2"; else fail "no process named: exit 2" "$(show_run)"; fi
+run verify --all "$clean_pid"
+if [ "$rc" -eq 2 ]; then pass "--all with PIDs: exit 2"; else fail "--all with PIDs: exit 2" "$(show_run)"; fi
+run verify 12abc
+if [ "$rc" -eq 2 ]; then pass "a PID that is not a number: exit 2"; else fail "not a number: exit 2" "$(show_run)"; fi
+finish

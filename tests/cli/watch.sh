@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# procsum watch, on programs that do not link procsum: a bit written into a
+# running program's code is reported as a change (bitflip, the ELF's file
+# offset) by a watch with --period 100; a process that runs a new program
+# is noted; watch ends by itself, exit 0, when every named process exited,
+# and at SIGTERM or SIGINT, exit 0.
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname -- "${BASH_SOURCE[0]}")/outside_lib.sh"
+
+# wait_for FILE PYTHON_CONDITION: until a line of FILE satisfies it (each line as `l`), at most 20 s.
+wait_for() {
+    for _ in $(seq 400); do
+        python3 - "$1" "$2" <<'EOF_PY' && return 0
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    if line.endswith("\n"):
+        l = json.loads(line)
+        if eval(sys.argv[2]):
+            sys.exit(0)
+sys.exit(1)
+EOF_PY
+        sleep 0.05
+    done
+    return 1
+}
+
+prog="$TMP/prog"
+start_target "$prog" || fail "target starts"
+pid=$target_pid
+offset=$(spare_offset "$prog")
+
+"$PROCSUM" watch --json --period 100 "$pid" >"$TMP/watch.out" 2>"$TMP/watch.err" &
+watch_pid=$!
+if wait_for "$TMP/watch.out" 'l.get("event.action") == "watching" and l["procsum.status"] == "clean"'; then
+    pass "watch: the process is watched, clean"
+else
+    fail "watch: the process is watched, clean" "$(cat "$TMP/watch.out" "$TMP/watch.err")"
+fi
+read -r old new < <(flip_at "$pid" "$prog" "$offset" 1)
+if wait_for "$TMP/watch.out" 'l.get("event.kind") == "alert"'; then
+    pass "watch: the bit is reported"
+else
+    fail "watch: the bit is reported" "$(cat "$TMP/watch.out" "$TMP/watch.err")"
+fi
+check "watch: one alert, code-changed, bitflip at the ELF's offset" json_check "$TMP/watch.out" '
+assert len(alerts) == 1, alerts
+a = alerts[0]
+assert a["event.action"] == "code-changed" and a["process.pid"] == int(args[0]), a
+assert a["procsum.verdict"] == "bitflip" and a["procsum.file_offset"] == int(args[1]), a
+assert a["procsum.old_bytes"] == args[2] and a["procsum.new_bytes"] == args[3] and a["procsum.xor"] == "02", a
+' "$pid" "$offset" "$old" "$new"
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+wait "$watch_pid"
+rc=$?
+if [ "$rc" -eq 0 ]; then pass "watch: ends with exit 0 when the process exited"; else fail "watch: exit 0 after the exit" "exit $rc"; fi
+check "watch: the exit is reported" json_check "$TMP/watch.out" '
+assert states[-1]["event.action"] == "exited" and states[-1]["error.code"] == "PROCSUM_ESRCH", states
+'
+
+# ---- a new program, and SIGTERM --------------------------------------------------
+# bash waits for a line, then becomes outside_target (exec): the same process, a new program.
+mkfifo "$TMP/go"
+bash -c 'read -r _ <"$1"; exec "$2"' execer "$TMP/go" "$prog" &
+exec_pid=$!
+started_pids+=("$exec_pid")
+"$PROCSUM" watch --json --period 100 "$exec_pid" >"$TMP/exec.out" 2>"$TMP/exec.err" &
+watch_pid=$!
+if wait_for "$TMP/exec.out" 'l.get("event.action") == "watching"'; then pass "exec: watched"; else fail "exec: watched" "$(cat "$TMP/exec.out" "$TMP/exec.err")"; fi
+echo go >"$TMP/go"
+if wait_for "$TMP/exec.out" 'l.get("event.action") == "new-program" and l.get("process.executable") == sys.argv[1].replace("exec.out", "prog")'; then
+    pass "exec: the new program is reported, with its executable"
+else
+    fail "exec: the new program is reported" "$(cat "$TMP/exec.out" "$TMP/exec.err")"
+fi
+kill -TERM "$watch_pid"
+wait "$watch_pid"
+rc=$?
+if [ "$rc" -eq 0 ]; then pass "SIGTERM: exit 0"; else fail "SIGTERM: exit 0" "exit $rc"; fi
+check "exec: no alert for the new program's code" json_check "$TMP/exec.out" 'assert not alerts, alerts'
+
+"$PROCSUM" watch --period 100 "$exec_pid" >"$TMP/int.out" 2>"$TMP/int.err" &
+watch_pid=$!
+for _ in $(seq 200); do grep -q watching "$TMP/int.out" && break; sleep 0.05; done
+kill -INT "$watch_pid"
+wait "$watch_pid"
+rc=$?
+if [ "$rc" -eq 0 ]; then pass "SIGINT: exit 0"; else fail "SIGINT: exit 0" "exit $rc; $(cat "$TMP/int.out" "$TMP/int.err")"; fi
+
+# ---- usage and refusals ------------------------------------------------------------
+run watch --period 0 "$exec_pid"
+if [ "$rc" -eq 2 ]; then pass "--period 0: exit 2"; else fail "--period 0: exit 2" "$(show_run)"; fi
+run watch 999999999
+if [ "$rc" -eq 4 ]; then pass "no such process: exit 4"; else fail "no such process: exit 4" "$(show_run)"; fi
+finish

@@ -1,0 +1,250 @@
+/*
+ * The library checking another process: procsum_verify and a verifier
+ * find one bit written into a child's code through /proc/PID/mem, at the
+ * right file offset, and nothing in a clean child; procsum_start with a pid
+ * reports a change, says when the process ran a new program and when it
+ * exited. The child is forked from the test, so its code is at the same
+ * addresses as ours: the test knows where to write. Only procsum.h is used.
+ */
+#include <criterion/criterion.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "procsum.h"
+
+/* Never run: its bytes are what the tests change in the child. */
+int outside_spare_code(int x);
+__attribute__((noinline, aligned(64))) int outside_spare_code(int x)
+{
+    return x * 7 + 3;
+}
+
+static uint64_t file_offset_of(uintptr_t addr);
+int main(int argc, char *argv[]);
+
+/*
+ * Criterion's sandbox patched main in this process (tests/criterion_main.c),
+ * and the child inherits that: it writes main's page back from the program
+ * file, so that a clean child truly equals its files.
+ */
+static void restore_main(void)
+{
+    uintptr_t page = (uintptr_t)&main & ~(uintptr_t)(PROCSUM_PAGE_SIZE - 1);
+    uint8_t buf[PROCSUM_PAGE_SIZE];
+    int exe = open("/proc/self/exe", O_RDONLY);
+    int mem = open("/proc/self/mem", O_RDWR);
+    if (exe < 0 || mem < 0 || pread(exe, buf, sizeof(buf), (off_t)file_offset_of(page)) != (ssize_t)sizeof(buf) ||
+        pwrite(mem, buf, sizeof(buf), (off_t)page) != (ssize_t)sizeof(buf))
+        _exit(4);
+    close(exe);
+    close(mem);
+}
+
+/* A child that waits on a pipe; a byte "e" makes it exec /bin/sleep, end of file makes it exit. */
+static pid_t start_child(int *command)
+{
+    int p[2], ready[2];
+    cr_assert_eq(pipe(p), 0);
+    cr_assert_eq(pipe(ready), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        close(p[1]);
+        close(ready[0]);
+        restore_main();
+        if (write(ready[1], "r", 1) != 1)
+            _exit(5);
+        close(ready[1]);
+        char c;
+        while (read(p[0], &c, 1) == 1) {
+            if (c == 'e') {
+                execl("/bin/sleep", "sleep", "30", (char *)NULL);
+                _exit(3);
+            }
+        }
+        _exit(0);
+    }
+    close(p[0]);
+    close(ready[1]);
+    char c;
+    cr_assert_eq(read(ready[0], &c, 1), 1, "the child is ready");
+    close(ready[0]);
+    *command = p[1];
+    return pid;
+}
+
+static void end_child(pid_t pid, int command)
+{
+    kill(pid, SIGKILL);
+    close(command);
+    waitpid(pid, NULL, 0);
+}
+
+/* Flips bit `bit` of the byte at addr in pid's memory, as a debugger would; returns the byte's old value. */
+static uint8_t flip_bit(pid_t pid, uintptr_t addr, int bit)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0, "open %s", path);
+    uint8_t b;
+    cr_assert_eq(pread(fd, &b, 1, (off_t)addr), 1);
+    uint8_t nb = (uint8_t)(b ^ (1u << bit));
+    cr_assert_eq(pwrite(fd, &nb, 1, (off_t)addr), 1);
+    close(fd);
+    return b;
+}
+
+/* The file offset of addr in this program's file, from our own maps (the child's are the same). */
+static uint64_t file_offset_of(uintptr_t addr)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    cr_assert_not_null(f);
+    char line[512];
+    uint64_t found = UINT64_MAX;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long start, end, off;
+        if (sscanf(line, "%lx-%lx %*s %lx", &start, &end, &off) == 3 && addr >= start && addr < end)
+            found = off + (addr - start);
+    }
+    fclose(f);
+    cr_assert_neq(found, UINT64_MAX, "no mapping holds %#lx", (unsigned long)addr);
+    return found;
+}
+
+Test(verify, clean_child_then_one_bit)
+{
+    int command;
+    pid_t pid = start_child(&command);
+    procsum_options o;
+    procsum_options_init(&o);
+    o.pid = pid;
+    procsum_verify_result r;
+    cr_assert_eq(procsum_verify(&o, &r), 0);
+    cr_assert_eq(r.pid, (long)pid);
+    cr_assert_gt(r.pages_checked, 0u);
+    cr_assert_gt(r.bytes_hashed, 0u);
+    cr_assert_eq(r.change_count, 0u, "a clean child differs from its files in %zu page(s)", r.change_count);
+    procsum_verify_result_free(&r);
+
+    uintptr_t addr = (uintptr_t)&outside_spare_code + 5;
+    uint8_t old = flip_bit(pid, addr, 3);
+    cr_assert_eq(procsum_verify(&o, &r), 0);
+    cr_assert_eq(r.change_count, 1u);
+    const procsum_page_change *pc = &r.changes[0].page;
+    cr_assert_eq(pc->verdict, PROCSUM_VERDICT_BITFLIP);
+    cr_assert_eq(pc->cause, PROCSUM_CAUSE_WRITE);
+    cr_assert_eq(pc->copy, PROCSUM_COPY_PRIVATE);
+    cr_assert_eq(pc->changed_bits, 1u);
+    cr_assert_eq(pc->run_count, 1u);
+    cr_assert_eq(pc->runs[0].addr, addr);
+    cr_assert_eq(pc->runs[0].file_offset, file_offset_of(addr));
+    cr_assert_eq(pc->runs[0].old_bytes[0], old);
+    cr_assert_eq(pc->runs[0].xor_mask[0], 1u << 3);
+    cr_assert(r.regions[r.changes[0].region].main_executable);
+    procsum_verify_result_free(&r);
+    end_child(pid, command);
+}
+
+Test(verify, verifier_checks_a_shared_page_once)
+{
+    int c1, c2;
+    pid_t p1 = start_child(&c1), p2 = start_child(&c2);
+    procsum_options o;
+    procsum_options_init(&o);
+    procsum_verifier *v;
+    cr_assert_eq(procsum_verifier_new(&o, &v), 0);
+    procsum_verify_result a, b;
+    cr_assert_eq(procsum_verifier_check(v, p1, &a), 0);
+    cr_assert_eq(procsum_verifier_check(v, p2, &b), 0);
+    cr_assert_eq(a.change_count + b.change_count, 0u);
+    /* The same program and libraries: the second child's page-cache pages were checked with the first's. */
+    cr_assert_gt(b.pages_shared, 0u);
+    cr_assert_lt(b.bytes_hashed, a.bytes_hashed);
+    procsum_verify_result_free(&a);
+    procsum_verify_result_free(&b);
+    procsum_verifier_free(v);
+    end_child(p1, c1);
+    end_child(p2, c2);
+}
+
+Test(verify, gone_and_invalid)
+{
+    int command;
+    pid_t pid = start_child(&command);
+    end_child(pid, command);
+    procsum_options o;
+    procsum_options_init(&o);
+    o.pid = pid;
+    procsum_verify_result r;
+    cr_assert_eq(procsum_verify(&o, &r), PROCSUM_ESRCH);
+    cr_assert_eq(r.change_count, 0u);
+    cr_assert_null(r.changes);
+    o.pid = -1;
+    cr_assert_eq(procsum_verify(&o, &r), PROCSUM_EINVAL);
+    procsum_checker *c;
+    cr_assert_eq(procsum_start(&o, NULL, NULL, &c), PROCSUM_EINVAL);
+    cr_assert_eq(procsum_verify(NULL, &r), PROCSUM_EINVAL);
+    procsum_verify_result_free(NULL);
+    procsum_verifier_free(NULL);
+}
+
+static atomic_int changes_seen;
+static atomic_uintptr_t changed_page;
+
+static void on_change(const procsum_mismatch *m, void *userdata)
+{
+    (void)userdata;
+    if (m->kind == PROCSUM_REPORT_CHANGED) {
+        atomic_store(&changed_page, m->first_changed_page);
+        atomic_fetch_add(&changes_seen, 1);
+    }
+}
+
+Test(start, another_process_change_exec_exit)
+{
+    int command;
+    pid_t pid = start_child(&command);
+    procsum_options o;
+    procsum_options_init(&o);
+    o.pid = pid;
+    o.check_period_ms = 60000; /* passes only when asked */
+    procsum_checker *c;
+    cr_assert_eq(procsum_start(&o, on_change, NULL, &c), 0);
+    uintptr_t addr = (uintptr_t)&outside_spare_code + 9;
+    flip_bit(pid, addr, 0);
+    /* A change is reported when two passes agree on it. */
+    int found = 0;
+    for (int i = 0; i < 3 && found == 0; i++)
+        found = procsum_check_now(c);
+    cr_assert_eq(found, 1, "check_now: %d", found);
+    cr_assert_eq(atomic_load(&changes_seen), 1);
+    cr_assert_eq(atomic_load(&changed_page), addr & ~(uintptr_t)(PROCSUM_PAGE_SIZE - 1));
+
+    /* A new program: a fresh baseline, no report, counted. */
+    cr_assert_eq(write(command, "e", 1), 1);
+    procsum_stats st;
+    for (int i = 0; i < 200; i++) {
+        cr_assert_geq(procsum_check_now(c), 0);
+        cr_assert_eq(procsum_get_stats(c, &st), 0);
+        if (st.new_programs > 0)
+            break;
+        usleep(10000);
+    }
+    cr_assert_eq(st.new_programs, 1u);
+    cr_assert_eq(atomic_load(&changes_seen), 1, "the new program was reported as a change");
+
+    end_child(pid, command);
+    cr_assert_eq(procsum_check_now(c), PROCSUM_ESRCH);
+    cr_assert_eq(procsum_get_stats(c, &st), 0);
+    cr_assert_eq(st.last_error, PROCSUM_ESRCH);
+    cr_assert_eq(procsum_stop(c), 0);
+}

@@ -1,0 +1,40 @@
+/*
+ * What verify and watch share: which processes to check (the ids given, or
+ * every process in /proc), what /proc says of each, and the time and host
+ * every event carries. Linux only, like the commands.
+ */
+#ifndef PSUM_PROCS_H
+#define PSUM_PROCS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cli.h"
+
+typedef struct psum_pid_list {
+    long *pids;
+    size_t count, cap;
+} psum_pid_list;
+
+/*
+ * The processes the command line names: its ids, or with --all every
+ * process that /proc lists now (psum_procs_scan). 0 or, after a message,
+ * an exit code (bad usage: neither or both).
+ */
+int psum_procs_select(const psum_cli *c, psum_pid_list *out);
+/* Every process in /proc but this one and kernel threads, ascending; 0 or an errno. */
+int psum_procs_scan(psum_pid_list *out);
+void psum_pid_list_free(psum_pid_list *l);
+/* Whether pid is in the (ascending) list. */
+bool psum_pid_list_has(const psum_pid_list *l, long pid);
+
+/* The program pid runs, as /proc/PID/exe names it (malloc'ed), or NULL when it cannot be read. */
+char *psum_proc_executable(long pid);
+
+/* Now, and this host's name. */
+void psum_event_origin_now(psum_event_origin *at);
+
+/* The library's code for a process that could not be checked, as the exit code verify and watch give for it. */
+int psum_procs_exit_code(int err);
+
+#endif
