@@ -61,7 +61,7 @@ int psum_oneshot(const procsum_options *o, psum_oneshot_result *out)
     psum_os_region_list mapped = {0};
     psum_pass pass;
     memset(&pass, 0, sizeof(pass));
-    int err = psum_os_target_open(0, &target);
+    int err = psum_os_target_open(o->pid, &target);
     if (!err)
         err = psum_pass_init(&pass, o, target, let_fork_through, NULL);
     if (err) {
