@@ -332,13 +332,21 @@ static bool wait_running(procsum_checker *c, uint64_t deadline)
 }
 
 /*
- * Returns once the thread is running: a new thread's start-up may allocate
- * (AddressSanitizer's does) outside the fork gate, and a fork at that
- * instant could leave the child an allocator lock nobody will release.
- * In a forked child (wait false) fork() must not wait for it: there, an
- * allocator that is not fork-safe (AddressSanitizer's) may have been left
- * locked by another thread of the parent, and the thread may never run.
+ * Under AddressSanitizer, returns once the thread is running: its start-up
+ * allocates outside the fork gate, and that allocator is not fork-safe, so
+ * a fork at that instant could leave the child a lock nobody will release.
+ * The C library's allocator is fork-safe: there procsum_start need not wait
+ * for a thread that, at the lowest priority on a busy machine, may not run
+ * for a while. In a forked child (wait false) fork() must never wait for
+ * it: an allocator that is not fork-safe may have been left locked by
+ * another thread of the parent, and the thread may never run.
  */
+#if defined(__SANITIZE_ADDRESS__)
+#define WAIT_FOR_THREAD true
+#else
+#define WAIT_FOR_THREAD false
+#endif
+
 static int start_thread(procsum_checker *c, bool wait)
 {
     int err = psum_os_thread_start(&c->thread, checker_thread, c);
@@ -360,7 +368,7 @@ int psum_checker_start(const procsum_options *o, procsum_callback cb, void *user
     if (!o->lazy_start)
         err = check_once(c, true);
     if (!err)
-        err = start_thread(c, true);
+        err = start_thread(c, WAIT_FOR_THREAD);
     if (!err && o->follow_fork)
         err = psum_fork_follow(c, restart_in_child);
     if (err) {

@@ -1,0 +1,88 @@
+/*
+ * bench_lazy: what lazy_start costs a fork/exec-heavy script. A bash script
+ * runs /bin/true COUNT times (default 2,000) with, preloaded into every
+ * process, a small library that links libprocsum and whose constructor
+ * either calls procsum_start with lazy_start (on) or does not (off); and
+ * with nothing preloaded, for scale. The variants take turns, ROUNDS times
+ * each (default 5), and the medians are compared in the same run.
+ *
+ *   bench_lazy [--count N] [--rounds N]
+ */
+#include <errno.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "bench_util.h"
+
+extern char **environ;
+
+#define MAX_ROUNDS 50
+
+/* Runs the script once with LD_PRELOAD set to preload (NULL: unset); its wall time in seconds, < 0 on failure. */
+static double run_script(const char *preload, long count)
+{
+    char script[128];
+    snprintf(script, sizeof(script), "for i in $(seq %ld); do /bin/true; done", count);
+    char *argv[] = {(char *)"bash", (char *)"-c", script, NULL};
+    if (preload ? setenv("LD_PRELOAD", preload, 1) != 0 : unsetenv("LD_PRELOAD") != 0)
+        return -1;
+    double t0 = bench_now_s();
+    pid_t pid;
+    int rc = posix_spawnp(&pid, "bash", NULL, NULL, argv, environ);
+    unsetenv("LD_PRELOAD");
+    if (rc != 0)
+        return -1;
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    double t = bench_now_s() - t0;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? t : -1;
+}
+
+int main(int argc, char **argv)
+{
+    long count = 2000;
+    int rounds = 5;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--count") == 0 && i + 1 < argc)
+            count = strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+            rounds = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: bench_lazy [--count N] [--rounds N]\n");
+            return 2;
+        }
+    }
+    if (count <= 0 || rounds <= 0 || rounds > MAX_ROUNDS) {
+        fprintf(stderr, "bench_lazy: count and rounds (1-%d) must be positive\n", MAX_ROUNDS);
+        return 2;
+    }
+    const char *names[3] = {"nothing preloaded", "library, no procsum_start", "library, procsum_start (lazy_start)"};
+    const char *preloads[3] = {NULL, BENCH_LAZY_OFF, BENCH_LAZY_ON};
+    double t[3][MAX_ROUNDS];
+    for (int r = 0; r < rounds; r++) {
+        for (int v = 0; v < 3; v++) {
+            t[v][r] = run_script(preloads[v], count);
+            if (t[v][r] < 0) {
+                fprintf(stderr, "bench_lazy: the script failed (%s)\n", names[v]);
+                return 1;
+            }
+        }
+    }
+    printf("bash running /bin/true %ld times, %d rounds each, variants taking turns\n", count, rounds);
+    double med[3];
+    for (int v = 0; v < 3; v++) {
+        med[v] = bench_median(t[v], rounds);
+        printf("  %-38s median %.3f s  (min %.3f, max %.3f)\n", names[v], med[v], bench_min(t[v], rounds),
+               bench_max(t[v], rounds));
+    }
+    printf("procsum_start with lazy_start / the same library without it: %.3fx (target <= 1.05x)\n",
+           med[2] / med[1]);
+    printf("the library without procsum_start / nothing preloaded:       %.3fx (loading libprocsum)\n",
+           med[1] / med[0]);
+    return 0;
+}
