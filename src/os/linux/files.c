@@ -17,7 +17,9 @@
 struct psum_os_file {
     int fd;
     int direct_fd;       /* the same file opened with O_DIRECT; -1 not yet, -2 refused */
-    uint8_t *direct_buf; /* aligned for O_DIRECT: one page */
+    uint8_t *direct_buf; /* aligned for O_DIRECT: DIRECT_WINDOW bytes */
+    uint64_t window_at;  /* the file's bytes in direct_buf: [window_at, window_at + window_len) */
+    size_t window_len;
 };
 
 int psum_os_file_open(const char *path, uint64_t dev, uint64_t ino, psum_os_file **out)
@@ -153,7 +155,12 @@ int psum_os_file_state_of(psum_os_file *f, psum_os_file_state *out)
  * (after the kernel writes back any dirty cached page of the range), so
  * they give what the disk holds even where a cached page went bad in RAM.
  * File systems without direct I/O (tmpfs) refuse the open with EINVAL.
+ * Reads are made a window of DIRECT_WINDOW bytes at a time and kept while
+ * the file stays open: the pages of a region are asked for in order, and a
+ * direct read costs a trip to the disk whatever its size.
  */
+#define DIRECT_WINDOW ((size_t)256 << 10)
+
 static int open_direct(psum_os_file *f)
 {
     if (f->direct_fd == -1) {
@@ -164,7 +171,7 @@ static int open_direct(psum_os_file *f)
             fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_DIRECT);
         while (fd < 0 && errno == EINTR);
         void *buf = NULL;
-        if (fd >= 0 && posix_memalign(&buf, PROCSUM_PAGE_SIZE, PROCSUM_PAGE_SIZE) != 0) {
+        if (fd >= 0 && posix_memalign(&buf, PROCSUM_PAGE_SIZE, DIRECT_WINDOW) != 0) {
             close(fd);
             return PROCSUM_ENOMEM;
         }
@@ -172,8 +179,31 @@ static int open_direct(psum_os_file *f)
             return errno == EINVAL ? (f->direct_fd = -2, PROCSUM_ENOSYS) : psum_os_last_error();
         f->direct_fd = fd;
         f->direct_buf = buf;
+        f->window_len = 0;
     }
     return f->direct_fd >= 0 ? 0 : PROCSUM_ENOSYS;
+}
+
+/* Makes the window hold the page at offset (a multiple of PROCSUM_PAGE_SIZE); zeros past the end of the file. */
+static int fill_window(psum_os_file *f, uint64_t offset)
+{
+    if (f->window_len && offset >= f->window_at && offset - f->window_at < f->window_len)
+        return 0;
+    ssize_t n;
+    do
+        n = pread(f->direct_fd, f->direct_buf, DIRECT_WINDOW, (off_t)offset);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        f->window_len = 0;
+        return errno == EINVAL ? PROCSUM_ENOSYS : psum_os_last_error();
+    }
+    /* A short read ends at the end of the file: the rest of its last page reads as zeros. */
+    size_t got = (size_t)n;
+    size_t pages = got ? (got + PROCSUM_PAGE_SIZE - 1) / PROCSUM_PAGE_SIZE : 1;
+    memset(f->direct_buf + got, 0, pages * PROCSUM_PAGE_SIZE - got);
+    f->window_at = offset;
+    f->window_len = pages * PROCSUM_PAGE_SIZE;
+    return 0;
 }
 
 int psum_os_file_read_below_cache(psum_os_file *f, uint64_t offset, void *buf, size_t len)
@@ -183,19 +213,12 @@ int psum_os_file_read_below_cache(psum_os_file *f, uint64_t offset, void *buf, s
     int err = open_direct(f);
     if (err)
         return err;
-    /* Page by page through the aligned buffer: the caller's buffer need not be aligned. */
     for (size_t done = 0; done < len; done += PROCSUM_PAGE_SIZE) {
         size_t want = len - done < PROCSUM_PAGE_SIZE ? len - done : PROCSUM_PAGE_SIZE;
-        ssize_t n;
-        do
-            n = pread(f->direct_fd, f->direct_buf, PROCSUM_PAGE_SIZE, (off_t)(offset + done));
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-            return errno == EINVAL ? PROCSUM_ENOSYS : psum_os_last_error();
-        /* Past the end of the file, zeros: as the tail of a mapping's last page. */
-        if ((size_t)n < PROCSUM_PAGE_SIZE)
-            memset(f->direct_buf + n, 0, PROCSUM_PAGE_SIZE - (size_t)n);
-        memcpy((uint8_t *)buf + done, f->direct_buf, want);
+        err = fill_window(f, offset + done);
+        if (err)
+            return err;
+        memcpy((uint8_t *)buf + done, f->direct_buf + (offset + done - f->window_at), want);
     }
     return 0;
 }
