@@ -27,6 +27,7 @@ void contenders_add_all(const char *asm_module, const char *c_module)
 {
     const char *loads = have_avx512() ? "avx512 loads" : have_avx2() ? "avx2 loads" : "scalar loads";
     contender_add("memory read", loads, "", K_MEMREAD, 0, run_memread);
+    contender_add("read loop", "64-bit sums", "page by page", K_READLOOP, 0, run_readloop);
     for (int p = 0; p < PSUM_SIMD_PATH_COUNT; p++) {
         if (!psum_simd_path_supported((psum_simd_path)p))
             continue;
@@ -87,6 +88,8 @@ const contender *contender_reference(const contender *c, psum_simd_path best_pat
         return c->argv == B3SUM_ARGV ? contender_find(K_B3_PAGES, best_path) : contender_find(K_XXH_PAGES, 0);
     case K_MEMREAD:
         return NULL;
+    case K_READLOOP:
+        return contender_find(K_MEMREAD, 0);
     }
     return NULL;
 }

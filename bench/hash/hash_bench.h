@@ -7,7 +7,9 @@
  *       big libraries (bench_util.h) and the rest of this process's code
  *       that are in memory, read in place from cold caches, run by run of
  *       resident pages (residency asked once, before any timing).
- * References: a plain memory-read loop over the same bytes (the limit);
+ * References: a memory-read loop over the same bytes with the widest loads
+ * (the limit), and a plain summing loop page by page (what bench_checker
+ * calls the floor);
  * `b3sum --num-threads 1` and `xxhsum -H3` over the same bytes in a tmpfs
  * file, their start-up (timed on a 1-byte file) subtracted; and, when built
  * (Debian: librust-blake3-dev), the official BLAKE3 C code, loaded with
@@ -70,6 +72,7 @@ typedef void run_fn(const contender *c, const uint8_t *p, size_t len);
 
 typedef enum kind {
     K_MEMREAD,
+    K_READLOOP,
     K_B3_STREAM,
     K_B3_PAGES,
     K_B3_OFFICIAL,
@@ -122,7 +125,7 @@ void datasets_remove_files(const dataset sets[N_SETS]);
 /* kernels.c */
 bool have_avx2(void);
 bool have_avx512(void);
-run_fn run_memread, run_b3_stream, run_b3_pages, run_crc_stream, run_crc_pages, run_crc_pages_plain, run_xxh_stream,
+run_fn run_memread, run_readloop, run_b3_stream, run_b3_pages, run_crc_stream, run_crc_pages, run_crc_pages_plain, run_xxh_stream,
     run_xxh_pages, run_xxh_pages_plain, run_xxh_sse2, run_official;
 /* Evicts the caches: reads a buffer several times the size of the last level. */
 void flush_caches(void);

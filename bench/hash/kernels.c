@@ -74,6 +74,25 @@ static uint64_t memread_scalar(const uint8_t *p, size_t len)
     return a | b | c | d;
 }
 
+/*
+ * A plain read loop: each 4 KiB page summed as 64-bit words, page after
+ * page, as bench_checker's floor reads the resident code. The compiler may
+ * vectorize it; nothing is prefetched but what the hardware does.
+ */
+void run_readloop(const contender *c, const uint8_t *p, size_t len)
+{
+    (void)c;
+    uint64_t sum = 0;
+    for (size_t off = 0; off + PROCSUM_PAGE_SIZE <= len; off += PROCSUM_PAGE_SIZE) {
+        for (size_t i = 0; i < PROCSUM_PAGE_SIZE; i += 8) {
+            uint64_t w;
+            memcpy(&w, p + off + i, sizeof w);
+            sum += w;
+        }
+    }
+    sink += sum;
+}
+
 bool have_avx2(void)
 {
     return psum_simd_path_supported(PSUM_SIMD_AVX2);

@@ -86,25 +86,33 @@ void resident_table(bench_text *t, const hash_run *h)
     bench_printf(t, "%zu runs of resident pages, %.1f MiB, caches flushed before every run.\n\n", d->nspans,
                  d->bytes / BENCH_MIB);
     bench_printf(t, "| Contender | ms | GB/s | compared with | ratio | target |\n|---|---:|---:|---|---:|---|\n");
+    const contender *plain = contender_find(K_READLOOP, 0);
     const contender *read = contender_find(K_MEMREAD, 0);
     const contender *official_asm = officials[0].dl ? contender_find(K_B3_OFFICIAL, 0) : NULL;
     static const struct {
         kind k;
         double target;
     } rows[] = {{K_CRC_PAGES, 1.1}, {K_CRC_PAGES_PLAIN, 0}, {K_XXH_PAGES, 1.1}, {K_XXH_PAGES_PLAIN, 0}};
+    for (size_t i = 0; plain && i < sizeof rows / sizeof rows[0]; i++) {
+        const contender *c = contender_find(rows[i].k, 0);
+        if (c)
+            resident_row(t, h, c, plain, rows[i].target);
+    }
     for (size_t i = 0; read && i < sizeof rows / sizeof rows[0]; i++) {
         const contender *c = contender_find(rows[i].k, 0);
         if (c)
-            resident_row(t, h, c, read, rows[i].target);
+            resident_row(t, h, c, read, 0);
     }
+    if (plain && read)
+        resident_row(t, h, plain, read, 0);
     const contender *b3 = contender_find(K_B3_PAGES, h->best_path);
     if (b3 && official_asm)
         resident_row(t, h, b3, official_asm, 1.0);
     const contender *official_c = officials[1].dl ? contender_find(K_B3_OFFICIAL, 1) : NULL;
     if (b3 && official_c)
         resident_row(t, h, b3, official_c, 0);
-    if (b3 && read)
-        resident_row(t, h, b3, read, 0);
+    if (b3 && plain)
+        resident_row(t, h, b3, plain, 0);
 }
 
 /* The stream form of a pages contender's algorithm, or -1 for a contender that is not one. */
