@@ -393,7 +393,8 @@ Test(files, patched_mapping_diffs_against_its_file)
 {
     char path[PATH_MAX];
     int fd = make_patterned_file(path, sizeof(path), 4);
-    uint8_t *map = mmap(NULL, 4 * PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+    /* Executable: the listing holds every executable mapping (and not necessarily others). */
+    uint8_t *map = mmap(NULL, 4 * PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
     cr_assert_neq(map, MAP_FAILED);
     static const uint8_t hook[] = {0xE9, 0x12, 0x34, 0x56, 0x78};
     const size_t at = PAGE + 0x120;
@@ -401,7 +402,7 @@ Test(files, patched_mapping_diffs_against_its_file)
     memcpy(before, map + at, 5);
     cr_assert_eq(mprotect(map, 4 * PAGE, PROT_READ | PROT_WRITE), 0);
     memcpy(map + at, hook, 5);
-    cr_assert_eq(mprotect(map, 4 * PAGE, PROT_READ), 0);
+    cr_assert_eq(mprotect(map, 4 * PAGE, PROT_READ | PROT_EXEC), 0);
 
     psum_os_target *t = self_target();
     psum_os_region_list list = {0};

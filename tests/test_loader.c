@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 
 #include <dlfcn.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -21,12 +22,15 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include "os/linux/fault_guard.h"
+#include "os/linux/procmap.h"
+#include "os/linux/target.h"
 #include "os/os.h"
 #include "stress_libs.h"
 #include "test_util.h"
@@ -595,3 +599,127 @@ static void read_despite_refusal(int error)
 Test(loader, read_when_process_vm_readv_is_refused_with_eacces) { read_despite_refusal(EACCES); }
 Test(loader, read_when_process_vm_readv_is_refused_with_eperm) { read_despite_refusal(EPERM); }
 Test(loader, read_when_process_vm_readv_is_refused_with_enosys) { read_despite_refusal(ENOSYS); }
+
+/* ---- the two ways of listing ---------------------------------------------- */
+
+/* Whether the running kernel has PROCMAP_QUERY (Linux 6.11). */
+static bool kernel_has_procmap_query(void)
+{
+    struct utsname u;
+    unsigned major = 0, minor = 0;
+    if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+        return false;
+    return major > 6 || (major == 6 && minor >= 11);
+}
+
+static psum_os_target *target_listing(bool text_only)
+{
+    psum_os_target *t = NULL;
+    cr_assert_eq(psum_os_target_open(0, &t), 0);
+    t->maps_text_only = text_only;
+    return t;
+}
+
+static const psum_os_region *listed_at(const psum_os_region_list *list, uintptr_t start)
+{
+    for (size_t i = 0; i < list->count; i++)
+        if (list->items[i].start == start)
+            return &list->items[i];
+    return NULL;
+}
+
+static void assert_same_region(const psum_os_region *a, const psum_os_region *b)
+{
+    cr_assert_not_null(b, "%#" PRIxPTR " %s: missing from the other listing", a->start, a->path);
+    cr_assert_eq(a->end, b->end, "%s", a->path);
+    cr_assert_eq(a->prot, b->prot, "%s", a->path);
+    cr_assert_eq(a->kind, b->kind, "%s", a->path);
+    cr_assert_str_eq(a->path, b->path);
+    cr_assert_eq(a->dev, b->dev, "%s", a->path);
+    cr_assert_eq(a->ino, b->ino, "%s", a->path);
+    cr_assert_eq(a->file_offset, b->file_offset, "%s", a->path);
+    cr_assert_eq(a->main_executable, b->main_executable, "%s", a->path);
+    cr_assert_eq(a->file_deleted, b->file_deleted, "%s", a->path);
+}
+
+/*
+ * PROCMAP_QUERY and the maps text give the same executable regions, field
+ * by field (the text's [vsyscall] page is no mapping of the process and
+ * the ioctl does not list it); what the ioctl lists besides is in the text.
+ */
+Test(listing, the_ioctl_and_the_text_agree)
+{
+    if (!kernel_has_procmap_query())
+        cr_skip_test("kernel older than 6.11, no PROCMAP_QUERY: NOT CHECKED");
+    psum_os_target *q = target_listing(false), *txt = target_listing(true);
+    uint8_t *m = mmap(NULL, 2 * PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(m, MAP_FAILED);
+    psum_os_region_list by_ioctl = {0}, by_text = {0};
+    cr_assert_eq(psum_os_list_regions(q, &by_ioctl), 0);
+    cr_assert_eq(psum_os_list_regions(txt, &by_text), 0);
+    cr_assert_not_null(q->procmap, "the ioctl was tried");
+    cr_assert(psum_linux_procmap_may_work(q->procmap), "and it worked");
+    cr_assert_null(txt->procmap, "the text alone was read");
+    size_t exec_text = 0, exec_ioctl = 0;
+    for (size_t i = 0; i < by_text.count; i++) {
+        const psum_os_region *r = &by_text.items[i];
+        if (!(r->prot & PSUM_PROT_X) || strcmp(r->path, "[vsyscall]") == 0)
+            continue;
+        exec_text++;
+        assert_same_region(r, listed_at(&by_ioctl, r->start));
+    }
+    for (size_t i = 0; i < by_ioctl.count; i++) {
+        exec_ioctl += (by_ioctl.items[i].prot & PSUM_PROT_X) != 0;
+        assert_same_region(&by_ioctl.items[i], listed_at(&by_text, by_ioctl.items[i].start));
+    }
+    cr_assert_eq(exec_ioctl, exec_text);
+    cr_assert_gt(exec_text, 3u);
+    cr_assert_not_null(listed_at(&by_ioctl, (uintptr_t)m));
+    psum_os_region_list_free(&by_ioctl);
+    psum_os_region_list_free(&by_text);
+    munmap(m, 2 * PAGE);
+    psum_os_target_close(q);
+    psum_os_target_close(txt);
+}
+
+/*
+ * A page made writable for a moment is not executable, but a baseline may
+ * be held for it: the ioctl's listing keeps showing what is mapped where
+ * its last listing had something, until it is unmapped.
+ */
+Test(listing, the_ioctl_keeps_showing_what_stopped_being_executable)
+{
+    if (!kernel_has_procmap_query())
+        cr_skip_test("kernel older than 6.11, no PROCMAP_QUERY: NOT CHECKED");
+    psum_os_target *q = target_listing(false);
+    uint8_t *m = mmap(NULL, 3 * PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(m, MAP_FAILED);
+    psum_os_region_list list = {0};
+    cr_assert_eq(psum_os_list_regions(q, &list), 0);
+    const psum_os_region *r = listed_at(&list, (uintptr_t)m);
+    cr_assert_not_null(r);
+    cr_assert_eq(r->end, (uintptr_t)m + 3 * PAGE);
+    cr_assert_eq(mprotect(m + PAGE, PAGE, PROT_READ | PROT_WRITE), 0);
+    for (int pass = 0; pass < 2; pass++) {
+        cr_assert_eq(psum_os_list_regions(q, &list), 0);
+        r = listed_at(&list, (uintptr_t)m + PAGE);
+        cr_assert_not_null(r, "pass %d: the writable page is listed", pass);
+        cr_assert_eq(r->prot, PSUM_PROT_R | PSUM_PROT_W);
+        cr_assert_eq(r->end, (uintptr_t)m + 2 * PAGE);
+        cr_assert_not_null(listed_at(&list, (uintptr_t)m + 2 * PAGE), "pass %d: and the executable rest", pass);
+    }
+    /* Never executable, never next to a listing: left out. */
+    uint8_t *data = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(data, MAP_FAILED);
+    cr_assert_eq(psum_os_list_regions(q, &list), 0);
+    bool covered = false;
+    for (size_t i = 0; i < list.count; i++)
+        covered |= (uintptr_t)data >= list.items[i].start && (uintptr_t)data < list.items[i].end;
+    cr_assert_not(covered, "a data mapping of its own is not listed");
+    cr_assert_eq(munmap(m, 3 * PAGE), 0);
+    cr_assert_eq(psum_os_list_regions(q, &list), 0);
+    cr_assert_null(listed_at(&list, (uintptr_t)m + PAGE), "unmapped: gone");
+    munmap(data, PAGE);
+    psum_os_region_list_free(&list);
+    psum_os_target_close(q);
+}

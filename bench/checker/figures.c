@@ -38,6 +38,13 @@ double peak_mib(const result *r)
     return r->hwm_reset ? growth_mib(r->after.hwm_kb, r->before.rss_kb) : -1;
 }
 
+/* Checker CPU as a multiple of the floor, both from the same run; -1 if either is unknown. */
+double over_floor(const result *r)
+{
+    double f = floor_pct(r);
+    return f > 0 && cpu_of(r) >= 0 ? cpu_of(r) / f : -1;
+}
+
 /* The floor as a share of a core at the period: reading the resident code once per period, nothing else. */
 double floor_pct(const result *r)
 {

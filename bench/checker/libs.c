@@ -10,27 +10,19 @@
 
 #include "checker_bench.h"
 
-const lib_spec LIBS[N_LIBS] = {
-    {"libLLVM-15", "libllvm15", "/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1"},
-    {"libz3", "libz3-4", "/usr/lib/x86_64-linux-gnu/libz3.so.4"},
-    {"swrast_dri", "libgl1-mesa-dri", "/usr/lib/x86_64-linux-gnu/dri/swrast_dri.so"},
-    {"libx265", "libx265-199", "/usr/lib/x86_64-linux-gnu/libx265.so.199"},
-    {"liblapack", "liblapack3", "/usr/lib/x86_64-linux-gnu/liblapack.so.3"},
-};
-
 void libs_load(result *r, void *handles[N_LIBS])
 {
     for (int i = 0; i < N_LIBS; i++) {
         lib_info *li = &r->libs[i];
-        handles[i] = dlopen(LIBS[i].path, RTLD_LAZY | RTLD_LOCAL);
+        handles[i] = dlopen(BENCH_LIBS[i].path, RTLD_LAZY | RTLD_LOCAL);
         if (!handles[i]) {
             const char *e = dlerror();
             snprintf(li->error, sizeof li->error, "%s", e ? e : "dlopen failed");
             continue;
         }
         li->loaded = true;
-        if (!realpath(LIBS[i].path, li->real))
-            snprintf(li->real, sizeof li->real, "%s", LIBS[i].path);
+        if (!realpath(BENCH_LIBS[i].path, li->real))
+            snprintf(li->real, sizeof li->real, "%s", BENCH_LIBS[i].path);
     }
 }
 
@@ -78,7 +70,7 @@ void libs_unload(void *handles[N_LIBS], bool quietly)
 {
     for (int i = 0; i < N_LIBS; i++) {
         if (handles[i] && dlclose(handles[i]) != 0 && !quietly)
-            fprintf(stderr, "  dlclose(%s): %s\n", LIBS[i].name, dlerror());
+            fprintf(stderr, "  dlclose(%s): %s\n", BENCH_LIBS[i].name, dlerror());
         handles[i] = NULL;
     }
 }

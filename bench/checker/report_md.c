@@ -26,10 +26,10 @@ static void libs_table(bench_text *t, const result *src)
     for (int i = 0; i < N_LIBS; i++) {
         const lib_info *li = &src->libs[i];
         if (li->loaded)
-            bench_printf(t, "| %s (%s) | `%s` | %.1f MB |\n", LIBS[i].name, LIBS[i].package, li->real,
+            bench_printf(t, "| %s (%s) | `%s` | %.1f MB |\n", BENCH_LIBS[i].name, BENCH_LIBS[i].package, li->real,
                          (double)li->exec_bytes / 1e6);
         else
-            bench_printf(t, "| %s (%s) | missing: %s | – |\n", LIBS[i].name, LIBS[i].package, li->error);
+            bench_printf(t, "| %s (%s) | missing: %s | – |\n", BENCH_LIBS[i].name, BENCH_LIBS[i].package, li->error);
     }
     bench_printf(
         t, "| **the %d loaded** | | **%.1f MB** |\n| the whole process (with their dependencies) | | %.1f MB |\n\n",
@@ -43,14 +43,14 @@ static void cost_table(bench_text *t, const run_set *s)
                  "#### Cost\n\n"
                  "| Algorithm | Pages read | Full check, wall (ms, mean / min) | Read per check (MB) | Pages tracked | "
                  "Checker CPU per pass (ms) | Checker CPU at %u ms (%% of a core: procsum / kernel) | "
-                 "Floor: reading those pages once (ms) | "
+                 "Floor: reading those pages once (ms) | Checker CPU over the floor | "
                  "One-bit change to report (ms, median (min–max)) |\n"
-                 "|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+                 "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
                  period_of(s));
     for (int i = 0; i < s->n; i++) {
         const result *r = &s->rs[i];
         if (!r->ok) {
-            bench_printf(t, "| %s | %s | failed: %s | | | | | | |\n", algo_title((int)s->cf[i].algo),
+            bench_printf(t, "| %s | %s | failed: %s | | | | | | | |\n", algo_title((int)s->cf[i].algo),
                          mode_name(s->cf[i].nonresident), r->error);
             continue;
         }
@@ -58,10 +58,11 @@ static void cost_table(bench_text *t, const run_set *s)
         fmt_cpu(cpu1, sizeof cpu1, r->cpu_pct_stats);
         fmt_cpu(cpu2, sizeof cpu2, r->cpu_pct_sched);
         fmt_latency(lat, sizeof lat, r);
-        bench_printf(t, "| %s | %s | %.1f / %.1f | %.1f | %llu | %.1f | %s / %s | %.2f | %s |\n", algo_title(r->algo),
-                     mode_name(r->nonresident), bench_mean(r->check_ms, r->checks), bench_min(r->check_ms, r->checks),
-                     (double)r->bytes_per_check / 1e6, (unsigned long long)r->pages_tracked, r->cpu_ms_per_pass, cpu1,
-                     cpu2, r->floor_ms, lat);
+        bench_printf(t, "| %s | %s | %.1f / %.1f | %.1f | %llu | %.1f | %s / %s | %.2f | %.2f× | %s |\n",
+                     algo_title(r->algo), mode_name(r->nonresident), bench_mean(r->check_ms, r->checks),
+                     bench_min(r->check_ms, r->checks), (double)r->bytes_per_check / 1e6,
+                     (unsigned long long)r->pages_tracked, r->cpu_ms_per_pass, cpu1, cpu2, r->floor_ms, over_floor(r),
+                     lat);
     }
 }
 
@@ -105,6 +106,14 @@ static void target_rows(bench_text *t, const run_set *s)
     if (x)
         bench_printf(t, "| checker CPU, XXH3 < %.1f%% of a core | %.3f%% (floor %.3f%%) | %s | %.1f%% |\n",
                      TARGET_CPU_XXH3, cpu_of(x), floor_pct(x), verdict(cpu_of(x) < TARGET_CPU_XXH3), PC_CPU_PERCENT);
+    if (b)
+        bench_printf(t, "| checker CPU, BLAKE3 ≤ %.2f× the floor | %.2f× (%.3f%% / %.3f%%) | %s | %.0f× |\n",
+                     TARGET_FLOOR_BLAKE3, over_floor(b), cpu_of(b), floor_pct(b),
+                     verdict(over_floor(b) >= 0 && over_floor(b) <= TARGET_FLOOR_BLAKE3), PC_CPU_PERCENT / floor_pct(b));
+    if (x)
+        bench_printf(t, "| checker CPU, XXH3 ≤ %.2f× the floor | %.2f× (%.3f%% / %.3f%%) | %s | %.0f× |\n",
+                     TARGET_FLOOR_XXH3, over_floor(x), cpu_of(x), floor_pct(x),
+                     verdict(over_floor(x) >= 0 && over_floor(x) <= TARGET_FLOOR_XXH3), PC_CPU_PERCENT / floor_pct(x));
     for (int i = 0; i < s->n; i++) {
         const result *r = &s->rs[i];
         if (!r->ok || r->nonresident)

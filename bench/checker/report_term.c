@@ -8,9 +8,9 @@ static void term_libs(const result *src)
     for (int i = 0; i < N_LIBS; i++) {
         const lib_info *li = &src->libs[i];
         if (li->loaded)
-            printf("  %-11s %8.1f MB executable  %s\n", LIBS[i].name, (double)li->exec_bytes / 1e6, li->real);
+            printf("  %-11s %8.1f MB executable  %s\n", BENCH_LIBS[i].name, (double)li->exec_bytes / 1e6, li->real);
         else
-            printf("  %-11s missing (Debian package %s): %s\n", LIBS[i].name, LIBS[i].package, li->error);
+            printf("  %-11s missing (Debian package %s): %s\n", BENCH_LIBS[i].name, BENCH_LIBS[i].package, li->error);
     }
     printf("  %d loaded:   %8.1f MB executable; the whole process: %.1f MB\n\n", libs_loaded_count(src),
            (double)src->libs_exec_bytes / 1e6, (double)src->process_exec_bytes / 1e6);
@@ -18,8 +18,8 @@ static void term_libs(const result *src)
 
 static void term_cost(const run_set *s)
 {
-    printf("%-6s %-9s %10s %9s %8s %9s %8s %8s %9s  %s\n", "algo", "pages", "check ms", "MB/check", "tracked",
-           "CPU ms/ps", "CPU%", "CPU%krn", "floor ms", "one-bit change -> report, ms");
+    printf("%-6s %-9s %10s %9s %8s %9s %8s %8s %9s %7s  %s\n", "algo", "pages", "check ms", "MB/check", "tracked",
+           "CPU ms/ps", "CPU%", "CPU%krn", "floor ms", "x floor", "one-bit change -> report, ms");
     for (int i = 0; i < s->n; i++) {
         const result *r = &s->rs[i];
         if (!r->ok) {
@@ -28,10 +28,10 @@ static void term_cost(const run_set *s)
         }
         char lat[96];
         fmt_latency(lat, sizeof lat, r);
-        printf("%-6s %-9s %10.1f %9.1f %8llu %9.1f %8.3f %8.3f %9.2f  %s\n", algo_title(r->algo),
+        printf("%-6s %-9s %10.1f %9.1f %8llu %9.1f %8.3f %8.3f %9.2f %7.2f  %s\n", algo_title(r->algo),
                mode_name(r->nonresident), bench_mean(r->check_ms, r->checks), (double)r->bytes_per_check / 1e6,
                (unsigned long long)r->pages_tracked, r->cpu_ms_per_pass, r->cpu_pct_stats, r->cpu_pct_sched,
-               r->floor_ms, lat);
+               r->floor_ms, over_floor(r), lat);
     }
 }
 

@@ -27,6 +27,7 @@ void contenders_add_all(const char *asm_module, const char *c_module)
 {
     const char *loads = have_avx512() ? "avx512 loads" : have_avx2() ? "avx2 loads" : "scalar loads";
     contender_add("memory read", loads, "", K_MEMREAD, 0, run_memread);
+    contender_add("read loop", "64-bit sums", "page by page", K_READLOOP, 0, run_readloop);
     for (int p = 0; p < PSUM_SIMD_PATH_COUNT; p++) {
         if (!psum_simd_path_supported((psum_simd_path)p))
             continue;
@@ -41,8 +42,10 @@ void contenders_add_all(const char *asm_module, const char *c_module)
         contender_add("BLAKE3", "official C, intrinsics", "stream", K_B3_OFFICIAL, 1, run_official);
     contender_add("CRC-64", "ISA-L", "stream", K_CRC_STREAM, 0, run_crc_stream);
     contender_add("CRC-64", "ISA-L", "pages", K_CRC_PAGES, 0, run_crc_pages);
+    contender_add("CRC-64", "ISA-L", "pages, no prefetch", K_CRC_PAGES_PLAIN, 0, run_crc_pages_plain);
     contender_add("XXH3", "libxxhash dispatch", "stream", K_XXH_STREAM, 0, run_xxh_stream);
     contender_add("XXH3", "libxxhash dispatch", "pages", K_XXH_PAGES, 0, run_xxh_pages);
+    contender_add("XXH3", "libxxhash dispatch", "pages, no prefetch", K_XXH_PAGES_PLAIN, 0, run_xxh_pages_plain);
     contender_add("XXH3", "XXH3_64bits (SSE2)", "stream", K_XXH_SSE2, 0, run_xxh_sse2);
 }
 
@@ -75,14 +78,18 @@ const contender *contender_reference(const contender *c, psum_simd_path best_pat
     case K_CRC_PAGES:
     case K_XXH_STREAM:
     case K_XXH_PAGES:
+        *target = 0.9;
+        return contender_find(K_MEMREAD, 0);
+    case K_CRC_PAGES_PLAIN:
+    case K_XXH_PAGES_PLAIN:
     case K_XXH_SSE2:
-        if (c->kind != K_XXH_SSE2)
-            *target = 0.9;
         return contender_find(K_MEMREAD, 0);
     case K_TOOL:
         return c->argv == B3SUM_ARGV ? contender_find(K_B3_PAGES, best_path) : contender_find(K_XXH_PAGES, 0);
     case K_MEMREAD:
         return NULL;
+    case K_READLOOP:
+        return contender_find(K_MEMREAD, 0);
     }
     return NULL;
 }

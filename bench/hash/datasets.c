@@ -2,6 +2,7 @@
  * The data sets: random buffers, and this process's own executable regions
  * read in place; each also as a tmpfs file for the command-line tools.
  */
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,68 @@ static void regions_dataset(dataset *d, int reps)
     write_dataset_file(d);
 }
 
+/*
+ * The code this process has in memory once the big libraries are loaded:
+ * one span per run of resident pages of every readable executable region.
+ * Residency is asked here, once, so that no timing includes it.
+ */
+static void resident_dataset(dataset *d, int reps)
+{
+    for (int i = 0; i < BENCH_N_LIBS; i++)
+        if (!dlopen(BENCH_LIBS[i].path, RTLD_LAZY | RTLD_LOCAL))
+            fprintf(stderr, "note: %s left out (Debian package %s): %s\n", BENCH_LIBS[i].name,
+                    BENCH_LIBS[i].package, dlerror());
+    psum_os_target *t;
+    psum_os_region_list list = {0};
+    if (psum_os_target_open(0, &t) || psum_os_list_regions(t, &list)) {
+        fprintf(stderr, "cannot list this process's regions\n");
+        exit(1);
+    }
+    size_t cap = 1024;
+    d->name = "resident";
+    d->title = "resident code";
+    d->spans = malloc(cap * sizeof *d->spans);
+    d->reps = reps;
+    d->cold = true;
+    for (size_t i = 0; i < list.count; i++) {
+        const psum_os_region *r = &list.items[i];
+        if (!(r->prot & PSUM_PROT_R) || !(r->prot & PSUM_PROT_X) || (r->prot & PSUM_PROT_W))
+            continue;
+        size_t n = (r->end - r->start) / PROCSUM_PAGE_SIZE;
+        bool *in = malloc(n ? n : 1);
+        if (!in || psum_os_resident(t, r->start, n, in) != 0) {
+            fprintf(stderr, "cannot ask residency\n");
+            exit(1);
+        }
+        for (size_t k = 0; k < n;) {
+            if (!in[k]) {
+                k++;
+                continue;
+            }
+            size_t j = k;
+            while (j < n && in[j])
+                j++;
+            if (d->nspans == cap) {
+                cap *= 2;
+                d->spans = realloc(d->spans, cap * sizeof *d->spans);
+                if (!d->spans) {
+                    perror("realloc");
+                    exit(1);
+                }
+            }
+            d->spans[d->nspans].p = (const uint8_t *)(r->start + k * PROCSUM_PAGE_SIZE);
+            d->spans[d->nspans].len = (j - k) * PROCSUM_PAGE_SIZE;
+            d->bytes += (j - k) * PROCSUM_PAGE_SIZE;
+            d->nspans++;
+            k = j;
+        }
+        free(in);
+    }
+    psum_os_region_list_free(&list);
+    psum_os_target_close(t);
+    write_dataset_file(d);
+}
+
 void datasets_make(dataset sets[N_SETS], int reps, bool big)
 {
     memset(sets, 0, N_SETS * sizeof(*sets));
@@ -106,6 +169,7 @@ void datasets_make(dataset sets[N_SETS], int reps, bool big)
     if (big)
         buffer_dataset(&sets[1], "1GiB", "1 GiB", 1u << 30, reps > 3 ? 3 : reps);
     regions_dataset(&sets[2], reps);
+    resident_dataset(&sets[SET_RESIDENT], reps);
 }
 
 void datasets_remove_files(const dataset sets[N_SETS])

@@ -2,8 +2,14 @@
  * bench_hash: throughput of every digest algorithm and SIMD path, next to
  * references measured in the same run, on
  *   (a) a 16 MiB buffer, (b) a 1 GiB buffer (skip with --no-1g or --quick),
- *   (c) the real executable regions of this process, hashed in place.
- * References: a plain memory-read loop over the same bytes (the limit);
+ *   (c) the real executable regions of this process, hashed in place,
+ *   (d) the resident code of a realistic process: the pages of the five
+ *       big libraries (bench_util.h) and the rest of this process's code
+ *       that are in memory, read in place from cold caches, run by run of
+ *       resident pages (residency asked once, before any timing).
+ * References: a memory-read loop over the same bytes with the widest loads
+ * (the limit), and a plain summing loop page by page (what bench_checker
+ * calls the floor);
  * `b3sum --num-threads 1` and `xxhsum -H3` over the same bytes in a tmpfs
  * file, their start-up (timed on a 1-byte file) subtracted; and, when built
  * (Debian: librust-blake3-dev), the official BLAKE3 C code, loaded with
@@ -37,7 +43,8 @@
 #include "digest/digest.h"
 #include "os/os.h"
 
-#define N_SETS 3 /* 16 MiB, 1 GiB, exec regions */
+#define N_SETS 4 /* 16 MiB, 1 GiB, exec regions, resident code */
+#define SET_RESIDENT 3
 #define MAX_CONTENDERS 32
 
 /* ------------------------------------------------------------------ data sets */
@@ -54,6 +61,7 @@ typedef struct dataset {
     size_t nspans;
     size_t bytes;
     int reps;
+    bool cold;      /* each run starts with the caches flushed, as a checker's pass a period later does */
     char file[256]; /* the same bytes in a tmpfs file, for b3sum and xxhsum */
 } dataset;
 
@@ -64,13 +72,16 @@ typedef void run_fn(const contender *c, const uint8_t *p, size_t len);
 
 typedef enum kind {
     K_MEMREAD,
+    K_READLOOP,
     K_B3_STREAM,
     K_B3_PAGES,
     K_B3_OFFICIAL,
     K_CRC_STREAM,
     K_CRC_PAGES,
+    K_CRC_PAGES_PLAIN,
     K_XXH_STREAM,
     K_XXH_PAGES,
+    K_XXH_PAGES_PLAIN,
     K_XXH_SSE2,
     K_TOOL,
 } kind;
@@ -114,8 +125,10 @@ void datasets_remove_files(const dataset sets[N_SETS]);
 /* kernels.c */
 bool have_avx2(void);
 bool have_avx512(void);
-run_fn run_memread, run_b3_stream, run_b3_pages, run_crc_stream, run_crc_pages, run_xxh_stream, run_xxh_pages,
-    run_xxh_sse2, run_official;
+run_fn run_memread, run_readloop, run_b3_stream, run_b3_pages, run_crc_stream, run_crc_pages, run_crc_pages_plain, run_xxh_stream,
+    run_xxh_pages, run_xxh_pages_plain, run_xxh_sse2, run_official;
+/* Evicts the caches: reads a buffer several times the size of the last level. */
+void flush_caches(void);
 bool load_official(official *o, const char *label, const char *path);
 
 /* tools.c */
@@ -141,7 +154,9 @@ void measure_all(dataset *sets, int nsets);
 
 /* report.c */
 void throughput_table(bench_text *t, const hash_run *h);
+void resident_table(bench_text *t, const hash_run *h);
 void page_cost_table(bench_text *t, const hash_run *h);
-int write_docs(const char *out_dir, const hash_run *h, const char *throughput, const char *page_cost);
+int write_docs(const char *out_dir, const hash_run *h, const char *throughput, const char *resident,
+               const char *page_cost);
 
 #endif

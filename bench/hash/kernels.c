@@ -5,6 +5,7 @@
  */
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hash_bench.h"
@@ -13,7 +14,7 @@
 #include <immintrin.h>
 #endif
 
-#define SLICE_PAGES 64 /* as src/snapshot.c: 256 KiB per call */
+#define SLICE_PAGES 64 /* as src/pass/pass.c: 256 KiB per call */
 
 official officials[2];
 
@@ -71,6 +72,25 @@ static uint64_t memread_scalar(const uint8_t *p, size_t len)
     for (; i < len; i++)
         a |= p[i];
     return a | b | c | d;
+}
+
+/*
+ * A plain read loop: each 4 KiB page summed as 64-bit words, page after
+ * page, as bench_checker's floor reads the resident code. The compiler may
+ * vectorize it; nothing is prefetched but what the hardware does.
+ */
+void run_readloop(const contender *c, const uint8_t *p, size_t len)
+{
+    (void)c;
+    uint64_t sum = 0;
+    for (size_t off = 0; off + PROCSUM_PAGE_SIZE <= len; off += PROCSUM_PAGE_SIZE) {
+        for (size_t i = 0; i < PROCSUM_PAGE_SIZE; i += 8) {
+            uint64_t w;
+            memcpy(&w, p + off + i, sizeof w);
+            sum += w;
+        }
+    }
+    sink += sum;
 }
 
 bool have_avx2(void)
@@ -152,6 +172,70 @@ void run_xxh_pages(const contender *c, const uint8_t *p, size_t len)
 {
     (void)c;
     run_pages(PROCSUM_ALGO_XXH3, p, len);
+}
+
+/*
+ * The per-page loop as the library ran it before it prefetched: one call
+ * per page, the region digest over the page digests. Kept here to show what
+ * prefetching the next page buys, in the same run.
+ */
+static void store_be64(uint8_t *out, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static void run_pages_plain(bool crc, const uint8_t *p, size_t len)
+{
+    static uint8_t digests[SLICE_PAGES * 8];
+    uint64_t crc_region = 0;
+    XXH3_state_t xxh;
+    XXH3_64bits_reset(&xxh);
+    size_t pages = len / PROCSUM_PAGE_SIZE;
+    for (size_t done = 0; done < pages;) {
+        size_t n = pages - done < SLICE_PAGES ? pages - done : SLICE_PAGES;
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *page = p + (done + i) * PROCSUM_PAGE_SIZE;
+            store_be64(digests + i * 8, crc ? psum_crc64(0, page, PROCSUM_PAGE_SIZE)
+                                            : psum_xxh3(page, PROCSUM_PAGE_SIZE));
+        }
+        if (crc)
+            crc_region = psum_crc64(crc_region, digests, n * 8);
+        else
+            XXH3_64bits_update(&xxh, digests, n * 8);
+        done += n;
+    }
+    sink += crc ? crc_region : XXH3_64bits_digest(&xxh);
+}
+
+void run_crc_pages_plain(const contender *c, const uint8_t *p, size_t len)
+{
+    (void)c;
+    run_pages_plain(true, p, len);
+}
+
+void run_xxh_pages_plain(const contender *c, const uint8_t *p, size_t len)
+{
+    (void)c;
+    run_pages_plain(false, p, len);
+}
+
+void flush_caches(void)
+{
+    static uint64_t *sweep;
+    static const size_t len = (size_t)256 << 20;
+    if (!sweep) {
+        sweep = malloc(len);
+        if (!sweep)
+            return;
+        memset(sweep, 1, len);
+    }
+    uint64_t sum = 0;
+    for (size_t i = 0; i < len / sizeof(*sweep); i += 8)
+        sum += sweep[i];
+    sink += sum;
 }
 
 void run_xxh_sse2(const contender *c, const uint8_t *p, size_t len)

@@ -20,6 +20,23 @@
 
 #define BENCH_MIB (1024.0 * 1024.0)
 
+/* ------------------------------------------------------------------ libs.c */
+
+/*
+ * The libraries that make a process realistic: libLLVM-15, libz3, Mesa's
+ * swrast_dri, libx265 and liblapack (about 177 MB of executable code with
+ * their dependencies). Loaded with RTLD_LAZY | RTLD_LOCAL and never called.
+ */
+#define BENCH_N_LIBS 5
+
+typedef struct bench_lib {
+    const char *name;    /* short */
+    const char *package; /* Debian */
+    const char *path;
+} bench_lib;
+
+extern const bench_lib BENCH_LIBS[BENCH_N_LIBS];
+
 /* ------------------------------------------------------------------ clock.c */
 
 /* CLOCK_MONOTONIC in seconds (0 if the clock cannot be read). */

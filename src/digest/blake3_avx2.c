@@ -96,8 +96,9 @@ static inline void counters(uint64_t counter, bool inc, vec *lo, vec *hi)
 }
 
 static void hash_group(const uint8_t *in, size_t blocks, const uint32_t key[8], uint64_t counter, bool inc,
-                       uint8_t flags, uint8_t flags_start, uint8_t flags_end, uint8_t *out)
+                       uint8_t flags, uint8_t flags_start, uint8_t flags_end, uint8_t *out, size_t next_inputs)
 {
+    const uint8_t *next = in + DEGREE * blocks * PSUM_B3_BLOCK_LEN;
     const vec rot16_mask = _mm256_set_epi8(13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2, 13, 12, 15, 14,
                                            9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2);
     const vec rot8_mask = _mm256_set_epi8(12, 15, 14, 13, 8, 11, 10, 9, 4, 7, 6, 5, 0, 3, 2, 1, 12, 15, 14, 13, 8,
@@ -114,6 +115,7 @@ static void hash_group(const uint8_t *in, size_t blocks, const uint32_t key[8], 
     for (size_t b = 0; b < blocks; b++) {
         if (b + 1 == blocks)
             block_flags |= flags_end;
+        psum_b3_prefetch_block(next, next_inputs, stride, b);
         vec m[16], msg[16];
         load_transposed(m, in + b * PSUM_B3_BLOCK_LEN, stride);
         PSUM_UNROLL
@@ -146,7 +148,8 @@ void psum_b3_hash_many_avx2(const uint8_t *in, size_t n, size_t blocks, const ui
                             bool inc_counter, uint8_t flags, uint8_t flags_start, uint8_t flags_end, uint8_t *out)
 {
     while (n >= DEGREE) {
-        hash_group(in, blocks, key, counter, inc_counter, flags, flags_start, flags_end, out);
+        hash_group(in, blocks, key, counter, inc_counter, flags, flags_start, flags_end, out,
+                   psum_b3_next_inputs(n - DEGREE, blocks, DEGREE));
         in += DEGREE * blocks * PSUM_B3_BLOCK_LEN;
         out += DEGREE * PSUM_B3_OUT_LEN;
         counter += inc_counter ? DEGREE : 0;

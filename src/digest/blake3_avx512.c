@@ -119,8 +119,9 @@ static inline void counters(uint64_t counter, bool inc, vec *lo, vec *hi)
 }
 
 static void hash_group(const uint8_t *in, size_t blocks, const uint32_t key[8], uint64_t counter, bool inc,
-                       uint8_t flags, uint8_t flags_start, uint8_t flags_end, uint8_t *out)
+                       uint8_t flags, uint8_t flags_start, uint8_t flags_end, uint8_t *out, size_t next_inputs)
 {
+    const uint8_t *next = in + DEGREE * blocks * PSUM_B3_BLOCK_LEN;
     const size_t stride = blocks * PSUM_B3_BLOCK_LEN;
     vec h[8];
     PSUM_UNROLL
@@ -133,6 +134,7 @@ static void hash_group(const uint8_t *in, size_t blocks, const uint32_t key[8], 
     for (size_t b = 0; b < blocks; b++) {
         if (b + 1 == blocks)
             block_flags |= flags_end;
+        psum_b3_prefetch_block(next, next_inputs, stride, b);
         vec m[16];
         load_transposed(m, in + b * PSUM_B3_BLOCK_LEN, stride);
         VFENCE(m[0], m[1], m[2], m[3]);
@@ -322,7 +324,8 @@ void psum_b3_hash_many_avx512(const uint8_t *in, size_t n, size_t blocks, const 
 {
     const size_t input_len = blocks * PSUM_B3_BLOCK_LEN;
     while (n >= DEGREE) {
-        hash_group(in, blocks, key, counter, inc_counter, flags, flags_start, flags_end, out);
+        hash_group(in, blocks, key, counter, inc_counter, flags, flags_start, flags_end, out,
+                   psum_b3_next_inputs(n - DEGREE, blocks, DEGREE));
         in += DEGREE * input_len;
         out += DEGREE * PSUM_B3_OUT_LEN;
         counter += inc_counter ? DEGREE : 0;

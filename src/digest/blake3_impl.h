@@ -165,6 +165,27 @@ psum_b3_hash_many_fn *psum_b3_hash_many_current(void);
  */
 void psum_simd_vzeroupper(void);
 
+/*
+ * Prefetching for the kernels' chunk groups: while one group of chunks is
+ * hashed, block b of each chunk of the next group is asked for, so that
+ * the next group finds its 16 KiB (AVX-512) in the cache. Only inputs the
+ * caller handed in are named (next_inputs of them): the caller's pages
+ * are ones the process has in memory, and a prefetch names nothing else.
+ * Parent levels (one block per input) are in the cache already.
+ */
+static inline size_t psum_b3_next_inputs(size_t n_after, size_t blocks, size_t degree)
+{
+    if (blocks <= 1)
+        return 0;
+    return n_after < degree ? n_after : degree;
+}
+
+static inline void psum_b3_prefetch_block(const uint8_t *next, size_t next_inputs, size_t stride, size_t b)
+{
+    for (size_t i = 0; i < next_inputs; i++)
+        __builtin_prefetch(next + i * stride + b * PSUM_B3_BLOCK_LEN, 0, 3);
+}
+
 static inline uint32_t psum_b3_load32(const uint8_t *p)
 {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);

@@ -61,6 +61,28 @@ int psum_digest_key_random(psum_digest_key *key, int (*random)(void *buf, size_t
     return err ? err : random(key->xxh_secret, sizeof(key->xxh_secret));
 }
 
+/*
+ * Asks for the first `bytes` of the page about to be hashed while this one
+ * is hashed. The hardware prefetchers stop at each 4 KiB boundary, so a
+ * page hashed on its own starts cold; CRC-64 and XXH3 run near the speed of
+ * memory, and without this each page waits for its first lines. CRC-64
+ * (ISA-L) asks for nothing itself: the whole next page. XXH3 prefetches a
+ * few hundred bytes ahead within its input, so only the first two lines of
+ * the next page are asked for, which gets its own prefetch going (on
+ * resident library code from cold caches, measured 7% faster than none;
+ * the whole page was slower than none). Only pages of the run the caller handed
+ * in (pages it has in memory) are named: a prefetch never faults a page in,
+ * but it has no business elsewhere.
+ */
+#define CRC64_PREFETCH PROCSUM_PAGE_SIZE
+#define XXH3_PREFETCH 128
+
+static void prefetch_page(const uint8_t *page, size_t bytes)
+{
+    for (size_t off = 0; off < bytes; off += 64)
+        __builtin_prefetch(page + off, 0, 3);
+}
+
 static uint64_t xxh3_page(const psum_digest_key *key, const uint8_t *page)
 {
     return key ? xxh3_secret(page, PROCSUM_PAGE_SIZE, key->xxh_secret, sizeof(key->xxh_secret))
@@ -97,14 +119,20 @@ void psum_region_hasher_pages(psum_region_hasher *h, const uint8_t *pages, size_
         psum_b3_region_pages(&h->u.b3, pages, npages, page_digests);
         break;
     case PROCSUM_ALGO_CRC64:
-        for (size_t i = 0; i < npages; i++)
+        for (size_t i = 0; i < npages; i++) {
+            if (i + 1 < npages)
+                prefetch_page(pages + (i + 1) * PROCSUM_PAGE_SIZE, CRC64_PREFETCH);
             store_be64(page_digests + i * 8, psum_crc64(0, pages + i * PROCSUM_PAGE_SIZE, PROCSUM_PAGE_SIZE));
+        }
         /* The region's CRC goes on over the page digests: one call for the batch, same value. */
         h->u.crc = psum_crc64(h->u.crc, page_digests, npages * 8);
         break;
     case PROCSUM_ALGO_XXH3:
-        for (size_t i = 0; i < npages; i++)
+        for (size_t i = 0; i < npages; i++) {
+            if (i + 1 < npages)
+                prefetch_page(pages + (i + 1) * PROCSUM_PAGE_SIZE, XXH3_PREFETCH);
             store_be64(page_digests + i * 8, xxh3_page(h->key, pages + i * PROCSUM_PAGE_SIZE));
+        }
         psum_simd_vzeroupper(); /* once for the batch: only scalar code ran in between */
         XXH3_64bits_update(&h->u.xxh, page_digests, npages * 8);
         break;
@@ -147,6 +175,9 @@ void psum_pages_digest_at(procsum_algorithm a, const psum_digest_key *key, const
         return;
     }
     size_t len = psum_digest_len(a);
-    for (size_t i = 0; i < npages; i++)
+    for (size_t i = 0; i < npages; i++) {
+        if (i + 1 < npages)
+            prefetch_page(pages + (i + 1) * PROCSUM_PAGE_SIZE, a == PROCSUM_ALGO_CRC64 ? CRC64_PREFETCH : XXH3_PREFETCH);
         psum_page_digest_at_keyed(a, key, pages + i * PROCSUM_PAGE_SIZE, first_index + i, out + i * len);
+    }
 }

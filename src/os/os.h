@@ -51,10 +51,13 @@ void psum_os_target_close(psum_os_target *t);
 int psum_os_target_refresh(psum_os_target *t, bool *new_program);
 
 /*
- * Lists every mapping of the target, in address order, whatever its
- * protection (callers decide what to read; the rest tells them which
- * baselines are still backed by the same file). Replaces the content of
- * `list`.
+ * Lists the mappings of the target, in address order: every executable
+ * mapping, and every mapping, whatever its protection, that overlaps what
+ * the previous listing of this target held (callers decide what to read;
+ * the rest tells them which baselines are still backed by the same file,
+ * a page made writable for a moment included). A backend may list more
+ * (the Windows one, and Linux's maps text, list every mapping). Replaces
+ * the content of `list`.
  */
 int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list);
 /*

@@ -30,7 +30,8 @@ int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *targe
     p->buf = malloc(SLICE_PAGES * PROCSUM_PAGE_SIZE);
     p->page_digests = malloc(SLICE_PAGES * PROCSUM_MAX_DIGEST);
     p->confirm_page = malloc(PROCSUM_PAGE_SIZE);
-    p->resident = malloc(PSUM_RESIDENCY_PAGES * sizeof(*p->resident));
+    p->resident_cap = SLICE_PAGES;
+    p->resident = malloc(p->resident_cap * sizeof(*p->resident));
     p->files = calloc(1, sizeof(*p->files));
     p->verify_new_pages = o->verify_file;
     if (p->files)
@@ -54,6 +55,7 @@ void psum_pass_abandon(psum_pass *p)
     p->buf = p->page_digests = p->confirm_page = NULL;
     free(p->resident);
     p->resident = NULL;
+    p->resident_cap = 0;
     free(p->spare);
     p->spare = NULL;
     p->spare_cap = p->spare_used = 0;

@@ -119,7 +119,8 @@ typedef struct psum_pass {
     uint8_t *buf;           /* slice_pages pages */
     uint8_t *page_digests;  /* slice_pages digests */
     uint8_t *confirm_page;  /* one page: a changed page read again to confirm it at once */
-    bool *resident;         /* PSUM_RESIDENCY_PAGES flags: residency of the pages from resident_base */
+    bool *resident;         /* resident_cap flags: residency of the pages from resident_base */
+    size_t resident_cap;    /* grows to the largest region asked about, at most PSUM_RESIDENCY_PAGES */
     uintptr_t resident_base;
     size_t resident_count;  /* flags valid in resident[]; 0 at the start of each region */
     const bool *slice_resident; /* the current slice's flags, inside resident[] */

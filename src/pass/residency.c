@@ -1,14 +1,34 @@
 /* Which pages of a slice the process has in memory: only those are read. */
 #include "pass.h"
 
+#include <stdlib.h>
+
 #include "walk.h"
 
 /*
+ * Room for the flags of n pages: grown to the largest region asked about,
+ * so that a pass after the first allocates nothing. Returns how many fit.
+ */
+static size_t room_for(psum_pass *p, size_t n)
+{
+    if (n <= p->resident_cap)
+        return n;
+    bool *bigger = realloc(p->resident, n * sizeof(*bigger));
+    if (!bigger)
+        return p->resident_cap; /* ask in smaller steps instead */
+    p->resident = bigger;
+    p->resident_cap = n;
+    return n;
+}
+
+/*
  * Points p->slice_resident at the flags telling which of the n pages from
- * base to read: all of them, or those in memory. Residency is asked ahead
- * for up to PSUM_RESIDENCY_PAGES pages of the region (it ends at `end`): a
- * page that leaves memory within those few milliseconds is read all the
- * same. Returns how many pages to read.
+ * base to read: all of them, or those in memory. Residency is asked once
+ * for the rest of the region (it ends at `end`), up to PSUM_RESIDENCY_PAGES
+ * pages: one system call per region rather than per slice. A page that
+ * leaves memory while the region is read is read all the same (and mapped
+ * back in): the region takes milliseconds, unless a CPU budget stretches
+ * it. Returns how many pages to read.
  */
 size_t psum_residency_mark(psum_pass *p, uintptr_t base, size_t n, uintptr_t end)
 {
@@ -17,6 +37,7 @@ size_t psum_residency_mark(psum_pass *p, uintptr_t base, size_t n, uintptr_t end
     if (!have) {
         size_t ahead = (end - base) / PROCSUM_PAGE_SIZE;
         ahead = ahead < PSUM_RESIDENCY_PAGES ? ahead : PSUM_RESIDENCY_PAGES;
+        ahead = room_for(p, ahead < n ? n : ahead);
         p->resident_base = base;
         p->resident_count = ahead;
         if (p->opts.include_nonresident || psum_os_resident(p->target, base, ahead, p->resident) != 0) {

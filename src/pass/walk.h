@@ -8,8 +8,12 @@
 
 #include "pass.h"
 
-/* Residency is asked for this many pages at once (8 KiB of pagemap): one system call per 16 slices. */
-#define PSUM_RESIDENCY_PAGES 1024
+/*
+ * Residency is asked for a whole region at once, up to this many pages
+ * (128 MiB of code, 32 KiB of flags): one system call per region, or per
+ * 128 MiB of the rare larger one.
+ */
+#define PSUM_RESIDENCY_PAGES 32768
 
 /*
  * The state of one pass. Old pages, new pages and mappings all ascend by

@@ -72,6 +72,42 @@ psum_linux_loader_counters psum_linux_loader_counters_now(void)
     return c;
 }
 
+/*
+ * Where the objects holding recent ranges were, by their file, for this
+ * thread: a pass reads each region slice after slice, and every slice of
+ * a file's regions lies in the object found for the one before. A hint
+ * says only where to look first: the object found there is checked as
+ * fully as any other, and when it does not hold the range every object is
+ * searched as before. Ranges never overlap two objects, so a hint cannot
+ * make the search find another object than the full one would.
+ */
+#define HINTS 64
+typedef struct object_hint {
+    uint64_t dev, ino;
+    ElfW(Addr) base;
+    const ElfW(Phdr) *phdr;
+} object_hint;
+static _Thread_local object_hint hints[HINTS];
+static _Thread_local size_t hint_next;
+
+static object_hint *hint_for(const psum_os_region *r)
+{
+    for (size_t i = 0; i < HINTS; i++)
+        if (hints[i].phdr && hints[i].dev == r->dev && hints[i].ino == r->ino)
+            return &hints[i];
+    return NULL;
+}
+
+static void remember_hint(const psum_os_region *r, const struct dl_phdr_info *info)
+{
+    object_hint *h = hint_for(r);
+    if (!h) {
+        h = &hints[hint_next];
+        hint_next = (hint_next + 1) % HINTS;
+    }
+    *h = (object_hint){r->dev, r->ino, info->dlpi_addr, info->dlpi_phdr};
+}
+
 typedef struct object_use {
     const psum_os_region *r;
     const psum_linux_loader_counters *listed;
@@ -79,7 +115,8 @@ typedef struct object_use {
     size_t len;
     psum_os_bytes_fn use;
     void *ctx;
-    bool covered; /* an object listed by the loader holds [addr, addr + len) */
+    bool covered;  /* an object listed by the loader holds [addr, addr + len) */
+    const object_hint *only; /* look at this object alone; NULL: at every one */
     int result;
 } object_use;
 
@@ -172,10 +209,13 @@ static int visit(struct dl_phdr_info *info, size_t size, void *arg)
 {
     object_use *o = arg;
     ElfW(Phdr) ph;
+    if (o->only && (info->dlpi_addr != o->only->base || info->dlpi_phdr != o->only->phdr))
+        return 0;
     /* An object whose headers are gone cannot vouch for its pages: as if it held none (they are copied). */
     if (!segment_holding(info, o->addr, o->len, &ph))
         return 0;
     o->covered = true;
+    remember_hint(o->r, info);
     /* Another object, or r's file at another base, since the regions were listed: not r's bytes. */
     if (!same_offset(info, &ph, o->r, o->addr) || !same_file(info, size, o->listed, o->r)) {
         o->result = PROCSUM_EFAULT;
@@ -197,7 +237,13 @@ int psum_linux_loader_use(const psum_os_region *r, const psum_linux_loader_count
     object_use o = {.r = r, .listed = listed, .addr = addr, .len = len, .use = use, .ctx = ctx, .result = 0};
     /* A fork while we hold the loader's lock would leave the child's loader locked: the gate keeps it out. */
     psum_os_fork_gate_enter();
-    dl_iterate_phdr(visit, &o);
+    o.only = hint_for(r);
+    if (o.only) {
+        dl_iterate_phdr(visit, &o);
+        o.only = NULL;
+    }
+    if (!o.covered)
+        dl_iterate_phdr(visit, &o);
     /* A loader object's file no object covers here now: unloaded since it was listed. */
     bool unloaded = !o.covered && is_known_object(r);
     psum_os_fork_gate_leave();

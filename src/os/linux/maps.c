@@ -121,35 +121,44 @@ int psum_maps_parse_line(const char *line, size_t len, psum_os_region *out)
         return PROCSUM_EBADMSG;
     skip_spaces(&p, end);
 
-    size_t path_len = (size_t)(end - p);
-    bool deleted = false;
-    size_t suffix = sizeof(DELETED_SUFFIX) - 1;
-    if (path_len > suffix && p[0] == '/' && memcmp(end - suffix, DELETED_SUFFIX, suffix) == 0) {
-        deleted = true;
-        path_len -= suffix;
-    }
-
-    out->kind = kind_of(p, path_len);
-    const char *name = p;
-    if (path_len == 0) {
-        name = "[anon]";
-        path_len = 6;
-    }
-    out->path = malloc(path_len + 1);
-    if (!out->path)
-        return PROCSUM_ENOMEM;
-    memcpy(out->path, name, path_len);
-    out->path[path_len] = '\0';
-
+    int err = psum_maps_name_region(out, p, (size_t)(end - p));
+    if (err)
+        return err;
     out->start = (uintptr_t)start;
     out->end = (uintptr_t)stop;
-    out->file_deleted = deleted;
     if (out->kind == PROCSUM_REGION_FILE) {
-        /* The same packing as the kernel's dev_t, so stat() results compare equal. */
-        out->dev = ((major & 0xfffff000u) << 32) | ((major & 0xfffu) << 8) |
-                   ((minor & 0xffffff00u) << 12) | (minor & 0xffu);
+        out->dev = psum_maps_dev(major, minor);
         out->ino = inode;
         out->file_offset = offset;
     }
+    return 0;
+}
+
+uint64_t psum_maps_dev(uint64_t major, uint64_t minor)
+{
+    /* The same packing as the kernel's dev_t, so stat() results compare equal. */
+    return ((major & 0xfffff000u) << 32) | ((major & 0xfffu) << 8) | ((minor & 0xffffff00u) << 12) |
+           (minor & 0xffu);
+}
+
+int psum_maps_name_region(psum_os_region *out, const char *name, size_t len)
+{
+    bool deleted = false;
+    size_t suffix = sizeof(DELETED_SUFFIX) - 1;
+    if (len > suffix && name[0] == '/' && memcmp(name + len - suffix, DELETED_SUFFIX, suffix) == 0) {
+        deleted = true;
+        len -= suffix;
+    }
+    out->kind = kind_of(name, len);
+    if (len == 0) {
+        name = "[anon]";
+        len = 6;
+    }
+    out->path = malloc(len + 1);
+    if (!out->path)
+        return PROCSUM_ENOMEM;
+    memcpy(out->path, name, len);
+    out->path[len] = '\0';
+    out->file_deleted = deleted;
     return 0;
 }

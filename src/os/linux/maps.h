@@ -18,4 +18,15 @@
  */
 int psum_maps_parse_line(const char *line, size_t len, psum_os_region *out);
 
+/*
+ * What a mapping's name says, as the maps file and PROCMAP_QUERY give it
+ * (len bytes, not NUL-terminated; empty for anonymous memory): sets
+ * out->kind, out->path (allocated; "[anon]" for no name) and
+ * out->file_deleted, the guess described above.
+ */
+int psum_maps_name_region(psum_os_region *out, const char *name, size_t len);
+
+/* A device number as the maps file and PROCMAP_QUERY split it, packed as the kernel's dev_t. */
+uint64_t psum_maps_dev(uint64_t major, uint64_t minor);
+
 #endif

@@ -50,7 +50,7 @@ typedef struct scan_arg {
 
 int psum_linux_resident_scan_fd(int fd, uintptr_t addr, size_t npages, bool *resident)
 {
-    if (sysconf(_SC_PAGESIZE) != (long)PROCSUM_PAGE_SIZE)
+    if (psum_linux_system_page_size() != PROCSUM_PAGE_SIZE)
         return PROCSUM_ENOSYS; /* runs come in system pages: keep to the simple case */
     if (UNDER_VALGRIND_WITHOUT_HEADERS())
         return PROCSUM_ENOSYS;

@@ -1,6 +1,8 @@
 /*
- * The mappings of a Linux process, from /proc/PID/maps: parsed once per
- * change of the text, with the main executable found by the entry point.
+ * The mappings of a Linux process: through PROCMAP_QUERY where the kernel
+ * has it (procmap.c: executable mappings and what overlaps the last
+ * listing), else from the text of /proc/PID/maps, parsed once per change
+ * of the text; the main executable found by the entry point.
  */
 #include <elf.h>
 #include <errno.h>
@@ -16,6 +18,7 @@
 #include "fault_guard.h"
 #include "loader.h"
 #include "maps.h"
+#include "procmap.h"
 #include "target.h"
 
 /* Reads a whole /proc file; they report size 0, so grow until EOF. */
@@ -156,18 +159,30 @@ static int settle_deleted(psum_os_region *r)
     return 0;
 }
 
-int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
+/* What neither way of listing says outright: which files are really deleted, and which is the main executable. */
+static int finish(const psum_os_target *t, psum_os_region_list *list)
+{
+    uintptr_t entry = entry_point(t);
+    uint64_t entry_dev = 0, entry_ino = 0;
+    for (size_t i = 0; i < list->count; i++) {
+        psum_os_region *r = &list->items[i];
+        int err = settle_deleted(r);
+        if (err)
+            return err;
+        if (entry >= r->start && entry < r->end && r->kind == PROCSUM_REGION_FILE) {
+            entry_dev = r->dev;
+            entry_ino = r->ino;
+        }
+    }
+    mark_main_executable(t, list, entry_dev, entry_ino);
+    return 0;
+}
+
+/* The maps text, parsed unless it is the same text as last time. */
+static int list_from_text(psum_os_target *t, psum_os_region_list *list)
 {
     char *maps;
     size_t len;
-    /* Once a pass: library code is read in place only while the fault guard's handler is in place. */
-    if (t->pid == 0)
-        psum_linux_fault_guard_recheck();
-    /* Before the listing: an object added or removed after it shows in the counters. */
-    if (t->pid == 0)
-        t->listed = psum_linux_loader_counters_now();
-    else
-        t->listed.known = false;
     int err = read_proc_file(t, "maps", &maps, &len);
     if (err) {
         forget(t);
@@ -180,36 +195,54 @@ int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
         return 0;
     }
     psum_os_region_list_clear(list);
-    uintptr_t entry = entry_point(t);
-    uint64_t entry_dev = 0, entry_ino = 0;
-
     for (const char *line = maps; line < maps + len && !err;) {
         const char *nl = memchr(line, '\n', (size_t)(maps + len - line));
         size_t line_len = nl ? (size_t)(nl - line) : (size_t)(maps + len - line);
         psum_os_region r;
         err = psum_maps_parse_line(line, line_len, &r);
-        if (err == 0 && (err = settle_deleted(&r)) != 0)
-            free(r.path);
         if (err == 0) {
-            if (entry >= r.start && entry < r.end && r.kind == PROCSUM_REGION_FILE) {
-                entry_dev = r.dev;
-                entry_ino = r.ino;
-            }
             err = psum_os_region_list_push(list, &r);
             if (err)
                 free(r.path);
         }
         line += line_len + 1;
     }
+    if (err == 0)
+        err = finish(t, list);
     if (err) {
         free(maps);
         forget(t);
         psum_os_region_list_clear(list);
         return err;
     }
-    mark_main_executable(t, list, entry_dev, entry_ino);
     remember(t, list, maps, len);
     return 0;
+}
+
+int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
+{
+    /* Once a pass: library code is read in place only while the fault guard's handler is in place. */
+    if (t->pid == 0)
+        psum_linux_fault_guard_recheck();
+    /* Before the listing: an object added or removed after it shows in the counters. */
+    if (t->pid == 0)
+        t->listed = psum_linux_loader_counters_now();
+    else
+        t->listed.known = false;
+    /* PROCMAP_QUERY where the kernel has it; any failure there is left for the text to confirm or name. */
+    if (!t->maps_text_only && psum_linux_procmap_may_work(t->procmap)) {
+        forget(t); /* the list is refilled here: the text's shortcut no longer describes it */
+        int err = psum_linux_procmap_list(t, &t->procmap, list);
+        if (err == 0)
+            err = finish(t, list);
+        if (err == 0)
+            return psum_linux_procmap_note(t->procmap, list);
+        psum_os_region_list_clear(list);
+    }
+    int err = list_from_text(t, list);
+    if (err)
+        return err;
+    return psum_linux_procmap_note(t->procmap, list);
 }
 
 int psum_os_region_at(psum_os_target *t, uintptr_t addr, psum_os_region *out)

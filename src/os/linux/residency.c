@@ -29,12 +29,20 @@
 /* System pages asked about per call: 4 KiB of pagemap entries on the stack. */
 #define CHUNK 1024u
 
-static size_t system_page_size(void)
+/* Asked once: residency is asked for every region of every pass. 0 until known. */
+static atomic_size_t page_size_cache;
+
+size_t psum_linux_system_page_size(void)
 {
+    size_t known = atomic_load_explicit(&page_size_cache, memory_order_relaxed);
+    if (known)
+        return known;
     long n = sysconf(_SC_PAGESIZE);
     /* A system page that is not a power of two at least ours does not exist on Linux; stay safe anyway. */
     bool usable = n >= (long)PROCSUM_PAGE_SIZE && (n & (n - 1)) == 0;
-    return usable ? (size_t)n : PROCSUM_PAGE_SIZE;
+    known = usable ? (size_t)n : PROCSUM_PAGE_SIZE;
+    atomic_store_explicit(&page_size_cache, known, memory_order_relaxed);
+    return known;
 }
 
 static bool range_ok(uintptr_t addr, size_t npages, const bool *resident)
@@ -56,7 +64,7 @@ typedef int (*query_fn)(void *ctx, uintptr_t first_sys_page, size_t count, unsig
 static int walk_chunks(uintptr_t addr, size_t npages, bool *resident, query_fn query, void *ctx)
 {
     /* A power of two: shifts, not a division for every page. */
-    unsigned shift = (unsigned)__builtin_ctzl(system_page_size());
+    unsigned shift = (unsigned)__builtin_ctzl(psum_linux_system_page_size());
     unsigned char flags[CHUNK];
     uintptr_t last_sys = (addr + (npages - 1) * PROCSUM_PAGE_SIZE) >> shift;
     for (size_t i = 0; i < npages;) {
@@ -180,7 +188,7 @@ int psum_linux_resident_mincore(uintptr_t addr, size_t npages, bool *resident)
         return PROCSUM_EINVAL;
     if (npages == 0)
         return 0;
-    size_t sys = system_page_size();
+    size_t sys = psum_linux_system_page_size();
     return walk_chunks(addr, npages, resident, mincore_query, &sys);
 }
 

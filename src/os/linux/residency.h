@@ -11,6 +11,9 @@
 
 #include "../os.h"
 
+/* The system's page size, asked once and cached; PROCSUM_PAGE_SIZE if it is not usable. */
+size_t psum_linux_system_page_size(void);
+
 /*
  * Present bit (63) of /proc/PID/pagemap (pid 0: /proc/self/pagemap): true
  * when the page is mapped in the process's page tables. Unmapped pages and

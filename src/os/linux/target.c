@@ -190,5 +190,6 @@ void psum_os_target_close(psum_os_target *t)
     if (t->pagemap_fd >= 0 && t->pagemap_owner == getpid())
         close(t->pagemap_fd);
     free(t->last_maps);
+    psum_linux_procmap_free(t->procmap);
     free(t);
 }

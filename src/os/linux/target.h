@@ -12,6 +12,7 @@
 
 #include "../os.h"
 #include "loader.h"
+#include "procmap.h"
 
 struct psum_os_target {
     long pid;           /* 0: the calling process, whoever it is after a fork */
@@ -30,6 +31,9 @@ struct psum_os_target {
     bool start_time_known;
     bool program_known;
     uint64_t program_id;
+    /* Listing through PROCMAP_QUERY (procmap.c); NULL until first used. */
+    psum_linux_procmap *procmap;
+    bool maps_text_only; /* list from the maps text (tests, and kernels without the ioctl) */
     /* The loader's counters just before the last listing (the own process only). */
     psum_linux_loader_counters listed;
 };
