@@ -141,8 +141,10 @@ static int jsonl_state(psum_writer *w, const psum_state *s)
         psum_sink_printf(o, ",\"procsum.status\":\"%s\",\"procsum.pages_checked\":%" PRIu64, s->status,
                          s->pages_checked))
         return -1;
-    if (s->error && (psum_sink_puts(o, ",") || json_string(o, "error.message", procsum_strerror(s->error)) ||
-                     psum_sink_puts(o, ",") || json_string(o, "error.code", procsum_err_name(s->error))))
+    if ((s->error || s->detail) &&
+        (psum_sink_puts(o, ",") || json_string(o, "error.message", s->detail ? s->detail : procsum_strerror(s->error))))
+        return -1;
+    if (s->error && (psum_sink_puts(o, ",") || json_string(o, "error.code", procsum_err_name(s->error))))
         return -1;
     return psum_sink_puts(o, "}\n");
 }

@@ -91,7 +91,10 @@ static int text_state(psum_writer *w, const psum_state *s)
     if (psum_sink_printf(o, "%-8ld %-8s %8" PRIu64 " %-12s ", s->pid, s->status, s->pages_checked, s->action) ||
         psum_sink_escaped(o, psum_escape_text, s->executable ? s->executable : "-"))
         return -1;
-    if (s->error && psum_sink_printf(o, " (%s)", procsum_strerror(s->error)))
+    if (s->detail && (psum_sink_puts(o, " (") || psum_sink_escaped(o, psum_escape_text, s->detail) ||
+                      psum_sink_puts(o, ")")))
+        return -1;
+    if (!s->detail && s->error && psum_sink_printf(o, " (%s)", procsum_strerror(s->error)))
         return -1;
     return psum_sink_puts(o, "\n");
 }

@@ -51,6 +51,7 @@ typedef struct psum_state {
     const char *executable; /* may be NULL */
     const char *status;     /* "clean", "changed" or "error" */
     int error;              /* a PROCSUM_E* code when status is "error", else 0 */
+    const char *detail;     /* words more exact than the code's (which setting was refused), or NULL */
     uint64_t pages_checked;
 } psum_state;
 

@@ -21,6 +21,9 @@ static const psum_cli_command COMMANDS[] = {
      PSUM_OPT_PROCESSES, psum_cmd_verify},
     {"watch", "check processes (--all, or PIDs) every period until stopped, and report each change",
      PSUM_OPT_PROCESSES | PSUM_OPT_PERIOD | PSUM_OPT_CPU, psum_cmd_watch},
+    {"run", "run a program with a checker in it and in every program it runs: run [--json-file PATH] "
+            "[--period MS] [--cpu PERCENT] [--algo NAME] -- CMD [ARGS...]",
+     0, psum_cmd_run},
 #endif
     {"version", "print the version", 0, psum_cmd_version},
     {"help", "this text", 0, cmd_help},
@@ -76,6 +79,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "procsum: cannot open /dev/null: %s\n", strerror(err));
         return PSUM_EXIT_FAILURE;
     }
+#ifndef _WIN32
+    if (argc > 1 && strcmp(argv[1], "run") == 0)
+        return psum_run_main(argc - 1, argv + 1);
+#endif
     psum_cli c;
     psum_cli_init(&c);
     c.args = calloc((size_t)argc, sizeof(*c.args));

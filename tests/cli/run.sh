@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# procsum run: a program run under it (and a program that one runs, through
+# exec) reports a bit flipped in its own code to --json-file, as a bitflip
+# alert; CMD's exit status comes back (128+N after signal N); a program's
+# standard output and error hold exactly what it wrote; a refused PROCSUM_*
+# setting is reported to the chosen output and the program runs on; a static
+# program is watched from outside, and run says so.
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+need_python
+if [ -z "${PSUM_RUN_TARGET:-}" ] || [ -z "${PSUM_PRELOAD_LIB:-}" ]; then
+    echo "PSUM_RUN_TARGET and PSUM_PRELOAD_LIB must name the test program and the preload library" >&2
+    exit 2
+fi
+
+# has_line FILE PYTHON_CONDITION: some line of FILE (as `l`) satisfies it.
+has_line() {
+    python3 - "$1" "$2" <<'EOF_PY'
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    l = json.loads(line)
+    if eval(sys.argv[2]):
+        sys.exit(0)
+sys.exit(1)
+EOF_PY
+}
+BITFLIP='l["event.kind"] == "alert" and l["procsum.verdict"] == "bitflip" and l["process.executable"].endswith("run_target")'
+
+run run -- sh -c 'exit 7'
+if [ "$rc" -eq 7 ]; then pass "exit status passed through"; else fail "exit status passed through" "$(show_run)"; fi
+run run -- sh -c 'kill -TERM $$'
+if [ "$rc" -eq 143 ]; then pass "killed by SIGTERM: 128+15"; else fail "killed by SIGTERM: 128+15" "$(show_run)"; fi
+run run -- "$TMP/no-such-program"
+if [ "$rc" -eq 127 ] && grep -q "cannot run" "$TMP/err"; then pass "missing program: 127"; else fail "missing program: 127" "$(show_run)"; fi
+run run --period 0 -- true
+if [ "$rc" -eq 2 ]; then pass "--period 0 refused"; else fail "--period 0 refused" "$(show_run)"; fi
+
+# Its own output, and nothing else: with a JSON file, and with reports to stderr (there is nothing to report).
+# The sleep lets the checker start in the shell.
+for out in "--json-file $TMP/quiet.json" ""; do
+    # shellcheck disable=SC2086
+    run run $out -- sh -c 'printf out; printf err >&2; sleep 0.5'
+    if [ "$rc" -eq 0 ] && [ "$(cat "$TMP/out")" = out ] && [ "$(cat "$TMP/err")" = err ]; then
+        pass "stdout and stderr untouched (${out:-reports to stderr})"
+    else
+        fail "stdout and stderr untouched (${out:-reports to stderr})" "$(show_run)"
+    fi
+done
+
+f="$TMP/flip.json"
+run run --json-file "$f" --period 100 -- "$PSUM_RUN_TARGET" "$f"
+if [ "$rc" -eq 0 ] && has_line "$f" "$BITFLIP"; then
+    pass "a flipped bit is reported as bitflip"
+else
+    fail "a flipped bit is reported as bitflip" "$(show_run)" "$(cat "$f" 2>/dev/null | head -c 600)"
+fi
+if [ ! -s "$TMP/out" ] && [ ! -s "$TMP/err" ]; then pass "nothing written to the program's streams"; else fail "nothing written to the program's streams" "$(show_run)"; fi
+
+# Inherited through exec: the target is a child of the shell, which runs it.
+f="$TMP/child.json"
+run run --json-file "$f" --period 100 -- sh -c '"$1" "$2"; exit $?' sh "$PSUM_RUN_TARGET" "$f"
+if [ "$rc" -eq 0 ] && has_line "$f" "$BITFLIP"; then
+    pass "a program started by CMD is checked too"
+else
+    fail "a program started by CMD is checked too" "$(show_run)" "$(cat "$f" 2>/dev/null | head -c 600)"
+fi
+
+# A refused setting: reported to the chosen output, and the program runs on.
+f="$TMP/bad.json"
+out=$(LD_PRELOAD="$PSUM_PRELOAD_LIB" PROCSUM_JSON_FILE="$f" PROCSUM_PERIOD_MS=12x sh -c 'echo runs on' 2>&1)
+if [ "$out" = "runs on" ] &&
+    has_line "$f" 'l["event.action"] == "not-watched" and "PROCSUM_PERIOD_MS" in l["error.message"] and l["error.code"] == "PROCSUM_EINVAL"'; then
+    pass "a refused setting is reported, the program runs on"
+else
+    fail "a refused setting is reported, the program runs on" "output: $out" "$(cat "$f" 2>/dev/null | head -c 600)"
+fi
+f="$TMP/nolib.json"
+out=$(LD_PRELOAD="$PSUM_PRELOAD_LIB" PROCSUM_JSON_FILE="$f" PROCSUM_LAZY_MS=0 PROCSUM_LIBRARY="$TMP/none.so" \
+    sh -c 'sleep 0.3; echo runs on' 2>&1)
+if [ "$out" = "runs on" ] && has_line "$f" 'l["event.action"] == "not-watched" and "none.so" in l["error.message"]'; then
+    pass "a checker that cannot start is reported, the program runs on"
+else
+    fail "a checker that cannot start is reported, the program runs on" "output: $out" "$(cat "$f" 2>/dev/null | head -c 600)"
+fi
+
+if [ -n "${PSUM_RUN_TARGET_STATIC:-}" ]; then
+    f="$TMP/static.json"
+    run run --json-file "$f" --period 100 -- "$PSUM_RUN_TARGET_STATIC" "$f"
+    if [ "$rc" -eq 0 ] && grep -q "statically linked" "$TMP/err" && grep -q "from outside" "$TMP/err" &&
+        has_line "$f" "${BITFLIP/%run_target\")/run_target_static\")}"; then
+        pass "a static program is watched from outside, and run says so"
+    else
+        fail "a static program is watched from outside, and run says so" "$(show_run)" "$(cat "$f" 2>/dev/null | head -c 600)"
+    fi
+else
+    fail "no static C library: the static case was not tested (install libc6-dev's libc.a)"
+fi
+finish

@@ -1,0 +1,60 @@
+/*
+ * A program that knows nothing of procsum, for `procsum run`: after a
+ * while it flips one bit of its own code (a function it never runs), then
+ * waits until the JSON lines file named by argv[1] holds a bitflip report
+ * (at most 30 s) and exits 0, or 1 when none came. Built dynamic and, where
+ * the C library allows, static.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+int run_spare(int x);
+
+__attribute__((noinline)) int run_spare(int x)
+{
+    return x * 5 + 7;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+static int reported(const char *path)
+{
+    char buf[8192];
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    int found = 0;
+    while (!found && fgets(buf, sizeof(buf), f))
+        found = strstr(buf, "\"procsum.verdict\":\"bitflip\"") != NULL;
+    fclose(f);
+    return found;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: run_target JSON-FILE\n");
+        return 2;
+    }
+    sleep_ms(400);
+    uintptr_t byte = (uintptr_t)run_spare + 4;
+    uintptr_t page = byte & ~(uintptr_t)4095;
+    if (mprotect((void *)page, 4096, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) {
+        perror("mprotect");
+        return 1;
+    }
+    *(volatile uint8_t *)byte ^= 0x10;
+    mprotect((void *)page, 4096, PROT_READ | PROT_EXEC);
+    for (int i = 0; i < 600; i++, sleep_ms(50))
+        if (reported(argv[1]))
+            return 0;
+    return 1;
+}

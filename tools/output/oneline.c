@@ -1,0 +1,72 @@
+/* One event, one line, one write(2): see oneline.h. */
+#include "oneline.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Sends the finished line; 0 or an errno. */
+static int send_line(const psum_oneline_dest *d, const char *line, size_t len)
+{
+    int fd = 2;
+    if (d->path) {
+        fd = open(d->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd < 0)
+            return errno;
+    }
+    int err = 0;
+    ssize_t n;
+    do
+        n = write(fd, line, len);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        err = errno;
+    else if ((size_t)n != len)
+        err = EIO; /* a full disk: the line is cut, and said so */
+    if (d->path && close(fd) != 0 && !err)
+        err = errno;
+    return err;
+}
+
+typedef int (*record_fn)(psum_writer *w, const void *record);
+
+static int one_line(const psum_oneline_dest *d, record_fn fn, const void *record)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    if (!mem)
+        return errno ? errno : ENOMEM;
+    psum_sink s;
+    psum_sink_init(&s, mem);
+    /* The format's own callback: no format table is needed (nor linked into the preload library). */
+    psum_writer w = {.ops = &psum_jsonl_writer, .out = &s, .kind = PSUM_LIST_EVENTS};
+    fn(&w, record);
+    int err = psum_sink_close(&s);
+    if (!err)
+        err = send_line(d, buf, len);
+    free(buf);
+    return err;
+}
+
+static int alert_record(psum_writer *w, const void *record)
+{
+    return w->ops->alert(w, record);
+}
+
+static int state_record(psum_writer *w, const void *record)
+{
+    return w->ops->state(w, record);
+}
+
+int psum_oneline_alert(const psum_oneline_dest *d, const psum_alert *a)
+{
+    return one_line(d, alert_record, a);
+}
+
+int psum_oneline_state(const psum_oneline_dest *d, const psum_state *s)
+{
+    return one_line(d, state_record, s);
+}

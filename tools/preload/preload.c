@@ -1,0 +1,313 @@
+/*
+ * libprocsum-preload.so: a checker in programs that were not built with
+ * procsum, started through LD_PRELOAD and set up by PROCSUM_* variables
+ * (docs/operating.md, "Programs you cannot relink").
+ *
+ * Loading it must cost next to nothing: most processes of a script end
+ * within milliseconds, and loading libprocsum with its dependencies costs
+ * a fork/exec-heavy script about a third of its time. So this library
+ * links only the C library. Its constructor reads the environment and
+ * starts one small thread, every signal blocked, which sleeps the lazy
+ * delay and only then dlopens libprocsum and calls procsum_start through
+ * dlsym. A process that ends sooner never loads libprocsum.
+ *
+ * fork: the sleeping thread does not survive fork, so a child forked
+ * before the delay is over starts its own (its delay counts from the
+ * fork); once the checker runs, follow_fork gives each child a checker.
+ * A fork while the thread is inside dlopen would hand the child the
+ * loader's half-done work, so fork waits for that dlopen to end, at most
+ * FORK_WAIT_S seconds: a fork made from inside another dlopen (a library
+ * constructor that forks) holds the loader's lock that our dlopen needs,
+ * and must not hang. After such a wait the child starts no checker.
+ *
+ * Nothing reaches the program's standard output or error unless
+ * PROCSUM_OUTPUT=stderr asks for it. A refused setting, or a checker that
+ * cannot start, is reported to the chosen output, and the program runs on.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "oneline.h"
+#include "preload.h"
+
+#ifndef PSUM_PRELOAD_LIBPROCSUM
+#define PSUM_PRELOAD_LIBPROCSUM "libprocsum.so.0"
+#endif
+
+enum { FORK_WAIT_S = 2, THREAD_STACK = 256 * 1024, WHY_MAX = 640 };
+
+psum_preload_functions psum_preload_lib;
+
+/* The settings, copied out of the environment (the program may change it later). */
+static struct {
+    psum_oneline_dest dest;
+    char path[PATH_MAX];
+    char library[PATH_MAX];
+    char algo[32];
+    unsigned period_ms, cpu, lazy_ms;
+} cfg;
+
+/* What the thread is doing; fork's handlers read it. */
+enum { PHASE_IDLE, PHASE_WAITING, PHASE_LOADING, PHASE_STARTED };
+static _Atomic int phase;
+static pthread_mutex_t loading = PTHREAD_MUTEX_INITIALIZER; /* held across dlopen */
+static bool fork_holds_loading;                             /* set by the prepare handler */
+static char exe[PATH_MAX];
+static procsum_checker *checker;
+
+static void origin_now(psum_event_origin *at)
+{
+    static char host[256];
+    if (!host[0] && (gethostname(host, sizeof(host) - 1) != 0 || !host[0]))
+        strcpy(host, "localhost");
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    at->sec = (int64_t)ts.tv_sec;
+    at->nsec = ts.tv_nsec;
+    at->host = host;
+}
+
+/* A checker that did not start, and why; a failed write has nowhere to go. */
+static void report_not_started(int err, const char *why)
+{
+    psum_state s = {.action = "not-watched", .pid = getpid(), .executable = exe[0] ? exe : NULL,
+                    .status = "error", .error = err, .detail = why};
+    origin_now(&s.at);
+    (void)psum_oneline_state(&cfg.dest, &s);
+}
+
+static void on_change(const procsum_mismatch *m, void *userdata)
+{
+    (void)userdata;
+    psum_alert a = {.action = m->kind == PROCSUM_REPORT_CHANGED ? "code-changed" : "differs-from-file",
+                    .pid = getpid(), /* a forked child's checker (follow_fork) calls this too */
+                    .executable = exe[0] ? exe : NULL, .region = m->region};
+    origin_now(&a.at);
+    for (size_t i = 0; i < m->changed_pages; i++) {
+        a.page = &m->page_changes[i];
+        if (psum_oneline_alert(&cfg.dest, &a) != 0)
+            break;
+    }
+}
+
+/* dlsym's object pointer into a function pointer, the way POSIX allows. */
+#define RESOLVE(handle, field, name) resolve(handle, name, &psum_preload_lib.field, sizeof(psum_preload_lib.field))
+static bool resolve(void *handle, const char *name, void *fn, size_t size)
+{
+    void *p = dlsym(handle, name);
+    memcpy(fn, &p, size);
+    return p != NULL;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec left = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&left, &left) != 0 && errno == EINTR)
+        ;
+}
+
+static void *waiter(void *arg)
+{
+    (void)arg;
+    char why[WHY_MAX];
+    sleep_ms(cfg.lazy_ms);
+
+    pthread_mutex_lock(&loading);
+    atomic_store(&phase, PHASE_LOADING);
+    void *h = dlopen(cfg.library, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *e = dlerror();
+        snprintf(why, sizeof(why), "cannot load %.200s: %.300s", cfg.library, e ? e : "unknown error");
+    }
+    pthread_mutex_unlock(&loading);
+
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    if (!h) {
+        atomic_store(&phase, PHASE_IDLE);
+        report_not_started(0, why);
+        return NULL;
+    }
+    if (!RESOLVE(h, options_init, "procsum_options_init") || !RESOLVE(h, start, "procsum_start") ||
+        !RESOLVE(h, algorithm_parse, "procsum_algorithm_parse") ||
+        !RESOLVE(h, algorithm_name, "procsum_algorithm_name") || !RESOLVE(h, digest_len, "procsum_digest_len")) {
+        atomic_store(&phase, PHASE_IDLE);
+        snprintf(why, sizeof(why), "%.200s lacks a procsum function this library needs (an older version?)",
+                 cfg.library);
+        report_not_started(0, why);
+        return NULL;
+    }
+    procsum_options o;
+    psum_preload_lib.options_init(&o);
+    o.check_period_ms = cfg.period_ms ? cfg.period_ms : o.check_period_ms;
+    o.max_cpu_percent = cfg.cpu;
+    o.follow_fork = true;
+    if (cfg.algo[0] && psum_preload_lib.algorithm_parse(cfg.algo, &o.algorithm) != 0) {
+        atomic_store(&phase, PHASE_IDLE);
+        snprintf(why, sizeof(why), "PROCSUM_ALGO='%s': use blake3, crc64 or xxh3", cfg.algo);
+        report_not_started(PROCSUM_EINVAL, why);
+        return NULL;
+    }
+    atomic_store(&phase, PHASE_STARTED);
+    int err = psum_preload_lib.start(&o, on_change, NULL, &checker);
+    if (err) {
+        atomic_store(&phase, PHASE_IDLE);
+        report_not_started(err, "procsum_start failed");
+    }
+    return NULL;
+}
+
+/* Starts the waiting thread with every signal blocked, so that none meant for the program lands on it. */
+static int start_waiter(void)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    int err = pthread_attr_init(&attr);
+    if (!err) {
+        (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        (void)pthread_attr_setstacksize(&attr, THREAD_STACK);
+        pthread_t t;
+        atomic_store(&phase, PHASE_WAITING);
+        err = pthread_create(&t, &attr, waiter, NULL);
+        if (err)
+            atomic_store(&phase, PHASE_IDLE);
+        pthread_attr_destroy(&attr);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err;
+}
+
+static void before_fork(void)
+{
+    fork_holds_loading = pthread_mutex_trylock(&loading) == 0;
+    if (fork_holds_loading)
+        return;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += FORK_WAIT_S;
+    fork_holds_loading = pthread_mutex_timedlock(&loading, &until) == 0;
+}
+
+static void parent_after_fork(void)
+{
+    if (fork_holds_loading)
+        pthread_mutex_unlock(&loading);
+}
+
+static void child_after_fork(void)
+{
+    if (fork_holds_loading) {
+        pthread_mutex_unlock(&loading);
+    } else {
+        /* Held by a thread the child does not have. */
+        pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+        memcpy(&loading, &fresh, sizeof(loading));
+    }
+    int p = atomic_load(&phase);
+    if (p == PHASE_WAITING)
+        (void)start_waiter(); /* a failure leaves the child without a checker; it was never promised one */
+    else if (p == PHASE_LOADING)
+        atomic_store(&phase, PHASE_IDLE);
+}
+
+/* A decimal number in [min, max] from the variable `name`; unset keeps *out. false (and why) when refused. */
+static bool setting_number(const char *name, unsigned min, unsigned max, unsigned *out, char *why, size_t cap)
+{
+    const char *v = getenv(name);
+    if (!v)
+        return true;
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (v[0] < '0' || v[0] > '9' || *end || errno || n < min || n > max) {
+        snprintf(why, cap, "%s='%.64s': a number from %u to %u", name, v, min, max);
+        return false;
+    }
+    *out = (unsigned)n;
+    return true;
+}
+
+/* Copies src into dst[cap]; false when it does not fit. */
+static bool copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        return false;
+    memcpy(dst, src, n + 1);
+    return true;
+}
+
+/* The chosen output; false when there is none (or none that could be used: nowhere to say so). */
+static bool setting_output(void)
+{
+    const char *out = getenv("PROCSUM_OUTPUT"), *file = getenv("PROCSUM_JSON_FILE");
+    static const char PREFIX[] = "json-file:";
+    if (!out || !*out) {
+        if (!file || !*file)
+            return false;
+    } else if (strcmp(out, "stderr") == 0) {
+        cfg.dest.path = NULL;
+        return true;
+    } else if (strncmp(out, PREFIX, sizeof(PREFIX) - 1) == 0 && out[sizeof(PREFIX) - 1]) {
+        file = out + sizeof(PREFIX) - 1;
+    } else {
+        return false; /* "none", or a value that names no output */
+    }
+    /* Relative to where the process started, not to wherever it goes later. */
+    size_t used = 0;
+    if (file[0] != '/') {
+        if (!getcwd(cfg.path, sizeof(cfg.path) - 1))
+            return false;
+        used = strlen(cfg.path);
+        cfg.path[used++] = '/';
+    }
+    if (!copy(cfg.path + used, sizeof(cfg.path) - used, file))
+        return false;
+    cfg.dest.path = cfg.path;
+    return true;
+}
+
+__attribute__((constructor)) static void psum_preload_init(void)
+{
+    if (!setting_output())
+        return;
+    char why[WHY_MAX];
+    cfg.lazy_ms = 100;
+    const char *lib = getenv("PROCSUM_LIBRARY");
+    const char *algo = getenv("PROCSUM_ALGO");
+    if (!setting_number("PROCSUM_PERIOD_MS", 1, 86400000u, &cfg.period_ms, why, sizeof(why)) ||
+        !setting_number("PROCSUM_CPU", 1, 100, &cfg.cpu, why, sizeof(why)) ||
+        !setting_number("PROCSUM_LAZY_MS", 0, 86400000u, &cfg.lazy_ms, why, sizeof(why))) {
+        report_not_started(PROCSUM_EINVAL, why);
+        return;
+    }
+    if (!copy(cfg.library, sizeof(cfg.library), lib && *lib ? lib : PSUM_PRELOAD_LIBPROCSUM)) {
+        report_not_started(PROCSUM_EINVAL, "PROCSUM_LIBRARY: the path is too long");
+        return;
+    }
+    if (algo && !copy(cfg.algo, sizeof(cfg.algo), algo)) {
+        snprintf(why, sizeof(why), "PROCSUM_ALGO='%.31s...': use blake3, crc64 or xxh3", algo);
+        report_not_started(PROCSUM_EINVAL, why);
+        return;
+    }
+    if (pthread_atfork(before_fork, parent_after_fork, child_after_fork) != 0) {
+        report_not_started(PROCSUM_ENOMEM, "cannot register the fork handlers");
+        return;
+    }
+    int err = start_waiter();
+    if (err) {
+        snprintf(why, sizeof(why), "cannot start a thread: %s", strerror(err));
+        report_not_started(PROCSUM_EAGAIN, why);
+    }
+}
