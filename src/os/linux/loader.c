@@ -74,38 +74,33 @@ psum_linux_loader_counters psum_linux_loader_counters_now(void)
 
 /*
  * Where the objects holding recent ranges were, by their file, for this
- * thread: a pass reads each region slice after slice, and every slice of
+ * target: a pass reads each region slice after slice, and every slice of
  * a file's regions lies in the object found for the one before. A hint
  * says only where to look first: the object found there is checked as
  * fully as any other, and when it does not hold the range every object is
  * searched as before. Ranges never overlap two objects, so a hint cannot
  * make the search find another object than the full one would.
  */
-#define HINTS 64
-typedef struct object_hint {
-    uint64_t dev, ino;
-    ElfW(Addr) base;
-    const ElfW(Phdr) *phdr;
-} object_hint;
-static _Thread_local object_hint hints[HINTS];
-static _Thread_local size_t hint_next;
+typedef psum_linux_object_hint object_hint;
 
-static object_hint *hint_for(const psum_os_region *r)
+static object_hint *hint_for(psum_linux_loader_hints *hints, const psum_os_region *r)
 {
-    for (size_t i = 0; i < HINTS; i++)
-        if (hints[i].phdr && hints[i].dev == r->dev && hints[i].ino == r->ino)
-            return &hints[i];
+    for (size_t i = 0; i < PSUM_LINUX_LOADER_HINTS; i++) {
+        object_hint *h = &hints->items[i];
+        if (h->phdr && h->dev == r->dev && h->ino == r->ino)
+            return h;
+    }
     return NULL;
 }
 
-static void remember_hint(const psum_os_region *r, const struct dl_phdr_info *info)
+static void remember_hint(psum_linux_loader_hints *hints, const psum_os_region *r, const struct dl_phdr_info *info)
 {
-    object_hint *h = hint_for(r);
+    object_hint *h = hint_for(hints, r);
     if (!h) {
-        h = &hints[hint_next];
-        hint_next = (hint_next + 1) % HINTS;
+        h = &hints->items[hints->next];
+        hints->next = (hints->next + 1) % PSUM_LINUX_LOADER_HINTS;
     }
-    *h = (object_hint){r->dev, r->ino, info->dlpi_addr, info->dlpi_phdr};
+    *h = (object_hint){r->dev, r->ino, (uintptr_t)info->dlpi_addr, info->dlpi_phdr};
 }
 
 typedef struct object_use {
@@ -117,6 +112,7 @@ typedef struct object_use {
     void *ctx;
     bool covered;  /* an object listed by the loader holds [addr, addr + len) */
     const object_hint *only; /* look at this object alone; NULL: at every one */
+    psum_linux_loader_hints *hints;
     int result;
 } object_use;
 
@@ -209,13 +205,13 @@ static int visit(struct dl_phdr_info *info, size_t size, void *arg)
 {
     object_use *o = arg;
     ElfW(Phdr) ph;
-    if (o->only && (info->dlpi_addr != o->only->base || info->dlpi_phdr != o->only->phdr))
+    if (o->only && ((uintptr_t)info->dlpi_addr != o->only->base || (const void *)info->dlpi_phdr != o->only->phdr))
         return 0;
     /* An object whose headers are gone cannot vouch for its pages: as if it held none (they are copied). */
     if (!segment_holding(info, o->addr, o->len, &ph))
         return 0;
     o->covered = true;
-    remember_hint(o->r, info);
+    remember_hint(o->hints, o->r, info);
     /* Another object, or r's file at another base, since the regions were listed: not r's bytes. */
     if (!same_offset(info, &ph, o->r, o->addr) || !same_file(info, size, o->listed, o->r)) {
         o->result = PROCSUM_EFAULT;
@@ -231,13 +227,15 @@ static int visit(struct dl_phdr_info *info, size_t size, void *arg)
     return 1;
 }
 
-int psum_linux_loader_use(const psum_os_region *r, const psum_linux_loader_counters *listed, uintptr_t addr,
+int psum_linux_loader_use(const psum_os_region *r, const psum_linux_loader_counters *listed,
+                          psum_linux_loader_hints *hints, uintptr_t addr,
                           size_t len, psum_os_bytes_fn use, void *ctx, bool *handled)
 {
     object_use o = {.r = r, .listed = listed, .addr = addr, .len = len, .use = use, .ctx = ctx, .result = 0};
     /* A fork while we hold the loader's lock would leave the child's loader locked: the gate keeps it out. */
     psum_os_fork_gate_enter();
-    o.only = hint_for(r);
+    o.hints = hints;
+    o.only = hint_for(hints, r);
     if (o.only) {
         dl_iterate_phdr(visit, &o);
         o.only = NULL;

@@ -18,6 +18,23 @@ typedef struct psum_linux_loader_counters {
     bool known;
 } psum_linux_loader_counters;
 
+/*
+ * Where the objects holding recent ranges were, by their file (loader.c says
+ * how a hint is used). Kept by whoever reads, one set per target: thread-local
+ * storage would make libprocsum too big to be loaded with dlopen, which
+ * gives an object little static TLS.
+ */
+#define PSUM_LINUX_LOADER_HINTS 64
+typedef struct psum_linux_object_hint {
+    uint64_t dev, ino;
+    uintptr_t base;
+    const void *phdr; /* the object's program headers, as the loader lists them */
+} psum_linux_object_hint;
+typedef struct psum_linux_loader_hints {
+    psum_linux_object_hint items[PSUM_LINUX_LOADER_HINTS];
+    size_t next;
+} psum_linux_loader_hints;
+
 /* The loader's counters now. */
 psum_linux_loader_counters psum_linux_loader_counters_now(void);
 
@@ -30,7 +47,8 @@ psum_linux_loader_counters psum_linux_loader_counters_now(void);
  * PROCSUM_EFAULT when the range no longer holds r's bytes. Only for the
  * calling process, once the fork gate and the fault guard are ready.
  */
-int psum_linux_loader_use(const psum_os_region *r, const psum_linux_loader_counters *listed, uintptr_t addr,
-                          size_t len, psum_os_bytes_fn use, void *ctx, bool *handled);
+int psum_linux_loader_use(const psum_os_region *r, const psum_linux_loader_counters *listed,
+                          psum_linux_loader_hints *hints, uintptr_t addr, size_t len, psum_os_bytes_fn use, void *ctx,
+                          bool *handled);
 
 #endif

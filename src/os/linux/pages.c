@@ -99,7 +99,7 @@ int psum_os_use_pages(psum_os_target *t, const psum_os_region *r, uintptr_t addr
     if (t->pid == 0 && r->kind == PROCSUM_REGION_FILE && psum_linux_fork_gate_ready() &&
         psum_linux_fault_guard_ready()) {
         bool handled = false;
-        int err = psum_linux_loader_use(r, &t->listed, addr, npages * PROCSUM_PAGE_SIZE, use, ctx, &handled);
+        int err = psum_linux_loader_use(r, &t->listed, &t->hints, addr, npages * PROCSUM_PAGE_SIZE, use, ctx, &handled);
         if (handled)
             return err;
     }

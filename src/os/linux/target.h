@@ -36,6 +36,8 @@ struct psum_os_target {
     bool maps_text_only; /* list from the maps text (tests, and kernels without the ioctl) */
     /* The loader's counters just before the last listing (the own process only). */
     psum_linux_loader_counters listed;
+    /* Where the loader's objects were found for the last slices read in place. */
+    psum_linux_loader_hints hints;
 };
 
 /* The process id to give system calls: getpid() for the calling process. */
