@@ -6,7 +6,8 @@
 # serves the metric on a loopback port; the file is only ever replaced whole
 # (no temporary file is left beside it) and no label holds a process id.
 # The same run writes JSON lines to a file (--json-file) and, with no
-# --json or --format, nothing to standard output.
+# --json or --format, nothing to standard output. The alerting rule in
+# docs/operating.md passes promtool check rules.
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname -- "${BASH_SOURCE[0]}")/outside_lib.sh"
 
@@ -111,6 +112,18 @@ if grep -q '^node_textfile_scrape_error 0$' "$TMP/scrape" 2>/dev/null; then
     pass "node_exporter: the textfile read without error"
 else
     fail "node_exporter: the textfile read without error" "$(grep textfile "$TMP/scrape" 2>/dev/null)"
+fi
+
+# ---- the alerting rule the docs give ------------------------------------------
+python3 - "$TESTS/../docs/operating.md" "$TMP/rules.yml" <<'EOF_PY'
+import re, sys
+rules = re.search(r"```yaml\n(.*?)```", open(sys.argv[1], encoding="utf-8").read(), re.S)
+open(sys.argv[2], "w").write(rules.group(1) if rules else "")
+EOF_PY
+if promtool check rules "$TMP/rules.yml" >"$TMP/rules.out" 2>&1 && grep -q "procsum_changes_total" "$TMP/rules.yml"; then
+    pass "docs: promtool check rules accepts the alerting rule"
+else
+    fail "docs: promtool check rules accepts the alerting rule" "$(cat "$TMP/rules.out")"
 fi
 
 # ---- the end ---------------------------------------------------------------
