@@ -7,7 +7,9 @@
 # (no temporary file is left beside it) and no label holds a process id.
 # The same run writes JSON lines to a file (--json-file) and, with no
 # --json or --format, nothing to standard output. The alerting rule in
-# docs/operating.md passes promtool check rules.
+# docs/operating.md passes promtool check rules. An output that cannot be
+# written (a full disk, a directory that does not exist) ends the command,
+# exit 1, naming it; the output options apply only to verify and watch.
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname -- "${BASH_SOURCE[0]}")/outside_lib.sh"
 
@@ -113,6 +115,30 @@ if grep -q '^node_textfile_scrape_error 0$' "$TMP/scrape" 2>/dev/null; then
 else
     fail "node_exporter: the textfile read without error" "$(grep textfile "$TMP/scrape" 2>/dev/null)"
 fi
+
+# ---- outputs that fail ----------------------------------------------------
+# expect_failed NAME WANT_RC WANT_STDERR ARGS...: runs procsum ARGS, checks its exit code and its one line on stderr.
+expect_failed() {
+    local name=$1 want_rc=$2 want=$3
+    shift 3
+    run "$@"
+    if [ "$rc" -eq "$want_rc" ] && [ "$(cat "$TMP/err")" = "$want" ]; then
+        pass "$name"
+    else
+        fail "$name: exit $want_rc, '$want'" "$(show_run)"
+    fi
+}
+if [ -c /dev/full ]; then
+    expect_failed "--json-file /dev/full: exit 1, the file named" 1 \
+        "procsum: writing output (/dev/full): No space left on device" verify --json-file /dev/full "$pid"
+else
+    fail "no /dev/full: a full disk cannot be checked"
+fi
+expect_failed "--prometheus in a missing directory: exit 1, the file named" 1 \
+    "procsum: writing output ($TMP/missing/procsum.prom): No such file or directory" \
+    verify --prometheus "$TMP/missing/procsum.prom" "$pid"
+expect_failed "--prometheus with regions: bad usage" 2 \
+    "procsum: --prometheus does not apply to regions (see procsum --help)" regions --prometheus "$prom"
 
 # ---- the alerting rule the docs give ------------------------------------------
 python3 - "$TESTS/../docs/operating.md" "$TMP/rules.yml" <<'EOF_PY'

@@ -125,9 +125,9 @@ static const option_spec OPTIONS[] = {
     {"--cpu", NULL, "PERCENT", PSUM_OPT_CPU, "watch: the share of one core each checker may use", apply_cpu},
     {"--format", NULL, "NAME", 0, "how to write the output: one of the formats below", apply_format},
     {"--json", NULL, NULL, 0, "the same as --format json", apply_json},
-    {"--json-file", NULL, "PATH", PSUM_OPT_OUTPUTS, "verify, watch: also append JSON lines to PATH", apply_json_file},
-    {"--journal", NULL, NULL, PSUM_OPT_OUTPUTS, "verify, watch: also send each event to journald", apply_journal},
-    {"--prometheus", NULL, "PATH", PSUM_OPT_OUTPUTS,
+    {"--json-file", NULL, "PATH", PSUM_OPT_JSON_FILE, "verify, watch: also append JSON lines to PATH", apply_json_file},
+    {"--journal", NULL, NULL, PSUM_OPT_JOURNAL, "verify, watch: also send each event to journald", apply_journal},
+    {"--prometheus", NULL, "PATH", PSUM_OPT_PROMETHEUS,
      "verify, watch: also keep metrics in PATH, a node_exporter textfile (*.prom)", apply_prometheus},
     {"--help", "-h", NULL, 0, "this text", apply_help},
 };

@@ -35,7 +35,10 @@ enum {
     PSUM_OPT_CPU = 1u << 5,    /* --cpu PERCENT */
     PSUM_OPT_PIDS = 1u << 6,   /* process ids as arguments */
     PSUM_OPT_PROCESSES = PSUM_OPT_SELECT | PSUM_OPT_ALL | PSUM_OPT_PIDS, /* which processes */
-    PSUM_OPT_OUTPUTS = 1u << 7, /* --json-file, --journal, --prometheus: events sent elsewhere too */
+    PSUM_OPT_JSON_FILE = 1u << 7,  /* --json-file PATH */
+    PSUM_OPT_JOURNAL = 1u << 8,    /* --journal */
+    PSUM_OPT_PROMETHEUS = 1u << 9, /* --prometheus PATH */
+    PSUM_OPT_OUTPUTS = PSUM_OPT_JSON_FILE | PSUM_OPT_JOURNAL | PSUM_OPT_PROMETHEUS, /* events sent elsewhere too */
 };
 
 typedef struct psum_cli {
