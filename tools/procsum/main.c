@@ -90,7 +90,8 @@ int main(int argc, char **argv)
     }
 
     psum_outputs out;
-    psum_output_config cfg = psum_cli_outputs(&c);
+    /* --help anywhere prints the help, and only that, to standard output. */
+    psum_output_config cfg = c.help ? (psum_output_config){.std_format = c.format} : psum_cli_outputs(&c);
     const char *what = NULL;
     err = psum_outputs_open(&out, &cfg, stdout, &what);
     if (err) {
