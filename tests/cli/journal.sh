@@ -5,7 +5,8 @@
 # fields (verdict bitflip, cause write, the ELF's file offset), the file's
 # path as raw bytes and an escaped MESSAGE; each process's state and the
 # summary arrive too, and the same events go to standard output (--json) at
-# once. Without journald, --journal is refused.
+# once. A change that watch --journal finds arrives as code-changed.
+# Without journald, --journal is refused.
 #
 # The journal is private: as root the script runs itself again in a mount
 # namespace of its own with an empty /run (and /var/log/journal), starts
@@ -23,6 +24,7 @@ fi
 . "$(dirname -- "${BASH_SOURCE[0]}")/outside_lib.sh"
 
 # The MESSAGE_IDs docs/operating.md lists.
+ID_CODE_CHANGED=fb9573d389114743a036a2bd6839d6c4
 ID_DIFFERS_FROM_FILE=14a1164e837c43aa9c07c5c99e2e956b
 ID_STATE=cf3f76500a904b6c9cd89a880573d6fe
 ID_VERIFY_SUMMARY=9aaebd704fe34393b397499a2df0a46d
@@ -110,5 +112,37 @@ assert all(s["PRIORITY"] == "6" and s["PROCSUM_ACTION"] == "verified" for s in s
 sums = [l for l in lines if l.get("MESSAGE_ID") == args[6]]
 assert len(sums) == 1 and sums[0]["PROCSUM_PROCESSES"] == "2" and sums[0]["PROCSUM_CHANGED"] == "1", sums
 ' "$flipped_pid" "$offset" "$clean_pid" "$hostile" "$ID_DIFFERS_FROM_FILE" "$ID_STATE" "$ID_VERIFY_SUMMARY"
+
+# ---- watch -------------------------------------------------------------------
+"$PROCSUM" watch --journal --period 100 "$clean_pid" >"$TMP/watch.out" 2>"$TMP/watch.err" &
+watch_pid=$!
+started_pids+=("$watch_pid")
+# journal_has PYTHON_CONDITION: until an entry satisfies it (as `l`), at most 20 s.
+journal_has() {
+    for _ in $(seq 400); do
+        journalctl -o json --identifier procsum >"$TMP/journal" 2>/dev/null
+        python3 - "$TMP/journal" "$1" <<'EOF_PY' && return 0
+import json, sys
+sys.exit(0 if any(eval(sys.argv[2]) for l in map(json.loads, open(sys.argv[1]))) else 1)
+EOF_PY
+        sleep 0.05
+    done
+    return 1
+}
+if journal_has "l.get(\"PROCSUM_ACTION\") == \"watching\" and l[\"OBJECT_PID\"] == \"$clean_pid\""; then
+    pass "watch: the watching state arrives"
+else
+    fail "watch: the watching state arrives" "$(cat "$TMP/watch.err")"
+fi
+flip_at "$clean_pid" "$prog" "$offset" 2 >/dev/null
+if journal_has "l.get(\"MESSAGE_ID\") == \"$ID_CODE_CHANGED\" and l[\"OBJECT_PID\"] == \"$clean_pid\" and l[\"PRIORITY\"] == \"2\" and l[\"PROCSUM_VERDICT\"] == \"bitflip\" and l[\"PROCSUM_FILE_OFFSET\"] == \"$offset\""; then
+    pass "watch: the change arrives as code-changed, PRIORITY 2, bitflip at the offset"
+else
+    fail "watch: the change arrives as code-changed" "$(grep "$ID_CODE_CHANGED" "$TMP/journal")" "$(cat "$TMP/watch.err")"
+fi
+kill -TERM "$watch_pid"
+wait "$watch_pid"
+rc=$?
+if [ "$rc" -eq 0 ]; then pass "watch: exit 0 at SIGTERM"; else fail "watch: exit 0 at SIGTERM" "exit $rc"; fi
 
 finish
