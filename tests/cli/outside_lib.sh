@@ -25,7 +25,7 @@ start_target() {
     started_pids+=("$target_pid")
     # Running once its program is mapped (exec done).
     for _ in $(seq 200); do
-        grep -q -- "$file" "/proc/$target_pid/maps" 2>/dev/null && return 0
+        grep -qF -- "$file" "/proc/$target_pid/maps" 2>/dev/null && return 0
         kill -0 "$target_pid" 2>/dev/null || return 0 # already over (a short-lived one)
         sleep 0.01
     done
@@ -96,4 +96,21 @@ alerts = [l for l in lines if l.get("event.kind") == "alert"]
 states = [l for l in lines if l.get("event.kind") == "state"]
 $check
 EOF_PY
+}
+
+# wait_for FILE PYTHON_CONDITION: until a line of FILE satisfies it (each line as `l`), at most 20 s.
+wait_for() {
+    for _ in $(seq 400); do
+        python3 - "$1" "$2" <<'EOF_PY' && return 0
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    if line.endswith("\n"):
+        l = json.loads(line)
+        if eval(sys.argv[2]):
+            sys.exit(0)
+sys.exit(1)
+EOF_PY
+        sleep 0.05
+    done
+    return 1
 }

@@ -7,23 +7,6 @@
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname -- "${BASH_SOURCE[0]}")/outside_lib.sh"
 
-# wait_for FILE PYTHON_CONDITION: until a line of FILE satisfies it (each line as `l`), at most 20 s.
-wait_for() {
-    for _ in $(seq 400); do
-        python3 - "$1" "$2" <<'EOF_PY' && return 0
-import json, sys
-for line in open(sys.argv[1], encoding="utf-8"):
-    if line.endswith("\n"):
-        l = json.loads(line)
-        if eval(sys.argv[2]):
-            sys.exit(0)
-sys.exit(1)
-EOF_PY
-        sleep 0.05
-    done
-    return 1
-}
-
 prog="$TMP/prog"
 start_target "$prog" || fail "target starts"
 pid=$target_pid

@@ -20,7 +20,7 @@
 #endif
 
 typedef struct psum_sink {
-    FILE *f;
+    FILE *f; /* NULL for an output that writes otherwise and only keeps its error here */
     int err; /* errno of the first failed write, flush or close; 0 while all went well */
 } psum_sink;
 

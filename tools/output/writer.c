@@ -31,34 +31,42 @@ int psum_write_begin(psum_writer *w, psum_list_kind kind, procsum_algorithm algo
     return w->ops->begin ? w->ops->begin(w, kind, algorithm) : 0;
 }
 
+/* A record a format has no callback for is left out; what was written so far still counts. */
+#define PSUM_WRITE_(w, op, record) ((w)->ops->op ? (w)->ops->op((w), (record)) : (w)->out->err ? -1 : 0)
+
 int psum_write_region(psum_writer *w, const procsum_region *r)
 {
-    return w->ops->region(w, r);
+    return PSUM_WRITE_(w, region, r);
 }
 
 int psum_write_bench(psum_writer *w, const psum_bench_row *row)
 {
-    return w->ops->bench(w, row);
+    return PSUM_WRITE_(w, bench, row);
 }
 
 int psum_write_version(psum_writer *w, const char *version)
 {
-    return w->ops->version(w, version);
+    return PSUM_WRITE_(w, version, version);
 }
 
 int psum_write_alert(psum_writer *w, const psum_alert *a)
 {
-    return w->ops->alert(w, a) || psum_sink_flush(w->out) ? -1 : 0;
+    return PSUM_WRITE_(w, alert, a) || psum_sink_flush(w->out) ? -1 : 0;
 }
 
 int psum_write_state(psum_writer *w, const psum_state *s)
 {
-    return w->ops->state(w, s) || psum_sink_flush(w->out) ? -1 : 0;
+    return PSUM_WRITE_(w, state, s) || psum_sink_flush(w->out) ? -1 : 0;
 }
 
 int psum_write_summary(psum_writer *w, const psum_summary *s)
 {
-    return w->ops->totals(w, s) || psum_sink_flush(w->out) ? -1 : 0;
+    return PSUM_WRITE_(w, totals, s) || psum_sink_flush(w->out) ? -1 : 0;
+}
+
+int psum_write_pass(psum_writer *w, const psum_pass *p)
+{
+    return PSUM_WRITE_(w, pass, p) || psum_sink_flush(w->out) ? -1 : 0;
 }
 
 int psum_write_end(psum_writer *w)

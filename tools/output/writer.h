@@ -6,7 +6,9 @@
  * text table and JSON lines write each record at once; a format that must
  * group its output (a Prometheus textfile: every sample of a metric
  * together) keeps the records and writes at end; one that sends each record
- * elsewhere (journald) does so in the record callback. Every callback
+ * elsewhere (journald) does so in the record callback. A command that
+ * writes to several outputs at once writes to a fan-out (outputs.h), which
+ * hands each record to each of them. Every callback
  * returns 0 or -1 when writing failed (the sink holds the errno); strings
  * from the process are escaped by the format (escape.h).
  */
@@ -62,6 +64,19 @@ typedef struct psum_summary {
     uint64_t pages_checked, pages_shared, bytes_hashed;
 } psum_summary;
 
+/*
+ * Where checking stands after a pass over the processes (watch: each
+ * period; verify: once, before its summary). For a format that keeps
+ * metrics (Prometheus); the others ignore it.
+ */
+typedef struct psum_pass {
+    uint64_t processes;     /* being checked now */
+    uint64_t passes;        /* passes over one process's code completed since the last record, all processes */
+    uint64_t pages_checked; /* pages with a baseline or compared in each process's last pass, summed */
+    uint64_t bytes_hashed;  /* bytes read and digested since the last record */
+    uint64_t duration_ns;   /* how long the last pass over every process took */
+} psum_pass;
+
 /* One benchmark pass. */
 typedef struct psum_bench_row {
     procsum_algorithm algorithm;
@@ -83,7 +98,8 @@ typedef struct psum_writer_ops {
     int (*alert)(psum_writer *w, const psum_alert *a);
     int (*state)(psum_writer *w, const psum_state *s);
     int (*totals)(psum_writer *w, const psum_summary *s);
-    /* The list is complete. May be NULL. */
+    int (*pass)(psum_writer *w, const psum_pass *p);
+    /* The list is complete. May be NULL, as may any record callback: the format ignores those records. */
     int (*end)(psum_writer *w);
 } psum_writer_ops;
 
@@ -92,10 +108,19 @@ struct psum_writer {
     psum_sink *out;
     psum_list_kind kind;         /* of the list open now */
     procsum_algorithm algorithm; /* of the list open now */
+    void *state;                 /* a format's own data (what it counts, where it writes), or NULL */
 };
 
 /* The formats, for --format and --help. */
 extern const psum_writer_ops psum_text_writer, psum_jsonl_writer;
+/* Outputs that are not a --format (outputs.h opens them). */
+extern const psum_writer_ops psum_prometheus_writer;
+/* The Prometheus writer's state, for the textfile at path (copied); NULL when out of memory. */
+void *psum_prometheus_new(const char *path);
+void psum_prometheus_free(void *state);
+#ifdef PSUM_HAVE_JOURNAL
+extern const psum_writer_ops psum_journal_writer;
+#endif
 extern const psum_writer_ops *const psum_writer_formats[];
 extern const size_t psum_writer_format_count;
 /* The format called `name`, or NULL. */
@@ -115,6 +140,7 @@ int psum_write_version(psum_writer *w, const char *version);
 int psum_write_alert(psum_writer *w, const psum_alert *a);
 int psum_write_state(psum_writer *w, const psum_state *s);
 int psum_write_summary(psum_writer *w, const psum_summary *s);
+int psum_write_pass(psum_writer *w, const psum_pass *p);
 int psum_write_end(psum_writer *w);
 
 #endif

@@ -50,12 +50,34 @@ static int apply_format(psum_cli *c, const char *value)
     if (!f)
         return psum_cli_usage_error("unknown format '%s'", psum_cli_quote(q, sizeof(q), value));
     c->format = f;
+    c->format_given = true;
     return 0;
 }
 
 static int apply_json(psum_cli *c, const char *value)
 {
     return apply_format(c, "json");
+}
+
+static int apply_json_file(psum_cli *c, const char *value)
+{
+    c->outputs.json_file = value;
+    return 0;
+}
+
+static int apply_journal(psum_cli *c, const char *value)
+{
+    if (!psum_outputs_have_journal)
+        return psum_cli_usage_error("--journal: this procsum was built without libsystemd, so it cannot write to "
+                                    "the journal (use --json-file, or --json to standard output)");
+    c->outputs.journal = true;
+    return 0;
+}
+
+static int apply_prometheus(psum_cli *c, const char *value)
+{
+    c->outputs.prometheus = value;
+    return 0;
 }
 
 static int apply_all(psum_cli *c, const char *value)
@@ -103,6 +125,10 @@ static const option_spec OPTIONS[] = {
     {"--cpu", NULL, "PERCENT", PSUM_OPT_CPU, "watch: the share of one core each checker may use", apply_cpu},
     {"--format", NULL, "NAME", 0, "how to write the output: one of the formats below", apply_format},
     {"--json", NULL, NULL, 0, "the same as --format json", apply_json},
+    {"--json-file", NULL, "PATH", PSUM_OPT_JSON_FILE, "verify, watch: also append JSON lines to PATH", apply_json_file},
+    {"--journal", NULL, NULL, PSUM_OPT_JOURNAL, "verify, watch: also send each event to journald", apply_journal},
+    {"--prometheus", NULL, "PATH", PSUM_OPT_PROMETHEUS,
+     "verify, watch: also keep metrics in PATH, a node_exporter textfile (*.prom)", apply_prometheus},
     {"--help", "-h", NULL, 0, "this text", apply_help},
 };
 #define OPTION_COUNT (sizeof(OPTIONS) / sizeof(OPTIONS[0]))
@@ -157,6 +183,14 @@ int psum_cli_check_options(const psum_cli *c, const psum_cli_command *cmd)
     if (c->arg_count && !(cmd->options & PSUM_OPT_PIDS))
         return psum_cli_usage_error("unexpected argument '%s'", psum_cli_quote(q, sizeof(q), c->args[0]));
     return 0;
+}
+
+psum_output_config psum_cli_outputs(const psum_cli *c)
+{
+    psum_output_config cfg = c->outputs;
+    bool elsewhere = cfg.json_file || cfg.journal || cfg.prometheus;
+    cfg.std_format = c->format_given || !elsewhere ? c->format : NULL;
+    return cfg;
 }
 
 int psum_cli_usage(psum_sink *out, const psum_cli_command *cmds, size_t n)
@@ -235,6 +269,15 @@ int psum_cli_fail(const char *what, int err)
 
 int psum_cli_output_failed(int errnum)
 {
-    fprintf(stderr, "procsum: writing output: %s\n", strerror(errnum));
+    return psum_cli_output_failed_to(NULL, errnum);
+}
+
+int psum_cli_output_failed_to(const char *output, int errnum)
+{
+    char q[200];
+    if (output && strcmp(output, "standard output") != 0)
+        fprintf(stderr, "procsum: writing output (%s): %s\n", psum_cli_quote(q, sizeof(q), output), strerror(errnum));
+    else
+        fprintf(stderr, "procsum: writing output: %s\n", strerror(errnum));
     return PSUM_EXIT_FAILURE;
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "procsum.h"
+#include "outputs.h"
 #include "sink.h"
 #include "writer.h"
 
@@ -34,6 +35,10 @@ enum {
     PSUM_OPT_CPU = 1u << 5,    /* --cpu PERCENT */
     PSUM_OPT_PIDS = 1u << 6,   /* process ids as arguments */
     PSUM_OPT_PROCESSES = PSUM_OPT_SELECT | PSUM_OPT_ALL | PSUM_OPT_PIDS, /* which processes */
+    PSUM_OPT_JSON_FILE = 1u << 7,  /* --json-file PATH */
+    PSUM_OPT_JOURNAL = 1u << 8,    /* --journal */
+    PSUM_OPT_PROMETHEUS = 1u << 9, /* --prometheus PATH */
+    PSUM_OPT_OUTPUTS = PSUM_OPT_JSON_FILE | PSUM_OPT_JOURNAL | PSUM_OPT_PROMETHEUS, /* events sent elsewhere too */
 };
 
 typedef struct psum_cli {
@@ -41,6 +46,8 @@ typedef struct psum_cli {
     bool algorithm_given;          /* --algo: bench runs every algorithm without it */
     unsigned given;                /* PSUM_OPT_* bits of the options on the command line */
     const psum_writer_ops *format; /* --format, --json */
+    bool format_given;
+    psum_output_config outputs;    /* --json-file, --journal, --prometheus; std_format by psum_cli_outputs */
     bool help;                     /* -h, --help */
     bool all;                      /* --all */
     char **args;                   /* the arguments after the command's name (process ids) */
@@ -76,6 +83,11 @@ void psum_cli_init(psum_cli *c);
 int psum_cli_option(psum_cli *c, int argc, char **argv, int *i);
 /* PSUM_EXIT_USAGE, after a message, when an option given does not apply to cmd; else 0. */
 int psum_cli_check_options(const psum_cli *c, const psum_cli_command *cmd);
+/*
+ * What the command writes to: the outputs chosen, and standard output in
+ * its format when --format or --json was given or no other output was.
+ */
+psum_output_config psum_cli_outputs(const psum_cli *c);
 /* The help text, listing cmds and every option and format. Returns 0 or -1 (see the sink). */
 int psum_cli_usage(psum_sink *out, const psum_cli_command *cmds, size_t n);
 
@@ -90,5 +102,7 @@ int psum_cli_usage_error(const char *fmt, ...) PSUM_PRINTF(1, 2);
 int psum_cli_fail(const char *what, int err);
 /* "procsum: writing output: words for errnum" on stderr; returns PSUM_EXIT_FAILURE. */
 int psum_cli_output_failed(int errnum);
+/* The same, naming the output (standard output, a file, the journal) when it is not standard output. */
+int psum_cli_output_failed_to(const char *output, int errnum);
 
 #endif

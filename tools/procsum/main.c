@@ -18,9 +18,9 @@ static const psum_cli_command COMMANDS[] = {
     {"bench", "time one discovery and one hashing pass over those regions", PSUM_OPT_SELECT, psum_cmd_bench},
 #ifndef _WIN32
     {"verify", "compare every resident code page of processes (--all, or PIDs) with their files, once",
-     PSUM_OPT_PROCESSES, psum_cmd_verify},
+     PSUM_OPT_PROCESSES | PSUM_OPT_OUTPUTS, psum_cmd_verify},
     {"watch", "check processes (--all, or PIDs) every period until stopped, and report each change",
-     PSUM_OPT_PROCESSES | PSUM_OPT_PERIOD | PSUM_OPT_CPU, psum_cmd_watch},
+     PSUM_OPT_PROCESSES | PSUM_OPT_PERIOD | PSUM_OPT_CPU | PSUM_OPT_OUTPUTS, psum_cmd_watch},
     {"run", "run a program with a checker in it and in every program it runs: run [--json-file PATH] "
             "[--period MS] [--cpu PERCENT] [--algo NAME] -- CMD [ARGS...]",
      0, psum_cmd_run},
@@ -96,15 +96,22 @@ int main(int argc, char **argv)
         return PSUM_EXIT_USAGE;
     }
 
-    psum_sink out;
-    psum_sink_init(&out, stdout);
-    psum_writer w;
-    psum_writer_init(&w, c.format, &out);
-    int rc = cmd->run(&c, &w);
-    free(c.args);
-    err = psum_sink_close(&out);
+    psum_outputs out;
+    /* --help anywhere prints the help, and only that, to standard output. */
+    psum_output_config cfg = c.help ? (psum_output_config){.std_format = c.format} : psum_cli_outputs(&c);
+    const char *what = NULL;
+    err = psum_outputs_open(&out, &cfg, stdout, &what);
     if (err) {
-        psum_cli_output_failed(err);
+        char q[200];
+        fprintf(stderr, "procsum: cannot open %s: %s\n", psum_cli_quote(q, sizeof(q), what), strerror(err));
+        free(c.args);
+        return PSUM_EXIT_FAILURE;
+    }
+    int rc = cmd->run(&c, &out.fan);
+    free(c.args);
+    err = psum_outputs_close(&out, &what);
+    if (err) {
+        psum_cli_output_failed_to(what, err);
         if (rc == PSUM_EXIT_OK)
             rc = PSUM_EXIT_FAILURE;
     }

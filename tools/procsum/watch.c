@@ -30,6 +30,7 @@ typedef struct watched {
     char *exe;
     procsum_checker *checker;
     uint64_t new_programs;
+    uint64_t passes, bytes_hashed; /* as counted at the last review, for the next pass record */
 } watched;
 
 typedef struct watch_list {
@@ -109,14 +110,26 @@ static int start_one(watch_run *run, watch_list *l, long pid)
     return 0;
 }
 
-/* After each period: exits dropped, new programs noted. */
-static void review(watch_run *run, watch_list *l)
+/* What p's checker did since the last review, added to pass. */
+static void count_pass(psum_pass *pass, watched *p, const procsum_stats *st)
+{
+    pass->passes += st->passes - p->passes;
+    pass->bytes_hashed += st->bytes_hashed - p->bytes_hashed;
+    pass->pages_checked += st->pages_tracked;
+    pass->duration_ns += st->last_pass_ns;
+    p->passes = st->passes;
+    p->bytes_hashed = st->bytes_hashed;
+}
+
+/* After each period: exits dropped, new programs noted, the work done counted into pass. */
+static void review(watch_run *run, watch_list *l, psum_pass *pass)
 {
     size_t kept = 0;
     for (size_t i = 0; i < l->count; i++) {
         watched *p = l->items[i];
         procsum_stats st;
         procsum_get_stats(p->checker, &st);
+        count_pass(pass, p, &st);
         if (st.last_error == PROCSUM_ESRCH) {
             write_state(run, p, p->pid, "exited", "error", PROCSUM_ESRCH, st.pages_tracked);
             stop_one(p);
@@ -221,9 +234,15 @@ int psum_cmd_watch(const psum_cli *c, psum_writer *w)
     while (!rc && !run.write_failed && (c->all || l.count > 0)) {
         if (stop_requested(&stops, c->opts.check_period_ms))
             break;
-        review(&run, &l);
+        psum_pass pass = {0};
+        review(&run, &l, &pass);
         if (c->all)
             pick_up(&run, &l);
+        pass.processes = l.count;
+        pthread_mutex_lock(&run.lock);
+        if (!run.write_failed)
+            run.write_failed = psum_write_pass(w, &pass);
+        pthread_mutex_unlock(&run.lock);
     }
     for (size_t i = 0; i < l.count; i++)
         stop_one(l.items[i]);
