@@ -124,6 +124,7 @@ int psum_pe_parse(const uint8_t *hdr, size_t len, psum_pe_image *out, size_t *ne
         /* The loader maps a section at a multiple of SectionAlignment; one elsewhere is no image. */
         if (!low_alignment && va % salign != 0) {
             free(ranges);
+            free(sections);
             return PROCSUM_EBADMSG;
         }
         uint64_t start = va & ~(uint64_t)(PAGE - 1);
