@@ -7,15 +7,16 @@
 #include <stdlib.h>
 #include <time.h>
 
-int outside_work(int x);
-int outside_spare(int x);
+unsigned outside_work(unsigned x);
+unsigned outside_spare(unsigned x);
 
-__attribute__((noinline)) int outside_work(int x)
+/* Unsigned: the loop wraps round for as long as it runs, which signed arithmetic may not. */
+__attribute__((noinline)) unsigned outside_work(unsigned x)
 {
     return x * 3 + 1;
 }
 
-__attribute__((noinline)) int outside_spare(int x)
+__attribute__((noinline)) unsigned outside_spare(unsigned x)
 {
     return x * 5 + 7;
 }
@@ -24,7 +25,7 @@ int main(int argc, char **argv)
 {
     long left_ms = argc > 1 ? atol(argv[1]) : -1;
     struct timespec tick = {0, 10 * 1000 * 1000};
-    volatile int acc = 0;
+    volatile unsigned acc = 0;
     for (;;) {
         acc = outside_work(acc);
         nanosleep(&tick, NULL);
