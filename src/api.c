@@ -9,6 +9,7 @@
 #include "checker.h"
 #include "digest/digest.h"
 #include "errors.h"
+#include "names.h"
 #include "oneshot.h"
 #include "procsum.h"
 #include "verify.h"
@@ -234,18 +235,7 @@ size_t procsum_digest_len(procsum_algorithm a)
     return psum_digest_len(a);
 }
 
-/* A name function for each list of named values in procsum.h. */
-#define PSUM_NAME_CASE(NAME, value, name, meaning) \
-    case value: return name;
-#define PSUM_NAME_FUNCTION(function, type, MAP) \
-    const char *function(type v)                \
-    {                                           \
-        switch ((int)v) {                       \
-            MAP(PSUM_NAME_CASE)                 \
-        }                                       \
-        return "unknown";                       \
-    }
-
+/* A name function for each list of named values in procsum.h (names.h). */
 PSUM_NAME_FUNCTION(procsum_region_kind_name, procsum_region_kind, PROCSUM_REGION_KIND_MAP)
 PSUM_NAME_FUNCTION(procsum_verdict_name, procsum_verdict, PROCSUM_VERDICT_MAP)
 PSUM_NAME_FUNCTION(procsum_file_status_name, procsum_file_status, PROCSUM_FILE_STATUS_MAP)

@@ -31,14 +31,18 @@ static procsum_page_change *add_finding(psum_findings *f, uintptr_t addr, const 
     return &f->pages[f->count++];
 }
 
-/* What the comparison of the page at addr needs to know besides its bytes. */
-static psum_page_context page_context(const psum_walk *w, const psum_region_walk *rw, uintptr_t addr)
+/*
+ * What the comparison of the page at addr needs to know besides its bytes.
+ * Which copy the page is costs a system call: asked only where it is
+ * needed (ask_copy), not for every page that gets a baseline.
+ */
+static psum_page_context page_context(const psum_walk *w, const psum_region_walk *rw, uintptr_t addr, bool ask_copy)
 {
     const psum_pass *p = w->p;
     const psum_file_id *file = &w->out->files[rw->file];
     psum_page_context ctx = {
         .target = p->target,
-        .copy = psum_os_page_copy(p->target, addr),
+        .copy = ask_copy ? psum_os_page_copy(p->target, addr) : PROCSUM_COPY_UNKNOWN,
         .below_cache = p->opts.verify_below_cache,
         .state_known = rw->file != 0 && file->state_known,
         .uprobes_mapped = w->uprobes_mapped,
@@ -94,7 +98,7 @@ int psum_findings_note_change(psum_walk *w, psum_region_walk *rw, psum_page_base
         add_finding(&p->changes, now->addr, was->digest, now->digest, p->digest_len, was->time_ns);
     if (!pc)
         return PROCSUM_ENOMEM;
-    psum_page_context ctx = page_context(w, rw, now->addr);
+    psum_page_context ctx = page_context(w, rw, now->addr, true);
     psum_describe_page(p->files, rw->region, now->addr, bytes, &ctx, pc);
     repair_page(w, rw, now, was, pc);
     /* Memory follows the file as it is now: that is the file the pages are compared with from here on. */
@@ -117,7 +121,7 @@ int psum_findings_verify_new_page(psum_walk *w, psum_region_walk *rw, const psum
     if (!p->verify_new_pages || rw->region->kind != PROCSUM_REGION_FILE)
         return 0;
     /* The page cache's own page is the file as cached: only the disk below can tell it is wrong. */
-    psum_page_context ctx = page_context(w, rw, now->addr);
+    psum_page_context ctx = page_context(w, rw, now->addr, p->opts.verify_below_cache);
     bool below = ctx.below_cache && ctx.copy == PROCSUM_COPY_SHARED;
     if (psum_file_page(p->files, rw->region, now->addr, below) != PROCSUM_FILE_COMPARED ||
         memcmp(p->files->page, bytes, PROCSUM_PAGE_SIZE) == 0)
@@ -128,6 +132,8 @@ int psum_findings_verify_new_page(psum_walk *w, psum_region_walk *rw, const psum
         add_finding(&p->file_findings, now->addr, file_digest, now->digest, p->digest_len, now->time_ns);
     if (!pc)
         return PROCSUM_ENOMEM;
+    if (!ctx.below_cache)
+        ctx.copy = psum_os_page_copy(p->target, now->addr);
     psum_describe_page(p->files, rw->region, now->addr, bytes, &ctx, pc);
     return 0;
 }

@@ -21,4 +21,7 @@ typedef struct psum_oneline_dest {
 int psum_oneline_alert(const psum_oneline_dest *d, const psum_alert *a);
 int psum_oneline_state(const psum_oneline_dest *d, const psum_state *s);
 
+/* Now, and this host's name (looked up once): the origin every event record carries. */
+void psum_event_origin_now(psum_event_origin *at);
+
 #endif

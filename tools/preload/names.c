@@ -8,45 +8,26 @@
  */
 #include "preload.h"
 
+#include "errors.h"
+#include "names.h"
 #include "writer.h"
 
-#define PSUM_PRELOAD_NAME_CASE(NAME, value, name, meaning) \
-    case value: return name;
-#define PSUM_PRELOAD_NAME_FUNCTION(function, type, MAP) \
-    const char *function(type v)                        \
-    {                                                   \
-        switch ((int)v) {                               \
-            MAP(PSUM_PRELOAD_NAME_CASE)                 \
-        }                                               \
-        return "unknown";                               \
-    }
+PSUM_NAME_FUNCTION(procsum_region_kind_name, procsum_region_kind, PROCSUM_REGION_KIND_MAP)
+PSUM_NAME_FUNCTION(procsum_verdict_name, procsum_verdict, PROCSUM_VERDICT_MAP)
+PSUM_NAME_FUNCTION(procsum_file_status_name, procsum_file_status, PROCSUM_FILE_STATUS_MAP)
+PSUM_NAME_FUNCTION(procsum_cause_name, procsum_cause, PROCSUM_CAUSE_MAP)
+PSUM_NAME_FUNCTION(procsum_copy_name, procsum_copy, PROCSUM_COPY_MAP)
+PSUM_NAME_FUNCTION(procsum_reference_name, procsum_reference, PROCSUM_REFERENCE_MAP)
 
-PSUM_PRELOAD_NAME_FUNCTION(procsum_region_kind_name, procsum_region_kind, PROCSUM_REGION_KIND_MAP)
-PSUM_PRELOAD_NAME_FUNCTION(procsum_verdict_name, procsum_verdict, PROCSUM_VERDICT_MAP)
-PSUM_PRELOAD_NAME_FUNCTION(procsum_file_status_name, procsum_file_status, PROCSUM_FILE_STATUS_MAP)
-PSUM_PRELOAD_NAME_FUNCTION(procsum_cause_name, procsum_cause, PROCSUM_CAUSE_MAP)
-PSUM_PRELOAD_NAME_FUNCTION(procsum_copy_name, procsum_copy, PROCSUM_COPY_MAP)
-PSUM_PRELOAD_NAME_FUNCTION(procsum_reference_name, procsum_reference, PROCSUM_REFERENCE_MAP)
-
-#define PSUM_PRELOAD_ERR_TEXT(name, value, words) \
-    case value: return words;
-#define PSUM_PRELOAD_ERR_NAME(name, value, words) \
-    case value: return "PROCSUM_" #name;
-
+/* The library's own words for its codes (src/errors.c, compiled in). */
 const char *procsum_strerror(int err)
 {
-    switch (err) {
-        PROCSUM_ERRNO_MAP(PSUM_PRELOAD_ERR_TEXT)
-    }
-    return "unknown error";
+    return psum_error_text(err);
 }
 
 const char *procsum_err_name(int err)
 {
-    switch (err) {
-        PROCSUM_ERRNO_MAP(PSUM_PRELOAD_ERR_NAME)
-    }
-    return "PROCSUM_UNKNOWN";
+    return psum_error_name(err);
 }
 
 /* Algorithms have no list in procsum.h: asked of libprocsum once it is loaded (only region records need them). */

@@ -64,24 +64,12 @@ static bool fork_holds_loading;                             /* set by the prepar
 static char exe[PATH_MAX];
 static procsum_checker *checker;
 
-static void origin_now(psum_event_origin *at)
-{
-    static char host[256];
-    if (!host[0] && (gethostname(host, sizeof(host) - 1) != 0 || !host[0]))
-        strcpy(host, "localhost");
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    at->sec = (int64_t)ts.tv_sec;
-    at->nsec = ts.tv_nsec;
-    at->host = host;
-}
-
 /* A checker that did not start, and why; a failed write has nowhere to go. */
 static void report_not_started(int err, const char *why)
 {
     psum_state s = {.action = "not-watched", .pid = getpid(), .executable = exe[0] ? exe : NULL,
                     .status = "error", .error = err, .detail = why};
-    origin_now(&s.at);
+    psum_event_origin_now(&s.at);
     (void)psum_oneline_state(&cfg.dest, &s);
 }
 
@@ -91,7 +79,7 @@ static void on_change(const procsum_mismatch *m, void *userdata)
     psum_alert a = {.action = m->kind == PROCSUM_REPORT_CHANGED ? "code-changed" : "differs-from-file",
                     .pid = getpid(), /* a forked child's checker (follow_fork) calls this too */
                     .executable = exe[0] ? exe : NULL, .region = m->region};
-    origin_now(&a.at);
+    psum_event_origin_now(&a.at);
     for (size_t i = 0; i < m->changed_pages; i++) {
         a.page = &m->page_changes[i];
         if (psum_oneline_alert(&cfg.dest, &a) != 0)

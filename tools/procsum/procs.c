@@ -156,18 +156,6 @@ char *psum_proc_executable(long pid)
     return NULL;
 }
 
-void psum_event_origin_now(psum_event_origin *at)
-{
-    static char host[256];
-    if (!host[0] && (gethostname(host, sizeof(host) - 1) != 0 || !host[0]))
-        strcpy(host, "localhost");
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    at->sec = (int64_t)ts.tv_sec;
-    at->nsec = ts.tv_nsec;
-    at->host = host;
-}
-
 int psum_procs_exit_code(int err)
 {
     if (err == PROCSUM_EACCES || err == PROCSUM_EPERM)

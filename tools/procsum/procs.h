@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "cli.h"
+#include "oneline.h"
 
 typedef struct psum_pid_list {
     long *pids;
@@ -30,9 +31,6 @@ bool psum_pid_list_has(const psum_pid_list *l, long pid);
 
 /* The program pid runs, as /proc/PID/exe names it (malloc'ed), or NULL when it cannot be read. */
 char *psum_proc_executable(long pid);
-
-/* Now, and this host's name. */
-void psum_event_origin_now(psum_event_origin *at);
 
 /* The library's code for a process that could not be checked, as the exit code verify and watch give for it. */
 int psum_procs_exit_code(int err);
