@@ -162,7 +162,21 @@ typedef struct procsum_options {
      * calling process's own id is checked as another process would be.
      */
     long pid;
+    /*
+     * default NULL. A NULL-terminated list of patterns over the paths of
+     * mapped files, with fnmatch(3)'s meaning without flags ('*' and '?'
+     * also match '/'; '[set]', '\\' quotes; no [:class:]): a file mapping
+     * whose path matches one is not read, hashed, compared or reported, as
+     * if it were not executable. For code that is patched on purpose (an
+     * agent's hooks). procsum_start, procsum_run and procsum_verifier_new
+     * copy the list; the other calls use it only while they run. An empty
+     * pattern, or more than PROCSUM_MAX_SKIP_FILES, is PROCSUM_EINVAL.
+     */
+    const char *const *skip_files;
 } procsum_options;
+
+/* The most patterns options.skip_files may hold. */
+#define PROCSUM_MAX_SKIP_FILES 1024u
 
 /*
  * What backs an executable region: XX(NAME, value, name, meaning), expanded

@@ -33,6 +33,16 @@ void procsum_options_init(procsum_options *o)
     o->lazy_start = false;
     o->lazy_start_delay_ms = 100;
     o->pid = 0;
+    o->skip_files = NULL;
+}
+
+/* An empty pattern matches no file's path: a mistake, refused. */
+static int validate_skip_files(const char *const *patterns)
+{
+    for (size_t i = 0; patterns && patterns[i]; i++)
+        if (i == PROCSUM_MAX_SKIP_FILES || !patterns[i][0])
+            return PROCSUM_EINVAL;
+    return 0;
 }
 
 /* A period of 0 would make the checker spin on a core: it is refused rather than given a meaning. */
@@ -41,7 +51,7 @@ static int validate(const procsum_options *o)
     if (!o || !psum_algorithm_valid(o->algorithm) || o->max_cpu_percent > 100 || o->check_period_ms == 0 ||
         o->pid < 0)
         return PROCSUM_EINVAL;
-    return 0;
+    return validate_skip_files(o->skip_files);
 }
 
 /* A handle the caller may still use: not NULL, not stopped. */

@@ -16,6 +16,7 @@
 #include "pass/pass.h"
 #include "procsum.h"
 #include "report.h"
+#include "text.h"
 
 /* What another thread may ask of the checker. */
 typedef enum request {
@@ -30,7 +31,8 @@ typedef enum request {
 
 struct procsum_checker {
     uint32_t magic;
-    procsum_options opts;
+    procsum_options opts; /* its skip_files is skip_files below */
+    char **skip_files;    /* the checker's own copy of the caller's list (one block) */
     procsum_callback cb;
     void *userdata;
     uint64_t owner_pid; /* the process whose thread checks; a forked child has none */
@@ -209,6 +211,7 @@ static void checker_free(procsum_checker *c)
     psum_os_region_list_free(&c->regions);
     psum_os_monitor_destroy(c->monitor);
     psum_os_target_close(c->target);
+    free(c->skip_files);
     c->magic = CHECKER_DEAD;
     free(c);
 }
@@ -239,11 +242,14 @@ static int checker_new(const procsum_options *o, procsum_callback cb, void *user
     atomic_init(&c->cpu_ns, 0);
     atomic_init(&c->last_error, 0);
     atomic_init(&c->new_programs, 0);
-    int err = psum_os_target_open(pid, &c->target);
+    int err = psum_text_dup_list(o->skip_files, &c->skip_files);
+    c->opts.skip_files = (const char *const *)c->skip_files;
+    if (!err)
+        err = psum_os_target_open(pid, &c->target);
     if (!err)
         err = psum_os_monitor_create(&c->monitor);
     if (!err)
-        err = psum_pass_init(&c->pass, o, c->target, between_slices, c);
+        err = psum_pass_init(&c->pass, &c->opts, c->target, between_slices, c);
     if (err) {
         checker_free(c);
         return err;
@@ -398,6 +404,7 @@ static void checker_free_in_child(procsum_checker *c)
 {
     free_baseline(c);
     psum_pass_abandon(&c->pass);
+    free(c->skip_files); /* never reallocated */
     c->magic = CHECKER_DEAD;
     free(c);
 }

@@ -34,7 +34,8 @@
 #define CHUNK 512u
 
 struct procsum_verifier {
-    procsum_options opts;
+    procsum_options opts; /* its skip_files is skip_files below */
+    char **skip_files;    /* the verifier's own copy of the caller's list */
     psum_filepages seen;
     psum_file_cache files;
     uint8_t mem[PROCSUM_PAGE_SIZE];
@@ -58,6 +59,12 @@ int psum_verifier_new(const procsum_options *o, procsum_verifier **out)
     if (!v)
         return PROCSUM_ENOMEM;
     v->opts = *o;
+    int err = psum_text_dup_list(o->skip_files, &v->skip_files);
+    if (err) {
+        free(v);
+        return err;
+    }
+    v->opts.skip_files = (const char *const *)v->skip_files;
     *out = v;
     return 0;
 }
@@ -68,6 +75,7 @@ void psum_verifier_free(procsum_verifier *v)
         return;
     psum_file_cache_close(&v->files);
     psum_filepages_free(&v->seen);
+    free(v->skip_files);
     free(v);
 }
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gnu/libc-version.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -93,6 +94,56 @@ Test(regions, skip_libs_leaves_only_the_executable)
     cr_assert_null(containing(&r, (uintptr_t)&gnu_get_libc_version));
     cr_assert_lt(r.hashed_bytes, all.hashed_bytes);
     procsum_benchmark_result_free(&r);
+    procsum_benchmark_result_free(&all);
+}
+
+/* The patterns of skip_files: the files they match are not listed, hashed or checked, by a pass or a checker. */
+Test(regions, skip_files_leaves_out_what_matches)
+{
+    procsum_benchmark_result all = bench(false, false, PROCSUM_ALGO_XXH3);
+    const procsum_region *libc = containing(&all, (uintptr_t)&gnu_get_libc_version);
+    cr_assert_not_null(libc);
+    procsum_options o;
+    procsum_options_init(&o);
+    o.include_nonresident = true;
+    o.algorithm = PROCSUM_ALGO_XXH3;
+    const char *skip[] = {"/nowhere/*", "*/libc.so*", NULL};
+    o.skip_files = skip;
+    procsum_benchmark_result r;
+    cr_assert_eq(procsum_benchmark(&o, &r), 0);
+    cr_assert_null(containing(&r, (uintptr_t)&gnu_get_libc_version), "libc is left out");
+    cr_assert_not_null(containing(&r, (uintptr_t)&total_bytes), "the executable is still listed");
+    cr_assert_lt(r.hashed_bytes, all.hashed_bytes);
+    for (size_t i = 0; i < r.region_count; i++)
+        cr_expect_null(strstr(r.regions[i].source, "/libc.so"), "%s is listed", r.regions[i].source);
+    procsum_benchmark_result_free(&r);
+
+    /* A checker keeps its own copy: the caller's list may go at once. */
+    char **list = calloc(2, sizeof(*list));
+    cr_assert_not_null(list);
+    list[0] = strdup(libc->source);
+    o.skip_files = (const char *const *)list;
+    procsum_checker *c;
+    cr_assert_eq(procsum_start(&o, NULL, NULL, &c), 0);
+    free(list[0]);
+    free(list);
+    o.skip_files = NULL;
+    procsum_checker *every;
+    cr_assert_eq(procsum_start(&o, NULL, NULL, &every), 0);
+    cr_assert_geq(procsum_check_now(c), 0);
+    cr_assert_geq(procsum_check_now(every), 0);
+    procsum_stats with, without;
+    cr_assert_eq(procsum_get_stats(c, &with), 0);
+    cr_assert_eq(procsum_get_stats(every, &without), 0);
+    cr_assert_lt(with.regions, without.regions, "libc's regions are not hashed");
+    cr_assert_lt(with.pages_tracked, without.pages_tracked);
+    procsum_stop(c);
+    procsum_stop(every);
+
+    /* An empty pattern matches nothing a process maps: refused. */
+    const char *empty[] = {"", NULL};
+    o.skip_files = empty;
+    cr_assert_eq(procsum_benchmark(&o, &r), PROCSUM_EINVAL);
     procsum_benchmark_result_free(&all);
 }
 

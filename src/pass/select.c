@@ -2,6 +2,7 @@
 #include "pass.h"
 
 #include "walk.h"
+#include "glob.h"
 
 bool psum_region_selected(const psum_os_region *r, const procsum_options *o)
 {
@@ -11,6 +12,8 @@ bool psum_region_selected(const psum_os_region *r, const procsum_options *o)
     if ((r->prot & PSUM_PROT_W) && !o->include_writable_code)
         return false;
     if (o->skip_libs && !r->main_executable)
+        return false;
+    if (o->skip_files && r->kind == PROCSUM_REGION_FILE && r->path && psum_glob_any(o->skip_files, r->path))
         return false;
     /* Bounds not on page boundaries never come from a kernel; refuse rather than misread. */
     return r->start % PROCSUM_PAGE_SIZE == 0 && r->end % PROCSUM_PAGE_SIZE == 0 && r->end > r->start;
