@@ -127,7 +127,8 @@ static int journal_alert(psum_writer *w, const psum_alert *a)
     if (a->executable)
         field(&e, "PROCSUM_EXECUTABLE=%s", a->executable);
     const char *id = strcmp(a->action, "code-changed") == 0 ? ID_CODE_CHANGED : ID_DIFFERS_FROM_FILE;
-    return send_entry(w, &e, id, change_priority(pc));
+    /* A cause the configuration sends as state is news, like a state entry. */
+    return send_entry(w, &e, id, a->state ? LOG_INFO : change_priority(pc));
 }
 
 static int journal_state(psum_writer *w, const psum_state *s)

@@ -109,7 +109,7 @@ static int jsonl_alert(psum_writer *w, const psum_alert *a)
     const procsum_page_change *pc = a->page;
     /* The exact byte where there is one: the first changed byte's place in the file. */
     uint64_t offset = pc->run_count ? pc->runs[0].file_offset : pc->file_offset;
-    if (json_origin(o, &a->at) || psum_sink_puts(o, ",\"event.kind\":\"alert\",") ||
+    if (json_origin(o, &a->at) || psum_sink_printf(o, ",\"event.kind\":\"%s\",", a->state ? "state" : "alert") ||
         json_string(o, "event.action", a->action) || json_process(o, a->pid, a->executable) ||
         psum_sink_puts(o, ",") || json_string(o, "file.path", a->region->source))
         return -1;

@@ -52,7 +52,13 @@ static int fan_version(psum_writer *w, const char *version)
 
 static int fan_alert(psum_writer *w, const psum_alert *a)
 {
-    FAN_(w, psum_write_alert, a);
+    psum_outputs *o = w->state;
+    psum_allowed how = psum_allow_judge(o->allow, a->region, a->page);
+    if (how == PSUM_ALLOWED_SILENT)
+        return 0;
+    psum_alert judged = *a;
+    judged.state = a->state || how == PSUM_ALLOWED_STATE;
+    FAN_(w, psum_write_alert, &judged);
 }
 
 static int fan_state(psum_writer *w, const psum_state *s)
@@ -110,6 +116,7 @@ int psum_outputs_open(psum_outputs *o, const psum_output_config *cfg, FILE *std_
     psum_sink_init(&o->std_out, std_out);
     psum_writer_init(&o->fan, &fan_writer, &o->std_out);
     o->fan.state = o;
+    o->allow = cfg->allow;
     if (cfg->std_format) {
         /* The same sink as the fan's: standard output is flushed, and its error kept, in one place. */
         size_t i = o->count++;

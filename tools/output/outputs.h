@@ -5,7 +5,9 @@
  * fills in, and reached through one writer, a fan-out that hands each
  * record to each output in turn. A failed output keeps its error (its
  * sink); the others still get the record, and the command stops at the
- * failed write as with standard output alone.
+ * failed write as with standard output alone. Alerts are judged here
+ * first (allow.h), so that no output sees a change the configuration
+ * allows.
  */
 #ifndef PSUM_OUTPUT_OUTPUTS_H
 #define PSUM_OUTPUT_OUTPUTS_H
@@ -13,6 +15,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "allow.h"
 #include "writer.h"
 
 /* What to open. */
@@ -21,6 +24,7 @@ typedef struct psum_output_config {
     const char *json_file;             /* JSON lines appended to this file, or NULL */
     bool journal;                      /* journald */
     const char *prometheus;            /* a node_exporter textfile rewritten after each pass, or NULL */
+    const psum_allow *allow;           /* changes not alerted (allow.h), or NULL; kept, not copied */
 } psum_output_config;
 
 /* --journal is possible in this build (libsystemd was found). */
@@ -35,6 +39,7 @@ typedef struct psum_outputs {
     const char *names[PSUM_OUTPUTS_MAX]; /* for a message: "standard output", the file's path, "the journal" */
     size_t count;
     psum_sink std_out;
+    const psum_allow *allow;
 } psum_outputs;
 
 /*

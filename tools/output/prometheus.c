@@ -163,6 +163,8 @@ static int prom_begin(psum_writer *w, psum_list_kind kind, procsum_algorithm alg
 static int prom_alert(psum_writer *w, const psum_alert *a)
 {
     prom_state *st = w->state;
+    if (a->state)
+        return 0; /* a cause allowed as state is not a change to alert on */
     for (size_t i = 0; i < CAUSE_COUNT; i++)
         if (CAUSES[i] == a->page->cause)
             st->changes[i]++;

@@ -70,8 +70,9 @@ static int text_alert(psum_writer *w, const psum_alert *a)
     psum_sink *o = w->out;
     const procsum_page_change *pc = a->page;
     uint64_t offset = pc->run_count ? pc->runs[0].file_offset : pc->file_offset;
-    if (psum_sink_printf(o, "  ! %-8ld %s page 0x%" PRIxPTR " file +0x%" PRIx64 ": %s, cause %s, %zu byte(s) %zu bit(s)",
-                         a->pid, a->action, pc->addr, offset, procsum_verdict_name(pc->verdict),
+    /* '!' an alert, '-' a change of a cause allowed as state */
+    if (psum_sink_printf(o, "  %c %-8ld %s page 0x%" PRIxPTR " file +0x%" PRIx64 ": %s, cause %s, %zu byte(s) %zu bit(s)",
+                         a->state ? '-' : '!', a->pid, a->action, pc->addr, offset, procsum_verdict_name(pc->verdict),
                          procsum_cause_name(pc->cause), pc->changed_bytes, pc->changed_bits))
         return -1;
     if (pc->run_count) {

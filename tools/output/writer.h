@@ -15,6 +15,7 @@
 #ifndef PSUM_OUTPUT_WRITER_H
 #define PSUM_OUTPUT_WRITER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "procsum.h"
@@ -43,6 +44,7 @@ typedef struct psum_alert {
     const char *executable;     /* the process's program as /proc names it; may be NULL */
     const procsum_region *region;
     const procsum_page_change *page;
+    bool state; /* its cause is one allowed (allow.h): written as a state event, not an alert */
 } psum_alert;
 
 /* How one process stands. */

@@ -18,99 +18,126 @@ typedef struct option_spec {
     const char *value; /* the value's name in the help text; NULL for a flag */
     unsigned bit;      /* PSUM_OPT_*; 0 for an option every command takes */
     const char *help;
-    int (*apply)(psum_cli *c, const char *value); /* 0 or PSUM_EXIT_USAGE after a message */
+    /* 0, or -1 with what is wrong with the value in why (the command line or the configuration file says where). */
+    int (*apply)(psum_cli *c, const char *value, char *why, size_t cap);
 } option_spec;
 
-static int apply_algo(psum_cli *c, const char *value)
+static int apply_algo(psum_cli *c, const char *value, char *why, size_t cap)
 {
     char q[80];
-    if (procsum_algorithm_parse(value, &c->opts.algorithm) != 0)
-        return psum_cli_usage_error("unknown algorithm '%s': use blake3, crc64 or xxh3",
-                                    psum_cli_quote(q, sizeof(q), value));
-    c->algorithm_given = true;
-    return 0;
+    if (procsum_algorithm_parse(value, &c->opts.algorithm) == 0) {
+        c->algorithm_given = true;
+        return 0;
+    }
+    snprintf(why, cap, "unknown algorithm '%s': use blake3, crc64 or xxh3", psum_cli_quote(q, sizeof(q), value));
+    return -1;
 }
 
-static int apply_skip_libs(psum_cli *c, const char *value)
+static int apply_skip_libs(psum_cli *c, const char *value, char *why, size_t cap)
 {
     c->opts.skip_libs = true;
     return 0;
 }
 
-static int apply_writable(psum_cli *c, const char *value)
+static int apply_writable(psum_cli *c, const char *value, char *why, size_t cap)
 {
     c->opts.include_writable_code = true;
     return 0;
 }
 
-static int apply_format(psum_cli *c, const char *value)
+static int apply_format(psum_cli *c, const char *value, char *why, size_t cap)
 {
     char q[80];
     const psum_writer_ops *f = psum_writer_find(value);
-    if (!f)
-        return psum_cli_usage_error("unknown format '%s'", psum_cli_quote(q, sizeof(q), value));
+    if (!f) {
+        snprintf(why, cap, "unknown format '%s'", psum_cli_quote(q, sizeof(q), value));
+        return -1;
+    }
     c->format = f;
     c->format_given = true;
     return 0;
 }
 
-static int apply_json(psum_cli *c, const char *value)
+static int apply_json(psum_cli *c, const char *value, char *why, size_t cap)
 {
-    return apply_format(c, "json");
+    return apply_format(c, "json", why, cap);
 }
 
-static int apply_json_file(psum_cli *c, const char *value)
+/* A path, not empty. */
+static int path_value(const char **field, const char *value, char *why, size_t cap)
 {
-    c->outputs.json_file = value;
+    if (!value[0]) {
+        snprintf(why, cap, "needs a path");
+        return -1;
+    }
+    *field = value;
     return 0;
 }
 
-static int apply_journal(psum_cli *c, const char *value)
+static int apply_json_file(psum_cli *c, const char *value, char *why, size_t cap)
 {
-    if (!psum_outputs_have_journal)
-        return psum_cli_usage_error("--journal: this procsum was built without libsystemd, so it cannot write to "
-                                    "the journal (use --json-file, or --json to standard output)");
+    return path_value(&c->outputs.json_file, value, why, cap);
+}
+
+static int apply_journal(psum_cli *c, const char *value, char *why, size_t cap)
+{
+    if (!psum_outputs_have_journal) {
+        snprintf(why, cap, "this procsum was built without libsystemd, so it cannot write to the journal "
+                           "(use --json-file, or --json to standard output)");
+        return -1;
+    }
     c->outputs.journal = true;
     return 0;
 }
 
-static int apply_prometheus(psum_cli *c, const char *value)
+static int apply_prometheus(psum_cli *c, const char *value, char *why, size_t cap)
 {
-    c->outputs.prometheus = value;
-    return 0;
+    return path_value(&c->outputs.prometheus, value, why, cap);
 }
 
-static int apply_all(psum_cli *c, const char *value)
+static int apply_all(psum_cli *c, const char *value, char *why, size_t cap)
 {
     c->all = true;
     return 0;
 }
 
-/* An unsigned decimal number in [min, max], or a usage error naming the option. */
-static int parse_number(const char *option, const char *value, unsigned min, unsigned max, unsigned *out)
+/* An unsigned decimal number in [min, max]. */
+static int parse_number(const char *value, unsigned min, unsigned max, unsigned *out, char *why, size_t cap)
 {
     char q[80];
     char *end;
     errno = 0;
     unsigned long n = strtoul(value, &end, 10);
-    if (value[0] < '0' || value[0] > '9' || *end || errno || n < min || n > max)
-        return psum_cli_usage_error("%s takes a number from %u to %u, not '%s'", option, min, max,
-                                    psum_cli_quote(q, sizeof(q), value));
+    if (value[0] < '0' || value[0] > '9' || *end || errno || n < min || n > max) {
+        snprintf(why, cap, "'%s' is not a number from %u to %u", psum_cli_quote(q, sizeof(q), value), min, max);
+        return -1;
+    }
     *out = (unsigned)n;
     return 0;
 }
 
-static int apply_period(psum_cli *c, const char *value)
+static int apply_period(psum_cli *c, const char *value, char *why, size_t cap)
 {
-    return parse_number("--period", value, 1, 86400000u, &c->opts.check_period_ms);
+    return parse_number(value, 1, 86400000u, &c->opts.check_period_ms, why, cap);
 }
 
-static int apply_cpu(psum_cli *c, const char *value)
+static int apply_cpu(psum_cli *c, const char *value, char *why, size_t cap)
 {
-    return parse_number("--cpu", value, 1, 100, &c->opts.max_cpu_percent);
+    return parse_number(value, 1, 100, &c->opts.max_cpu_percent, why, cap);
 }
 
-static int apply_help(psum_cli *c, const char *value)
+static int apply_config(psum_cli *c, const char *value, char *why, size_t cap)
+{
+    return path_value(&c->config_path, value, why, cap);
+}
+
+static int apply_no_config(psum_cli *c, const char *value, char *why, size_t cap)
+{
+    c->no_config = true;
+    return 0;
+}
+
+static int apply_help(psum_cli *c, const char *value, char *why, size_t cap)
 {
     c->help = true;
     return 0;
@@ -129,6 +156,9 @@ static const option_spec OPTIONS[] = {
     {"--journal", NULL, NULL, PSUM_OPT_JOURNAL, "verify, watch: also send each event to journald", apply_journal},
     {"--prometheus", NULL, "PATH", PSUM_OPT_PROMETHEUS,
      "verify, watch: also keep metrics in PATH, a node_exporter textfile (*.prom)", apply_prometheus},
+    {"--config", NULL, "PATH", PSUM_OPT_CONFIG,
+     "verify, watch, run: read settings and allow lists from PATH (default " PSUM_CONFIG_DEFAULT ")", apply_config},
+    {"--no-config", NULL, NULL, PSUM_OPT_CONFIG, "verify, watch, run: read no configuration file", apply_no_config},
     {"--help", "-h", NULL, 0, "this text", apply_help},
 };
 #define OPTION_COUNT (sizeof(OPTIONS) / sizeof(OPTIONS[0]))
@@ -171,7 +201,20 @@ int psum_cli_option(psum_cli *c, int argc, char **argv, int *i)
     else if (eq)
         return psum_cli_usage_error("%s takes no value", o->name);
     c->given |= o->bit;
-    return o->apply(c, value);
+    char why[200];
+    return o->apply(c, value, why, sizeof(why)) ? psum_cli_usage_error("%s: %s", o->name, why) : 0;
+}
+
+int psum_cli_setting(psum_cli *c, const char *key, const char *value, char *why, size_t cap)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        const option_spec *o = &OPTIONS[i];
+        if (strncmp(o->name, "--", 2) != 0 || strcmp(o->name + 2, key) != 0)
+            continue;
+        return o->apply(c, value, why, cap);
+    }
+    snprintf(why, cap, "no option --%s", key);
+    return -1;
 }
 
 int psum_cli_check_options(const psum_cli *c, const psum_cli_command *cmd)

@@ -39,7 +39,25 @@ enum {
     PSUM_OPT_JOURNAL = 1u << 8,    /* --journal */
     PSUM_OPT_PROMETHEUS = 1u << 9, /* --prometheus PATH */
     PSUM_OPT_OUTPUTS = PSUM_OPT_JSON_FILE | PSUM_OPT_JOURNAL | PSUM_OPT_PROMETHEUS, /* events sent elsewhere too */
+    PSUM_OPT_CONFIG = 1u << 10, /* --config PATH, --no-config */
 };
+
+/* The configuration file read when neither --config nor --no-config is given, if it exists. */
+#ifndef PSUM_CONFIG_DEFAULT
+#define PSUM_CONFIG_DEFAULT "/etc/procsum/procsum.conf"
+#endif
+
+/* What a configuration file gave that the options do not hold themselves (config.c owns it all). */
+typedef struct psum_config {
+    char **processes;     /* NULL-terminated globs over a process's name or program (`process`), or NULL */
+    size_t process_count;
+    char **modules;       /* NULL-terminated globs over mapped files (`module`): the options' skip_files */
+    size_t module_count;
+    psum_allow allow;     /* `change` and `state-cause`, judged by the outputs */
+    char **values;        /* copies of the values the options point to (paths) */
+    size_t value_count;
+    unsigned given;       /* PSUM_OPT_* bits of the settings the file gave */
+} psum_config;
 
 typedef struct psum_cli {
     procsum_options opts;
@@ -52,6 +70,9 @@ typedef struct psum_cli {
     bool all;                      /* --all */
     char **args;                   /* the arguments after the command's name (process ids) */
     size_t arg_count;
+    const char *config_path;       /* --config */
+    bool no_config;                /* --no-config */
+    psum_config config;            /* what the configuration file gave (config.c) */
 } psum_cli;
 
 typedef struct psum_cli_command {
@@ -81,6 +102,11 @@ void psum_cli_init(psum_cli *c);
  * PSUM_EXIT_USAGE.
  */
 int psum_cli_option(psum_cli *c, int argc, char **argv, int *i);
+/*
+ * Sets the option --KEY (without its dashes) from a configuration file: a
+ * flag with value NULL. 0, or -1 with what is wrong in why.
+ */
+int psum_cli_setting(psum_cli *c, const char *key, const char *value, char *why, size_t cap);
 /* PSUM_EXIT_USAGE, after a message, when an option given does not apply to cmd; else 0. */
 int psum_cli_check_options(const psum_cli *c, const psum_cli_command *cmd);
 /*

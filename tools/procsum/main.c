@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include "cli.h"
+#ifndef _WIN32
+#include "config.h"
+#endif
 
 static int cmd_help(const psum_cli *c, psum_writer *w);
 
@@ -18,11 +21,11 @@ static const psum_cli_command COMMANDS[] = {
     {"bench", "time one discovery and one hashing pass over those regions", PSUM_OPT_SELECT, psum_cmd_bench},
 #ifndef _WIN32
     {"verify", "compare every resident code page of processes (--all, or PIDs) with their files, once",
-     PSUM_OPT_PROCESSES | PSUM_OPT_OUTPUTS, psum_cmd_verify},
+     PSUM_OPT_PROCESSES | PSUM_OPT_OUTPUTS | PSUM_OPT_CONFIG, psum_cmd_verify},
     {"watch", "check processes (--all, or PIDs) every period until stopped, and report each change",
-     PSUM_OPT_PROCESSES | PSUM_OPT_PERIOD | PSUM_OPT_CPU | PSUM_OPT_OUTPUTS, psum_cmd_watch},
+     PSUM_OPT_PROCESSES | PSUM_OPT_PERIOD | PSUM_OPT_CPU | PSUM_OPT_OUTPUTS | PSUM_OPT_CONFIG, psum_cmd_watch},
     {"run", "run a program with a checker in it and in every program it runs: run [--json-file PATH] "
-            "[--period MS] [--cpu PERCENT] [--algo NAME] -- CMD [ARGS...]",
+            "[--period MS] [--cpu PERCENT] [--algo NAME] [--config PATH | --no-config] -- CMD [ARGS...]",
      0, psum_cmd_run},
 #endif
     {"version", "print the version", 0, psum_cmd_version},
@@ -72,6 +75,30 @@ static const psum_cli_command *parse(psum_cli *c, int argc, char **argv)
     return psum_cli_check_options(c, cmd) ? NULL : cmd;
 }
 
+#ifndef _WIN32
+/*
+ * The configuration file first, then the command line once more over what
+ * it set: a flag given wins over the file. c holds the command line parsed
+ * once (which file, if any); it is parsed again from scratch.
+ */
+static int configure(psum_cli *c, const psum_cli_command *cmd, int argc, char **argv)
+{
+    if (c->no_config && c->config_path)
+        return psum_cli_usage_error("--config and --no-config exclude each other");
+    const char *path = c->config_path;
+    bool none = c->no_config;
+    char **args = c->args;
+    psum_cli_init(c);
+    c->args = args;
+    if (!none) {
+        int rc = psum_config_load(c, path, cmd->options);
+        if (rc)
+            return rc;
+    }
+    return parse(c, argc, argv) ? 0 : PSUM_EXIT_USAGE;
+}
+#endif
+
 int main(int argc, char **argv)
 {
     int err = psum_sink_reserve_std_fds();
@@ -95,6 +122,16 @@ int main(int argc, char **argv)
         free(c.args);
         return PSUM_EXIT_USAGE;
     }
+#ifndef _WIN32
+    if (!c.help && (cmd->options & PSUM_OPT_CONFIG)) {
+        int rc = configure(&c, cmd, argc, argv);
+        if (rc) {
+            psum_config_free(&c.config);
+            free(c.args);
+            return rc;
+        }
+    }
+#endif
 
     psum_outputs out;
     /* --help anywhere prints the help, and only that, to standard output. */
@@ -105,10 +142,16 @@ int main(int argc, char **argv)
         char q[200];
         fprintf(stderr, "procsum: cannot open %s: %s\n", psum_cli_quote(q, sizeof(q), what), strerror(err));
         free(c.args);
+#ifndef _WIN32
+        psum_config_free(&c.config);
+#endif
         return PSUM_EXIT_FAILURE;
     }
     int rc = cmd->run(&c, &out.fan);
     free(c.args);
+#ifndef _WIN32
+    psum_config_free(&c.config);
+#endif
     err = psum_outputs_close(&out, &what);
     if (err) {
         psum_cli_output_failed_to(what, err);
