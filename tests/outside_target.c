@@ -1,14 +1,17 @@
 /*
  * A program that knows nothing of procsum, to be checked from outside: it
  * calls one function in a loop until it is killed. With an argument it
- * exits after that many milliseconds instead. outside_spare is never run:
- * tests change its bytes without crashing the program.
+ * exits after that many milliseconds instead. outside_spare and
+ * outside_spare_page are never run: tests change their bytes without
+ * crashing the program. Each starts a page of its own, so that two pages
+ * can be changed.
  */
 #include <stdlib.h>
 #include <time.h>
 
 unsigned outside_work(unsigned x);
 unsigned outside_spare(unsigned x);
+unsigned outside_spare_page(unsigned x);
 
 /* Unsigned: the loop wraps round for as long as it runs, which signed arithmetic may not. */
 __attribute__((noinline)) unsigned outside_work(unsigned x)
@@ -16,9 +19,14 @@ __attribute__((noinline)) unsigned outside_work(unsigned x)
     return x * 3 + 1;
 }
 
-__attribute__((noinline)) unsigned outside_spare(unsigned x)
+__attribute__((noinline, aligned(4096))) unsigned outside_spare(unsigned x)
 {
     return x * 5 + 7;
+}
+
+__attribute__((noinline, used, aligned(4096))) unsigned outside_spare_page(unsigned x)
+{
+    return x * 11 + 13;
 }
 
 int main(int argc, char **argv)

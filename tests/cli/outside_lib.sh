@@ -32,11 +32,13 @@ start_target() {
     return 1
 }
 
-# spare_offset FILE: the file offset of byte 5 of outside_spare, from the ELF's symbol table and program headers.
+# spare_offset FILE [SYMBOL]: the file offset of byte 5 of SYMBOL (outside_spare), from the ELF's symbol table
+# and program headers.
 spare_offset() {
-    python3 - "$1" <<'EOF_PY'
+    python3 - "$1" "${2:-outside_spare}" <<'EOF_PY'
 import struct, sys
 data = open(sys.argv[1], "rb").read()
+symbol = sys.argv[2].encode()
 assert data[:4] == b"\x7fELF" and data[4] == 2, "a 64-bit ELF"
 phoff, shoff = struct.unpack_from("<QQ", data, 0x20)
 phentsize, phnum, shentsize, shnum = struct.unpack_from("<HHHH", data, 0x36)
@@ -48,9 +50,9 @@ for s in sections:
         for k in range(s[5] // 24):
             name, info, other, shndx, val, size = struct.unpack_from("<IBBHQQ", data, s[4] + k * 24)
             end = data.index(b"\0", strtab[4] + name)
-            if data[strtab[4] + name:end] == b"outside_spare":
+            if data[strtab[4] + name:end] == symbol:
                 value = val
-assert value is not None, "outside_spare not found"
+assert value is not None, "%s not found" % symbol
 vaddr = value + 5
 for i in range(phnum):
     ptype, flags, off, va, pa, filesz, memsz, align = struct.unpack_from("<IIQQQQQQ", data, phoff + i * phentsize)

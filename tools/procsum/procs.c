@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +77,45 @@ static bool kernel_thread(long pid)
     return p && (strtoul(p + 1, NULL, 10) & PF_KTHREAD) != 0;
 }
 
-int psum_procs_scan(psum_pid_list *out)
+/* The process's name as the kernel keeps it (comm), into buf; false when it cannot be read. */
+static bool proc_name(long pid, char *buf, size_t cap)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    return true;
+}
+
+bool psum_proc_skipped(const psum_config *cfg, long pid)
+{
+    char name[64];
+    bool have_name = false, skip = false;
+    char *exe = NULL;
+    for (size_t i = 0; !skip && i < cfg->process_count; i++) {
+        const char *glob = cfg->processes[i];
+        if (strchr(glob, '/')) {
+            if (!exe)
+                exe = psum_proc_executable(pid);
+            skip = exe && fnmatch(glob, exe, 0) == 0;
+        } else {
+            if (!have_name && !(have_name = proc_name(pid, name, sizeof(name))))
+                continue;
+            skip = fnmatch(glob, name, 0) == 0;
+        }
+    }
+    free(exe);
+    return skip;
+}
+
+int psum_procs_scan(const psum_config *cfg, psum_pid_list *out)
 {
     memset(out, 0, sizeof(*out));
     DIR *d = opendir("/proc");
@@ -88,7 +127,8 @@ int psum_procs_scan(psum_pid_list *out)
     while (!err && (errno = 0, e = readdir(d)) != NULL) {
         char *end;
         long pid = strtol(e->d_name, &end, 10);
-        if (!isdigit((unsigned char)e->d_name[0]) || *end || pid <= 0 || pid == self || kernel_thread(pid))
+        if (!isdigit((unsigned char)e->d_name[0]) || *end || pid <= 0 || pid == self || kernel_thread(pid) ||
+            psum_proc_skipped(cfg, pid))
             continue;
         err = push(out, pid);
     }
@@ -109,7 +149,7 @@ int psum_procs_select(const psum_cli *c, psum_pid_list *out)
     if (c->all == (c->arg_count > 0))
         return psum_cli_usage_error(c->all ? "--all and process ids exclude each other" : "name processes: --all or PIDs");
     if (c->all) {
-        int err = psum_procs_scan(out);
+        int err = psum_procs_scan(&c->config, out);
         if (err) {
             fprintf(stderr, "procsum: cannot list /proc: %s\n", strerror(err));
             return PSUM_EXIT_FAILURE;

@@ -19,12 +19,24 @@ typedef struct psum_pid_list {
 
 /*
  * The processes the command line names: its ids, or with --all every
- * process that /proc lists now (psum_procs_scan). 0 or, after a message,
+ * process that /proc lists now (psum_procs_scan). A process named by its
+ * id is checked even when a `process` glob matches it: it was asked for. 0 or, after a message,
  * an exit code (bad usage: neither or both).
  */
 int psum_procs_select(const psum_cli *c, psum_pid_list *out);
-/* Every process in /proc but this one and kernel threads, ascending; 0 or an errno. */
-int psum_procs_scan(psum_pid_list *out);
+/*
+ * Every process in /proc but this one, kernel threads and those the
+ * configuration's `process` globs match (psum_proc_skipped), ascending; 0
+ * or an errno.
+ */
+int psum_procs_scan(const psum_config *cfg, psum_pid_list *out);
+/*
+ * Whether a `process` glob of cfg matches pid: a glob holding '/' its
+ * program (/proc/PID/exe), any other its name (/proc/PID/comm, at most 15
+ * bytes), with fnmatch(3) without flags. A process whose program or name
+ * cannot be read is not skipped.
+ */
+bool psum_proc_skipped(const psum_config *cfg, long pid);
 void psum_pid_list_free(psum_pid_list *l);
 /* Whether pid is in the (ascending) list. */
 bool psum_pid_list_has(const psum_pid_list *l, long pid);

@@ -1,5 +1,6 @@
 /*
- * procsum run [--json-file PATH] [--period MS] [--cpu PERCENT] [--algo A] -- CMD [ARGS]
+ * procsum run [--json-file PATH] [--period MS] [--cpu PERCENT] [--algo A]
+ *             [--config PATH | --no-config] -- CMD [ARGS]
  *
  * Runs CMD with libprocsum-preload.so in LD_PRELOAD and the PROCSUM_*
  * variables that set it up, so that CMD and every program it runs has a
@@ -8,7 +9,9 @@
  * CMD has no loader to take the preload: procsum then starts it, watches
  * it from outside (procsum_start with its pid) until it ends, says so on
  * stderr, and exits as a shell would: CMD's status, or 128+N after signal N.
- * It parses its own options: everything after them belongs to CMD.
+ * It parses its own options: everything after them belongs to CMD. From
+ * the configuration file it takes what it has options for (period, cpu,
+ * algo, json-file); a flag given wins.
  */
 #include <elf.h>
 #include <errno.h>
@@ -21,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "oneline.h"
 #include "procs.h"
 
@@ -31,13 +35,15 @@
 typedef struct run_args {
     const char *json_file; /* NULL: reports go to stderr */
     const char *period, *cpu, *algo;
+    const char *config; /* --config */
+    bool no_config;
     char **cmd;
 } run_args;
 
 static int usage(void)
 {
     return psum_cli_usage_error("usage: procsum run [--json-file PATH] [--period MS] [--cpu PERCENT] [--algo NAME] "
-                                "-- CMD [ARGS...]");
+                                "[--config PATH | --no-config] -- CMD [ARGS...]");
 }
 
 /* Strictly a decimal number in [min, max], as the preload library will read it. */
@@ -54,8 +60,9 @@ static int check_number(const char *option, const char *v, unsigned long min, un
 
 static int parse(int argc, char **argv, run_args *r)
 {
-    static const char *const NAMES[] = {"--json-file", "--period", "--cpu", "--algo"};
-    const char **fields[] = {&r->json_file, &r->period, &r->cpu, &r->algo};
+    static const char *const NAMES[] = {"--json-file", "--period", "--cpu", "--algo", "--config"};
+    const char **fields[] = {&r->json_file, &r->period, &r->cpu, &r->algo, &r->config};
+    enum { FIELD_COUNT = sizeof(NAMES) / sizeof(NAMES[0]) };
     char q[80];
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -63,10 +70,14 @@ static int parse(int argc, char **argv, run_args *r)
             i++;
             break;
         }
+        if (strcmp(argv[i], "--no-config") == 0) {
+            r->no_config = true;
+            continue;
+        }
         size_t k = 0;
-        while (k < 4 && strcmp(argv[i], NAMES[k]) != 0)
+        while (k < FIELD_COUNT && strcmp(argv[i], NAMES[k]) != 0)
             k++;
-        if (k == 4)
+        if (k == FIELD_COUNT)
             return psum_cli_usage_error("run: unknown option '%s'", psum_cli_quote(q, sizeof(q), argv[i]));
         if (i + 1 >= argc)
             return psum_cli_usage_error("%s needs a value", NAMES[k]);
@@ -74,6 +85,8 @@ static int parse(int argc, char **argv, run_args *r)
     }
     if (i >= argc)
         return usage();
+    if (r->config && r->no_config)
+        return psum_cli_usage_error("--config and --no-config exclude each other");
     r->cmd = &argv[i];
     procsum_algorithm a;
     if (r->algo && procsum_algorithm_parse(r->algo, &a) != 0)
@@ -281,10 +294,44 @@ static int run_outside(const run_args *r, const char *file)
     return WEXITSTATUS(status);
 }
 
+/*
+ * What the configuration file sets and the command line does not. The
+ * values are checked as the options check them; they live in c.
+ */
+static int configure(run_args *r, psum_cli *c)
+{
+    static char period[16], cpu[16];
+    psum_cli_init(c);
+    if (r->no_config)
+        return 0;
+    int rc = psum_config_load(c, r->config, PSUM_OPT_PERIOD | PSUM_OPT_CPU | PSUM_OPT_ALGO | PSUM_OPT_JSON_FILE);
+    if (rc)
+        return rc;
+    unsigned given = c->config.given;
+    if (!r->period && (given & PSUM_OPT_PERIOD)) {
+        snprintf(period, sizeof(period), "%u", c->opts.check_period_ms);
+        r->period = period;
+    }
+    if (!r->cpu && (given & PSUM_OPT_CPU)) {
+        snprintf(cpu, sizeof(cpu), "%u", c->opts.max_cpu_percent);
+        r->cpu = cpu;
+    }
+    if (!r->algo && (given & PSUM_OPT_ALGO))
+        r->algo = procsum_algorithm_name(c->opts.algorithm);
+    if (!r->json_file && c->outputs.json_file)
+        r->json_file = c->outputs.json_file;
+    return 0;
+}
+
 int psum_run_main(int argc, char **argv)
 {
     run_args r = {0};
     int rc = parse(argc, argv, &r);
+    if (rc)
+        return rc;
+    /* Kept until exec or exit: the values the configuration gave live in it. */
+    static psum_cli config;
+    rc = configure(&r, &config);
     if (rc)
         return rc;
     rc = set_environment(&r);

@@ -16,11 +16,22 @@ typedef struct verify_totals {
     size_t clean, exited, refused, broken; /* broken: any other failure */
 } verify_totals;
 
-/* The process's state line, then one line per page that differs. */
-static int write_process(psum_writer *w, long pid, const char *exe, int err, const procsum_verify_result *r)
+/* The changes of r that are alerts: not allowed by the configuration, silently or as state (allow.h). */
+static size_t alerts(const psum_cli *c, const procsum_verify_result *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->change_count; i++)
+        n += psum_allow_judge(c->outputs.allow, &r->regions[r->changes[i].region], &r->changes[i].page) ==
+             PSUM_ALLOWED_NOT;
+    return n;
+}
+
+/* The process's state line, then one line per page that differs (the outputs leave out what is allowed). */
+static int write_process(psum_writer *w, long pid, const char *exe, int err, const procsum_verify_result *r,
+                         size_t alert_count)
 {
     psum_state st = {.action = "verified", .pid = pid, .executable = exe, .error = err,
-                     .status = err ? "error" : r->change_count ? "changed" : "clean", .pages_checked = r->pages_checked};
+                     .status = err ? "error" : alert_count ? "changed" : "clean", .pages_checked = r->pages_checked};
     psum_event_origin_now(&st.at);
     if (psum_write_state(w, &st))
         return -1;
@@ -33,7 +44,7 @@ static int write_process(psum_writer *w, long pid, const char *exe, int err, con
     return 0;
 }
 
-static void count(verify_totals *t, int err, const procsum_verify_result *r)
+static void count(verify_totals *t, int err, const procsum_verify_result *r, size_t alert_count)
 {
     t->sum.processes++;
     t->sum.pages_checked += r->pages_checked;
@@ -41,7 +52,7 @@ static void count(verify_totals *t, int err, const procsum_verify_result *r)
     t->sum.bytes_hashed += r->bytes_hashed;
     if (err)
         t->sum.failed++;
-    if (!err && r->change_count)
+    if (!err && alert_count)
         t->sum.changed++;
     else if (!err)
         t->clean++;
@@ -98,8 +109,9 @@ int psum_cmd_verify(const psum_cli *c, psum_writer *w)
         char *exe = psum_proc_executable(pids.pids[i]);
         procsum_verify_result r;
         err = procsum_verifier_check(v, pids.pids[i], &r);
-        count(&t, err, &r);
-        rc = write_process(w, pids.pids[i], exe, err, &r);
+        size_t alert_count = alerts(c, &r);
+        count(&t, err, &r, alert_count);
+        rc = write_process(w, pids.pids[i], exe, err, &r, alert_count);
         procsum_verify_result_free(&r);
         free(exe);
     }

@@ -31,6 +31,7 @@ typedef struct watched {
     procsum_checker *checker;
     uint64_t new_programs;
     uint64_t passes, bytes_hashed; /* as counted at the last review, for the next pass record */
+    uint64_t alerts;               /* changes reported that the configuration does not allow (under the lock) */
 } watched;
 
 typedef struct watch_list {
@@ -52,6 +53,7 @@ static void on_change(const procsum_mismatch *m, void *userdata)
     a.executable = p->exe;
     for (size_t i = 0; i < m->changed_pages && !run->write_failed; i++) {
         a.page = &m->page_changes[i];
+        p->alerts += psum_allow_judge(run->cli->outputs.allow, m->region, a.page) == PSUM_ALLOWED_NOT;
         run->write_failed = psum_write_alert(run->w, &a);
     }
     pthread_mutex_unlock(&run->lock);
@@ -104,7 +106,10 @@ static int start_one(watch_run *run, watch_list *l, long pid)
     }
     procsum_stats st;
     procsum_get_stats(p->checker, &st);
-    write_state(run, p, pid, "watching", st.mismatches ? "changed" : "clean", 0, st.pages_tracked);
+    pthread_mutex_lock(&run->lock);
+    bool changed = p->alerts > 0; /* pages already differing from their file, and not allowed */
+    pthread_mutex_unlock(&run->lock);
+    write_state(run, p, pid, "watching", changed ? "changed" : "clean", 0, st.pages_tracked);
     l->items[l->count++] = p;
     l->started++;
     return 0;
@@ -178,7 +183,7 @@ static void refuse(watch_list *l, long pid)
 static void pick_up(watch_run *run, watch_list *l)
 {
     psum_pid_list now;
-    if (psum_procs_scan(&now) != 0)
+    if (psum_procs_scan(&run->cli->config, &now) != 0)
         return; /* tried again next period */
     for (size_t i = 0; i < now.count; i++) {
         long pid = now.pids[i];

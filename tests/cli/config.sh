@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# procsum.conf (--config), on programs that do not link procsum, changed
+# through /proc/PID/mem: `change = PATH:OFFSET` silences exactly the page
+# holding OFFSET (two pages changed, one allowed: the other is reported,
+# exit 5; both allowed: exit 0); `module =` silences a whole library;
+# `process =` leaves a process out of --all (by name or by program path)
+# while a process named by its id is still verified; `state-cause = write`
+# turns the alert into a state event; flags override the file (--format,
+# --period); a bad file (unknown key, bad value, unknown section, a line
+# that is not INI) is one line naming the file and line, exit 2, as is a
+# missing --config file.
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname -- "${BASH_SOURCE[0]}")/outside_lib.sh"
+
+conf="$TMP/procsum.conf"
+
+# ---- change = PATH:OFFSET ------------------------------------------------------
+prog="$TMP/prog"
+start_target "$prog" || fail "target starts"
+pid=$target_pid
+first=$(spare_offset "$prog")
+second=$(spare_offset "$prog" outside_spare_page)
+flip_at "$pid" "$prog" "$first" 1 >/dev/null
+flip_at "$pid" "$prog" "$second" 2 >/dev/null
+run verify --no-config --json "$pid"
+if [ "$rc" -eq 5 ]; then pass "change: without a file both pages are reported"; else fail "change: without a file, exit 5" "$(show_run)"; fi
+check "change: without a file, two alerts" json_check "$TMP/out" '
+assert sorted(a["procsum.file_offset"] for a in alerts) == sorted([int(args[0]), int(args[1])]), alerts
+' "$first" "$second"
+
+# The first page allowed, named by an offset elsewhere in the same page (its start), in hex.
+printf '# known patches\n[allow]\nchange = %s:0x%x   # the first spare page\n' "$prog" $((first / 4096 * 4096)) >"$conf"
+run verify --config "$conf" --json "$pid"
+if [ "$rc" -eq 5 ]; then pass "change: one page allowed, the other still gives exit 5"; else fail "change: one page allowed, exit 5" "$(show_run)"; fi
+check "change: exactly the other page is reported" json_check "$TMP/out" '
+assert len(alerts) == 1 and alerts[0]["procsum.file_offset"] == int(args[0]), alerts
+assert states[0]["procsum.status"] == "changed", states
+' "$second"
+printf '[allow]\nchange = %s:%d\nchange = %s:%d\n' "$prog" "$first" "$prog" "$second" >"$conf"
+run verify --config "$conf" --json "$pid"
+if [ "$rc" -eq 0 ]; then pass "change: both pages allowed, exit 0"; else fail "change: both allowed, exit 0" "$(show_run)"; fi
+check "change: both allowed, no alert, the process clean" json_check "$TMP/out" '
+assert not alerts, alerts
+assert len(states) == 1 and states[0]["procsum.status"] == "clean", states
+'
+run verify --config "$conf" "$pid"
+if [ "$rc" -eq 0 ] && ! grep -q '^  !' "$TMP/out"; then pass "change: no alert line in the table either"; else fail "change: the table" "$(show_run)"; fi
+
+# ---- state-cause ---------------------------------------------------------------
+printf '[allow]\nchange = %s:%d\nstate-cause = write\n' "$prog" "$first" >"$conf"
+run verify --config "$conf" --json "$pid"
+if [ "$rc" -eq 0 ]; then pass "state-cause: a change of that cause does not give exit 5"; else fail "state-cause: exit 0" "$(show_run)"; fi
+check "state-cause: the other page goes out as a state event, the allowed one not at all" json_check "$TMP/out" '
+assert not alerts, alerts
+changes = [l for l in states if "procsum.cause" in l]
+assert len(changes) == 1, states
+c = changes[0]
+assert c["procsum.cause"] == "write" and c["procsum.file_offset"] == int(args[0]), c
+assert c["event.action"] == "differs-from-file" and c["procsum.verdict"] == "bitflip", c
+' "$second"
+run verify --config "$conf" "$pid"
+if [ "$rc" -eq 0 ] && grep -q '^  - ' "$TMP/out" && ! grep -q '^  ! ' "$TMP/out"; then
+    pass "state-cause: the table marks it '-', not '!'"
+else
+    fail "state-cause: the table" "$(show_run)"
+fi
+
+# ---- module ----------------------------------------------------------------------
+lib=$(small_lib)
+if [ -z "$lib" ]; then
+    fail "module: procsum links a library to copy (libxxhash)"
+else
+    cp -- "$lib" "$TMP/libspare.so"
+    LD_PRELOAD="$TMP/libspare.so" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        start_target "$TMP/withlib" || fail "module: target with the library starts"
+    lib_pid=$target_pid
+    # A byte in the library's code, a page into its executable segment: this program never calls it.
+    lib_offset=$(python3 - "$TMP/libspare.so" <<'EOF_PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+phoff, = struct.unpack_from("<Q", data, 0x20)
+phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+for i in range(phnum):
+    ptype, flags, off, va, pa, filesz, memsz, align = struct.unpack_from("<IIQQQQQQ", data, phoff + i * phentsize)
+    if ptype == 1 and flags & 1:
+        print(off + min(4096, filesz // 2) + 3)
+        break
+EOF_PY
+)
+    for _ in $(seq 200); do grep -qF "$TMP/libspare.so" "/proc/$lib_pid/maps" && break; sleep 0.01; done
+    flip_at "$lib_pid" "$TMP/libspare.so" "$lib_offset" 3 >/dev/null
+    run verify --no-config --json "$lib_pid"
+    if [ "$rc" -eq 5 ]; then pass "module: without a file the library's change is reported"; else fail "module: without a file, exit 5" "$(show_run)"; fi
+    check "module: the alert is in the library" json_check "$TMP/out" '
+assert len(alerts) == 1 and alerts[0]["file.path"] == args[0], alerts
+' "$TMP/libspare.so"
+    checked=$(python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1])][0]["procsum.pages_checked"])' "$TMP/out")
+    printf '[allow]\nmodule = %s/libspare*.so\n' "$TMP" >"$conf"
+    run verify --config "$conf" --json "$lib_pid"
+    if [ "$rc" -eq 0 ]; then pass "module: the library allowed, exit 0"; else fail "module: allowed, exit 0" "$(show_run)"; fi
+    check "module: no alert, fewer pages checked (the library's are not read)" json_check "$TMP/out" '
+assert not alerts, alerts
+assert states[0]["procsum.status"] == "clean" and 0 < states[0]["procsum.pages_checked"] < int(args[0]), states
+' "$checked"
+fi
+
+# ---- process (verify --all) ----------------------------------------------------------
+start_target "$TMP/cfgskipname" || fail "process: target starts"
+by_name=$target_pid
+start_target "$TMP/bypath" || fail "process: second target starts"
+by_path=$target_pid
+start_target "$TMP/kept" || fail "process: third target starts"
+kept=$target_pid
+printf '[check]\nskip-libs = yes\n[allow]\nprocess = cfgskip*\nprocess = %s/by?ath\n' "$TMP" >"$conf"
+run verify --config "$conf" --json --all
+check "process: --all leaves out the processes matched by name and by path, checks the others" json_check "$TMP/out" '
+pids = {s["process.pid"] for s in states}
+assert int(args[0]) not in pids and int(args[1]) not in pids, (args, sorted(pids))
+assert int(args[2]) in pids, (args, sorted(pids))
+' "$by_name" "$by_path" "$kept"
+run verify --no-config --json --skip-libs --all
+check "process: without the file, --all checks them" json_check "$TMP/out" '
+pids = {s["process.pid"] for s in states}
+assert {int(a) for a in args} <= pids, (args, sorted(pids))
+' "$by_name" "$by_path" "$kept"
+flip_at "$by_name" "$TMP/cfgskipname" "$(spare_offset "$TMP/cfgskipname")" 0 >/dev/null
+run verify --config "$conf" --json "$by_name"
+if [ "$rc" -eq 5 ]; then pass "process: a process named by its id is verified all the same"; else fail "process: named, exit 5" "$(show_run)"; fi
+
+# ---- flags override the file ------------------------------------------------------------
+printf '[check]\nperiod = 86400000\n[output]\njson = yes\n' >"$conf"
+run verify --config "$conf" "$kept"
+if [ "$rc" -eq 0 ] && json_check "$TMP/out" 'assert states and states[0]["procsum.status"] == "clean"'; then
+    pass "override: the file's json = yes gives JSON lines"
+else
+    fail "override: json from the file" "$(show_run)"
+fi
+run verify --config "$conf" --format text "$kept"
+if [ "$rc" -eq 0 ] && grep -Eq "^$kept +clean " "$TMP/out"; then pass "override: --format text wins over the file"; else fail "override: --format text" "$(show_run)"; fi
+"$PROCSUM" watch --config "$conf" --period 100 "$kept" >"$TMP/watch.out" 2>"$TMP/watch.err" &
+watch_pid=$!
+if wait_for "$TMP/watch.out" 'l.get("event.action") == "watching"'; then
+    flip_at "$kept" "$TMP/kept" "$(spare_offset "$TMP/kept")" 5 >/dev/null
+    # A day between passes (the file) would show nothing here; --period 100 shows the change.
+    if wait_for "$TMP/watch.out" 'l.get("event.kind") == "alert" and l["event.action"] == "code-changed"'; then
+        pass "override: --period wins over the file's period"
+    else
+        fail "override: --period" "$(cat "$TMP/watch.out" "$TMP/watch.err")"
+    fi
+else
+    fail "override: watch starts" "$(cat "$TMP/watch.out" "$TMP/watch.err")"
+fi
+kill -TERM "$watch_pid"
+wait "$watch_pid"
+
+# ---- bad files ----------------------------------------------------------------------------
+# bad_file NAME EXPECTED_LINE PATTERN CONTENT: one line on stderr naming FILE:LINE and matching PATTERN, exit 2.
+bad_file() {
+    local name=$1 line=$2 pattern=$3
+    printf '%b' "$4" >"$conf"
+    for cmd in verify watch; do
+        run "$cmd" --config "$conf" "$kept"
+        if [ "$rc" -eq 2 ] && [ ! -s "$TMP/out" ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] &&
+            grep -q "^procsum: $conf:$line: $pattern" "$TMP/err"; then
+            pass "bad file, $cmd: $name"
+        else
+            fail "bad file, $cmd: $name" "$(show_run)"
+        fi
+    done
+}
+bad_file "unknown key" 3 "unknown key 'perod' in \\[check\\]" '# comment\n[check]\nperod = 1000\n'
+bad_file "bad value" 4 "bad value for 'period' in \\[check\\]" '[output]\njson = no\n[check]\nperiod = 10s\n'
+bad_file "bad boolean" 2 "bad value for 'skip-libs'" '[check]\nskip-libs = maybe\n'
+bad_file "unknown section" 2 "unknown section \\[chek\\]" '; comment\n[chek]\n'
+bad_file "unknown key in [allow]" 2 "unknown key 'modules' in \\[allow\\]" '[allow]\nmodules = /x/*\n'
+bad_file "bad change" 3 "bad value for 'change'" '[allow]\nchange = /x:0x10\nchange = /x\n'
+bad_file "unknown cause" 2 "bad value for 'state-cause'" '[allow]\nstate-cause = cosmic-ray\n'
+bad_file "not INI" 2 "not a \\[section\\]" '[check]\nperiod\n'
+bad_file "outside a section" 1 "'period' outside a section" 'period = 5\n'
+bad_file "given twice" 3 "'period' is given twice" '[check]\nperiod = 5\nperiod = 6\n'
+run verify --config "$TMP/missing.conf" "$kept"
+if [ "$rc" -eq 2 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -qF "$TMP/missing.conf" "$TMP/err"; then
+    pass "a missing --config file: one line naming it, exit 2"
+else
+    fail "a missing --config file" "$(show_run)"
+fi
+run verify --config "$conf" --no-config "$kept"
+if [ "$rc" -eq 2 ]; then pass "--config with --no-config: exit 2"; else fail "--config with --no-config: exit 2" "$(show_run)"; fi
+run regions --config "$conf"
+if [ "$rc" -eq 2 ]; then pass "regions takes no --config"; else fail "regions --config: exit 2" "$(show_run)"; fi
+finish
