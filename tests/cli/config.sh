@@ -6,7 +6,8 @@
 # `process =` leaves a process out of --all (by name or by program path)
 # while a process named by its id is still verified; `state-cause = write`
 # turns the alert into a state event; flags override the file (--format,
-# --period); a bad file (unknown key, bad value, unknown section, a line
+# --period), and run hands the file's period and algo to the preload
+# library; a bad file (unknown key, bad value, unknown section, a line
 # that is not INI) is one line naming the file and line, exit 2, as is a
 # missing --config file.
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
@@ -153,13 +154,31 @@ fi
 kill -TERM "$watch_pid"
 wait "$watch_pid"
 
+# ---- run: the file's period and algo reach the preload library's environment, --period wins ----
+# A preload library that is not there: the loader says so and runs the program, env, which prints what it got.
+printf '[check]\nperiod = 4321\nalgo = xxh3\n' >"$conf"
+PROCSUM_PRELOAD="$TMP/none.so" run run --config "$conf" -- env
+if [ "$rc" -eq 0 ] && grep -qx 'PROCSUM_PERIOD_MS=4321' "$TMP/out" && grep -qx 'PROCSUM_ALGO=xxh3' "$TMP/out"; then
+    pass "run: period and algo from the file"
+else
+    fail "run: period and algo from the file" "$(show_run)"
+fi
+PROCSUM_PRELOAD="$TMP/none.so" run run --config "$conf" --period 77 -- env
+if [ "$rc" -eq 0 ] && grep -qx 'PROCSUM_PERIOD_MS=77' "$TMP/out" && grep -qx 'PROCSUM_ALGO=xxh3' "$TMP/out"; then
+    pass "run: --period wins over the file"
+else
+    fail "run: --period wins" "$(show_run)"
+fi
+PROCSUM_PRELOAD="$TMP/none.so" run run --no-config --config "$conf" -- true
+if [ "$rc" -eq 2 ]; then pass "run: --config with --no-config, exit 2"; else fail "run: --config with --no-config" "$(show_run)"; fi
+
 # ---- bad files ----------------------------------------------------------------------------
 # bad_file NAME EXPECTED_LINE PATTERN CONTENT: one line on stderr naming FILE:LINE and matching PATTERN, exit 2.
 bad_file() {
     local name=$1 line=$2 pattern=$3
     printf '%b' "$4" >"$conf"
-    for cmd in verify watch; do
-        run "$cmd" --config "$conf" "$kept"
+    for cmd in verify watch run; do
+        if [ "$cmd" = run ]; then run run --config "$conf" -- true; else run "$cmd" --config "$conf" "$kept"; fi
         if [ "$rc" -eq 2 ] && [ ! -s "$TMP/out" ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] &&
             grep -q "^procsum: $conf:$line: $pattern" "$TMP/err"; then
             pass "bad file, $cmd: $name"
