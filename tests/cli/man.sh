@@ -38,13 +38,6 @@ has_word() {
     grep -qE -- "(^|[^A-Za-z0-9_-])$(printf '%s' "$2" | sed 's/[][\.*^$]/\\&/g')([^A-Za-z0-9_-]|$)" "$1"
 }
 
-# none_missing NAME [DETAIL...]: passes when the array `missing` is empty.
-none_missing() {
-    local name=$1
-    shift
-    if [ ${#missing[@]} -eq 0 ]; then pass "$name"; else fail "$name" "$@" "missing: ${missing[*]}"; fi
-}
-
 # ---- each page: built, renders cleanly, has its sections ---------------------
 declare -A HEADINGS=(
     [procsum.1]="NAME|SYNOPSIS|DESCRIPTION|COMMANDS|OPTIONS|CONFIGURATION|EXIT STATUS|ENVIRONMENT|FILES|PERMISSIONS|EXAMPLES|SEE ALSO"
@@ -127,22 +120,13 @@ done
 
 # ---- exit codes and environment, from the sources ---------------------------
 mapfile -t codes < <(grep -oE 'PSUM_EXIT_[A-Z_]+ = [0-9]+' "$SRC/tools/procsum/cli.h" | awk '{ print $3 }')
-missing=()
-for n in "${codes[@]}"; do
-    grep -qxE "       $n" "$TMP/exit" || missing+=("$n")
-done
-[ ${#codes[@]} -ge 6 ] || missing+=("(cli.h read: only ${#codes[@]} codes)")
-none_missing "EXIT STATUS has each of the ${#codes[@]} exit codes of cli.h"
+each_found "EXIT STATUS has each of the ${#codes[@]} exit codes of cli.h" 6 "$TMP/exit" xE '       %s' "${codes[@]}"
 
 # Every variable name read with getenv or parsed as a setting, as a whole string literal.
 mapfile -t vars < <(grep -ohE '"PROCSUM_[A-Z_]+"' "$SRC/tools/preload/preload.c" "$SRC/tools/procsum/run.c" \
     "$SRC"/src/digest/*.c | tr -d '"' | sort -u)
-missing=()
-for v in "${vars[@]}" LD_PRELOAD; do
-    grep -qxE "       $v" "$TMP/environment" || missing+=("$v")
-done
-[ ${#vars[@]} -ge 8 ] || missing+=("(sources read: only ${#vars[@]} variables)")
-none_missing "ENVIRONMENT has each of the ${#vars[@]} PROCSUM_* variables the sources read, and LD_PRELOAD"
+each_found "ENVIRONMENT has each of the ${#vars[@]} PROCSUM_* variables the sources read, and LD_PRELOAD" 9 \
+    "$TMP/environment" xE '       %s' "${vars[@]}" LD_PRELOAD
 
 # ---- the check itself can fail -------------------------------------------------
 # A page without one option must be caught: the same test on OPTIONS minus --cpu.
