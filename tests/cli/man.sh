@@ -128,6 +128,18 @@ mapfile -t vars < <(grep -ohE '"PROCSUM_[A-Z_]+"' "$SRC/tools/preload/preload.c"
 each_found "ENVIRONMENT has each of the ${#vars[@]} PROCSUM_* variables the sources read, and LD_PRELOAD" 9 \
     "$TMP/environment" xE '       %s' "${vars[@]}" LD_PRELOAD
 
+# The journal's fields and MESSAGE_IDs, and the metrics, as the writers send them.
+mapfile -t jfields < <(grep -oE '"(PROCSUM_[A-Z_]+|OBJECT_PID|SYSLOG_IDENTIFIER|MESSAGE_ID|PRIORITY)=' \
+    "$SRC/tools/output/journal.c" | tr -d '"=' | sort -u)
+mapfile -t ids < <(sed -n 's/^#define ID_[A-Z_]* "\([0-9a-f]\{32\}\)"$/\1/p' "$SRC/tools/output/journal.c")
+section procsum.1 JOURNAL >"$TMP/journal"
+each_found "JOURNAL has each of the ${#jfields[@]} fields and ${#ids[@]} MESSAGE_IDs journal.c sends" 16 "$TMP/journal" \
+    E '(^|[^A-Z_])%s([^A-Z_]|$)' "${jfields[@]}" "${ids[@]}"
+mapfile -t metrics < <(grep -oE 'metric_head\(f, "procsum_[a-z_]+"' "$SRC/tools/output/prometheus.c" | grep -oE 'procsum_[a-z_]+')
+section procsum.1 METRICS >"$TMP/metrics"
+each_found "METRICS has each of the ${#metrics[@]} metrics prometheus.c writes" 7 "$TMP/metrics" \
+    E '(^|[^a-z_])%s([^a-z_]|$)' "${metrics[@]}"
+
 # ---- the check itself can fail -------------------------------------------------
 # A page without one option must be caught: the same test on OPTIONS minus --cpu.
 grep -v -- '--cpu' "$TMP/options" >"$TMP/options.less"
