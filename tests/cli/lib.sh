@@ -77,6 +77,28 @@ small_lib() {
     ldd "$PROCSUM" 2>/dev/null | awk '$1 ~ /^libxxhash\.so/ && $3 ~ /^\// { print $3; exit }'
 }
 
+# none_missing NAME [DETAIL...]: passes when the array `missing` is empty.
+none_missing() {
+    local name=$1
+    shift
+    if [ ${#missing[@]} -eq 0 ]; then pass "$name"; else fail "$name" "$@" "missing: ${missing[*]}"; fi
+}
+
+# each_found NAME MIN FILE GREP_FLAGS FORMAT ITEMS...: passes when, for each
+# item, grep -q with GREP_FLAGS finds printf FORMAT ITEM in FILE, and there
+# are at least MIN items (a list read wrongly must not pass unseen).
+each_found() {
+    local name=$1 min=$2 file=$3 flags=$4 format=$5 item
+    shift 5
+    missing=()
+    for item in "$@"; do
+        # shellcheck disable=SC2059 # the format is the caller's
+        grep -q"$flags" -- "$(printf "$format" "$item")" "$file" || missing+=("$item")
+    done
+    [ $# -ge "$min" ] || missing+=("(only $# read)")
+    none_missing "$name"
+}
+
 finish() {
     echo "$SUITE: $passed passed, $failed failed"
     [ "$failed" -eq 0 ]
