@@ -39,20 +39,6 @@ static int load_process(run *x)
     return flips_prepare(r);
 }
 
-/* The checker's thread: the one in `after` that was not in `before`. */
-static pid_t new_thread(const pid_t *before, int n_before, const pid_t *after, int n_after)
-{
-    pid_t tid = -1;
-    for (int i = 0; i < n_after; i++) {
-        bool old = false;
-        for (int j = 0; j < n_before; j++)
-            old = old || after[i] == before[j];
-        if (!old)
-            tid = tid == -1 ? after[i] : -2;
-    }
-    return tid;
-}
-
 /* The figures before the start, then procsum_start with the defaults but for the configuration. */
 static int start_checker(run *x)
 {
@@ -79,7 +65,7 @@ static int start_checker(run *x)
     r->start_ms = (bench_now_s() - t) * 1e3;
     if (err)
         FAIL(r, "procsum_start: %s", procsum_strerror(err));
-    x->checker_tid = new_thread(before, n_before, after, bench_list_tasks(after, 64));
+    x->checker_tid = bench_new_task(before, n_before, after, bench_list_tasks(after, 64));
     return 0;
 }
 

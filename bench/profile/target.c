@@ -19,20 +19,6 @@
 
 #define MAX_TASKS 64
 
-/* The thread in `after` that was not in `before`; -1 if none or several. */
-static pid_t new_thread(const pid_t *before, int nb, const pid_t *after, int na)
-{
-    pid_t tid = -1;
-    for (int i = 0; i < na; i++) {
-        bool old = false;
-        for (int j = 0; j < nb; j++)
-            old = old || after[i] == before[j];
-        if (!old)
-            tid = tid == -1 ? after[i] : -1;
-    }
-    return tid;
-}
-
 /* Waits until the checker has ended a pass after the one in *s; 0, or -1 after 60 s. */
 static int next_pass(procsum_checker *c, procsum_stats *s)
 {
@@ -71,7 +57,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_profile_target: procsum_start: %s\n", procsum_strerror(err));
         return 1;
     }
-    pid_t tid = new_thread(before, nb, after, bench_list_tasks(after, MAX_TASKS));
+    pid_t tid = bench_new_task(before, nb, after, bench_list_tasks(after, MAX_TASKS));
     procsum_stats a = {0}, b;
     /* The pass after the start: the checker's own baseline of cpu_ns is taken there. */
     if (next_pass(c, &a) != 0 || next_pass(c, &a) != 0) {
