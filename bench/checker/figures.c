@@ -45,6 +45,16 @@ double over_floor(const result *r)
     return f > 0 && cpu_of(r) >= 0 ? cpu_of(r) / f : -1;
 }
 
+/*
+ * Checker CPU as a multiple of the floor read as the checker reads: a
+ * period after the last read, at the same priority, the mean of several.
+ */
+double over_period_floor(const result *r)
+{
+    double f = r->floor_period_ms >= 0 && r->period_ms ? r->floor_period_ms / r->period_ms * 100 : -1;
+    return f > 0 && cpu_of(r) >= 0 ? cpu_of(r) / f : -1;
+}
+
 /* The floor as a share of a core at the period: reading the resident code once per period, nothing else. */
 double floor_pct(const result *r)
 {
@@ -82,14 +92,13 @@ void fmt_cpu(char *buf, size_t n, double v)
         snprintf(buf, n, "%.3f", v);
 }
 
-void fmt_latency(char *buf, size_t n, const result *r)
+void fmt_latency(char *buf, size_t n, const latency *l)
 {
-    if (r->samples == 0)
-        snprintf(buf, n, "none (%d timeouts)", r->latency_timeouts);
+    if (l->samples == 0)
+        snprintf(buf, n, "none (%d timeouts)", l->timeouts);
     else
-        snprintf(buf, n, "%.0f (%.0f–%.0f)%s", bench_median(r->latency_ms, r->samples),
-                 bench_min(r->latency_ms, r->samples), bench_max(r->latency_ms, r->samples),
-                 r->latency_timeouts ? " + timeouts" : "");
+        snprintf(buf, n, "%.0f (%.0f–%.0f)%s", bench_median(l->ms, l->samples), bench_min(l->ms, l->samples),
+                 bench_max(l->ms, l->samples), l->timeouts ? " + timeouts" : "");
 }
 
 void fmt_present(char *buf, size_t n, const result *r, const char *arrow)
