@@ -179,6 +179,7 @@ double beyond_mib(const result *r);
 double peak_mib(const result *r);
 double floor_pct(const result *r);
 double cpu_of(const result *r);
+double cpu_ms_per_pass_of(const result *r);
 double over_floor(const result *r);
 double over_period_floor(const result *r);
 const result *find_result(const run_set *s, procsum_algorithm a, bool nonresident);
