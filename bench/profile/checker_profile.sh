@@ -4,7 +4,11 @@
 # samples its checker thread with perf (cpu-clock, DWARF call chains), and
 # sorts every sample by the first frame, from the leaf up, that belongs to
 # one of the checker's jobs. Prints the share of each job and its CPU per
-# pass (the target's procsum_stats.cpu_ns over the same time).
+# pass (the target's procsum_stats.cpu_ns over the same time), and next to
+# them the two floors of bench_checker, read in the same process once the
+# checker is stopped: the resident code pages read in a tight loop after a
+# cache flush (best of 9), and read a period after the last at nice 19 (mean
+# of 8).
 #
 #   bench/profile/checker_profile.sh [ALGO [PERIOD_MS [SECONDS]]]
 #
@@ -32,9 +36,10 @@ perf record -q -e cpu-clock -F 4999 --call-graph dwarf,16384 -t "$tid" -o "$work
 wait "$target"
 per_pass=$(awk '/^passes /{print $4}' "$work/target.out")
 passes=$(awk '/^passes /{print $2}' "$work/target.out")
+floors=$(awk '/^floors /{print $2, $3}' "$work/target.out")
 
 perf script -i "$work/perf.data" -F ip,sym,dso 2> /dev/null | awk -v per_pass="$per_pass" -v passes="$passes" \
-    -v algo="$algo" -v period="$period" '
+    -v algo="$algo" -v period="$period" -v floors="$floors" '
 # The job a frame belongs to, or "" if it says nothing (libc helpers, the kernel).
 function job(sym, dso) {
     if (dso ~ /libxxhash|libisal/ || sym ~ /^(XXH|psum_xxh3|xxh3_|psum_page_digest|psum_pages_digest|psum_region_hasher|psum_b3|blake3|psum_blake3|crc64|psum_crc64|prefetch_page|hash_)/)
@@ -78,5 +83,11 @@ END {
     for (i = 1; i <= 7; i++) {
         k = order[i]
         printf "| %s | %.1f %% | %.2f |\n", name[k], 100 * n[k] / total, per_pass * n[k] / total
+    }
+    split(floors, f, " ")
+    if (f[1] > 0 && f[2] > 0) {
+        hashing = per_pass * n["hashing"] / total
+        printf "floor, tight loop: %.2f ms (the pass %.2fx it, its hashing alone %.2fx)\n", f[1], per_pass / f[1], hashing / f[1]
+        printf "floor, a period after the last: %.2f ms (the pass %.2fx it, its hashing alone %.2fx)\n", f[2], per_pass / f[2], hashing / f[2]
     }
 }'

@@ -4,8 +4,10 @@
  * a checker with the defaults but for the algorithm and the period, prints
  * the checker thread's id once the first pass after the start is over, then
  * lets the checker run for the given time and prints its CPU per pass over
- * that time (procsum_stats.cpu_ns). bench/profile/checker_profile.sh attaches
- * perf to the printed thread.
+ * that time (procsum_stats.cpu_ns). Then, the checker stopped, it reads the
+ * same resident pages as bench_checker's two floors do (bench/checker/pages.c),
+ * so that the breakdown can be set against them in the same run.
+ * bench/profile/checker_profile.sh attaches perf to the printed thread.
  *
  *   bench_profile_target ALGO PERIOD_MS SECONDS
  */
@@ -15,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench_util.h"
+#include "../checker/checker_bench.h"
 
 #define MAX_TASKS 64
 
@@ -73,6 +75,12 @@ int main(int argc, char **argv)
     printf("passes %llu cpu_ms_per_pass %.3f pages %llu\n", (unsigned long long)(b.passes - a.passes),
            (double)(b.cpu_ns - a.cpu_ns) / 1e6 / (double)(b.passes - a.passes),
            (unsigned long long)b.pages_tracked);
-    procsum_stop(c);
+    fflush(stdout);
+    if ((err = procsum_stop(c)) != 0) {
+        fprintf(stderr, "bench_profile_target: procsum_stop: %s\n", procsum_strerror(err));
+        return 1;
+    }
+    printf("floors %.3f %.3f pages %lld\n", pages_floor_ms(), pages_floor_at_period_ms(o.check_period_ms / 1000.0, 8),
+           (long long)pages_present_exec(NULL, 0));
     return 0;
 }
