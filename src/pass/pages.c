@@ -35,16 +35,19 @@ static bool still_mapped(psum_walk *w, const psum_page_baseline *pg)
     return pg->file == w->mapped_file && pg->file_page == page_in_file(r, pg->addr);
 }
 
-/* Digests are 8 or 32 bytes long: a multiple of 8, compared a word at a time. */
+/* Digests are 8 or 32 bytes long: compared a word at a time (a byte at a time past the last whole word). */
 static bool same_digest(const uint8_t *a, const uint8_t *b, size_t len)
 {
     uint64_t diff = 0;
-    for (size_t i = 0; i < len; i += 8) {
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
         uint64_t x, y;
         memcpy(&x, a + i, sizeof(x));
         memcpy(&y, b + i, sizeof(y));
         diff |= x ^ y;
     }
+    for (; i < len; i++)
+        diff |= (uint64_t)(a[i] ^ b[i]);
     return diff == 0;
 }
 
@@ -52,8 +55,11 @@ static bool same_digest(const uint8_t *a, const uint8_t *b, size_t len)
 static void set_digest(uint8_t out[PROCSUM_MAX_DIGEST], const uint8_t *digest, size_t len)
 {
     memset(out, 0, PROCSUM_MAX_DIGEST);
-    for (size_t i = 0; i < len; i += 8)
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8)
         memcpy(out + i, digest + i, 8);
+    for (; i < len; i++)
+        out[i] = digest[i];
 }
 
 void psum_pages_carry_below(psum_walk *w, uintptr_t addr, bool all)
