@@ -52,6 +52,10 @@
 #define MAX_CHECKS 64
 #define N_LIBS BENCH_N_LIBS
 #define MAX_CONFIGS 6
+/* The short period the one-bit changes are also timed at, after the window at the default period. */
+#define FAST_PERIOD_MS 10
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* Targets from the issue, and process_consistency's figures as the issue gives them. */
 #define TARGET_CPU_BLAKE3 1.0
@@ -83,6 +87,15 @@ typedef struct run_params {
     int checks;     /* procsum_check_now calls timed */
 } run_params;
 
+/* One-bit changes timed at one period: the time from each change to its report. */
+typedef struct latency {
+    unsigned period_ms;
+    int samples;
+    double ms[MAX_SAMPLES];
+    int timeouts;
+    double pass_ms; /* wall time of the checker's last pass at that period (procsum_stats.last_pass_ns) */
+} latency;
+
 /* What one child measures; sent back whole through a pipe. */
 typedef struct result {
     int ok;
@@ -106,11 +119,12 @@ typedef struct result {
     uint64_t window_passes, slow_passes;
     double cpu_ms_per_pass; /* procsum_stats.cpu_ns over the window's passes */
     double floor_ms;        /* reading the resident code pages once, caches flushed (pages_floor_ms) */
+    double floor_period_ms; /* the same read a period after the last, at the checker's priority (pages_floor_at_period_ms) */
+    int floor_period_reads;
     double cpu_pct_stats;   /* procsum_stats.cpu_ns */
     double cpu_pct_sched;   /* /proc/self/task/TID/schedstat; < 0 if unknown */
-    int samples;
-    double latency_ms[MAX_SAMPLES];
-    int latency_timeouts;
+    latency lat;      /* at the default period, during the window */
+    latency lat_fast; /* at FAST_PERIOD_MS */
     uint64_t unexpected_reports; /* reports that were not about the flipped page */
     int dlclose_ran;
     int dlclose_err;          /* first failing procsum_check_now after dlclose, or 0 */
@@ -147,12 +161,13 @@ int measure_config(result *r, procsum_algorithm algo, bool nonresident, const ru
 int flips_init(void);
 int flips_prepare(result *r);
 void flips_on_report(const procsum_mismatch *m, void *userdata);
-int flips_sample(result *r, const run_params *p, double period);
+int flips_sample(result *r, latency *l, const run_params *p, unsigned period_ms);
 uint64_t flips_unexpected(void);
 
 /* pages.c */
 int64_t pages_present_exec(uintptr_t *out, size_t cap);
 double pages_floor_ms(void);
+double pages_floor_at_period_ms(double period_s, int reads);
 
 /* figures.c */
 const char *mode_name(bool nonresident);
@@ -164,10 +179,12 @@ double beyond_mib(const result *r);
 double peak_mib(const result *r);
 double floor_pct(const result *r);
 double cpu_of(const result *r);
+double cpu_ms_per_pass_of(const result *r);
 double over_floor(const result *r);
+double over_period_floor(const result *r);
 const result *find_result(const run_set *s, procsum_algorithm a, bool nonresident);
 void fmt_cpu(char *buf, size_t n, double v);
-void fmt_latency(char *buf, size_t n, const result *r);
+void fmt_latency(char *buf, size_t n, const latency *l);
 void fmt_present(char *buf, size_t n, const result *r, const char *arrow);
 unsigned period_of(const run_set *s);
 

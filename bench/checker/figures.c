@@ -38,11 +38,33 @@ double peak_mib(const result *r)
     return r->hwm_reset ? growth_mib(r->after.hwm_kb, r->before.rss_kb) : -1;
 }
 
-/* Checker CPU as a multiple of the floor, both from the same run; -1 if either is unknown. */
+/*
+ * The checker's CPU per pass over the window, the larger of procsum's
+ * figure and the kernel's (as cpu_of). Per pass, not per second: on a busy
+ * machine a pass at the lowest priority ends late, the passes spread out,
+ * and a share of a core would fall with no pass getting cheaper.
+ */
+double cpu_ms_per_pass_of(const result *r)
+{
+    double sched = r->cpu_pct_sched >= 0 && r->window_passes
+                       ? r->cpu_pct_sched / 100 * r->window_s * 1e3 / (double)r->window_passes
+                       : -1;
+    return sched > r->cpu_ms_per_pass ? sched : r->cpu_ms_per_pass;
+}
+
+/* Checker CPU per pass as a multiple of the floor, both from the same run; -1 if either is unknown. */
 double over_floor(const result *r)
 {
-    double f = floor_pct(r);
-    return f > 0 && cpu_of(r) >= 0 ? cpu_of(r) / f : -1;
+    return r->floor_ms > 0 && cpu_ms_per_pass_of(r) >= 0 ? cpu_ms_per_pass_of(r) / r->floor_ms : -1;
+}
+
+/*
+ * The same against the floor read as the checker reads: a period after the
+ * last read, at the same priority, the mean of several.
+ */
+double over_period_floor(const result *r)
+{
+    return r->floor_period_ms > 0 && cpu_ms_per_pass_of(r) >= 0 ? cpu_ms_per_pass_of(r) / r->floor_period_ms : -1;
 }
 
 /* The floor as a share of a core at the period: reading the resident code once per period, nothing else. */
@@ -82,14 +104,13 @@ void fmt_cpu(char *buf, size_t n, double v)
         snprintf(buf, n, "%.3f", v);
 }
 
-void fmt_latency(char *buf, size_t n, const result *r)
+void fmt_latency(char *buf, size_t n, const latency *l)
 {
-    if (r->samples == 0)
-        snprintf(buf, n, "none (%d timeouts)", r->latency_timeouts);
+    if (l->samples == 0)
+        snprintf(buf, n, "none (%d timeouts)", l->timeouts);
     else
-        snprintf(buf, n, "%.0f (%.0f–%.0f)%s", bench_median(r->latency_ms, r->samples),
-                 bench_min(r->latency_ms, r->samples), bench_max(r->latency_ms, r->samples),
-                 r->latency_timeouts ? " + timeouts" : "");
+        snprintf(buf, n, "%.0f (%.0f–%.0f)%s", bench_median(l->ms, l->samples), bench_min(l->ms, l->samples),
+                 bench_max(l->ms, l->samples), l->timeouts ? " + timeouts" : "");
 }
 
 void fmt_present(char *buf, size_t n, const result *r, const char *arrow)

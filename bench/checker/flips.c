@@ -118,17 +118,19 @@ static uint64_t reports_now(void)
 }
 
 /*
- * Flips the bit and restores it, p->samples changes in all, and notes the
- * time from each to its report. Each change waits a different fraction of
+ * Flips the bit and restores it, p->samples changes in all, and notes in l
+ * the time from each to its report by a checker at period_ms. Each change waits a different fraction of
  * the period first, so that the changes fall evenly over the phase of the
  * checker's passes. The code is left as it was, and the report of the last
  * restore outside the figures.
  */
-int flips_sample(result *r, const run_params *p, double period)
+int flips_sample(result *r, latency *l, const run_params *p, unsigned period_ms)
 {
     int samples = p->samples;
+    double period = period_ms / 1000.0;
     bool flipped = false;
-    r->samples = 0;
+    l->period_ms = period_ms;
+    l->samples = 0;
     for (int i = 0; i < samples && i < MAX_SAMPLES; i++) {
         int stratum = (i * 5 + 2) % samples; /* 5 is prime to the usual sample counts: a spread order */
         bench_sleep_s(period * (stratum + 0.5) / samples);
@@ -139,10 +141,10 @@ int flips_sample(result *r, const run_params *p, double period)
         double t_flip = bench_now_s();
         double at = wait_report(had, t_flip + 4 * period + 5);
         if (at < 0) {
-            r->latency_timeouts++;
+            l->timeouts++;
             continue;
         }
-        r->latency_ms[r->samples++] = (at - t_flip) * 1e3;
+        l->ms[l->samples++] = (at - t_flip) * 1e3;
     }
     if (flipped) {
         uint64_t had = reports_now();

@@ -39,20 +39,6 @@ static int load_process(run *x)
     return flips_prepare(r);
 }
 
-/* The checker's thread: the one in `after` that was not in `before`. */
-static pid_t new_thread(const pid_t *before, int n_before, const pid_t *after, int n_after)
-{
-    pid_t tid = -1;
-    for (int i = 0; i < n_after; i++) {
-        bool old = false;
-        for (int j = 0; j < n_before; j++)
-            old = old || after[i] == before[j];
-        if (!old)
-            tid = tid == -1 ? after[i] : -2;
-    }
-    return tid;
-}
-
 /* The figures before the start, then procsum_start with the defaults but for the configuration. */
 static int start_checker(run *x)
 {
@@ -79,7 +65,7 @@ static int start_checker(run *x)
     r->start_ms = (bench_now_s() - t) * 1e3;
     if (err)
         FAIL(r, "procsum_start: %s", procsum_strerror(err));
-    x->checker_tid = new_thread(before, n_before, after, bench_list_tasks(after, 64));
+    x->checker_tid = bench_new_task(before, n_before, after, bench_list_tasks(after, 64));
     return 0;
 }
 
@@ -142,7 +128,7 @@ static int run_window(run *x)
     double sched0 = x->checker_tid > 0 ? bench_task_cpu_ns(x->checker_tid) : -1;
     if ((err = procsum_get_stats(x->checker, &a)) != 0)
         FAIL(r, "procsum_get_stats: %s", procsum_strerror(err));
-    if (flips_sample(r, x->p, x->period_s) != 0)
+    if (flips_sample(r, &r->lat, x->p, r->period_ms) != 0)
         return -1;
     bench_sleep_s(w0 + x->p->seconds - bench_now_s());
     if ((err = procsum_get_stats(x->checker, &b)) != 0)
@@ -160,6 +146,7 @@ static int run_window(run *x)
     r->pages_tracked = b.pages_tracked;
     r->skipped_pages = b.skipped_pages;
     r->table_bytes = b.table_bytes;
+    r->lat.pass_ms = (double)b.last_pass_ns / 1e6;
     return 0;
 }
 
@@ -171,7 +158,39 @@ static int end_figures(run *x)
         FAIL(r, "reading /proc/self/status");
     r->present_after = pages_present_exec(NULL, 0);
     r->floor_ms = pages_floor_ms();
+    /* As many reads as the window had passes, within 3..8: a few seconds at the default period. */
+    int reads = (int)(x->p->seconds / x->period_s);
+    r->floor_period_reads = reads < 3 ? 3 : reads > 8 ? 8 : reads;
+    r->floor_period_ms = pages_floor_at_period_ms(x->period_s, r->floor_period_reads);
     r->unexpected_reports = flips_unexpected();
+    return 0;
+}
+
+/*
+ * The one-bit changes again with a checker at FAST_PERIOD_MS: the first
+ * one is stopped and a second one started (its first baseline taken), which
+ * the unloading step then uses.
+ */
+static int fast_latency(run *x)
+{
+    result *r = x->r;
+    int err = procsum_stop(x->checker);
+    x->checker = NULL;
+    if (err)
+        FAIL(r, "procsum_stop: %s", procsum_strerror(err));
+    procsum_options o;
+    procsum_options_init(&o);
+    o.algorithm = (procsum_algorithm)r->algo;
+    o.include_nonresident = r->nonresident;
+    o.check_period_ms = FAST_PERIOD_MS;
+    if ((err = procsum_start(&o, flips_on_report, NULL, &x->checker)) != 0)
+        FAIL(r, "procsum_start at %u ms: %s", FAST_PERIOD_MS, procsum_strerror(err));
+    if (flips_sample(r, &r->lat_fast, x->p, FAST_PERIOD_MS) != 0)
+        return -1;
+    procsum_stats s;
+    if ((err = procsum_get_stats(x->checker, &s)) != 0)
+        FAIL(r, "procsum_get_stats: %s", procsum_strerror(err));
+    r->lat_fast.pass_ms = (double)s.last_pass_ns / 1e6;
     return 0;
 }
 
@@ -199,7 +218,7 @@ int measure_config(result *r, procsum_algorithm algo, bool nonresident, const ru
     r->algo = (int)algo;
     r->nonresident = nonresident;
     if (load_process(&x) == 0 && start_checker(&x) == 0 && time_checks(&x) == 0 && run_window(&x) == 0 &&
-        end_figures(&x) == 0) {
+        end_figures(&x) == 0 && fast_latency(&x) == 0) {
         unload_and_check(&x);
         r->ok = 1;
     }

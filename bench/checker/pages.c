@@ -5,9 +5,12 @@
  * to read those pages once.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "checker_bench.h"
@@ -129,4 +132,57 @@ double pages_floor_ms(void)
     free(sweep);
     free(pages);
     return best;
+}
+
+/* The floor read as the checker reads: what the reading thread needs and returns. */
+typedef struct period_reads {
+    const uintptr_t *pages;
+    size_t count;
+    double period_s;
+    int reads;
+    double ms; /* mean CPU time per read; -1 if unknown */
+} period_reads;
+
+static void *read_each_period(void *arg)
+{
+    period_reads *pr = arg;
+    /* The checker's thread runs at nice 19 (procsum_options.low_priority): so does this one. */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+    volatile uint64_t sink = 0;
+    size_t words = (size_t)sysconf(_SC_PAGESIZE) / sizeof(uint64_t);
+    double total = 0;
+    for (int round = 0; round < pr->reads; round++) {
+        bench_sleep_s(pr->period_s);
+        double t = bench_thread_cpu_s();
+        for (size_t i = 0; i < pr->count; i++)
+            sink += sum_words((const uint64_t *)pr->pages[i], words);
+        total += bench_thread_cpu_s() - t;
+    }
+    (void)sink;
+    pr->ms = total / pr->reads * 1e3;
+    return NULL;
+}
+
+/*
+ * The same plain read of the resident executable pages, done the way the
+ * checker's passes are: on a thread of its own at the checker's priority,
+ * each read a period after the last (the caches, the TLB and the core are
+ * left to the rest of the machine in between, no sweep needed), `reads`
+ * reads; their mean CPU time in ms, as the checker's CPU per pass is a mean
+ * over its passes. -1 if it cannot be measured.
+ */
+double pages_floor_at_period_ms(double period_s, int reads)
+{
+    int64_t n = pages_present_exec(NULL, 0);
+    if (n <= 0 || reads <= 0)
+        return -1;
+    uintptr_t *pages = malloc((size_t)n * sizeof(*pages));
+    int64_t got = pages ? pages_present_exec(pages, (size_t)n) : -1;
+    period_reads pr = {.pages = pages, .count = (size_t)(got < n ? got : n), .period_s = period_s, .reads = reads,
+                       .ms = -1};
+    pthread_t th;
+    if (got > 0 && pthread_create(&th, NULL, read_each_period, &pr) == 0)
+        pthread_join(th, NULL);
+    free(pages);
+    return pr.ms;
 }

@@ -99,6 +99,9 @@ bool bench_reset_hwm(void);
 /* The thread ids of this process, at most cap of them; how many, or -1. */
 int bench_list_tasks(pid_t *tids, int cap);
 
+/* The thread in `after` that is not in `before`: -1 if none, -2 if several. */
+pid_t bench_new_task(const pid_t *before, int n_before, const pid_t *after, int n_after);
+
 /* CPU time of one thread of this process in ns, from the kernel's schedstat; -1 if unknown. */
 double bench_task_cpu_ns(pid_t tid);
 

@@ -115,6 +115,19 @@ int bench_list_tasks(pid_t *tids, int cap)
     return n;
 }
 
+pid_t bench_new_task(const pid_t *before, int n_before, const pid_t *after, int n_after)
+{
+    pid_t tid = -1;
+    for (int i = 0; i < n_after; i++) {
+        bool old = false;
+        for (int j = 0; j < n_before; j++)
+            old = old || after[i] == before[j];
+        if (!old)
+            tid = tid == -1 ? after[i] : -2;
+    }
+    return tid;
+}
+
 double bench_task_cpu_ns(pid_t tid)
 {
     char path[64];

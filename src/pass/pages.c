@@ -1,4 +1,11 @@
-/* The page state machine: each page read compared with its baseline; pages not read carried over. */
+/*
+ * The page state machine: each page read compared with its baseline; pages
+ * not read carried over. This runs for every page of every pass, so the
+ * common case (a settled page read again with the same digest) is kept
+ * free of library calls: digests are compared and copied a word at a time,
+ * the new baseline is written where it lands in the table, and the carry of
+ * unread pages is only called when an old page lies below the one read.
+ */
 #include "pass.h"
 
 #include <stdlib.h>
@@ -28,6 +35,33 @@ static bool still_mapped(psum_walk *w, const psum_page_baseline *pg)
     return pg->file == w->mapped_file && pg->file_page == page_in_file(r, pg->addr);
 }
 
+/* Digests are 8 or 32 bytes long: compared a word at a time (a byte at a time past the last whole word). */
+static bool same_digest(const uint8_t *a, const uint8_t *b, size_t len)
+{
+    uint64_t diff = 0;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, sizeof(x));
+        memcpy(&y, b + i, sizeof(y));
+        diff |= x ^ y;
+    }
+    for (; i < len; i++)
+        diff |= (uint64_t)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+/* The digest and zeros after it, as every baseline holds it. */
+static void set_digest(uint8_t out[PROCSUM_MAX_DIGEST], const uint8_t *digest, size_t len)
+{
+    memset(out, 0, PROCSUM_MAX_DIGEST);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8)
+        memcpy(out + i, digest + i, 8);
+    for (; i < len; i++)
+        out[i] = digest[i];
+}
+
 void psum_pages_carry_below(psum_walk *w, uintptr_t addr, bool all)
 {
     const psum_snapshot *old = w->old;
@@ -45,11 +79,11 @@ static bool matches_baseline(const psum_pass *p, const psum_page_baseline *was, 
                              const uint8_t *bytes)
 {
     if (was->index == now->index)
-        return memcmp(was->digest, now->digest, p->digest_len) == 0;
+        return same_digest(was->digest, now->digest, p->digest_len);
     /* The region's bounds moved: digest the page at its old position to compare like with like. */
     uint8_t at_old[PROCSUM_MAX_DIGEST];
     psum_page_digest_at_keyed(p->algo, psum_pass_key(p), bytes, was->index, at_old);
-    return memcmp(was->digest, at_old, p->digest_len) == 0;
+    return same_digest(was->digest, at_old, p->digest_len);
 }
 
 static uint32_t digest_tag(const uint8_t *digest)
@@ -87,7 +121,7 @@ bool psum_pages_confirm_now(psum_walk *w, const psum_region_walk *rw, const psum
         return false;
     uint8_t again[PROCSUM_MAX_DIGEST];
     psum_page_digest_at_keyed(p->algo, psum_pass_key(p), p->confirm_page, now->index, again);
-    return memcmp(again, now->digest, p->digest_len) == 0;
+    return same_digest(again, now->digest, p->digest_len);
 }
 
 static int compare_page(psum_walk *w, psum_region_walk *rw, psum_page_baseline *now, const uint8_t *bytes)
@@ -95,7 +129,6 @@ static int compare_page(psum_walk *w, psum_region_walk *rw, psum_page_baseline *
     const psum_snapshot *old = w->old;
     /* Pages of the very first pass are the program as started: settled at once. */
     now->state = old == NULL ? PSUM_PAGE_SETTLED : PSUM_PAGE_TENTATIVE;
-    psum_pages_carry_below(w, now->addr, false);
     if (!old || w->old_cursor == old->page_count || old->pages[w->old_cursor].addr != now->addr)
         return old == NULL ? psum_findings_verify_new_page(w, rw, now, bytes) : 0;
     const psum_page_baseline *was = &old->pages[w->old_cursor++];
@@ -125,22 +158,42 @@ static int compare_page(psum_walk *w, psum_region_walk *rw, psum_page_baseline *
     return psum_findings_note_change(w, rw, now, was, bytes);
 }
 
-int psum_pages_take(psum_walk *w, psum_region_walk *rw, size_t index, const uint8_t *digest, const uint8_t *bytes)
+/*
+ * Old pages below addr that were not read this pass are carried first: the
+ * new baseline of the page at addr is then built in place, in the slot after
+ * them.
+ */
+static void carry_before(psum_walk *w, uintptr_t addr)
+{
+    const psum_snapshot *old = w->old;
+    if (old && w->old_cursor < old->page_count && old->pages[w->old_cursor].addr < addr)
+        psum_pages_carry_below(w, addr, false);
+}
+
+int psum_pages_take(psum_walk *w, psum_region_walk *rw, size_t first, size_t count, const uint8_t *digests,
+                    const uint8_t *bytes)
 {
     const psum_os_region *r = rw->region;
-    psum_page_baseline pg = {
-        .addr = r->start + index * PROCSUM_PAGE_SIZE,
-        .time_ns = w->now_ns,
-        .file = rw->file,
-        .index = (uint32_t)index,
-    };
-    pg.file_page = page_in_file(r, pg.addr);
-    memcpy(pg.digest, digest, w->p->digest_len);
-    int err = compare_page(w, rw, &pg, bytes);
-    if (err)
-        return err;
-    if (pg.state == PSUM_PAGE_TENTATIVE)
-        rw->unsettled++;
-    w->out->pages[w->out->page_count++] = pg;
+    size_t len = w->p->digest_len;
+    for (size_t k = 0; k < count; k++) {
+        size_t index = first + k;
+        uintptr_t addr = r->start + index * PROCSUM_PAGE_SIZE;
+        carry_before(w, addr);
+        psum_page_baseline *pg = &w->out->pages[w->out->page_count];
+        pg->addr = addr;
+        pg->time_ns = w->now_ns;
+        pg->file = rw->file;
+        pg->file_page = page_in_file(r, addr);
+        pg->index = (uint32_t)index;
+        pg->suspect_index = 0;
+        pg->suspect_tag = 0;
+        set_digest(pg->digest, digests + k * len, len);
+        int err = compare_page(w, rw, pg, bytes + k * PROCSUM_PAGE_SIZE);
+        if (err)
+            return err;
+        if (pg->state == PSUM_PAGE_TENTATIVE)
+            rw->unsettled++;
+        w->out->page_count++;
+    }
     return 0;
 }

@@ -14,14 +14,7 @@ typedef struct slice {
 
 static int take_pages(slice *s, size_t i, size_t j, const uint8_t *bytes)
 {
-    psum_pass *p = s->w->p;
-    for (size_t k = i; k < j; k++) {
-        int err = psum_pages_take(s->w, s->rw, s->first + k, p->page_digests + (k - i) * p->digest_len,
-                                  bytes + k * PROCSUM_PAGE_SIZE);
-        if (err)
-            return err;
-    }
-    return 0;
+    return psum_pages_take(s->w, s->rw, s->first + i, j - i, s->w->p->page_digests, bytes + i * PROCSUM_PAGE_SIZE);
 }
 
 /*

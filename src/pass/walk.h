@@ -61,8 +61,13 @@ int psum_table_add_file(psum_snapshot *s, const psum_os_region *r, uint32_t *out
 const psum_region_baseline *psum_table_find_region(const psum_snapshot *old, const psum_os_region *r);
 void psum_table_prune_files(psum_snapshot *s);
 
-/* pages.c: records one hashed page, compared with its baseline, in the new snapshot. */
-int psum_pages_take(psum_walk *w, psum_region_walk *rw, size_t index, const uint8_t *digest, const uint8_t *bytes);
+/*
+ * pages.c: records `count` hashed pages from index `first` of the region
+ * (their digests one after the other, their bytes from `bytes`), each
+ * compared with its baseline, in the new snapshot.
+ */
+int psum_pages_take(psum_walk *w, psum_region_walk *rw, size_t first, size_t count, const uint8_t *digests,
+                    const uint8_t *bytes);
 /* Old pages below addr (all, with `all`) were not read this pass: keep those whose file page is still mapped there. */
 bool psum_pages_confirm_now(psum_walk *w, const psum_region_walk *rw, const psum_page_baseline *now);
 void psum_pages_carry_below(psum_walk *w, uintptr_t addr, bool all);
