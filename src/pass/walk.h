@@ -61,8 +61,14 @@ int psum_table_add_file(psum_snapshot *s, const psum_os_region *r, uint32_t *out
 const psum_region_baseline *psum_table_find_region(const psum_snapshot *old, const psum_os_region *r);
 void psum_table_prune_files(psum_snapshot *s);
 
-/* pages.c: records one hashed page, compared with its baseline, in the new snapshot. */
-int psum_pages_take(psum_walk *w, psum_region_walk *rw, size_t index, const uint8_t *digest, const uint8_t *bytes);
+/*
+ * pages.c: records one hashed page, compared with its baseline, in the new
+ * snapshot. shared: the page's entry in the digest cache (a page-cache
+ * page, with opts.digest_cache), else NULL; bytes NULL when the digest came
+ * from the cache, the page then read only if its bytes are needed.
+ */
+int psum_pages_take(psum_walk *w, psum_region_walk *rw, size_t index, const uint8_t *digest, const uint8_t *bytes,
+                    psum_digestcache_entry *shared);
 /* Old pages below addr (all, with `all`) were not read this pass: keep those whose file page is still mapped there. */
 bool psum_pages_confirm_now(psum_walk *w, const psum_region_walk *rw, const psum_page_baseline *now);
 void psum_pages_carry_below(psum_walk *w, uintptr_t addr, bool all);
@@ -76,9 +82,13 @@ int psum_slices_take_region(psum_walk *w, psum_region_walk *rw, uint8_t *region_
 /* findings.c: a change seen twice: describe it against the file, repair it if asked. */
 int psum_findings_note_change(psum_walk *w, psum_region_walk *rw, psum_page_baseline *now,
                               const psum_page_baseline *was, const uint8_t *bytes);
-/* A page gets its baseline: with verify_file, report it once if it already differs from its file. */
+/*
+ * A page gets its baseline: with verify_file, report it once if it already
+ * differs from its file. *flags (may be NULL) gains the
+ * PSUM_DIGESTCACHE_MATCHED_* bit when it was compared and matched.
+ */
 int psum_findings_verify_new_page(psum_walk *w, psum_region_walk *rw, const psum_page_baseline *now,
-                                  const uint8_t *bytes);
+                                  const uint8_t *bytes, unsigned *flags);
 /* Builds the psum_change for the findings f of one region and hands it to on_change. */
 void psum_findings_report(psum_walk *w, const psum_region_walk *rw, const psum_findings *f,
                           procsum_report_kind kind, const uint8_t *region_digest, bool complete,

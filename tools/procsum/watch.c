@@ -20,6 +20,7 @@
 typedef struct watch_run {
     const psum_cli *cli;
     psum_writer *w;
+    procsum_digest_cache *shared; /* the page-cache pages' digests, shared by every checker */
     pthread_mutex_t lock; /* every write, and a watched process's executable */
     int write_failed;
 } watch_run;
@@ -93,6 +94,7 @@ static int start_one(watch_run *run, watch_list *l, long pid)
     *p = (watched){.run = run, .pid = pid, .exe = psum_proc_executable(pid)};
     procsum_options o = run->cli->opts;
     o.pid = pid;
+    o.digest_cache = run->shared;
     int err = procsum_start(&o, on_change, p, &p->checker);
     if (err) {
         write_state(run, p, pid, "not-watched", "error", err, 0);
@@ -218,11 +220,16 @@ int psum_cmd_watch(const psum_cli *c, psum_writer *w)
     psum_event_origin at;
     psum_event_origin_now(&at); /* the host's name is looked up here, before any other thread asks */
     watch_run run = {.cli = c, .w = w};
+    int err = procsum_digest_cache_new(&c->opts, &run.shared);
+    if (err) {
+        psum_pid_list_free(&pids);
+        return psum_cli_fail("cannot watch", err);
+    }
     pthread_mutex_init(&run.lock, NULL);
     watch_list l = {0};
     rc = psum_write_begin(w, PSUM_LIST_EVENTS, c->opts.algorithm) ? PSUM_EXIT_FAILURE : PSUM_EXIT_OK;
     for (size_t i = 0; !rc && i < pids.count; i++) {
-        int err = start_one(&run, &l, pids.pids[i]);
+        err = start_one(&run, &l, pids.pids[i]);
         if (err == PROCSUM_ENOMEM)
             rc = psum_cli_fail("cannot watch", err);
         else if (err && c->all)
@@ -247,6 +254,7 @@ int psum_cmd_watch(const psum_cli *c, psum_writer *w)
     for (size_t i = 0; i < l.count; i++)
         stop_one(l.items[i]);
     free(l.items);
+    procsum_digest_cache_free(run.shared);
     psum_pid_list_free(&l.refused);
     psum_pid_list_free(&pids);
     if (!rc && (run.write_failed || psum_write_end(w)))
