@@ -15,17 +15,12 @@
  *
  *   build/bench/bench_watch [COPIES [ROUNDS]]
  */
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench_util.h"
 #include "procsum.h"
-
-extern char **environ;
 
 #define MAX_COPIES 200
 /* A watch's --period: the cache keeps a digest this long. Long enough for a round on a busy machine. */
@@ -38,12 +33,6 @@ typedef struct figures {
     double round_s;                     /* the longest round, wall time: it must fit in the period */
     int failed;
 } figures;
-
-static pid_t spawn(char *const argv[])
-{
-    pid_t pid;
-    return posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) == 0 ? pid : -1;
-}
 
 /* Watches pids[0..n) for rounds passes, a period apart, sharing a cache or not. */
 static figures watch(const pid_t *pids, size_t n, bool share, int rounds)
@@ -112,18 +101,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_watch [COPIES (5-%d) [ROUNDS (1 or more)]]\n", MAX_COPIES);
         return 2;
     }
-    char *sleeper[] = {"sleep", "600", NULL};
-    char *python[] = {"python3", "-c", "import time; time.sleep(600)", NULL};
     pid_t pids[2 * MAX_COPIES];
-    size_t n = 0;
-    for (size_t i = 0; i < copies; i++) {
-        pids[n++] = spawn(sleeper);
-        pids[n++] = spawn(python);
-        if (pids[n - 1] < 0 || pids[n - 2] < 0) {
-            fprintf(stderr, "bench_watch: cannot start sleep and python3\n");
-            return 1;
-        }
-    }
+    size_t n = 2 * copies;
+    if (bench_start_sleepers(copies, pids) != 0)
+        return 1;
     bench_sleep_s(5.0); /* every interpreter started (through a version manager's shim, maybe) and imported */
     /* pids alternate: sleep, python3, sleep, ... so the first k hold k/2 of each. */
     /* Without the cache first: every process is read whole a few times before the figures that share. */
@@ -132,10 +113,7 @@ int main(int argc, char **argv)
     figures first = watch(pids, 1, true, rounds);
     figures ten = watch(pids, 10, true, rounds);
     figures all = watch(pids, n, true, rounds);
-    for (size_t i = 0; i < n; i++)
-        kill(pids[i], SIGKILL);
-    for (size_t i = 0; i < n; i++)
-        waitpid(pids[i], NULL, 0);
+    bench_stop_sleepers(pids, n);
     printf("| %-34s | %9s | %10s | %12s | %8s | %7s | %8s |\n", "watched, per pass", "processes", "MiB hashed",
            "pages shared", "CPU ms", "round s", "x one");
     printf("|%.36s|%.11s|%.12s|%.14s|%.10s|%.9s|%.10s|\n", "------------------------------------", "-----------",
