@@ -41,8 +41,10 @@ static int ask(psum_pass *p, uintptr_t base, size_t n)
     if (p->shared && psum_os_page_frames(p->target, base, n, p->resident, p->cached, p->frames) == 0)
         return 0;
     if (p->shared) {
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             p->cached[i] = false;
+            p->frames[i] = 0;
+        }
     }
     return psum_os_resident(p->target, base, n, p->resident);
 }
