@@ -80,6 +80,9 @@ typedef enum procsum_algorithm {
     PROCSUM_ALGO_XXH3 = 2    /* 8-byte XXH3-64; fast, catches accidents only */
 } procsum_algorithm;
 
+/* A digest cache that checkers of many processes share (procsum_digest_cache_new). */
+typedef struct procsum_digest_cache procsum_digest_cache;
+
 typedef struct procsum_options {
     unsigned check_period_ms;    /* default 1000; 0 is refused (PROCSUM_EINVAL) */
     bool skip_libs;              /* default false: true checks only the main executable */
@@ -173,6 +176,24 @@ typedef struct procsum_options {
      * pattern, or more than PROCSUM_MAX_SKIP_FILES, is PROCSUM_EINVAL.
      */
     const char *const *skip_files;
+    /*
+     * default NULL. A cache from procsum_digest_cache_new() that several
+     * checkers share (one per process, procsum watch --all): a page of a
+     * file's page cache (not a process's private copy of it) is the same
+     * physical page in every process that maps that file page, so its
+     * digest, taken by one checker, serves the others for one period of
+     * the cache instead of being read and hashed by each. Private copies
+     * are read by each checker. A page whose shared digest differs from
+     * the process's baseline is read from that process before anything is
+     * reported, so each process's report is about its own mapping. A region
+     * whose pages came from the cache has no region digest that pass
+     * (reports then carry page digests: digest_is_page). The checker's
+     * algorithm and keyed_digests must be the cache's (else
+     * PROCSUM_EINVAL); keyed checkers use the cache's key. The cache must
+     * outlive every checker given it. A checker started in a forked child
+     * (follow_fork) does without it.
+     */
+    procsum_digest_cache *digest_cache;
 } procsum_options;
 
 /* The most patterns options.skip_files may hold. */
@@ -473,6 +494,11 @@ typedef struct procsum_stats {
      * PROCSUM_ESRCH in last_error says that it exited.
      */
     uint64_t new_programs;
+    /*
+     * Pages of the last pass whose digest came from options.digest_cache
+     * (another checker had hashed the same page-cache page), not read.
+     */
+    uint64_t pages_shared;
 } procsum_stats;
 
 /* Fills *out with c's counters (each read atomically); safe from any thread. */
@@ -556,6 +582,19 @@ PROCSUM_API int procsum_verifier_new(const procsum_options *o, procsum_verifier 
 PROCSUM_API int procsum_verifier_check(procsum_verifier *v, long pid, procsum_verify_result *out);
 /* v may be NULL. */
 PROCSUM_API void procsum_verifier_free(procsum_verifier *v);
+
+/*
+ * A digest cache for options.digest_cache, safe to use from every
+ * checker's thread at once. It takes o's algorithm and keyed_digests (a
+ * keyed cache draws the key its checkers share), and keeps a page's digest
+ * for o->check_period_ms: a change of a shared page is seen by each
+ * checker within two periods. Its memory is bounded (about 20 MiB at most,
+ * for 128k pages); entries older than a period are replaced. o->pid and
+ * the other fields are ignored.
+ */
+PROCSUM_API int procsum_digest_cache_new(const procsum_options *o, procsum_digest_cache **out);
+/* c may be NULL. Only once no checker uses it any more (procsum_stop). */
+PROCSUM_API void procsum_digest_cache_free(procsum_digest_cache *c);
 
 /* Words for a code returned by any procsum function; never NULL. */
 PROCSUM_API const char *procsum_strerror(int err);

@@ -8,6 +8,7 @@
 
 #include "checker.h"
 #include "digest/digest.h"
+#include "digestcache.h"
 #include "errors.h"
 #include "names.h"
 #include "oneshot.h"
@@ -50,6 +51,8 @@ static int validate(const procsum_options *o)
 {
     if (!o || !psum_algorithm_valid(o->algorithm) || o->max_cpu_percent > 100 || o->check_period_ms == 0 ||
         o->pid < 0)
+        return PROCSUM_EINVAL;
+    if (o->digest_cache && !psum_digestcache_fits(o->digest_cache, o))
         return PROCSUM_EINVAL;
     return validate_skip_files(o->skip_files);
 }
@@ -258,4 +261,19 @@ PSUM_NAME_FUNCTION(procsum_repair_name, procsum_repair, PROCSUM_REPAIR_MAP)
 const char *procsum_version_string(void)
 {
     return STR(PROCSUM_VERSION_MAJOR) "." STR(PROCSUM_VERSION_MINOR) "." STR(PROCSUM_VERSION_PATCH);
+}
+
+int procsum_digest_cache_new(const procsum_options *o, procsum_digest_cache **out)
+{
+    if (!out)
+        return PROCSUM_EINVAL;
+    *out = NULL;
+    if (!o || !psum_algorithm_valid(o->algorithm) || o->check_period_ms == 0)
+        return PROCSUM_EINVAL;
+    return psum_error_filter(psum_digestcache_new(o, out));
+}
+
+void procsum_digest_cache_free(procsum_digest_cache *c)
+{
+    psum_digestcache_free(c);
 }

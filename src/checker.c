@@ -74,6 +74,7 @@ struct procsum_checker {
     atomic_uint_least64_t cpu_ns;
     atomic_int last_error; /* of the latest failed pass in the background; 0 if none */
     atomic_uint_least64_t new_programs; /* another process ran a new program: a fresh baseline each time */
+    atomic_uint_least64_t pages_shared;  /* digests the last pass took from options.digest_cache */
 
     procsum_checker *forked_child; /* follow_fork: the checker started in this (child) process */
 };
@@ -179,6 +180,7 @@ static int check_once_in_gate(procsum_checker *c, bool fresh)
         atomic_fetch_add(&c->slow_passes, 1);
     atomic_store(&c->pages_tracked, next->page_count);
     atomic_store(&c->pages_skipped, c->pass.pages_skipped);
+    atomic_store(&c->pages_shared, c->pass.pages_shared);
     atomic_store(&c->regions_hashed, next->region_count);
     atomic_store(&c->bytes_hashed, c->pass.bytes_read);
     atomic_store(&c->table_bytes, psum_table_bytes(&c->pass, next));
@@ -242,6 +244,7 @@ static int checker_new(const procsum_options *o, procsum_callback cb, void *user
     atomic_init(&c->cpu_ns, 0);
     atomic_init(&c->last_error, 0);
     atomic_init(&c->new_programs, 0);
+    atomic_init(&c->pages_shared, 0);
     int err = psum_text_dup_list(o->skip_files, &c->skip_files);
     c->opts.skip_files = (const char *const *)c->skip_files;
     if (!err)
@@ -483,6 +486,7 @@ void psum_checker_stats(const procsum_checker *c, procsum_stats *out)
     out->table_bytes = atomic_load(&m->table_bytes);
     out->last_error = atomic_load(&m->last_error);
     out->new_programs = atomic_load(&m->new_programs);
+    out->pages_shared = atomic_load(&m->pages_shared);
 }
 
 int psum_checker_run(const procsum_options *o, procsum_callback cb, void *userdata)
@@ -526,7 +530,10 @@ static void restart_in_child(void *followed)
      * its process as it would read another one (its maps, process_vm_readv),
      * never through the loader, so it cannot block on that lock.
      */
-    if (checker_new(&parent->opts, parent->cb, parent->userdata, (long)psum_os_process_id(), &c) != 0)
+    /* The digest cache's lock may have been held by another thread at the instant of the fork. */
+    procsum_options o = parent->opts;
+    o.digest_cache = NULL;
+    if (checker_new(&o, parent->cb, parent->userdata, (long)psum_os_process_id(), &c) != 0)
         return;
     /* The inherited baseline was digested with the parent's key. */
     c->pass.key = parent->pass.key;

@@ -2,9 +2,10 @@
  * The library checking another process: procsum_verify and a verifier
  * find one bit written into a child's code through /proc/PID/mem, at the
  * right file offset, and nothing in a clean child; procsum_start with a pid
- * reports a change, says when the process ran a new program and when it
- * exited. The child is forked from the test, so its code is at the same
- * addresses as ours: the test knows where to write. Only procsum.h is used.
+ * reports a change, says when the process ran a new program (and reads
+ * the new program's pages) and when it exited. The child is forked from
+ * the test, so its code is at the same addresses as ours: the test knows
+ * where to write. Only procsum.h is used.
  */
 #include <criterion/criterion.h>
 
@@ -241,6 +242,11 @@ Test(start, another_process_change_exec_exit)
     }
     cr_assert_eq(st.new_programs, 1u);
     cr_assert_eq(atomic_load(&changes_seen), 1, "the new program was reported as a change");
+    /* Its pages are read in the address space it runs in now, not in the one it left. */
+    cr_assert_geq(procsum_check_now(c), 0);
+    cr_assert_eq(procsum_get_stats(c, &st), 0);
+    cr_assert_gt(st.pages_tracked, 0, "no page of the new program was read");
+    cr_assert_eq(st.last_error, 0);
 
     end_child(pid, command);
     cr_assert_eq(procsum_check_now(c), PROCSUM_ESRCH);

@@ -142,4 +142,16 @@ int bench_write_file(const char *path, const char *text);
 int bench_write_section(const char *path, const char *begin_mark, const char *end_mark, const char *head,
                         const char *generated);
 
+/* ------------------------------------------------------------------ procs.c */
+
+/*
+ * A host's many processes: starts `copies` processes of one program (sleep)
+ * and `copies` python3 interpreters, alternating (pids[0] a sleep, pids[1] a
+ * python3, ...), each living ten minutes; 2 * copies ids in pids. 0, or -1
+ * after saying why on stderr (those started are stopped).
+ */
+int bench_start_sleepers(size_t copies, pid_t *pids);
+/* Kills and reaps pids[0..n). */
+void bench_stop_sleepers(const pid_t *pids, size_t n);
+
 #endif

@@ -11,17 +11,12 @@
  *
  *   build/bench/bench_verify [COPIES]
  */
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench_util.h"
 #include "procsum.h"
-
-extern char **environ;
 
 #define MAX_COPIES 200
 
@@ -30,12 +25,6 @@ typedef struct figures {
     double cpu_s;
     int failed;
 } figures;
-
-static pid_t spawn(char *const argv[])
-{
-    pid_t pid;
-    return posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) == 0 ? pid : -1;
-}
 
 /* Verifies pids[0..n) with one verifier, or a new one for each (fresh). */
 static figures verify(const pid_t *pids, size_t n, bool fresh)
@@ -80,28 +69,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_verify [COPIES (1-%d)]\n", MAX_COPIES);
         return 2;
     }
-    char *sleeper[] = {"sleep", "600", NULL};
-    char *python[] = {"python3", "-c", "import time; time.sleep(600)", NULL};
     pid_t pids[2 * MAX_COPIES];
-    size_t n = 0;
-    for (size_t i = 0; i < copies; i++) {
-        pids[n++] = spawn(sleeper);
-        pids[n++] = spawn(python);
-        if (pids[n - 1] < 0 || pids[n - 2] < 0) {
-            fprintf(stderr, "bench_verify: cannot start sleep and python3\n");
-            return 1;
-        }
-    }
+    size_t n = 2 * copies;
+    if (bench_start_sleepers(copies, pids) != 0)
+        return 1;
     /* Every interpreter started and imported what it imports: a first round, not counted, waits for them. */
     bench_sleep_s(2.0);
     verify(pids, n, true);
     figures one = verify(pids, 2, false);
     figures all = verify(pids, n, false);
     figures each = verify(pids, n, true);
-    for (size_t i = 0; i < n; i++)
-        kill(pids[i], SIGKILL);
-    for (size_t i = 0; i < n; i++)
-        waitpid(pids[i], NULL, 0);
+    bench_stop_sleepers(pids, n);
     printf("| %-38s | %9s | %10s | %8s | %8s | %6s | %5s |\n", "verified", "processes", "MiB hashed", "pages",
            "shared", "CPU s", "x one");
     printf("|%.40s|%.11s|%.12s|%.10s|%.10s|%.8s|%.7s|\n", "----------------------------------------", "-----------",

@@ -213,6 +213,18 @@ int psum_os_file_state_of(psum_os_file *f, psum_os_file_state *out);
  */
 procsum_copy psum_os_page_copy(psum_os_target *t, uintptr_t addr);
 
+/*
+ * For npages pages from addr (aligned): whether each is mapped in the
+ * target now (resident[i], as psum_os_resident says), whether it is a
+ * file's page-cache page (cached[i]: what psum_os_page_copy calls
+ * PROCSUM_COPY_SHARED) and its physical frame number (frame[i]; 0 where the
+ * platform does not show it: Linux shows frames to CAP_SYS_ADMIN only).
+ * PROCSUM_ENOSYS where the platform cannot tell; the caller then treats
+ * every page as the process's own.
+ */
+int psum_os_page_frames(psum_os_target *t, uintptr_t addr, size_t npages, bool *resident, bool *cached,
+                        uint64_t *frame);
+
 /* Whether a debugger is attached to the target now. */
 bool psum_os_traced(psum_os_target *t);
 

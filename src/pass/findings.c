@@ -115,7 +115,7 @@ int psum_findings_note_change(psum_walk *w, psum_region_walk *rw, psum_page_base
  * started, a breakpoint, a text relocation).
  */
 int psum_findings_verify_new_page(psum_walk *w, psum_region_walk *rw, const psum_page_baseline *now,
-                                  const uint8_t *bytes)
+                                  const uint8_t *bytes, unsigned *flags)
 {
     psum_pass *p = w->p;
     if (!p->verify_new_pages || rw->region->kind != PROCSUM_REGION_FILE)
@@ -123,9 +123,13 @@ int psum_findings_verify_new_page(psum_walk *w, psum_region_walk *rw, const psum
     /* The page cache's own page is the file as cached: only the disk below can tell it is wrong. */
     psum_page_context ctx = page_context(w, rw, now->addr, p->opts.verify_below_cache);
     bool below = ctx.below_cache && ctx.copy == PROCSUM_COPY_SHARED;
-    if (psum_file_page(p->files, rw->region, now->addr, below) != PROCSUM_FILE_COMPARED ||
-        memcmp(p->files->page, bytes, PROCSUM_PAGE_SIZE) == 0)
+    if (psum_file_page(p->files, rw->region, now->addr, below) != PROCSUM_FILE_COMPARED)
         return 0;
+    if (memcmp(p->files->page, bytes, PROCSUM_PAGE_SIZE) == 0) {
+        if (flags)
+            *flags |= below ? PSUM_DIGESTCACHE_MATCHED_DISK : PSUM_DIGESTCACHE_MATCHED_CACHE;
+        return 0;
+    }
     uint8_t file_digest[PROCSUM_MAX_DIGEST];
     psum_page_digest_at_keyed(p->algo, psum_pass_key(p), p->files->page, now->index, file_digest);
     procsum_page_change *pc =

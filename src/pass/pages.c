@@ -93,7 +93,6 @@ static uint32_t digest_tag(const uint8_t *digest)
     return tag;
 }
 
-/* Compares a freshly hashed page with its baseline, if it has one, and moves it through psum_page_state. */
 /* The same mapping as the listing this pass works from: nothing was unmapped and mapped there since. */
 static bool same_mapping(const psum_os_region *listed, const psum_os_region *now)
 {
@@ -124,20 +123,79 @@ bool psum_pages_confirm_now(psum_walk *w, const psum_region_walk *rw, const psum
     return same_digest(again, now->digest, p->digest_len);
 }
 
-static int compare_page(psum_walk *w, psum_region_walk *rw, psum_page_baseline *now, const uint8_t *bytes)
+/*
+ * A page-cache page whose digest came from the digest cache, and whose bytes
+ * are needed after all (it differs from this process's baseline, or gets a
+ * baseline that must be compared with its file): read from this process,
+ * digested afresh, and published, the cache's digest being stale.
+ */
+static int fetch(psum_walk *w, psum_page_baseline *now, psum_digestcache_entry *shared, const uint8_t **bytes)
+{
+    psum_pass *p = w->p;
+    uint64_t read_ns = psum_os_monotonic_ns();
+    int err = psum_os_read(p->target, now->addr, p->fetch_page, PROCSUM_PAGE_SIZE);
+    if (err)
+        return err;
+    p->bytes_read += PROCSUM_PAGE_SIZE;
+    p->pages_shared--;
+    psum_page_digest_at_keyed(p->algo, psum_pass_key(p), p->fetch_page, now->index, now->digest);
+    if (!same_digest(shared->digest, now->digest, p->digest_len)) {
+        memcpy(shared->digest, now->digest, p->digest_len);
+        shared->flags = 0;
+        shared->read_ns = read_ns;
+        shared->publish = true;
+    }
+    *bytes = p->fetch_page;
+    return 0;
+}
+
+/* The page gets its baseline: compared with its file, unless the cache says its digest already matched it. */
+static int verify_new(psum_walk *w, psum_region_walk *rw, psum_page_baseline *now, const uint8_t *bytes,
+                      psum_digestcache_entry *shared)
+{
+    psum_pass *p = w->p;
+    if (!p->verify_new_pages || rw->region->kind != PROCSUM_REGION_FILE)
+        return 0;
+    if (shared) {
+        unsigned enough = p->opts.verify_below_cache ? PSUM_DIGESTCACHE_MATCHED_DISK
+                                                     : PSUM_DIGESTCACHE_MATCHED_CACHE | PSUM_DIGESTCACHE_MATCHED_DISK;
+        if (shared->flags & enough)
+            return 0;
+        if (!bytes) {
+            int err = fetch(w, now, shared, &bytes);
+            if (err)
+                return err;
+        }
+        unsigned flags = shared->flags;
+        int err = psum_findings_verify_new_page(w, rw, now, bytes, &shared->flags);
+        shared->publish = shared->publish || shared->flags != flags;
+        return err;
+    }
+    return psum_findings_verify_new_page(w, rw, now, bytes, NULL);
+}
+
+/* Compares a freshly hashed page with its baseline, if it has one, and moves it through psum_page_state. */
+static int compare_page(psum_walk *w, psum_region_walk *rw, psum_page_baseline *now, const uint8_t *bytes,
+                        psum_digestcache_entry *shared)
 {
     const psum_snapshot *old = w->old;
     /* Pages of the very first pass are the program as started: settled at once. */
     now->state = old == NULL ? PSUM_PAGE_SETTLED : PSUM_PAGE_TENTATIVE;
     if (!old || w->old_cursor == old->page_count || old->pages[w->old_cursor].addr != now->addr)
-        return old == NULL ? psum_findings_verify_new_page(w, rw, now, bytes) : 0;
+        return old == NULL ? verify_new(w, rw, now, bytes, shared) : 0;
     const psum_page_baseline *was = &old->pages[w->old_cursor++];
     if (was->file != now->file || was->file_page != now->file_page)
         return 0; /* other content is mapped here now: it joins silently */
     psum_pass *p = w->p;
+    /* Another process's digest of the page serves while it matches; otherwise this process's page is read. */
+    if (!bytes && (was->index != now->index || !same_digest(was->digest, now->digest, p->digest_len))) {
+        int err = fetch(w, now, shared, &bytes);
+        if (err)
+            return err;
+    }
     if (matches_baseline(p, was, now, bytes)) {
         now->state = PSUM_PAGE_SETTLED;
-        return was->state == PSUM_PAGE_TENTATIVE ? psum_findings_verify_new_page(w, rw, now, bytes) : 0;
+        return was->state == PSUM_PAGE_TENTATIVE ? verify_new(w, rw, now, bytes, shared) : 0;
     }
     if (was->state == PSUM_PAGE_TENTATIVE)
         return 0; /* still being written: the new content starts over as tentative */
@@ -170,30 +228,44 @@ static void carry_before(psum_walk *w, uintptr_t addr)
         psum_pages_carry_below(w, addr, false);
 }
 
+static int take_one(psum_walk *w, psum_region_walk *rw, size_t index, const uint8_t *digest, const uint8_t *bytes,
+                    psum_digestcache_entry *shared)
+{
+    const psum_os_region *r = rw->region;
+    uintptr_t addr = r->start + index * PROCSUM_PAGE_SIZE;
+    carry_before(w, addr);
+    psum_page_baseline *pg = &w->out->pages[w->out->page_count];
+    pg->addr = addr;
+    pg->time_ns = w->now_ns;
+    pg->file = rw->file;
+    pg->file_page = page_in_file(r, addr);
+    pg->index = (uint32_t)index;
+    pg->suspect_index = 0;
+    pg->suspect_tag = 0;
+    set_digest(pg->digest, digest, w->p->digest_len);
+    int err = compare_page(w, rw, pg, bytes, shared);
+    if (err)
+        return err;
+    if (pg->state == PSUM_PAGE_TENTATIVE)
+        rw->unsettled++;
+    w->out->page_count++;
+    return 0;
+}
+
 int psum_pages_take(psum_walk *w, psum_region_walk *rw, size_t first, size_t count, const uint8_t *digests,
                     const uint8_t *bytes)
 {
-    const psum_os_region *r = rw->region;
     size_t len = w->p->digest_len;
     for (size_t k = 0; k < count; k++) {
-        size_t index = first + k;
-        uintptr_t addr = r->start + index * PROCSUM_PAGE_SIZE;
-        carry_before(w, addr);
-        psum_page_baseline *pg = &w->out->pages[w->out->page_count];
-        pg->addr = addr;
-        pg->time_ns = w->now_ns;
-        pg->file = rw->file;
-        pg->file_page = page_in_file(r, addr);
-        pg->index = (uint32_t)index;
-        pg->suspect_index = 0;
-        pg->suspect_tag = 0;
-        set_digest(pg->digest, digests + k * len, len);
-        int err = compare_page(w, rw, pg, bytes + k * PROCSUM_PAGE_SIZE);
+        int err = take_one(w, rw, first + k, digests + k * len, bytes + k * PROCSUM_PAGE_SIZE, NULL);
         if (err)
             return err;
-        if (pg->state == PSUM_PAGE_TENTATIVE)
-            rw->unsettled++;
-        w->out->page_count++;
     }
     return 0;
+}
+
+int psum_pages_take_shared(psum_walk *w, psum_region_walk *rw, size_t index, const uint8_t *digest,
+                           const uint8_t *bytes, psum_digestcache_entry *shared)
+{
+    return take_one(w, rw, index, digest, bytes, shared);
 }

@@ -22,7 +22,10 @@ int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *targe
     p->hook = hook;
     p->hook_ctx = hook_ctx;
     p->slice_pages = SLICE_PAGES;
-    if (o->keyed_digests) {
+    p->shared = o->digest_cache;
+    if (o->keyed_digests && p->shared) {
+        p->key = *psum_digestcache_secret(p->shared); /* digests shared with other checkers: their key */
+    } else if (o->keyed_digests) {
         int err = psum_digest_key_random(&p->key, psum_os_random);
         if (err)
             return err;
@@ -36,7 +39,15 @@ int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *targe
     p->verify_new_pages = o->verify_file;
     if (p->files)
         p->files->target = target;
-    if (!p->buf || !p->page_digests || !p->confirm_page || !p->resident || !p->files) {
+    if (p->shared) {
+        p->cached = malloc(p->resident_cap * sizeof(*p->cached));
+        p->frames = malloc(p->resident_cap * sizeof(*p->frames));
+        p->entries = malloc(SLICE_PAGES * sizeof(*p->entries));
+        p->want = malloc(SLICE_PAGES * sizeof(*p->want));
+        p->fetch_page = malloc(PROCSUM_PAGE_SIZE);
+    }
+    bool shared_ok = !p->shared || (p->cached && p->frames && p->entries && p->want && p->fetch_page);
+    if (!p->buf || !p->page_digests || !p->confirm_page || !p->resident || !p->files || !shared_ok) {
         psum_pass_free(p);
         return PROCSUM_ENOMEM;
     }
@@ -54,7 +65,15 @@ void psum_pass_abandon(psum_pass *p)
     free(p->confirm_page);
     p->buf = p->page_digests = p->confirm_page = NULL;
     free(p->resident);
-    p->resident = NULL;
+    free(p->cached);
+    free(p->frames);
+    free(p->entries);
+    free(p->want);
+    free(p->fetch_page);
+    p->resident = p->cached = p->want = NULL;
+    p->frames = NULL;
+    p->entries = NULL;
+    p->fetch_page = NULL;
     p->resident_cap = 0;
     free(p->spare);
     p->spare = NULL;
@@ -91,6 +110,7 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
         return err;
     p->pages_skipped = 0;
     p->pages_held = 0;
+    p->pages_shared = 0;
     int64_t sec;
     long nsec;
     psum_os_wall_time(&sec, &nsec);

@@ -17,6 +17,7 @@
 #include "digest/digest.h"
 #include "os/os.h"
 #include "compare/pagefile.h"
+#include "digestcache.h"
 #include "procsum.h"
 
 /*
@@ -135,6 +136,21 @@ typedef struct psum_pass {
     /* The page table of the snapshot before last, kept to build the next one in: no allocation per pass. */
     psum_page_baseline *spare;
     size_t spare_cap, spare_used;
+    /*
+     * opts.digest_cache, when the platform tells page-cache pages apart:
+     * then for each page from resident_base whether it is one (cached) and
+     * its frame; for each page of the slice its entry in the cache and
+     * whether it is read (want: resident and not found in the cache); a
+     * page to read alone (fetch_page) when a digest from the cache is not
+     * enough.
+     */
+    procsum_digest_cache *shared;
+    bool *cached;
+    uint64_t *frames;
+    psum_digestcache_entry *entries;
+    bool *want;
+    uint8_t *fetch_page;
+    uint64_t pages_shared; /* digests taken from the cache in the last pass */
 } psum_pass;
 
 /* Frees s but keeps its page table in p, for the next pass to build its snapshot in. */

@@ -17,8 +17,36 @@ static size_t room_for(psum_pass *p, size_t n)
     if (!bigger)
         return p->resident_cap; /* ask in smaller steps instead */
     p->resident = bigger;
+    if (p->shared) {
+        bool *cached = realloc(p->cached, n * sizeof(*cached));
+        if (cached)
+            p->cached = cached;
+        uint64_t *frames = cached ? realloc(p->frames, n * sizeof(*frames)) : NULL;
+        if (frames)
+            p->frames = frames;
+        if (!frames)
+            return p->resident_cap;
+    }
     p->resident_cap = n;
     return n;
+}
+
+/*
+ * With a digest cache, residency comes with which pages are page-cache
+ * pages and their frames; where the platform cannot tell, no page is one,
+ * and residency is asked as without a cache.
+ */
+static int ask(psum_pass *p, uintptr_t base, size_t n)
+{
+    if (p->shared && psum_os_page_frames(p->target, base, n, p->resident, p->cached, p->frames) == 0)
+        return 0;
+    if (p->shared) {
+        for (size_t i = 0; i < n; i++) {
+            p->cached[i] = false;
+            p->frames[i] = 0;
+        }
+    }
+    return psum_os_resident(p->target, base, n, p->resident);
 }
 
 /*
@@ -40,7 +68,9 @@ size_t psum_residency_mark(psum_pass *p, uintptr_t base, size_t n, uintptr_t end
         ahead = room_for(p, ahead < n ? n : ahead);
         p->resident_base = base;
         p->resident_count = ahead;
-        if (p->opts.include_nonresident || psum_os_resident(p->target, base, ahead, p->resident) != 0) {
+        /* Everything is read with include_nonresident: residency is asked only for which pages are shared. */
+        bool all = p->opts.include_nonresident && !p->shared;
+        if (all || ask(p, base, ahead) != 0 || p->opts.include_nonresident) {
             for (size_t i = 0; i < ahead; i++)
                 p->resident[i] = true;
         }

@@ -68,6 +68,14 @@ void psum_table_prune_files(psum_snapshot *s);
  */
 int psum_pages_take(psum_walk *w, psum_region_walk *rw, size_t first, size_t count, const uint8_t *digests,
                     const uint8_t *bytes);
+/*
+ * pages.c: records one hashed page, like psum_pages_take, with the digest
+ * cache. shared: the page's entry in the cache (a page-cache page), else
+ * NULL; bytes NULL when the digest came from the cache, the page then read
+ * only if its bytes are needed.
+ */
+int psum_pages_take_shared(psum_walk *w, psum_region_walk *rw, size_t index, const uint8_t *digest,
+                           const uint8_t *bytes, psum_digestcache_entry *shared);
 /* Old pages below addr (all, with `all`) were not read this pass: keep those whose file page is still mapped there. */
 bool psum_pages_confirm_now(psum_walk *w, const psum_region_walk *rw, const psum_page_baseline *now);
 void psum_pages_carry_below(psum_walk *w, uintptr_t addr, bool all);
@@ -81,9 +89,13 @@ int psum_slices_take_region(psum_walk *w, psum_region_walk *rw, uint8_t *region_
 /* findings.c: a change seen twice: describe it against the file, repair it if asked. */
 int psum_findings_note_change(psum_walk *w, psum_region_walk *rw, psum_page_baseline *now,
                               const psum_page_baseline *was, const uint8_t *bytes);
-/* A page gets its baseline: with verify_file, report it once if it already differs from its file. */
+/*
+ * A page gets its baseline: with verify_file, report it once if it already
+ * differs from its file. *flags (may be NULL) gains the
+ * PSUM_DIGESTCACHE_MATCHED_* bit when it was compared and matched.
+ */
 int psum_findings_verify_new_page(psum_walk *w, psum_region_walk *rw, const psum_page_baseline *now,
-                                  const uint8_t *bytes);
+                                  const uint8_t *bytes, unsigned *flags);
 /* Builds the psum_change for the findings f of one region and hands it to on_change. */
 void psum_findings_report(psum_walk *w, const psum_region_walk *rw, const psum_findings *f,
                           procsum_report_kind kind, const uint8_t *region_digest, bool complete,

@@ -1,25 +1,35 @@
 /*
  * procsum watch: one checker per process (procsum_start with its pid),
- * each on its own thread, reporting every change as it is found. The main
+ * each on its own thread, reporting every change as it is found. The
+ * checkers share one digest cache: a page of a file's page cache, mapped
+ * by many processes, is hashed once per period for all of them. The main
  * thread only waits: for SIGINT or SIGTERM (blocked in every thread and
- * taken with sigtimedwait, so no handler runs anywhere), or for the period,
- * after which it drops the processes that exited, notes those that ran a
- * new program, and with --all picks up the processes started meanwhile.
- * Checkers' callbacks write through one lock, so lines never interleave.
+ * read from a signalfd, so no handler runs anywhere), for the kernel's
+ * process events with --all (procevents.c: a program is checked from its
+ * exec on, and dropped at its exit), or for the period, after which it
+ * drops the processes that exited, notes those that ran a new program, and
+ * with --all picks up the processes forked meanwhile (or, without process
+ * events, every process /proc lists that is not watched yet). Checkers'
+ * callbacks write through one lock, so lines never interleave.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "procevents.h"
 #include "procs.h"
 
 typedef struct watch_run {
     const psum_cli *cli;
     psum_writer *w;
+    procsum_digest_cache *shared; /* the page-cache pages' digests, shared by every checker */
     pthread_mutex_t lock; /* every write, and a watched process's executable */
     int write_failed;
 } watch_run;
@@ -38,6 +48,8 @@ typedef struct watch_list {
     watched **items;
     size_t count, cap;
     psum_pid_list refused; /* --all: processes that could not be checked, not tried again */
+    psum_pid_list forked;  /* --all with process events: forked since the last period, checked then */
+    bool rescan;           /* --all: scan /proc at the next period (no process events, or some were lost) */
     size_t started, failed;
     int last_error;
 } watch_list;
@@ -78,8 +90,12 @@ static void stop_one(watched *p)
     free(p);
 }
 
-/* Starts a checker on pid; its first look (reports of pages already differing) runs before it returns. */
-static int start_one(watch_run *run, watch_list *l, long pid)
+/*
+ * Starts a checker on pid; its first look (reports of pages already
+ * differing) runs before it returns. quiet_gone: a process that is gone
+ * already (a process event outrun by its exit) is not reported.
+ */
+static int start_one(watch_run *run, watch_list *l, long pid, bool quiet_gone)
 {
     if (l->count == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
@@ -95,9 +111,11 @@ static int start_one(watch_run *run, watch_list *l, long pid)
     *p = (watched){.run = run, .pid = pid, .exe = psum_proc_executable(pid)};
     procsum_options o = run->cli->opts;
     o.pid = pid;
+    o.digest_cache = run->shared;
     int err = procsum_start(&o, on_change, p, &p->checker);
     if (err) {
-        write_state(run, p, pid, "not-watched", "error", err, 0);
+        if (!quiet_gone || err != PROCSUM_ESRCH)
+            write_state(run, p, pid, "not-watched", "error", err, 0);
         free(p->exe);
         free(p);
         l->failed++;
@@ -154,12 +172,18 @@ static void review(watch_run *run, watch_list *l, psum_pass *pass)
     l->count = kept;
 }
 
+/* The index of pid's entry, or l->count. */
+static size_t find_watched(const watch_list *l, long pid)
+{
+    size_t i = 0;
+    while (i < l->count && l->items[i]->pid != pid)
+        i++;
+    return i;
+}
+
 static bool watching(const watch_list *l, long pid)
 {
-    for (size_t i = 0; i < l->count; i++)
-        if (l->items[i]->pid == pid)
-            return true;
-    return false;
+    return find_watched(l, pid) < l->count;
 }
 
 static int by_pid(const void *a, const void *b)
@@ -168,43 +192,158 @@ static int by_pid(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Adds pid to an ascending list (unless it is there); false when out of memory. */
+static bool list_add(psum_pid_list *list, long pid)
+{
+    if (psum_pid_list_has(list, pid))
+        return true;
+    long *grown = realloc(list->pids, (list->count + 1) * sizeof(*grown));
+    if (!grown)
+        return false;
+    list->pids = grown;
+    list->pids[list->count++] = pid;
+    qsort(list->pids, list->count, sizeof(*grown), by_pid);
+    return true;
+}
+
+static void list_remove(psum_pid_list *list, long pid)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < list->count; i++)
+        if (list->pids[i] != pid)
+            list->pids[kept++] = list->pids[i];
+    list->count = kept;
+}
+
 /* --all: a process that could not be checked is remembered, so that it is not tried (and reported) every period. */
 static void refuse(watch_list *l, long pid)
 {
-    long *grown = realloc(l->refused.pids, (l->refused.count + 1) * sizeof(*grown));
-    if (!grown)
-        return;
-    l->refused.pids = grown;
-    l->refused.pids[l->refused.count++] = pid;
-    qsort(l->refused.pids, l->refused.count, sizeof(*grown), by_pid);
+    (void)list_add(&l->refused, pid);
 }
 
-/* --all: the processes started since the last scan. */
+/* --all: starts a checker on pid unless it is watched or was refused. */
+static void consider(watch_run *run, watch_list *l, long pid, bool quiet_gone)
+{
+    if (!watching(l, pid) && !psum_pid_list_has(&l->refused, pid) && start_one(run, l, pid, quiet_gone) != 0)
+        refuse(l, pid);
+}
+
+/* --all, each period: the processes forked since the last one, or every process /proc lists. */
 static void pick_up(watch_run *run, watch_list *l)
 {
+    for (size_t i = 0; i < l->forked.count; i++)
+        consider(run, l, l->forked.pids[i], true);
+    l->forked.count = 0;
+    if (!l->rescan)
+        return;
     psum_pid_list now;
     if (psum_procs_scan(&run->cli->config, &now) != 0)
         return; /* tried again next period */
-    for (size_t i = 0; i < now.count; i++) {
-        long pid = now.pids[i];
-        if (!watching(l, pid) && !psum_pid_list_has(&l->refused, pid) && start_one(run, l, pid) != 0)
-            refuse(l, pid);
-    }
+    for (size_t i = 0; i < now.count; i++)
+        consider(run, l, now.pids[i], false);
     psum_pid_list_free(&now);
 }
 
-/* Waits one period for SIGINT or SIGTERM; true when one came. */
-static bool stop_requested(const sigset_t *stops, unsigned period_ms)
+/* What one of the kernel's process events means for the watch. */
+typedef struct event_ctx {
+    watch_run *run;
+    watch_list *l;
+} event_ctx;
+
+static void on_event(void *ctx, psum_procevent event, long pid)
 {
-    struct timespec left = {.tv_sec = period_ms / 1000, .tv_nsec = (long)(period_ms % 1000) * 1000000L};
-    for (;;) {
-        int sig = sigtimedwait(stops, NULL, &left);
-        if (sig == SIGINT || sig == SIGTERM)
-            return true;
-        if (sig < 0 && errno == EINTR)
-            continue; /* another signal: the rest of the period is a little shorter, which is harmless */
-        return false;
+    event_ctx *e = ctx;
+    watch_list *l = e->l;
+    if (pid <= 0 && event != PSUM_PROCEVENT_LOST)
+        return;
+    if (pid == (long)getpid())
+        return;
+    switch (event) {
+    case PSUM_PROCEVENT_FORK:
+        /* Most forks exec at once: checked at the next period if they have not by then. */
+        if (!watching(l, pid) && !list_add(&l->forked, pid))
+            l->rescan = true;
+        break;
+    case PSUM_PROCEVENT_EXEC:
+        /* A watched process's checker sees the new program at its next pass; a refused one may be checkable now. */
+        list_remove(&l->forked, pid);
+        list_remove(&l->refused, pid);
+        consider(e->run, l, pid, true);
+        break;
+    case PSUM_PROCEVENT_EXIT: {
+        list_remove(&l->forked, pid);
+        list_remove(&l->refused, pid); /* the id may come back as another process */
+        size_t i = find_watched(l, pid);
+        if (i == l->count)
+            break;
+        watched *p = l->items[i];
+        procsum_stats st;
+        procsum_get_stats(p->checker, &st);
+        write_state(e->run, p, pid, "exited", "error", PROCSUM_ESRCH, st.pages_tracked);
+        stop_one(p);
+        l->items[i] = l->items[--l->count];
+        break;
     }
+    case PSUM_PROCEVENT_LOST:
+        l->rescan = true; /* some processes may have come unseen */
+        break;
+    }
+}
+
+/* What ends a wait. */
+typedef enum wake {
+    WAKE_PERIOD, /* the period is over */
+    WAKE_STOP,   /* SIGINT or SIGTERM */
+} wake;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Waits out one period, handing the process events that come meanwhile to on_event. */
+static wake wait_period(int signals, psum_procevents *events, event_ctx *ctx, unsigned period_ms)
+{
+    uint64_t deadline = now_ms() + period_ms;
+    for (;;) {
+        uint64_t now = now_ms();
+        if (now >= deadline)
+            return WAKE_PERIOD;
+        struct pollfd fds[2] = {{.fd = signals, .events = POLLIN}, {.fd = events ? psum_procevents_fd(events) : -1,
+                                                                    .events = POLLIN}};
+        int n = poll(fds, 2, (int)(deadline - now));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return WAKE_PERIOD; /* cannot wait: go on with the period's work */
+        if (fds[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(signals, &si, sizeof(si)) == (ssize_t)sizeof(si) &&
+                (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM))
+                return WAKE_STOP;
+        }
+        if (events && (fds[1].revents & POLLIN) && psum_procevents_read(events, on_event, ctx) != 0)
+            ctx->l->rescan = true;
+    }
+}
+
+/*
+ * --all: the kernel's process events, or (without CAP_NET_ADMIN, or with
+ * PROCSUM_NO_PROC_EVENTS) a scan of /proc every period, which is said once.
+ */
+static psum_procevents *open_events(watch_list *l)
+{
+    psum_procevents *events;
+    int err = psum_procevents_open(&events);
+    if (err) {
+        fprintf(stderr, "procsum: no process events (%s): new processes are found by scanning /proc every period\n",
+                err == ECANCELED ? "PROCSUM_NO_PROC_EVENTS is set" : strerror(err));
+        l->rescan = true;
+        return NULL;
+    }
+    return events;
 }
 
 int psum_cmd_watch(const psum_cli *c, psum_writer *w)
@@ -219,15 +358,30 @@ int psum_cmd_watch(const psum_cli *c, psum_writer *w)
     sigaddset(&stops, SIGINT);
     sigaddset(&stops, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stops, NULL);
+    int signals = signalfd(-1, &stops, SFD_CLOEXEC);
+    if (signals < 0) {
+        fprintf(stderr, "procsum: signalfd: %s\n", strerror(errno));
+        psum_pid_list_free(&pids);
+        return PSUM_EXIT_FAILURE;
+    }
     psum_sink_whole_lines(w->out);
     psum_event_origin at;
     psum_event_origin_now(&at); /* the host's name is looked up here, before any other thread asks */
     watch_run run = {.cli = c, .w = w};
+    int err = procsum_digest_cache_new(&c->opts, &run.shared);
+    if (err) {
+        close(signals);
+        psum_pid_list_free(&pids);
+        return psum_cli_fail("cannot watch", err);
+    }
     pthread_mutex_init(&run.lock, NULL);
     watch_list l = {0};
+    /* Subscribed before the first scan's processes are started: none started meanwhile goes unseen. */
+    psum_procevents *events = c->all ? open_events(&l) : NULL;
+    event_ctx ectx = {.run = &run, .l = &l};
     rc = psum_write_begin(w, PSUM_LIST_EVENTS, c->opts.algorithm) ? PSUM_EXIT_FAILURE : PSUM_EXIT_OK;
     for (size_t i = 0; !rc && i < pids.count; i++) {
-        int err = start_one(&run, &l, pids.pids[i]);
+        err = start_one(&run, &l, pids.pids[i], false);
         if (err == PROCSUM_ENOMEM)
             rc = psum_cli_fail("cannot watch", err);
         else if (err && c->all)
@@ -237,7 +391,7 @@ int psum_cmd_watch(const psum_cli *c, psum_writer *w)
     if (!rc && !c->all && l.started == 0)
         rc = psum_procs_exit_code(l.last_error);
     while (!rc && !run.write_failed && (c->all || l.count > 0)) {
-        if (stop_requested(&stops, c->opts.check_period_ms))
+        if (wait_period(signals, events, &ectx, c->opts.check_period_ms) == WAKE_STOP)
             break;
         psum_pass pass = {0};
         review(&run, &l, &pass);
@@ -252,7 +406,11 @@ int psum_cmd_watch(const psum_cli *c, psum_writer *w)
     for (size_t i = 0; i < l.count; i++)
         stop_one(l.items[i]);
     free(l.items);
+    procsum_digest_cache_free(run.shared);
+    psum_procevents_close(events);
+    close(signals);
     psum_pid_list_free(&l.refused);
+    psum_pid_list_free(&l.forked);
     psum_pid_list_free(&pids);
     if (!rc && (run.write_failed || psum_write_end(w)))
         rc = PSUM_EXIT_FAILURE;

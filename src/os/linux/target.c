@@ -160,6 +160,21 @@ static int program_id(const psum_os_target *t, uint64_t *out)
     return 0;
 }
 
+/*
+ * After an exec: /proc/PID/pagemap and /proc/PID/mem opened before it stay
+ * bound to the address space the process left (its pages all read as not
+ * present, its memory as unmapped), so they are opened afresh.
+ */
+static void forget_address_space(psum_os_target *t)
+{
+    if (t->pagemap_fd >= 0 && t->pagemap_owner == getpid())
+        close(t->pagemap_fd);
+    t->pagemap_fd = -1;
+    if (t->mem_fd >= 0 && t->mem_fd_owner == getpid())
+        close(t->mem_fd);
+    t->mem_fd = -1;
+}
+
 int psum_os_target_refresh(psum_os_target *t, bool *new_program)
 {
     *new_program = false;
@@ -184,6 +199,8 @@ int psum_os_target_refresh(psum_os_target *t, bool *new_program)
     *new_program = t->program_known && id != t->program_id;
     t->program_known = true;
     t->program_id = id;
+    if (*new_program)
+        forget_address_space(t);
     return 0;
 }
 

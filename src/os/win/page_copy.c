@@ -17,3 +17,11 @@ procsum_copy psum_os_page_copy(psum_os_target *t, uintptr_t addr)
         return PROCSUM_COPY_UNKNOWN;
     return info.VirtualAttributes.Shared ? PROCSUM_COPY_SHARED : PROCSUM_COPY_PRIVATE;
 }
+
+int psum_os_page_frames(psum_os_target *t, uintptr_t addr, size_t npages, bool *resident, bool *cached,
+                        uint64_t *frame)
+{
+    /* One process only on this backend: nothing to share a page's digest with. */
+    (void)t, (void)addr, (void)npages, (void)resident, (void)cached, (void)frame;
+    return PROCSUM_ENOSYS;
+}

@@ -1,0 +1,127 @@
+/*
+ * bench_watch: what watching many processes costs per pass, with the
+ * checkers sharing one digest cache (what procsum watch --all does) and
+ * without. It starts COPIES processes of one program (sleep) and COPIES
+ * python3 interpreters, starts a checker on each (procsum_start with its
+ * pid), and runs ROUNDS passes over them (after two not counted), a
+ * period (3 s) apart, as a watch does: within a period every checker makes one pass (procsum_check_now,
+ * one after the other, at normal priority so that the round fits in the
+ * period on a busy machine; the longest round is printed). Printed per pass: bytes read and hashed by all the
+ * checkers, their CPU time (procsum_stats.cpu_ns), and the ratio to one
+ * sleep and one python3 with the cache, for 1, 2, 10 and all processes
+ * with the cache and all without. The targets: all/one <= 1.3 in bytes,
+ * and CPU that grows with the unique code, not with the processes.
+ * Public API only.
+ *
+ *   build/bench/bench_watch [COPIES [ROUNDS]]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "bench_util.h"
+#include "procsum.h"
+
+#define MAX_COPIES 200
+/* A watch's --period: the cache keeps a digest this long. Long enough for a round on a busy machine. */
+#define PERIOD_MS 3000
+/* Rounds not counted: pages that appeared since the start (an interpreter's imports) settle meanwhile. */
+#define WARMUP 2
+
+typedef struct figures {
+    double bytes, cpu_ms, shared_pages; /* per pass, over all the checkers */
+    double round_s;                     /* the longest round, wall time: it must fit in the period */
+    int failed;
+} figures;
+
+/* Watches pids[0..n) for rounds passes, a period apart, sharing a cache or not. */
+static figures watch(const pid_t *pids, size_t n, bool share, int rounds)
+{
+    figures f = {0};
+    procsum_options o;
+    procsum_options_init(&o);
+    o.check_period_ms = PERIOD_MS;
+    procsum_digest_cache *cache = NULL;
+    if (share && procsum_digest_cache_new(&o, &cache) != 0) {
+        f.failed = 1;
+        return f;
+    }
+    o.digest_cache = cache;
+    o.check_period_ms = 600000; /* passes only when asked, below */
+    o.low_priority = false;     /* a round must fit in the period on a busy machine */
+    procsum_checker **c = calloc(n, sizeof(*c));
+    for (size_t i = 0; c && i < n; i++) {
+        o.pid = pids[i];
+        if (procsum_start(&o, NULL, NULL, &c[i]) != 0)
+            f.failed++;
+    }
+    uint64_t bytes = 0, cpu = 0, shared = 0;
+    for (int r = 0; c && r < WARMUP + rounds; r++) {
+        bench_sleep_s(PERIOD_MS / 1000.0); /* the cache's digests of the last round are stale now */
+        double t0 = bench_now_s();
+        for (size_t i = 0; i < n; i++) {
+            procsum_stats before, after;
+            if (!c[i] || procsum_get_stats(c[i], &before) != 0 || procsum_check_now(c[i]) < 0 ||
+                procsum_get_stats(c[i], &after) != 0) {
+                f.failed++;
+                continue;
+            }
+            if (r < WARMUP)
+                continue;
+            bytes += after.bytes_hashed - before.bytes_hashed;
+            cpu += after.cpu_ns - before.cpu_ns;
+            shared += after.pages_shared;
+        }
+        double took = bench_now_s() - t0;
+        if (r >= WARMUP && took > f.round_s)
+            f.round_s = took;
+    }
+    for (size_t i = 0; c && i < n; i++)
+        procsum_stop(c[i]);
+    free(c);
+    procsum_digest_cache_free(cache);
+    f.bytes = (double)bytes / rounds;
+    f.cpu_ms = (double)cpu / 1e6 / rounds;
+    f.shared_pages = (double)shared / rounds;
+    return f;
+}
+
+static void print_row(const char *what, size_t processes, const figures *f, const figures *one)
+{
+    printf("| %-34s | %9zu | %10.2f | %12.0f | %8.2f | %7.2f | %8.2f |%s\n", what, processes, f->bytes / BENCH_MIB,
+           f->shared_pages, f->cpu_ms, f->round_s, one->bytes > 0 ? f->bytes / one->bytes : 0.0,
+           f->failed ? " (some failed)" : "");
+}
+
+int main(int argc, char **argv)
+{
+    size_t copies = argc > 1 ? (size_t)atoi(argv[1]) : 20;
+    int rounds = argc > 2 ? atoi(argv[2]) : 5;
+    if (copies < 5 || copies > MAX_COPIES || rounds < 1) {
+        fprintf(stderr, "usage: bench_watch [COPIES (5-%d) [ROUNDS (1 or more)]]\n", MAX_COPIES);
+        return 2;
+    }
+    pid_t pids[2 * MAX_COPIES];
+    size_t n = 2 * copies;
+    if (bench_start_sleepers(copies, pids) != 0)
+        return 1;
+    bench_sleep_s(5.0); /* every interpreter started (through a version manager's shim, maybe) and imported */
+    /* pids alternate: sleep, python3, sleep, ... so the first k hold k/2 of each. */
+    /* Without the cache first: every process is read whole a few times before the figures that share. */
+    figures each = watch(pids, n, false, rounds);
+    figures one = watch(pids, 2, true, rounds);
+    figures first = watch(pids, 1, true, rounds);
+    figures ten = watch(pids, 10, true, rounds);
+    figures all = watch(pids, n, true, rounds);
+    bench_stop_sleepers(pids, n);
+    printf("| %-34s | %9s | %10s | %12s | %8s | %7s | %8s |\n", "watched, per pass", "processes", "MiB hashed",
+           "pages shared", "CPU ms", "round s", "x one");
+    printf("|%.36s|%.11s|%.12s|%.14s|%.10s|%.9s|%.10s|\n", "------------------------------------", "-----------",
+           "------------", "--------------", "----------", "---------", "----------");
+    print_row("one sleep, shared cache", 1, &first, &one);
+    print_row("one sleep and one python3, cache", 2, &one, &one);
+    print_row("5 of each, shared cache", 10, &ten, &one);
+    print_row("all, shared cache", n, &all, &one);
+    print_row("all, no cache (a checker each)", n, &each, &one);
+    return one.failed || first.failed || ten.failed || all.failed || each.failed ? 1 : 0;
+}
