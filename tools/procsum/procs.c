@@ -1,18 +1,11 @@
-/* The processes verify and watch check, and what /proc tells of them. */
+/* The processes verify and watch check: the ids given, or every process (procs_linux.c, procs_win.c). */
 #include "procs.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-/* The kernel's flag for its own threads, field 9 of /proc/PID/stat. */
-#define PF_KTHREAD 0x00200000ul
 
 void psum_pid_list_free(psum_pid_list *l)
 {
@@ -20,7 +13,7 @@ void psum_pid_list_free(psum_pid_list *l)
     memset(l, 0, sizeof(*l));
 }
 
-static int push(psum_pid_list *l, long pid)
+int psum_pid_list_push(psum_pid_list *l, long pid)
 {
     if (l->count == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
@@ -55,52 +48,9 @@ static int by_pid(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* A kernel thread has no user memory to check. A process gone meanwhile is not one: it is reported when checked. */
-static bool kernel_thread(long pid)
+void psum_pid_list_sort(psum_pid_list *l)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    /* The command name may hold anything: the fields are counted from its last ')'. */
-    const char *p = strrchr(buf, ')');
-    for (int field = 2; p && field < 9; field++) {
-        p = strchr(p + 1, ' ');
-    }
-    return p && (strtoul(p + 1, NULL, 10) & PF_KTHREAD) != 0;
-}
-
-int psum_procs_scan(psum_pid_list *out)
-{
-    memset(out, 0, sizeof(*out));
-    DIR *d = opendir("/proc");
-    if (!d)
-        return errno;
-    long self = (long)getpid();
-    int err = 0;
-    struct dirent *e;
-    while (!err && (errno = 0, e = readdir(d)) != NULL) {
-        char *end;
-        long pid = strtol(e->d_name, &end, 10);
-        if (!isdigit((unsigned char)e->d_name[0]) || *end || pid <= 0 || pid == self || kernel_thread(pid))
-            continue;
-        err = push(out, pid);
-    }
-    if (!err && errno)
-        err = errno;
-    closedir(d);
-    if (err) {
-        psum_pid_list_free(out);
-        return err;
-    }
-    qsort(out->pids, out->count, sizeof(*out->pids), by_pid);
-    return 0;
+    qsort(l->pids, l->count, sizeof(*l->pids), by_pid);
 }
 
 int psum_procs_select(const psum_cli *c, psum_pid_list *out)
@@ -111,7 +61,7 @@ int psum_procs_select(const psum_cli *c, psum_pid_list *out)
     if (c->all) {
         int err = psum_procs_scan(out);
         if (err) {
-            fprintf(stderr, "procsum: cannot list /proc: %s\n", strerror(err));
+            fprintf(stderr, "procsum: cannot list the processes: %s\n", strerror(err));
             return PSUM_EXIT_FAILURE;
         }
         return 0;
@@ -125,35 +75,13 @@ int psum_procs_select(const psum_cli *c, psum_pid_list *out)
             psum_pid_list_free(out);
             return psum_cli_usage_error("'%s' is not a process id", psum_cli_quote(q, sizeof(q), c->args[i]));
         }
-        if (push(out, pid)) {
+        if (psum_pid_list_push(out, pid)) {
             psum_pid_list_free(out);
             fprintf(stderr, "procsum: out of memory\n");
             return PSUM_EXIT_FAILURE;
         }
     }
     return 0;
-}
-
-char *psum_proc_executable(long pid)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%ld/exe", pid);
-    for (size_t cap = 256; cap <= 65536; cap *= 2) {
-        char *buf = malloc(cap);
-        if (!buf)
-            return NULL;
-        ssize_t n = readlink(path, buf, cap);
-        if (n < 0) {
-            free(buf);
-            return NULL;
-        }
-        if ((size_t)n < cap) {
-            buf[n] = '\0';
-            return buf;
-        }
-        free(buf);
-    }
-    return NULL;
 }
 
 int psum_procs_exit_code(int err)

@@ -1,26 +1,23 @@
 /*
  * procsum watch: one checker per process (procsum_start with its pid),
  * each on its own thread, reporting every change as it is found. The main
- * thread only waits: for SIGINT or SIGTERM (blocked in every thread and
- * taken with sigtimedwait, so no handler runs anywhere), or for the period,
- * after which it drops the processes that exited, notes those that ran a
- * new program, and with --all picks up the processes started meanwhile.
- * Checkers' callbacks write through one lock, so lines never interleave.
+ * thread only waits: for the user's stop request (watch_os.h: SIGINT or
+ * SIGTERM, Ctrl+C on Windows), or for the period, after which it drops the
+ * processes that exited, notes those that ran a new program, and with
+ * --all picks up the processes started meanwhile. Checkers' callbacks
+ * write through one lock, so lines never interleave.
  */
-#include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "procs.h"
+#include "watch_os.h"
 
 typedef struct watch_run {
     const psum_cli *cli;
     psum_writer *w;
-    pthread_mutex_t lock; /* every write, and a watched process's executable */
+    psum_watch_lock lock; /* every write, and a watched process's executable */
     int write_failed;
 } watch_run;
 
@@ -48,13 +45,13 @@ static void on_change(const procsum_mismatch *m, void *userdata)
     psum_alert a = {.action = m->kind == PROCSUM_REPORT_CHANGED ? "code-changed" : "differs-from-file",
                     .pid = p->pid, .region = m->region};
     psum_event_origin_now(&a.at);
-    pthread_mutex_lock(&run->lock);
+    psum_watch_lock_take(&run->lock);
     a.executable = p->exe;
     for (size_t i = 0; i < m->changed_pages && !run->write_failed; i++) {
         a.page = &m->page_changes[i];
         run->write_failed = psum_write_alert(run->w, &a);
     }
-    pthread_mutex_unlock(&run->lock);
+    psum_watch_lock_release(&run->lock);
 }
 
 static void write_state(watch_run *run, const watched *p, long pid, const char *action, const char *status, int err,
@@ -63,10 +60,10 @@ static void write_state(watch_run *run, const watched *p, long pid, const char *
     psum_state st = {.action = action, .pid = pid, .executable = p ? p->exe : NULL, .status = status, .error = err,
                      .pages_checked = pages};
     psum_event_origin_now(&st.at);
-    pthread_mutex_lock(&run->lock);
+    psum_watch_lock_take(&run->lock);
     if (!run->write_failed)
         run->write_failed = psum_write_state(run->w, &st);
-    pthread_mutex_unlock(&run->lock);
+    psum_watch_lock_release(&run->lock);
 }
 
 static void stop_one(watched *p)
@@ -137,10 +134,10 @@ static void review(watch_run *run, watch_list *l, psum_pass *pass)
         }
         if (st.new_programs != p->new_programs) {
             char *exe = psum_proc_executable(p->pid);
-            pthread_mutex_lock(&run->lock);
+            psum_watch_lock_take(&run->lock);
             free(p->exe);
             p->exe = exe;
-            pthread_mutex_unlock(&run->lock);
+            psum_watch_lock_release(&run->lock);
             p->new_programs = st.new_programs;
             write_state(run, p, p->pid, "new-program", "clean", 0, st.pages_tracked);
         }
@@ -157,12 +154,6 @@ static bool watching(const watch_list *l, long pid)
     return false;
 }
 
-static int by_pid(const void *a, const void *b)
-{
-    long x = *(const long *)a, y = *(const long *)b;
-    return (x > y) - (x < y);
-}
-
 /* --all: a process that could not be checked is remembered, so that it is not tried (and reported) every period. */
 static void refuse(watch_list *l, long pid)
 {
@@ -171,7 +162,7 @@ static void refuse(watch_list *l, long pid)
         return;
     l->refused.pids = grown;
     l->refused.pids[l->refused.count++] = pid;
-    qsort(l->refused.pids, l->refused.count, sizeof(*grown), by_pid);
+    psum_pid_list_sort(&l->refused);
 }
 
 /* --all: the processes started since the last scan. */
@@ -188,37 +179,18 @@ static void pick_up(watch_run *run, watch_list *l)
     psum_pid_list_free(&now);
 }
 
-/* Waits one period for SIGINT or SIGTERM; true when one came. */
-static bool stop_requested(const sigset_t *stops, unsigned period_ms)
-{
-    struct timespec left = {.tv_sec = period_ms / 1000, .tv_nsec = (long)(period_ms % 1000) * 1000000L};
-    for (;;) {
-        int sig = sigtimedwait(stops, NULL, &left);
-        if (sig == SIGINT || sig == SIGTERM)
-            return true;
-        if (sig < 0 && errno == EINTR)
-            continue; /* another signal: the rest of the period is a little shorter, which is harmless */
-        return false;
-    }
-}
-
 int psum_cmd_watch(const psum_cli *c, psum_writer *w)
 {
     psum_pid_list pids;
     int rc = psum_procs_select(c, &pids);
     if (rc)
         return rc;
-    /* Blocked before any checker's thread exists: they all inherit it, and only sigtimedwait takes them. */
-    sigset_t stops;
-    sigemptyset(&stops);
-    sigaddset(&stops, SIGINT);
-    sigaddset(&stops, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stops, NULL);
+    psum_watch_catch_stops(); /* before any checker's thread exists */
     psum_sink_whole_lines(w->out);
     psum_event_origin at;
     psum_event_origin_now(&at); /* the host's name is looked up here, before any other thread asks */
     watch_run run = {.cli = c, .w = w};
-    pthread_mutex_init(&run.lock, NULL);
+    psum_watch_lock_init(&run.lock);
     watch_list l = {0};
     rc = psum_write_begin(w, PSUM_LIST_EVENTS, c->opts.algorithm) ? PSUM_EXIT_FAILURE : PSUM_EXIT_OK;
     for (size_t i = 0; !rc && i < pids.count; i++) {
@@ -232,17 +204,17 @@ int psum_cmd_watch(const psum_cli *c, psum_writer *w)
     if (!rc && !c->all && l.started == 0)
         rc = psum_procs_exit_code(l.last_error);
     while (!rc && !run.write_failed && (c->all || l.count > 0)) {
-        if (stop_requested(&stops, c->opts.check_period_ms))
+        if (psum_watch_wait(c->opts.check_period_ms))
             break;
         psum_pass pass = {0};
         review(&run, &l, &pass);
         if (c->all)
             pick_up(&run, &l);
         pass.processes = l.count;
-        pthread_mutex_lock(&run.lock);
+        psum_watch_lock_take(&run.lock);
         if (!run.write_failed)
             run.write_failed = psum_write_pass(w, &pass);
-        pthread_mutex_unlock(&run.lock);
+        psum_watch_lock_release(&run.lock);
     }
     for (size_t i = 0; i < l.count; i++)
         stop_one(l.items[i]);
@@ -251,6 +223,6 @@ int psum_cmd_watch(const psum_cli *c, psum_writer *w)
     psum_pid_list_free(&pids);
     if (!rc && (run.write_failed || psum_write_end(w)))
         rc = PSUM_EXIT_FAILURE;
-    pthread_mutex_destroy(&run.lock);
+    psum_watch_lock_destroy(&run.lock);
     return rc;
 }

@@ -1,0 +1,52 @@
+/*
+ * procsum watch on Windows: a console control handler (Ctrl+C, Ctrl+Break,
+ * the console closing, logoff, shutdown) sets an event that the period's
+ * wait also waits for. The handler runs on a thread of its own, so it only
+ * sets the event; the main thread stops the checkers.
+ */
+#include "watch_os.h"
+
+static HANDLE stop_event;
+
+void psum_watch_lock_init(psum_watch_lock *l)
+{
+    InitializeSRWLock(l);
+}
+
+void psum_watch_lock_destroy(psum_watch_lock *l)
+{
+    (void)l; /* an SRW lock holds nothing to free */
+}
+
+void psum_watch_lock_take(psum_watch_lock *l)
+{
+    AcquireSRWLockExclusive(l);
+}
+
+void psum_watch_lock_release(psum_watch_lock *l)
+{
+    ReleaseSRWLockExclusive(l);
+}
+
+static BOOL WINAPI on_control(DWORD type)
+{
+    (void)type;
+    SetEvent(stop_event);
+    return TRUE; /* handled: the process is not ended here */
+}
+
+void psum_watch_catch_stops(void)
+{
+    stop_event = CreateEventW(NULL, TRUE, FALSE, NULL);
+    if (stop_event)
+        SetConsoleCtrlHandler(on_control, TRUE);
+}
+
+bool psum_watch_wait(unsigned period_ms)
+{
+    if (!stop_event) {
+        Sleep(period_ms); /* no event: stops end the process the default way */
+        return false;
+    }
+    return WaitForSingleObject(stop_event, period_ms) == WAIT_OBJECT_0;
+}
