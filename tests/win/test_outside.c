@@ -2,7 +2,8 @@
  * Another process checked from outside, on Windows: psum_target.exe, whose
  * .text MinGW's runtime pseudo-relocation really rewrites at start-up
  * (checked first: the bytes in memory differ from the file's, and the
- * list's entry points there). procsum.exe verify finds it clean (exit 0);
+ * list's entry points there), and which loads a DLL that the loader must
+ * relocate (a fixup in its .text). procsum.exe verify finds it clean (exit 0);
  * one bit flipped with WriteProcessMemory in the same page is found (exit
  * 5, the byte's file offset, verdict bitflip); procsum.exe watch finds such
  * a flip and ends cleanly when the process exits; a checker started on the
@@ -37,6 +38,7 @@ typedef struct target {
     PROCESS_INFORMATION pi;
     HANDLE to_child;   /* its standard input: closing it ends the process */
     uintptr_t fn, base; /* psum_read_shared and the image's base, as it printed them */
+    uintptr_t clash;    /* where psum_clashdll.dll was loaded */
 } target;
 
 /* Reads one line (up to '\n') from h into buf; false at the end or on error. */
@@ -89,13 +91,15 @@ static bool start_target(target *t)
     CloseHandle(in_r);
     CloseHandle(out_w);
     char line[128] = "";
-    unsigned long long fn = 0, base = 0;
+    unsigned long long fn = 0, base = 0, clash = 0;
     int value = 0;
-    bool ready = ok && read_line(out_r, line, sizeof(line)) && sscanf(line, "ready %llx %llx %d", &fn, &base, &value) == 3;
+    bool ready = ok && read_line(out_r, line, sizeof(line)) &&
+                 sscanf(line, "ready %llx %llx %d %llx", &fn, &base, &value, &clash) == 4;
     CloseHandle(out_r);
     t->to_child = in_w;
     t->fn = (uintptr_t)fn;
     t->base = (uintptr_t)base;
+    t->clash = (uintptr_t)clash;
     CHECK(ready && value == 4242, "psum_target.exe started and read the DLL's variable (line '%s')", line);
     if (!ready && ok) {
         TerminateProcess(t->pi.hProcess, 1);
@@ -341,6 +345,8 @@ static void pseudo_relocation_rewrites_text(void)
     } else {
         CHECK(false, "the entry's field (RVA %#x) is in an executable section", (unsigned)p.target);
     }
+    CHECK(t.clash != 0 && t.clash != 0x140000000u, "psum_clashdll.dll was relocated (at %#llx)",
+          (unsigned long long)t.clash);
     free_image(&f);
     close_target(&t);
 }
