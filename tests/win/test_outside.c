@@ -8,8 +8,10 @@
  * 5, the byte's file offset, verdict bitflip); procsum.exe watch finds such
  * a flip and ends cleanly when the process exits; a checker started on the
  * process (options.pid) reports the flip within two passes after it and
- * says PROCSUM_ESRCH once the process is gone; verify of a process that is
- * gone exits 4, and verify --all lists the target as clean.
+ * says PROCSUM_ESRCH once the process is gone; watch --all picks the
+ * process up; verify of a process that is
+ * gone exits 4, and verify --all lists the target as clean (and alerts, if
+ * any, only for test programs that change their own code).
  */
 #include <windows.h>
 
@@ -25,7 +27,7 @@
 
 #define PAGE 4096u
 /* Guards against a hang only: no test asserts a duration. */
-#define HANG_GUARD_MS 120000u
+#define HANG_GUARD_MS 60000u
 #define POLL_MS 20u
 #define SCN_MEM_EXECUTE 0x20000000u
 #define SCN_MEM_WRITE 0x80000000u
@@ -273,13 +275,16 @@ static bool run_wait_for(run *r, const char *needle)
     return false;
 }
 
-/* Reads to the end and returns the exit code; -1 when it had to be killed. */
+/* Reads to the end and returns the exit code; -1 when it had to be killed (the hang guard ran out). */
 static int run_finish(run *r)
 {
-    while (run_poll(r))
+    unsigned waited = 0;
+    while (run_poll(r) && waited < HANG_GUARD_MS) {
         Sleep(POLL_MS);
+        waited += POLL_MS;
+    }
     DWORD code = (DWORD)-1;
-    if (WaitForSingleObject(r->pi.hProcess, HANG_GUARD_MS) == WAIT_OBJECT_0)
+    if (WaitForSingleObject(r->pi.hProcess, waited < HANG_GUARD_MS ? HANG_GUARD_MS : 0) == WAIT_OBJECT_0)
         GetExitCodeProcess(r->pi.hProcess, &code);
     else
         TerminateProcess(r->pi.hProcess, 1);
@@ -401,6 +406,18 @@ static void verify_clean_then_flip(void)
     free(out);
 }
 
+/*
+ * Whether every alert in text comes from a test program that changes its own
+ * code on purpose (test_detect runs at the same time under `meson test`).
+ */
+static bool alerts_only_from_tests(const char *text)
+{
+    for (const char *p = text; (p = strstr(p, "\"event.kind\":\"alert\"")) != NULL; p++)
+        if (!strstr(line_with(p, "\"event.kind\":\"alert\""), "\\\\tests\\\\win\\\\test_"))
+            return false;
+    return true;
+}
+
 static void verify_all_lists_target(void)
 {
     target t;
@@ -411,7 +428,8 @@ static void verify_all_lists_target(void)
     char want[64];
     snprintf(want, sizeof(want), "\"process.pid\":%lu,", (unsigned long)t.pi.dwProcessId);
     const char *line = line_with(out, want);
-    CHECK(code == 0, "verify --all exits 0, not %d:\n%s", code, out);
+    CHECK(code == 0 || (code == 5 && alerts_only_from_tests(out)),
+          "verify --all exits 0, or 5 for test programs that change their own code, not %d:\n%s", code, out);
     CHECK(strstr(line, "\"procsum.status\":\"clean\"") && strstr(line, "psum_target.exe"),
           "verify --all lists the target, clean: %s", line);
     free(out);
@@ -452,6 +470,34 @@ static void watch_finds_flip_and_ends_with_process(void)
     int code = run_finish(&r);
     CHECK(exited, "watch says the process exited:\n%s", r.text);
     CHECK(code == 0, "watch ends with exit 0 once its only process is gone, not %d", code);
+    free(r.text);
+    close_target(&t);
+}
+
+/*
+ * watch --all picks the target up. Its stop on Ctrl+C or Ctrl+Break is not
+ * tested: under Wine GenerateConsoleCtrlEvent fails (ERROR_INVALID_HANDLE)
+ * even from a process attached to watch's console; watch is ended here.
+ */
+static void watch_all_picks_up_target(void)
+{
+    target t;
+    if (!start_target(&t))
+        return;
+    run r;
+    if (!run_start(&r, L"watch --all --json --period 200")) {
+        CHECK(false, "start procsum.exe watch --all");
+        close_target(&t);
+        return;
+    }
+    char want[64];
+    snprintf(want, sizeof(want), "\"process.pid\":%lu,", (unsigned long)t.pi.dwProcessId);
+    bool seen = run_wait_for(&r, want);
+    CHECK(seen && strstr(line_with(r.text, want), "\"event.action\":\"watching\"") &&
+              strstr(line_with(r.text, want), "\"procsum.status\":\"clean\""),
+          "watch --all watches the target, clean: %s", line_with(r.text, want));
+    TerminateProcess(r.pi.hProcess, 0);
+    run_finish(&r);
     free(r.text);
     close_target(&t);
 }
@@ -565,5 +611,6 @@ int main(void)
     RUN(verify_all_lists_target);
     RUN(watch_finds_flip_and_ends_with_process);
     RUN(checker_on_other_process);
+    RUN(watch_all_picks_up_target);
     return check_summary("test_outside");
 }
