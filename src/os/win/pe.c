@@ -256,7 +256,8 @@ static bool pseudo_entry(const psum_pe_image *img, const uint8_t *p, unsigned *b
         lo = img->iat_rva;
         hi = (uint64_t)img->iat_rva + img->iat_size;
     }
-    if (sym < lo || (uint64_t)sym + slot > hi || (uint64_t)target + bits / 8 > img->size_of_image)
+    /* Import slots are pointers, aligned as pointers are. */
+    if (sym < lo || (uint64_t)sym + slot > hi || sym % slot != 0 || (uint64_t)target + bits / 8 > img->size_of_image)
         return false;
     *bytes = bits / 8;
     return true;

@@ -103,8 +103,8 @@ typedef struct psum_pe_pseudo {
 /*
  * Finds the version 2 list in data[0, len), the raw bytes of a section at
  * RVA va: the first header (0, 0, 1 at a 4-byte aligned place) followed by
- * at least one entry that can be one (sym a whole slot inside the import
- * address table, or inside the image when there is none; target a whole
+ * at least one entry that can be one (sym a whole, aligned slot inside the
+ * import address table, or inside the image when there is none; target a whole
  * field inside the image; width 8, 16, 32 or 64), and every valid entry
  * after it. *out (malloc'ed, add 0) and *count; both 0/NULL when there is
  * none. 0 or PROCSUM_ENOMEM.
