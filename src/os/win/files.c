@@ -34,7 +34,7 @@ struct psum_os_file {
     HANDLE handle;
     bool pe;              /* a PE image: read through its sections */
     psum_pe_image image;
-    uint64_t delta;       /* load base minus ImageBase in this process; 0 when not relocated */
+    uint64_t delta;       /* load base minus ImageBase where the process maps it; 0 when not relocated */
     uint8_t *relocs;      /* the base relocation directory's bytes when delta is not 0 */
     size_t relocs_len;
     psum_pe_pseudo *pseudo; /* MinGW's runtime pseudo-relocations, each with what it adds there */
@@ -182,7 +182,7 @@ static int pseudo_relocations(psum_os_file *f, const load_site *at)
 
 /*
  * Whether f is a PE image, its sections, and, where it is loaded at
- * at->base, its base relocations (when away from its ImageBase) and
+ * site->base, its base relocations (when away from its ImageBase) and
  * pseudo-relocations. A file that is not a PE image is read as it is (0);
  * only a failed allocation or read fails.
  */
