@@ -5,6 +5,9 @@
  * regions from: ranges page aligned, ascending, apart, inside SizeOfImage;
  * and a caller that starts with 64 bytes and grows its buffer to *need each
  * time PROCSUM_ERANGE asks must end with what the whole input gives.
+ * The whole input, read as a section's bytes, is also searched for a
+ * pseudo-relocation list: every entry found must lie in the image, and
+ * applying them to a window stays inside it.
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -80,6 +83,35 @@ static int parse(const uint8_t *data, size_t len, psum_pe_image *img, size_t *ne
     return err;
 }
 
+/* psum_pe_pseudo_find over data as a section at RVA 0x1000, then psum_pe_pseudo_apply to a guarded window. */
+static void check_pseudo(const psum_pe_image *img, const uint8_t *data, size_t len)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    FUZZ_CHECK(copy != NULL, "out of memory");
+    if (len)
+        memcpy(copy, data, len);
+    psum_pe_pseudo *list = NULL;
+    size_t n = 0;
+    int err = psum_pe_pseudo_find(img, copy, len, 0x1000, &list, &n);
+    FUZZ_CHECK(err == 0 || err == PROCSUM_ENOMEM, "unexpected code %d", err);
+    for (size_t i = 0; i < n; i++) {
+        FUZZ_CHECK(list[i].bytes == 1 || list[i].bytes == 2 || list[i].bytes == 4 || list[i].bytes == 8,
+                   "entry %zu: width %u", i, list[i].bytes);
+        FUZZ_CHECK((uint64_t)list[i].target + list[i].bytes <= img->size_of_image,
+                   "entry %zu: field at %#" PRIx32 " past SizeOfImage", i, list[i].target);
+        list[i].add = 0x0101010101010101u;
+    }
+    /* A page-sized window with a guard byte on each side that must stay untouched. */
+    uint8_t window[PAGE + 2];
+    memset(window, 0xEE, sizeof(window));
+    for (uint32_t at = 0; n && at < 3 * PAGE; at += PAGE) {
+        psum_pe_pseudo_apply(list, n, (int64_t)at - 8, window + 1, PAGE);
+        FUZZ_CHECK(window[0] == 0xEE && window[PAGE + 1] == 0xEE, "a field was applied outside the window");
+    }
+    free(list);
+    free(copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     psum_pe_image whole, step;
@@ -101,6 +133,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(need == need_whole, "asks for %zu, the whole input for %zu", need, need_whole);
     if (err == 0)
         FUZZ_CHECK(same_image(&step, &whole), "the headers alone and the whole input differ");
+    if (err_whole == 0)
+        check_pseudo(&whole, data, size);
 
     psum_pe_free(&step);
     psum_pe_free(&whole);

@@ -141,6 +141,19 @@ if run "procsum.exe regions" "$procsum" regions; then
     tr -d '\r' <"$log" | grep -Eq ' exe .*procsum\.exe$' && pass "regions lists procsum.exe as the program" ||
         fail "regions does not list procsum.exe"
     tr -d '\r' <"$log" | grep -Eqi '\\ntdll\.dll$' && pass "regions lists ntdll.dll" || fail "regions lacks ntdll.dll"
+    # A Windows path reads as itself in the table: one backslash between its parts.
+    tr -d '\r' <"$log" | grep -qiF '  C:\windows\system32\kernel32.dll' &&
+        ! tr -d '\r' <"$log" | grep -qF '\\' && pass "regions table shows C:\windows\system32\kernel32.dll as it is" ||
+        fail "regions table does not show C:\windows\system32\kernel32.dll as it is"
+fi
+if run "procsum.exe regions --json" "$procsum" regions --json; then
+    # Valid JSON, and the same path once decoded.
+    tr -d '\r' <"$BUILD/win-procsum.exe regions --json.log" | python3 -c '
+import json, sys
+sources = [json.loads(line)["source"].lower() for line in sys.stdin if line.strip()]
+assert "c:\\windows\\system32\\kernel32.dll" in sources, sources
+' && pass "regions --json is valid JSON and holds C:\windows\system32\kernel32.dll" ||
+        fail "regions --json: not valid JSON, or no C:\windows\system32\kernel32.dll"
 fi
 run "procsum.exe bench" "$procsum" bench
 run "procsum.exe regions --json --skip-libs" "$procsum" regions --json --skip-libs

@@ -7,6 +7,8 @@
  */
 #include <criterion/criterion.h>
 
+#include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "escape.h"
@@ -42,9 +44,9 @@ Test(escape, bell_cr_lf_tab_and_other_c0)
 {
     TEXT("a\ab", "a\\x07b");
     JSON("a\ab", "a\\u0007b");
-    TEXT("ok\rEVIL", "ok\\rEVIL");
+    TEXT("ok\rEVIL", "ok\\x0dEVIL");
     JSON("ok\rEVIL", "ok\\rEVIL");
-    TEXT("a\nb\tc", "a\\nb\\tc");
+    TEXT("a\nb\tc", "a\\x0ab\\x09c");
     JSON("a\nb\tc", "a\\nb\\tc");
     TEXT("\b\f\x01\x1f", "\\x08\\x0c\\x01\\x1f");
     JSON("\b\f\x01\x1f", "\\b\\f\\u0001\\u001f");
@@ -58,10 +60,58 @@ Test(escape, delete)
 
 Test(escape, quotes_and_backslash)
 {
-    TEXT("we\"ird\\lib", "we\"ird\\\\lib");
+    TEXT("we\"ird\\lib", "we\"ird\\lib");
     JSON("we\"ird\\lib", "we\\\"ird\\\\lib");
-    /* A backslash before x in a name cannot pass for an escape. */
-    TEXT("\\x1b", "\\\\x1b");
+    /* A backslash before x and two hex digits in a name cannot pass for an escape. */
+    TEXT("\\x1b", "\\x5cx1b");
+    TEXT("\\xAb", "\\x5cxAb");
+    TEXT("\\xg1 \\x1", "\\xg1 \\x1");
+    /* Before a character that is escaped, a backslash stays itself. */
+    TEXT("a\\\x1b", "a\\\\x1b");
+    TEXT("\\\\x41", "\\\\x5cx41");
+}
+
+Test(escape, windows_paths_read_as_themselves)
+{
+    /* In a table a path shows as Windows writes it; JSON doubles each backslash, as JSON must. */
+    TEXT("C:\\windows\\system32\\kernel32.dll", "C:\\windows\\system32\\kernel32.dll");
+    JSON("C:\\windows\\system32\\kernel32.dll", "C:\\\\windows\\\\system32\\\\kernel32.dll");
+    TEXT("C:\\windows\\system32\\ntdll.dll", "C:\\windows\\system32\\ntdll.dll");
+    TEXT("\\\\?\\C:\\temp\\run\\new.dll", "\\\\?\\C:\\temp\\run\\new.dll");
+    /* The one backslash that is escaped: before "x" and two hex digits. */
+    TEXT("C:\\sdk\\x86\\a.dll", "C:\\sdk\\x5cx86\\a.dll");
+}
+
+/* Reads text escaping back: \x and two hex digits is that byte, any other backslash is itself. */
+static size_t unescape_text(char *dst, const char *src)
+{
+    size_t n = 0;
+    for (const char *p = src; *p;) {
+        unsigned hi, lo;
+        if (p[0] == '\\' && p[1] == 'x' && sscanf(p + 2, "%1x%1x", &hi, &lo) == 2 && isxdigit((unsigned char)p[2]) &&
+            isxdigit((unsigned char)p[3])) {
+            dst[n++] = (char)(hi << 4 | lo);
+            p += 4;
+        } else {
+            dst[n++] = *p++;
+        }
+    }
+    dst[n] = '\0';
+    return n;
+}
+
+Test(escape, text_reads_back_to_the_original)
+{
+    static const char *const names[] = {
+        "C:\\windows\\system32\\ntdll.dll", "\\x41\\\\x41\\\\\\x41", "a\\\x1b[2J\\", "\\\n\\\t\\\r",
+        "bad\xff\\xffx", "\\x\\xg\\x4", "caf\xc3\xa9\\x\xe2\x80\xae", "\\",
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char esc[256], back[256];
+        psum_escape_text(esc, sizeof(esc), names[i]);
+        unescape_text(back, esc);
+        cr_assert_str_eq(back, names[i], "name %zu escaped as %s", i, esc);
+    }
 }
 
 Test(escape, valid_multibyte_utf8_is_kept)

@@ -937,6 +937,50 @@ static void pe_parser(void)
     psum_pe_free(&img);
 }
 
+/* MinGW's pseudo-relocation list: found after its header among other data, each entry applied inside its window. */
+static void pe_pseudo_relocations(void)
+{
+    psum_pe_image img = {.size_of_image = 0x10000, .iat_rva = 0x8000, .iat_size = 0x100, .pe32plus = true};
+    static const uint32_t words[] = {
+        0, 0, 1, 7,                /* a header whose first entry cannot be one: not the list */
+        0xdead, 0, 0, 1,           /* the list: its header, */
+        0x8008, 0x1004, 32,        /* a 32-bit field at 0x1004 through the slot at 0x8008, */
+        0x8010, 0x100c, 64,        /* a 64-bit one at 0x100c, */
+        0x8014, 0x1020, 32,        /* a misaligned slot: the list has ended */
+        0x8018, 0x1030, 32,
+    };
+    uint8_t data[sizeof(words)];
+    for (size_t i = 0; i < sizeof(words) / 4; i++)
+        put32(data + 4 * i, words[i]);
+    psum_pe_pseudo *list = NULL;
+    size_t n = 0;
+    CHECK(psum_pe_pseudo_find(&img, data, sizeof(data), 0x4000, &list, &n) == 0 && n == 2, "two entries: %zu", n);
+    if (n == 2) {
+        CHECK(list[0].sym == 0x8008 && list[0].target == 0x1004 && list[0].bytes == 4, "the first entry");
+        CHECK(list[1].sym == 0x8010 && list[1].target == 0x100c && list[1].bytes == 8, "the second entry");
+        list[0].add = (uint64_t)-0x10; /* a narrow field wraps as the runtime's sign-extended sum does */
+        list[1].add = 0x100000000ull;
+        uint8_t buf[16];
+        memset(buf, 0, sizeof(buf));
+        put32(buf + 4, 8);
+        psum_pe_pseudo_apply(list, n, 0x1000, buf, sizeof(buf));
+        uint32_t d = 0;
+        uint64_t q = 0;
+        memcpy(&d, buf + 4, 4);
+        memcpy(&q, buf + 8, 8);
+        CHECK(d == 0xfffffff8u && q == 0, "the 32-bit field becomes 0x%x; the 64-bit one is cut by the window", d);
+        memset(buf, 0, sizeof(buf));
+        psum_pe_pseudo_apply(list, n, 0x100c, buf, sizeof(buf));
+        memcpy(&q, buf, 8);
+        CHECK(q == 0x100000000ull && buf[8] == 0, "the 64-bit field in a window that holds it: 0x%llx",
+              (unsigned long long)q);
+    }
+    free(list);
+    /* No header at all: no list. */
+    memset(data, 0xAB, sizeof(data));
+    CHECK(psum_pe_pseudo_find(&img, data, sizeof(data), 0x4000, &list, &n) == 0 && n == 0 && list == NULL, "none");
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--child") == 0) {
@@ -959,5 +1003,6 @@ int main(int argc, char **argv)
     RUN(threads_events_clocks);
     RUN(error_codes);
     RUN(pe_parser);
+    RUN(pe_pseudo_relocations);
     return check_summary("test_backend");
 }

@@ -86,7 +86,7 @@ static bool hidden(uint32_t cp)
            (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
-/* The named escape of a character in both formats, or 0. */
+/* The named escape of a character in JSON, or 0. */
 static char named(uint32_t cp)
 {
     switch (cp) {
@@ -98,6 +98,16 @@ static char named(uint32_t cp)
     }
 }
 
+static bool hex_digit(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/*
+ * The text's one escape is \xNN, so a backslash is written as it is (a
+ * Windows path reads as itself) unless an "xNN" follows it in the name,
+ * which would read as an escape: that backslash alone becomes \x5c.
+ */
 size_t psum_escape_text(char *dst, size_t cap, const char *src)
 {
     out o = {.dst = dst, .cap = cap};
@@ -106,9 +116,8 @@ size_t psum_escape_text(char *dst, size_t cap, const char *src)
         uint32_t cp = 0;
         size_t n = utf8_decode(p, &cp);
         char e[16];
-        if (n && named(cp)) {
-            emit(&o, (char[]){'\\', named(cp)}, 2);
-        } else if (n && !hidden(cp)) {
+        bool looks_escaped = cp == '\\' && p[1] == 'x' && hex_digit(p[2]) && hex_digit(p[3]);
+        if (n && !hidden(cp) && !looks_escaped) {
             emit(&o, (const char *)p, n);
         } else {
             n = n ? n : 1;

@@ -15,13 +15,15 @@
 #include <stddef.h>
 
 /*
- * For a person's terminal. A backslash is doubled; tab, line feed and
- * carriage return become \t \n \r; every other byte of a control character
- * (C0, DEL; C1 whether raw or encoded as UTF-8), of a character that
- * reorders or hides text (bidi controls, line and paragraph separators) and
- * every byte that is not part of valid UTF-8 becomes \xNN. Everything else,
- * valid multi-byte UTF-8 included, is kept. The original bytes can always
- * be read back.
+ * For a person's terminal. Every byte of a control character (C0 with
+ * tab, line feed and carriage return, DEL; C1 whether raw or encoded as
+ * UTF-8), of a character that reorders or hides text (bidi controls, line
+ * and paragraph separators) and every byte that is not part of valid UTF-8
+ * becomes \xNN. A backslash is kept, so that a Windows path shows as it is,
+ * except one followed by "x" and two hex digits, which becomes \x5c.
+ * Everything else, valid multi-byte UTF-8 included, is kept. The original
+ * bytes can always be read back: \x and two hex digits is that byte, any
+ * other backslash is itself.
  */
 size_t psum_escape_text(char *dst, size_t cap, const char *src);
 

@@ -72,15 +72,3 @@ int psum_oneline_state(const psum_oneline_dest *d, const psum_state *s)
 {
     return one_line(d, state_record, s);
 }
-
-void psum_event_origin_now(psum_event_origin *at)
-{
-    static char host[256];
-    if (!host[0] && (gethostname(host, sizeof(host) - 1) != 0 || !host[0]))
-        strcpy(host, "localhost");
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    at->sec = (int64_t)ts.tv_sec;
-    at->nsec = ts.tv_nsec;
-    at->host = host;
-}

@@ -10,6 +10,7 @@
 #ifndef PSUM_OUTPUT_ONELINE_H
 #define PSUM_OUTPUT_ONELINE_H
 
+#include "origin.h"
 #include "writer.h"
 
 /* Where the lines go: a JSON lines file, or (path NULL) standard error. */
@@ -20,8 +21,5 @@ typedef struct psum_oneline_dest {
 /* Each writes one JSON line (psum_jsonl_writer's shape); 0 or an errno. */
 int psum_oneline_alert(const psum_oneline_dest *d, const psum_alert *a);
 int psum_oneline_state(const psum_oneline_dest *d, const psum_state *s);
-
-/* Now, and this host's name (looked up once): the origin every event record carries. */
-void psum_event_origin_now(psum_event_origin *at);
 
 #endif

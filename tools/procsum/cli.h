@@ -87,9 +87,9 @@ typedef struct psum_cli_command {
 int psum_cmd_regions(const psum_cli *c, psum_writer *w);
 int psum_cmd_bench(const psum_cli *c, psum_writer *w);
 int psum_cmd_version(const psum_cli *c, psum_writer *w);
-#ifndef _WIN32
 int psum_cmd_verify(const psum_cli *c, psum_writer *w);
 int psum_cmd_watch(const psum_cli *c, psum_writer *w);
+#ifndef _WIN32
 int psum_cmd_run(const psum_cli *c, psum_writer *w);
 /* procsum run parses its own command line (argv[0] is "run"): everything after its options is the program's. */
 int psum_run_main(int argc, char **argv);

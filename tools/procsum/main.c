@@ -16,14 +16,21 @@
 
 static int cmd_help(const psum_cli *c, psum_writer *w);
 
+/* The configuration file is read with inih, which the Windows build does without. */
+#ifdef _WIN32
+#define CONFIG_OPTS 0u
+#else
+#define CONFIG_OPTS PSUM_OPT_CONFIG
+#endif
+
 static const psum_cli_command COMMANDS[] = {
     {"regions", "list the executable regions of this process, with their digests", PSUM_OPT_SELECT, psum_cmd_regions},
     {"bench", "time one discovery and one hashing pass over those regions", PSUM_OPT_SELECT, psum_cmd_bench},
-#ifndef _WIN32
     {"verify", "compare every resident code page of processes (--all, or PIDs) with their files, once",
-     PSUM_OPT_PROCESSES | PSUM_OPT_OUTPUTS | PSUM_OPT_CONFIG, psum_cmd_verify},
+     PSUM_OPT_PROCESSES | PSUM_OPT_OUTPUTS | CONFIG_OPTS, psum_cmd_verify},
     {"watch", "check processes (--all, or PIDs) every period until stopped, and report each change",
-     PSUM_OPT_PROCESSES | PSUM_OPT_PERIOD | PSUM_OPT_CPU | PSUM_OPT_OUTPUTS | PSUM_OPT_CONFIG, psum_cmd_watch},
+     PSUM_OPT_PROCESSES | PSUM_OPT_PERIOD | PSUM_OPT_CPU | PSUM_OPT_OUTPUTS | CONFIG_OPTS, psum_cmd_watch},
+#ifndef _WIN32
     {"run", "run a program with a checker in it and in every program it runs: run [--json-file PATH] "
             "[--period MS] [--cpu PERCENT] [--algo NAME] [--config PATH | --no-config] -- CMD [ARGS...]",
      0, psum_cmd_run},

@@ -3,7 +3,8 @@
  * process that forks, runs a new program or exits is told at once, so that
  * watch --all checks a program from its exec on instead of finding it at
  * the next scan of /proc. Needs CAP_NET_ADMIN; the caller scans /proc each
- * period when it cannot be opened. Linux only, like watch.
+ * period when it cannot be opened, and always on Windows
+ * (procevents_win.c).
  */
 #ifndef PSUM_PROCEVENTS_H
 #define PSUM_PROCEVENTS_H
@@ -22,7 +23,8 @@ typedef struct psum_procevents psum_procevents;
 /*
  * Subscribes to the events. 0, or an errno: EPERM without CAP_NET_ADMIN,
  * EPROTONOSUPPORT on a kernel built without the connector, ECANCELED when
- * PROCSUM_NO_PROC_EVENTS is set in the environment (to test the fallback).
+ * PROCSUM_NO_PROC_EVENTS is set in the environment (to test the fallback),
+ * ENOSYS on Windows.
  */
 int psum_procevents_open(psum_procevents **out);
 /* The descriptor to poll for input. */

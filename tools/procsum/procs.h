@@ -1,7 +1,8 @@
 /*
  * What verify and watch share: which processes to check (the ids given, or
- * every process in /proc), what /proc says of each, and the time and host
- * every event carries. Linux only, like the commands.
+ * every process the system lists), the program each runs, and the time and
+ * host every event carries. The system's part is in procs_linux.c (/proc)
+ * and procs_win.c (EnumProcesses).
  */
 #ifndef PSUM_PROCS_H
 #define PSUM_PROCS_H
@@ -19,17 +20,18 @@ typedef struct psum_pid_list {
 
 /*
  * The processes the command line names: its ids, or with --all every
- * process that /proc lists now (psum_procs_scan). A process named by its
- * id is checked even when a `process` glob matches it: it was asked for. 0 or, after a message,
- * an exit code (bad usage: neither or both).
+ * process that the system lists now (psum_procs_scan). A process named by
+ * its id is checked even when a `process` glob matches it: it was asked
+ * for. 0 or, after a message, an exit code (bad usage: neither or both).
  */
 int psum_procs_select(const psum_cli *c, psum_pid_list *out);
 /*
- * Every process in /proc but this one, kernel threads and those the
- * configuration's `process` globs match (psum_proc_skipped), ascending; 0
- * or an errno.
+ * Every process but this one (on Linux: and kernel threads; on Windows: and
+ * the idle and system processes) and those the configuration's `process`
+ * globs match (psum_proc_skipped), ascending; 0 or an errno.
  */
 int psum_procs_scan(const psum_config *cfg, psum_pid_list *out);
+#ifndef _WIN32
 /*
  * Whether a `process` glob of cfg matches pid: a glob holding '/' its
  * program (/proc/PID/exe), any other its name (/proc/PID/comm, at most 15
@@ -37,11 +39,18 @@ int psum_procs_scan(const psum_config *cfg, psum_pid_list *out);
  * cannot be read is not skipped.
  */
 bool psum_proc_skipped(const psum_config *cfg, long pid);
+#endif
+/* procsum's own process id. */
+long psum_procs_self(void);
 void psum_pid_list_free(psum_pid_list *l);
+/* 0 or ENOMEM. */
+int psum_pid_list_push(psum_pid_list *l, long pid);
+/* Ascending, as psum_pid_list_has needs. */
+void psum_pid_list_sort(psum_pid_list *l);
 /* Whether pid is in the (ascending) list. */
 bool psum_pid_list_has(const psum_pid_list *l, long pid);
 
-/* The program pid runs, as /proc/PID/exe names it (malloc'ed), or NULL when it cannot be read. */
+/* The program pid runs, as /proc/PID/exe or the Windows image name gives it (malloc'ed, UTF-8), or NULL when it cannot be read. */
 char *psum_proc_executable(long pid);
 
 /* The library's code for a process that could not be checked, as the exit code verify and watch give for it. */

@@ -3,8 +3,8 @@
  * each on its own thread, reporting every change as it is found. The
  * checkers share one digest cache: a page of a file's page cache, mapped
  * by many processes, is hashed once per period for all of them. The main
- * thread only waits: for SIGINT or SIGTERM (blocked in every thread and
- * read from a signalfd, so no handler runs anywhere), for the kernel's
+ * thread only waits (watch_os.h): for the user's stop request (SIGINT or
+ * SIGTERM, Ctrl+C on Windows), for the kernel's
  * process events with --all (procevents.c: a program is checked from its
  * exec on, and dropped at its exit), or for the period, after which it
  * drops the processes that exited, notes those that ran a new program, and
@@ -13,24 +13,20 @@
  * callbacks write through one lock, so lines never interleave.
  */
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "procevents.h"
 #include "procs.h"
+#include "watch_os.h"
 
 typedef struct watch_run {
     const psum_cli *cli;
     psum_writer *w;
+    long self; /* procsum's own process, which process events also name */
     procsum_digest_cache *shared; /* the page-cache pages' digests, shared by every checker */
-    pthread_mutex_t lock; /* every write, and a watched process's executable */
+    psum_watch_lock lock; /* every write, and a watched process's executable */
     int write_failed;
 } watch_run;
 
@@ -61,14 +57,14 @@ static void on_change(const procsum_mismatch *m, void *userdata)
     psum_alert a = {.action = m->kind == PROCSUM_REPORT_CHANGED ? "code-changed" : "differs-from-file",
                     .pid = p->pid, .region = m->region};
     psum_event_origin_now(&a.at);
-    pthread_mutex_lock(&run->lock);
+    psum_watch_lock_take(&run->lock);
     a.executable = p->exe;
     for (size_t i = 0; i < m->changed_pages && !run->write_failed; i++) {
         a.page = &m->page_changes[i];
         p->alerts += psum_allow_judge(run->cli->outputs.allow, m->region, a.page) == PSUM_ALLOWED_NOT;
         run->write_failed = psum_write_alert(run->w, &a);
     }
-    pthread_mutex_unlock(&run->lock);
+    psum_watch_lock_release(&run->lock);
 }
 
 static void write_state(watch_run *run, const watched *p, long pid, const char *action, const char *status, int err,
@@ -77,10 +73,10 @@ static void write_state(watch_run *run, const watched *p, long pid, const char *
     psum_state st = {.action = action, .pid = pid, .executable = p ? p->exe : NULL, .status = status, .error = err,
                      .pages_checked = pages};
     psum_event_origin_now(&st.at);
-    pthread_mutex_lock(&run->lock);
+    psum_watch_lock_take(&run->lock);
     if (!run->write_failed)
         run->write_failed = psum_write_state(run->w, &st);
-    pthread_mutex_unlock(&run->lock);
+    psum_watch_lock_release(&run->lock);
 }
 
 static void stop_one(watched *p)
@@ -124,9 +120,9 @@ static int start_one(watch_run *run, watch_list *l, long pid, bool quiet_gone)
     }
     procsum_stats st;
     procsum_get_stats(p->checker, &st);
-    pthread_mutex_lock(&run->lock);
+    psum_watch_lock_take(&run->lock);
     bool changed = p->alerts > 0; /* pages already differing from their file, and not allowed */
-    pthread_mutex_unlock(&run->lock);
+    psum_watch_lock_release(&run->lock);
     write_state(run, p, pid, "watching", changed ? "changed" : "clean", 0, st.pages_tracked);
     l->items[l->count++] = p;
     l->started++;
@@ -160,10 +156,10 @@ static void review(watch_run *run, watch_list *l, psum_pass *pass)
         }
         if (st.new_programs != p->new_programs) {
             char *exe = psum_proc_executable(p->pid);
-            pthread_mutex_lock(&run->lock);
+            psum_watch_lock_take(&run->lock);
             free(p->exe);
             p->exe = exe;
-            pthread_mutex_unlock(&run->lock);
+            psum_watch_lock_release(&run->lock);
             p->new_programs = st.new_programs;
             write_state(run, p, p->pid, "new-program", "clean", 0, st.pages_tracked);
         }
@@ -186,23 +182,14 @@ static bool watching(const watch_list *l, long pid)
     return find_watched(l, pid) < l->count;
 }
 
-static int by_pid(const void *a, const void *b)
-{
-    long x = *(const long *)a, y = *(const long *)b;
-    return (x > y) - (x < y);
-}
-
 /* Adds pid to an ascending list (unless it is there); false when out of memory. */
 static bool list_add(psum_pid_list *list, long pid)
 {
     if (psum_pid_list_has(list, pid))
         return true;
-    long *grown = realloc(list->pids, (list->count + 1) * sizeof(*grown));
-    if (!grown)
+    if (psum_pid_list_push(list, pid) != 0)
         return false;
-    list->pids = grown;
-    list->pids[list->count++] = pid;
-    qsort(list->pids, list->count, sizeof(*grown), by_pid);
+    psum_pid_list_sort(list);
     return true;
 }
 
@@ -256,7 +243,7 @@ static void on_event(void *ctx, psum_procevent event, long pid)
     watch_list *l = e->l;
     if (pid <= 0 && event != PSUM_PROCEVENT_LOST)
         return;
-    if (pid == (long)getpid())
+    if (pid == e->run->self)
         return;
     switch (event) {
     case PSUM_PROCEVENT_FORK:
@@ -290,53 +277,19 @@ static void on_event(void *ctx, psum_procevent event, long pid)
     }
 }
 
-/* What ends a wait. */
-typedef enum wake {
-    WAKE_PERIOD, /* the period is over */
-    WAKE_STOP,   /* SIGINT or SIGTERM */
-} wake;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* Waits out one period, handing the process events that come meanwhile to on_event. */
-static wake wait_period(int signals, psum_procevents *events, event_ctx *ctx, unsigned period_ms)
-{
-    uint64_t deadline = now_ms() + period_ms;
-    for (;;) {
-        uint64_t now = now_ms();
-        if (now >= deadline)
-            return WAKE_PERIOD;
-        struct pollfd fds[2] = {{.fd = signals, .events = POLLIN}, {.fd = events ? psum_procevents_fd(events) : -1,
-                                                                    .events = POLLIN}};
-        int n = poll(fds, 2, (int)(deadline - now));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return WAKE_PERIOD; /* cannot wait: go on with the period's work */
-        if (fds[0].revents & POLLIN) {
-            struct signalfd_siginfo si;
-            if (read(signals, &si, sizeof(si)) == (ssize_t)sizeof(si) &&
-                (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM))
-                return WAKE_STOP;
-        }
-        if (events && (fds[1].revents & POLLIN) && psum_procevents_read(events, on_event, ctx) != 0)
-            ctx->l->rescan = true;
-    }
-}
-
 /*
  * --all: the kernel's process events, or (without CAP_NET_ADMIN, or with
  * PROCSUM_NO_PROC_EVENTS) a scan of /proc every period, which is said once.
+ * Windows has no such events: it always lists the processes each period.
  */
 static psum_procevents *open_events(watch_list *l)
 {
     psum_procevents *events;
     int err = psum_procevents_open(&events);
+    if (err == ENOSYS) {
+        l->rescan = true;
+        return NULL;
+    }
     if (err) {
         fprintf(stderr, "procsum: no process events (%s): new processes are found by scanning /proc every period\n",
                 err == ECANCELED ? "PROCSUM_NO_PROC_EVENTS is set" : strerror(err));
@@ -352,29 +305,23 @@ int psum_cmd_watch(const psum_cli *c, psum_writer *w)
     int rc = psum_procs_select(c, &pids);
     if (rc)
         return rc;
-    /* Blocked before any checker's thread exists: they all inherit it, and only sigtimedwait takes them. */
-    sigset_t stops;
-    sigemptyset(&stops);
-    sigaddset(&stops, SIGINT);
-    sigaddset(&stops, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stops, NULL);
-    int signals = signalfd(-1, &stops, SFD_CLOEXEC);
-    if (signals < 0) {
-        fprintf(stderr, "procsum: signalfd: %s\n", strerror(errno));
+    int err = psum_watch_catch_stops(); /* before any checker's thread exists */
+    if (err) {
+        fprintf(stderr, "procsum: cannot wait for a stop request: %s\n", strerror(err));
         psum_pid_list_free(&pids);
         return PSUM_EXIT_FAILURE;
     }
     psum_sink_whole_lines(w->out);
     psum_event_origin at;
     psum_event_origin_now(&at); /* the host's name is looked up here, before any other thread asks */
-    watch_run run = {.cli = c, .w = w};
-    int err = procsum_digest_cache_new(&c->opts, &run.shared);
+    watch_run run = {.cli = c, .w = w, .self = psum_procs_self()};
+    err = procsum_digest_cache_new(&c->opts, &run.shared);
     if (err) {
-        close(signals);
+        psum_watch_release_stops();
         psum_pid_list_free(&pids);
         return psum_cli_fail("cannot watch", err);
     }
-    pthread_mutex_init(&run.lock, NULL);
+    psum_watch_lock_init(&run.lock);
     watch_list l = {0};
     /* Subscribed before the first scan's processes are started: none started meanwhile goes unseen. */
     psum_procevents *events = c->all ? open_events(&l) : NULL;
@@ -391,29 +338,29 @@ int psum_cmd_watch(const psum_cli *c, psum_writer *w)
     if (!rc && !c->all && l.started == 0)
         rc = psum_procs_exit_code(l.last_error);
     while (!rc && !run.write_failed && (c->all || l.count > 0)) {
-        if (wait_period(signals, events, &ectx, c->opts.check_period_ms) == WAKE_STOP)
+        if (psum_watch_wait(c->opts.check_period_ms, events, on_event, &ectx))
             break;
         psum_pass pass = {0};
         review(&run, &l, &pass);
         if (c->all)
             pick_up(&run, &l);
         pass.processes = l.count;
-        pthread_mutex_lock(&run.lock);
+        psum_watch_lock_take(&run.lock);
         if (!run.write_failed)
             run.write_failed = psum_write_pass(w, &pass);
-        pthread_mutex_unlock(&run.lock);
+        psum_watch_lock_release(&run.lock);
     }
     for (size_t i = 0; i < l.count; i++)
         stop_one(l.items[i]);
     free(l.items);
     procsum_digest_cache_free(run.shared);
     psum_procevents_close(events);
-    close(signals);
+    psum_watch_release_stops();
     psum_pid_list_free(&l.refused);
     psum_pid_list_free(&l.forked);
     psum_pid_list_free(&pids);
     if (!rc && (run.write_failed || psum_write_end(w)))
         rc = PSUM_EXIT_FAILURE;
-    pthread_mutex_destroy(&run.lock);
+    psum_watch_lock_destroy(&run.lock);
     return rc;
 }

@@ -3,10 +3,13 @@
  * offset. A PE image is read as its loader lays it out, so that a page of
  * memory is compared with what the loader made of the file, not with the
  * file's bytes at the same offsets: a section's last page holds its raw
- * data and then zeros (the file holds the next section there), and an
- * image of this process loaded away from its ImageBase has the file's base
- * relocations applied. Offsets stay the file's own: a page of a section is
- * read at PointerToRawData plus its offset in the section.
+ * data and then zeros (the file holds the next section there); an image
+ * loaded away from its ImageBase (in this process or in the target) has
+ * the file's base relocations applied; and MinGW's runtime
+ * pseudo-relocations are applied after them, with the imported addresses
+ * the target's import slots hold (read once, when the file is opened).
+ * Offsets stay the file's own: a page of a section is read at
+ * PointerToRawData plus its offset in the section.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +17,16 @@
 #include "win.h"
 
 #include "pe.h"
+#include "target.h"
 
 #define HEADER_READ 4096u
 #define MAX_HEADER_READ (4u << 20)
 #define MAX_RELOCS (64u << 20)
+/* Read-only data sections searched for a pseudo-relocation list; larger ones are not MinGW's. */
+#define MAX_PSEUDO_SECTION (16u << 20)
+#define SCN_CNT_INITIALIZED_DATA 0x00000040u
+#define SCN_MEM_EXECUTE 0x20000000u
+#define SCN_MEM_WRITE 0x80000000u
 /* A fixup is at most 8 bytes: read this much on each side so that one across the edge is applied too. */
 #define FIXUP_MARGIN 8u
 
@@ -25,13 +34,22 @@ struct psum_os_file {
     HANDLE handle;
     bool pe;              /* a PE image: read through its sections */
     psum_pe_image image;
-    uint64_t delta;       /* load base minus ImageBase in this process; 0 when not relocated */
+    uint64_t delta;       /* load base minus ImageBase where the process maps it; 0 when not relocated */
     uint8_t *relocs;      /* the base relocation directory's bytes when delta is not 0 */
     size_t relocs_len;
+    psum_pe_pseudo *pseudo; /* MinGW's runtime pseudo-relocations, each with what it adds there */
+    size_t pseudo_count;
 };
 
+/* The process that maps the file, and where: the base relocations and pseudo-relocations to recompute. */
+typedef struct load_site {
+    HANDLE process;
+    uintptr_t base; /* 0: not loaded there; read the file's bytes as the loader lays them out, no fixups */
+} load_site;
+
 static int read_plain(HANDLE h, uint64_t offset, void *buf, size_t len, size_t *got);
-static int image_layout(psum_os_file *f, const wchar_t *path);
+static int image_layout(psum_os_file *f, const load_site *at);
+static int open_at(const char *path, uint64_t dev, uint64_t ino, const load_site *site, psum_os_file **out);
 
 /* The path is UTF-8, as the region lists give it. */
 static wchar_t *wide_path(const char *path)
@@ -47,7 +65,22 @@ static wchar_t *wide_path(const char *path)
     return w;
 }
 
+/* The calling process's module loaded from w, without taking a reference; base 0 when there is none. */
+static load_site own_site(const wchar_t *w)
+{
+    HMODULE m = NULL;
+    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT, w, &m))
+        m = NULL;
+    return (load_site){.process = GetCurrentProcess(), .base = (uintptr_t)m};
+}
+
 int psum_os_file_open(const char *path, uint64_t dev, uint64_t ino, psum_os_file **out)
+{
+    return open_at(path, dev, ino, NULL, out);
+}
+
+/* site NULL: the calling process, wherever it loaded the file. */
+static int open_at(const char *path, uint64_t dev, uint64_t ino, const load_site *site, psum_os_file **out)
 {
     if (!path || !out)
         return PROCSUM_EINVAL;
@@ -77,8 +110,9 @@ int psum_os_file_open(const char *path, uint64_t dev, uint64_t ino, psum_os_file
         return PROCSUM_ENOMEM;
     }
     f->handle = h;
-    int err = image_layout(f, w);
+    load_site own = site ? *site : own_site(w);
     free(w);
+    int err = image_layout(f, &own);
     if (err) {
         psum_os_file_close(f);
         return err;
@@ -101,11 +135,58 @@ static bool file_offset_of(const psum_pe_image *img, uint32_t rva, uint32_t len,
 }
 
 /*
- * Whether f is a PE image, its sections, and, where this process loaded it
- * away from its ImageBase, its base relocations. A file that is not a PE
- * image is read as it is (0); only a failed allocation or read fails.
+ * The pseudo-relocation list of f's image, if it has one, with what each
+ * entry adds where the image is loaded at `at`: the runtime adds the
+ * imported address its slot holds minus the slot's own address. An entry
+ * whose slot cannot be read is dropped: its field is compared as the file
+ * has it.
  */
-static int image_layout(psum_os_file *f, const wchar_t *path)
+static int pseudo_relocations(psum_os_file *f, const load_site *at)
+{
+    const psum_pe_image *img = &f->image;
+    for (size_t i = 0; i < img->section_count && !f->pseudo; i++) {
+        const psum_pe_section *s = &img->sections[i];
+        uint32_t c = s->characteristics;
+        if (!(c & SCN_CNT_INITIALIZED_DATA) || (c & (SCN_MEM_EXECUTE | SCN_MEM_WRITE)) || s->raw_size == 0 ||
+            s->raw_size > MAX_PSEUDO_SECTION)
+            continue;
+        uint8_t *data = malloc(s->raw_size);
+        if (!data)
+            return PROCSUM_ENOMEM;
+        size_t got = 0;
+        int err = read_plain(f->handle, s->raw_ptr, data, s->raw_size, &got);
+        if (!err)
+            err = psum_pe_pseudo_find(img, data, got, s->va, &f->pseudo, &f->pseudo_count);
+        free(data);
+        if (err)
+            return err;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < f->pseudo_count; i++) {
+        psum_pe_pseudo *p = &f->pseudo[i];
+        uintptr_t slot = at->base + p->sym;
+        uint8_t v[8] = {0};
+        size_t n = img->pe32plus ? 8 : 4;
+        SIZE_T copied = 0;
+        if (!ReadProcessMemory(at->process, (LPCVOID)slot, v, n, &copied) || copied != n)
+            continue;
+        uint64_t value = 0;
+        for (size_t b = 0; b < n; b++)
+            value |= (uint64_t)v[b] << (8 * b);
+        p->add = value - (uint64_t)slot;
+        f->pseudo[kept++] = *p;
+    }
+    f->pseudo_count = kept;
+    return 0;
+}
+
+/*
+ * Whether f is a PE image, its sections, and, where it is loaded at
+ * site->base, its base relocations (when away from its ImageBase) and
+ * pseudo-relocations. A file that is not a PE image is read as it is (0);
+ * only a failed allocation or read fails.
+ */
+static int image_layout(psum_os_file *f, const load_site *site)
 {
     size_t len = HEADER_READ, got = 0;
     for (;;) {
@@ -128,11 +209,12 @@ static int image_layout(psum_os_file *f, const wchar_t *path)
         break;
     }
     f->pe = true;
-    /* The module of this process loaded from this path, without taking a reference. */
-    HMODULE m = NULL;
-    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT, path, &m) || !m)
+    if (site->base == 0)
         return 0;
-    uint64_t delta = (uint64_t)(uintptr_t)m - f->image.preferred_base;
+    int err = pseudo_relocations(f, site);
+    if (err)
+        return err;
+    uint64_t delta = (uint64_t)site->base - f->image.preferred_base;
     uint64_t at = 0;
     if (delta == 0 || f->image.reloc_size == 0 || f->image.reloc_size > MAX_RELOCS ||
         !file_offset_of(&f->image, f->image.reloc_rva, f->image.reloc_size, &at))
@@ -140,7 +222,7 @@ static int image_layout(psum_os_file *f, const wchar_t *path)
     f->relocs = malloc(f->image.reloc_size);
     if (!f->relocs)
         return PROCSUM_ENOMEM;
-    int err = read_plain(f->handle, at, f->relocs, f->image.reloc_size, &got);
+    err = read_plain(f->handle, at, f->relocs, f->image.reloc_size, &got);
     if (err)
         return err;
     f->relocs_len = got;
@@ -173,9 +255,11 @@ static int read_image(psum_os_file *f, const psum_pe_view *v, uint64_t offset, v
     size_t read = 0;
     if (lo < hi)
         err = read_plain(f->handle, lo, tmp + start + (lo - from), (size_t)(hi - lo), &read);
+    int64_t rva = (int64_t)v->va + (int64_t)offset - FIXUP_MARGIN - (int64_t)v->raw_ptr;
     if (!err && f->delta)
-        psum_pe_relocate(f->relocs, f->relocs_len, (int64_t)v->va + (int64_t)offset - FIXUP_MARGIN - (int64_t)v->raw_ptr,
-                         tmp, wide, f->delta);
+        psum_pe_relocate(f->relocs, f->relocs_len, rva, tmp, wide, f->delta);
+    if (!err)
+        psum_pe_pseudo_apply(f->pseudo, f->pseudo_count, rva, tmp, wide);
     memcpy(buf, tmp + FIXUP_MARGIN, len);
     free(tmp);
     if (got) {
@@ -186,14 +270,23 @@ static int read_image(psum_os_file *f, const psum_pe_view *v, uint64_t offset, v
     return err;
 }
 
-/* Windows names a module's file by its path alone: a file replaced since it was loaded is not reached. */
+/*
+ * Windows names a module's file by its path alone: a file replaced since it
+ * was loaded is not reached. The fixups are recomputed for where the
+ * target's last listing found the module.
+ */
 int psum_os_file_open_mapped(psum_os_target *t, const psum_os_region *r, psum_os_file **out)
 {
-    (void)t;
     if (!out || !r)
         return PROCSUM_EINVAL;
     *out = NULL;
-    return r->file_deleted ? PROCSUM_ENOENT : psum_os_file_open(r->path, r->dev, r->ino, out);
+    if (r->file_deleted)
+        return PROCSUM_ENOENT;
+    const win_module *m = t ? psum_win_module_at(&t->modules, r->start) : NULL;
+    if (!m)
+        return open_at(r->path, r->dev, r->ino, NULL, out);
+    load_site site = {.process = t->process, .base = m->base};
+    return open_at(r->path, r->dev, r->ino, &site, out);
 }
 
 int psum_os_file_read(psum_os_file *f, uint64_t offset, void *buf, size_t len, size_t *got)
@@ -240,6 +333,7 @@ void psum_os_file_close(psum_os_file *f)
     CloseHandle(f->handle);
     psum_pe_free(&f->image);
     free(f->relocs);
+    free(f->pseudo);
     free(f);
 }
 

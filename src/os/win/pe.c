@@ -97,10 +97,15 @@ int psum_pe_parse(const uint8_t *hdr, size_t len, psum_pe_image *out, size_t *ne
     bool low_alignment = salign < PAGE;
     /* The base relocation directory (entry 5), where the optional header has one. */
     uint32_t dirs_at = magic == 0x20b ? 112 : 96;
-    uint32_t reloc_rva = 0, reloc_size = 0;
+    uint32_t reloc_rva = 0, reloc_size = 0, iat_rva = 0, iat_size = 0;
     if (opt_size >= dirs_at + 6 * 8 && le32(oh + dirs_at - 4) > 5) {
         reloc_rva = le32(oh + dirs_at + 5 * 8);
         reloc_size = le32(oh + dirs_at + 5 * 8 + 4);
+    }
+    /* The import address table directory (entry 12). */
+    if (opt_size >= dirs_at + 13 * 8 && le32(oh + dirs_at - 4) > 12) {
+        iat_rva = le32(oh + dirs_at + 12 * 8);
+        iat_size = le32(oh + dirs_at + 12 * 8 + 4);
     }
     psum_pe_range *ranges = malloc((nsections ? nsections : 1) * sizeof(*ranges));
     psum_pe_section *sections = malloc((nsections ? nsections : 1) * sizeof(*sections));
@@ -114,7 +119,8 @@ int psum_pe_parse(const uint8_t *hdr, size_t len, psum_pe_image *out, size_t *ne
         const uint8_t *s = hdr + sec + (uint64_t)i * 40;
         uint32_t vsize = le32(s + 8), va = le32(s + 12), raw_size = le32(s + 16), raw_ptr = le32(s + 20);
         uint32_t characteristics = le32(s + 36);
-        sections[i] = (psum_pe_section){.va = va, .vsize = vsize, .raw_ptr = raw_ptr, .raw_size = raw_size};
+        sections[i] = (psum_pe_section){
+            .va = va, .vsize = vsize, .raw_ptr = raw_ptr, .raw_size = raw_size, .characteristics = characteristics};
         uint64_t size = vsize ? vsize : raw_size;
         if (size == 0)
             continue;
@@ -160,6 +166,9 @@ int psum_pe_parse(const uint8_t *hdr, size_t len, psum_pe_image *out, size_t *ne
     out->section_count = nsections;
     out->reloc_rva = reloc_rva;
     out->reloc_size = reloc_size;
+    out->iat_rva = iat_rva;
+    out->iat_size = iat_size;
+    out->pe32plus = magic == 0x20b;
     return 0;
 }
 
@@ -232,5 +241,64 @@ void psum_pe_relocate(const uint8_t *relocs, size_t len, int64_t rva, uint8_t *b
                 add_le(buf + where, n, d);
         }
         at += size;
+    }
+}
+
+/* Whether the 12 bytes at p can be a version 2 entry of img, whose width then goes to *bytes. */
+static bool pseudo_entry(const psum_pe_image *img, const uint8_t *p, unsigned *bytes)
+{
+    uint32_t sym = le32(p), target = le32(p + 4), bits = le32(p + 8);
+    uint64_t slot = img->pe32plus ? 8 : 4;
+    if (bits != 8 && bits != 16 && bits != 32 && bits != 64)
+        return false;
+    uint64_t lo = 0, hi = img->size_of_image;
+    if (img->iat_size > 0) {
+        lo = img->iat_rva;
+        hi = (uint64_t)img->iat_rva + img->iat_size;
+    }
+    /* Import slots are pointers, aligned as pointers are. */
+    if (sym < lo || (uint64_t)sym + slot > hi || sym % slot != 0 || (uint64_t)target + bits / 8 > img->size_of_image)
+        return false;
+    *bytes = bits / 8;
+    return true;
+}
+
+int psum_pe_pseudo_find(const psum_pe_image *img, const uint8_t *data, size_t len, uint32_t va, psum_pe_pseudo **out,
+                        size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    unsigned bytes;
+    /* The list is made of 32-bit words, aligned as the section's RVA says. */
+    size_t at = (4 - va % 4) % 4;
+    for (; at + 24 <= len; at += 4)
+        if (le32(data + at) == 0 && le32(data + at + 4) == 0 && le32(data + at + 8) == 1 &&
+            pseudo_entry(img, data + at + 12, &bytes))
+            break;
+    if (at + 24 > len)
+        return 0;
+    size_t n = 0;
+    for (size_t e = at + 12; e + 12 <= len && pseudo_entry(img, data + e, &bytes); e += 12)
+        n++;
+    psum_pe_pseudo *list = malloc(n * sizeof(*list));
+    if (!list)
+        return PROCSUM_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p = data + at + 12 + 12 * i;
+        pseudo_entry(img, p, &bytes);
+        list[i] = (psum_pe_pseudo){.sym = le32(p), .target = le32(p + 4), .bytes = bytes};
+    }
+    *out = list;
+    *count = n;
+    return 0;
+}
+
+void psum_pe_pseudo_apply(const psum_pe_pseudo *p, size_t count, int64_t rva, uint8_t *buf, size_t buf_len)
+{
+    /* The runtime sign-extends a narrow field, adds, and keeps the low bytes: the same as adding modulo its width. */
+    for (size_t i = 0; i < count; i++) {
+        int64_t where = (int64_t)p[i].target - rva;
+        if (where >= 0 && (uint64_t)where + p[i].bytes <= buf_len)
+            add_le(buf + where, p[i].bytes, p[i].add);
     }
 }

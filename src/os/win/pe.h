@@ -19,6 +19,7 @@ typedef struct psum_pe_range {
 typedef struct psum_pe_section {
     uint32_t va, vsize;
     uint32_t raw_ptr, raw_size;
+    uint32_t characteristics;
 } psum_pe_section;
 
 typedef struct psum_pe_image {
@@ -32,6 +33,8 @@ typedef struct psum_pe_image {
     psum_pe_section *sections; /* owned; in header order */
     size_t section_count;
     uint32_t reloc_rva, reloc_size; /* the base relocation directory; 0 when there is none */
+    uint32_t iat_rva, iat_size;     /* the import address table directory; 0 when there is none */
+    bool pe32plus;                  /* 64-bit optional header: pointers (and import slots) are 8 bytes */
 } psum_pe_image;
 
 /*
@@ -80,5 +83,40 @@ bool psum_pe_view_at(const psum_pe_image *img, uint64_t o, psum_pe_view *out);
  * bytes away from its ImageBase: what the loader does to those bytes.
  */
 void psum_pe_relocate(const uint8_t *relocs, size_t len, int64_t rva, uint8_t *buf, size_t buf_len, uint64_t delta);
+
+/*
+ * MinGW's runtime pseudo-relocations. Where code or data refers to a
+ * variable of another DLL without dllimport, the linker leaves a list that
+ * the program's start-up code (_pei386_runtime_relocator) walks before
+ * main: each entry names an import address table slot (sym), a field of
+ * the image (target) and its width in bits; the runtime adds the imported
+ * variable's address minus the slot's own address to the field, which may
+ * lie in .text. Version 2 of the list starts with the words 0, 0, 1 and
+ * lies in a read-only data section; nothing in the headers points at it.
+ */
+typedef struct psum_pe_pseudo {
+    uint32_t sym, target; /* RVAs: the import slot, the field rewritten */
+    unsigned bytes;       /* the field's width: 1, 2, 4 or 8 */
+    uint64_t add;         /* set by the caller: the slot's value minus the slot's address, as the runtime adds it */
+} psum_pe_pseudo;
+
+/*
+ * Finds the version 2 list in data[0, len), the raw bytes of a section at
+ * RVA va: the first header (0, 0, 1 at a 4-byte aligned place) followed by
+ * at least one entry that can be one (sym a whole, aligned slot inside the
+ * import address table, or inside the image when there is none; target a whole
+ * field inside the image; width 8, 16, 32 or 64), and every valid entry
+ * after it. *out (malloc'ed, add 0) and *count; both 0/NULL when there is
+ * none. 0 or PROCSUM_ENOMEM.
+ */
+int psum_pe_pseudo_find(const psum_pe_image *img, const uint8_t *data, size_t len, uint32_t va, psum_pe_pseudo **out,
+                        size_t *count);
+
+/*
+ * Applies the pseudo-relocations whose field lies wholly in buf[0, buf_len),
+ * which holds the image bytes from RVA rva (negative: before the image):
+ * what the runtime does to those bytes after the loader.
+ */
+void psum_pe_pseudo_apply(const psum_pe_pseudo *p, size_t count, int64_t rva, uint8_t *buf, size_t buf_len);
 
 #endif

@@ -164,10 +164,10 @@ static int module_headers(const psum_os_target *t, uintptr_t base, win_module *m
  * the file asks for (the loader rewrites the in-memory header, so the file's
  * is the one to ask) in a way that its file cannot tell: the file's base
  * relocations are applied to its bytes when they are compared (files.c),
- * for modules of this process; elsewhere, or without them, the module's
- * code differs from its file by fixups nobody can recompute.
+ * in this process and in another; without them the module's code differs
+ * from its file by fixups nobody can recompute.
  */
-static void file_identity(win_module *m, bool self)
+static void file_identity(win_module *m)
 {
     m->dev = m->ino = 0;
     m->relocated = false;
@@ -185,7 +185,7 @@ static void file_identity(win_module *m, bool self)
     psum_pe_image img;
     size_t need = 0;
     if (ReadFile(f, hdr, sizeof(hdr), &n, NULL) && psum_pe_parse(hdr, n, &img, &need) == 0) {
-        m->relocated = img.preferred_base != (uint64_t)m->base && !(self && img.reloc_size > 0);
+        m->relocated = img.preferred_base != (uint64_t)m->base && img.reloc_size == 0;
         psum_pe_free(&img);
     }
     CloseHandle(f);
@@ -253,7 +253,7 @@ static int collect_modules(psum_os_target *t, module_set *out)
             m->ino = was->ino;
             m->relocated = was->relocated;
         } else {
-            file_identity(m, t->self);
+            file_identity(m);
         }
     }
     return 0;

@@ -1,4 +1,9 @@
-/* Page residency of a Windows process: the Valid bit of its working set. */
+/*
+ * Page residency of a Windows process: the Valid bit of its working set.
+ * Where the system will not say (Wine answers for the calling process
+ * only), every page counts as resident, as os.h asks: residency never
+ * fails a pass.
+ */
 #include "win.h"
 
 #include <psapi.h>
@@ -18,8 +23,13 @@ int psum_os_resident(psum_os_target *t, uintptr_t addr, size_t npages, bool *res
             info[i].VirtualAddress = (void *)(addr + (done + i) * PAGE);
             info[i].VirtualAttributes.Flags = 0;
         }
-        if (!QueryWorkingSetEx(t->process, info, (DWORD)(n * sizeof(info[0]))))
-            return psum_win_process_exited(t) ? PROCSUM_ESRCH : psum_os_last_error();
+        if (!QueryWorkingSetEx(t->process, info, (DWORD)(n * sizeof(info[0])))) {
+            if (psum_win_process_exited(t))
+                return PROCSUM_ESRCH;
+            for (size_t i = done; i < npages; i++)
+                resident[i] = true;
+            return 0;
+        }
         for (size_t i = 0; i < n; i++)
             resident[done + i] = (info[i].VirtualAttributes.Flags & 1u) != 0; /* Valid */
         done += n;

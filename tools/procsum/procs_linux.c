@@ -1,0 +1,129 @@
+/* Linux: every process is a directory of /proc; its program is /proc/PID/exe, its name /proc/PID/comm. */
+#include "procs.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The kernel's flag for its own threads, field 9 of /proc/PID/stat. */
+#define PF_KTHREAD 0x00200000ul
+
+/* A kernel thread has no user memory to check. A process gone meanwhile is not one: it is reported when checked. */
+static bool kernel_thread(long pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    /* The command name may hold anything: the fields are counted from its last ')'. */
+    const char *p = strrchr(buf, ')');
+    for (int field = 2; p && field < 9; field++) {
+        p = strchr(p + 1, ' ');
+    }
+    return p && (strtoul(p + 1, NULL, 10) & PF_KTHREAD) != 0;
+}
+
+/* The process's name as the kernel keeps it (comm), into buf; false when it cannot be read. */
+static bool proc_name(long pid, char *buf, size_t cap)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    return true;
+}
+
+bool psum_proc_skipped(const psum_config *cfg, long pid)
+{
+    char name[64];
+    bool have_name = false, skip = false;
+    char *exe = NULL;
+    for (size_t i = 0; !skip && i < cfg->process_count; i++) {
+        const char *glob = cfg->processes[i];
+        if (strchr(glob, '/')) {
+            if (!exe)
+                exe = psum_proc_executable(pid);
+            skip = exe && fnmatch(glob, exe, 0) == 0;
+        } else {
+            if (!have_name && !(have_name = proc_name(pid, name, sizeof(name))))
+                continue;
+            skip = fnmatch(glob, name, 0) == 0;
+        }
+    }
+    free(exe);
+    return skip;
+}
+
+long psum_procs_self(void)
+{
+    return (long)getpid();
+}
+
+int psum_procs_scan(const psum_config *cfg, psum_pid_list *out)
+{
+    memset(out, 0, sizeof(*out));
+    DIR *d = opendir("/proc");
+    if (!d)
+        return errno;
+    long self = (long)getpid();
+    int err = 0;
+    struct dirent *e;
+    while (!err && (errno = 0, e = readdir(d)) != NULL) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (!isdigit((unsigned char)e->d_name[0]) || *end || pid <= 0 || pid == self || kernel_thread(pid) ||
+            psum_proc_skipped(cfg, pid))
+            continue;
+        err = psum_pid_list_push(out, pid);
+    }
+    if (!err && errno)
+        err = errno;
+    closedir(d);
+    if (err) {
+        psum_pid_list_free(out);
+        return err;
+    }
+    psum_pid_list_sort(out);
+    return 0;
+}
+
+char *psum_proc_executable(long pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/exe", pid);
+    for (size_t cap = 256; cap <= 65536; cap *= 2) {
+        char *buf = malloc(cap);
+        if (!buf)
+            return NULL;
+        ssize_t n = readlink(path, buf, cap);
+        if (n < 0) {
+            free(buf);
+            return NULL;
+        }
+        if ((size_t)n < cap) {
+            buf[n] = '\0';
+            return buf;
+        }
+        free(buf);
+    }
+    return NULL;
+}
