@@ -171,7 +171,7 @@ bool psum_disasm_text(psum_disasm *d, psum_machine m, const uint8_t *code, size_
             append(out, cap, &used, "%s%s %s", sep, insn->mnemonic, target_name);
         } else if (x86 && loaded && jumps_through(h, insn, reg)) {
             name(ctx, value, target_name, sizeof(target_name));
-            append(out, cap, &used, "%s%s %s (%s)", sep, insn->mnemonic, insn->op_str, target_name);
+            append(out, cap, &used, "%s%s %s -> %s", sep, insn->mnemonic, insn->op_str, target_name);
         } else {
             append(out, cap, &used, "%s%s%s%s", sep, insn->mnemonic, insn->op_str[0] ? " " : "", insn->op_str);
         }

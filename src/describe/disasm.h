@@ -42,8 +42,8 @@ typedef void (*psum_disasm_name_fn)(void *ctx, uint64_t target, char *out, size_
  * operands", joined by "; ", at most PSUM_DISASM_MAX_INSNS and then "...";
  * "(bad)" where the bytes do not decode, and the text ends there. A jump or
  * call whose target is known from the instruction (an immediate, or a
- * register just loaded with one: "movabs rax, IMM; jmp rax") shows the
- * target as name() gives it. false when the machine is unknown; out holds
+ * register just loaded with one: "movabs rax, IMM; jmp rax -> NAME")
+ * shows the target as name() gives it. false when the machine is unknown; out holds
  * a terminated string (cut at cap) otherwise.
  */
 bool psum_disasm_text(psum_disasm *d, psum_machine m, const uint8_t *code, size_t len, uint64_t addr,
