@@ -94,6 +94,8 @@ void truth_record(const procsum_mismatch *m, void *userdata)
             p->main_executable = m->region->main_executable;
             snprintf(p->source, sizeof(p->source), "%s", m->region->source);
             p->change = m->page_changes[i];
+            /* Its strings live only for the callback: the copy keeps none. */
+            p->change.symbol = p->change.old_insn = p->change.new_insn = NULL;
         }
         atomic_store(&log->pages, n + 1);
     }

@@ -31,7 +31,7 @@ typedef struct truth_page {
     uint64_t region_file_offset;
     bool main_executable;
     char source[512];
-    procsum_page_change change; /* plain data: copied whole */
+    procsum_page_change change; /* copied whole but for its strings (symbol, old_insn, new_insn: NULL) */
 } truth_page;
 
 #define TRUTH_MAX_PAGES 64

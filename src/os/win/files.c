@@ -13,6 +13,7 @@
 
 #include "win.h"
 
+#include "files.h"
 #include "pe.h"
 
 #define HEADER_READ 4096u
@@ -32,6 +33,11 @@ struct psum_os_file {
 
 static int read_plain(HANDLE h, uint64_t offset, void *buf, size_t len, size_t *got);
 static int image_layout(psum_os_file *f, const wchar_t *path);
+
+const psum_pe_image *psum_win_file_image(const psum_os_file *f)
+{
+    return f->pe ? &f->image : NULL;
+}
 
 /* The path is UTF-8, as the region lists give it. */
 static wchar_t *wide_path(const char *path)

@@ -32,6 +32,8 @@ typedef struct psum_pe_image {
     psum_pe_section *sections; /* owned; in header order */
     size_t section_count;
     uint32_t reloc_rva, reloc_size; /* the base relocation directory; 0 when there is none */
+    uint32_t export_rva, export_size; /* the export directory; 0 when there is none */
+    uint16_t machine;                 /* the file header's Machine: 0x8664 x64, 0x14c x86, 0xaa64 ARM64 */
 } psum_pe_image;
 
 /*
@@ -80,5 +82,25 @@ bool psum_pe_view_at(const psum_pe_image *img, uint64_t o, psum_pe_view *out);
  * bytes away from its ImageBase: what the loader does to those bytes.
  */
 void psum_pe_relocate(const uint8_t *relocs, size_t len, int64_t rva, uint8_t *buf, size_t buf_len, uint64_t delta);
+
+/*
+ * The file offset of the byte at rva, and how many of the section's file
+ * bytes follow it (*left); false when no section holds file bytes there.
+ */
+bool psum_pe_rva_offset(const psum_pe_image *img, uint32_t rva, uint64_t *off, uint64_t *left);
+
+/* Called for each named export by psum_pe_exports: the export's RVA and its name (len bytes, not terminated). */
+typedef int (*psum_pe_export_fn)(void *ctx, uint32_t rva, const char *name, size_t len);
+
+/*
+ * Walks the export directory in dir[0, len), the bytes of the image from
+ * RVA dir_rva (the directory's own bytes: its tables and names lie inside
+ * it in the files linkers write). Calls fn for each export that has a name
+ * inside dir and an RVA outside it (one inside is a forwarder, a name of
+ * another DLL's export, not code). Returns 0, what fn returned when not 0
+ * (the walk stops), or PROCSUM_EBADMSG when the directory's header does
+ * not fit in dir.
+ */
+int psum_pe_exports(const uint8_t *dir, size_t len, uint32_t dir_rva, psum_pe_export_fn fn, void *ctx);
 
 #endif
