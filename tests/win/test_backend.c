@@ -955,12 +955,6 @@ static int count_export(void *ctx, uint32_t rva, const char *name, size_t len)
     return 0;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static void pe_exports(void)
 {
     /* At RVA 0x1000: header; functions at +40 (2); names at +48 (3); ordinals at +60; names from +70. */
