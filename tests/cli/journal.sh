@@ -44,8 +44,8 @@ if [ -d /var/log/journal ]; then mount -t tmpfs tmpfs /var/log/journal || { fail
 prog="$TMP/prog"
 start_target "$prog" || fail "target starts"
 clean_pid=$target_pid
-# Byte 1 of outside_spare: inside the function, so that the entry names it.
-offset=$(spare_offset "$prog" 1)
+# Byte 1 of outside_spare (spare_offset gives byte 5): inside the function, so that the entry names it.
+offset=$(($(spare_offset "$prog") - 4))
 # A path a person's terminal must not obey: an escape sequence in its name.
 hostile="$TMP/flip"$'\e'"[31mred"
 start_target "$hostile" || fail "second target starts"

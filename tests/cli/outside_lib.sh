@@ -32,10 +32,9 @@ start_target() {
     return 1
 }
 
-# spare_offset FILE [BYTE]: the file offset of byte BYTE (default 5) of outside_spare, from the ELF's
-# symbol table and program headers.
+# spare_offset FILE: the file offset of byte 5 of outside_spare, from the ELF's symbol table and program headers.
 spare_offset() {
-    python3 - "$1" "${2:-5}" <<'EOF_PY'
+    python3 - "$1" <<'EOF_PY'
 import struct, sys
 data = open(sys.argv[1], "rb").read()
 assert data[:4] == b"\x7fELF" and data[4] == 2, "a 64-bit ELF"
@@ -52,7 +51,7 @@ for s in sections:
             if data[strtab[4] + name:end] == b"outside_spare":
                 value = val
 assert value is not None, "outside_spare not found"
-vaddr = value + int(sys.argv[2])
+vaddr = value + 5
 for i in range(phnum):
     ptype, flags, off, va, pa, filesz, memsz, align = struct.unpack_from("<IIQQQQQQ", data, phoff + i * phentsize)
     if ptype == 1 and va <= vaddr < va + filesz:

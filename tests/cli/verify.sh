@@ -53,7 +53,7 @@ assert st == {int(args[0]): "changed", int(args[5]): "clean"}, st
 # after it, which no function holds): the alert names the function and the
 # instructions there before and after the flip, read from the file as the
 # process maps it (/proc/PID/map_files for a process of another user).
-named_offset=$(spare_offset "$prog" 1)
+named_offset=$(($(spare_offset "$prog") - 4))
 start_target "$TMP/named" || fail "target to name starts"
 named_pid=$target_pid
 flip_at "$named_pid" "$TMP/named" "$named_offset" 4 >/dev/null
