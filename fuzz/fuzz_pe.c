@@ -1,5 +1,6 @@
 /*
- * psum_pe_parse on arbitrary bytes: the start of a PE file or of a mapped
+ * psum_pe_parse (and psum_pe_exports, the input taken as an export
+ * directory) on arbitrary bytes: the start of a PE file or of a mapped
  * image, made by anyone. Beyond the sanitizers' findings, a parsed image
  * must keep the promises of pe.h that the Windows backend builds its
  * regions from: ranges page aligned, ascending, apart, inside SizeOfImage;
@@ -112,8 +113,38 @@ static void check_pseudo(const psum_pe_image *img, const uint8_t *data, size_t l
     free(copy);
 }
 
+/* The export walk's promises: each name inside the directory, non-empty, without a NUL; each RVA outside it. */
+typedef struct export_bounds {
+    const uint8_t *dir;
+    size_t len;
+    uint32_t rva;
+} export_bounds;
+
+static int check_export(void *ctx, uint32_t rva, const char *name, size_t len)
+{
+    const export_bounds *b = ctx;
+    const uint8_t *n = (const uint8_t *)name;
+    FUZZ_CHECK(len > 0 && n >= b->dir && n + len < b->dir + b->len, "export name outside the directory");
+    FUZZ_CHECK(memchr(name, '\0', len) == NULL && n[len] == '\0', "export name not one terminated string");
+    FUZZ_CHECK(rva < b->rva || rva - b->rva >= b->len, "forwarder %#" PRIx32 " given as code", rva);
+    return 0;
+}
+
+static void walk_exports(const uint8_t *data, size_t size)
+{
+    uint8_t *copy = malloc(size ? size : 1);
+    FUZZ_CHECK(copy != NULL, "out of memory");
+    if (size)
+        memcpy(copy, data, size);
+    export_bounds b = {.dir = copy, .len = size, .rva = 0x1000};
+    int err = psum_pe_exports(copy, size, b.rva, check_export, &b);
+    FUZZ_CHECK(err == 0 || (err == PROCSUM_EBADMSG && size < 40), "unexpected code %d", err);
+    free(copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    walk_exports(data, size);
     psum_pe_image whole, step;
     size_t need_whole, need;
     int err_whole = parse(data, size, &whole, &need_whole);

@@ -371,6 +371,20 @@ typedef struct procsum_page_change {
     procsum_copy copy;           /* which copy of the file page memory is */
     procsum_reference reference; /* where the file's bytes above came from */
     procsum_repair repair;       /* what repair did (PROCSUM_REPAIR_NONE without the option) */
+    /*
+     * About the first run, where the file names the function holding it
+     * (ELF symbols; PE exports on Windows); NULL when unknown. They live as
+     * long as the rest of the report (the callback; a verify result until
+     * it is freed). symbol: "function+0xOFFSET". old_insn, new_insn: the
+     * instructions covering the run in the file and in memory, "mnemonic
+     * operands" joined by "; " (Intel syntax), a jump or call's target
+     * named as "module+0xOFFSET" (its offset in the file mapped there) or
+     * "0xADDRESS (anonymous memory)"; NULL where the build has no
+     * disassembler (Windows). docs/api.md has the details.
+     */
+    const char *symbol;
+    const char *old_insn;
+    const char *new_insn;
 } procsum_page_change;
 
 /* Why a report was made. */

@@ -46,6 +46,7 @@ struct procsum_verifier {
 typedef struct verify_run {
     procsum_verifier *v;
     psum_os_target *t;
+    const psum_os_region_list *mapped;
     bool uprobes_mapped;
     procsum_verify_result *out;
     size_t change_cap;
@@ -73,7 +74,7 @@ void psum_verifier_free(procsum_verifier *v)
 {
     if (!v)
         return;
-    psum_file_cache_close(&v->files);
+    psum_file_cache_free(&v->files);
     psum_filepages_free(&v->seen);
     free(v->skip_files);
     free(v);
@@ -82,6 +83,8 @@ void psum_verifier_free(procsum_verifier *v)
 void psum_verify_result_free(procsum_verify_result *r)
 {
     psum_region_array_free(r->regions, r->region_count);
+    for (size_t i = 0; i < r->change_count; i++)
+        psum_page_change_free_text(&r->changes[i].page);
     free(r->changes);
     memset(r, 0, sizeof(*r));
 }
@@ -118,24 +121,34 @@ static int add_change(verify_run *run, const psum_os_region *r, uintptr_t addr, 
         .copy = copy,
         .below_cache = v->opts.verify_below_cache,
         .uprobes_mapped = run->uprobes_mapped,
+        .mapped = run->mapped,
     };
     procsum_page_change pc;
     psum_describe_page(&v->files, r, addr, v->mem, &ctx, &pc);
     /* Equal after all: the file was read again in between and now matches (written meanwhile). */
-    if (pc.file_status == PROCSUM_FILE_COMPARED && pc.changed_bytes == 0)
+    if (pc.file_status == PROCSUM_FILE_COMPARED && pc.changed_bytes == 0) {
+        psum_page_change_free_text(&pc);
         return 0;
+    }
+    int err = 0;
     if (out->change_count == run->change_cap) {
         size_t cap = run->change_cap ? run->change_cap * 2 : 8;
         procsum_verify_change *changes = realloc(out->changes, cap * sizeof(*changes));
         if (!changes)
-            return PROCSUM_ENOMEM;
-        out->changes = changes;
-        run->change_cap = cap;
+            err = PROCSUM_ENOMEM;
+        else {
+            out->changes = changes;
+            run->change_cap = cap;
+        }
     }
     size_t index;
-    int err = region_index(run, r, &index);
-    if (err)
+    if (!err)
+        err = region_index(run, r, &index);
+    if (err) {
+        psum_page_change_free_text(&pc);
         return err;
+    }
+    /* The result owns the page's strings from here on. */
     out->changes[out->change_count++] = (procsum_verify_change){.region = index, .page = pc};
     return 0;
 }
@@ -232,6 +245,7 @@ static int check_region(verify_run *run, const psum_os_region *r)
 
 static int verify_target(verify_run *run, const psum_os_region_list *mapped)
 {
+    run->mapped = mapped;
     for (size_t i = 0; i < mapped->count && !run->uprobes_mapped; i++)
         run->uprobes_mapped = mapped->items[i].path && strcmp(mapped->items[i].path, "[uprobes]") == 0;
     for (size_t i = 0; i < mapped->count; i++) {

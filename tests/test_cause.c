@@ -54,6 +54,25 @@ Test(cause, each_rule_in_order)
     f.copy = PROCSUM_COPY_SHARED;
     cr_assert_eq(decide(f), PROCSUM_CAUSE_UNKNOWN, "uprobes write private copies only");
 
+    /* Debuggers and uprobes write an int3 where an instruction starts; one inside an instruction is neither. */
+    f = none;
+    f.int3_only = true;
+    f.traced = true;
+    f.copy = PROCSUM_COPY_PRIVATE;
+    f.int3_place = PSUM_INSN_PLACE_START;
+    cr_assert_eq(decide(f), PROCSUM_CAUSE_BREAKPOINT, "an int3 at an instruction's start");
+    f.int3_place = PSUM_INSN_PLACE_UNKNOWN;
+    cr_assert_eq(decide(f), PROCSUM_CAUSE_BREAKPOINT, "boundaries unknown: taken for a breakpoint");
+    f.int3_place = PSUM_INSN_PLACE_INSIDE;
+    cr_assert_eq(decide(f), PROCSUM_CAUSE_WRITE, "an int3 inside an instruction is a write");
+    f.traced = false;
+    f.uprobes_mapped = true;
+    cr_assert_eq(decide(f), PROCSUM_CAUSE_WRITE, "nor is it an unlisted uprobe");
+    f.copy = PROCSUM_COPY_SHARED;
+    f.reference = PROCSUM_REFERENCE_DISK;
+    f.differs = true;
+    cr_assert_eq(decide(f), PROCSUM_CAUSE_MEMORY_CORRUPTION, "in the page cache's copy: corruption");
+
     f = none;
     f.copy = PROCSUM_COPY_SHARED;
     f.reference = PROCSUM_REFERENCE_DISK;

@@ -4,8 +4,9 @@
 # run, so that the byte there is 0xCC while a tracer is attached. The report
 # must say cause "breakpoint", memory's own (private) copy of the page, and
 # the one byte: address, file offset, the file's byte, 0xcc, the flipped
-# bits. When the breakpoint is hit gdb detaches, putting the byte back: the
-# next report about the page must say "restored".
+# bits, and the function and offset it lies at. When the breakpoint is hit
+# gdb detaches, putting the byte back: the next report about the page must
+# say "restored".
 # Usage: truth_gdb.sh PATH_TO_TRUTH_TARGET
 set -u
 target=$1
@@ -47,6 +48,8 @@ truth_expect_page "$what"
 truth_expect "$what" "cause" "${rpage[6]:-}" breakpoint
 truth_expect "$what" "copy" "${rpage[7]:-}" private
 truth_expect_int3 "$what" "$bp"
+# gdb puts it where an instruction of truth_breakme starts: the report names that place.
+truth_expect "$what" "symbol" "${rsym[2]:-}" "$(printf 'truth_breakme+0x%x' $((bp - taddr)))"
 
 what="the page after gdb detached"
 truth_report 2 "$tpage"

@@ -38,14 +38,17 @@ truth_lines_about() {
 }
 
 # truth_report N PAGE: sets rpage (the Nth report of a change of PAGE, split
-# into fields) and rrun (the first run line after it, split, or empty).
+# into fields), rrun (the first run line after it, split, or empty) and
+# rsym (its symbol line, split).
 truth_report() {
     local block
     block=$(awk -v n="$1" -v p="$(printf '%#x' "$2")" '
-        $1 == "page" { inside = ($2 == "changed" && $3 == p && ++seen == n) ; if (inside) print; next }
-        $1 == "run" && inside { print; inside = 0 }' "$tout")
-    read -r -a rpage <<<"$(sed -n 1p <<<"$block")"
-    read -r -a rrun <<<"$(sed -n 2p <<<"$block")"
+        $1 == "page" { inside = ($2 == "changed" && $3 == p && ++seen == n); runs = 0; if (inside) print; next }
+        $1 == "run" && inside && runs++ == 0 { print }
+        $1 == "symbol" && inside { print; inside = 0 }' "$tout")
+    read -r -a rpage <<<"$(grep -m1 '^page ' <<<"$block")"
+    read -r -a rrun <<<"$(grep -m1 '^run ' <<<"$block")"
+    read -r -a rsym <<<"$(grep -m1 '^symbol ' <<<"$block")"
 }
 
 truth_expect() { # WHAT FIELD GOT WANT...

@@ -94,6 +94,9 @@ void truth_record(const procsum_mismatch *m, void *userdata)
             p->main_executable = m->region->main_executable;
             snprintf(p->source, sizeof(p->source), "%s", m->region->source);
             p->change = m->page_changes[i];
+            /* Its strings live only for the callback: the copy keeps their text, not them. */
+            snprintf(p->symbol, sizeof(p->symbol), "%s", p->change.symbol ? p->change.symbol : "-");
+            p->change.symbol = p->change.old_insn = p->change.new_insn = NULL;
         }
         atomic_store(&log->pages, n + 1);
     }
@@ -137,6 +140,7 @@ void truth_print_page(FILE *out, const truth_page *p)
         print_hex(out, run->xor_mask, n);
         fputc('\n', out);
     }
+    fprintf(out, "symbol %#lx %s\n", (unsigned long)c->addr, p->symbol);
 }
 
 /* ---- files ----------------------------------------------------------------- */

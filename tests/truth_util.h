@@ -31,7 +31,8 @@ typedef struct truth_page {
     uint64_t region_file_offset;
     bool main_executable;
     char source[512];
-    procsum_page_change change; /* plain data: copied whole */
+    procsum_page_change change; /* copied whole but for its strings (symbol, old_insn, new_insn: NULL) */
+    char symbol[128];           /* change.symbol's text, "-" when it had none */
 } truth_page;
 
 #define TRUTH_MAX_PAGES 64
@@ -53,10 +54,11 @@ void truth_record(const procsum_mismatch *m, void *userdata);
 int truth_log_count(const truth_log *log, const char *source, uintptr_t page);
 
 /*
- * One line per page, then one per stored run:
+ * One line per page, then one per stored run, then the page's symbol ("-" when none):
  *   page KIND PAGE FILE_OFFSET FILE_STATUS VERDICT CAUSE COPY REFERENCE REPAIR REPAIRED
  *        CHANGED_BYTES CHANGED_BITS RUN_COUNT TOTAL_RUNS SOURCE
  *   run PAGE ADDR FILE_OFFSET LEN OLD_HEX NEW_HEX XOR_HEX
+ *   symbol PAGE SYMBOL
  * Names as procsum_*_name() gives them, numbers in C syntax.
  */
 void truth_print_page(FILE *out, const truth_page *p);

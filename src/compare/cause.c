@@ -8,9 +8,10 @@ procsum_cause psum_cause_decide(const psum_cause_facts *f)
         return PROCSUM_CAUSE_FILE_MODIFIED;
     if (f->uprobe_listed)
         return PROCSUM_CAUSE_UPROBE;
-    if (f->int3_only && f->traced)
+    bool probe_like = f->int3_only && f->int3_place != PSUM_INSN_PLACE_INSIDE;
+    if (probe_like && f->traced)
         return PROCSUM_CAUSE_BREAKPOINT;
-    if (f->int3_only && f->uprobes_mapped && f->copy == PROCSUM_COPY_PRIVATE)
+    if (probe_like && f->uprobes_mapped && f->copy == PROCSUM_COPY_PRIVATE)
         return PROCSUM_CAUSE_UPROBE;
     if (f->copy == PROCSUM_COPY_PRIVATE)
         return PROCSUM_CAUSE_WRITE;

@@ -13,6 +13,13 @@ void psum_file_cache_close(psum_file_cache *fc)
     fc->tried = false;
 }
 
+void psum_file_cache_free(psum_file_cache *fc)
+{
+    psum_file_cache_close(fc);
+    psum_describer_free(fc->describer);
+    fc->describer = NULL;
+}
+
 static procsum_file_status status_of(int err)
 {
     return err == PROCSUM_ENOENT ? PROCSUM_FILE_REPLACED : PROCSUM_FILE_UNREADABLE;
@@ -111,6 +118,14 @@ void psum_describe_page(psum_file_cache *fc, const psum_os_region *r, uintptr_t 
         facts.reference = out->reference;
         facts.differs = out->changed_bytes > 0;
         facts.int3_only = int3_only(out);
+        /* Only a report gets here: what the file's symbols and code say of the change. */
+        if (out->run_count && (fc->describer || psum_describer_new(&fc->describer) == 0)) {
+            psum_code_view view = {.target = ctx->target, .region = r, .mapped = ctx->mapped, .file = fc->file,
+                                   .old_page = fc->page, .new_page = bytes};
+            psum_describe_code(fc->describer, &view, out);
+            if (facts.int3_only)
+                facts.int3_place = psum_describe_int3_place(fc->describer, &view, out);
+        }
         if (facts.int3_only) {
             facts.traced = psum_os_traced(ctx->target);
             facts.uprobe_listed = psum_os_uprobe_in(r->dev, r->ino, out->file_offset, PROCSUM_PAGE_SIZE);

@@ -9,12 +9,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "describe/describe.h"
 #include "os/os.h"
 #include "procsum.h"
 
 /* The last file opened, kept while pages of the same file follow each other. */
 typedef struct psum_file_cache {
     psum_os_target *target; /* whose mappings the files are opened for */
+    psum_describer *describer; /* symbols and decoder for reports; made at the first one */
     psum_os_file *file;
     uint64_t dev, ino;
     int open_err;   /* of the last open of dev/ino; 0 when file is open */
@@ -23,7 +25,10 @@ typedef struct psum_file_cache {
     uint8_t page[PROCSUM_PAGE_SIZE]; /* the file's bytes for the last page read */
 } psum_file_cache;
 
+/* Closes the file; what was learnt of files for reports stays. */
 void psum_file_cache_close(psum_file_cache *fc);
+/* Closes the file and frees what was learnt for reports. */
+void psum_file_cache_free(psum_file_cache *fc);
 
 /*
  * Reads into fc->page what the file of r holds for the page at addr: from
@@ -43,12 +48,15 @@ typedef struct psum_page_context {
     bool state_known;
     psum_os_file_state state;  /* the file's state when the page got its baseline */
     bool uprobes_mapped;       /* the process has an [uprobes] area */
+    const psum_os_region_list *mapped; /* the target's mappings, to name a jump's target; may be NULL */
 } psum_page_context;
 
 /*
  * Describes the page at addr of r, whose bytes in memory are `bytes`,
- * against its file, with the cause. Leaves the file's bytes in fc->page
- * when out->file_status is PROCSUM_FILE_COMPARED.
+ * against its file, with the cause, and the function and instructions of
+ * its first run (strings the caller frees with psum_page_change_free_text).
+ * Leaves the file's bytes in fc->page when out->file_status is
+ * PROCSUM_FILE_COMPARED.
  */
 void psum_describe_page(psum_file_cache *fc, const psum_os_region *r, uintptr_t addr, const uint8_t *bytes,
                         const psum_page_context *ctx, procsum_page_change *out);

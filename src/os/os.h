@@ -199,6 +199,45 @@ void psum_os_file_close(psum_os_file *f);
  */
 int psum_os_file_read_below_cache(psum_os_file *f, uint64_t offset, void *buf, size_t len);
 
+/*
+ * The functions a file names, for reports: where each starts in the file
+ * (its file offset, so that it is found whatever address the file is
+ * mapped at) and how long it is (0: unknown). On Linux the ELF symbol
+ * table (.symtab where the file keeps one, else .dynsym), read with
+ * libelf; on Windows the PE export table. names holds each name, 0
+ * terminated, at psum_os_symbol.name. PROCSUM_ENOSYS where the platform or
+ * the build cannot read them; PROCSUM_EBADMSG when the file is not an
+ * image the platform knows. machine tells which instruction set the code
+ * is (PSUM_MACHINE_UNKNOWN for another one).
+ */
+typedef enum psum_machine {
+    PSUM_MACHINE_UNKNOWN = 0,
+    PSUM_MACHINE_X86_32 = 1,
+    PSUM_MACHINE_X86_64 = 2,
+    PSUM_MACHINE_ARM64 = 3
+} psum_machine;
+
+typedef struct psum_os_symbol {
+    uint64_t file_offset, size;
+    uint32_t name; /* offset in psum_os_symbol_list.names */
+    uint8_t rank;  /* which of several names for one place to show: the highest (global over weak over local) */
+} psum_os_symbol;
+
+typedef struct psum_os_symbol_list {
+    psum_os_symbol *items; /* in no particular order */
+    size_t count, cap;
+    char *names;
+    size_t names_len, names_cap;
+    psum_machine machine;
+} psum_os_symbol_list;
+
+int psum_os_file_symbols(psum_os_file *f, psum_os_symbol_list *out);
+/* Frees what the list holds and zeroes it. Shared by the backends (os/symbol_list.c). */
+void psum_os_symbol_list_free(psum_os_symbol_list *l);
+/* Appends a symbol and its name (len bytes, no terminator needed). Shared by the backends. */
+int psum_os_symbol_list_push(psum_os_symbol_list *l, uint64_t file_offset, uint64_t size, uint8_t rank,
+                             const char *name, size_t len);
+
 /* A file's size and change times, to tell whether it was written since. */
 typedef struct psum_os_file_state {
     uint64_t size;

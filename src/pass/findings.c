@@ -6,6 +6,13 @@
 
 #include "walk.h"
 
+void psum_findings_clear(psum_findings *f)
+{
+    for (size_t i = 0; i < f->count; i++)
+        psum_page_change_free_text(&f->pages[i]);
+    f->count = 0;
+}
+
 /* Appends a page to a list of findings; the first one's digests and time are kept for the report. */
 static procsum_page_change *add_finding(psum_findings *f, uintptr_t addr, const uint8_t *old_digest,
                                         const uint8_t *new_digest, size_t digest_len, int64_t old_time)
@@ -46,6 +53,7 @@ static psum_page_context page_context(const psum_walk *w, const psum_region_walk
         .below_cache = p->opts.verify_below_cache,
         .state_known = rw->file != 0 && file->state_known,
         .uprobes_mapped = w->uprobes_mapped,
+        .mapped = w->mapped,
     };
     if (ctx.state_known)
         ctx.state = file->state;

@@ -84,11 +84,12 @@ void psum_pass_free(psum_pass *p)
 {
     psum_pass_abandon(p);
     if (p->files)
-        psum_file_cache_close(p->files);
+        psum_file_cache_free(p->files);
     free(p->files);
     p->files = NULL;
     psum_findings *lists[2] = {&p->changes, &p->file_findings};
     for (int i = 0; i < 2; i++) {
+        psum_findings_clear(lists[i]);
         free(lists[i]->addrs);
         free(lists[i]->pages);
         memset(lists[i], 0, sizeof(*lists[i]));
@@ -135,8 +136,8 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
             psum_file_id *f = &out->files[rw.file];
             f->state_known = psum_file_state(p->files, r, &f->state);
         }
-        p->changes.count = 0;
-        p->file_findings.count = 0;
+        psum_findings_clear(&p->changes);
+        psum_findings_clear(&p->file_findings);
         uint8_t digest[PROCSUM_MAX_DIGEST] = {0};
         bool complete = false;
         size_t first_page = out->page_count, old_cursor = w.old_cursor, mapped_cursor = w.mapped_cursor;

@@ -87,6 +87,9 @@ typedef struct psum_findings {
     int64_t first_old_time;
 } psum_findings;
 
+/* Empties a list of findings, freeing the strings its pages hold; keeps its arrays. */
+void psum_findings_clear(psum_findings *f);
+
 /* One change found in a region, handed to the reporter while the pass goes on. */
 typedef struct psum_change {
     const psum_os_region *region;

@@ -2,7 +2,8 @@
 # procsum verify --journal, read back from a real systemd-journald: one bit
 # written into a program's code through /proc/PID/mem arrives as an entry
 # with the documented MESSAGE_ID, PRIORITY 2, OBJECT_PID and the PROCSUM_*
-# fields (verdict bitflip, cause write, the ELF's file offset), the file's
+# fields (verdict bitflip, cause write, the ELF's file offset, the function
+# and its instructions before and after), the file's
 # path as raw bytes and an escaped MESSAGE; each process's state and the
 # summary arrive too, and the same events go to standard output (--json) at
 # once. A change that watch --journal finds arrives as code-changed.
@@ -43,7 +44,8 @@ if [ -d /var/log/journal ]; then mount -t tmpfs tmpfs /var/log/journal || { fail
 prog="$TMP/prog"
 start_target "$prog" || fail "target starts"
 clean_pid=$target_pid
-offset=$(spare_offset "$prog")
+# Byte 1 of outside_spare (spare_offset gives byte 5): inside the function, so that the entry names it.
+offset=$(($(spare_offset "$prog") - 4))
 # A path a person's terminal must not obey: an escape sequence in its name.
 hostile="$TMP/flip"$'\e'"[31mred"
 start_target "$hostile" || fail "second target starts"
@@ -101,10 +103,11 @@ assert a["OBJECT_PID"] == pid and a["PROCSUM_VERDICT"] == "bitflip" and a["PROCS
 assert a["PROCSUM_FILE_OFFSET"] == offset and a["PROCSUM_PAGE"].startswith("0x"), a
 assert a["PROCSUM_ACTION"] == "differs-from-file", a
 assert bytes(a["PROCSUM_FILE"]) == path, a["PROCSUM_FILE"]
-assert "PROCSUM_SYMBOL" not in a or a["PROCSUM_SYMBOL"] == "", a
+assert a["PROCSUM_SYMBOL"] == "outside_spare+0x1", a
+assert a["PROCSUM_OLD_INSN"] and a["PROCSUM_NEW_INSN"] and a["PROCSUM_OLD_INSN"] != a["PROCSUM_NEW_INSN"], a
 m = text(a["MESSAGE"])
 assert not any(ord(c) < 32 or ord(c) == 127 for c in m), repr(m)
-assert "\\x1b[31mred" in m and "bitflip" in m and "write" in m, m
+assert "\\x1b[31mred" in m and "bitflip" in m and "write" in m and " in outside_spare+0x1 " in m, m
 states = {l["OBJECT_PID"]: l for l in lines if l.get("MESSAGE_ID") == args[5]}
 assert set(states) == {pid, clean_pid}, states
 assert states[pid]["PROCSUM_STATUS"] == "changed" and states[clean_pid]["PROCSUM_STATUS"] == "clean", states

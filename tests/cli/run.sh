@@ -54,6 +54,12 @@ else
     fail "a flipped bit is reported as bitflip" "$(show_run)" "$(cat "$f" 2>/dev/null | head -c 600)"
 fi
 if [ ! -s "$TMP/out" ] && [ ! -s "$TMP/err" ]; then pass "nothing written to the program's streams"; else fail "nothing written to the program's streams" "$(show_run)"; fi
+# The preload library's lines name the function (run_target.c flips byte 4 of run_spare) and its instructions.
+if has_line "$f" "$BITFLIP and l.get(\"procsum.symbol\") == \"run_spare+0x4\" and l.get(\"procsum.old_insn\") and l.get(\"procsum.new_insn\")"; then
+    pass "the preload library's line names the function and its instructions"
+else
+    fail "the preload library's line names the function and its instructions" "$(cat "$f" 2>/dev/null | head -c 1200)"
+fi
 
 # Inherited through exec: the target is a child of the shell, which runs it.
 f="$TMP/child.json"

@@ -48,6 +48,26 @@ st = {s["process.pid"]: s["procsum.status"] for s in states}
 assert st == {int(args[0]): "changed", int(args[5]): "clean"}, st
 ' "$flipped_pid" "$offset" "$old" "$new" "$TMP/flipped" "$clean_pid"
 
+# ---- the function and its instructions ----------------------------------------
+# Byte 1 of outside_spare (byte 5 above lies past its end, in the padding
+# after it, which no function holds): the alert names the function and the
+# instructions there before and after the flip, read from the file as the
+# process maps it (/proc/PID/map_files for a process of another user).
+named_offset=$(($(spare_offset "$prog") - 4))
+start_target "$TMP/named" || fail "target to name starts"
+named_pid=$target_pid
+flip_at "$named_pid" "$TMP/named" "$named_offset" 4 >/dev/null
+run verify --json "$named_pid"
+if [ "$rc" -eq 5 ]; then pass "function: exit 5"; else fail "function: exit 5" "$(show_run)"; fi
+check "function: procsum.symbol is outside_spare+0x1, the instructions before and after differ" json_check "$TMP/out" '
+assert len(alerts) == 1, alerts
+a = alerts[0]
+assert a["procsum.symbol"] == "outside_spare+0x1", a
+assert a["procsum.old_insn"] and a["procsum.new_insn"] and a["procsum.old_insn"] != a["procsum.new_insn"], a
+'
+run verify "$named_pid"
+if grep -Fq " in outside_spare+0x1 (" "$TMP/out"; then pass "function: the table names it"; else fail "function: the table names it" "$(show_run)"; fi
+
 # ---- the file replaced by a rename ------------------------------------------
 start_target "$TMP/replaced" || fail "third target starts"
 replaced_pid=$target_pid
@@ -103,12 +123,12 @@ for i in 1 2 3 4 5 6 7 8; do start_target "$TMP/short" $((i * 5)) || true; done
 # ---- the host ----------------------------------------------------------------
 run verify --json --all
 if [ "$rc" -eq 5 ]; then pass "--all: exit 5 (the changed targets)"; else fail "--all: exit 5" "$(show_run)"; fi
-# Every alert is one of the two processes changed here, or one of this
+# Every alert is one of the three processes changed here, or one of this
 # project's programs that changes its own code on purpose: Criterion's sandbox
 # patches every test's main, and the checker benchmark flips bits to time the
 # reports.
 check "--all: no alert but the changes made on purpose" json_check "$TMP/out" '
-ours = {int(args[0]), int(args[1])}
+ours = {int(pid) for pid in args}
 for a in alerts:
     exe = a.get("process.executable", "")
     own = a["process.pid"] in ours
@@ -117,7 +137,7 @@ for a in alerts:
 assert {a["process.pid"] for a in alerts} >= ours, alerts
 s = lines[-1]
 assert s["procsum.processes"] >= 3 and s["procsum.pages_shared"] > 0, s
-' "$flipped_pid" "$replaced_pid"
+' "$flipped_pid" "$replaced_pid" "$named_pid"
 if [ ! -s "$TMP/err" ]; then pass "--all: nothing on stderr when it is not a terminal"; else fail "--all: stderr" "$(show_run)"; fi
 
 # ---- usage ----------------------------------------------------------------------

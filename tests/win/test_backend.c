@@ -15,6 +15,7 @@
 #include "os/os.h"
 #include "os/win/fault_guard.h"
 #include "os/win/pages.h"
+#include "describe/symbols.h"
 #include "os/win/pe.h"
 #include "pass/pass.h"
 
@@ -981,6 +982,77 @@ static void pe_pseudo_relocations(void)
     CHECK(psum_pe_pseudo_find(&img, data, sizeof(data), 0x4000, &list, &n) == 0 && n == 0 && list == NULL, "none");
 }
 
+/*
+ * The export table names code: psum_loop_value, exported by psum_loopdll.dll,
+ * is the symbol at its own file offset (through the same open file and cache
+ * a report uses), and the byte 3 past it is psum_loop_value+3. A synthetic
+ * directory: a forwarder (its RVA inside the directory) and names outside
+ * it are skipped.
+ */
+static int count_export(void *ctx, uint32_t rva, const char *name, size_t len)
+{
+    uint32_t *seen = ctx;
+    if (len == 3 && memcmp(name, "one", 3) == 0 && rva == 0x2000)
+        seen[0]++;
+    else
+        seen[1]++;
+    return 0;
+}
+
+static void pe_exports(void)
+{
+    /* At RVA 0x1000: header; functions at +40 (2); names at +48 (3); ordinals at +60; names from +70. */
+    uint8_t dir[128] = {0};
+    const uint32_t at = 0x1000;
+    put32(dir + 20, 2);
+    put32(dir + 24, 3);
+    put32(dir + 28, at + 40);
+    put32(dir + 32, at + 48);
+    put32(dir + 36, at + 60);
+    put32(dir + 40, 0x2000);   /* function 0: code */
+    put32(dir + 44, at + 100); /* function 1: a forwarder */
+    put32(dir + 48, at + 70);  /* "one" -> function 0 */
+    put32(dir + 52, at + 80);  /* "fwd" -> function 1 */
+    put32(dir + 56, 0x9000);   /* a name outside the directory */
+    dir[62] = 1;
+    memcpy(dir + 70, "one", 4);
+    memcpy(dir + 80, "fwd", 4);
+    memcpy(dir + 100, "OTHER.dll.f", 12);
+    uint32_t seen[2] = {0, 0};
+    CHECK(psum_pe_exports(dir, sizeof(dir), at, count_export, seen) == 0, "walk the exports");
+    CHECK(seen[0] == 1 && seen[1] == 0, "one export named, forwarder and bad name skipped (%u, %u)", seen[0], seen[1]);
+    CHECK(psum_pe_exports(dir, 39, at, count_export, seen) == PROCSUM_EBADMSG, "a cut header is refused");
+
+    HMODULE dll = load_loop_dll();
+    CHECK(dll != NULL, "load psum_loopdll.dll");
+    if (!dll)
+        return;
+    uintptr_t fn = (uintptr_t)GetProcAddress(dll, "psum_loop_value");
+    psum_os_target *t;
+    psum_os_region_list l;
+    if (!list_self(&t, &l)) {
+        FreeLibrary(dll);
+        return;
+    }
+    const psum_os_region *r = region_at(&l, fn);
+    psum_os_file *f = NULL;
+    psum_symbols *syms = NULL;
+    CHECK(r != NULL && psum_os_file_open_mapped(t, r, &f) == 0, "open the DLL's file");
+    CHECK(psum_symbols_new(&syms) == 0, "a symbol cache");
+    if (r && f && syms) {
+        uint64_t off = r->file_offset + (fn - r->start);
+        psum_symbol_hit hit;
+        CHECK(psum_symbols_find(syms, f, r->dev, r->ino, off + 3, &hit), "a symbol holds the function's byte 3");
+        CHECK(strcmp(hit.name, "psum_loop_value") == 0 && hit.file_offset == off, "it is psum_loop_value at 0x%llx",
+              (unsigned long long)off);
+        CHECK(hit.machine == PSUM_MACHINE_X86_64, "x86-64 code");
+    }
+    psum_symbols_free(syms);
+    psum_os_file_close(f);
+    done(t, &l);
+    FreeLibrary(dll);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--child") == 0) {
@@ -1004,5 +1076,6 @@ int main(int argc, char **argv)
     RUN(error_codes);
     RUN(pe_parser);
     RUN(pe_pseudo_relocations);
+    RUN(pe_exports);
     return check_summary("test_backend");
 }

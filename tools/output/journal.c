@@ -107,15 +107,18 @@ static int journal_alert(psum_writer *w, const psum_alert *a)
     const procsum_page_change *pc = a->page;
     uint64_t offset = pc->run_count ? pc->runs[0].file_offset : pc->file_offset;
     char *file = escaped(a->region->source);
-    if (!file) {
+    char *symbol = pc->symbol ? escaped(pc->symbol) : NULL;
+    if (!file || (pc->symbol && !symbol)) {
+        free(file);
         w->out->err = w->out->err ? w->out->err : ENOMEM;
         return -1;
     }
     entry e = {.n = 0};
-    field(&e, "MESSAGE=pid %ld: %s: %s +0x%" PRIx64 " (page 0x%" PRIxPTR "): %s, cause %s, %zu byte(s) %zu bit(s)",
-          a->pid, a->action, file, offset, pc->addr, procsum_verdict_name(pc->verdict), procsum_cause_name(pc->cause),
-          pc->changed_bytes, pc->changed_bits);
+    field(&e, "MESSAGE=pid %ld: %s: %s +0x%" PRIx64 "%s%s (page 0x%" PRIxPTR "): %s, cause %s, %zu byte(s) %zu bit(s)",
+          a->pid, a->action, file, offset, symbol ? " in " : "", symbol ? symbol : "", pc->addr,
+          procsum_verdict_name(pc->verdict), procsum_cause_name(pc->cause), pc->changed_bytes, pc->changed_bits);
     free(file);
+    free(symbol);
     field(&e, "OBJECT_PID=%ld", a->pid);
     field(&e, "PROCSUM_ACTION=%s", a->action);
     field(&e, "PROCSUM_VERDICT=%s", procsum_verdict_name(pc->verdict));
@@ -126,6 +129,12 @@ static int journal_alert(psum_writer *w, const psum_alert *a)
     field(&e, "PROCSUM_CHANGED_BITS=%zu", pc->changed_bits);
     if (a->executable)
         field(&e, "PROCSUM_EXECUTABLE=%s", a->executable);
+    if (pc->symbol)
+        field(&e, "PROCSUM_SYMBOL=%s", pc->symbol);
+    if (pc->old_insn)
+        field(&e, "PROCSUM_OLD_INSN=%s", pc->old_insn);
+    if (pc->new_insn)
+        field(&e, "PROCSUM_NEW_INSN=%s", pc->new_insn);
     const char *id = strcmp(a->action, "code-changed") == 0 ? ID_CODE_CHANGED : ID_DIFFERS_FROM_FILE;
     /* A cause the configuration sends as state is news, like a state entry. */
     return send_entry(w, &e, id, a->state ? LOG_INFO : change_priority(pc));

@@ -130,6 +130,12 @@ static int jsonl_alert(psum_writer *w, const psum_alert *a)
             json_hex(o, "procsum.xor", run->xor_mask, n))
             return -1;
     }
+    /* What the file's symbols and code say of the first run, where they say something. */
+    const char *keys[3] = {"procsum.symbol", "procsum.old_insn", "procsum.new_insn"};
+    const char *values[3] = {pc->symbol, pc->old_insn, pc->new_insn};
+    for (int i = 0; i < 3; i++)
+        if (values[i] && (psum_sink_puts(o, ",") || json_string(o, keys[i], values[i])))
+            return -1;
     return psum_sink_puts(o, "}\n");
 }
 

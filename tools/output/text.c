@@ -81,6 +81,13 @@ static int text_alert(psum_writer *w, const psum_alert *a)
             text_bytes(o, run->new_bytes, run->len))
             return -1;
     }
+    /* The function, and the instructions before and after: "in deflate+0x1c (push rbp -> int3)". */
+    if (pc->symbol && (psum_sink_puts(o, " in ") || psum_sink_escaped(o, psum_escape_text, pc->symbol)))
+        return -1;
+    if (pc->old_insn && pc->new_insn &&
+        (psum_sink_puts(o, " (") || psum_sink_escaped(o, psum_escape_text, pc->old_insn) ||
+         psum_sink_puts(o, " -> ") || psum_sink_escaped(o, psum_escape_text, pc->new_insn) || psum_sink_puts(o, ")")))
+        return -1;
     if (psum_sink_puts(o, "  ") || psum_sink_escaped(o, psum_escape_text, a->region->source))
         return -1;
     return psum_sink_puts(o, "\n");

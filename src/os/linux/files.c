@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../os.h"
+#include "files.h"
 #include "target.h"
 
 struct psum_os_file {
@@ -124,6 +125,11 @@ int psum_os_file_read(psum_os_file *f, uint64_t offset, void *buf, size_t len, s
     if (got)
         *got = done;
     return 0;
+}
+
+int psum_linux_file_fd(const psum_os_file *f)
+{
+    return f->fd;
 }
 
 void psum_os_file_close(psum_os_file *f)

@@ -16,6 +16,7 @@
 
 #include "win.h"
 
+#include "files.h"
 #include "pe.h"
 #include "target.h"
 
@@ -50,6 +51,11 @@ typedef struct load_site {
 static int read_plain(HANDLE h, uint64_t offset, void *buf, size_t len, size_t *got);
 static int image_layout(psum_os_file *f, const load_site *at);
 static int open_at(const char *path, uint64_t dev, uint64_t ino, const load_site *site, psum_os_file **out);
+
+const psum_pe_image *psum_win_file_image(const psum_os_file *f)
+{
+    return f->pe ? &f->image : NULL;
+}
 
 /* The path is UTF-8, as the region lists give it. */
 static wchar_t *wide_path(const char *path)

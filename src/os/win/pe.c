@@ -97,7 +97,7 @@ int psum_pe_parse(const uint8_t *hdr, size_t len, psum_pe_image *out, size_t *ne
     bool low_alignment = salign < PAGE;
     /* The base relocation directory (entry 5), where the optional header has one. */
     uint32_t dirs_at = magic == 0x20b ? 112 : 96;
-    uint32_t reloc_rva = 0, reloc_size = 0, iat_rva = 0, iat_size = 0;
+    uint32_t reloc_rva = 0, reloc_size = 0, iat_rva = 0, iat_size = 0, export_rva = 0, export_size = 0;
     if (opt_size >= dirs_at + 6 * 8 && le32(oh + dirs_at - 4) > 5) {
         reloc_rva = le32(oh + dirs_at + 5 * 8);
         reloc_size = le32(oh + dirs_at + 5 * 8 + 4);
@@ -106,6 +106,11 @@ int psum_pe_parse(const uint8_t *hdr, size_t len, psum_pe_image *out, size_t *ne
     if (opt_size >= dirs_at + 13 * 8 && le32(oh + dirs_at - 4) > 12) {
         iat_rva = le32(oh + dirs_at + 12 * 8);
         iat_size = le32(oh + dirs_at + 12 * 8 + 4);
+    }
+    /* The export directory (entry 0). */
+    if (opt_size >= dirs_at + 8 && le32(oh + dirs_at - 4) > 0) {
+        export_rva = le32(oh + dirs_at);
+        export_size = le32(oh + dirs_at + 4);
     }
     psum_pe_range *ranges = malloc((nsections ? nsections : 1) * sizeof(*ranges));
     psum_pe_section *sections = malloc((nsections ? nsections : 1) * sizeof(*sections));
@@ -169,6 +174,9 @@ int psum_pe_parse(const uint8_t *hdr, size_t len, psum_pe_image *out, size_t *ne
     out->iat_rva = iat_rva;
     out->iat_size = iat_size;
     out->pe32plus = magic == 0x20b;
+    out->export_rva = export_rva;
+    out->export_size = export_size;
+    out->machine = le16(fh);
     return 0;
 }
 
@@ -301,4 +309,56 @@ void psum_pe_pseudo_apply(const psum_pe_pseudo *p, size_t count, int64_t rva, ui
         if (where >= 0 && (uint64_t)where + p[i].bytes <= buf_len)
             add_le(buf + where, p[i].bytes, p[i].add);
     }
+}
+
+bool psum_pe_rva_offset(const psum_pe_image *img, uint32_t rva, uint64_t *off, uint64_t *left)
+{
+    if (img->section_alignment < PAGE) {
+        *off = rva;
+        *left = img->size_of_image > rva ? img->size_of_image - rva : 0;
+        return *left > 0;
+    }
+    for (size_t i = 0; i < img->section_count; i++) {
+        const psum_pe_section *s = &img->sections[i];
+        uint64_t raw = loaded_raw(s);
+        if (s->raw_ptr != 0 && rva >= s->va && rva - s->va < raw) {
+            *off = (uint64_t)s->raw_ptr + (rva - s->va);
+            *left = raw - (rva - s->va);
+            return true;
+        }
+    }
+    return false;
+}
+
+int psum_pe_exports(const uint8_t *dir, size_t len, uint32_t dir_rva, psum_pe_export_fn fn, void *ctx)
+{
+    /* IMAGE_EXPORT_DIRECTORY: 40 bytes; the counts and the three tables' RVAs from offset 24. */
+    if (len < 40)
+        return PROCSUM_EBADMSG;
+    uint32_t nfuncs = le32(dir + 20), nnames = le32(dir + 24);
+    uint32_t funcs = le32(dir + 28), names = le32(dir + 32), ordinals = le32(dir + 36);
+    for (uint32_t i = 0; i < nnames; i++) {
+        /* Each RVA is checked to lie inside dir before it is read: the counts come from the file. */
+        uint64_t name_at = (uint64_t)names + 4u * i - dir_rva, ord_at = (uint64_t)ordinals + 2u * i - dir_rva;
+        if (names < dir_rva || ordinals < dir_rva || name_at + 4 > len || ord_at + 2 > len)
+            return 0;
+        uint32_t ord = le16(dir + ord_at);
+        uint64_t func_at = (uint64_t)funcs + 4u * ord - dir_rva;
+        if (ord >= nfuncs || funcs < dir_rva || func_at + 4 > len)
+            continue;
+        uint32_t rva = le32(dir + func_at);
+        uint32_t name_rva = le32(dir + name_at);
+        if (rva == 0 || (rva >= dir_rva && rva - dir_rva < len) || name_rva < dir_rva || name_rva - dir_rva >= len)
+            continue;
+        const char *name = (const char *)dir + (name_rva - dir_rva);
+        size_t n = 0, room = len - (name_rva - dir_rva);
+        while (n < room && name[n] != '\0')
+            n++;
+        if (n == 0 || n == room)
+            continue;
+        int err = fn(ctx, rva, name, n);
+        if (err)
+            return err;
+    }
+    return 0;
 }

@@ -35,6 +35,8 @@ typedef struct psum_pe_image {
     uint32_t reloc_rva, reloc_size; /* the base relocation directory; 0 when there is none */
     uint32_t iat_rva, iat_size;     /* the import address table directory; 0 when there is none */
     bool pe32plus;                  /* 64-bit optional header: pointers (and import slots) are 8 bytes */
+    uint32_t export_rva, export_size; /* the export directory; 0 when there is none */
+    uint16_t machine;                 /* the file header's Machine: 0x8664 x64, 0x14c x86, 0xaa64 ARM64 */
 } psum_pe_image;
 
 /*
@@ -118,5 +120,25 @@ int psum_pe_pseudo_find(const psum_pe_image *img, const uint8_t *data, size_t le
  * what the runtime does to those bytes after the loader.
  */
 void psum_pe_pseudo_apply(const psum_pe_pseudo *p, size_t count, int64_t rva, uint8_t *buf, size_t buf_len);
+
+/*
+ * The file offset of the byte at rva, and how many of the section's file
+ * bytes follow it (*left); false when no section holds file bytes there.
+ */
+bool psum_pe_rva_offset(const psum_pe_image *img, uint32_t rva, uint64_t *off, uint64_t *left);
+
+/* Called for each named export by psum_pe_exports: the export's RVA and its name (len bytes, not terminated). */
+typedef int (*psum_pe_export_fn)(void *ctx, uint32_t rva, const char *name, size_t len);
+
+/*
+ * Walks the export directory in dir[0, len), the bytes of the image from
+ * RVA dir_rva (the directory's own bytes: its tables and names lie inside
+ * it in the files linkers write). Calls fn for each export that has a name
+ * inside dir and an RVA outside it (one inside is a forwarder, a name of
+ * another DLL's export, not code). Returns 0, what fn returned when not 0
+ * (the walk stops), or PROCSUM_EBADMSG when the directory's header does
+ * not fit in dir.
+ */
+int psum_pe_exports(const uint8_t *dir, size_t len, uint32_t dir_rva, psum_pe_export_fn fn, void *ctx);
 
 #endif

@@ -1,0 +1,212 @@
+/*
+ * Instructions through Capstone: one handle per instruction set, opened on
+ * first need and kept with the describer (a report decodes a function from
+ * its start, which may be thousands of instructions: cs_disasm_iter decodes
+ * them into one reused instruction, with no allocation each).
+ */
+#include "disasm.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef PSUM_HAVE_CAPSTONE
+
+#include <capstone/capstone.h>
+
+#define MACHINES 4
+
+struct psum_disasm {
+    csh handle[MACHINES];
+    bool opened[MACHINES], refused[MACHINES];
+    cs_insn *insn[MACHINES];
+};
+
+int psum_disasm_new(psum_disasm **out)
+{
+    *out = calloc(1, sizeof(**out));
+    return *out ? 0 : PROCSUM_ENOMEM;
+}
+
+void psum_disasm_free(psum_disasm *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < MACHINES; i++) {
+        if (d->insn[i])
+            cs_free(d->insn[i], 1);
+        if (d->opened[i])
+            cs_close(&d->handle[i]);
+    }
+    free(d);
+}
+
+/* The handle for m, with details on (groups and operands); false when Capstone cannot decode m. */
+static bool handle_for(psum_disasm *d, psum_machine m, csh *h, cs_insn **insn)
+{
+    if (!d || m <= PSUM_MACHINE_UNKNOWN || m >= MACHINES || d->refused[m])
+        return false;
+    if (!d->opened[m]) {
+        cs_arch arch = m == PSUM_MACHINE_ARM64 ? CS_ARCH_ARM64 : CS_ARCH_X86;
+        cs_mode mode = m == PSUM_MACHINE_X86_64 ? CS_MODE_64 : m == PSUM_MACHINE_X86_32 ? CS_MODE_32 : CS_MODE_ARM;
+        if (cs_open(arch, mode, &d->handle[m]) != CS_ERR_OK) {
+            d->refused[m] = true;
+            return false;
+        }
+        d->opened[m] = true;
+        d->insn[m] = NULL;
+        if (cs_option(d->handle[m], CS_OPT_DETAIL, CS_OPT_ON) != CS_ERR_OK ||
+            !(d->insn[m] = cs_malloc(d->handle[m]))) {
+            d->refused[m] = true;
+            return false;
+        }
+    }
+    *h = d->handle[m];
+    *insn = d->insn[m];
+    return true;
+}
+
+bool psum_disasm_start_of(psum_disasm *d, psum_machine m, const uint8_t *code, size_t len, uint64_t addr,
+                          uint64_t at, uint64_t *start)
+{
+    csh h;
+    cs_insn *insn;
+    if (!handle_for(d, m, &h, &insn) || at < addr)
+        return false;
+    const uint8_t *p = code;
+    size_t left = len;
+    uint64_t pc = addr;
+    while (cs_disasm_iter(h, &p, &left, &pc, insn)) {
+        if (at < insn->address + insn->size) {
+            *start = insn->address;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Appends to out what printf would write, cut at cap. */
+static void append(char *out, size_t cap, size_t *used, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void append(char *out, size_t cap, size_t *used, const char *fmt, ...)
+{
+    if (*used + 1 >= cap)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out + *used, cap - *used, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *used = (size_t)n < cap - *used ? *used + (size_t)n : cap - 1;
+}
+
+/* The immediate target of a direct jump or call; false for any other instruction. */
+static bool direct_target(csh h, const cs_insn *insn, psum_machine m, uint64_t *target)
+{
+    if (!cs_insn_group(h, insn, CS_GRP_JUMP) && !cs_insn_group(h, insn, CS_GRP_CALL))
+        return false;
+    if (m == PSUM_MACHINE_ARM64) {
+        const cs_arm64 *a = &insn->detail->arm64;
+        if (a->op_count == 0 || a->operands[a->op_count - 1].type != ARM64_OP_IMM)
+            return false;
+        *target = (uint64_t)a->operands[a->op_count - 1].imm;
+        return true;
+    }
+    const cs_x86 *x = &insn->detail->x86;
+    if (x->op_count != 1 || x->operands[0].type != X86_OP_IMM)
+        return false;
+    *target = (uint64_t)x->operands[0].imm;
+    return true;
+}
+
+/* x86: "mov REG, IMM" sets *reg and *value; an indirect "jmp/call REG" reads them. */
+static bool loads_register(const cs_insn *insn, unsigned *reg, uint64_t *value)
+{
+    const cs_x86 *x = &insn->detail->x86;
+    if ((insn->id != X86_INS_MOV && insn->id != X86_INS_MOVABS) || x->op_count != 2 ||
+        x->operands[0].type != X86_OP_REG || x->operands[1].type != X86_OP_IMM)
+        return false;
+    *reg = x->operands[0].reg;
+    *value = (uint64_t)x->operands[1].imm;
+    return true;
+}
+
+static bool jumps_through(csh h, const cs_insn *insn, unsigned reg)
+{
+    const cs_x86 *x = &insn->detail->x86;
+    return (cs_insn_group(h, insn, CS_GRP_JUMP) || cs_insn_group(h, insn, CS_GRP_CALL)) && x->op_count == 1 &&
+           x->operands[0].type == X86_OP_REG && x->operands[0].reg == reg;
+}
+
+bool psum_disasm_text(psum_disasm *d, psum_machine m, const uint8_t *code, size_t len, uint64_t addr,
+                      uint64_t end, psum_disasm_name_fn name, void *ctx, char *out, size_t cap)
+{
+    csh h;
+    cs_insn *insn;
+    if (cap == 0 || !handle_for(d, m, &h, &insn))
+        return false;
+    out[0] = '\0';
+    size_t used = 0;
+    const uint8_t *p = code;
+    size_t left = len;
+    uint64_t pc = addr;
+    bool x86 = m != PSUM_MACHINE_ARM64, loaded = false;
+    unsigned reg = 0;
+    uint64_t value = 0;
+    char target_name[160];
+    for (int n = 0; pc < end; n++) {
+        const char *sep = n ? "; " : "";
+        if (n == PSUM_DISASM_MAX_INSNS) {
+            append(out, cap, &used, "%s...", sep);
+            break;
+        }
+        if (!cs_disasm_iter(h, &p, &left, &pc, insn)) {
+            append(out, cap, &used, "%s(bad)", sep);
+            break;
+        }
+        uint64_t target;
+        if (direct_target(h, insn, m, &target)) {
+            name(ctx, target, target_name, sizeof(target_name));
+            append(out, cap, &used, "%s%s %s", sep, insn->mnemonic, target_name);
+        } else if (x86 && loaded && jumps_through(h, insn, reg)) {
+            name(ctx, value, target_name, sizeof(target_name));
+            append(out, cap, &used, "%s%s %s -> %s", sep, insn->mnemonic, insn->op_str, target_name);
+        } else {
+            append(out, cap, &used, "%s%s%s%s", sep, insn->mnemonic, insn->op_str[0] ? " " : "", insn->op_str);
+        }
+        loaded = x86 && loads_register(insn, &reg, &value);
+    }
+    return true;
+}
+
+#else
+
+struct psum_disasm {
+    int unused;
+};
+
+int psum_disasm_new(psum_disasm **out)
+{
+    *out = NULL;
+    return PROCSUM_ENOSYS;
+}
+
+void psum_disasm_free(psum_disasm *d)
+{
+    (void)d;
+}
+
+bool psum_disasm_start_of(psum_disasm *d, psum_machine m, const uint8_t *code, size_t len, uint64_t addr,
+                          uint64_t at, uint64_t *start)
+{
+    return false;
+}
+
+bool psum_disasm_text(psum_disasm *d, psum_machine m, const uint8_t *code, size_t len, uint64_t addr,
+                      uint64_t end, psum_disasm_name_fn name, void *ctx, char *out, size_t cap)
+{
+    return false;
+}
+
+#endif
