@@ -295,12 +295,13 @@ static void serve(procsum_checker *c, request req, int result)
 static void checker_thread(void *arg)
 {
     procsum_checker *c = arg;
-    if (c->opts.low_priority)
-        psum_os_thread_lower_priority();
     psum_os_monitor_lock(c->monitor);
     c->running = true;
     psum_os_monitor_wake_all(c->monitor);
     psum_os_monitor_unlock(c->monitor);
+    /* Up first: at the lowest priority on a busy machine the thread may wait long to run again. */
+    if (c->opts.low_priority)
+        psum_os_thread_lower_priority();
     uint64_t started = psum_os_monotonic_ns();
     uint64_t period = (uint64_t)c->opts.check_period_ms * 1000000u;
     /* lazy_start: the first baseline is taken a while after procsum_start returned. */
