@@ -67,7 +67,8 @@ static int in_child(procsum_checker *c, int (*body)(procsum_checker *))
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
-        alarm(20); /* a hang shows as SIGALRM instead of stalling the suite */
+        /* A hang shows as SIGALRM instead of stalling the suite; past procsum's own 30 s bound on a child's pass. */
+        alarm(45);
         procsum_checker *child = procsum_forked(c);
         int rc = child ? body(child) : 10;
         if (child && procsum_stop(child) != 0)
@@ -129,12 +130,32 @@ static void *churn(void *arg)
     return NULL;
 }
 
+#define CHILD_COULD_NOT_RUN 41
+
 /* 0, or 64 + the error procsum_check_now gave (capped), so that the parent can name it. */
 static int check_and_stop(procsum_checker *child)
 {
     int found = procsum_check_now(child);
+    /* The checker's pass could not run: told, not hung (only a sanitizer's allocator does this, see below). */
+    if (found == PROCSUM_EAGAIN)
+        _exit(CHILD_COULD_NOT_RUN);
     return found >= 0 ? 0 : 64 + (-found < 63 ? -found : 63);
 }
+
+/*
+ * AddressSanitizer's allocator (GCC 12's) takes no lock around fork(): a
+ * child forked while the churning thread is inside it inherits that lock
+ * held. Nothing of procsum's allocates in the child before its checker's
+ * thread runs (test_fork_alloc), but the thread's passes allocate, and one
+ * may wait for ever; procsum then answers PROCSUM_EAGAIN instead of
+ * hanging (docs/limits.md). With the C library's allocator, which is
+ * fork-safe, that never may happen.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define COULD_NOT_RUN_ALLOWED 10
+#else
+#define COULD_NOT_RUN_ALLOWED 0
+#endif
 
 /*
  * Forks while another thread loads and unloads libraries without pause:
@@ -147,14 +168,21 @@ Test(follow_fork, child_never_blocks_on_the_loader_lock, .timeout = 300)
     atomic_store(&churning, true);
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, churn, NULL), 0);
-    int hung = 0, failed = 0, first_failure = 0;
+    int hung = 0, failed = 0, could_not_run = 0, first_failure = 0;
     for (int i = 0; i < 40; i++) {
         int status = in_child(c, check_and_stop);
         hung += status == 124;
-        failed += status != 0 && status != 124;
-        if (status != 0 && status != 124 && !first_failure)
+        could_not_run += status == CHILD_COULD_NOT_RUN;
+        bool other = status != 0 && status != 124 && status != CHILD_COULD_NOT_RUN;
+        failed += other;
+        if (other && !first_failure)
             first_failure = status;
     }
+    if (could_not_run)
+        fprintf(stderr, "follow_fork: %d of 40 children's checkers could not make a pass (the allocator was locked "
+                        "at the fork)\n", could_not_run); /* said, not a warning: Criterion fails a run that warns */
+    cr_assert_leq(could_not_run, COULD_NOT_RUN_ALLOWED, "%d of 40 children's checkers could not make a pass",
+                  could_not_run);
     atomic_store(&churning, false);
     cr_assert_eq(pthread_join(t, NULL), 0);
     cr_assert_eq(hung, 0, "%d of 40 children hung", hung);

@@ -48,19 +48,27 @@ extern char **environ;
 #define PAGE ((uintptr_t)PROCSUM_PAGE_SIZE)
 #define DEFAULT_SECONDS 120u
 #define CHECK_HANG_S 30       /* the parent's procsum_check_now() must return within this */
-#define CHILD_DEADLINE_S 30   /* a child not reaped by then is killed and counted as hung */
+#define CHILD_DEADLINE_S 45   /* a child not reaped by then is killed and counted as hung (procsum's own bound: 30 s) */
 #define CHILD_ALARM_S 60      /* each child's own limit, should the parent not kill it */
 #define SLOTS 8               /* fixed addresses that anonymous code is mapped at again and again */
 #define SLOT_PAGES 2
 #define CHILD_NO_CHECKER 10   /* exit codes of a forked child */
 #define CHILD_CHECK_FAILED 11
 #define CHILD_STOP_FAILED 12
+/* AddressSanitizer's allocator (GCC 12's) is not fork-safe. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZER_ALLOCATOR 1
+#else
+#define SANITIZER_ALLOCATOR 0
+#endif
+#define CHILD_COULD_NOT_RUN 13 /* its checker could not make a pass: PROCSUM_EAGAIN (see docs/limits.md) */
 #define CHILD_REPORTED 100   /* and up: 100 + the reports the child's checker made (at most 100) */
 
 static procsum_checker *checker;
 static atomic_bool stopping;
 static atomic_ulong dl_cycles, anon_cycles, forks, execs, spawns, checks;
 static atomic_ulong crashes, hangs, errors;
+static atomic_ulong could_not_run; /* children whose checker could not make a pass (sanitizer builds only) */
 static atomic_ulong reports_here, child_reports; /* reports_here: in this process, whichever it is */
 
 static double now_s(void)
@@ -353,6 +361,13 @@ static void reap(pid_t pid, const char *what)
     int code = WEXITSTATUS(status);
     if (code >= CHILD_REPORTED) {
         atomic_fetch_add(&child_reports, (unsigned long)(code - CHILD_REPORTED)); /* the child showed them */
+    } else if (code == CHILD_COULD_NOT_RUN && SANITIZER_ALLOCATOR) {
+        /*
+         * The sanitizer's allocator is not fork-safe: another thread held one
+         * of its locks at the fork, and the pass of the child's checker waits
+         * on it. procsum says so (PROCSUM_EAGAIN) instead of hanging.
+         */
+        atomic_fetch_add(&could_not_run, 1);
     } else if (code != 0) {
         atomic_fetch_add(&errors, 1);
         say("storm: error: %s child %ld exited with %d%s", what, (long)pid, code,
@@ -378,6 +393,8 @@ static __attribute__((noreturn)) void child_main(void)
     if (!mine)
         _exit(CHILD_NO_CHECKER);
     int r = procsum_check_now(mine);
+    if (r == PROCSUM_EAGAIN)
+        _exit(CHILD_COULD_NOT_RUN);
     if (r < 0) {
         say("storm: child %ld: procsum_check_now: %s", (long)getpid(), procsum_strerror(r));
         _exit(CHILD_CHECK_FAILED);
@@ -622,6 +639,10 @@ int main(int argc, char **argv)
            elapsed, atomic_load(&dl_cycles), atomic_load(&anon_cycles), atomic_load(&forks), atomic_load(&execs),
            atomic_load(&spawns), atomic_load(&checks), atomic_load(&crashes), atomic_load(&hangs), bad_reports,
            atomic_load(&errors));
+    if (atomic_load(&could_not_run))
+        printf("storm: %lu forked children's checkers could not make a pass: the sanitizer's allocator was left "
+               "locked by another thread at the fork (docs/limits.md)\n",
+               atomic_load(&could_not_run));
     bool failed = atomic_load(&crashes) || atomic_load(&hangs) || bad_reports || atomic_load(&errors);
     return failed ? 1 : 0;
 }
