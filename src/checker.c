@@ -77,8 +77,14 @@ struct procsum_checker {
     atomic_uint_least64_t pages_shared;  /* digests the last pass took from options.digest_cache */
 
     procsum_checker *forked_child; /* follow_fork: the checker started in this (child) process */
+    /*
+     * follow_fork: the checker the next forked child runs, made before a
+     * fork (prepare_child) and kept for the next one until a child takes it.
+     */
+    procsum_checker *next_child;
 };
 
+static void prepare_child(void *followed);
 static void restart_in_child(void *followed);
 
 static void on_change(const psum_change *ch, void *userdata)
@@ -208,6 +214,10 @@ static void checker_free(procsum_checker *c)
 {
     if (!c)
         return;
+    if (c->next_child) {
+        psum_os_thread_discard(c->next_child->thread); /* its thread never ran */
+        checker_free(c->next_child);
+    }
     psum_pass_free(&c->pass);
     free_baseline(c);
     psum_os_region_list_free(&c->regions);
@@ -294,12 +304,13 @@ static void serve(procsum_checker *c, request req, int result)
 static void checker_thread(void *arg)
 {
     procsum_checker *c = arg;
-    if (c->opts.low_priority)
-        psum_os_thread_lower_priority();
     psum_os_monitor_lock(c->monitor);
     c->running = true;
     psum_os_monitor_wake_all(c->monitor);
     psum_os_monitor_unlock(c->monitor);
+    /* Up first: at the lowest priority on a busy machine the thread may wait long to run again. */
+    if (c->opts.low_priority)
+        psum_os_thread_lower_priority();
     uint64_t started = psum_os_monotonic_ns();
     uint64_t period = (uint64_t)c->opts.check_period_ms * 1000000u;
     /* lazy_start: the first baseline is taken a while after procsum_start returned. */
@@ -346,9 +357,8 @@ static bool wait_running(procsum_checker *c, uint64_t deadline)
  * a fork at that instant could leave the child a lock nobody will release.
  * The C library's allocator is fork-safe: there procsum_start need not wait
  * for a thread that, at the lowest priority on a busy machine, may not run
- * for a while. In a forked child (wait false) fork() must never wait for
- * it: an allocator that is not fork-safe may have been left locked by
- * another thread of the parent, and the thread may never run.
+ * for a while. (A forked child's checker starts in restart_in_child, which
+ * never waits inside fork().)
  */
 #if defined(__SANITIZE_ADDRESS__)
 #define WAIT_FOR_THREAD true
@@ -356,10 +366,10 @@ static bool wait_running(procsum_checker *c, uint64_t deadline)
 #define WAIT_FOR_THREAD false
 #endif
 
-static int start_thread(procsum_checker *c, bool wait)
+static int start_thread(procsum_checker *c)
 {
     int err = psum_os_thread_start(&c->thread, checker_thread, c);
-    if (err || !wait)
+    if (err || !WAIT_FOR_THREAD)
         return err;
     psum_os_monitor_lock(c->monitor);
     while (!wait_running(c, psum_os_monotonic_ns() + THREAD_START_TIMEOUT_NS))
@@ -377,9 +387,9 @@ int psum_checker_start(const procsum_options *o, procsum_callback cb, void *user
     if (!o->lazy_start)
         err = check_once(c, true);
     if (!err)
-        err = start_thread(c, WAIT_FOR_THREAD);
+        err = start_thread(c);
     if (!err && o->follow_fork)
-        err = psum_fork_follow(c, restart_in_child);
+        err = psum_fork_follow(c, prepare_child, restart_in_child);
     if (err) {
         if (c->thread) {
             atomic_store(&c->stop_flag, true);
@@ -454,8 +464,9 @@ static int request_pass(procsum_checker *c, request req)
         return PROCSUM_EAGAIN; /* its thread never came up (see start_thread) */
     }
     /*
-     * A forked child's checker may be stuck for good in an allocator that is
-     * not fork-safe (see start_thread): there, a pass gets a generous bound.
+     * A forked child's checker allocates in its passes, and an allocator
+     * that is not fork-safe (AddressSanitizer's) may have been left locked
+     * by another thread of the parent: there, a pass gets a generous bound.
      */
     uint64_t give_up = c->forked ? psum_os_monotonic_ns() + 6 * THREAD_START_TIMEOUT_NS : UINT64_MAX;
     while (!c->stopping && c->served < ticket && psum_os_monotonic_ns() < give_up)
@@ -514,34 +525,65 @@ int psum_checker_run(const procsum_options *o, procsum_callback cb, void *userda
 }
 
 /*
+ * follow_fork, in the parent before each fork: the checker the child will
+ * run, with everything it holds (target, monitor, the pass's buffers, the
+ * thread's handle), so that the child allocates nothing before its thread
+ * runs. The parent never runs it: it is kept for the forks to come, and a
+ * fork costs no allocation after the first. The target is the parent's
+ * process for now (one that exists), pointed at the child there.
+ */
+static void prepare_child(void *followed)
+{
+    procsum_checker *parent = followed;
+    if (parent->next_child)
+        return;
+    procsum_checker *c;
+    /* The digest cache's lock may be held by another thread at the instant of the fork: the child does without. */
+    procsum_options o = parent->opts;
+    o.digest_cache = NULL;
+    if (checker_new(&o, parent->cb, parent->userdata, (long)psum_os_process_id(), &c) != 0)
+        return; /* the child gets no checker (procsum_forked: NULL) */
+    if (psum_os_thread_new(&c->thread) != 0) {
+        checker_free(c);
+        return;
+    }
+    parent->next_child = c;
+}
+
+/*
  * follow_fork: in the child, right after fork. The child's code is the
  * parent's at the instant of the fork, so the new checker goes on from the
  * parent's last complete baseline instead of taking a fresh one (which
  * would hide anything changed in between).
+ *
+ * Another thread of the parent may have held any lock at the instant of
+ * the fork, and the child inherits it held: the allocator's (the C
+ * library's is reset by fork, AddressSanitizer's is not), the loader's.
+ * So nothing here allocates or frees (the checker was made before the
+ * fork), and the child's checker reads its process as it would read
+ * another one (its maps, process_vm_readv), never through the loader.
  */
 static void restart_in_child(void *followed)
 {
     procsum_checker *parent = followed;
-    procsum_checker *c = NULL;
+    procsum_checker *c = parent->next_child;
+    parent->next_child = NULL;
     parent->forked_child = NULL;
-    /*
-     * Another thread's dlopen may have held the loader's lock at the instant
-     * of the fork, and the child inherits it held: the child's checker reads
-     * its process as it would read another one (its maps, process_vm_readv),
-     * never through the loader, so it cannot block on that lock.
-     */
-    /* The digest cache's lock may have been held by another thread at the instant of the fork. */
-    procsum_options o = parent->opts;
-    o.digest_cache = NULL;
-    if (checker_new(&o, parent->cb, parent->userdata, (long)psum_os_process_id(), &c) != 0)
+    if (!c)
         return;
+    c->owner_pid = psum_os_process_id();
     /* The inherited baseline was digested with the parent's key. */
     c->pass.key = parent->pass.key;
     c->forked = true;
+    /* A failure leaves c as it is: freeing it could take the allocator's lock. */
+    if (psum_os_target_repoint(c->target, (long)c->owner_pid) != 0 ||
+        psum_fork_follow(c, prepare_child, restart_in_child) != 0)
+        return;
     /* No baseline yet (lazy_start): the child's checker takes its own when its delay is over. */
     atomic_store(&c->baseline, atomic_exchange(&parent->baseline, NULL));
-    if (start_thread(c, false) != 0 || psum_fork_follow(c, restart_in_child) != 0) {
-        checker_free(c);
+    if (psum_os_thread_run(c->thread, checker_thread, c) != 0) {
+        psum_fork_unfollow(c);
+        atomic_store(&parent->baseline, atomic_exchange(&c->baseline, NULL));
         return;
     }
     parent->forked_child = c;

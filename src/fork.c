@@ -2,6 +2,13 @@
  * follow_fork. The platform calls our handlers around fork(); the registry
  * is guarded by a spin lock made of one atomic flag, so that the child can
  * release it whatever state the other threads left it in.
+ *
+ * Between fork() and the end of its child handler nothing here allocates or
+ * takes a lock that another thread of the parent could have held: the C
+ * library's allocator is safe around fork, but not every allocator is
+ * (AddressSanitizer's is not). Whatever a child's checker needs is made in
+ * the prepare handler, in the parent, where allocating is as safe as
+ * anywhere.
  */
 #include "fork.h"
 
@@ -16,6 +23,7 @@
 static atomic_flag registry_lock = ATOMIC_FLAG_INIT;
 typedef struct followed_entry {
     void *followed;
+    psum_fork_prepare_fn prepare;
     psum_fork_restart_fn restart;
 } followed_entry;
 
@@ -34,10 +42,12 @@ static void unlock(void)
     atomic_flag_clear_explicit(&registry_lock, memory_order_release);
 }
 
-/* Before fork: no registry change may be half done in the child. */
+/* Before fork: no registry change may be half done in the child, and each child's checker is ready to run. */
 static void before_fork(void)
 {
     lock();
+    for (size_t i = 0; i < followed_count; i++)
+        followed[i].prepare(followed[i].followed);
 }
 
 static void parent_after_fork(void)
@@ -58,7 +68,7 @@ static void child_after_fork(void)
         parents[i].restart(parents[i].followed);
 }
 
-int psum_fork_follow(void *c, psum_fork_restart_fn restart)
+int psum_fork_follow(void *c, psum_fork_prepare_fn prepare, psum_fork_restart_fn restart)
 {
     if (!atomic_exchange(&handlers_installed, true)) {
         int err = psum_os_at_fork(before_fork, parent_after_fork, child_after_fork);
@@ -70,7 +80,7 @@ int psum_fork_follow(void *c, psum_fork_restart_fn restart)
     lock();
     int err = followed_count < MAX_FOLLOWED ? 0 : PROCSUM_ENOMEM;
     if (!err)
-        followed[followed_count++] = (followed_entry){c, restart};
+        followed[followed_count++] = (followed_entry){c, prepare, restart};
     unlock();
     return err;
 }

@@ -42,6 +42,14 @@ typedef struct psum_os_target psum_os_target;
 int psum_os_target_open(long pid, psum_os_target **out);
 void psum_os_target_close(psum_os_target *t);
 /*
+ * Points a target opened for another process (pid != 0), and not used
+ * since, at process pid instead, with no system call and no allocation:
+ * follow_fork opens the target of a child's checker in the parent, before
+ * fork(), and points it at the child there. PROCSUM_EINVAL for a target of
+ * the calling process or a pid <= 0; PROCSUM_ENOSYS where there is no fork.
+ */
+int psum_os_target_repoint(psum_os_target *t, long pid);
+/*
  * Before each pass over another process (pid != 0): PROCSUM_ESRCH when it
  * exited (a zombie counts as exited) or its id now belongs to another
  * process; else 0, and *new_program tells whether it ran a new program
@@ -120,7 +128,18 @@ void psum_os_fork_gate_leave(void);
 /* Threads, locks, time. */
 typedef struct psum_os_thread psum_os_thread;
 
+/* Shared by the backends (os/thread_start.c): psum_os_thread_new, then psum_os_thread_run. */
 int psum_os_thread_start(psum_os_thread **out, void (*fn)(void *), void *arg);
+/*
+ * psum_os_thread_start in two steps, for a thread started in a forked
+ * child: the handle is allocated before fork() (psum_os_thread_new), the
+ * thread started after it (psum_os_thread_run), which allocates nothing of
+ * procsum's. A handle whose thread never ran is freed with
+ * psum_os_thread_discard (NULL is fine); one that ran, by joining it.
+ */
+int psum_os_thread_new(psum_os_thread **out);
+int psum_os_thread_run(psum_os_thread *t, void (*fn)(void *), void *arg);
+void psum_os_thread_discard(psum_os_thread *t);
 int psum_os_thread_join(psum_os_thread *t);
 bool psum_os_thread_is_current(const psum_os_thread *t);
 /* Lowers the calling thread's scheduling priority; failure is harmless. */

@@ -48,7 +48,7 @@ extern char **environ;
 #define PAGE ((uintptr_t)PROCSUM_PAGE_SIZE)
 #define DEFAULT_SECONDS 120u
 #define CHECK_HANG_S 30       /* the parent's procsum_check_now() must return within this */
-#define CHILD_DEADLINE_S 30   /* a child not reaped by then is killed and counted as hung */
+#define CHILD_DEADLINE_S 45   /* a child not reaped by then is killed and counted as hung (procsum's own bound: 30 s) */
 #define CHILD_ALARM_S 60      /* each child's own limit, should the parent not kill it */
 #define SLOTS 8               /* fixed addresses that anonymous code is mapped at again and again */
 #define SLOT_PAGES 2
@@ -61,22 +61,14 @@ extern char **environ;
 #else
 #define SANITIZER_ALLOCATOR 0
 #endif
-#define CHILD_UNSTARTED 13    /* its checker never ran: PROCSUM_EAGAIN (see docs/limits.md) */
+#define CHILD_COULD_NOT_RUN 13 /* its checker could not make a pass: PROCSUM_EAGAIN (see docs/limits.md) */
 #define CHILD_REPORTED 100   /* and up: 100 + the reports the child's checker made (at most 100) */
 
 static procsum_checker *checker;
 static atomic_bool stopping;
 static atomic_ulong dl_cycles, anon_cycles, forks, execs, spawns, checks;
 static atomic_ulong crashes, hangs, errors;
-static atomic_ulong unstarted; /* children whose checker could not run (sanitizer builds only) */
-
-/*
- * --no-follow-fork: forked children get no checker of their own. The
- * sanitized suite runs the storm so: AddressSanitizer's allocator is not
- * fork-safe, and the checker that follow_fork makes in a child allocates
- * (docs/limits.md).
- */
-static bool follow = true;
+static atomic_ulong could_not_run; /* children whose checker could not make a pass (sanitizer builds only) */
 static atomic_ulong reports_here, child_reports; /* reports_here: in this process, whichever it is */
 
 static double now_s(void)
@@ -369,13 +361,13 @@ static void reap(pid_t pid, const char *what)
     int code = WEXITSTATUS(status);
     if (code >= CHILD_REPORTED) {
         atomic_fetch_add(&child_reports, (unsigned long)(code - CHILD_REPORTED)); /* the child showed them */
-    } else if (code == CHILD_UNSTARTED && SANITIZER_ALLOCATOR) {
+    } else if (code == CHILD_COULD_NOT_RUN && SANITIZER_ALLOCATOR) {
         /*
-         * The sanitizer's allocator is not fork-safe: another thread held
-         * one of its locks at the fork, and the child's checker can never
-         * allocate. procsum says so (PROCSUM_EAGAIN) instead of hanging.
+         * The sanitizer's allocator is not fork-safe: another thread held one
+         * of its locks at the fork, and the pass of the child's checker waits
+         * on it. procsum says so (PROCSUM_EAGAIN) instead of hanging.
          */
-        atomic_fetch_add(&unstarted, 1);
+        atomic_fetch_add(&could_not_run, 1);
     } else if (code != 0) {
         atomic_fetch_add(&errors, 1);
         say("storm: error: %s child %ld exited with %d%s", what, (long)pid, code,
@@ -397,14 +389,12 @@ static __attribute__((noreturn)) void child_main(void)
     volatile char buf[16 << 10];
     for (size_t i = 0; i < sizeof(buf); i += 64)
         buf[i] = (char)acc;
-    if (!follow)
-        _exit(0);
     procsum_checker *mine = procsum_forked(checker);
     if (!mine)
         _exit(CHILD_NO_CHECKER);
     int r = procsum_check_now(mine);
     if (r == PROCSUM_EAGAIN)
-        _exit(CHILD_UNSTARTED);
+        _exit(CHILD_COULD_NOT_RUN);
     if (r < 0) {
         say("storm: child %ld: procsum_check_now: %s", (long)getpid(), procsum_strerror(r));
         _exit(CHILD_CHECK_FAILED);
@@ -551,16 +541,12 @@ static unsigned parse_seconds(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         char *end = NULL;
         unsigned long v = 0;
-        if (strcmp(argv[i], "--no-follow-fork") == 0) {
-            follow = false;
-            continue;
-        }
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
             errno = 0;
             v = strtoul(argv[++i], &end, 10);
         }
         if (!end || *end != '\0' || errno != 0 || v == 0 || v > 24ul * 3600) {
-            fprintf(stderr, "usage: %s [--seconds N] [--no-follow-fork]   (default %u s)\n", argv[0],
+            fprintf(stderr, "usage: %s [--seconds N]   (default %u s)\n", argv[0],
                     DEFAULT_SECONDS);
             exit(2);
         }
@@ -589,7 +575,7 @@ int main(int argc, char **argv)
     procsum_options o;
     procsum_options_init(&o);
     o.check_period_ms = 1;
-    o.follow_fork = follow;
+    o.follow_fork = true;
     o.verify_file = true;
     /* At the lowest priority the checker would hardly run beside six busy threads; at normal it races them. */
     o.low_priority = false;
@@ -598,8 +584,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "storm: procsum_start: %s\n", procsum_strerror(err));
         return 1;
     }
-    printf("storm: %u s, period 1 ms, %s, verify_file, %zu libraries, pid %ld\n", seconds,
-           follow ? "follow_fork" : "no follow_fork", LIB_COUNT,
+    printf("storm: %u s, period 1 ms, follow_fork, verify_file, %zu libraries, pid %ld\n", seconds, LIB_COUNT,
            (long)getpid());
 
     void *(*jobs[])(void *) = {dl_thread, anon_thread, fork_thread, exec_thread, spawn_thread, check_thread};
@@ -654,10 +639,10 @@ int main(int argc, char **argv)
            elapsed, atomic_load(&dl_cycles), atomic_load(&anon_cycles), atomic_load(&forks), atomic_load(&execs),
            atomic_load(&spawns), atomic_load(&checks), atomic_load(&crashes), atomic_load(&hangs), bad_reports,
            atomic_load(&errors));
-    if (atomic_load(&unstarted))
-        printf("storm: %lu forked children's checkers could not run: the sanitizer's allocator was left locked "
-               "by another thread at the fork (docs/limits.md)\n",
-               atomic_load(&unstarted));
+    if (atomic_load(&could_not_run))
+        printf("storm: %lu forked children's checkers could not make a pass: the sanitizer's allocator was left "
+               "locked by another thread at the fork (docs/limits.md)\n",
+               atomic_load(&could_not_run));
     bool failed = atomic_load(&crashes) || atomic_load(&hangs) || bad_reports || atomic_load(&errors);
     return failed ? 1 : 0;
 }

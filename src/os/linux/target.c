@@ -230,6 +230,14 @@ int psum_os_target_open(long pid, psum_os_target **out)
     return 0;
 }
 
+int psum_os_target_repoint(psum_os_target *t, long pid)
+{
+    if (t->pid == 0 || pid <= 0)
+        return PROCSUM_EINVAL;
+    t->pid = pid;
+    return 0;
+}
+
 void psum_os_target_close(psum_os_target *t)
 {
     if (!t)

@@ -27,11 +27,25 @@ static void *thread_trampoline(void *p)
     return NULL;
 }
 
-int psum_os_thread_start(psum_os_thread **out, void (*fn)(void *), void *arg)
+int psum_os_thread_new(psum_os_thread **out)
 {
-    psum_os_thread *t = calloc(1, sizeof(*t));
-    if (!t)
-        return PROCSUM_ENOMEM;
+    *out = calloc(1, sizeof(**out));
+    return *out ? 0 : PROCSUM_ENOMEM;
+}
+
+void psum_os_thread_discard(psum_os_thread *t)
+{
+    free(t);
+}
+
+/*
+ * In a forked child this is the whole start of the checker's thread:
+ * nothing here allocates. pthread_create itself takes its stack from the
+ * C library's cache or from mmap; the C library allocates the new thread's
+ * table of TLS blocks with calloc, which it makes safe around fork itself.
+ */
+int psum_os_thread_run(psum_os_thread *t, void (*fn)(void *), void *arg)
+{
     t->fn = fn;
     t->arg = arg;
     sigset_t all, old;
@@ -54,11 +68,9 @@ int psum_os_thread_start(psum_os_thread **out, void (*fn)(void *), void *arg)
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
-        free(t);
         errno = rc; /* pthread functions return their errno */
         return psum_os_last_error();
     }
-    *out = t;
     return 0;
 }
 

@@ -45,6 +45,13 @@ bool psum_win_process_exited(const psum_os_target *t)
     return !t->self && GetExitCodeProcess(t->process, &code) && code != STILL_ACTIVE;
 }
 
+int psum_os_target_repoint(psum_os_target *t, long pid)
+{
+    (void)t;
+    (void)pid;
+    return PROCSUM_ENOSYS; /* no fork here */
+}
+
 int psum_os_target_open(long pid, psum_os_target **out)
 {
     if (!out || pid < 0)

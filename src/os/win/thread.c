@@ -21,22 +21,27 @@ static unsigned __stdcall thread_trampoline(void *p)
     return 0;
 }
 
-int psum_os_thread_start(psum_os_thread **out, void (*fn)(void *), void *arg)
+int psum_os_thread_new(psum_os_thread **out)
 {
-    psum_os_thread *t = calloc(1, sizeof(*t));
-    if (!t)
-        return PROCSUM_ENOMEM;
+    *out = calloc(1, sizeof(**out));
+    return *out ? 0 : PROCSUM_ENOMEM;
+}
+
+void psum_os_thread_discard(psum_os_thread *t)
+{
+    free(t);
+}
+
+int psum_os_thread_run(psum_os_thread *t, void (*fn)(void *), void *arg)
+{
     t->fn = fn;
     t->arg = arg;
     unsigned id = 0;
     uintptr_t h = _beginthreadex(NULL, 0, thread_trampoline, t, 0, &id);
-    if (h == 0) {
-        free(t);
+    if (h == 0)
         return PROCSUM_EAGAIN;
-    }
     t->handle = (HANDLE)h;
     t->id = id;
-    *out = t;
     return 0;
 }
 
