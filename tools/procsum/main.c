@@ -21,7 +21,7 @@ static const psum_cli_command COMMANDS[] = {
      PSUM_OPT_PROCESSES | PSUM_OPT_OUTPUTS, psum_cmd_verify},
     {"watch", "check processes (--all, or PIDs) every period until stopped, and report each change",
      PSUM_OPT_PROCESSES | PSUM_OPT_PERIOD | PSUM_OPT_CPU | PSUM_OPT_OUTPUTS, psum_cmd_watch},
-    {"run", "run a program with a checker in it and in every program it runs: run [--json-file PATH] "
+    {"run", "run a program with a checker in it and in every program it runs: run [OUTPUT OPTIONS] "
             "[--period MS] [--cpu PERCENT] [--algo NAME] -- CMD [ARGS...]",
      0, psum_cmd_run},
 #endif
