@@ -41,7 +41,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -176,6 +178,14 @@ static void *waiter(void *arg)
     (void)arg;
     char why[WHY_MAX];
     sleep_ms(cfg.lazy_ms);
+    /*
+     * From here on everything is procsum's work (loading libprocsum, the
+     * first pass): at the lowest priority, so that it takes from the
+     * program only what the program leaves. Not before: a process that
+     * ends within the delay then exits with a thread of ordinary priority,
+     * which the kernel finishes at once.
+     */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 
     pthread_mutex_lock(&loading);
     atomic_store(&phase, PHASE_LOADING);
@@ -208,6 +218,9 @@ static void *waiter(void *arg)
     o.check_period_ms = cfg.period_ms ? cfg.period_ms : o.check_period_ms;
     o.max_cpu_percent = cfg.cpu;
     o.follow_fork = true;
+    /* The delay is over: the first pass runs at once, but on the checker's own thread, at its priority. */
+    o.lazy_start = true;
+    o.lazy_start_delay_ms = 0;
     if (cfg.algo[0] && psum_preload_lib.algorithm_parse(cfg.algo, &o.algorithm) != 0) {
         atomic_store(&phase, PHASE_IDLE);
         snprintf(why, sizeof(why), "PROCSUM_ALGO='%s': use blake3, crc64 or xxh3", cfg.algo);
