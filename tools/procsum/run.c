@@ -403,10 +403,10 @@ static int collect(collector *k, unsigned period_ms)
         if (poll(fds, pidfd < 0 ? 1 : 2, wait) > 0 && (fds[0].revents & POLLIN))
             drain(k);
     }
-    /* What was sent before CMD ended is in the queue: none of it is lost. */
-    drain(k);
+    /* What was sent before CMD ended (and by a static CMD's checker until it stopped) is in the queue. */
     procsum_stop(k->outside);
     k->outside = NULL;
+    drain(k);
     if (k->have_pending)
         write_pass(k);
     if (pidfd >= 0)
