@@ -316,7 +316,19 @@ static void checker_thread(void *arg)
     /* lazy_start: the first baseline is taken a while after procsum_start returned. */
     uint64_t wait = atomic_load(&c->baseline) ? period : (uint64_t)c->opts.lazy_start_delay_ms * 1000000u;
     request req;
+    /*
+     * The priority drops only when there is work: a process that ends
+     * within the first wait (most processes of a script) then exits with a
+     * thread of ordinary priority, which the kernel schedules at once to
+     * finish it; a thread at the lowest priority on a busy machine can hold
+     * the process's exit (and its parent's wait) for milliseconds.
+     */
+    bool lowered = !c->opts.low_priority;
     for (; wait_for_next_pass(c, started, wait, &req); wait = period) {
+        if (!lowered) {
+            psum_os_thread_lower_priority();
+            lowered = true;
+        }
         started = psum_os_monotonic_ns();
         /* Code patched on purpose is adopted as it is, not compared with its file. */
         c->pass.verify_new_pages = c->opts.verify_file && req != REQUEST_REBASELINE;

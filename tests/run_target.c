@@ -2,11 +2,13 @@
  * A program that knows nothing of procsum, for `procsum run`: after a
  * while it flips one bit of its own code (a function it never runs), then
  * waits until the JSON lines file named by argv[1] holds a bitflip report
- * (at most 30 s) and exits 0, or 1 when none came. Built dynamic and, where
+ * (at most 30 s; with argv[2], that many: the reports of the processes
+ * before it too) and exits 0, or 1 when none came. Built dynamic and, where
  * the C library allows, static.
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -25,25 +27,26 @@ static void sleep_ms(long ms)
     nanosleep(&t, NULL);
 }
 
-static int reported(const char *path)
+static int reported(const char *path, int wanted)
 {
     char buf[8192];
     FILE *f = fopen(path, "r");
     if (!f)
         return 0;
     int found = 0;
-    while (!found && fgets(buf, sizeof(buf), f))
-        found = strstr(buf, "\"procsum.verdict\":\"bitflip\"") != NULL;
+    while (found < wanted && fgets(buf, sizeof(buf), f))
+        found += strstr(buf, "\"procsum.verdict\":\"bitflip\"") != NULL;
     fclose(f);
-    return found;
+    return found >= wanted;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: run_target JSON-FILE\n");
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: run_target JSON-FILE [REPORTS]\n");
         return 2;
     }
+    int wanted = argc == 3 ? atoi(argv[2]) : 1;
     sleep_ms(400);
     uintptr_t byte = (uintptr_t)run_spare + 4;
     uintptr_t page = byte & ~(uintptr_t)4095;
@@ -54,7 +57,7 @@ int main(int argc, char **argv)
     *(volatile uint8_t *)byte ^= 0x10;
     mprotect((void *)page, 4096, PROT_READ | PROT_EXEC);
     for (int i = 0; i < 600; i++, sleep_ms(50))
-        if (reported(argv[1]))
+        if (reported(argv[1], wanted))
             return 0;
     return 1;
 }

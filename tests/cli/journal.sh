@@ -11,16 +11,10 @@
 #
 # The journal is private: as root the script runs itself again in a mount
 # namespace of its own with an empty /run (and /var/log/journal), starts
-# systemd-journald there (it runs without systemd as PID 1 once
-# /run/systemd/journal exists) and stops it at the end; the host's journal
-# sees nothing.
-if [ -z "${PSUM_JOURNAL_PRIVATE:-}" ]; then
-    if [ "$(id -u)" -ne 0 ] || ! command -v unshare >/dev/null; then
-        echo "cli-journal: needs root and unshare(1), for a private journald" >&2
-        exit 77
-    fi
-    PSUM_JOURNAL_PRIVATE=1 exec unshare --mount --propagation private bash "$0" "$@"
-fi
+# systemd-journald there and stops it at the end (journald_lib.sh); the
+# host's journal sees nothing.
+. "$(dirname -- "${BASH_SOURCE[0]}")/journald_lib.sh"
+private_journal_namespace "$0" "$@"
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname -- "${BASH_SOURCE[0]}")/outside_lib.sh"
 
@@ -30,16 +24,7 @@ ID_DIFFERS_FROM_FILE=14a1164e837c43aa9c07c5c99e2e956b
 ID_STATE=cf3f76500a904b6c9cd89a880573d6fe
 ID_VERIFY_SUMMARY=9aaebd704fe34393b397499a2df0a46d
 
-JOURNALD=
-for f in /lib/systemd/systemd-journald /usr/lib/systemd/systemd-journald; do
-    [ -x "$f" ] && JOURNALD=$f && break
-done
-if [ -z "$JOURNALD" ] || ! have journalctl; then
-    fail "systemd-journald and journalctl are needed (Debian: systemd)"
-    finish
-fi
-mount -t tmpfs tmpfs /run || { fail "a private /run"; finish; }
-if [ -d /var/log/journal ]; then mount -t tmpfs tmpfs /var/log/journal || { fail "a private /var/log/journal"; finish; }; fi
+private_journal_dirs || finish
 
 prog="$TMP/prog"
 start_target "$prog" || fail "target starts"
@@ -60,14 +45,7 @@ else
 fi
 
 # ---- journald ------------------------------------------------------------------
-mkdir -p /run/systemd/journal
-"$JOURNALD" >"$TMP/journald.log" 2>&1 &
-started_pids+=("$!")
-for _ in $(seq 200); do
-    [ -S /run/systemd/journal/socket ] && break
-    sleep 0.05
-done
-[ -S /run/systemd/journal/socket ] || { fail "journald listens" "$(cat "$TMP/journald.log")"; finish; }
+start_private_journald || finish
 
 read -r old new < <(flip_at "$flipped_pid" "$hostile" "$offset" 4)
 run verify --journal --json "$flipped_pid" "$clean_pid"

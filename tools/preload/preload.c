@@ -23,6 +23,14 @@
  * Nothing reaches the program's standard output or error unless
  * PROCSUM_OUTPUT=stderr asks for it. A refused setting, or a checker that
  * cannot start, is reported to the chosen output, and the program runs on.
+ *
+ * Outputs: a JSON lines file or standard error, written here one line per
+ * write; or, under `procsum run`, a socket (PROCSUM_OUTPUT=socket:PATH)
+ * where each event is one datagram (wire.h) and `procsum run` writes every
+ * output it was given (the journal, a Prometheus textfile, ...): this
+ * library stays small, and one writer keeps one file for the whole tree.
+ * With a socket, the thread stays after starting the checker and sends,
+ * each period, what the checker did (for the metrics).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -33,17 +41,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "oneline.h"
 #include "preload.h"
+#include "wire.h"
 
 #ifndef PSUM_PRELOAD_LIBPROCSUM
 #define PSUM_PRELOAD_LIBPROCSUM "libprocsum.so.0"
 #endif
 
-enum { FORK_WAIT_S = 2, THREAD_STACK = 256 * 1024, WHY_MAX = 640 };
+enum { FORK_WAIT_S = 2, SEND_WAIT_S = 2, THREAD_STACK = 256 * 1024, WHY_MAX = 640 };
 
 psum_preload_functions psum_preload_lib;
 
@@ -51,6 +64,7 @@ psum_preload_functions psum_preload_lib;
 static struct {
     psum_oneline_dest dest;
     char path[PATH_MAX];
+    struct sockaddr_un socket; /* sun_path[0] == 0: no socket, lines to dest */
     char library[PATH_MAX];
     char algo[32];
     unsigned period_ms, cpu, lazy_ms;
@@ -64,13 +78,50 @@ static bool fork_holds_loading;                             /* set by the prepar
 static char exe[PATH_MAX];
 static procsum_checker *checker;
 
+/*
+ * One datagram to `procsum run`; 0 or an errno. No descriptor is kept. A
+ * full queue makes the sender wait, at most SEND_WAIT_S seconds: a
+ * collector that stopped (SIGSTOP) must not hang the program for ever.
+ */
+static int send_event(const char *buf, size_t len)
+{
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return errno;
+    struct timeval wait = {.tv_sec = SEND_WAIT_S};
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof(wait));
+    ssize_t n;
+    do
+        n = sendto(fd, buf, len, 0, (const struct sockaddr *)&cfg.socket, sizeof(cfg.socket));
+    while (n < 0 && errno == EINTR);
+    int err = n < 0 ? errno : 0;
+    close(fd);
+    return err;
+}
+
+static int emit_state(const psum_state *s)
+{
+    if (!cfg.socket.sun_path[0])
+        return psum_oneline_state(&cfg.dest, s);
+    char buf[PSUM_WIRE_MAX];
+    return send_event(buf, psum_wire_state(buf, s));
+}
+
+static int emit_alert(const psum_alert *a)
+{
+    if (!cfg.socket.sun_path[0])
+        return psum_oneline_alert(&cfg.dest, a);
+    char buf[PSUM_WIRE_MAX];
+    return send_event(buf, psum_wire_alert(buf, a));
+}
+
 /* A checker that did not start, and why; a failed write has nowhere to go. */
 static void report_not_started(int err, const char *why)
 {
     psum_state s = {.action = "not-watched", .pid = getpid(), .executable = exe[0] ? exe : NULL,
                     .status = "error", .error = err, .detail = why};
     psum_event_origin_now(&s.at);
-    (void)psum_oneline_state(&cfg.dest, &s);
+    (void)emit_state(&s);
 }
 
 static void on_change(const procsum_mismatch *m, void *userdata)
@@ -82,7 +133,7 @@ static void on_change(const procsum_mismatch *m, void *userdata)
     psum_event_origin_now(&a.at);
     for (size_t i = 0; i < m->changed_pages; i++) {
         a.page = &m->page_changes[i];
-        if (psum_oneline_alert(&cfg.dest, &a) != 0)
+        if (emit_alert(&a) != 0)
             break;
     }
 }
@@ -103,11 +154,38 @@ static void sleep_ms(unsigned ms)
         ;
 }
 
+/* Each period, what the checker did since the last one, for `procsum run`'s metrics; ends when it is gone. */
+static void send_passes(unsigned period_ms)
+{
+    procsum_stats last = {0}, now;
+    for (;;) {
+        sleep_ms(period_ms);
+        if (psum_preload_lib.get_stats(checker, &now) != 0)
+            return;
+        psum_pass p = {.passes = now.passes - last.passes, .pages_checked = now.pages_tracked,
+                       .bytes_hashed = now.bytes_hashed - last.bytes_hashed, .duration_ns = now.last_pass_ns};
+        last = now;
+        psum_event_origin at;
+        psum_event_origin_now(&at);
+        char buf[PSUM_WIRE_MAX];
+        if (send_event(buf, psum_wire_pass(buf, getpid(), &at, &p)) != 0)
+            return; /* procsum run has ended: nobody to count for */
+    }
+}
+
 static void *waiter(void *arg)
 {
     (void)arg;
     char why[WHY_MAX];
     sleep_ms(cfg.lazy_ms);
+    /*
+     * From here on everything is procsum's work (loading libprocsum, the
+     * first pass): at the lowest priority, so that it takes from the
+     * program only what the program leaves. Not before: a process that
+     * ends within the delay then exits with a thread of ordinary priority,
+     * which the kernel finishes at once.
+     */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 
     pthread_mutex_lock(&loading);
     atomic_store(&phase, PHASE_LOADING);
@@ -127,7 +205,8 @@ static void *waiter(void *arg)
     }
     if (!RESOLVE(h, options_init, "procsum_options_init") || !RESOLVE(h, start, "procsum_start") ||
         !RESOLVE(h, algorithm_parse, "procsum_algorithm_parse") ||
-        !RESOLVE(h, algorithm_name, "procsum_algorithm_name") || !RESOLVE(h, digest_len, "procsum_digest_len")) {
+        !RESOLVE(h, algorithm_name, "procsum_algorithm_name") || !RESOLVE(h, digest_len, "procsum_digest_len") ||
+        !RESOLVE(h, get_stats, "procsum_get_stats")) {
         atomic_store(&phase, PHASE_IDLE);
         snprintf(why, sizeof(why), "%.200s lacks a procsum function this library needs (an older version?)",
                  cfg.library);
@@ -139,6 +218,9 @@ static void *waiter(void *arg)
     o.check_period_ms = cfg.period_ms ? cfg.period_ms : o.check_period_ms;
     o.max_cpu_percent = cfg.cpu;
     o.follow_fork = true;
+    /* The delay is over: the first pass runs at once, but on the checker's own thread, at its priority. */
+    o.lazy_start = true;
+    o.lazy_start_delay_ms = 0;
     if (cfg.algo[0] && psum_preload_lib.algorithm_parse(cfg.algo, &o.algorithm) != 0) {
         atomic_store(&phase, PHASE_IDLE);
         snprintf(why, sizeof(why), "PROCSUM_ALGO='%s': use blake3, crc64 or xxh3", cfg.algo);
@@ -150,7 +232,12 @@ static void *waiter(void *arg)
     if (err) {
         atomic_store(&phase, PHASE_IDLE);
         report_not_started(err, "procsum_start failed");
+        return NULL;
     }
+    psum_state s = {.action = "watching", .pid = getpid(), .executable = exe[0] ? exe : NULL, .status = "clean"};
+    psum_event_origin_now(&s.at);
+    if (cfg.socket.sun_path[0] && emit_state(&s) == 0)
+        send_passes(o.check_period_ms);
     return NULL;
 }
 
@@ -240,7 +327,13 @@ static bool copy(char *dst, size_t cap, const char *src)
 static bool setting_output(void)
 {
     const char *out = getenv("PROCSUM_OUTPUT"), *file = getenv("PROCSUM_JSON_FILE");
-    static const char PREFIX[] = "json-file:";
+    static const char PREFIX[] = "json-file:", SOCKET[] = "socket:";
+    if (out && strncmp(out, SOCKET, sizeof(SOCKET) - 1) == 0) {
+        /* Set by procsum run, always absolute. */
+        const char *path = out + sizeof(SOCKET) - 1;
+        cfg.socket.sun_family = AF_UNIX;
+        return path[0] == '/' && copy(cfg.socket.sun_path, sizeof(cfg.socket.sun_path), path);
+    }
     if (!out || !*out) {
         if (!file || !*file)
             return false;

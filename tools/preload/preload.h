@@ -10,6 +10,7 @@ typedef struct psum_preload_functions {
     int (*algorithm_parse)(const char *name, procsum_algorithm *out);
     const char *(*algorithm_name)(procsum_algorithm a);
     size_t (*digest_len)(procsum_algorithm a);
+    int (*get_stats)(const procsum_checker *c, procsum_stats *out);
 } psum_preload_functions;
 
 /* All NULL until libprocsum is loaded. */

@@ -1,103 +1,134 @@
 /*
- * procsum run [--json-file PATH] [--period MS] [--cpu PERCENT] [--algo A]
+ * procsum run [OUTPUT OPTIONS] [--period MS] [--cpu PERCENT] [--algo A]
  *             [--config PATH | --no-config] -- CMD [ARGS]
  *
- * Runs CMD with libprocsum-preload.so in LD_PRELOAD and the PROCSUM_*
- * variables that set it up, so that CMD and every program it runs has a
- * checker. A dynamically linked CMD simply replaces procsum (exec): its
- * exit status, its signals and its standard streams are its own. A static
- * CMD has no loader to take the preload: procsum then starts it, watches
- * it from outside (procsum_start with its pid) until it ends, says so on
- * stderr, and exits as a shell would: CMD's status, or 128+N after signal N.
- * It parses its own options: everything after them belongs to CMD. From
- * the configuration file it takes what it has options for (period, cpu,
- * algo, json-file); a flag given wins.
+ * Runs CMD with libprocsum-preload.so in LD_PRELOAD, so that CMD and every
+ * program it runs has a checker, and writes what they find to the outputs
+ * given, as verify and watch do (--json, --format, --json-file, --journal,
+ * --prometheus, several at once; without any, JSON lines on stderr).
+ *
+ * One writer for the whole tree. procsum stays CMD's parent: it binds a
+ * local datagram socket in a private directory (mode 0700) and hands its
+ * path to the preload library (PROCSUM_OUTPUT=socket:PATH). Each process
+ * sends each event as one datagram (tools/output/wire.h): a datagram
+ * arrives whole or not at all, so neither a process killed while sending
+ * nor many processes at once can cut or mix events, and no process keeps
+ * a descriptor that a program closing its files could disturb. procsum
+ * writes every event to every output: the Prometheus textfile counts the
+ * whole tree in one file (processes writing it each would replace each
+ * other's numbers), journald gets each event once, and the preload
+ * library stays free of libsystemd and of the writers. Events a process
+ * sends after procsum has ended (a daemon CMD left behind) are lost.
+ *
+ * CMD's exit status is procsum's (128+N after signal N, as a shell says
+ * it); SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 sent to procsum are passed on
+ * to CMD; the terminal's ^C and ^\ reach CMD directly, and procsum waits.
+ * CMD's standard streams are its own. A static CMD has no loader to take
+ * the preload: procsum watches it from outside (procsum_start with its
+ * pid), says so on stderr, and its events take the same way.
  */
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "config.h"
 #include "oneline.h"
 #include "procs.h"
+#include "wire.h"
 
 #ifndef PSUM_RUN_PRELOAD_INSTALLED
 #define PSUM_RUN_PRELOAD_INSTALLED "/usr/local/lib/libprocsum-preload.so"
 #endif
 
-typedef struct run_args {
-    const char *json_file; /* NULL: reports go to stderr */
-    const char *period, *cpu, *algo;
-    const char *config; /* --config */
-    bool no_config;
-    char **cmd;
-} run_args;
+/* Processes whose last pass figures are kept for the metrics; more are still checked, not counted. */
+#define TRACKED_MAX 4096
 
-static int usage(void)
+static const char USAGE[] = "usage: procsum run [--json] [--format NAME] [--json-file PATH] [--journal] "
+                            "[--prometheus PATH] [--period MS] [--cpu PERCENT] [--algo NAME] [--config PATH | --no-config] "
+                            "-- CMD [ARGS...]";
+
+/* The options run takes; the others (--all, --skip-libs, ...) are refused. */
+static const psum_cli_command RUN = {"run", "",
+                                     PSUM_OPT_ALGO | PSUM_OPT_PERIOD | PSUM_OPT_CPU | PSUM_OPT_OUTPUTS | PSUM_OPT_CONFIG,
+                                     NULL};
+
+typedef struct collector {
+    int sock;
+    struct sockaddr_un addr;
+    char dir[96]; /* $TMPDIR (at most 64 bytes) or /tmp, and a name: the socket path fits sun_path */
+    psum_writer *w;
+    bool write_failed;
+    pid_t cmd;
+    procsum_checker *outside; /* a static CMD's checker, or NULL */
+    const char *outside_exe;  /* its program */
+    procsum_stats outside_last;
+    struct {
+        long pid;
+        uint64_t pages;
+    } tracked[TRACKED_MAX];
+    size_t tracked_count;
+    psum_pass pending; /* what the passes reported since the last record */
+    bool have_pending;
+} collector;
+
+static volatile sig_atomic_t cmd_pid;
+
+static void pass_on(int sig)
 {
-    return psum_cli_usage_error("usage: procsum run [--json-file PATH] [--period MS] [--cpu PERCENT] [--algo NAME] "
-                                "[--config PATH | --no-config] -- CMD [ARGS...]");
+    if (cmd_pid > 0)
+        (void)kill((pid_t)cmd_pid, sig);
 }
 
-/* Strictly a decimal number in [min, max], as the preload library will read it. */
-static int check_number(const char *option, const char *v, unsigned long min, unsigned long max)
+static int parse(int argc, char **argv, psum_cli *c, char ***cmd)
 {
-    char q[80], *end;
-    errno = 0;
-    unsigned long n = strtoul(v, &end, 10);
-    if (v[0] < '0' || v[0] > '9' || *end || errno || n < min || n > max)
-        return psum_cli_usage_error("%s takes a number from %lu to %lu, not '%s'", option, min, max,
-                                    psum_cli_quote(q, sizeof(q), v));
-    return 0;
-}
-
-static int parse(int argc, char **argv, run_args *r)
-{
-    static const char *const NAMES[] = {"--json-file", "--period", "--cpu", "--algo", "--config"};
-    const char **fields[] = {&r->json_file, &r->period, &r->cpu, &r->algo, &r->config};
-    enum { FIELD_COUNT = sizeof(NAMES) / sizeof(NAMES[0]) };
-    char q[80];
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--") == 0) {
             i++;
             break;
         }
-        if (strcmp(argv[i], "--no-config") == 0) {
-            r->no_config = true;
-            continue;
-        }
-        size_t k = 0;
-        while (k < FIELD_COUNT && strcmp(argv[i], NAMES[k]) != 0)
-            k++;
-        if (k == FIELD_COUNT)
-            return psum_cli_usage_error("run: unknown option '%s'", psum_cli_quote(q, sizeof(q), argv[i]));
-        if (i + 1 >= argc)
-            return psum_cli_usage_error("%s needs a value", NAMES[k]);
-        *fields[k] = argv[++i];
+        if (psum_cli_option(c, argc, argv, &i))
+            return PSUM_EXIT_USAGE;
+    }
+    if (c->help) {
+        printf("%s\n", USAGE);
+        return -1;
     }
     if (i >= argc)
-        return usage();
-    if (r->config && r->no_config)
+        return psum_cli_usage_error("%s", USAGE);
+    *cmd = &argv[i];
+    return psum_cli_check_options(c, &RUN);
+}
+
+/*
+ * The configuration file first, then the command line once more over what
+ * it set, as for the other commands (main.c): a flag given wins.
+ */
+static int configure(int argc, char **argv, psum_cli *c, char ***cmd)
+{
+    if (c->no_config && c->config_path)
         return psum_cli_usage_error("--config and --no-config exclude each other");
-    r->cmd = &argv[i];
-    procsum_algorithm a;
-    if (r->algo && procsum_algorithm_parse(r->algo, &a) != 0)
-        return psum_cli_usage_error("unknown algorithm '%s': use blake3, crc64 or xxh3",
-                                    psum_cli_quote(q, sizeof(q), r->algo));
-    if ((r->period && check_number("--period", r->period, 1, 86400000ul)) ||
-        (r->cpu && check_number("--cpu", r->cpu, 1, 100)))
-        return PSUM_EXIT_USAGE;
-    if (r->json_file && !r->json_file[0])
-        return psum_cli_usage_error("--json-file needs a path");
-    return 0;
+    const char *path = c->config_path;
+    bool none = c->no_config;
+    psum_cli_init(c);
+    if (!none) {
+        int rc = psum_config_load(c, path, RUN.options);
+        if (rc)
+            return rc;
+    }
+    return parse(argc, argv, c, cmd);
 }
 
 /* The preload library: $PROCSUM_PRELOAD, the build tree's when this procsum runs from the build tree, or the installed one. */
@@ -174,38 +205,65 @@ static bool is_static_elf(const char *file)
 }
 
 /* The environment the preload library reads; 0 or, after a message, an exit code. */
-static int set_environment(const run_args *r)
+static int set_environment(const psum_cli *c, const collector *k)
 {
     const char *lib = preload_path();
     const char *old = getenv("LD_PRELOAD");
     size_t n = strlen(lib) + (old ? strlen(old) + 1 : 0) + 1;
-    char *preload = malloc(n);
-    char *out = NULL;
-    if (!preload)
-        return psum_cli_fail("run", PROCSUM_ENOMEM);
-    snprintf(preload, n, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "");
-    if (r->json_file) {
-        /* Absolute: every process of the tree writes to the same file, wherever it changes directory to. */
-        char cwd[PATH_MAX];
-        bool relative = r->json_file[0] != '/';
-        if (relative && !getcwd(cwd, sizeof(cwd))) {
-            free(preload);
-            return psum_cli_fail("run: the current directory", PROCSUM_ENOENT);
-        }
-        size_t m = strlen("json-file:") + (relative ? strlen(cwd) + 1 : 0) + strlen(r->json_file) + 1;
-        out = malloc(m);
-        if (!out) {
-            free(preload);
-            return psum_cli_fail("run", PROCSUM_ENOMEM);
-        }
-        snprintf(out, m, "json-file:%s%s%s", relative ? cwd : "", relative ? "/" : "", r->json_file);
+    size_t m = strlen("socket:") + strlen(k->addr.sun_path) + 1;
+    char *preload = malloc(n), *out = malloc(m), num[24];
+    int bad = !preload || !out;
+    if (!bad) {
+        snprintf(preload, n, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "");
+        snprintf(out, m, "socket:%s", k->addr.sun_path);
+        bad = setenv("LD_PRELOAD", preload, 1) || setenv("PROCSUM_OUTPUT", out, 1);
     }
-    int bad = setenv("LD_PRELOAD", preload, 1) || setenv("PROCSUM_OUTPUT", out ? out : "stderr", 1) ||
-              (r->period && setenv("PROCSUM_PERIOD_MS", r->period, 1)) ||
-              (r->cpu && setenv("PROCSUM_CPU", r->cpu, 1)) || (r->algo && setenv("PROCSUM_ALGO", r->algo, 1));
+    unsigned given = c->given | c->config.given; /* on the command line or in the configuration file */
+    if (!bad && (given & PSUM_OPT_PERIOD)) {
+        snprintf(num, sizeof(num), "%u", c->opts.check_period_ms);
+        bad = setenv("PROCSUM_PERIOD_MS", num, 1);
+    }
+    if (!bad && (given & PSUM_OPT_CPU)) {
+        snprintf(num, sizeof(num), "%u", c->opts.max_cpu_percent);
+        bad = setenv("PROCSUM_CPU", num, 1);
+    }
+    if (!bad && c->algorithm_given)
+        bad = setenv("PROCSUM_ALGO", procsum_algorithm_name(c->opts.algorithm), 1);
     free(preload);
     free(out);
     return bad ? psum_cli_fail("run: setting the environment", PROCSUM_ENOMEM) : 0;
+}
+
+/* The socket the processes send to, in a directory of its own that only this user can enter. */
+static int open_socket(collector *k)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || tmp[0] != '/' || strlen(tmp) > 64)
+        tmp = "/tmp";
+    snprintf(k->dir, sizeof(k->dir), "%s/procsum-run.XXXXXX", tmp);
+    if (!mkdtemp(k->dir)) {
+        k->dir[0] = '\0';
+        return psum_cli_fail("run: a directory for the socket", PROCSUM_EACCES);
+    }
+    k->addr.sun_family = AF_UNIX;
+    snprintf(k->addr.sun_path, sizeof(k->addr.sun_path), "%s/events", k->dir);
+    k->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (k->sock < 0 || bind(k->sock, (const struct sockaddr *)&k->addr, sizeof(k->addr)) != 0)
+        return psum_cli_fail("run: the socket for events", PROCSUM_EMFILE);
+    /* Room for bursts of events (a change in a library every process maps) while a slow output is written. */
+    int room = 4 << 20;
+    (void)setsockopt(k->sock, SOL_SOCKET, SO_RCVBUF, &room, sizeof(room));
+    return 0;
+}
+
+static void close_socket(collector *k)
+{
+    if (k->sock >= 0)
+        close(k->sock);
+    if (k->addr.sun_path[0])
+        (void)unlink(k->addr.sun_path);
+    if (k->dir[0])
+        (void)rmdir(k->dir);
 }
 
 /* 127 when there is no such program, 126 when it cannot be run: as a shell says it. */
@@ -216,135 +274,271 @@ static int exec_failed(const char *cmd, int err)
     return err == ENOENT ? 127 : 126;
 }
 
-typedef struct outside_run {
-    psum_oneline_dest dest;
-    long pid;
-    const char *exe;
-} outside_run;
-
-static void on_change(const procsum_mismatch *m, void *userdata)
+/* A static CMD's checker: each change goes the way of every other process's, as datagrams to our socket. */
+static void outside_change(const procsum_mismatch *m, void *userdata)
 {
-    const outside_run *o = userdata;
+    const collector *k = userdata;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
     psum_alert a = {.action = m->kind == PROCSUM_REPORT_CHANGED ? "code-changed" : "differs-from-file",
-                    .pid = o->pid, .executable = o->exe, .region = m->region};
+                    .pid = k->cmd, .executable = k->outside_exe, .region = m->region};
     psum_event_origin_now(&a.at);
+    static char buf[PSUM_WIRE_MAX]; /* the checker's thread only */
     for (size_t i = 0; i < m->changed_pages; i++) {
         a.page = &m->page_changes[i];
-        if (psum_oneline_alert(&o->dest, &a) != 0)
-            break;
+        size_t len = psum_wire_alert(buf, &a);
+        (void)sendto(fd, buf, len, 0, (const struct sockaddr *)&k->addr, sizeof(k->addr));
+    }
+    close(fd);
+}
+
+static void watch_outside(collector *k, const psum_cli *c, const char *file)
+{
+    fprintf(stderr, "procsum: run: %s is statically linked and cannot take the preload library: "
+                    "watching it from outside (pid %ld)\n", file, (long)k->cmd);
+    procsum_options o = c->opts;
+    o.pid = k->cmd;
+    k->outside_exe = file;
+    int rc = procsum_start(&o, outside_change, k, &k->outside);
+    if (rc) {
+        psum_state s = {.action = "not-watched", .pid = k->cmd, .executable = file, .status = "error", .error = rc};
+        psum_event_origin_now(&s.at);
+        k->write_failed |= psum_write_state(k->w, &s) != 0;
     }
 }
 
-/* A static CMD: started here, watched from outside until it ends. Returns its status as a shell gives it. */
-static int run_outside(const run_args *r, const char *file)
+/* A process's last pass figures: kept by pid, for procsum_pages_checked and procsum_processes. */
+static void track(collector *k, long pid, uint64_t pages)
+{
+    for (size_t i = 0; i < k->tracked_count; i++)
+        if (k->tracked[i].pid == pid) {
+            k->tracked[i].pages = pages;
+            return;
+        }
+    if (k->tracked_count < TRACKED_MAX) {
+        k->tracked[k->tracked_count].pid = pid;
+        k->tracked[k->tracked_count++].pages = pages;
+    }
+}
+
+static void add_pass(collector *k, const psum_pass *p)
+{
+    k->pending.passes += p->passes;
+    k->pending.bytes_hashed += p->bytes_hashed;
+    if (p->duration_ns > k->pending.duration_ns)
+        k->pending.duration_ns = p->duration_ns;
+    k->have_pending = true;
+}
+
+static void take_event(collector *k, char *buf, size_t len)
+{
+    psum_wire_event ev;
+    if (psum_wire_decode(buf, len, &ev) != 0)
+        return; /* not one of ours: the directory is this user's, so a stray, not an attack */
+    switch (ev.kind) {
+    case PSUM_WIRE_ALERT:
+        k->write_failed |= psum_write_alert(k->w, &ev.alert) != 0;
+        break;
+    case PSUM_WIRE_STATE:
+        /* A checker started: counted, not written (a script's every process would say it). */
+        if (strcmp(ev.state.action, "watching") == 0)
+            track(k, ev.pid, 0);
+        else
+            k->write_failed |= psum_write_state(k->w, &ev.state) != 0;
+        break;
+    case PSUM_WIRE_PASS:
+        track(k, ev.pid, ev.pass.pages_checked);
+        add_pass(k, &ev.pass);
+        break;
+    }
+}
+
+/* Every datagram waiting now. */
+static void drain(collector *k)
+{
+    static char buf[PSUM_WIRE_MAX + 1];
+    for (;;) {
+        ssize_t n = recv(k->sock, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return;
+        take_event(k, buf, (size_t)n);
+    }
+}
+
+/* The metrics' pass record: the processes still there, what their passes did since the last one. */
+static void write_pass(collector *k)
+{
+    if (k->outside) {
+        procsum_stats now;
+        if (procsum_get_stats(k->outside, &now) == 0) {
+            track(k, k->cmd, now.pages_tracked);
+            add_pass(k, &(psum_pass){.passes = now.passes - k->outside_last.passes,
+                                     .bytes_hashed = now.bytes_hashed - k->outside_last.bytes_hashed,
+                                     .duration_ns = now.last_pass_ns});
+            k->outside_last = now;
+        }
+    }
+    if (!k->have_pending)
+        return;
+    size_t kept = 0;
+    k->pending.pages_checked = 0;
+    for (size_t i = 0; i < k->tracked_count; i++) {
+        if (kill((pid_t)k->tracked[i].pid, 0) != 0 && errno == ESRCH)
+            continue; /* ended */
+        k->pending.pages_checked += k->tracked[i].pages;
+        k->tracked[kept++] = k->tracked[i];
+    }
+    k->tracked_count = kept;
+    k->pending.processes = kept;
+    k->write_failed |= psum_write_pass(k->w, &k->pending) != 0;
+    k->pending = (psum_pass){0};
+    k->have_pending = false;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Writes what comes until CMD ends; its wait status. */
+static int collect(collector *k, unsigned period_ms)
+{
+    /* A descriptor that becomes readable when CMD ends; without pidfd_open, CMD is asked after every wake. */
+    int pidfd = (int)syscall(SYS_pidfd_open, k->cmd, 0);
+    uint64_t next = now_ms() + period_ms;
+    int status = 0;
+    for (;;) {
+        pid_t done = waitpid(k->cmd, &status, WNOHANG);
+        if (done == k->cmd || (done < 0 && errno == ECHILD))
+            break;
+        uint64_t t = now_ms();
+        if (t >= next) {
+            write_pass(k);
+            next = t + period_ms;
+        }
+        struct pollfd fds[2] = {{.fd = k->sock, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
+        int wait = (int)(next - t);
+        if (pidfd < 0 && wait > 100)
+            wait = 100;
+        if (poll(fds, pidfd < 0 ? 1 : 2, wait) > 0 && (fds[0].revents & POLLIN))
+            drain(k);
+    }
+    /* What was sent before CMD ended (and by a static CMD's checker until it stopped) is in the queue. */
+    procsum_stop(k->outside);
+    k->outside = NULL;
+    drain(k);
+    if (k->have_pending)
+        write_pass(k);
+    if (pidfd >= 0)
+        close(pidfd);
+    return status;
+}
+
+/* Starts CMD; its pid, or -1 after a message (*exit_code set). */
+static pid_t start(char **cmd, int *exit_code)
 {
     int ready[2]; /* closed by the exec; carries errno when it failed */
-    if (pipe2(ready, O_CLOEXEC) != 0)
-        return psum_cli_fail("run", PROCSUM_EMFILE);
+    if (pipe2(ready, O_CLOEXEC) != 0) {
+        *exit_code = psum_cli_fail("run", PROCSUM_EMFILE);
+        return -1;
+    }
+    fflush(NULL);
     pid_t pid = fork();
-    if (pid < 0)
-        return psum_cli_fail("run: fork", PROCSUM_EAGAIN);
+    if (pid < 0) {
+        close(ready[0]);
+        close(ready[1]);
+        *exit_code = psum_cli_fail("run: fork", PROCSUM_EAGAIN);
+        return -1;
+    }
     if (pid == 0) {
         close(ready[0]);
-        execv(file, r->cmd);
+        execvp(cmd[0], cmd);
         int err = errno;
         (void)!write(ready[1], &err, sizeof(err));
         _exit(127);
     }
     close(ready[1]);
-    /* The terminal's ^C and ^\ are for CMD; procsum waits for it to end, as a shell does. */
-    signal(SIGINT, SIG_IGN);
-    signal(SIGQUIT, SIG_IGN);
     int err = 0;
     ssize_t got;
     do
         got = read(ready[0], &err, sizeof(err));
     while (got < 0 && errno == EINTR);
     close(ready[0]);
-    int status;
     if (got == (ssize_t)sizeof(err)) {
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        while (waitpid(pid, &(int){0}, 0) < 0 && errno == EINTR)
             ;
-        return exec_failed(r->cmd[0], err);
+        *exit_code = exec_failed(cmd[0], err);
+        return -1;
     }
-    fprintf(stderr, "procsum: run: %s is statically linked and cannot take the preload library: "
-                    "watching it from outside (pid %ld)\n", file, (long)pid);
-    outside_run o = {.dest = {.path = r->json_file}, .pid = pid, .exe = file};
-    procsum_options opts;
-    procsum_options_init(&opts);
-    opts.pid = pid;
-    if (r->period)
-        opts.check_period_ms = (unsigned)strtoul(r->period, NULL, 10);
-    if (r->cpu)
-        opts.max_cpu_percent = (unsigned)strtoul(r->cpu, NULL, 10);
-    if (r->algo)
-        (void)procsum_algorithm_parse(r->algo, &opts.algorithm);
-    procsum_checker *c = NULL;
-    int rc = procsum_start(&opts, on_change, &o, &c);
-    if (rc) {
-        psum_state s = {.action = "not-watched", .pid = pid, .executable = file, .status = "error", .error = rc};
-        psum_event_origin_now(&s.at);
-        (void)psum_oneline_state(&o.dest, &s);
-    }
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    procsum_stop(c);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return WEXITSTATUS(status);
+    return pid;
 }
 
-/*
- * What the configuration file sets and the command line does not. The
- * values are checked as the options check them; they live in c.
- */
-static int configure(run_args *r, psum_cli *c)
+/* Runs cmd as c says, with the configuration file read. */
+static int run_with(const psum_cli *c, char **cmd)
 {
-    static char period[16], cpu[16];
-    psum_cli_init(c);
-    if (r->no_config)
-        return 0;
-    int rc = psum_config_load(c, r->config, PSUM_OPT_PERIOD | PSUM_OPT_CPU | PSUM_OPT_ALGO | PSUM_OPT_JSON_FILE);
-    if (rc)
-        return rc;
-    unsigned given = c->config.given;
-    if (!r->period && (given & PSUM_OPT_PERIOD)) {
-        snprintf(period, sizeof(period), "%u", c->opts.check_period_ms);
-        r->period = period;
-    }
-    if (!r->cpu && (given & PSUM_OPT_CPU)) {
-        snprintf(cpu, sizeof(cpu), "%u", c->opts.max_cpu_percent);
-        r->cpu = cpu;
-    }
-    if (!r->algo && (given & PSUM_OPT_ALGO))
-        r->algo = procsum_algorithm_name(c->opts.algorithm);
-    if (!r->json_file && c->outputs.json_file)
-        r->json_file = c->outputs.json_file;
-    return 0;
-}
-
-int psum_run_main(int argc, char **argv)
-{
-    run_args r = {0};
-    int rc = parse(argc, argv, &r);
-    if (rc)
-        return rc;
-    /* Kept until exec or exit: the values the configuration gave live in it. */
-    static psum_cli config;
-    rc = configure(&r, &config);
-    if (rc)
-        return rc;
-    rc = set_environment(&r);
-    if (rc)
-        return rc;
     char file[PATH_MAX];
-    if (!find_program(r.cmd[0], file, sizeof(file)))
-        return exec_failed(r.cmd[0], ENOENT);
-    if (is_static_elf(file))
-        return run_outside(&r, file);
-    fflush(NULL);
-    execvp(r.cmd[0], r.cmd);
-    return exec_failed(r.cmd[0], errno);
+    if (!find_program(cmd[0], file, sizeof(file)))
+        return exec_failed(cmd[0], ENOENT);
+
+    /* Without any output named, JSON lines on stderr: CMD's standard output stays its own. */
+    psum_output_config cfg = psum_cli_outputs(c);
+    FILE *std_out = stdout;
+    if (!c->format_given && !cfg.json_file && !cfg.journal && !cfg.prometheus) {
+        cfg.std_format = &psum_jsonl_writer;
+        std_out = stderr;
+    }
+    psum_outputs out;
+    const char *what = NULL;
+    int err = psum_outputs_open(&out, &cfg, std_out, &what);
+    if (err) {
+        char q[200];
+        fprintf(stderr, "procsum: cannot open %s: %s\n", psum_cli_quote(q, sizeof(q), what), strerror(err));
+        return PSUM_EXIT_FAILURE;
+    }
+    collector *k = calloc(1, sizeof(*k));
+    if (!k) {
+        psum_outputs_close(&out, &what);
+        return psum_cli_fail("run", PROCSUM_ENOMEM);
+    }
+    k->sock = -1;
+    k->w = &out.fan;
+    int rc = open_socket(k);
+    if (!rc)
+        rc = set_environment(c, k);
+    if (!rc && psum_write_begin(k->w, PSUM_LIST_EVENTS, c->opts.algorithm) != 0)
+        k->write_failed = true;
+    /* Passed on from the moment CMD exists; ignored ones are set after the fork, so CMD keeps the defaults. */
+    static const int PASSED_ON[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+    struct sigaction sa = {.sa_handler = pass_on};
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; !rc && i < sizeof(PASSED_ON) / sizeof(PASSED_ON[0]); i++)
+        sigaction(PASSED_ON[i], &sa, NULL);
+    pid_t pid = rc ? -1 : start(cmd, &rc);
+    int status = 0;
+    if (pid > 0) {
+        k->cmd = pid;
+        cmd_pid = pid;
+        signal(SIGINT, SIG_IGN);
+        signal(SIGQUIT, SIG_IGN);
+        if (is_static_elf(file))
+            watch_outside(k, c, file);
+        status = collect(k, c->opts.check_period_ms);
+        cmd_pid = 0;
+        rc = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+        if (k->write_failed || psum_write_end(k->w))
+            k->write_failed = true;
+    }
+    close_socket(k);
+    free(k);
+    err = psum_outputs_close(&out, &what);
+    if (err)
+        psum_cli_output_failed_to(what, err);
+    return rc;
 }
 
 int psum_cmd_run(const psum_cli *c, psum_writer *w)
@@ -352,5 +546,22 @@ int psum_cmd_run(const psum_cli *c, psum_writer *w)
     (void)c;
     (void)w;
     /* Reached only when options came before "run": run takes its own, after its name. */
-    return usage();
+    return psum_cli_usage_error("%s", USAGE);
+}
+
+int psum_run_main(int argc, char **argv)
+{
+    psum_cli c;
+    psum_cli_init(&c);
+    char **cmd = NULL;
+    int rc = parse(argc, argv, &c, &cmd);
+    if (!rc)
+        rc = configure(argc, argv, &c, &cmd);
+    if (rc) {
+        psum_config_free(&c.config);
+        return rc < 0 ? PSUM_EXIT_OK : rc;
+    }
+    rc = run_with(&c, cmd);
+    psum_config_free(&c.config);
+    return rc;
 }
