@@ -6,8 +6,9 @@
 # `process =` leaves a process out of --all (by name or by program path)
 # while a process named by its id is still verified; `state-cause = write`
 # turns the alert into a state event; flags override the file (--format,
-# --period), and run hands the file's period and algo to the preload
-# library; a bad file (unknown key, bad value, unknown section, a line
+# --period), and run hands the file's period, algo and module globs to the
+# preload library (a program whose own code changes is reported, and not
+# once its path is a `module`, its checker running all the same); a bad file (unknown key, bad value, unknown section, a line
 # that is not INI) is one line naming the file and line, exit 2, as is a
 # missing --config file.
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
@@ -169,8 +170,48 @@ if [ "$rc" -eq 0 ] && grep -qx 'PROCSUM_PERIOD_MS=77' "$TMP/out" && grep -qx 'PR
 else
     fail "run: --period wins" "$(show_run)"
 fi
+printf '[allow]\nmodule = /opt/a:b/*.so\nmodule = %s/x*\n' "$TMP" >"$conf"
+# shellcheck disable=SC2016 # the shell run under procsum expands it
+PROCSUM_PRELOAD="$TMP/none.so" run run --config "$conf" -- sh -c 'printf "%s" "$PROCSUM_SKIP_FILES"'
+if [ "$rc" -eq 0 ] && [ "$(cat "$TMP/out")" = "/opt/a:b/*.so
+$TMP/x*" ]; then
+    pass "run: the module globs in PROCSUM_SKIP_FILES, one per line"
+else
+    fail "run: the module globs in PROCSUM_SKIP_FILES" "$(show_run)"
+fi
 PROCSUM_PRELOAD="$TMP/none.so" run run --no-config --config "$conf" -- true
 if [ "$rc" -eq 2 ]; then pass "run: --config with --no-config, exit 2"; else fail "run: --config with --no-config" "$(show_run)"; fi
+
+# ---- run: module reaches the preload library -----------------------------------------------
+# run_target flips a bit of its own code and exits 0 once its report is in the JSON file, 1 after 30 s
+# without one. A sanitizer build has no run_target (a sanitizer runtime cannot be preloaded): cli-run
+# is not there either, and the plain build runs this.
+if [ -n "${PSUM_RUN_TARGET:-}" ]; then
+    target="$TMP/skiptarget"
+    cp -- "$PSUM_RUN_TARGET" "$target"
+    changed="l.get('event.kind') == 'alert' and l.get('procsum.verdict') == 'bitflip'"
+    printf '[check]\nperiod = 100\n' >"$conf"
+    f="$TMP/kept.json"
+    run run --config "$conf" --json-file "$f" -- "$target" "$f"
+    if [ "$rc" -eq 0 ] && json_check "$f" "assert [l for l in alerts if $changed and l['file.path'] == args[0]], alerts" "$target"; then
+        pass "run, module: without it the program's change is reported"
+    else
+        fail "run, module: without it, reported" "$(show_run)" "$(head -c 1200 "$f" 2>/dev/null)"
+    fi
+    printf '[check]\nperiod = 100\n[allow]\nmodule = %s/skip*\n' "$TMP" >"$conf"
+    f="$TMP/skipped.json"
+    prom="$TMP/skipped.prom"
+    run run --config "$conf" --json-file "$f" --prometheus "$prom" -- "$target" "$f"
+    passes=$(awk '$1 == "procsum_passes_total" { print $2 }' "$prom" 2>/dev/null)
+    if [ "$rc" -eq 1 ] && [ ! -s "$f" ] && [ -n "$passes" ] && [ "$passes" -gt 0 ]; then
+        pass "run, module: the program's own pages are not checked, its checker ran ($passes passes), nothing written"
+    else
+        fail "run, module: not reported, the checker running" "$(show_run)" "$(head -c 1200 "$f" 2>/dev/null)" \
+            "$(cat "$prom" 2>&1)"
+    fi
+else
+    echo "note: PSUM_RUN_TARGET is not set (a sanitizer build): run's module test is left to the plain build" >&2
+fi
 
 # ---- bad files ----------------------------------------------------------------------------
 # bad_file NAME EXPECTED_LINE PATTERN CONTENT: one line on stderr naming FILE:LINE and matching PATTERN, exit 2.

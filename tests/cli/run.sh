@@ -3,7 +3,8 @@
 # exec) reports a bit flipped in its own code to --json-file, as a bitflip
 # alert; CMD's exit status comes back (128+N after signal N); a program's
 # standard output and error hold exactly what it wrote; a refused PROCSUM_*
-# setting is reported to the chosen output and the program runs on; a static
+# setting (a bad number, an empty PROCSUM_SKIP_FILES glob) is reported to
+# the chosen output and the program runs on; a static
 # program is watched from outside, and run says so.
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 need_python
@@ -78,6 +79,14 @@ if [ "$out" = "runs on" ] &&
     pass "a refused setting is reported, the program runs on"
 else
     fail "a refused setting is reported, the program runs on" "output: $out" "$(cat "$f" 2>/dev/null | head -c 600)"
+fi
+f="$TMP/badskip.json"
+out=$(LD_PRELOAD="$PSUM_PRELOAD_LIB" PROCSUM_JSON_FILE="$f" PROCSUM_SKIP_FILES="$(printf '/a\n\n/b')" sh -c 'echo runs on' 2>&1)
+if [ "$out" = "runs on" ] &&
+    has_line "$f" 'l["event.action"] == "not-watched" and "PROCSUM_SKIP_FILES" in l["error.message"] and "empty" in l["error.message"] and l["error.code"] == "PROCSUM_EINVAL"'; then
+    pass "an empty glob in PROCSUM_SKIP_FILES is reported, the program runs on"
+else
+    fail "an empty glob in PROCSUM_SKIP_FILES is reported, the program runs on" "output: $out" "$(head -c 600 "$f" 2>/dev/null)"
 fi
 f="$TMP/nolib.json"
 out=$(LD_PRELOAD="$PSUM_PRELOAD_LIB" PROCSUM_JSON_FILE="$f" PROCSUM_LAZY_MS=0 PROCSUM_LIBRARY="$TMP/none.so" \

@@ -50,6 +50,7 @@
 
 #include "oneline.h"
 #include "preload.h"
+#include "skip.h"
 #include "wire.h"
 
 #ifndef PSUM_PRELOAD_LIBPROCSUM
@@ -68,6 +69,7 @@ static struct {
     char library[PATH_MAX];
     char algo[32];
     unsigned period_ms, cpu, lazy_ms;
+    psum_skip_list skip; /* PROCSUM_SKIP_FILES, split once: a forked child's waiter uses it as it is */
 } cfg;
 
 /* What the thread is doing; fork's handlers read it. */
@@ -218,6 +220,7 @@ static void *waiter(void *arg)
     o.check_period_ms = cfg.period_ms ? cfg.period_ms : o.check_period_ms;
     o.max_cpu_percent = cfg.cpu;
     o.follow_fork = true;
+    o.skip_files = cfg.skip.count ? cfg.skip.patterns : NULL; /* procsum_start copies it */
     /* The delay is over: the first pass runs at once, but on the checker's own thread, at its priority. */
     o.lazy_start = true;
     o.lazy_start_delay_ms = 0;
@@ -369,7 +372,8 @@ __attribute__((constructor)) static void psum_preload_init(void)
     const char *algo = getenv("PROCSUM_ALGO");
     if (!setting_number("PROCSUM_PERIOD_MS", 1, 86400000u, &cfg.period_ms, why, sizeof(why)) ||
         !setting_number("PROCSUM_CPU", 1, 100, &cfg.cpu, why, sizeof(why)) ||
-        !setting_number("PROCSUM_LAZY_MS", 0, 86400000u, &cfg.lazy_ms, why, sizeof(why))) {
+        !setting_number("PROCSUM_LAZY_MS", 0, 86400000u, &cfg.lazy_ms, why, sizeof(why)) ||
+        !psum_skip_parse(&cfg.skip, getenv("PROCSUM_SKIP_FILES"), why, sizeof(why))) {
         report_not_started(PROCSUM_EINVAL, why);
         return;
     }

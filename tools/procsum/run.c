@@ -204,6 +204,27 @@ static bool is_static_elf(const char *file)
     return found_static;
 }
 
+/* The configuration's `module` globs for the preload library, one per line; 0 or nonzero when out of memory. */
+static int set_skip_files(const char *const *globs)
+{
+    size_t n = 1;
+    for (size_t i = 0; globs[i]; i++)
+        n += strlen(globs[i]) + 1;
+    char *v = malloc(n), *at = v;
+    if (!v)
+        return -1;
+    for (size_t i = 0; globs[i]; i++) {
+        size_t len = strlen(globs[i]);
+        memcpy(at, globs[i], len);
+        at += len;
+        *at++ = '\n';
+    }
+    at[at > v ? -1 : 0] = '\0'; /* no newline after the last */
+    int bad = setenv("PROCSUM_SKIP_FILES", v, 1);
+    free(v);
+    return bad;
+}
+
 /* The environment the preload library reads; 0 or, after a message, an exit code. */
 static int set_environment(const psum_cli *c, const collector *k)
 {
@@ -229,6 +250,8 @@ static int set_environment(const psum_cli *c, const collector *k)
     }
     if (!bad && c->algorithm_given)
         bad = setenv("PROCSUM_ALGO", procsum_algorithm_name(c->opts.algorithm), 1);
+    if (!bad && c->opts.skip_files && c->opts.skip_files[0])
+        bad = set_skip_files(c->opts.skip_files);
     free(preload);
     free(out);
     return bad ? psum_cli_fail("run: setting the environment", PROCSUM_ENOMEM) : 0;
