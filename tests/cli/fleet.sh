@@ -138,8 +138,9 @@ missing=()
 for a in "${actions[@]}"; do
     grep -rqF -e "\"$a\"" -e "\\\"$a\\\"" "$SRC/tools" "$SRC/include/procsum.h" || missing+=("$a")
 done
+# Each kind as real output has it: an alert, a process's state, the summary.
 for k in alert state metric; do
-    grep -qF "\\\"event.kind\\\":\\\"$k\\\"" "$JSONL" || missing+=("event.kind $k")
+    grep -qF "\"event.kind\":\"$k\"" "$TMP/real.json" || missing+=("event.kind $k")
 done
 [ ${#actions[@]} -ge 10 ] || missing+=("(only ${#actions[@]} values found)")
 none_missing "every value the Wazuh rules match is one procsum writes (${#actions[@]})"
