@@ -123,7 +123,10 @@ int psum_procevents_read(psum_procevents *e, void (*on)(void *ctx, psum_proceven
             if (NLMSG_PAYLOAD(h, 0) < sizeof(*cn) || cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC ||
                 NLMSG_PAYLOAD(h, 0) - sizeof(*cn) < cn->len || cn->len < sizeof(struct proc_event))
                 continue;
-            dispatch((const struct proc_event *)cn->data, on, ctx);
+            /* The event follows a 20-byte header: copied out, as it need not be aligned for its 8-byte fields. */
+            struct proc_event ev;
+            memcpy(&ev, cn->data, sizeof(ev));
+            dispatch(&ev, on, ctx);
         }
     }
 }
