@@ -194,6 +194,13 @@ static int compare_page(psum_walk *w, psum_region_walk *rw, psum_page_baseline *
             return err;
     }
     if (matches_baseline(p, was, now, bytes)) {
+        /*
+         * A new page settles only while it is still mapped as listed and
+         * reads the same: two reads of a range caught half mapped again (the
+         * listing already stale) must not become its baseline.
+         */
+        if (was->state == PSUM_PAGE_TENTATIVE && !psum_pages_confirm_now(w, rw, now))
+            return 0;
         now->state = PSUM_PAGE_SETTLED;
         return was->state == PSUM_PAGE_TENTATIVE ? verify_new(w, rw, now, bytes, shared) : 0;
     }
