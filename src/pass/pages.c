@@ -108,19 +108,44 @@ static bool same_mapping(const psum_os_region *listed, const psum_os_region *now
  * the mapping at the page must still be the one listed, and a second read
  * of the page must give the same content. Only then is it a change.
  */
-bool psum_pages_confirm_now(psum_walk *w, const psum_region_walk *rw, const psum_page_baseline *now)
+/* Whether the mapping at addr is, now, the one the pass listed. */
+static bool listed_now(psum_walk *w, const psum_os_region *listed, uintptr_t addr)
+{
+    psum_os_region at;
+    if (psum_os_region_at(w->p->target, addr, &at) != 0)
+        return false;
+    bool same = same_mapping(listed, &at);
+    free(at.path);
+    return same;
+}
+
+/* Whether a second read of the page gives the digest of the first. */
+static bool reads_again(psum_walk *w, const psum_page_baseline *now)
 {
     psum_pass *p = w->p;
-    psum_os_region at;
-    if (psum_os_region_at(p->target, now->addr, &at) != 0)
-        return false;
-    bool same = same_mapping(rw->region, &at);
-    free(at.path);
-    if (!same || psum_os_read(p->target, now->addr, p->confirm_page, PROCSUM_PAGE_SIZE) != 0)
+    if (psum_os_read(p->target, now->addr, p->confirm_page, PROCSUM_PAGE_SIZE) != 0)
         return false;
     uint8_t again[PROCSUM_MAX_DIGEST];
     psum_page_digest_at_keyed(p->algo, psum_pass_key(p), p->confirm_page, now->index, again);
     return same_digest(again, now->digest, p->digest_len);
+}
+
+bool psum_pages_confirm_now(psum_walk *w, const psum_region_walk *rw, const psum_page_baseline *now)
+{
+    return listed_now(w, rw->region, now->addr) && reads_again(w, now);
+}
+
+/*
+ * Whether a page read in agreement with its tentative baseline may settle:
+ * its region still mapped as listed, asked once per slice (after the slice
+ * was read, so a range mapped again under the read is seen), and a second
+ * read of the page agreeing.
+ */
+static bool may_settle(psum_walk *w, psum_region_walk *rw, const psum_page_baseline *now)
+{
+    if (rw->slice_listed == 0)
+        rw->slice_listed = listed_now(w, rw->region, rw->region->start) ? 1 : -1;
+    return rw->slice_listed > 0 && reads_again(w, now);
 }
 
 /*
@@ -199,7 +224,7 @@ static int compare_page(psum_walk *w, psum_region_walk *rw, psum_page_baseline *
          * reads the same: two reads of a range caught half mapped again (the
          * listing already stale) must not become its baseline.
          */
-        if (was->state == PSUM_PAGE_TENTATIVE && !psum_pages_confirm_now(w, rw, now))
+        if (was->state == PSUM_PAGE_TENTATIVE && !may_settle(w, rw, now))
             return 0;
         now->state = PSUM_PAGE_SETTLED;
         return was->state == PSUM_PAGE_TENTATIVE ? verify_new(w, rw, now, bytes, shared) : 0;

@@ -55,6 +55,7 @@ static int digest_slice(void *ctx, const uint8_t *bytes)
 {
     slice *s = ctx;
     psum_pass *p = s->w->p;
+    s->rw->slice_listed = 0; /* asked again, if a page settles, now that this slice has been read */
     if (s->whole) {
         psum_region_hasher_pages(s->whole, bytes, s->count, p->page_digests);
         return take_pages(s, 0, s->count, bytes);

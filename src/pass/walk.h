@@ -39,6 +39,7 @@ typedef struct psum_region_walk {
     size_t held;      /* pages whose differing content waits for a second look */
     size_t unsettled; /* pages without a settled baseline */
     size_t repaired;  /* pages written back from their file */
+    int slice_listed; /* the region still mapped as listed after the current slice's read: 1, -1, 0 not asked yet */
 } psum_region_walk;
 
 /* pass.c: the key to digest with, NULL unless opts.keyed_digests. */
