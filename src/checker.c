@@ -43,10 +43,13 @@ struct procsum_checker {
     bool discovery_failed; /* the last pass failed listing the regions (procsum_run ends then) */
     bool forked;           /* started in a forked child by follow_fork (see start_thread) */
     /*
-     * Swapped whole, never edited in place, so that a fork at any instant
-     * leaves the child a complete baseline (follow_fork) to go on from.
+     * One of snaps, or NULL. A pass builds its snapshot in the other one
+     * (in the tables of the snapshot before last: no allocation) and then
+     * swaps the pointer: never edited in place, so that a fork at any
+     * instant leaves the child a complete baseline (follow_fork).
      */
     _Atomic(psum_snapshot *) baseline;
+    psum_snapshot snaps[2];
     psum_pass pass;
 
     /* Guarded by monitor. */
@@ -82,6 +85,7 @@ struct procsum_checker {
      * fork (prepare_child) and kept for the next one until a child takes it.
      */
     procsum_checker *next_child;
+    procsum_checker *next_left; /* on the list of checkers left in a forked child (leave_in_child) */
 };
 
 static void prepare_child(void *followed);
@@ -168,18 +172,13 @@ static int check_once_in_gate(procsum_checker *c, bool fresh)
     c->pass_started_ns = psum_os_monotonic_ns();
     c->pass_started_cpu_ns = psum_os_thread_cpu_ns();
     c->pass_mismatches = 0;
-    psum_snapshot *next = malloc(sizeof(*next));
-    if (!next)
-        return PROCSUM_ENOMEM;
-    const psum_snapshot *old = fresh ? NULL : atomic_load(&c->baseline);
+    psum_snapshot *prev = atomic_load(&c->baseline);
+    psum_snapshot *next = prev == &c->snaps[0] ? &c->snaps[1] : &c->snaps[0];
+    const psum_snapshot *old = fresh ? NULL : prev;
     int err = psum_snapshot_take(&c->pass, &c->regions, old, next, on_change, c);
-    if (err) {
-        free(next);
+    if (err)
         return err;
-    }
-    psum_snapshot *prev = atomic_exchange(&c->baseline, next);
-    psum_snapshot_recycle(&c->pass, prev);
-    free(prev);
+    atomic_store(&c->baseline, next);
     uint64_t took = psum_os_monotonic_ns() - c->pass_started_ns;
     atomic_store(&c->last_pass_ns, took);
     if (took > (uint64_t)c->opts.check_period_ms * 1000000u)
@@ -189,7 +188,7 @@ static int check_once_in_gate(procsum_checker *c, bool fresh)
     atomic_store(&c->pages_shared, c->pass.pages_shared);
     atomic_store(&c->regions_hashed, next->region_count);
     atomic_store(&c->bytes_hashed, c->pass.bytes_read);
-    atomic_store(&c->table_bytes, psum_table_bytes(&c->pass, next));
+    atomic_store(&c->table_bytes, psum_table_bytes(next, prev));
     atomic_store(&c->cpu_ns, psum_os_thread_cpu_ns());
     atomic_fetch_add(&c->passes, 1);
     return 0;
@@ -203,11 +202,12 @@ static int check_once(procsum_checker *c, bool fresh)
     return err;
 }
 
+/* Unmaps both snapshots' tables (mapped memory: safe in a forked child too). */
 static void free_baseline(procsum_checker *c)
 {
-    psum_snapshot *s = atomic_exchange(&c->baseline, NULL);
-    psum_snapshot_free(s);
-    free(s);
+    atomic_store(&c->baseline, NULL);
+    psum_snapshot_free(&c->snaps[0]);
+    psum_snapshot_free(&c->snaps[1]);
 }
 
 static void checker_free(procsum_checker *c)
@@ -418,26 +418,41 @@ int psum_checker_start(const procsum_options *o, procsum_callback cb, void *user
     return 0;
 }
 
+/* Checkers stopped in a forked child (leave_in_child), linked through next_left. */
+static _Atomic(procsum_checker *) left_in_child;
+
 /*
- * In a child forked from the owner there is no checker thread. Whatever it
- * was doing at the instant of the fork stays half done here: its locks stay
- * locked, and a list it was growing may hold a pointer realloc already
- * freed. So free only what is never reallocated (the baseline, swapped
- * whole; the fixed buffers), and leave the rest.
+ * Stops nothing: in a forked child, gives back what procsum mapped itself
+ * and leaves the rest. Another thread of the parent may have held the
+ * allocator's lock at the fork, and not every allocator is reset by fork
+ * (AddressSanitizer's in GCC 12 is not): a free could then wait for ever.
+ * So the tables, scratch buffers and listing buffers (all mapped, see
+ * os.h) are unmapped and the target's descriptors closed, and the few
+ * blocks the parent allocated for this checker (itself, its target,
+ * monitor, thread handle, file cache, copy of skip_files) are left, on a
+ * list that keeps them reachable so that a leak checker does not count
+ * them. The same for a checker of the parent (no thread here) and for the
+ * one made ready for the next fork. docs/limits.md says what it costs.
  */
-static void checker_free_in_child(procsum_checker *c)
+static void leave_in_child(procsum_checker *c)
 {
+    if (c->next_child)
+        leave_in_child(c->next_child);
     free_baseline(c);
     psum_pass_abandon(&c->pass);
-    free(c->skip_files); /* never reallocated */
+    psum_os_region_list_free(&c->regions); /* its names are the list's own: nothing freed */
+    psum_os_target_abandon(c->target);
     c->magic = CHECKER_DEAD;
-    free(c);
+    c->next_left = atomic_load(&left_in_child);
+    while (!atomic_compare_exchange_weak(&left_in_child, &c->next_left, c))
+        ;
 }
 
 int psum_checker_stop(procsum_checker *c)
 {
+    /* A checker of the parent: its thread is not here. */
     if (c->owner_pid != psum_os_process_id()) {
-        checker_free_in_child(c);
+        leave_in_child(c);
         return 0;
     }
     if (psum_os_thread_is_current(c->thread))
@@ -453,7 +468,13 @@ int psum_checker_stop(procsum_checker *c)
     /* A thread that never came up (see start_thread) cannot be joined: it and its checker are left. */
     if (!running)
         return PROCSUM_EAGAIN;
-    int err = psum_os_thread_join(c->thread);
+    int err = psum_os_thread_wait(c->thread);
+    if (c->forked) {
+        leave_in_child(c);
+        return err;
+    }
+    psum_os_thread_discard(c->thread);
+    c->thread = NULL;
     checker_free(c);
     return err;
 }
@@ -476,9 +497,10 @@ static int request_pass(procsum_checker *c, request req)
         return PROCSUM_EAGAIN; /* its thread never came up (see start_thread) */
     }
     /*
-     * A forked child's checker allocates in its passes, and an allocator
-     * that is not fork-safe (AddressSanitizer's) may have been left locked
-     * by another thread of the parent: there, a pass gets a generous bound.
+     * A forked child's passes allocate nothing from the program's
+     * allocator, which another thread of the parent may have left locked,
+     * but describing a change (symbols, instructions) does: there, a pass
+     * gets a generous bound rather than none.
      */
     uint64_t give_up = c->forked ? psum_os_monotonic_ns() + 6 * THREAD_START_TIMEOUT_NS : UINT64_MAX;
     while (!c->stopping && c->served < ticket && psum_os_monotonic_ns() < give_up)
@@ -540,7 +562,11 @@ int psum_checker_run(const procsum_options *o, procsum_callback cb, void *userda
  * follow_fork, in the parent before each fork: the checker the child will
  * run, with everything it holds (target, monitor, the pass's buffers, the
  * thread's handle), so that the child allocates nothing before its thread
- * runs. The parent never runs it: it is kept for the forks to come, and a
+ * runs. Its passes then allocate nothing from the program's allocator
+ * either: their tables and buffers are mapped (os.h: psum_os_map), made
+ * here or grown there, and the baseline it goes on from is the parent's,
+ * handed over with the tables of the parent's other snapshot to build in
+ * (move_snapshots). The parent never runs it: it is kept for the forks to come, and a
  * fork costs no allocation after the first. The target is the parent's
  * process for now (one that exists), pointed at the child there.
  */
@@ -560,6 +586,23 @@ static void prepare_child(void *followed)
         return;
     }
     parent->next_child = c;
+}
+
+/*
+ * Hands from's baseline, and the tables of its other snapshot to build in,
+ * to `to` (whose snapshots are empty): copies of two structures, nothing
+ * allocated. Nothing moves while from has no baseline.
+ */
+static void move_snapshots(procsum_checker *from, procsum_checker *to)
+{
+    psum_snapshot *b = atomic_exchange(&from->baseline, NULL);
+    if (!b)
+        return;
+    psum_snapshot *spare = b == &from->snaps[0] ? &from->snaps[1] : &from->snaps[0];
+    to->snaps[0] = *b;
+    to->snaps[1] = *spare;
+    memset(from->snaps, 0, sizeof(from->snaps));
+    atomic_store(&to->baseline, &to->snaps[0]);
 }
 
 /*
@@ -592,10 +635,10 @@ static void restart_in_child(void *followed)
         psum_fork_follow(c, prepare_child, restart_in_child) != 0)
         return;
     /* No baseline yet (lazy_start): the child's checker takes its own when its delay is over. */
-    atomic_store(&c->baseline, atomic_exchange(&parent->baseline, NULL));
+    move_snapshots(parent, c);
     if (psum_os_thread_run(c->thread, checker_thread, c) != 0) {
         psum_fork_unfollow(c);
-        atomic_store(&parent->baseline, atomic_exchange(&c->baseline, NULL));
+        move_snapshots(c, parent);
         return;
     }
     parent->forked_child = c;

@@ -69,7 +69,7 @@ int psum_oneshot(const procsum_options *o, psum_oneshot_result *out)
         return err;
     }
     pass.verify_new_pages = false; /* one pass times and lists hashing, not file comparisons */
-    psum_snapshot snap;
+    psum_snapshot snap = {0};
     psum_os_fork_gate_enter();
     uint64_t t0 = psum_os_monotonic_ns();
     err = psum_os_list_regions(target, &mapped);

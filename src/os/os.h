@@ -31,9 +31,17 @@ typedef struct psum_os_region {
     char *path;               /* owned; the file's path or a bracketed name */
 } psum_os_region;
 
+/*
+ * Items and names live in memory procsum maps itself (psum_os_table_grow),
+ * reused from listing to listing: a listing that finds what it found
+ * before allocates nothing. A path inside `names` belongs to the list; any
+ * other path (psum_os_region_list_push) is the region's own.
+ */
 typedef struct psum_os_region_list {
     psum_os_region *items;
     size_t count, cap;
+    char *names;
+    size_t names_len, names_cap;
 } psum_os_region_list;
 
 /* The process a target refers to; pid 0 is the calling process. */
@@ -41,6 +49,13 @@ typedef struct psum_os_target psum_os_target;
 
 int psum_os_target_open(long pid, psum_os_target **out);
 void psum_os_target_close(psum_os_target *t);
+/*
+ * In a forked child: closes what the target holds open and unmaps its
+ * buffers, but frees nothing the program's allocator gave (the child may
+ * have inherited its lock held; see checker.c). The target is not used
+ * again. Where there is no fork, never called.
+ */
+void psum_os_target_abandon(psum_os_target *t);
 /*
  * Points a target opened for another process (pid != 0), and not used
  * since, at process pid instead, with no system call and no allocation:
@@ -72,12 +87,19 @@ int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list);
  * The mapping that holds addr now, as psum_os_list_regions would list it
  * (main_executable and file_deleted are not worked out): asked to confirm a
  * change at once, so it must not disturb what the last listing left in the
- * target. *out->path is owned by the caller. PROCSUM_EFAULT when nothing is
- * mapped there; PROCSUM_ENOSYS where the platform cannot ask for one.
+ * target. out->path may be NULL (a backend that can answer without
+ * allocating leaves it so); otherwise the caller owns it. PROCSUM_EFAULT
+ * when nothing is mapped there; PROCSUM_ENOSYS where the platform cannot
+ * ask for one.
  */
 int psum_os_region_at(psum_os_target *t, uintptr_t addr, psum_os_region *out);
 /* Shared by the backends (os/region_list.c): push takes ownership of r->path. */
 int psum_os_region_list_push(psum_os_region_list *list, const psum_os_region *r);
+/* The same, r->path ignored: the region's path is a copy of name (len bytes) kept in the list's names. */
+int psum_os_region_list_push_named(psum_os_region_list *list, const psum_os_region *r, const char *name,
+                                   size_t len);
+/* Gives item i the path name (len bytes), copied into the list's names. */
+int psum_os_region_list_rename(psum_os_region_list *list, size_t i, const char *name, size_t len);
 void psum_os_region_list_clear(psum_os_region_list *list);
 void psum_os_region_list_free(psum_os_region_list *list);
 
@@ -125,6 +147,23 @@ int psum_os_write(psum_os_target *t, uintptr_t addr, const void *buf, size_t len
 void psum_os_fork_gate_enter(void);
 void psum_os_fork_gate_leave(void);
 
+/*
+ * Memory procsum maps itself, apart from the program's allocator: zeroed,
+ * readable and writable, rounded up to whole pages. A forked child may
+ * map and unmap it whatever state another thread of the parent left the
+ * allocator in (see checker.c). bytes must be the same for both calls.
+ */
+int psum_os_map(size_t bytes, void **out);
+void psum_os_unmap(void *p, size_t bytes);
+/*
+ * Shared by the backends (os/table.c): a table of *cap items of item_size
+ * bytes in mapped memory, grown to hold at least want (contents kept,
+ * rounded up to fill its pages); NULL and 0 for none. Freed with
+ * psum_os_table_free, which leaves NULL and 0.
+ */
+int psum_os_table_grow(void **items, size_t *cap, size_t want, size_t item_size);
+void psum_os_table_free(void **items, size_t *cap, size_t item_size);
+
 /* Threads, locks, time. */
 typedef struct psum_os_thread psum_os_thread;
 
@@ -141,6 +180,8 @@ int psum_os_thread_new(psum_os_thread **out);
 int psum_os_thread_run(psum_os_thread *t, void (*fn)(void *), void *arg);
 void psum_os_thread_discard(psum_os_thread *t);
 int psum_os_thread_join(psum_os_thread *t);
+/* Waits for the thread to end, as join does, but keeps the handle (psum_os_thread_discard frees it). */
+int psum_os_thread_wait(psum_os_thread *t);
 bool psum_os_thread_is_current(const psum_os_thread *t);
 /* Lowers the calling thread's scheduling priority; failure is harmless. */
 void psum_os_thread_lower_priority(void);

@@ -9,6 +9,45 @@
 /* 256 KiB: large enough for wide hashing, small enough to stay in L2 and to honour a stop promptly. */
 #define SLICE_PAGES 64
 
+/* Where the next buffer of `bytes` starts in the scratch mapping, aligned for any of them. */
+static void *carve(psum_pass *p, size_t *used, size_t bytes)
+{
+    void *at = p->scratch ? (uint8_t *)p->scratch + *used : NULL;
+    *used += (bytes + 63) / 64 * 64;
+    return at;
+}
+
+/*
+ * Every buffer a pass uses, at its largest (residency flags for
+ * PSUM_RESIDENCY_PAGES pages), in one mapping: pages never written take
+ * no memory. Measured first (scratch NULL), then mapped and carved.
+ */
+static int map_scratch(psum_pass *p)
+{
+    for (int round = 0; round < 2; round++) {
+        size_t used = 0;
+        p->buf = carve(p, &used, SLICE_PAGES * PROCSUM_PAGE_SIZE);
+        p->page_digests = carve(p, &used, SLICE_PAGES * PROCSUM_MAX_DIGEST);
+        p->confirm_page = carve(p, &used, PROCSUM_PAGE_SIZE);
+        p->resident = carve(p, &used, PSUM_RESIDENCY_PAGES * sizeof(*p->resident));
+        if (p->shared) {
+            p->cached = carve(p, &used, PSUM_RESIDENCY_PAGES * sizeof(*p->cached));
+            p->frames = carve(p, &used, PSUM_RESIDENCY_PAGES * sizeof(*p->frames));
+            p->entries = carve(p, &used, SLICE_PAGES * sizeof(*p->entries));
+            p->want = carve(p, &used, SLICE_PAGES * sizeof(*p->want));
+            p->fetch_page = carve(p, &used, PROCSUM_PAGE_SIZE);
+        }
+        if (round == 0) {
+            int err = psum_os_map(used, &p->scratch);
+            if (err)
+                return err;
+            p->scratch_bytes = used;
+        }
+    }
+    p->resident_cap = PSUM_RESIDENCY_PAGES;
+    return 0;
+}
+
 int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *target, psum_slice_hook hook,
                    void *hook_ctx)
 {
@@ -30,27 +69,13 @@ int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *targe
         if (err)
             return err;
     }
-    p->buf = malloc(SLICE_PAGES * PROCSUM_PAGE_SIZE);
-    p->page_digests = malloc(SLICE_PAGES * PROCSUM_MAX_DIGEST);
-    p->confirm_page = malloc(PROCSUM_PAGE_SIZE);
-    p->resident_cap = SLICE_PAGES;
-    p->resident = malloc(p->resident_cap * sizeof(*p->resident));
-    p->files = calloc(1, sizeof(*p->files));
     p->verify_new_pages = o->verify_file;
-    if (p->files)
-        p->files->target = target;
-    if (p->shared) {
-        p->cached = malloc(p->resident_cap * sizeof(*p->cached));
-        p->frames = malloc(p->resident_cap * sizeof(*p->frames));
-        p->entries = malloc(SLICE_PAGES * sizeof(*p->entries));
-        p->want = malloc(SLICE_PAGES * sizeof(*p->want));
-        p->fetch_page = malloc(PROCSUM_PAGE_SIZE);
-    }
-    bool shared_ok = !p->shared || (p->cached && p->frames && p->entries && p->want && p->fetch_page);
-    if (!p->buf || !p->page_digests || !p->confirm_page || !p->resident || !p->files || !shared_ok) {
+    p->files = calloc(1, sizeof(*p->files));
+    if (!p->files || map_scratch(p) != 0) {
         psum_pass_free(p);
         return PROCSUM_ENOMEM;
     }
+    p->files->target = target;
     return 0;
 }
 
@@ -60,24 +85,15 @@ void psum_pass_abandon(psum_pass *p)
     volatile uint8_t *k = (volatile uint8_t *)&p->key;
     for (size_t i = 0; i < sizeof(p->key); i++)
         k[i] = 0;
-    free(p->buf);
-    free(p->page_digests);
-    free(p->confirm_page);
-    p->buf = p->page_digests = p->confirm_page = NULL;
-    free(p->resident);
-    free(p->cached);
-    free(p->frames);
-    free(p->entries);
-    free(p->want);
-    free(p->fetch_page);
+    psum_os_unmap(p->scratch, p->scratch_bytes);
+    p->scratch = NULL;
+    p->scratch_bytes = 0;
+    p->buf = p->page_digests = p->confirm_page = p->fetch_page = NULL;
     p->resident = p->cached = p->want = NULL;
     p->frames = NULL;
     p->entries = NULL;
-    p->fetch_page = NULL;
     p->resident_cap = 0;
-    free(p->spare);
-    p->spare = NULL;
-    p->spare_cap = p->spare_used = 0;
+    psum_os_table_free((void **)&p->prune_index, &p->prune_cap, sizeof(*p->prune_index));
 }
 
 void psum_pass_free(psum_pass *p)
@@ -184,6 +200,6 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
     }
     psum_pages_carry_below(&w, 0, true);
     psum_file_cache_close(p->files);
-    psum_table_prune_files(out);
+    psum_table_prune_files(p, out);
     return 0;
 }

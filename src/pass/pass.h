@@ -111,7 +111,11 @@ typedef void (*psum_change_fn)(const psum_change *ch, void *userdata);
  */
 typedef int (*psum_slice_hook)(void *ctx);
 
-/* State reused by every pass of one checker: the read buffer and scratch space. */
+/*
+ * State reused by every pass of one checker: the read buffer and scratch
+ * space, all in one mapping made by psum_pass_init (os.h: psum_os_map), at
+ * the largest size a pass may need, so that no pass allocates them.
+ */
 typedef struct psum_pass {
     procsum_options opts;
     psum_digest_key key;    /* used when opts.keyed_digests */
@@ -123,8 +127,10 @@ typedef struct psum_pass {
     uint8_t *buf;           /* slice_pages pages */
     uint8_t *page_digests;  /* slice_pages digests */
     uint8_t *confirm_page;  /* one page: a changed page read again to confirm it at once */
+    void *scratch;          /* the one mapping the buffers below are carved from */
+    size_t scratch_bytes;
     bool *resident;         /* resident_cap flags: residency of the pages from resident_base */
-    size_t resident_cap;    /* grows to the largest region asked about, at most PSUM_RESIDENCY_PAGES */
+    size_t resident_cap;    /* PSUM_RESIDENCY_PAGES */
     uintptr_t resident_base;
     size_t resident_count;  /* flags valid in resident[]; 0 at the start of each region */
     const bool *slice_resident; /* the current slice's flags, inside resident[] */
@@ -136,9 +142,8 @@ typedef struct psum_pass {
     uint64_t bytes_read;    /* added to by every pass */
     uint64_t pages_skipped; /* not in memory, in the last pass */
     uint64_t pages_held;    /* differing from a settled baseline, waiting for a second look */
-    /* The page table of the snapshot before last, kept to build the next one in: no allocation per pass. */
-    psum_page_baseline *spare;
-    size_t spare_cap, spare_used;
+    uint32_t *prune_index;  /* scratch of psum_table_prune_files (a mapped table) */
+    size_t prune_cap;
     /*
      * opts.digest_cache, when the platform tells page-cache pages apart:
      * then for each page from resident_base whether it is one (cached) and
@@ -156,18 +161,17 @@ typedef struct psum_pass {
     uint64_t pages_shared; /* digests taken from the cache in the last pass */
 } psum_pass;
 
-/* Frees s but keeps its page table in p, for the next pass to build its snapshot in. */
-void psum_snapshot_recycle(psum_pass *p, psum_snapshot *s);
-/* Bytes held in tables by s and by p's spare: what procsum keeps for baselines. */
-uint64_t psum_table_bytes(const psum_pass *p, const psum_snapshot *s);
+/* Bytes held in tables by s and by the page table of spare (may be NULL): what procsum keeps for baselines. */
+uint64_t psum_table_bytes(const psum_snapshot *s, const psum_snapshot *spare);
 
 int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *target, psum_slice_hook hook,
                    void *hook_ctx);
 void psum_pass_free(psum_pass *p);
 /*
- * Frees only what is never reallocated while a pass runs (the fixed
- * buffers and the spare table) and wipes the key: all that can be freed
- * safely in a child forked in the middle of a pass. The rest is left.
+ * Unmaps what is mapped (the scratch buffers and tables) and wipes the
+ * key, and leaves what came from the program's allocator (the file cache,
+ * the lists of findings): all a forked child may free while another thread
+ * of the parent may have left the allocator locked.
  */
 void psum_pass_abandon(psum_pass *p);
 
@@ -176,7 +180,8 @@ bool psum_region_selected(const psum_os_region *r, const procsum_options *o);
 
 /*
  * Reads and hashes every page of the selected regions of `mapped` into
- * `out`, comparing each with its baseline in `old` (NULL for a first pass)
+ * `out` (built in the tables it holds: a zeroed snapshot, or one no longer
+ * needed, whose memory is reused), comparing each with its baseline in `old` (NULL for a first pass)
  * and calling on_change for each region with changed pages. A region that
  * vanishes while it is read is dropped without a report.
  *

@@ -1,34 +1,12 @@
 /* Which pages of a slice the process has in memory: only those are read. */
 #include "pass.h"
 
-#include <stdlib.h>
-
 #include "walk.h"
 
-/*
- * Room for the flags of n pages: grown to the largest region asked about,
- * so that a pass after the first allocates nothing. Returns how many fit.
- */
-static size_t room_for(psum_pass *p, size_t n)
+/* Room for the flags of n pages: psum_pass_init made room for PSUM_RESIDENCY_PAGES. Returns how many fit. */
+static size_t room_for(const psum_pass *p, size_t n)
 {
-    if (n <= p->resident_cap)
-        return n;
-    bool *bigger = realloc(p->resident, n * sizeof(*bigger));
-    if (!bigger)
-        return p->resident_cap; /* ask in smaller steps instead */
-    p->resident = bigger;
-    if (p->shared) {
-        bool *cached = realloc(p->cached, n * sizeof(*cached));
-        if (cached)
-            p->cached = cached;
-        uint64_t *frames = cached ? realloc(p->frames, n * sizeof(*frames)) : NULL;
-        if (frames)
-            p->frames = frames;
-        if (!frames)
-            return p->resident_cap;
-    }
-    p->resident_cap = n;
-    return n;
+    return n <= p->resident_cap ? n : p->resident_cap;
 }
 
 /*

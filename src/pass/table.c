@@ -1,7 +1,12 @@
-/* A snapshot's tables: pages, regions and files; their memory, kept from pass to pass. */
+/*
+ * A snapshot's tables: pages, regions and files; their memory, kept from
+ * pass to pass. Each pass builds its snapshot in the tables of the one
+ * before last, so a pass over what the last one saw allocates nothing.
+ * The tables are mapped (psum_os_table_grow), never the program's
+ * allocator's: a forked child's checker grows and frees them safely.
+ */
 #include "pass.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "walk.h"
@@ -10,67 +15,35 @@ void psum_snapshot_free(psum_snapshot *s)
 {
     if (!s)
         return;
-    free(s->pages);
-    free(s->regions);
-    free(s->files);
+    psum_os_table_free((void **)&s->pages, &s->page_cap, sizeof(*s->pages));
+    psum_os_table_free((void **)&s->regions, &s->region_cap, sizeof(*s->regions));
+    psum_os_table_free((void **)&s->files, &s->file_cap, sizeof(*s->files));
     memset(s, 0, sizeof(*s));
 }
 
-void psum_snapshot_recycle(psum_pass *p, psum_snapshot *s)
+uint64_t psum_table_bytes(const psum_snapshot *s, const psum_snapshot *spare)
 {
-    if (!s)
-        return;
-    if (s->pages && s->page_cap >= p->spare_cap) {
-        free(p->spare);
-        p->spare = s->pages;
-        p->spare_cap = s->page_cap;
-        p->spare_used = s->page_count;
-        s->pages = NULL;
-    }
-    psum_snapshot_free(s);
-}
-
-uint64_t psum_table_bytes(const psum_pass *p, const psum_snapshot *s)
-{
-    uint64_t bytes = (uint64_t)p->spare_used * sizeof(psum_page_baseline);
+    uint64_t bytes = spare ? (uint64_t)spare->page_count * sizeof(psum_page_baseline) : 0;
     if (s)
         bytes += (uint64_t)s->page_count * sizeof(*s->pages) + (uint64_t)s->region_count * sizeof(*s->regions) +
                  (uint64_t)s->file_count * sizeof(*s->files);
     return bytes;
 }
 
-static int reserve(void **items, size_t *cap, size_t want, size_t item_size)
-{
-    if (want <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 16;
-    while (n < want)
-        n *= 2;
-    void *grown = realloc(*items, n * item_size);
-    if (!grown)
-        return PROCSUM_ENOMEM;
-    *items = grown;
-    *cap = n;
-    return 0;
-}
-
 int psum_table_prepare(psum_pass *p, const psum_snapshot *old, psum_snapshot *out, size_t pages, size_t regions)
 {
+    (void)p;
     if (old)
         pages += old->page_count;
-    memset(out, 0, sizeof(*out));
-    /* Built in the table of the snapshot before last: the memory is there already, and stays put. */
-    out->pages = p->spare;
-    out->page_cap = p->spare_cap;
-    p->spare = NULL;
-    p->spare_cap = p->spare_used = 0;
-    int err = reserve((void **)&out->pages, &out->page_cap, pages + 1, sizeof(*out->pages));
+    /* Built in the tables out already has (the snapshot before last's): the memory is there, and stays put. */
+    out->page_count = out->region_count = out->file_count = 0;
+    int err = psum_os_table_grow((void **)&out->pages, &out->page_cap, pages + 1, sizeof(*out->pages));
     if (!err)
-        err = reserve((void **)&out->regions, &out->region_cap, regions + 1, sizeof(*out->regions));
+        err = psum_os_table_grow((void **)&out->regions, &out->region_cap, regions + 1, sizeof(*out->regions));
     /* The files known so far keep their indexes; entry 0 is anonymous memory. */
     size_t files = old && old->file_count > 0 ? old->file_count : 1;
     if (!err)
-        err = reserve((void **)&out->files, &out->file_cap, files, sizeof(*out->files));
+        err = psum_os_table_grow((void **)&out->files, &out->file_cap, files, sizeof(*out->files));
     if (!err) {
         if (old && old->file_count > 0)
             memcpy(out->files, old->files, files * sizeof(*out->files));
@@ -98,7 +71,7 @@ int psum_table_add_file(psum_snapshot *s, const psum_os_region *r, uint32_t *out
     *out = psum_table_find_file(s, r);
     if (*out != UINT32_MAX)
         return 0;
-    int err = reserve((void **)&s->files, &s->file_cap, s->file_count + 1, sizeof(*s->files));
+    int err = psum_os_table_grow((void **)&s->files, &s->file_cap, s->file_count + 1, sizeof(*s->files));
     if (err)
         return err;
     s->files[s->file_count] = (psum_file_id){.dev = r->dev, .ino = r->ino};
@@ -131,13 +104,14 @@ const psum_region_baseline *psum_table_find_region(const psum_snapshot *old, con
  * once they make up most of the table, and the pages' indexes renumbered:
  * the table stays as small as what is mapped. Memory for it is optional.
  */
-void psum_table_prune_files(psum_snapshot *s)
+void psum_table_prune_files(psum_pass *p, psum_snapshot *s)
 {
     if (s->file_count <= 64)
         return;
-    uint32_t *index = calloc(s->file_count, sizeof(*index)); /* new index + 1; 0: unused */
-    if (!index)
+    if (psum_os_table_grow((void **)&p->prune_index, &p->prune_cap, s->file_count, sizeof(*p->prune_index)) != 0)
         return;
+    uint32_t *index = p->prune_index; /* new index + 1; 0: unused */
+    memset(index, 0, s->file_count * sizeof(*index));
     index[0] = 1;
     for (size_t i = 0; i < s->page_count; i++)
         index[s->pages[i].file] = 1;
@@ -156,5 +130,4 @@ void psum_table_prune_files(psum_snapshot *s)
             s->pages[i].file = index[s->pages[i].file] - 1;
         s->file_count = live;
     }
-    free(index);
 }

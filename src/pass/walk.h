@@ -51,7 +51,8 @@ void psum_select_size(const psum_os_region_list *mapped, const procsum_options *
 
 /*
  * table.c: makes out ready for a pass over `pages` pages in `regions`
- * regions, besides those of old it may carry; frees it on failure.
+ * regions, besides those of old it may carry, in the tables out holds
+ * (a zeroed snapshot or one no longer needed); frees it on failure.
  */
 int psum_table_prepare(psum_pass *p, const psum_snapshot *old, psum_snapshot *out, size_t pages, size_t regions);
 /* The index of r's file in s->files; 0 for anonymous memory, UINT32_MAX for a file not in the table. */
@@ -60,7 +61,8 @@ uint32_t psum_table_find_file(const psum_snapshot *s, const psum_os_region *r);
 int psum_table_add_file(psum_snapshot *s, const psum_os_region *r, uint32_t *out);
 /* old's baseline of r, if it defends exactly r (same bounds, same file at the same offset). */
 const psum_region_baseline *psum_table_find_region(const psum_snapshot *old, const psum_os_region *r);
-void psum_table_prune_files(psum_snapshot *s);
+/* Drops files no page refers to any more, with p's scratch index (no allocation once it is as large). */
+void psum_table_prune_files(psum_pass *p, psum_snapshot *s);
 
 /*
  * pages.c: records `count` hashed pages from index `first` of the region

@@ -1,9 +1,13 @@
 /*
  * Files behind mappings, read with pread, never mapped: a file truncated
- * under us gives a short read, not SIGBUS.
+ * under us gives a short read, not SIGBUS. A file's state and its direct
+ * I/O window are memory procsum maps itself (os.h: psum_os_map), not the
+ * program's allocator's: a forked child's checker compares pages with
+ * their files whatever state another thread left the allocator in.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +18,9 @@
 #include "../os.h"
 #include "files.h"
 #include "target.h"
+
+/* The window direct reads fill (open_direct). */
+#define DIRECT_WINDOW ((size_t)256 << 10)
 
 struct psum_os_file {
     int fd;
@@ -30,28 +37,28 @@ int psum_os_file_open(const char *path, uint64_t dev, uint64_t ino, psum_os_file
     *out = NULL;
     if (!path || path[0] == '\0')
         return PROCSUM_EINVAL;
-    psum_os_file *f = malloc(sizeof(*f));
-    if (!f)
-        return PROCSUM_ENOMEM;
+    psum_os_file *f;
+    int err = psum_os_map(sizeof(*f), (void **)&f);
+    if (err)
+        return err;
     /* O_NONBLOCK: a FIFO put at the path must not block the checker; regular files ignore it. */
     int fd;
     do
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     while (fd < 0 && errno == EINTR);
     if (fd < 0) {
-        int err = errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? PROCSUM_ENOENT : psum_os_last_error();
-        free(f);
+        err = errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? PROCSUM_ENOENT : psum_os_last_error();
+        psum_os_unmap(f, sizeof(*f));
         return err;
     }
     struct stat st;
-    int err = 0;
     if (fstat(fd, &st) != 0)
         err = psum_os_last_error();
     else if (!S_ISREG(st.st_mode) || (uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino)
         err = PROCSUM_ENOENT;
     if (err) {
         close(fd);
-        free(f);
+        psum_os_unmap(f, sizeof(*f));
         return err;
     }
     f->fd = fd;
@@ -83,14 +90,9 @@ int psum_os_file_open_mapped(psum_os_target *t, const psum_os_region *r, psum_os
     int err = psum_os_file_open(link, r->dev, r->ino, out);
     if (err == 0 || r->file_deleted || !r->path || r->path[0] != '/')
         return err;
-    size_t len = strlen(r->path) + 32;
-    char *rooted = malloc(len);
-    if (!rooted)
-        return PROCSUM_ENOMEM;
-    snprintf(rooted, len, "/proc/%ld/root%s", t->pid, r->path);
-    err = psum_os_file_open(rooted, r->dev, r->ino, out);
-    free(rooted);
-    if (err == 0)
+    char rooted[PATH_MAX + 32];
+    if (snprintf(rooted, sizeof(rooted), "/proc/%ld/root%s", t->pid, r->path) < (int)sizeof(rooted) &&
+        psum_os_file_open(rooted, r->dev, r->ino, out) == 0)
         return 0;
     return psum_os_file_open(r->path, r->dev, r->ino, out);
 }
@@ -139,8 +141,8 @@ void psum_os_file_close(psum_os_file *f)
     close(f->fd);
     if (f->direct_fd >= 0)
         close(f->direct_fd);
-    free(f->direct_buf);
-    free(f);
+    psum_os_unmap(f->direct_buf, DIRECT_WINDOW);
+    psum_os_unmap(f, sizeof(*f));
 }
 
 int psum_os_file_state_of(psum_os_file *f, psum_os_file_state *out)
@@ -165,7 +167,6 @@ int psum_os_file_state_of(psum_os_file *f, psum_os_file_state *out)
  * the file stays open: the pages of a region are asked for in order, and a
  * direct read costs a trip to the disk whatever its size.
  */
-#define DIRECT_WINDOW ((size_t)256 << 10)
 
 static int open_direct(psum_os_file *f)
 {
@@ -177,7 +178,7 @@ static int open_direct(psum_os_file *f)
             fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_DIRECT);
         while (fd < 0 && errno == EINTR);
         void *buf = NULL;
-        if (fd >= 0 && posix_memalign(&buf, PROCSUM_PAGE_SIZE, DIRECT_WINDOW) != 0) {
+        if (fd >= 0 && psum_os_map(DIRECT_WINDOW, &buf) != 0) {
             close(fd);
             return PROCSUM_ENOMEM;
         }

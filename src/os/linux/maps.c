@@ -88,7 +88,7 @@ static procsum_region_kind kind_of(const char *path, size_t len)
     return PROCSUM_REGION_OTHER;
 }
 
-int psum_maps_parse_line(const char *line, size_t len, psum_os_region *out)
+int psum_maps_parse_fields(const char *line, size_t len, psum_os_region *out, const char **name, size_t *name_len)
 {
     const char *p = line, *end = line + len;
     uint64_t start, stop, offset, major, minor, inode;
@@ -121,9 +121,8 @@ int psum_maps_parse_line(const char *line, size_t len, psum_os_region *out)
         return PROCSUM_EBADMSG;
     skip_spaces(&p, end);
 
-    int err = psum_maps_name_region(out, p, (size_t)(end - p));
-    if (err)
-        return err;
+    psum_maps_name_fields(out, &p, (size_t)(end - p), name_len);
+    *name = p;
     out->start = (uintptr_t)start;
     out->end = (uintptr_t)stop;
     if (out->kind == PROCSUM_REGION_FILE) {
@@ -141,24 +140,40 @@ uint64_t psum_maps_dev(uint64_t major, uint64_t minor)
            (minor & 0xffu);
 }
 
-int psum_maps_name_region(psum_os_region *out, const char *name, size_t len)
+void psum_maps_name_fields(psum_os_region *out, const char **name, size_t len, size_t *path_len)
 {
     bool deleted = false;
     size_t suffix = sizeof(DELETED_SUFFIX) - 1;
-    if (len > suffix && name[0] == '/' && memcmp(name + len - suffix, DELETED_SUFFIX, suffix) == 0) {
+    if (len > suffix && (*name)[0] == '/' && memcmp(*name + len - suffix, DELETED_SUFFIX, suffix) == 0) {
         deleted = true;
         len -= suffix;
     }
-    out->kind = kind_of(name, len);
+    out->kind = kind_of(*name, len);
+    out->path = NULL;
+    out->file_deleted = deleted;
     if (len == 0) {
-        name = "[anon]";
+        *name = "[anon]";
         len = 6;
     }
+    *path_len = len;
+}
+
+int psum_maps_parse_line(const char *line, size_t len, psum_os_region *out)
+{
+    const char *name;
+    size_t name_len;
+    int err = psum_maps_parse_fields(line, len, out, &name, &name_len);
+    if (err)
+        return err;
+    return psum_maps_copy_name(out, name, name_len);
+}
+
+int psum_maps_copy_name(psum_os_region *out, const char *name, size_t len)
+{
     out->path = malloc(len + 1);
     if (!out->path)
         return PROCSUM_ENOMEM;
     memcpy(out->path, name, len);
     out->path[len] = '\0';
-    out->file_deleted = deleted;
     return 0;
 }

@@ -19,12 +19,18 @@
 int psum_maps_parse_line(const char *line, size_t len, psum_os_region *out);
 
 /*
- * What a mapping's name says, as the maps file and PROCMAP_QUERY give it
- * (len bytes, not NUL-terminated; empty for anonymous memory): sets
- * out->kind, out->path (allocated; "[anon]" for no name) and
- * out->file_deleted, the guess described above.
+ * The same in steps, allocating nothing. psum_maps_parse_fields: the
+ * fields of a line, out->path left NULL, its name pointed at (*name,
+ * *name_len: inside the line, or a constant for anonymous memory).
+ * psum_maps_name_fields: what a mapping's name says, as the maps file and
+ * PROCMAP_QUERY give it (len bytes, not NUL-terminated; empty for anonymous
+ * memory): sets out->kind and out->file_deleted (the guess described
+ * above), and narrows *name to the path to keep (*path_len bytes; "[anon]"
+ * for no name). psum_maps_copy_name gives out->path an allocated copy.
  */
-int psum_maps_name_region(psum_os_region *out, const char *name, size_t len);
+int psum_maps_parse_fields(const char *line, size_t len, psum_os_region *out, const char **name, size_t *name_len);
+void psum_maps_name_fields(psum_os_region *out, const char **name, size_t len, size_t *path_len);
+int psum_maps_copy_name(psum_os_region *out, const char *name, size_t len);
 
 /* A device number as the maps file and PROCMAP_QUERY split it, packed as the kernel's dev_t. */
 uint64_t psum_maps_dev(uint64_t major, uint64_t minor);

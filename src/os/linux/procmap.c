@@ -82,12 +82,18 @@ bool psum_linux_procmap_may_work(const psum_linux_procmap *pm)
     return !pm || !pm->unsupported;
 }
 
-void psum_linux_procmap_free(psum_linux_procmap *pm)
+void psum_linux_procmap_abandon(psum_linux_procmap *pm)
 {
     if (!pm)
         return;
-    free(pm->ranges);
-    free(pm->next);
+    psum_os_table_free((void **)&pm->ranges, &pm->cap, sizeof(*pm->ranges));
+    psum_os_table_free((void **)&pm->next, &pm->next_cap, sizeof(*pm->next));
+    pm->count = pm->next_count = 0;
+}
+
+void psum_linux_procmap_free(psum_linux_procmap *pm)
+{
+    psum_linux_procmap_abandon(pm);
     free(pm);
 }
 
@@ -149,18 +155,14 @@ static int push(psum_os_region_list *list, const procmap_query *q, const char *n
     };
     /* The name's size counts its NUL; 0 means no name at all. */
     size_t len = q->vma_name_size > 0 ? q->vma_name_size - 1 : 0;
-    int err = psum_maps_name_region(&r, name, len <= PATH_MAX + 63 ? len : 0);
-    if (err)
-        return err;
+    size_t path_len;
+    psum_maps_name_fields(&r, &name, len <= PATH_MAX + 63 ? len : 0, &path_len);
     if (r.kind == PROCSUM_REGION_FILE) {
         r.dev = psum_maps_dev(q->dev_major, q->dev_minor);
         r.ino = q->inode;
         r.file_offset = q->vma_offset;
     }
-    err = psum_os_region_list_push(list, &r);
-    if (err)
-        free(r.path);
-    return err;
+    return psum_os_region_list_push_named(list, &r, name, path_len);
 }
 
 static int ranges_add(psum_linux_procmap *pm, uintptr_t start, uintptr_t end)
@@ -170,14 +172,9 @@ static int ranges_add(psum_linux_procmap *pm, uintptr_t start, uintptr_t end)
             pm->next[pm->next_count - 1].end = end;
         return 0;
     }
-    if (pm->next_count == pm->next_cap) {
-        size_t cap = pm->next_cap ? pm->next_cap * 2 : 64;
-        range *bigger = realloc(pm->next, cap * sizeof(*bigger));
-        if (!bigger)
-            return PROCSUM_ENOMEM;
-        pm->next = bigger;
-        pm->next_cap = cap;
-    }
+    int err = psum_os_table_grow((void **)&pm->next, &pm->next_cap, pm->next_count + 1, sizeof(*pm->next));
+    if (err)
+        return err;
     pm->next[pm->next_count++] = (range){start, end};
     return 0;
 }
@@ -277,13 +274,21 @@ static int walk(psum_linux_procmap *pm, long pid, psum_os_region_list *list)
     }
 }
 
+int psum_linux_procmap_new(psum_linux_procmap **out)
+{
+    *out = calloc(1, sizeof(**out));
+    if (!*out)
+        return PROCSUM_ENOMEM;
+    (*out)->fd = -1;
+    return 0;
+}
+
 int psum_linux_procmap_list(psum_os_target *t, psum_linux_procmap **state, psum_os_region_list *list)
 {
     if (!*state) {
-        *state = calloc(1, sizeof(**state));
-        if (!*state)
-            return PROCSUM_ENOMEM;
-        (*state)->fd = -1;
+        int err = psum_linux_procmap_new(state);
+        if (err)
+            return err;
     }
     psum_linux_procmap *pm = *state;
     if (pm->unsupported)

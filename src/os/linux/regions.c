@@ -7,6 +7,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -21,28 +22,26 @@
 #include "procmap.h"
 #include "target.h"
 
-/* Reads a whole /proc file; they report size 0, so grow until EOF. */
-static int read_proc_file(const psum_os_target *t, const char *leaf, char **data, size_t *len)
+/*
+ * Reads a whole /proc file into t->text (they report size 0, so grow until
+ * EOF); *len bytes, NUL-terminated. The buffer is kept for the next read.
+ */
+static int read_proc_file(psum_os_target *t, const char *leaf, size_t *len)
 {
     char path[64];
     psum_linux_target_proc_path(path, sizeof(path), t, leaf);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return psum_linux_proc_error(t->pid);
-    size_t cap = 16384, used = 0;
-    char *buf = malloc(cap);
-    int err = buf ? 0 : PROCSUM_ENOMEM;
+    size_t used = 0;
+    int err = psum_os_table_grow((void **)&t->text, &t->text_cap, 16384, 1);
     while (!err) {
-        if (cap - used < 4096) {
-            char *bigger = realloc(buf, cap * 2);
-            if (!bigger) {
-                err = PROCSUM_ENOMEM;
+        if (t->text_cap - used < 4096) {
+            err = psum_os_table_grow((void **)&t->text, &t->text_cap, t->text_cap * 2, 1);
+            if (err)
                 break;
-            }
-            buf = bigger;
-            cap *= 2;
         }
-        ssize_t n = read(fd, buf + used, cap - used - 1);
+        ssize_t n = read(fd, t->text + used, t->text_cap - used - 1);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -54,36 +53,27 @@ static int read_proc_file(const psum_os_target *t, const char *leaf, char **data
         }
     }
     close(fd);
-    if (err) {
-        free(buf);
+    if (err)
         return err;
-    }
-    buf[used] = '\0';
-    *data = buf;
+    t->text[used] = '\0';
     *len = used;
     return 0;
 }
 
-/* The program's entry point, from the auxiliary vector. */
+/* The program's entry point, from the auxiliary vector (its first entries: AT_ENTRY comes early). */
 static uintptr_t entry_point(const psum_os_target *t)
 {
     if (t->pid == 0)
         return (uintptr_t)getauxval(AT_ENTRY); /* our own: no file to read */
-    char *auxv;
-    size_t len;
-    uintptr_t entry = 0;
-    if (read_proc_file(t, "auxv", &auxv, &len) != 0)
-        return 0;
-    for (size_t i = 0; i + sizeof(Elf64_auxv_t) <= len; i += sizeof(Elf64_auxv_t)) {
+    char auxv[2048];
+    ssize_t len = psum_linux_target_read_small(t, "auxv", auxv, sizeof(auxv));
+    for (size_t i = 0; len > 0 && i + sizeof(Elf64_auxv_t) <= (size_t)len; i += sizeof(Elf64_auxv_t)) {
         Elf64_auxv_t a;
         memcpy(&a, auxv + i, sizeof(a));
-        if (a.a_type == AT_ENTRY) {
-            entry = (uintptr_t)a.a_un.a_val;
-            break;
-        }
+        if (a.a_type == AT_ENTRY)
+            return (uintptr_t)a.a_un.a_val;
     }
-    free(auxv);
-    return entry;
+    return 0;
 }
 
 /*
@@ -112,14 +102,19 @@ static void mark_main_executable(const psum_os_target *t, psum_os_region_list *l
 /* Whether list still holds what the same maps text gave it last time. */
 static bool unchanged(const psum_os_target *t, const psum_os_region_list *list, const char *maps, size_t len)
 {
-    return t->last_list == list && t->last_count == list->count && t->last_maps && t->last_maps_len == len &&
+    return t->last_list == list && t->last_count == list->count && t->last_maps_len > 0 && t->last_maps_len == len &&
            memcmp(t->last_maps, maps, len) == 0;
 }
 
-static void remember(psum_os_target *t, const psum_os_region_list *list, char *maps, size_t len)
+/* Keeps the text just read (in t->text) as last_maps: the two buffers trade places. */
+static void remember(psum_os_target *t, const psum_os_region_list *list, size_t len)
 {
-    free(t->last_maps);
-    t->last_maps = maps;
+    char *text = t->text;
+    size_t cap = t->text_cap;
+    t->text = t->last_maps;
+    t->text_cap = t->last_maps_cap;
+    t->last_maps = text;
+    t->last_maps_cap = cap;
     t->last_maps_len = len;
     t->last_list = list;
     t->last_count = list->count;
@@ -127,8 +122,7 @@ static void remember(psum_os_target *t, const psum_os_region_list *list, char *m
 
 static void forget(psum_os_target *t)
 {
-    free(t->last_maps);
-    t->last_maps = NULL;
+    t->last_maps_len = 0;
     t->last_list = NULL;
 }
 
@@ -138,25 +132,22 @@ static void forget(psum_os_target *t)
  * is not when the file at its whole name is the one mapped (device and
  * inode). Text alone never decides it.
  */
-static int settle_deleted(psum_os_region *r)
+static int settle_deleted(psum_os_region_list *list, size_t i)
 {
+    psum_os_region *r = &list->items[i];
     if (r->kind != PROCSUM_REGION_FILE || !r->file_deleted)
         return 0;
+    char whole[PATH_MAX + sizeof(PSUM_MAPS_DELETED_SUFFIX)];
     size_t len = strlen(r->path);
-    char *whole = malloc(len + sizeof(PSUM_MAPS_DELETED_SUFFIX));
-    if (!whole)
-        return PROCSUM_ENOMEM;
+    if (len >= PATH_MAX)
+        return 0;
     memcpy(whole, r->path, len);
     memcpy(whole + len, PSUM_MAPS_DELETED_SUFFIX, sizeof(PSUM_MAPS_DELETED_SUFFIX));
     struct stat st;
-    if (stat(whole, &st) == 0 && (uint64_t)st.st_dev == r->dev && (uint64_t)st.st_ino == r->ino) {
-        free(r->path);
-        r->path = whole;
-        r->file_deleted = false;
+    if (stat(whole, &st) != 0 || (uint64_t)st.st_dev != r->dev || (uint64_t)st.st_ino != r->ino)
         return 0;
-    }
-    free(whole);
-    return 0;
+    r->file_deleted = false;
+    return psum_os_region_list_rename(list, i, whole, len + sizeof(PSUM_MAPS_DELETED_SUFFIX) - 1);
 }
 
 /* What neither way of listing says outright: which files are really deleted, and which is the main executable. */
@@ -165,10 +156,10 @@ static int finish(const psum_os_target *t, psum_os_region_list *list)
     uintptr_t entry = entry_point(t);
     uint64_t entry_dev = 0, entry_ino = 0;
     for (size_t i = 0; i < list->count; i++) {
-        psum_os_region *r = &list->items[i];
-        int err = settle_deleted(r);
+        int err = settle_deleted(list, i);
         if (err)
             return err;
+        const psum_os_region *r = &list->items[i];
         if (entry >= r->start && entry < r->end && r->kind == PROCSUM_REGION_FILE) {
             entry_dev = r->dev;
             entry_ino = r->ino;
@@ -181,41 +172,37 @@ static int finish(const psum_os_target *t, psum_os_region_list *list)
 /* The maps text, parsed unless it is the same text as last time. */
 static int list_from_text(psum_os_target *t, psum_os_region_list *list)
 {
-    char *maps;
     size_t len;
-    int err = read_proc_file(t, "maps", &maps, &len);
+    int err = read_proc_file(t, "maps", &len);
     if (err) {
         forget(t);
         psum_os_region_list_clear(list);
         return err;
     }
     /* Nothing mapped, unmapped or reprotected since the last pass: the list stands. */
-    if (unchanged(t, list, maps, len)) {
-        free(maps);
+    if (unchanged(t, list, t->text, len))
         return 0;
-    }
     psum_os_region_list_clear(list);
+    const char *maps = t->text;
     for (const char *line = maps; line < maps + len && !err;) {
         const char *nl = memchr(line, '\n', (size_t)(maps + len - line));
         size_t line_len = nl ? (size_t)(nl - line) : (size_t)(maps + len - line);
         psum_os_region r;
-        err = psum_maps_parse_line(line, line_len, &r);
-        if (err == 0) {
-            err = psum_os_region_list_push(list, &r);
-            if (err)
-                free(r.path);
-        }
+        const char *name;
+        size_t name_len;
+        err = psum_maps_parse_fields(line, line_len, &r, &name, &name_len);
+        if (err == 0)
+            err = psum_os_region_list_push_named(list, &r, name, name_len);
         line += line_len + 1;
     }
     if (err == 0)
         err = finish(t, list);
     if (err) {
-        free(maps);
         forget(t);
         psum_os_region_list_clear(list);
         return err;
     }
-    remember(t, list, maps, len);
+    remember(t, list, len);
     return 0;
 }
 
@@ -247,26 +234,22 @@ int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
 
 int psum_os_region_at(psum_os_target *t, uintptr_t addr, psum_os_region *out)
 {
-    char *maps;
     size_t len;
-    int err = read_proc_file(t, "maps", &maps, &len);
+    int err = read_proc_file(t, "maps", &len);
     if (err)
         return err;
-    err = PROCSUM_EFAULT;
+    const char *maps = t->text;
     for (const char *line = maps; line < maps + len;) {
         const char *nl = memchr(line, '\n', (size_t)(maps + len - line));
         size_t line_len = nl ? (size_t)(nl - line) : (size_t)(maps + len - line);
         psum_os_region r;
-        if (psum_maps_parse_line(line, line_len, &r) == 0) {
-            if (addr >= r.start && addr < r.end) {
-                *out = r;
-                err = 0;
-                break;
-            }
-            free(r.path);
+        const char *name;
+        size_t name_len;
+        if (psum_maps_parse_fields(line, line_len, &r, &name, &name_len) == 0 && addr >= r.start && addr < r.end) {
+            *out = r; /* no path: the callers compare the rest */
+            return 0;
         }
         line += line_len + 1;
     }
-    free(maps);
-    return err;
+    return PROCSUM_EFAULT;
 }

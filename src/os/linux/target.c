@@ -76,8 +76,7 @@ int psum_linux_target_pagemap(psum_os_target *t)
     return t->pagemap_fd;
 }
 
-/* Reads a small /proc file of t whole (at most cap - 1 bytes, NUL-terminated); its length or a negative code. */
-static ssize_t read_small(const psum_os_target *t, const char *leaf, char *buf, size_t cap)
+ssize_t psum_linux_target_read_small(const psum_os_target *t, const char *leaf, char *buf, size_t cap)
 {
     char path[64];
     psum_linux_target_proc_path(path, sizeof(path), t, leaf);
@@ -114,7 +113,7 @@ static ssize_t read_small(const psum_os_target *t, const char *leaf, char *buf, 
 static int read_stat(const psum_os_target *t, char *state, uint64_t *start_time)
 {
     char buf[1024];
-    ssize_t n = read_small(t, "stat", buf, sizeof(buf));
+    ssize_t n = psum_linux_target_read_small(t, "stat", buf, sizeof(buf));
     if (n < 0)
         return (int)n;
     const char *p = strrchr(buf, ')');
@@ -143,7 +142,7 @@ static int program_id(const psum_os_target *t, uint64_t *out)
     if (stat(path, &st) != 0)
         return psum_linux_proc_error(t->pid);
     char auxv[1024];
-    ssize_t n = read_small(t, "auxv", auxv, sizeof(auxv));
+    ssize_t n = psum_linux_target_read_small(t, "auxv", auxv, sizeof(auxv));
     if (n < 0)
         return (int)n;
     uint64_t h = 1469598103934665603ull;
@@ -226,6 +225,11 @@ int psum_os_target_open(long pid, psum_os_target **out)
             return err;
         }
     }
+    int err = psum_linux_procmap_new(&t->procmap);
+    if (err) {
+        free(t);
+        return err;
+    }
     *out = t;
     return 0;
 }
@@ -238,6 +242,23 @@ int psum_os_target_repoint(psum_os_target *t, long pid)
     return 0;
 }
 
+void psum_os_target_abandon(psum_os_target *t)
+{
+    if (!t)
+        return;
+    if (t->mem_fd >= 0 && t->mem_fd_owner == getpid())
+        close(t->mem_fd);
+    t->mem_fd = -1;
+    if (t->pagemap_fd >= 0 && pagemap_ours(t))
+        close(t->pagemap_fd);
+    t->pagemap_fd = -1;
+    psum_os_table_free((void **)&t->last_maps, &t->last_maps_cap, 1);
+    psum_os_table_free((void **)&t->text, &t->text_cap, 1);
+    t->last_maps_len = 0;
+    t->last_list = NULL;
+    psum_linux_procmap_abandon(t->procmap);
+}
+
 void psum_os_target_close(psum_os_target *t)
 {
     if (!t)
@@ -246,7 +267,8 @@ void psum_os_target_close(psum_os_target *t)
         close(t->mem_fd);
     if (t->pagemap_fd >= 0 && t->pagemap_owner == getpid())
         close(t->pagemap_fd);
-    free(t->last_maps);
+    psum_os_table_free((void **)&t->last_maps, &t->last_maps_cap, 1);
+    psum_os_table_free((void **)&t->text, &t->text_cap, 1);
     psum_linux_procmap_free(t->procmap);
     free(t);
 }

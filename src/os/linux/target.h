@@ -24,7 +24,10 @@ struct psum_os_target {
     bool vm_readv_ok;   /* false once process_vm_readv is refused (seccomp, old kernel) */
     /* The maps text the list below was last filled from: the same text again needs no parsing. */
     char *last_maps;
-    size_t last_maps_len;
+    size_t last_maps_len, last_maps_cap;
+    /* Where /proc text is read into; swapped with last_maps when kept (both mapped tables, see os.h). */
+    char *text;
+    size_t text_cap;
     const psum_os_region_list *last_list;
     size_t last_count;
     /* Another process: when it started (pid reuse), and what identifies the program it runs (exec). */
@@ -45,6 +48,8 @@ struct psum_os_target {
 pid_t psum_linux_target_real_pid(const psum_os_target *t);
 /* /proc/PID/leaf, or /proc/self/leaf for the calling process ("self" follows it across fork). */
 void psum_linux_target_proc_path(char *buf, size_t size, const psum_os_target *t, const char *leaf);
+/* Reads a small /proc file of t whole (at most cap - 1 bytes, NUL-terminated); its length or a negative code. */
+ssize_t psum_linux_target_read_small(const psum_os_target *t, const char *leaf, char *buf, size_t cap);
 /* The target's pagemap, opened once and kept (reopened by a forked child); -1 if it cannot be opened. */
 int psum_linux_target_pagemap(psum_os_target *t);
 

@@ -74,11 +74,16 @@ int psum_os_thread_run(psum_os_thread *t, void (*fn)(void *), void *arg)
     return 0;
 }
 
+int psum_os_thread_wait(psum_os_thread *t)
+{
+    return pthread_join(t->handle, NULL) == 0 ? 0 : PROCSUM_EINVAL;
+}
+
 int psum_os_thread_join(psum_os_thread *t)
 {
-    int rc = pthread_join(t->handle, NULL);
+    int err = psum_os_thread_wait(t);
     free(t);
-    return rc == 0 ? 0 : PROCSUM_EINVAL;
+    return err;
 }
 
 bool psum_os_thread_is_current(const psum_os_thread *t)

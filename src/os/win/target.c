@@ -98,6 +98,12 @@ int psum_os_target_open(long pid, psum_os_target **out)
     return 0;
 }
 
+/* No fork on Windows: nothing is ever left in a child. */
+void psum_os_target_abandon(psum_os_target *t)
+{
+    (void)t;
+}
+
 void psum_os_target_close(psum_os_target *t)
 {
     if (!t)

@@ -45,14 +45,21 @@ int psum_os_thread_run(psum_os_thread *t, void (*fn)(void *), void *arg)
     return 0;
 }
 
-int psum_os_thread_join(psum_os_thread *t)
+int psum_os_thread_wait(psum_os_thread *t)
 {
     if (!t)
         return PROCSUM_EINVAL;
     DWORD rc = WaitForSingleObject(t->handle, INFINITE);
     CloseHandle(t->handle);
-    free(t);
+    t->handle = NULL;
     return rc == WAIT_OBJECT_0 ? 0 : PROCSUM_EINVAL;
+}
+
+int psum_os_thread_join(psum_os_thread *t)
+{
+    int err = psum_os_thread_wait(t);
+    free(t);
+    return err;
 }
 
 bool psum_os_thread_is_current(const psum_os_thread *t)
