@@ -115,7 +115,7 @@ typedef struct procsum_options {
     bool include_nonresident;
     /*
      * default false. A checker does not survive fork(): the child has no
-     * checker thread, and procsum_stop() there only frees its copy. true
+     * checker thread, and procsum_stop() there only releases its copy. true
      * starts a new checker in every child, with a fresh baseline and the
      * same options, callback and userdata; its handle is procsum_forked().
      */
