@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -12,29 +13,123 @@
 #include "../os.h"
 #include "fault_guard.h"
 
+/* A pass needs little stack: 512 KiB instead of the default 8 MiB keeps a short-lived process cheap. */
+#define STACK_SIZE ((size_t)512 << 10)
+
 struct psum_os_thread {
     pthread_t handle;
     void (*fn)(void *);
     void *arg;
+    pid_t made_in;      /* the process psum_os_thread_new ran in */
+    void *stack;        /* sanitizer builds: STACK_SIZE bytes for a thread run in a forked child */
+    bool unjoined;      /* started past the sanitizer (below): waited for through done, never joined */
+    atomic_bool done;   /* fn returned */
 };
-
 
 static void *thread_trampoline(void *p)
 {
     psum_os_thread *t = p;
     psum_linux_fault_guard_own_thread();
     t->fn(t->arg);
+    atomic_store(&t->done, true);
     return NULL;
 }
 
+/*
+ * AddressSanitizer (GCC 12's) starts each thread it knows of by asking
+ * pthread_getattr_np for the thread's stack, and that allocates, in the new
+ * thread, from the sanitizer's allocator: a forked child may have inherited
+ * one of its locks held by another thread of the parent, and the thread
+ * would then never come up. So in a forked child the checker's thread is
+ * made with the C library's own pthread_create, unknown to the sanitizer,
+ * on a stack mapped before the fork whose shadow is cleared here. It is
+ * never joined (joining frees its table of TLS blocks), only waited for,
+ * and its stack is left (it calls nothing that needs the sanitizer to know
+ * it: no allocation). Found once, in the parent (psum_os_thread_new).
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#include <dlfcn.h>
+#include <sanitizer/asan_interface.h>
+#include <sys/mman.h>
+
+typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+static create_fn libc_create;
+static pthread_once_t libc_create_once = PTHREAD_ONCE_INIT;
+
+static void find_libc_create(void)
+{
+    void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    if (!libc)
+        return;
+    void *fn = dlvsym(libc, "pthread_create", "GLIBC_2.34");
+    if (!fn)
+        fn = dlvsym(libc, "pthread_create", "GLIBC_2.2.5");
+    libc_create = (create_fn)(uintptr_t)fn;
+    dlclose(libc);
+}
+
+static void prepare_child_start(psum_os_thread *t)
+{
+    pthread_once(&libc_create_once, find_libc_create);
+    void *stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    t->stack = stack == MAP_FAILED ? NULL : stack;
+}
+
+/* In a forked child: the thread past the sanitizer, if it could be prepared; else pthread_create as usual. */
+static int create(psum_os_thread *t, pthread_attr_t *attr)
+{
+    if (getpid() == t->made_in || !libc_create || !t->stack) {
+        (void)pthread_attr_setstacksize(attr, STACK_SIZE);
+        return pthread_create(&t->handle, attr, thread_trampoline, t);
+    }
+    __asan_unpoison_memory_region(t->stack, STACK_SIZE);
+    int rc = pthread_attr_setstack(attr, t->stack, STACK_SIZE);
+    if (rc == 0)
+        rc = libc_create(&t->handle, attr, thread_trampoline, t);
+    t->unjoined = rc == 0;
+    return rc;
+}
+
+static void release_stack(psum_os_thread *t)
+{
+    if (t->stack && !t->unjoined)
+        munmap(t->stack, STACK_SIZE);
+}
+#else
+static void prepare_child_start(psum_os_thread *t)
+{
+    (void)t;
+}
+
+static int create(psum_os_thread *t, pthread_attr_t *attr)
+{
+    (void)pthread_attr_setstacksize(attr, STACK_SIZE);
+    return pthread_create(&t->handle, attr, thread_trampoline, t);
+}
+
+static void release_stack(psum_os_thread *t)
+{
+    (void)t;
+}
+#endif
+
 int psum_os_thread_new(psum_os_thread **out)
 {
-    *out = calloc(1, sizeof(**out));
-    return *out ? 0 : PROCSUM_ENOMEM;
+    psum_os_thread *t = calloc(1, sizeof(*t));
+    if (!t)
+        return PROCSUM_ENOMEM;
+    t->made_in = getpid();
+    atomic_init(&t->done, false);
+    prepare_child_start(t);
+    *out = t;
+    return 0;
 }
 
 void psum_os_thread_discard(psum_os_thread *t)
 {
+    if (!t)
+        return;
+    release_stack(t);
     free(t);
 }
 
@@ -58,12 +153,10 @@ int psum_os_thread_run(psum_os_thread *t, void (*fn)(void *), void *arg)
     sigdelset(&all, SIGSEGV);
     sigdelset(&all, SIGBUS);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    /* A pass needs little stack: 512 KiB instead of the default 8 MiB keeps a short-lived process cheap. */
     pthread_attr_t attr;
     int rc = pthread_attr_init(&attr);
     if (rc == 0) {
-        (void)pthread_attr_setstacksize(&attr, (size_t)512 << 10);
-        rc = pthread_create(&t->handle, &attr, thread_trampoline, t);
+        rc = create(t, &attr);
         pthread_attr_destroy(&attr);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -76,13 +169,19 @@ int psum_os_thread_run(psum_os_thread *t, void (*fn)(void *), void *arg)
 
 int psum_os_thread_wait(psum_os_thread *t)
 {
-    return pthread_join(t->handle, NULL) == 0 ? 0 : PROCSUM_EINVAL;
+    if (!t->unjoined)
+        return pthread_join(t->handle, NULL) == 0 ? 0 : PROCSUM_EINVAL;
+    while (!atomic_load(&t->done)) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    return 0;
 }
 
 int psum_os_thread_join(psum_os_thread *t)
 {
     int err = psum_os_thread_wait(t);
-    free(t);
+    psum_os_thread_discard(t);
     return err;
 }
 
