@@ -566,9 +566,9 @@ int psum_checker_run(const procsum_options *o, procsum_callback cb, void *userda
  * either: their tables and buffers are mapped (os.h: psum_os_map), made
  * here or grown there, and the baseline it goes on from is the parent's,
  * handed over with the tables of the parent's other snapshot to build in
- * (move_snapshots). The parent never runs it: it is kept for the forks to come, and a
- * fork costs no allocation after the first. The target is the parent's
- * process for now (one that exists), pointed at the child there.
+ * (move_snapshots). The parent never runs it: it is kept for the forks to
+ * come, and a fork costs no allocation after the first. The target is the
+ * parent's process for now (one that exists), pointed at the child there.
  */
 static void prepare_child(void *followed)
 {

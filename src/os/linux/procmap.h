@@ -36,7 +36,10 @@ int psum_linux_procmap_note(psum_linux_procmap *state, const psum_os_region_list
 /* False once the kernel said it has no PROCMAP_QUERY; true before it was asked (state NULL). */
 bool psum_linux_procmap_may_work(const psum_linux_procmap *state);
 
-/* The state made ahead of the first listing (psum_os_target_open), so that a listing in a forked child allocates nothing. */
+/*
+ * The state made ahead of the first listing (psum_os_target_open), so that
+ * a listing in a forked child allocates nothing.
+ */
 int psum_linux_procmap_new(psum_linux_procmap **out);
 void psum_linux_procmap_free(psum_linux_procmap *state);
 /* Unmaps the state's tables and keeps the state (os.h: psum_os_target_abandon). */
