@@ -67,6 +67,12 @@ double over_period_floor(const result *r)
     return r->floor_period_ms > 0 && cpu_ms_per_pass_of(r) >= 0 ? cpu_ms_per_pass_of(r) / r->floor_period_ms : -1;
 }
 
+/* The same against the same pages hashed alone a period after the last: what the rest of a pass adds. */
+double over_hash_period(const result *r)
+{
+    return r->hash_period_ms > 0 && cpu_ms_per_pass_of(r) >= 0 ? cpu_ms_per_pass_of(r) / r->hash_period_ms : -1;
+}
+
 /* The floor as a share of a core at the period: reading the resident code once per period, nothing else. */
 double floor_pct(const result *r)
 {

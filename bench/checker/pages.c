@@ -2,7 +2,9 @@
  * Executable pages this process has in memory (the present bit of
  * /proc/self/pagemap over every r-x mapping), and the floor under any
  * checker that verifies every resident page once per period: the CPU time
- * to read those pages once.
+ * to read those pages once; next to it, the time to hash them with the
+ * library's own per-page code and nothing else (the one place outside the
+ * public API: src/digest/digest.h).
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -14,6 +16,10 @@
 #include <unistd.h>
 
 #include "checker_bench.h"
+#include "digest/digest.h"
+
+/* Pages per slice of a pass (src/pass/pass.c), as the hashing alone is timed. */
+#define SLICE_PAGES 64
 
 /* Where present pages are counted and their addresses kept. */
 typedef struct present_walk {
@@ -140,8 +146,28 @@ typedef struct period_reads {
     size_t count;
     double period_s;
     int reads;
-    double ms; /* mean CPU time per read; -1 if unknown */
+    procsum_algorithm algo; /* hashed with, in the rounds that hash */
+    double ms;      /* mean CPU time per read; -1 if unknown */
+    double hash_ms; /* mean CPU time per hashing of the same pages; -1 if not asked */
 } period_reads;
+
+/*
+ * The pages hashed as a pass hashes a run of resident pages, by the
+ * library's own per-page code: each run of consecutive pages in slices of
+ * 64, one digest per page. What a pass pays for hashing alone, without the
+ * listing, residency and bookkeeping around it.
+ */
+static void hash_pages(const uintptr_t *pages, size_t count, procsum_algorithm algo)
+{
+    static uint8_t digests[SLICE_PAGES * PROCSUM_MAX_DIGEST];
+    for (size_t i = 0; i < count;) {
+        size_t run = 1;
+        while (i + run < count && run < SLICE_PAGES && pages[i + run] == pages[i] + run * PROCSUM_PAGE_SIZE)
+            run++;
+        psum_pages_digest_at(algo, NULL, (const uint8_t *)pages[i], run, 0, digests);
+        i += run;
+    }
+}
 
 static void *read_each_period(void *arg)
 {
@@ -150,16 +176,31 @@ static void *read_each_period(void *arg)
     (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
     volatile uint64_t sink = 0;
     size_t words = (size_t)sysconf(_SC_PAGESIZE) / sizeof(uint64_t);
-    double total = 0;
-    for (int round = 0; round < pr->reads; round++) {
+    double total = 0, hashing = 0;
+    /*
+     * With hashing asked for, reads and hashings take turns, each a period
+     * after the one before. Round 0 is not timed: every timed round then
+     * comes a period after another, as every pass but the first does
+     * (before it the caches were swept for the tight-loop floor).
+     */
+    int rounds = 1 + (pr->hash_ms < 0 ? pr->reads : 2 * pr->reads);
+    for (int round = 0; round < rounds; round++) {
         bench_sleep_s(pr->period_s);
+        bool hash = pr->hash_ms >= 0 && round % 2 == 0 && round > 0;
         double t = bench_thread_cpu_s();
-        for (size_t i = 0; i < pr->count; i++)
-            sink += sum_words((const uint64_t *)pr->pages[i], words);
-        total += bench_thread_cpu_s() - t;
+        if (hash) {
+            hash_pages(pr->pages, pr->count, pr->algo);
+        } else {
+            for (size_t i = 0; i < pr->count; i++)
+                sink += sum_words((const uint64_t *)pr->pages[i], words);
+        }
+        if (round > 0)
+            *(hash ? &hashing : &total) += bench_thread_cpu_s() - t;
     }
     (void)sink;
     pr->ms = total / pr->reads * 1e3;
+    if (pr->hash_ms >= 0)
+        pr->hash_ms = hashing / pr->reads * 1e3;
     return NULL;
 }
 
@@ -168,21 +209,28 @@ static void *read_each_period(void *arg)
  * checker's passes are: on a thread of its own at the checker's priority,
  * each read a period after the last (the caches, the TLB and the core are
  * left to the rest of the machine in between, no sweep needed), `reads`
- * reads; their mean CPU time in ms, as the checker's CPU per pass is a mean
- * over its passes. -1 if it cannot be measured.
+ * reads after an untimed one; their mean CPU time in ms, as the checker's CPU per pass is a mean
+ * over its passes. With hash_ms not NULL, as many hashings of the same
+ * pages with `algo` (hash_pages) take turns with the reads, and *hash_ms
+ * gets their mean. -1 if it cannot be measured.
  */
-double pages_floor_at_period_ms(double period_s, int reads)
+double pages_floor_at_period_ms(double period_s, int reads, procsum_algorithm algo, double *hash_ms)
 {
+    if (hash_ms)
+        *hash_ms = -1;
     int64_t n = pages_present_exec(NULL, 0);
     if (n <= 0 || reads <= 0)
         return -1;
     uintptr_t *pages = malloc((size_t)n * sizeof(*pages));
     int64_t got = pages ? pages_present_exec(pages, (size_t)n) : -1;
     period_reads pr = {.pages = pages, .count = (size_t)(got < n ? got : n), .period_s = period_s, .reads = reads,
-                       .ms = -1};
+                       .algo = algo, .ms = -1, .hash_ms = hash_ms ? 0 : -1};
     pthread_t th;
-    if (got > 0 && pthread_create(&th, NULL, read_each_period, &pr) == 0)
+    bool ran = got > 0 && pthread_create(&th, NULL, read_each_period, &pr) == 0;
+    if (ran)
         pthread_join(th, NULL);
+    if (hash_ms && ran)
+        *hash_ms = pr.hash_ms;
     free(pages);
-    return pr.ms;
+    return ran ? pr.ms : -1;
 }

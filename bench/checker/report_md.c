@@ -47,14 +47,15 @@ static void cost_table(bench_text *t, const run_set *s)
                  "Checker CPU per pass (ms) | Checker CPU at %u ms (%% of a core: procsum / kernel) | "
                  "Floor: reading those pages once, caches flushed, best (ms) | Checker CPU over it | "
                  "Floor read a period after the last, mean (ms) | Checker CPU over it | "
+                 "The same pages hashed alone, a period after the last, mean (ms) | Checker CPU over it | "
                  "One-bit change to report at %u ms (ms, median (min–max)) | Pass, wall (ms) | "
                  "at %u ms (ms, median (min–max)) | Pass, wall (ms) |\n"
-                 "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+                 "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
                  period_of(s), period_of(s), FAST_PERIOD_MS);
     for (int i = 0; i < s->n; i++) {
         const result *r = &s->rs[i];
         if (!r->ok) {
-            bench_printf(t, "| %s | %s | failed: %s | | | | | | | | | | | | |\n", algo_title((int)s->cf[i].algo),
+            bench_printf(t, "| %s | %s | failed: %s | | | | | | | | | | | | | | |\n", algo_title((int)s->cf[i].algo),
                          mode_name(s->cf[i].nonresident), r->error);
             continue;
         }
@@ -64,12 +65,14 @@ static void cost_table(bench_text *t, const run_set *s)
         fmt_latency(lat, sizeof lat, &r->lat);
         fmt_latency(fast, sizeof fast, &r->lat_fast);
         bench_printf(t,
-                     "| %s | %s | %.1f / %.1f | %.1f | %llu | %.1f | %s / %s | %.2f | %.2f× | %.2f | %.2f× | %s | %.1f | "
+                     "| %s | %s | %.1f / %.1f | %.1f | %llu | %.1f | %s / %s | %.2f | %.2f× | %.2f | %.2f× | %.2f | %.2f× | "
+                     "%s | %.1f | "
                      "%s | %.1f |\n",
                      algo_title(r->algo), mode_name(r->nonresident), bench_mean(r->check_ms, r->checks),
                      bench_min(r->check_ms, r->checks), (double)r->bytes_per_check / 1e6,
                      (unsigned long long)r->pages_tracked, r->cpu_ms_per_pass, cpu1, cpu2, r->floor_ms, over_floor(r),
-                     r->floor_period_ms, over_period_floor(r), lat, r->lat.pass_ms, fast, r->lat_fast.pass_ms);
+                     r->floor_period_ms, over_period_floor(r), r->hash_period_ms, over_hash_period(r), lat,
+                     r->lat.pass_ms, fast, r->lat_fast.pass_ms);
     }
 }
 

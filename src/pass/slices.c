@@ -151,6 +151,7 @@ int psum_slices_take_region(psum_walk *w, psum_region_walk *rw, uint8_t *region_
         streaming = streaming && resident == n && found == 0;
         s.whole = streaming ? &h : NULL;
         if (resident > found) {
+            psum_pages_prefetch(w, resident - found);
             err = psum_os_use_pages(p->target, r, base, n, streaming ? NULL : s.read, p->buf, digest_slice, &s);
             p->bytes_read += (uint64_t)(resident - found) * PROCSUM_PAGE_SIZE;
         } else if (resident > 0) {
