@@ -162,7 +162,7 @@ static int end_figures(run *x)
     int reads = (int)(x->p->seconds / x->period_s);
     r->floor_period_reads = reads < 3 ? 3 : reads > 8 ? 8 : reads;
     r->floor_period_ms =
-        pages_floor_at_period_ms(x->period_s, r->floor_period_reads, (procsum_algorithm)r->algo, &r->hash_period_ms);
+        pages_floor_at_period_ms(x->period_s, r->floor_period_reads, (procsum_algorithm)r->algo, &r->period);
     r->unexpected_reports = flips_unexpected();
     return 0;
 }

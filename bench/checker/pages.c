@@ -3,8 +3,10 @@
  * /proc/self/pagemap over every r-x mapping), and the floor under any
  * checker that verifies every resident page once per period: the CPU time
  * to read those pages once; next to it, the time to hash them with the
- * library's own per-page code and nothing else (the one place outside the
- * public API: src/digest/digest.h).
+ * library's own per-page code and nothing else, and the time to ask the
+ * kernel what a pass asks before it reads (the mappings, the residency of
+ * each selected region), through the library's own calls: the one place
+ * outside the public API (src/digest/digest.h, src/os/os.h).
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -17,6 +19,8 @@
 
 #include "checker_bench.h"
 #include "digest/digest.h"
+#include "os/os.h"
+#include "pass/pass.h"
 
 /* Pages per slice of a pass (src/pass/pass.c), as the hashing alone is timed. */
 #define SLICE_PAGES 64
@@ -140,15 +144,18 @@ double pages_floor_ms(void)
     return best;
 }
 
+/* What the thread that reads a period after the last does in turn, and what each costs it. */
+enum { READ, HASH, ASK, KINDS };
+
 /* The floor read as the checker reads: what the reading thread needs and returns. */
 typedef struct period_reads {
     const uintptr_t *pages;
     size_t count;
     double period_s;
     int reads;
-    procsum_algorithm algo; /* hashed with, in the rounds that hash */
-    double ms;      /* mean CPU time per read; -1 if unknown */
-    double hash_ms; /* mean CPU time per hashing of the same pages; -1 if not asked */
+    int kinds;              /* READ alone, or all KINDS in turn */
+    procsum_algorithm algo; /* hashed with, in the HASH rounds */
+    double ms[KINDS];       /* mean CPU time of each kind; -1 if unknown */
 } period_reads;
 
 /*
@@ -169,6 +176,33 @@ static void hash_pages(const uintptr_t *pages, size_t count, procsum_algorithm a
     }
 }
 
+/*
+ * What a pass asks the kernel before it reads anything, and nothing else:
+ * the mappings of this process listed as a checker lists them, then the
+ * residency of every region the default options select, as many pages at
+ * a time as a pass asks (src/pass/walk.h). -1 on a failure.
+ */
+#define ASK_PAGES 32768
+
+static int ask_as_a_pass(psum_os_target *t, psum_os_region_list *list, bool *flags)
+{
+    procsum_options o;
+    procsum_options_init(&o);
+    if (psum_os_list_regions(t, list) != 0)
+        return -1;
+    for (size_t i = 0; i < list->count; i++) {
+        const psum_os_region *r = &list->items[i];
+        if (!psum_region_selected(r, &o))
+            continue;
+        for (uintptr_t at = r->start; at < r->end; at += (uintptr_t)ASK_PAGES * PROCSUM_PAGE_SIZE) {
+            size_t n = (r->end - at) / PROCSUM_PAGE_SIZE;
+            if (psum_os_resident(t, at, n < ASK_PAGES ? n : ASK_PAGES, flags) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
 static void *read_each_period(void *arg)
 {
     period_reads *pr = arg;
@@ -176,31 +210,39 @@ static void *read_each_period(void *arg)
     (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
     volatile uint64_t sink = 0;
     size_t words = (size_t)sysconf(_SC_PAGESIZE) / sizeof(uint64_t);
-    double total = 0, hashing = 0;
+    double total[KINDS] = {0};
+    psum_os_target *t = NULL;
+    psum_os_region_list list = {0};
+    bool *flags = malloc(ASK_PAGES * sizeof(*flags));
+    bool ask_ok = pr->kinds > ASK && flags && psum_os_target_open(0, &t) == 0;
     /*
-     * With hashing asked for, reads and hashings take turns, each a period
-     * after the one before. Round 0 is not timed: every timed round then
-     * comes a period after another, as every pass but the first does
-     * (before it the caches were swept for the tight-loop floor).
+     * The kinds take turns, each a period after the one before. Round 0 is
+     * not timed: every timed round then comes a period after another, as
+     * every pass but the first does (before it the caches were swept for
+     * the tight-loop floor).
      */
-    int rounds = 1 + (pr->hash_ms < 0 ? pr->reads : 2 * pr->reads);
-    for (int round = 0; round < rounds; round++) {
+    for (int round = 0; round <= pr->reads * pr->kinds; round++) {
         bench_sleep_s(pr->period_s);
-        bool hash = pr->hash_ms >= 0 && round % 2 == 0 && round > 0;
-        double t = bench_thread_cpu_s();
-        if (hash) {
+        int kind = round == 0 ? READ : (round - 1) % pr->kinds;
+        double start = bench_thread_cpu_s();
+        if (kind == HASH) {
             hash_pages(pr->pages, pr->count, pr->algo);
+        } else if (kind == ASK) {
+            ask_ok = ask_ok && ask_as_a_pass(t, &list, flags) == 0;
         } else {
             for (size_t i = 0; i < pr->count; i++)
                 sink += sum_words((const uint64_t *)pr->pages[i], words);
         }
         if (round > 0)
-            *(hash ? &hashing : &total) += bench_thread_cpu_s() - t;
+            total[kind] += bench_thread_cpu_s() - start;
     }
     (void)sink;
-    pr->ms = total / pr->reads * 1e3;
-    if (pr->hash_ms >= 0)
-        pr->hash_ms = hashing / pr->reads * 1e3;
+    for (int k = 0; k < pr->kinds; k++)
+        pr->ms[k] = k == ASK && !ask_ok ? -1 : total[k] / pr->reads * 1e3;
+    psum_os_region_list_free(&list);
+    if (t)
+        psum_os_target_close(t);
+    free(flags);
     return NULL;
 }
 
@@ -209,28 +251,29 @@ static void *read_each_period(void *arg)
  * checker's passes are: on a thread of its own at the checker's priority,
  * each read a period after the last (the caches, the TLB and the core are
  * left to the rest of the machine in between, no sweep needed), `reads`
- * reads after an untimed one; their mean CPU time in ms, as the checker's CPU per pass is a mean
- * over its passes. With hash_ms not NULL, as many hashings of the same
- * pages with `algo` (hash_pages) take turns with the reads, and *hash_ms
- * gets their mean. -1 if it cannot be measured.
+ * reads after an untimed one; their mean CPU time in ms, as the checker's
+ * CPU per pass is a mean over its passes. With `more` not NULL, as many
+ * hashings of the same pages with `algo` (hash_pages) and as many rounds of
+ * a pass's questions to the kernel (ask_as_a_pass) take turns with the
+ * reads, and `more` gets their means. -1 if it cannot be measured.
  */
-double pages_floor_at_period_ms(double period_s, int reads, procsum_algorithm algo, double *hash_ms)
+double pages_floor_at_period_ms(double period_s, int reads, procsum_algorithm algo, period_more *more)
 {
-    if (hash_ms)
-        *hash_ms = -1;
+    if (more)
+        *more = (period_more){.hash_ms = -1, .ask_ms = -1};
     int64_t n = pages_present_exec(NULL, 0);
     if (n <= 0 || reads <= 0)
         return -1;
     uintptr_t *pages = malloc((size_t)n * sizeof(*pages));
     int64_t got = pages ? pages_present_exec(pages, (size_t)n) : -1;
     period_reads pr = {.pages = pages, .count = (size_t)(got < n ? got : n), .period_s = period_s, .reads = reads,
-                       .algo = algo, .ms = -1, .hash_ms = hash_ms ? 0 : -1};
+                       .kinds = more ? KINDS : 1, .algo = algo, .ms = {-1, -1, -1}};
     pthread_t th;
     bool ran = got > 0 && pthread_create(&th, NULL, read_each_period, &pr) == 0;
     if (ran)
         pthread_join(th, NULL);
-    if (hash_ms && ran)
-        *hash_ms = pr.hash_ms;
+    if (more && ran)
+        *more = (period_more){.hash_ms = pr.ms[HASH], .ask_ms = pr.ms[ASK]};
     free(pages);
-    return ran ? pr.ms : -1;
+    return ran ? pr.ms[READ] : -1;
 }
