@@ -104,6 +104,7 @@ typedef struct latency {
 /* Besides the floor read at the period: the same pages hashed alone, and a pass's questions to the kernel alone. */
 typedef struct period_more {
     double hash_ms, ask_ms;
+    double wake_ms; /* CPU time of the reading thread's sleep of a period: going to sleep and waking up */
 } period_more;
 
 typedef struct result {

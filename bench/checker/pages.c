@@ -156,6 +156,7 @@ typedef struct period_reads {
     int kinds;              /* READ alone, or all KINDS in turn */
     procsum_algorithm algo; /* hashed with, in the HASH rounds */
     double ms[KINDS];       /* mean CPU time of each kind; -1 if unknown */
+    double wake_ms;         /* mean CPU time of a sleep of a period: going to sleep and waking up */
 } period_reads;
 
 /*
@@ -221,10 +222,14 @@ static void *read_each_period(void *arg)
      * every pass but the first does (before it the caches were swept for
      * the tight-loop floor).
      */
+    double waking = 0;
     for (int round = 0; round <= pr->reads * pr->kinds; round++) {
+        double asleep = bench_thread_cpu_s();
         bench_sleep_s(pr->period_s);
         int kind = round == 0 ? READ : (round - 1) % pr->kinds;
         double start = bench_thread_cpu_s();
+        if (round > 0)
+            waking += start - asleep;
         if (kind == HASH) {
             hash_pages(pr->pages, pr->count, pr->algo);
         } else if (kind == ASK) {
@@ -239,6 +244,7 @@ static void *read_each_period(void *arg)
     (void)sink;
     for (int k = 0; k < pr->kinds; k++)
         pr->ms[k] = k == ASK && !ask_ok ? -1 : total[k] / pr->reads * 1e3;
+    pr->wake_ms = waking / (pr->reads * pr->kinds) * 1e3;
     psum_os_region_list_free(&list);
     if (t)
         psum_os_target_close(t);
@@ -255,12 +261,15 @@ static void *read_each_period(void *arg)
  * CPU per pass is a mean over its passes. With `more` not NULL, as many
  * hashings of the same pages with `algo` (hash_pages) and as many rounds of
  * a pass's questions to the kernel (ask_as_a_pass) take turns with the
- * reads, and `more` gets their means. -1 if it cannot be measured.
+ * reads, and `more` gets their means, and the mean CPU time the thread
+ * spent in its sleeps (going to sleep, waking up): what each pass pays too,
+ * its CPU being counted from one pass to the next, and what the floors,
+ * timed from after the sleep, leave out. -1 if it cannot be measured.
  */
 double pages_floor_at_period_ms(double period_s, int reads, procsum_algorithm algo, period_more *more)
 {
     if (more)
-        *more = (period_more){.hash_ms = -1, .ask_ms = -1};
+        *more = (period_more){.hash_ms = -1, .ask_ms = -1, .wake_ms = -1};
     int64_t n = pages_present_exec(NULL, 0);
     if (n <= 0 || reads <= 0)
         return -1;
@@ -273,7 +282,7 @@ double pages_floor_at_period_ms(double period_s, int reads, procsum_algorithm al
     if (ran)
         pthread_join(th, NULL);
     if (more && ran)
-        *more = (period_more){.hash_ms = pr.ms[HASH], .ask_ms = pr.ms[ASK]};
+        *more = (period_more){.hash_ms = pr.ms[HASH], .ask_ms = pr.ms[ASK], .wake_ms = pr.wake_ms};
     free(pages);
     return ran ? pr.ms[READ] : -1;
 }

@@ -12,7 +12,9 @@
 # and what a pass asks the kernel before it reads (the listing, the
 # residency of each region) and nothing else, each a period after the last
 # at nice 19, taking turns with those reads (mean of 8 each): what the
-# pass's hashing and its questions cost without the rest of a pass.
+# pass's hashing and its questions cost without the rest of a pass; and
+# the CPU time the reading thread spent in its sleeps (going to sleep,
+# waking up), which a pass's CPU counts and the floors do not.
 #
 #   bench/profile/checker_profile.sh [ALGO [PERIOD_MS [SECONDS]]]
 #
@@ -40,7 +42,7 @@ perf record -q -e cpu-clock -F 4999 --call-graph dwarf,16384 -t "$tid" -o "$work
 wait "$target"
 per_pass=$(awk '/^passes /{print $4}' "$work/target.out")
 passes=$(awk '/^passes /{print $2}' "$work/target.out")
-floors=$(awk '/^floors /{print $2, $3, $4, $5}' "$work/target.out")
+floors=$(awk '/^floors /{print $2, $3, $4, $5, $6}' "$work/target.out")
 
 perf script -i "$work/perf.data" -F ip,sym,dso 2> /dev/null | awk -v per_pass="$per_pass" -v passes="$passes" \
     -v algo="$algo" -v period="$period" -v floors="$floors" '
@@ -98,4 +100,6 @@ END {
         printf "the same pages hashed alone, a period after the last: %.2f ms (%.2fx the floor read then; the pass %.2fx it, its hashing %.2fx it, the rest of the pass %.2f ms)\n", f[3], f[3] / f[2], per_pass / f[3], hashing / f[3], per_pass - hashing
     if (f[2] > 0 && f[3] > 0 && f[4] > 0)
         printf "a pass asking the kernel alone (listing, residency), a period after the last: %.2f ms; with the hashing alone %.2f ms, %.2fx the floor read then (the pass %.2f ms more)\n", f[4], f[3] + f[4], (f[3] + f[4]) / f[2], per_pass - f[3] - f[4]
+    if (f[5] >= 0 && f[5] != "")
+        printf "a sleep of a period (going to sleep, waking up), counted in the CPU of every pass, in none of the floors: %.2f ms\n", f[5]
 }'
