@@ -21,7 +21,9 @@
  *
  * Every configuration runs in a fresh process (this program re-executed with
  * --child), the resident-only ones first, so that the pages one run faults
- * in do not make the next one's process bigger. Only procsum.h is used.
+ * in do not make the next one's process bigger. The checker is driven
+ * through procsum.h alone; the library's digest and listing code is called
+ * directly only to time parts of a pass without the rest around them.
  *
  * The files, one job each:
  *   main.c       the command line, the configurations, the outputs
@@ -31,7 +33,9 @@
  *   measure.c    one configuration, step by step (start, full checks, the
  *                window at the default period, memory, unloading)
  *   flips.c      one-bit changes of this program's code and their reports
- *   pages.c      executable pages in memory, and the floor: reading them once
+ *   pages.c      executable pages in memory, and the floor: reading them once;
+ *                hashing them once and nothing else; a pass's questions to
+ *                the kernel and nothing else
  *   figures.c    what the reports derive from a result, and its cells
  *   report_md.c  the generated part of docs/checker-benchmark.md
  *   report_csv.c the CSV
@@ -97,6 +101,12 @@ typedef struct latency {
 } latency;
 
 /* What one child measures; sent back whole through a pipe. */
+/* Besides the floor read at the period: the same pages hashed alone, and a pass's questions to the kernel alone. */
+typedef struct period_more {
+    double hash_ms, ask_ms;
+    double wake_ms; /* CPU time of the reading thread's sleep of a period: going to sleep and waking up */
+} period_more;
+
 typedef struct result {
     int ok;
     char error[512];
@@ -121,6 +131,7 @@ typedef struct result {
     double floor_ms;        /* reading the resident code pages once, caches flushed (pages_floor_ms) */
     double floor_period_ms; /* the same read a period after the last, at the checker's priority (pages_floor_at_period_ms) */
     int floor_period_reads;
+    period_more period;     /* the same pages hashed alone, and a pass's kernel questions alone, in turn with those reads */
     double cpu_pct_stats;   /* procsum_stats.cpu_ns */
     double cpu_pct_sched;   /* /proc/self/task/TID/schedstat; < 0 if unknown */
     latency lat;      /* at the default period, during the window */
@@ -167,7 +178,7 @@ uint64_t flips_unexpected(void);
 /* pages.c */
 int64_t pages_present_exec(uintptr_t *out, size_t cap);
 double pages_floor_ms(void);
-double pages_floor_at_period_ms(double period_s, int reads);
+double pages_floor_at_period_ms(double period_s, int reads, procsum_algorithm algo, period_more *more);
 
 /* figures.c */
 const char *mode_name(bool nonresident);
@@ -182,6 +193,8 @@ double cpu_of(const result *r);
 double cpu_ms_per_pass_of(const result *r);
 double over_floor(const result *r);
 double over_period_floor(const result *r);
+double over_hash_period(const result *r);
+double hash_and_ask_over_floor(const result *r);
 const result *find_result(const run_set *s, procsum_algorithm a, bool nonresident);
 void fmt_cpu(char *buf, size_t n, double v);
 void fmt_latency(char *buf, size_t n, const latency *l);

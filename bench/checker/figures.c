@@ -67,6 +67,23 @@ double over_period_floor(const result *r)
     return r->floor_period_ms > 0 && cpu_ms_per_pass_of(r) >= 0 ? cpu_ms_per_pass_of(r) / r->floor_period_ms : -1;
 }
 
+/* The same against the same pages hashed alone a period after the last: what the rest of a pass adds. */
+double over_hash_period(const result *r)
+{
+    return r->period.hash_ms > 0 && cpu_ms_per_pass_of(r) >= 0 ? cpu_ms_per_pass_of(r) / r->period.hash_ms : -1;
+}
+
+/*
+ * Hashing alone and a pass's questions to the kernel alone, over the floor
+ * read at the period: what no bookkeeping, however light, can go below.
+ */
+double hash_and_ask_over_floor(const result *r)
+{
+    if (r->period.hash_ms < 0 || r->period.ask_ms < 0 || r->floor_period_ms <= 0)
+        return -1;
+    return (r->period.hash_ms + r->period.ask_ms) / r->floor_period_ms;
+}
+
 /* The floor as a share of a core at the period: reading the resident code once per period, nothing else. */
 double floor_pct(const result *r)
 {

@@ -161,7 +161,8 @@ static int end_figures(run *x)
     /* As many reads as the window had passes, within 3..8: a few seconds at the default period. */
     int reads = (int)(x->p->seconds / x->period_s);
     r->floor_period_reads = reads < 3 ? 3 : reads > 8 ? 8 : reads;
-    r->floor_period_ms = pages_floor_at_period_ms(x->period_s, r->floor_period_reads);
+    r->floor_period_ms =
+        pages_floor_at_period_ms(x->period_s, r->floor_period_reads, (procsum_algorithm)r->algo, &r->period);
     r->unexpected_reports = flips_unexpected();
     return 0;
 }

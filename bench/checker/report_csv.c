@@ -9,7 +9,7 @@ static void csv_header(bench_text *t)
                  "algorithm,pages,ok,libs_exec_bytes,process_exec_bytes,present_pages_before,present_pages_after,"
                  "start_ms,check_ms_mean,check_ms_min,"
                  "bytes_per_check,pages_tracked,skipped_pages,regions,period_ms,window_s,window_passes,slow_passes,"
-                 "cpu_ms_per_pass,cpu_pct_stats,cpu_pct_schedstat,floor_ms,floor_period_ms,floor_period_reads,rss_before_kb,rss_after_kb,"
+                 "cpu_ms_per_pass,cpu_pct_stats,cpu_pct_schedstat,floor_ms,floor_period_ms,floor_period_reads,hash_period_ms,ask_period_ms,wake_ms,rss_before_kb,rss_after_kb,"
                  "rss_file_before_kb,rss_file_after_kb,"
                  "rss_anon_before_kb,rss_anon_after_kb,peak_growth_kb,tables_kb,growth_beyond_tables_kb,"
                  "latency_median_ms,latency_min_ms,latency_max_ms,latency_samples,latency_timeouts,pass_ms,"
@@ -34,7 +34,7 @@ static void csv_row(bench_text *t, const result *r)
     latency_cells(lat, sizeof lat, &r->lat, false);
     latency_cells(fast, sizeof fast, &r->lat_fast, true);
     bench_printf(t,
-                 "%s,%s,1,%llu,%llu,%lld,%lld,%.2f,%.3f,%.3f,%llu,%llu,%llu,%llu,%u,%.3f,%llu,%llu,%.3f,%.4f,%.4f,%.3f,%.3f,%d,"
+                 "%s,%s,1,%llu,%llu,%lld,%lld,%.2f,%.3f,%.3f,%llu,%llu,%llu,%llu,%u,%.3f,%llu,%llu,%.3f,%.4f,%.4f,%.3f,%.3f,%d,%.3f,%.3f,%.3f,"
                  "%ld,%ld,%ld,%ld,%ld,"
                  "%ld,%ld,%.0f,%.0f,%s%s%llu,%s,%llu\n",
                  procsum_algorithm_name((procsum_algorithm)r->algo), r->nonresident ? "all" : "resident",
@@ -44,7 +44,7 @@ static void csv_row(bench_text *t, const result *r)
                  (unsigned long long)r->bytes_per_check, (unsigned long long)r->pages_tracked,
                  (unsigned long long)r->skipped_pages, (unsigned long long)r->regions, r->period_ms, r->window_s,
                  (unsigned long long)r->window_passes, (unsigned long long)r->slow_passes, r->cpu_ms_per_pass,
-                 r->cpu_pct_stats, r->cpu_pct_sched, r->floor_ms, r->floor_period_ms, r->floor_period_reads, r->before.rss_kb, r->after.rss_kb, r->before.file_kb,
+                 r->cpu_pct_stats, r->cpu_pct_sched, r->floor_ms, r->floor_period_ms, r->floor_period_reads, r->period.hash_ms, r->period.ask_ms, r->period.wake_ms, r->before.rss_kb, r->after.rss_kb, r->before.file_kb,
                  r->after.file_kb, r->before.anon_kb, r->after.anon_kb,
                  r->hwm_reset && r->after.hwm_kb >= 0 ? r->after.hwm_kb - r->before.rss_kb : -1L, tables_mib(r) * 1024,
                  beyond_mib(r) * 1024, lat, fast,

@@ -18,8 +18,9 @@ static void term_libs(const result *src)
 
 static void term_cost(const run_set *s)
 {
-    printf("%-6s %-9s %10s %9s %8s %9s %8s %8s %9s %7s %9s %7s  %-20s %s\n", "algo", "pages", "check ms", "MB/check",
-           "tracked", "CPU ms/ps", "CPU%", "CPU%krn", "floor ms", "x floor", "@period", "x it", "change -> report, ms",
+    printf("%-6s %-9s %10s %9s %8s %9s %8s %8s %9s %7s %9s %7s %9s %7s %9s  %-20s %s\n", "algo", "pages",
+           "check ms", "MB/check", "tracked", "CPU ms/ps", "CPU%", "CPU%krn", "floor ms", "x floor", "@period", "x it",
+           "hash@per", "x it", "ask@per", "change -> report, ms",
            "at " STR(FAST_PERIOD_MS) " ms");
     for (int i = 0; i < s->n; i++) {
         const result *r = &s->rs[i];
@@ -30,11 +31,11 @@ static void term_cost(const run_set *s)
         char lat[96], fast[96];
         fmt_latency(lat, sizeof lat, &r->lat);
         fmt_latency(fast, sizeof fast, &r->lat_fast);
-        printf("%-6s %-9s %10.1f %9.1f %8llu %9.1f %8.3f %8.3f %9.2f %7.2f %9.2f %7.2f  %-20s %s\n",
+        printf("%-6s %-9s %10.1f %9.1f %8llu %9.1f %8.3f %8.3f %9.2f %7.2f %9.2f %7.2f %9.2f %7.2f %9.2f  %-20s %s\n",
                algo_title(r->algo), mode_name(r->nonresident), bench_mean(r->check_ms, r->checks),
                (double)r->bytes_per_check / 1e6, (unsigned long long)r->pages_tracked, r->cpu_ms_per_pass,
                r->cpu_pct_stats, r->cpu_pct_sched, r->floor_ms, over_floor(r), r->floor_period_ms,
-               over_period_floor(r), lat, fast);
+               over_period_floor(r), r->period.hash_ms, over_hash_period(r), r->period.ask_ms, lat, fast);
     }
 }
 

@@ -8,7 +8,13 @@
 # them the two floors of bench_checker, read in the same process once the
 # checker is stopped: the resident code pages read in a tight loop after a
 # cache flush (best of 9), and read a period after the last at nice 19 (mean
-# of 8).
+# of 8); the same pages hashed with the same algorithm and nothing else,
+# and what a pass asks the kernel before it reads (the listing, the
+# residency of each region) and nothing else, each a period after the last
+# at nice 19, taking turns with those reads (mean of 8 each): what the
+# pass's hashing and its questions cost without the rest of a pass; and
+# the CPU time the reading thread spent in its sleeps (going to sleep,
+# waking up), which a pass's CPU counts and the floors do not.
 #
 #   bench/profile/checker_profile.sh [ALGO [PERIOD_MS [SECONDS]]]
 #
@@ -36,7 +42,7 @@ perf record -q -e cpu-clock -F 4999 --call-graph dwarf,16384 -t "$tid" -o "$work
 wait "$target"
 per_pass=$(awk '/^passes /{print $4}' "$work/target.out")
 passes=$(awk '/^passes /{print $2}' "$work/target.out")
-floors=$(awk '/^floors /{print $2, $3}' "$work/target.out")
+floors=$(awk '/^floors /{print $2, $3, $4, $5, $6}' "$work/target.out")
 
 perf script -i "$work/perf.data" -F ip,sym,dso 2> /dev/null | awk -v per_pass="$per_pass" -v passes="$passes" \
     -v algo="$algo" -v period="$period" -v floors="$floors" '
@@ -90,4 +96,10 @@ END {
         printf "floor, tight loop: %.2f ms (the pass %.2fx it, its hashing alone %.2fx)\n", f[1], per_pass / f[1], hashing / f[1]
         printf "floor, a period after the last: %.2f ms (the pass %.2fx it, its hashing alone %.2fx)\n", f[2], per_pass / f[2], hashing / f[2]
     }
+    if (f[2] > 0 && f[3] > 0)
+        printf "the same pages hashed alone, a period after the last: %.2f ms (%.2fx the floor read then; the pass %.2fx it, its hashing %.2fx it, the rest of the pass %.2f ms)\n", f[3], f[3] / f[2], per_pass / f[3], hashing / f[3], per_pass - hashing
+    if (f[2] > 0 && f[3] > 0 && f[4] > 0)
+        printf "a pass asking the kernel alone (listing, residency), a period after the last: %.2f ms; with the hashing alone %.2f ms, %.2fx the floor read then (the pass %.2f ms more)\n", f[4], f[3] + f[4], (f[3] + f[4]) / f[2], per_pass - f[3] - f[4]
+    if (f[5] >= 0 && f[5] != "")
+        printf "a sleep of a period (going to sleep, waking up), counted in the CPU of every pass, in none of the floors: %.2f ms\n", f[5]
 }'

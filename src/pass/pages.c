@@ -284,6 +284,26 @@ static int take_one(psum_walk *w, psum_region_walk *rw, size_t index, const uint
     return 0;
 }
 
+/*
+ * A pass reads both page tables a period after the last one, when they are
+ * out of every cache, a few records per slice between megabytes of hashing:
+ * each slice's records would be waited for line after line. Asked for before
+ * the slice is hashed, they arrive while it is.
+ */
+void psum_pages_prefetch(const psum_walk *w, size_t count)
+{
+    const psum_snapshot *old = w->old;
+    if (old && w->old_cursor < old->page_count) {
+        size_t n = old->page_count - w->old_cursor < count ? old->page_count - w->old_cursor : count;
+        const uint8_t *from = (const uint8_t *)&old->pages[w->old_cursor];
+        for (size_t off = 0; off < n * sizeof(psum_page_baseline); off += 64)
+            __builtin_prefetch(from + off, 0, 3);
+    }
+    const uint8_t *to = (const uint8_t *)&w->out->pages[w->out->page_count];
+    for (size_t off = 0; off < count * sizeof(psum_page_baseline); off += 64)
+        __builtin_prefetch(to + off, 1, 3);
+}
+
 int psum_pages_take(psum_walk *w, psum_region_walk *rw, size_t first, size_t count, const uint8_t *digests,
                     const uint8_t *bytes)
 {

@@ -139,18 +139,30 @@ int psum_slices_take_region(psum_walk *w, psum_region_walk *rw, uint8_t *region_
     p->resident_count = 0;
     size_t total = (r->end - r->start) / PROCSUM_PAGE_SIZE;
     for (size_t done = 0; done < total;) {
-        int err = p->hook ? p->hook(p->hook_ctx) : 0;
+        /*
+         * Between slices, before the region's first and before each that
+         * reads something: most of a large library is not in memory, and
+         * a slice of it with nothing to read takes no time to pass over, so
+         * no stop or fork waits for it. The region's residency is asked
+         * after the first call, as a CPU budget may sleep there.
+         */
+        int err = p->hook && done == 0 ? p->hook(p->hook_ctx) : 0;
         if (err)
             return err;
         size_t n = total - done < p->slice_pages ? total - done : p->slice_pages;
         uintptr_t base = r->start + done * PROCSUM_PAGE_SIZE;
         size_t resident = psum_residency_mark(p, base, n, r->end);
+        err = p->hook && done > 0 && resident > 0 ? p->hook(p->hook_ctx) : 0;
+        if (err)
+            return err;
+        /* The read time only dates what is published in the digest cache. */
         slice s = {.w = w, .rw = rw, .first = done, .count = n, .read = p->slice_resident,
-                   .read_ns = psum_os_monotonic_ns()};
+                   .read_ns = p->shared ? psum_os_monotonic_ns() : 0};
         size_t found = look_up(p, r, base, &s);
         streaming = streaming && resident == n && found == 0;
         s.whole = streaming ? &h : NULL;
         if (resident > found) {
+            psum_pages_prefetch(w, resident - found);
             err = psum_os_use_pages(p->target, r, base, n, streaming ? NULL : s.read, p->buf, digest_slice, &s);
             p->bytes_read += (uint64_t)(resident - found) * PROCSUM_PAGE_SIZE;
         } else if (resident > 0) {

@@ -79,6 +79,8 @@ int psum_pages_take(psum_walk *w, psum_region_walk *rw, size_t first, size_t cou
  */
 int psum_pages_take_shared(psum_walk *w, psum_region_walk *rw, size_t index, const uint8_t *digest,
                            const uint8_t *bytes, psum_digestcache_entry *shared);
+/* pages.c: asks for the table records the next `count` pages will read and write, ahead of their hashing. */
+void psum_pages_prefetch(const psum_walk *w, size_t count);
 /* Old pages below addr (all, with `all`) were not read this pass: keep those whose file page is still mapped there. */
 bool psum_pages_confirm_now(psum_walk *w, const psum_region_walk *rw, const psum_page_baseline *now);
 void psum_pages_carry_below(psum_walk *w, uintptr_t addr, bool all);
