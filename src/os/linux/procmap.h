@@ -36,6 +36,8 @@ int psum_linux_procmap_note(psum_linux_procmap *state, const psum_os_region_list
 /* False once the kernel said it has no PROCMAP_QUERY; true before it was asked (state NULL). */
 bool psum_linux_procmap_may_work(const psum_linux_procmap *state);
 
+/* Closes the descriptor kept for another process (its address space was replaced); state may be NULL. */
+void psum_linux_procmap_forget(psum_linux_procmap *state);
 void psum_linux_procmap_free(psum_linux_procmap *state);
 
 #endif

@@ -64,11 +64,13 @@ static int read_proc_file(const psum_os_target *t, const char *leaf, char **data
     return 0;
 }
 
-/* The program's entry point, from the auxiliary vector. */
-static uintptr_t entry_point(const psum_os_target *t)
+/* The program's entry point, from the auxiliary vector: read once per program (psum_os_target_refresh tells which). */
+static uintptr_t entry_point(psum_os_target *t)
 {
     if (t->pid == 0)
         return (uintptr_t)getauxval(AT_ENTRY); /* our own: no file to read */
+    if (t->program_known && t->entry_known && t->entry_program == t->program_id)
+        return t->entry;
     char *auxv;
     size_t len;
     uintptr_t entry = 0;
@@ -83,6 +85,9 @@ static uintptr_t entry_point(const psum_os_target *t)
         }
     }
     free(auxv);
+    t->entry_known = t->program_known && entry != 0;
+    t->entry_program = t->program_id;
+    t->entry = entry;
     return entry;
 }
 
@@ -160,7 +165,7 @@ static int settle_deleted(psum_os_region *r)
 }
 
 /* What neither way of listing says outright: which files are really deleted, and which is the main executable. */
-static int finish(const psum_os_target *t, psum_os_region_list *list)
+static int finish(psum_os_target *t, psum_os_region_list *list)
 {
     uintptr_t entry = entry_point(t);
     uint64_t entry_dev = 0, entry_ino = 0;

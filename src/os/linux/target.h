@@ -32,6 +32,11 @@ struct psum_os_target {
     bool start_time_known;
     bool program_known;
     uint64_t program_id;
+    int stat_fd;        /* /proc/PID/stat of another process, kept open: read again from its start each pass */
+    /* The entry point the auxiliary vector gave for program_id: asked once per program, not per listing. */
+    bool entry_known;
+    uint64_t entry_program;
+    uintptr_t entry;
     /* Listing through PROCMAP_QUERY (procmap.c); NULL until first used. */
     psum_linux_procmap *procmap;
     bool maps_text_only; /* list from the maps text (tests, and kernels without the ioctl) */
@@ -47,5 +52,7 @@ pid_t psum_linux_target_real_pid(const psum_os_target *t);
 void psum_linux_target_proc_path(char *buf, size_t size, const psum_os_target *t, const char *leaf);
 /* The target's pagemap, opened once and kept (reopened by a forked child); -1 if it cannot be opened. */
 int psum_linux_target_pagemap(psum_os_target *t);
+/* Opens /proc/PID/leaf of t read-only (retried on EINTR); the descriptor or a negative code. */
+int psum_linux_target_open_proc(const psum_os_target *t, const char *leaf);
 
 #endif
