@@ -224,7 +224,58 @@ static int list_from_text(psum_os_target *t, psum_os_region_list *list)
     return 0;
 }
 
+/*
+ * Another process's mappings change only through its own calls (mmap,
+ * munmap, mprotect, mremap), and code it maps comes into use only through
+ * page faults: its stat line's size, resident pages and fault counts, read
+ * at every refresh, move with all of those that matter. While they stand
+ * where they stood at the last listing, so does the list, and a watch of
+ * an idle process costs no listing. Not trusted further than that: a read
+ * that found a page unmapped, or a question about one mapping (a change
+ * being confirmed), makes the next listing ask the kernel, and so does
+ * every KEEP_LISTS-th one whatever the counts say.
+ */
+#define KEEP_LISTS 8
+
+static bool list_stands(psum_os_target *t, const psum_os_region_list *list)
+{
+    bool fresh = t->memory_fresh;
+    t->memory_fresh = false;
+    if (t->pid == 0 || !fresh || t->list_stale || !t->listed_known || t->listed_list != list ||
+        t->listed_count != list->count || memcmp(t->listed_memory, t->memory, sizeof(t->memory)) != 0 ||
+        t->lists_kept + 1 >= KEEP_LISTS)
+        return false;
+    t->lists_kept++;
+    return true;
+}
+
+/* After a listing from the kernel: the counts it goes with, if the refresh just read them. */
+static void note_listed(psum_os_target *t, const psum_os_region_list *list, bool fresh)
+{
+    t->listed_known = fresh && t->pid != 0;
+    memcpy(t->listed_memory, t->memory, sizeof(t->memory));
+    t->listed_list = list;
+    t->listed_count = list->count;
+    t->lists_kept = 0;
+    t->list_stale = false;
+}
+
+static int list_from_kernel(psum_os_target *t, psum_os_region_list *list);
+
 int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
+{
+    bool fresh = t->memory_fresh;
+    if (list_stands(t, list))
+        return 0;
+    int err = list_from_kernel(t, list);
+    if (err)
+        t->listed_known = false;
+    else
+        note_listed(t, list, fresh);
+    return err;
+}
+
+static int list_from_kernel(psum_os_target *t, psum_os_region_list *list)
 {
     /* Once a pass: library code is read in place only while the fault guard's handler is in place. */
     if (t->pid == 0)
@@ -252,6 +303,7 @@ int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
 
 int psum_os_region_at(psum_os_target *t, uintptr_t addr, psum_os_region *out)
 {
+    t->list_stale = true; /* asked because a page read other than expected: the next listing asks the kernel */
     char *maps;
     size_t len;
     int err = read_proc_file(t, "maps", &maps, &len);

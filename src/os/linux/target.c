@@ -141,7 +141,8 @@ static ssize_t read_stat_line(psum_os_target *t, char *buf, size_t cap)
 }
 
 /* The fields of /proc/PID/stat a refresh uses, numbered as proc(5) numbers them. */
-enum { STAT_START_TIME = 22, STAT_START_CODE = 26, STAT_START_STACK = 28, STAT_START_DATA = 45, STAT_ENV_END = 51 };
+enum { STAT_MINFLT = 10, STAT_MAJFLT = 12, STAT_START_TIME = 22, STAT_VSIZE = 23, STAT_RSS = 24, STAT_START_CODE = 26,
+       STAT_START_STACK = 28, STAT_START_DATA = 45, STAT_ENV_END = 51 };
 #define LAYOUT_FIELDS 10
 
 typedef struct stat_facts {
@@ -150,7 +151,15 @@ typedef struct stat_facts {
     /* startcode, endcode, startstack, start_data to env_end: where exec put the program, its stack, its arguments. */
     uint64_t layout[LAYOUT_FIELDS];
     size_t layout_count;
+    /* minflt, majflt, vsize, rss: what the process's mappings and page faults add up to. */
+    uint64_t memory[4];
+    size_t memory_count;
 } stat_facts;
+
+static bool memory_field(int field)
+{
+    return field == STAT_MINFLT || field == STAT_MAJFLT || field == STAT_VSIZE || field == STAT_RSS;
+}
 
 static bool layout_field(int field)
 {
@@ -178,7 +187,7 @@ static int read_stat(psum_os_target *t, stat_facts *out)
     *out = (stat_facts){.state = *p};
     bool have_start = false;
     for (int field = 3; field <= STAT_ENV_END && p; field++) {
-        if (field == STAT_START_TIME || layout_field(field)) {
+        if (field == STAT_START_TIME || layout_field(field) || memory_field(field)) {
             char *end;
             uint64_t v = strtoull(p, &end, 10);
             if (end == p)
@@ -187,6 +196,8 @@ static int read_stat(psum_os_target *t, stat_facts *out)
                 have_start = true;
             if (field == STAT_START_TIME)
                 out->start_time = v;
+            else if (memory_field(field))
+                out->memory[out->memory_count++] = v;
             else
                 out->layout[out->layout_count++] = v;
         }
@@ -252,6 +263,7 @@ static void forget_address_space(psum_os_target *t)
         close(t->mem_fd);
     t->mem_fd = -1;
     t->entry_known = false;
+    t->listed_known = false;
     psum_linux_procmap_forget(t->procmap);
 }
 
@@ -269,7 +281,7 @@ int psum_os_target_refresh(psum_os_target *t, bool *new_program)
         return PROCSUM_ESRCH;
     t->start_time = st.start_time;
     t->start_time_known = true;
-    uint64_t id;
+    uint64_t id = 0;
     err = program_id(t, &st, &id);
     if (err == PROCSUM_ENOENT)
         return PROCSUM_ESRCH; /* the executable link goes when the process exits */
@@ -278,6 +290,8 @@ int psum_os_target_refresh(psum_os_target *t, bool *new_program)
     *new_program = t->program_known && id != t->program_id;
     t->program_known = true;
     t->program_id = id;
+    t->memory_fresh = st.memory_count == 4;
+    memcpy(t->memory, st.memory, sizeof(t->memory));
     if (*new_program)
         forget_address_space(t);
     return 0;

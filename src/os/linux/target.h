@@ -33,6 +33,20 @@ struct psum_os_target {
     bool program_known;
     uint64_t program_id;
     int stat_fd;        /* /proc/PID/stat of another process, kept open: read again from its start each pass */
+    /*
+     * Another process's memory as its stat line showed it at the last
+     * refresh (size, resident pages, faults; memory_fresh until a listing
+     * uses it), and at the listing the list holds (regions.c): while they
+     * agree, the list stands.
+     */
+    uint64_t memory[4];
+    bool memory_fresh;
+    bool listed_known;
+    uint64_t listed_memory[4];
+    const psum_os_region_list *listed_list;
+    size_t listed_count;
+    unsigned lists_kept; /* listings answered by the list standing, since the last one asked */
+    bool list_stale;     /* a read or a question found the mappings other than listed: ask next time */
     /* The entry point the auxiliary vector gave for program_id: asked once per program, not per listing. */
     bool entry_known;
     uint64_t entry_program;
