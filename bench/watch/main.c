@@ -9,8 +9,11 @@
  * period on a busy machine; the longest round is printed). Printed per pass: bytes read and hashed by all the
  * checkers, their CPU time (procsum_stats.cpu_ns), and the ratio to one
  * sleep and one python3 with the cache, for 1, 2, 10 and all processes
- * with the cache and all without. The targets: all/one <= 1.3 in bytes,
- * and CPU that grows with the unique code, not with the processes.
+ * with the cache and all without; then the CPU of a pass over all of them
+ * against one over one of each (the bytes they read are the unique code
+ * resident), and what each process beyond those two adds. The targets:
+ * all/one <= 1.3 in bytes, and CPU that grows with the unique code, not
+ * with the processes.
  * Public API only.
  *
  *   build/bench/bench_watch [COPIES [ROUNDS]]
@@ -123,5 +126,9 @@ int main(int argc, char **argv)
     print_row("5 of each, shared cache", 10, &ten, &one);
     print_row("all, shared cache", n, &all, &one);
     print_row("all, no cache (a checker each)", n, &each, &one);
+    printf("\nCPU per pass, shared cache: %.2f ms for 2 processes, %.2f ms for %zu: %.2f times, %.1f us for each "
+           "process beyond 2; unique code read per pass %.2f MiB\n",
+           one.cpu_ms, all.cpu_ms, n, one.cpu_ms > 0 ? all.cpu_ms / one.cpu_ms : 0.0,
+           (all.cpu_ms - one.cpu_ms) * 1000.0 / (double)(n - 2), one.bytes / BENCH_MIB);
     return one.failed || first.failed || ten.failed || all.failed || each.failed ? 1 : 0;
 }
