@@ -217,7 +217,7 @@ void psum_digestcache_lookup(procsum_digest_cache *c, psum_digestcache_entry *e,
                              uint64_t now_ns)
 {
     slot *last = NULL;
-    block_key last_key;
+    block_key last_key = {0};
     bool have_last = false;
     psum_os_monitor_lock(c->lock);
     for (size_t i = 0; i < n; i++) {
@@ -242,7 +242,7 @@ void psum_digestcache_publish(procsum_digest_cache *c, psum_digestcache_entry *e
 {
     uint64_t now_ns = psum_os_monotonic_ns();
     slot *last = NULL;
-    block_key last_key;
+    block_key last_key = {0};
     bool have_last = false;
     psum_os_monitor_lock(c->lock);
     for (size_t i = 0; i < n; i++) {
