@@ -2,7 +2,9 @@
  * The mappings of a Linux process: through PROCMAP_QUERY where the kernel
  * has it (procmap.c: executable mappings and what overlaps the last
  * listing), else from the text of /proc/PID/maps, parsed once per change
- * of the text; the main executable found by the entry point.
+ * of the text; the main executable found by the entry point. Another
+ * process's list stands with no listing at all while its stat line says
+ * its memory did not move (list_stands below).
  */
 #include <elf.h>
 #include <errno.h>
