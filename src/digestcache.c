@@ -1,12 +1,21 @@
 /*
  * The shared digest cache: an open-addressing table under one lock, asked
- * once per slice of a pass (64 pages), not per page. Entries are never
- * deleted one by one: a slot whose digest is older than a period is stale
- * and is taken by the next new key that probes past it, and a rebuild
- * (when half the slots are in use) keeps only fresh entries and doubles the
- * table while fresh ones fill a quarter of it, up to MAX_SLOTS. So memory
- * is bounded whatever the host runs, and a host with more shared code than
- * that hashes the rest per process instead of failing.
+ * once per slice of a pass (64 pages), not per page. A slot holds a block
+ * of BLOCK_PAGES consecutive pages of one file, as regions starting at the
+ * same place in it digest them (the page's position in its region, which
+ * BLAKE3's digest depends on, is its page in the file less one offset for
+ * the whole region): a slice's pages are found with one or two probes, not
+ * one each, and a watch asks for every page of every process every pass.
+ * Each page in a block keeps its own frame, digest and time; a page seen
+ * in another frame takes the place of the one there.
+ *
+ * Blocks are never deleted one by one: a block whose newest digest is older
+ * than a period is stale and is taken by the next new key that probes past
+ * it, and a rebuild (when half the slots are in use) keeps only fresh
+ * blocks and doubles the table while fresh ones fill a quarter of it, up to
+ * MAX_SLOTS. So memory is bounded whatever the host runs, and a host with
+ * more shared code than that hashes the rest per process instead of
+ * failing.
  */
 #include "digestcache.h"
 
@@ -15,16 +24,29 @@
 
 #include "os/os.h"
 
-#define FIRST_SLOTS 1024u
-/* 256k slots of 80 bytes: 20 MiB at most, for 128k fresh pages (512 MiB of shared code). */
-#define MAX_SLOTS (1u << 18)
+#define BLOCK_PAGES 64u
+#define FIRST_SLOTS 64u
+/* 4096 blocks of 64 pages (about 3.5 KiB each): 14 MiB at most, for 256k pages (1 GiB of shared code). */
+#define MAX_SLOTS (1u << 12)
 
-typedef struct slot {
-    psum_digestcache_key key;
+/* A block: BLOCK_PAGES pages of one file from a multiple of BLOCK_PAGES, digested at positions file page - delta. */
+typedef struct block_key {
+    uint64_t dev, ino, block, delta;
+} block_key;
+
+typedef struct page_slot {
     bool used;
     unsigned flags;
+    uint64_t frame;
     uint64_t read_ns;
     uint8_t digest[PROCSUM_MAX_DIGEST];
+} page_slot;
+
+typedef struct slot {
+    block_key key;
+    bool used;
+    uint64_t newest_ns; /* the latest read_ns of its pages: the block is stale when that is */
+    page_slot pages[BLOCK_PAGES];
 } slot;
 
 struct procsum_digest_cache {
@@ -35,7 +57,7 @@ struct procsum_digest_cache {
     uint64_t max_age_ns;
     psum_os_monitor *lock;
     slot *slots;
-    size_t cap, used; /* used: slots holding an entry, fresh or stale */
+    size_t cap, used; /* used: slots holding a block, fresh or stale */
 };
 
 int psum_digestcache_new(const procsum_options *o, procsum_digest_cache **out)
@@ -94,30 +116,40 @@ static uint64_t mix(uint64_t h, uint64_t v)
     return h ^ (h >> 29);
 }
 
-static size_t home(const procsum_digest_cache *c, const psum_digestcache_key *k)
+static block_key block_of(const psum_digestcache_key *k)
 {
-    uint64_t h = mix(mix(mix(mix(mix(0, k->dev), k->ino), k->file_page), k->frame), k->index);
+    return (block_key){.dev = k->dev, .ino = k->ino, .block = k->file_page / BLOCK_PAGES,
+                       .delta = k->file_page - k->index};
+}
+
+static size_t home(const procsum_digest_cache *c, const block_key *k)
+{
+    uint64_t h = mix(mix(mix(mix(0, k->dev), k->ino), k->block), k->delta);
     return (size_t)h & (c->cap - 1);
 }
 
-static bool same_key(const psum_digestcache_key *a, const psum_digestcache_key *b)
+static bool same_key(const block_key *a, const block_key *b)
 {
-    return a->dev == b->dev && a->ino == b->ino && a->file_page == b->file_page && a->frame == b->frame &&
-           a->index == b->index;
+    return a->dev == b->dev && a->ino == b->ino && a->block == b->block && a->delta == b->delta;
+}
+
+static bool fresh_at(const procsum_digest_cache *c, uint64_t read_ns, uint64_t now_ns)
+{
+    /* Another thread may have read it after now_ns was taken. */
+    return read_ns >= now_ns || now_ns - read_ns < c->max_age_ns;
 }
 
 static bool fresh(const procsum_digest_cache *c, const slot *s, uint64_t now_ns)
 {
-    /* Another thread may have read it after now_ns was taken. */
-    return s->used && (s->read_ns >= now_ns || now_ns - s->read_ns < c->max_age_ns);
+    return s->used && fresh_at(c, s->newest_ns, now_ns);
 }
 
 /*
- * The slot holding k, or with `insert` one to put it in: the first stale
- * slot on its way, else the empty slot that ends the probe, while the
- * table is at most three quarters used. NULL when there is none.
+ * The slot holding k, or with `insert` one to put it in (emptied): the
+ * first stale slot on its way, else the empty slot that ends the probe,
+ * while the table is at most three quarters used. NULL when there is none.
  */
-static slot *find(procsum_digest_cache *c, const psum_digestcache_key *k, uint64_t now_ns, bool insert)
+static slot *find(procsum_digest_cache *c, const block_key *k, uint64_t now_ns, bool insert)
 {
     slot *stale = NULL;
     for (size_t i = home(c, k);; i = (i + 1) & (c->cap - 1)) {
@@ -125,12 +157,16 @@ static slot *find(procsum_digest_cache *c, const psum_digestcache_key *k, uint64
         if (!s->used) {
             if (!insert)
                 return NULL;
-            if (stale)
-                return stale;
-            if ((c->used + 1) * 4 > c->cap * 3)
-                return NULL;
-            c->used++;
-            return s;
+            if (!stale) {
+                if ((c->used + 1) * 4 > c->cap * 3)
+                    return NULL;
+                c->used++;
+                stale = s;
+            }
+            memset(stale, 0, sizeof(*stale));
+            stale->used = true;
+            stale->key = *k;
+            return stale;
         }
         if (same_key(&s->key, k))
             return s;
@@ -139,7 +175,7 @@ static slot *find(procsum_digest_cache *c, const psum_digestcache_key *k, uint64
     }
 }
 
-/* Keeps the fresh entries only, in a table twice as large while they fill a quarter of this one. */
+/* Keeps the fresh blocks only, in a table twice as large while they fill a quarter of this one. */
 static void rebuild(procsum_digest_cache *c, uint64_t now_ns)
 {
     size_t live = 0;
@@ -148,7 +184,7 @@ static void rebuild(procsum_digest_cache *c, uint64_t now_ns)
     size_t cap = live * 4 >= c->cap && c->cap < MAX_SLOTS ? c->cap * 2 : c->cap;
     slot *slots = calloc(cap, sizeof(*slots));
     if (!slots)
-        return; /* insertions stop at three quarters until an entry is stale */
+        return; /* insertions stop at three quarters until a block is stale */
     slot *old = c->slots;
     size_t old_cap = c->cap;
     c->slots = slots;
@@ -164,21 +200,40 @@ static void rebuild(procsum_digest_cache *c, uint64_t now_ns)
     free(old);
 }
 
+/* The block of e's page, found once for a run of pages of the same block: *last and *last_key carry it along. */
+static slot *block_for(procsum_digest_cache *c, const psum_digestcache_key *k, uint64_t now_ns, bool insert,
+                       slot **last, block_key *last_key, bool *have_last)
+{
+    block_key b = block_of(k);
+    if (*have_last && same_key(&b, last_key))
+        return *last;
+    *last = find(c, &b, now_ns, insert);
+    *last_key = b;
+    *have_last = true;
+    return *last;
+}
+
 void psum_digestcache_lookup(procsum_digest_cache *c, psum_digestcache_entry *e, const bool *wanted, size_t n,
                              uint64_t now_ns)
 {
+    slot *last = NULL;
+    block_key last_key = {0};
+    bool have_last = false;
     psum_os_monitor_lock(c->lock);
     for (size_t i = 0; i < n; i++) {
         e[i].found = false;
         if (!wanted[i])
             continue;
-        const slot *s = find(c, &e[i].key, now_ns, false);
-        if (!s || !fresh(c, s, now_ns))
+        const slot *s = block_for(c, &e[i].key, now_ns, false, &last, &last_key, &have_last);
+        if (!s)
+            continue;
+        const page_slot *pg = &s->pages[e[i].key.file_page % BLOCK_PAGES];
+        if (!pg->used || pg->frame != e[i].key.frame || !fresh_at(c, pg->read_ns, now_ns))
             continue;
         e[i].found = true;
-        e[i].flags = s->flags;
-        e[i].read_ns = s->read_ns;
-        memcpy(e[i].digest, s->digest, c->digest_len);
+        e[i].flags = pg->flags;
+        e[i].read_ns = pg->read_ns;
+        memcpy(e[i].digest, pg->digest, c->digest_len);
     }
     psum_os_monitor_unlock(c->lock);
 }
@@ -186,29 +241,37 @@ void psum_digestcache_lookup(procsum_digest_cache *c, psum_digestcache_entry *e,
 void psum_digestcache_publish(procsum_digest_cache *c, psum_digestcache_entry *e, size_t n)
 {
     uint64_t now_ns = psum_os_monotonic_ns();
+    slot *last = NULL;
+    block_key last_key = {0};
+    bool have_last = false;
     psum_os_monitor_lock(c->lock);
     for (size_t i = 0; i < n; i++) {
         if (!e[i].publish)
             continue;
         e[i].publish = false;
-        if (c->used * 2 >= c->cap)
+        if (c->used * 2 >= c->cap) {
             rebuild(c, now_ns);
-        slot *s = find(c, &e[i].key, now_ns, true);
+            have_last = false; /* the slots moved */
+        }
+        slot *s = block_for(c, &e[i].key, now_ns, true, &last, &last_key, &have_last);
         if (!s)
             continue;
-        bool same = s->used && same_key(&s->key, &e[i].key);
-        if (same && memcmp(s->digest, e[i].digest, c->digest_len) == 0) {
-            s->flags |= e[i].flags;
-            s->read_ns = s->read_ns > e[i].read_ns ? s->read_ns : e[i].read_ns;
-            continue;
-        }
-        if (same && s->read_ns > e[i].read_ns)
+        page_slot *pg = &s->pages[e[i].key.file_page % BLOCK_PAGES];
+        bool same = pg->used && pg->frame == e[i].key.frame;
+        if (same && memcmp(pg->digest, e[i].digest, c->digest_len) == 0) {
+            pg->flags |= e[i].flags;
+            pg->read_ns = pg->read_ns > e[i].read_ns ? pg->read_ns : e[i].read_ns;
+        } else if (same && pg->read_ns > e[i].read_ns) {
             continue; /* read later by another checker: that one stands */
-        s->key = e[i].key;
-        s->used = true;
-        s->flags = e[i].flags;
-        s->read_ns = e[i].read_ns;
-        memcpy(s->digest, e[i].digest, c->digest_len);
+        } else {
+            pg->used = true;
+            pg->frame = e[i].key.frame;
+            pg->flags = e[i].flags;
+            pg->read_ns = e[i].read_ns;
+            memcpy(pg->digest, e[i].digest, c->digest_len);
+        }
+        if (pg->read_ns > s->newest_ns)
+            s->newest_ns = pg->read_ns;
     }
     psum_os_monitor_unlock(c->lock);
 }

@@ -9,7 +9,12 @@
  *    that process a private copy: only its checker reports it;
  *  - eight identical processes hash far less than eight times what one does
  *    (procsum_stats.bytes_hashed), and their checkers say how many pages
- *    came from the cache (pages_shared).
+ *    came from the cache (pages_shared);
+ *  - the same, once four idle processes have been checked often enough that
+ *    their lists of mappings stand from pass to pass and their pages come
+ *    from the cache: a private copy in one of them is reported for that one
+ *    only, a change of the page-cache page for each of them, and a library
+ *    one of them loads is read at its next pass.
  * Only procsum.h is used.
  */
 #include <criterion/criterion.h>
@@ -39,9 +44,12 @@
 
 typedef struct child {
     pid_t pid;
-    int command;    /* closed: the child exits */
+    int command;    /* closed: the child exits; a byte 'l' makes it load OTHER_LIBRARY */
+    int reply;      /* where the child says it loaded it */
     uintptr_t func; /* the library's function in the child */
 } child;
+
+#define OTHER_LIBRARY STRESS_LIB_2
 
 /* What one checker reported about the library's function's page. */
 typedef struct seen {
@@ -93,21 +101,26 @@ static child start_child(void)
         if (!f || write(ready[1], &addr, sizeof(addr)) != (ssize_t)sizeof(addr))
             _exit(3);
         char c;
-        while (read(command[0], &c, 1) == 1)
-            ;
+        while (read(command[0], &c, 1) == 1) {
+            if (c != 'l')
+                continue;
+            addr = (uintptr_t)dlopen(OTHER_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+            if (write(ready[1], &addr, sizeof(addr)) != (ssize_t)sizeof(addr))
+                _exit(3);
+        }
         _exit(0);
     }
     close(command[0]);
     close(ready[1]);
-    child ch = {.pid = pid, .command = command[1]};
+    child ch = {.pid = pid, .command = command[1], .reply = ready[0]};
     cr_assert_eq(read(ready[0], &ch.func, sizeof(ch.func)), (ssize_t)sizeof(ch.func), "the child loaded %s", lib_copy);
-    close(ready[0]);
     return ch;
 }
 
 static void end_child(child *ch)
 {
     close(ch->command);
+    close(ch->reply);
     kill(ch->pid, SIGKILL);
     waitpid(ch->pid, NULL, 0);
 }
@@ -191,6 +204,32 @@ static uintptr_t page_of(uintptr_t addr)
     return addr & ~(uintptr_t)(PROCSUM_PAGE_SIZE - 1);
 }
 
+/* Flips one bit at offset `at` of the file at path, through its own descriptor. */
+static void flip_bit(const char *path, uint64_t at, uint8_t mask)
+{
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0, "open %s", path);
+    uint8_t byte;
+    cr_assert_eq(pread(fd, &byte, 1, (off_t)at), 1);
+    byte ^= mask;
+    cr_assert_eq(pwrite(fd, &byte, 1, (off_t)at), 1);
+    close(fd);
+}
+
+/* Writes one bit of addr in pid's memory as a debugger would: pid gets its own copy of the page. */
+static void write_private_bit(pid_t pid, uintptr_t addr)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+    flip_bit(path, addr, 0x01);
+}
+
+/* Writes one bit of the library's file at off: its page-cache page changes in every process mapping it. */
+static void write_file_bit(uint64_t off)
+{
+    flip_bit(lib_copy, off, 0x10);
+}
+
 Test(share, page_cache_change_reported_for_every_process)
 {
     copy_library();
@@ -207,13 +246,7 @@ Test(share, page_cache_change_reported_for_every_process)
     /* The file written in place: its cached page, which both processes map, changes. */
     uint64_t off = file_offset_in(a.pid, a.func);
     cr_assert_eq(off, file_offset_in(b.pid, b.func));
-    int fd = open(lib_copy, O_RDWR);
-    cr_assert_geq(fd, 0);
-    uint8_t byte;
-    cr_assert_eq(pread(fd, &byte, 1, (off_t)off), 1);
-    byte ^= 0x04;
-    cr_assert_eq(pwrite(fd, &byte, 1, (off_t)off), 1);
-    close(fd);
+    write_file_bit(off);
 
     check_until_reported(c, s, 2);
     cr_expect_eq(atomic_load(&sa.changes), 1, "the first process's checker reports its page once");
@@ -237,15 +270,7 @@ Test(share, private_copy_change_reported_for_its_process_only)
     procsum_checker *ca = start_checker(a.pid, cache, &sa), *cb = start_checker(b.pid, cache, &sb);
 
     /* One bit written as a debugger would: a gets its own copy of the page, b keeps the cache's. */
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/mem", (int)a.pid);
-    int fd = open(path, O_RDWR);
-    cr_assert_geq(fd, 0);
-    uint8_t byte;
-    cr_assert_eq(pread(fd, &byte, 1, (off_t)a.func), 1);
-    byte ^= 0x01;
-    cr_assert_eq(pwrite(fd, &byte, 1, (off_t)a.func), 1);
-    close(fd);
+    write_private_bit(a.pid, a.func);
 
     procsum_checker *c[1] = {ca};
     seen *s[1] = {&sa};
@@ -265,6 +290,82 @@ Test(share, private_copy_change_reported_for_its_process_only)
     procsum_digest_cache_free(cache);
     end_child(&a);
     end_child(&b);
+    remove_library();
+}
+
+/* One procsum_check_now on each of n checkers. */
+static void pass_all(procsum_checker **c, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cr_assert_geq(procsum_check_now(c[i]), 0);
+}
+
+#define IDLE 4
+
+Test(share, idle_processes_keep_every_report)
+{
+    copy_library();
+    child ch[IDLE];
+    seen sn[IDLE];
+    procsum_checker *c[IDLE];
+    seen *s[IDLE];
+    procsum_digest_cache *cache = new_cache(CACHE_MS);
+    for (int i = 0; i < IDLE; i++) {
+        ch[i] = start_child();
+        memset(&sn[i], 0, sizeof(sn[i]));
+        sn[i].page = page_of(ch[i].func);
+        s[i] = &sn[i];
+        c[i] = start_checker(ch[i].pid, cache, &sn[i]);
+    }
+    /* Passes enough for the idle processes' lists of mappings to stand, within one period of the cache. */
+    for (int round = 0; round < 4; round++)
+        pass_all(c, IDLE);
+    procsum_stats st;
+    cr_assert_eq(procsum_get_stats(c[IDLE - 1], &st), 0);
+    cr_expect_gt(st.pages_shared, 0, "the last process's pages came from the cache");
+
+    /* A private copy in one of them: reported for that one only. */
+    write_private_bit(ch[1].pid, ch[1].func);
+    check_until_reported(&c[1], &s[1], 1);
+    cr_expect_eq(atomic_load(&sn[1].changes), 1, "the written process's checker reports its page");
+    cr_expect_eq(atomic_load(&sn[1].copy), PROCSUM_COPY_PRIVATE, "as its private copy");
+    for (int t = 0; t < 3; t++) {
+        usleep(CACHE_MS * 1000 * 3 / 2);
+        pass_all(c, IDLE);
+    }
+    for (int i = 0; i < IDLE; i++)
+        cr_expect_eq(atomic_load(&sn[i].any), i == 1, "process %d: %d reports of a change", i,
+                     atomic_load(&sn[i].any));
+
+    /* The page-cache page changed: reported for every one of them, the one with its own copy apart. */
+    write_file_bit(file_offset_in(ch[0].pid, ch[0].func));
+    seen *others[IDLE - 1] = {&sn[0], &sn[2], &sn[3]};
+    procsum_checker *others_c[IDLE - 1] = {c[0], c[2], c[3]};
+    check_until_reported(others_c, others, IDLE - 1);
+    for (int i = 0; i < IDLE; i++) {
+        cr_expect_eq(atomic_load(&sn[i].changes), 1, "process %d: its page reported once", i);
+        if (i != 1)
+            cr_expect_eq(atomic_load(&sn[i].copy), PROCSUM_COPY_SHARED, "process %d saw the page-cache copy", i);
+    }
+
+    /* A library loaded by one of them after a few quiet passes: read at its next pass. */
+    pass_all(c, IDLE);
+    pass_all(c, IDLE);
+    cr_assert_eq(procsum_get_stats(c[2], &st), 0);
+    uint64_t regions = st.regions;
+    cr_assert_eq(write(ch[2].command, "l", 1), 1);
+    uintptr_t loaded = 0;
+    cr_assert_eq(read(ch[2].reply, &loaded, sizeof(loaded)), (ssize_t)sizeof(loaded));
+    cr_assert_neq(loaded, 0, "the child loaded %s", OTHER_LIBRARY);
+    cr_assert_geq(procsum_check_now(c[2]), 0);
+    cr_assert_eq(procsum_get_stats(c[2], &st), 0);
+    cr_expect_gt(st.regions, regions, "the new library's code is read: %llu regions, %llu before",
+                 (unsigned long long)st.regions, (unsigned long long)regions);
+    for (int i = 0; i < IDLE; i++) {
+        cr_assert_eq(procsum_stop(c[i]), 0);
+        end_child(&ch[i]);
+    }
+    procsum_digest_cache_free(cache);
     remove_library();
 }
 

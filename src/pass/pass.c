@@ -128,6 +128,7 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
     p->pages_skipped = 0;
     p->pages_held = 0;
     p->pages_shared = 0;
+    p->resident_count = 0;
     int64_t sec;
     long nsec;
     psum_os_wall_time(&sec, &nsec);
@@ -141,7 +142,7 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
         const psum_os_region *r = &mapped->items[i];
         if (!psum_region_selected(r, &p->opts))
             continue;
-        psum_region_walk rw = {.region = r};
+        psum_region_walk rw = {.region = r, .ask_end = psum_residency_span(p, mapped, i)};
         size_t known_files = out->file_count;
         err = psum_table_add_file(out, r, &rw.file);
         if (err) {
@@ -164,6 +165,7 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
             out->page_count = first_page;
             w.old_cursor = old_cursor;
             w.mapped_cursor = mapped_cursor;
+            p->resident_count = 0; /* the mappings changed: residency is asked again */
             continue;
         }
         if (err) {

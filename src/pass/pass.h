@@ -132,7 +132,7 @@ typedef struct psum_pass {
     bool *resident;         /* resident_cap flags: residency of the pages from resident_base */
     size_t resident_cap;    /* PSUM_RESIDENCY_PAGES */
     uintptr_t resident_base;
-    size_t resident_count;  /* flags valid in resident[]; 0 at the start of each region */
+    size_t resident_count;  /* flags valid in resident[]; 0 at the start of each pass */
     const bool *slice_resident; /* the current slice's flags, inside resident[] */
     size_t slice_pages;
     psum_findings changes;      /* of the region being hashed */

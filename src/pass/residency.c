@@ -28,9 +28,35 @@ static int ask(psum_pass *p, uintptr_t base, size_t n)
 }
 
 /*
+ * Between two selected regions at most this far apart (a library's data and
+ * the next one's headers lie between their code), residency is asked in one
+ * question: a watch asks for every region of every process every pass, and
+ * a system call costs more than the entries of the pages between.
+ */
+#define SPAN_GAP_PAGES 64
+
+uintptr_t psum_residency_span(const psum_pass *p, const psum_os_region_list *mapped, size_t i)
+{
+    const psum_os_region *r = &mapped->items[i];
+    uintptr_t end = r->end;
+    if (!p->shared)
+        return end; /* a checker of its own: a region at a time, as it always was */
+    for (size_t k = i + 1; k < mapped->count; k++) {
+        const psum_os_region *next = &mapped->items[k];
+        if (!psum_region_selected(next, &p->opts))
+            continue;
+        if (next->start < end || (next->start - end) / PROCSUM_PAGE_SIZE > SPAN_GAP_PAGES ||
+            (next->end - r->start) / PROCSUM_PAGE_SIZE > PSUM_RESIDENCY_PAGES)
+            break;
+        end = next->end;
+    }
+    return end;
+}
+
+/*
  * Points p->slice_resident at the flags telling which of the n pages from
  * base to read: all of them, or those in memory. Residency is asked once
- * for the rest of the region (it ends at `end`), up to PSUM_RESIDENCY_PAGES
+ * for the rest of the region (it ends at `end`, or further: psum_residency_span), up to PSUM_RESIDENCY_PAGES
  * pages: one system call per region rather than per slice. A page that
  * leaves memory while the region is read is read all the same (and mapped
  * back in): the region takes milliseconds, unless a CPU budget stretches

@@ -136,7 +136,6 @@ int psum_slices_take_region(psum_walk *w, psum_region_walk *rw, uint8_t *region_
     psum_region_hasher h;
     psum_region_hasher_init_keyed(&h, p->algo, psum_pass_key(p));
     bool streaming = true; /* every page so far was read, in order, through h */
-    p->resident_count = 0;
     size_t total = (r->end - r->start) / PROCSUM_PAGE_SIZE;
     for (size_t done = 0; done < total;) {
         /*
@@ -151,7 +150,7 @@ int psum_slices_take_region(psum_walk *w, psum_region_walk *rw, uint8_t *region_
             return err;
         size_t n = total - done < p->slice_pages ? total - done : p->slice_pages;
         uintptr_t base = r->start + done * PROCSUM_PAGE_SIZE;
-        size_t resident = psum_residency_mark(p, base, n, r->end);
+        size_t resident = psum_residency_mark(p, base, n, rw->ask_end);
         err = p->hook && done > 0 && resident > 0 ? p->hook(p->hook_ctx) : 0;
         if (err)
             return err;

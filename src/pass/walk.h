@@ -40,6 +40,7 @@ typedef struct psum_region_walk {
     size_t unsettled; /* pages without a settled baseline */
     size_t repaired;  /* pages written back from their file */
     int slice_listed; /* the region still mapped as listed after the current slice's read: 1, -1, 0 not asked yet */
+    uintptr_t ask_end; /* residency may be asked up to here (psum_residency_span) */
 } psum_region_walk;
 
 /* pass.c: the key to digest with, NULL unless opts.keyed_digests. */
@@ -87,6 +88,13 @@ void psum_pages_carry_below(psum_walk *w, uintptr_t addr, bool all);
 
 /* residency.c: points p->slice_resident at the flags of the n pages from base; returns how many to read. */
 size_t psum_residency_mark(psum_pass *p, uintptr_t base, size_t n, uintptr_t end);
+/*
+ * residency.c: how far residency may be asked from mapped->items[i]: its
+ * end, or with a digest cache the end of the selected regions that follow
+ * it closely, so that one question answers for a library's code and the
+ * next ones'.
+ */
+uintptr_t psum_residency_span(const psum_pass *p, const psum_os_region_list *mapped, size_t i);
 
 /* slices.c: hashes one region slice by slice. */
 int psum_slices_take_region(psum_walk *w, psum_region_walk *rw, uint8_t *region_digest, bool *complete);

@@ -305,6 +305,7 @@ int psum_cmd_watch(const psum_cli *c, psum_writer *w)
     int rc = psum_procs_select(c, &pids);
     if (rc)
         return rc;
+    psum_watch_allow_descriptors();
     int err = psum_watch_catch_stops(); /* before any checker's thread exists */
     if (err) {
         fprintf(stderr, "procsum: cannot wait for a stop request: %s\n", strerror(err));

@@ -10,11 +10,22 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
 static int stops_fd = -1;
+
+void psum_watch_allow_descriptors(void)
+{
+    /* poll(), never select(): descriptors past FD_SETSIZE are fine. Left as it is if that fails. */
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+        r.rlim_cur = r.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &r);
+    }
+}
 
 void psum_watch_lock_init(psum_watch_lock *l)
 {

@@ -35,6 +35,12 @@ int psum_watch_catch_stops(void);
 /* Undoes psum_watch_catch_stops. */
 void psum_watch_release_stops(void);
 /*
+ * Raises the limit of open descriptors to the most allowed: a watched
+ * process keeps a few of its /proc files open (Linux: stat, maps, pagemap),
+ * and --all watches every process. Nothing where there is no such limit.
+ */
+void psum_watch_allow_descriptors(void);
+/*
  * Waits one period, handing each process event of `events` (NULL: none)
  * to on(ctx, ...), and PSUM_PROCEVENT_LOST when they cannot be read; true
  * when the user asked to stop.

@@ -43,7 +43,17 @@ static int read_via_mem_file(psum_os_target *t, uintptr_t addr, void *buf, size_
     return 0;
 }
 
+static int read_pages(psum_os_target *t, uintptr_t addr, void *buf, size_t len);
+
 int psum_os_read(psum_os_target *t, uintptr_t addr, void *buf, size_t len)
+{
+    int err = read_pages(t, addr, buf, len);
+    if (err == PROCSUM_EFAULT)
+        t->list_stale = true; /* not mapped as listed: the next listing asks the kernel (regions.c) */
+    return err;
+}
+
+static int read_pages(psum_os_target *t, uintptr_t addr, void *buf, size_t len)
 {
     if (len == 0)
         return 0;

@@ -67,7 +67,7 @@ typedef struct range {
 } range;
 
 struct psum_linux_procmap {
-    int fd; /* /proc/PID/maps while a listing runs */
+    int fd; /* /proc/PID/maps: while a listing runs, and from listing to listing for another process */
     bool unsupported;
     range *ranges; /* what the last listing held, merged, ascending */
     size_t count, cap;
@@ -82,6 +82,14 @@ bool psum_linux_procmap_may_work(const psum_linux_procmap *pm)
     return !pm || !pm->unsupported;
 }
 
+void psum_linux_procmap_forget(psum_linux_procmap *pm)
+{
+    if (pm && pm->fd >= 0) {
+        close(pm->fd);
+        pm->fd = -1;
+    }
+}
+
 void psum_linux_procmap_abandon(psum_linux_procmap *pm)
 {
     if (!pm)
@@ -93,15 +101,21 @@ void psum_linux_procmap_abandon(psum_linux_procmap *pm)
 
 void psum_linux_procmap_free(psum_linux_procmap *pm)
 {
+    if (!pm)
+        return;
+    psum_linux_procmap_forget(pm);
     psum_linux_procmap_abandon(pm);
     free(pm);
 }
 
 /*
- * Opened for each listing, as the text is read for each: "self" then is
- * the caller, also in a child after fork, and a process that may open no
- * more files fails to list (and says so) rather than going on from a
- * descriptor opened long ago.
+ * The calling process's maps are opened for each listing, as the text is
+ * read for each: "self" then is the caller, also in a child after fork. Another
+ * process's stay open from listing to listing (a watch lists every process
+ * every pass): the descriptor answers for the address space it was opened
+ * on, so once that is gone (an exec, an exit) the queries fail with ESRCH,
+ * and it is opened again once to tell which (refresh's new program forgets
+ * it first anyway).
  */
 static int open_maps(const psum_os_target *t)
 {
@@ -293,20 +307,35 @@ int psum_linux_procmap_list(psum_os_target *t, psum_linux_procmap **state, psum_
     psum_linux_procmap *pm = *state;
     if (pm->unsupported)
         return PROCSUM_ENOSYS;
-    int fd = open_maps(t);
-    if (fd < 0)
-        return fd;
-    pm->fd = fd;
+    bool keep = t->pid != 0;
+    bool opened_now = pm->fd < 0;
+    if (opened_now) {
+        int fd = open_maps(t);
+        if (fd < 0)
+            return fd;
+        pm->fd = fd;
+    }
     int err = 0;
     /* A walk that meets a change in the middle starts over; a few times at most, then the text decides. */
     for (int attempt = 0; attempt < 4; attempt++) {
         psum_os_region_list_clear(list);
         err = walk(pm, t->pid, list);
+        if (err == PROCSUM_ESRCH && !opened_now) {
+            /* The address space the kept descriptor was opened on is gone: ask the process's current one. */
+            psum_linux_procmap_forget(pm);
+            int fd = open_maps(t);
+            if (fd < 0)
+                return fd;
+            pm->fd = fd;
+            opened_now = true;
+            attempt--;
+            continue;
+        }
         if (err != PROCSUM_EAGAIN)
             break;
     }
-    close(fd);
-    pm->fd = -1;
+    if (!keep || err)
+        psum_linux_procmap_forget(pm);
     if (err == PROCSUM_ENOSYS && list->count == 0)
         pm->unsupported = true; /* an older kernel: not asked again */
     if (err) {

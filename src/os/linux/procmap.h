@@ -41,6 +41,8 @@ bool psum_linux_procmap_may_work(const psum_linux_procmap *state);
  * a listing in a forked child allocates nothing.
  */
 int psum_linux_procmap_new(psum_linux_procmap **out);
+/* Closes the descriptor kept for another process (its address space was replaced); state may be NULL. */
+void psum_linux_procmap_forget(psum_linux_procmap *state);
 void psum_linux_procmap_free(psum_linux_procmap *state);
 /* Unmaps the state's tables and keeps the state (os.h: psum_os_target_abandon). */
 void psum_linux_procmap_abandon(psum_linux_procmap *state);

@@ -2,7 +2,9 @@
  * The mappings of a Linux process: through PROCMAP_QUERY where the kernel
  * has it (procmap.c: executable mappings and what overlaps the last
  * listing), else from the text of /proc/PID/maps, parsed once per change
- * of the text; the main executable found by the entry point.
+ * of the text; the main executable found by the entry point. Another
+ * process's list stands with no listing at all while its stat line says
+ * its memory did not move (list_stands below).
  */
 #include <elf.h>
 #include <errno.h>
@@ -60,20 +62,28 @@ static int read_proc_file(psum_os_target *t, const char *leaf, size_t *len)
     return 0;
 }
 
-/* The program's entry point, from the auxiliary vector (its first entries: AT_ENTRY comes early). */
-static uintptr_t entry_point(const psum_os_target *t)
+/* The program's entry point, from the auxiliary vector: read once per program (psum_os_target_refresh tells which). */
+static uintptr_t entry_point(psum_os_target *t)
 {
     if (t->pid == 0)
         return (uintptr_t)getauxval(AT_ENTRY); /* our own: no file to read */
+    if (t->program_known && t->entry_known && t->entry_program == t->program_id)
+        return t->entry;
     char auxv[2048];
+    uintptr_t entry = 0;
     ssize_t len = psum_linux_target_read_small(t, "auxv", auxv, sizeof(auxv));
     for (size_t i = 0; len > 0 && i + sizeof(Elf64_auxv_t) <= (size_t)len; i += sizeof(Elf64_auxv_t)) {
         Elf64_auxv_t a;
         memcpy(&a, auxv + i, sizeof(a));
-        if (a.a_type == AT_ENTRY)
-            return (uintptr_t)a.a_un.a_val;
+        if (a.a_type == AT_ENTRY) {
+            entry = (uintptr_t)a.a_un.a_val;
+            break;
+        }
     }
-    return 0;
+    t->entry_known = t->program_known && entry != 0;
+    t->entry_program = t->program_id;
+    t->entry = entry;
+    return entry;
 }
 
 /*
@@ -151,7 +161,7 @@ static int settle_deleted(psum_os_region_list *list, size_t i)
 }
 
 /* What neither way of listing says outright: which files are really deleted, and which is the main executable. */
-static int finish(const psum_os_target *t, psum_os_region_list *list)
+static int finish(psum_os_target *t, psum_os_region_list *list)
 {
     uintptr_t entry = entry_point(t);
     uint64_t entry_dev = 0, entry_ino = 0;
@@ -206,7 +216,58 @@ static int list_from_text(psum_os_target *t, psum_os_region_list *list)
     return 0;
 }
 
+/*
+ * Another process's mappings change only through its own calls (mmap,
+ * munmap, mprotect, mremap), and code it maps comes into use only through
+ * page faults: its stat line's size, resident pages and fault counts, read
+ * at every refresh, move with all of those that matter. While they stand
+ * where they stood at the last listing, so does the list, and a watch of
+ * an idle process costs no listing. Not trusted further than that: a read
+ * that found a page unmapped, or a question about one mapping (a change
+ * being confirmed), makes the next listing ask the kernel, and so does
+ * every KEEP_LISTS-th one whatever the counts say.
+ */
+#define KEEP_LISTS 8
+
+static bool list_stands(psum_os_target *t, const psum_os_region_list *list)
+{
+    bool fresh = t->memory_fresh;
+    t->memory_fresh = false;
+    if (t->pid == 0 || !fresh || t->list_stale || !t->listed_known || t->listed_list != list ||
+        t->listed_count != list->count || memcmp(t->listed_memory, t->memory, sizeof(t->memory)) != 0 ||
+        t->lists_kept + 1 >= KEEP_LISTS)
+        return false;
+    t->lists_kept++;
+    return true;
+}
+
+/* After a listing from the kernel: the counts it goes with, if the refresh just read them. */
+static void note_listed(psum_os_target *t, const psum_os_region_list *list, bool fresh)
+{
+    t->listed_known = fresh && t->pid != 0;
+    memcpy(t->listed_memory, t->memory, sizeof(t->memory));
+    t->listed_list = list;
+    t->listed_count = list->count;
+    t->lists_kept = 0;
+    t->list_stale = false;
+}
+
+static int list_from_kernel(psum_os_target *t, psum_os_region_list *list);
+
 int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
+{
+    bool fresh = t->memory_fresh;
+    if (list_stands(t, list))
+        return 0;
+    int err = list_from_kernel(t, list);
+    if (err)
+        t->listed_known = false;
+    else
+        note_listed(t, list, fresh);
+    return err;
+}
+
+static int list_from_kernel(psum_os_target *t, psum_os_region_list *list)
 {
     /* Once a pass: library code is read in place only while the fault guard's handler is in place. */
     if (t->pid == 0)
@@ -234,6 +295,7 @@ int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
 
 int psum_os_region_at(psum_os_target *t, uintptr_t addr, psum_os_region *out)
 {
+    t->list_stale = true; /* asked because a page read other than expected: the next listing asks the kernel */
     size_t len;
     int err = read_proc_file(t, "maps", &len);
     if (err)

@@ -2,8 +2,11 @@
  * The Linux target: the process a target refers to and the /proc files of
  * it that stay open. Another process is known by its start time (a pid
  * reused by a new process is not the same target) and by the program it
- * runs: exec replaces the executable or at least the auxiliary vector (new
- * stack, new random bytes), so a change of either is a new program.
+ * runs: exec gives the process a new address space, laid out afresh, so a
+ * change of the layout /proc/PID/stat shows is a new program (or, where
+ * that is hidden, a change of the executable or the auxiliary vector). A
+ * watch reads that line for every process every pass: its descriptor stays
+ * open, and one read is the whole refresh.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -76,7 +79,7 @@ int psum_linux_target_pagemap(psum_os_target *t)
     return t->pagemap_fd;
 }
 
-ssize_t psum_linux_target_read_small(const psum_os_target *t, const char *leaf, char *buf, size_t cap)
+int psum_linux_target_open_proc(const psum_os_target *t, const char *leaf)
 {
     char path[64];
     psum_linux_target_proc_path(path, sizeof(path), t, leaf);
@@ -84,8 +87,14 @@ ssize_t psum_linux_target_read_small(const psum_os_target *t, const char *leaf, 
     do
         fd = open(path, O_RDONLY | O_CLOEXEC);
     while (fd < 0 && errno == EINTR);
+    return fd < 0 ? psum_linux_proc_error(t->pid) : fd;
+}
+
+ssize_t psum_linux_target_read_small(const psum_os_target *t, const char *leaf, char *buf, size_t cap)
+{
+    int fd = psum_linux_target_open_proc(t, leaf);
     if (fd < 0)
-        return psum_linux_proc_error(t->pid);
+        return fd;
     size_t used = 0;
     while (used + 1 < cap) {
         ssize_t n = read(fd, buf + used, cap - 1 - used);
@@ -106,59 +115,139 @@ ssize_t psum_linux_target_read_small(const psum_os_target *t, const char *leaf, 
 }
 
 /*
- * From /proc/PID/stat: the state letter and the start time (field 22, in
- * clock ticks since boot). The command name (field 2) may hold spaces and
- * parentheses, so the fields are counted from its last ')'.
+ * /proc/PID/stat through a descriptor kept open from pass to pass: a read
+ * from its start has the kernel write the line afresh. The file follows the
+ * process id, not an address space, so it stays right across an exec and
+ * fails once the process is gone. The line is a few hundred bytes: one read
+ * takes it whole.
  */
-static int read_stat(const psum_os_target *t, char *state, uint64_t *start_time)
+static ssize_t read_stat_line(psum_os_target *t, char *buf, size_t cap)
 {
-    char buf[1024];
-    ssize_t n = psum_linux_target_read_small(t, "stat", buf, sizeof(buf));
+    if (t->stat_fd < 0) {
+        int fd = psum_linux_target_open_proc(t, "stat");
+        if (fd < 0)
+            return fd;
+        t->stat_fd = fd;
+    }
+    ssize_t n;
+    do
+        n = pread(t->stat_fd, buf, cap - 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return psum_linux_proc_error(t->pid);
+    buf[n] = '\0';
+    return n;
+}
+
+/* The fields of /proc/PID/stat a refresh uses, numbered as proc(5) numbers them. */
+enum { STAT_MINFLT = 10, STAT_MAJFLT = 12, STAT_START_TIME = 22, STAT_VSIZE = 23, STAT_RSS = 24, STAT_START_CODE = 26,
+       STAT_START_STACK = 28, STAT_START_DATA = 45, STAT_ENV_END = 51 };
+#define LAYOUT_FIELDS 10
+
+typedef struct stat_facts {
+    char state;
+    uint64_t start_time;
+    /* startcode, endcode, startstack, start_data to env_end: where exec put the program, its stack, its arguments. */
+    uint64_t layout[LAYOUT_FIELDS];
+    size_t layout_count;
+    /* minflt, majflt, vsize, rss: what the process's mappings and page faults add up to. */
+    uint64_t memory[4];
+    size_t memory_count;
+} stat_facts;
+
+static bool memory_field(int field)
+{
+    return field == STAT_MINFLT || field == STAT_MAJFLT || field == STAT_VSIZE || field == STAT_RSS;
+}
+
+static bool layout_field(int field)
+{
+    return (field >= STAT_START_CODE && field <= STAT_START_STACK) ||
+           (field >= STAT_START_DATA && field <= STAT_ENV_END);
+}
+
+/*
+ * From /proc/PID/stat: the state letter, the start time (in clock ticks
+ * since boot) and the address space's layout. The command name (field 2)
+ * may hold spaces and parentheses, so the fields are counted from its last
+ * ')'. The kernel shows the layout as zeros to a reader it does not let see
+ * it, and a kernel older than 3.5 does not show all of it.
+ */
+static int read_stat(psum_os_target *t, stat_facts *out)
+{
+    char buf[2048];
+    ssize_t n = read_stat_line(t, buf, sizeof(buf));
     if (n < 0)
         return (int)n;
     const char *p = strrchr(buf, ')');
     if (!p || p[1] != ' ')
         return PROCSUM_EBADMSG;
     p += 2;
-    *state = *p;
-    /* Field 3 is the state; 22 is the start time. */
-    for (int field = 3; field < 22; field++) {
+    *out = (stat_facts){.state = *p};
+    bool have_start = false;
+    for (int field = 3; field <= STAT_ENV_END && p; field++) {
+        if (field == STAT_START_TIME || layout_field(field) || memory_field(field)) {
+            char *end;
+            uint64_t v = strtoull(p, &end, 10);
+            if (end == p)
+                return PROCSUM_EBADMSG;
+            if (field == STAT_START_TIME)
+                have_start = true;
+            if (field == STAT_START_TIME)
+                out->start_time = v;
+            else if (memory_field(field))
+                out->memory[out->memory_count++] = v;
+            else
+                out->layout[out->layout_count++] = v;
+        }
         p = strchr(p, ' ');
-        if (!p)
-            return PROCSUM_EBADMSG;
-        p++;
+        p = p ? p + 1 : NULL;
     }
-    char *end;
-    *start_time = strtoull(p, &end, 10);
-    return end == p ? PROCSUM_EBADMSG : 0;
+    return have_start ? 0 : PROCSUM_EBADMSG;
 }
 
-/* FNV-1a over the executable's identity and the auxiliary vector: changes with every exec. */
-static int program_id(const psum_os_target *t, uint64_t *out)
+/* FNV-1a over len bytes, continued from h. */
+#define FNV_START 1469598103934665603ull
+static uint64_t fnv(uint64_t h, const void *data, size_t len)
 {
+    const unsigned char *b = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= b[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/*
+ * What identifies the program, and changes with every exec: exec gives the
+ * process a new address space, placed afresh (and with address space
+ * randomization, elsewhere every time), so the layout the stat line shows
+ * (code, stack, data, arguments, environment) tells, at no cost beyond the
+ * refresh's one read. Where the kernel hides the layout, the executable's
+ * identity and the auxiliary vector (new stack, new random bytes) tell.
+ */
+static int program_id(const psum_os_target *t, const stat_facts *st, uint64_t *out)
+{
+    uint64_t seen = 0;
+    for (size_t i = 0; i < st->layout_count; i++)
+        seen |= st->layout[i];
+    if (st->layout_count == LAYOUT_FIELDS && seen != 0) {
+        *out = fnv(FNV_START, st->layout, sizeof(st->layout));
+        return 0;
+    }
     char path[64];
-    struct stat st;
+    struct stat sb;
     psum_linux_target_proc_path(path, sizeof(path), t, "exe");
-    if (stat(path, &st) != 0)
+    if (stat(path, &sb) != 0)
         return psum_linux_proc_error(t->pid);
     char auxv[1024];
     ssize_t n = psum_linux_target_read_small(t, "auxv", auxv, sizeof(auxv));
     if (n < 0)
         return (int)n;
-    uint64_t h = 1469598103934665603ull;
-    uint64_t ids[2] = {(uint64_t)st.st_dev, (uint64_t)st.st_ino};
-    const unsigned char *parts[2] = {(const unsigned char *)ids, (const unsigned char *)auxv};
-    size_t lens[2] = {sizeof(ids), (size_t)n};
-    for (int k = 0; k < 2; k++) {
-        for (size_t i = 0; i < lens[k]; i++) {
-            h ^= parts[k][i];
-            h *= 1099511628211ull;
-        }
-    }
-    *out = h;
+    uint64_t ids[2] = {(uint64_t)sb.st_dev, (uint64_t)sb.st_ino};
+    *out = fnv(fnv(FNV_START, ids, sizeof(ids)), auxv, (size_t)n);
     return 0;
 }
-
 /*
  * After an exec: /proc/PID/pagemap and /proc/PID/mem opened before it stay
  * bound to the address space the process left (its pages all read as not
@@ -172,6 +261,9 @@ static void forget_address_space(psum_os_target *t)
     if (t->mem_fd >= 0 && t->mem_fd_owner == getpid())
         close(t->mem_fd);
     t->mem_fd = -1;
+    t->entry_known = false;
+    t->listed_known = false;
+    psum_linux_procmap_forget(t->procmap);
 }
 
 int psum_os_target_refresh(psum_os_target *t, bool *new_program)
@@ -179,18 +271,17 @@ int psum_os_target_refresh(psum_os_target *t, bool *new_program)
     *new_program = false;
     if (t->pid == 0)
         return 0;
-    char state;
-    uint64_t start;
-    int err = read_stat(t, &state, &start);
+    stat_facts st;
+    int err = read_stat(t, &st);
     if (err)
         return err;
     /* A zombie has no memory left to check; another start time is another process under the same id. */
-    if (state == 'Z' || state == 'X' || (t->start_time_known && start != t->start_time))
+    if (st.state == 'Z' || st.state == 'X' || (t->start_time_known && st.start_time != t->start_time))
         return PROCSUM_ESRCH;
-    t->start_time = start;
+    t->start_time = st.start_time;
     t->start_time_known = true;
-    uint64_t id;
-    err = program_id(t, &id);
+    uint64_t id = 0;
+    err = program_id(t, &st, &id);
     if (err == PROCSUM_ENOENT)
         return PROCSUM_ESRCH; /* the executable link goes when the process exits */
     if (err)
@@ -198,6 +289,8 @@ int psum_os_target_refresh(psum_os_target *t, bool *new_program)
     *new_program = t->program_known && id != t->program_id;
     t->program_known = true;
     t->program_id = id;
+    t->memory_fresh = st.memory_count == 4;
+    memcpy(t->memory, st.memory, sizeof(t->memory));
     if (*new_program)
         forget_address_space(t);
     return 0;
@@ -214,6 +307,7 @@ int psum_os_target_open(long pid, psum_os_target **out)
     t->pid = pid;
     t->mem_fd = -1;
     t->pagemap_fd = -1;
+    t->stat_fd = -1;
     t->vm_readv_ok = true;
     if (pid != 0) {
         char path[64];
@@ -252,6 +346,10 @@ void psum_os_target_abandon(psum_os_target *t)
     if (t->pagemap_fd >= 0 && pagemap_ours(t))
         close(t->pagemap_fd);
     t->pagemap_fd = -1;
+    if (t->stat_fd >= 0)
+        close(t->stat_fd);
+    t->stat_fd = -1;
+    psum_linux_procmap_forget(t->procmap);
     psum_os_table_free((void **)&t->last_maps, &t->last_maps_cap, 1);
     psum_os_table_free((void **)&t->text, &t->text_cap, 1);
     t->last_maps_len = 0;
@@ -267,6 +365,8 @@ void psum_os_target_close(psum_os_target *t)
         close(t->mem_fd);
     if (t->pagemap_fd >= 0 && t->pagemap_owner == getpid())
         close(t->pagemap_fd);
+    if (t->stat_fd >= 0)
+        close(t->stat_fd);
     psum_os_table_free((void **)&t->last_maps, &t->last_maps_cap, 1);
     psum_os_table_free((void **)&t->text, &t->text_cap, 1);
     psum_linux_procmap_free(t->procmap);

@@ -35,6 +35,25 @@ struct psum_os_target {
     bool start_time_known;
     bool program_known;
     uint64_t program_id;
+    int stat_fd;        /* /proc/PID/stat of another process, kept open: read again from its start each pass */
+    /*
+     * Another process's memory as its stat line showed it at the last
+     * refresh (size, resident pages, faults; memory_fresh until a listing
+     * uses it), and at the listing the list holds (regions.c): while they
+     * agree, the list stands.
+     */
+    uint64_t memory[4];
+    bool memory_fresh;
+    bool listed_known;
+    uint64_t listed_memory[4];
+    const psum_os_region_list *listed_list;
+    size_t listed_count;
+    unsigned lists_kept; /* listings answered by the list standing, since the last one asked */
+    bool list_stale;     /* a read or a question found the mappings other than listed: ask next time */
+    /* The entry point the auxiliary vector gave for program_id: asked once per program, not per listing. */
+    bool entry_known;
+    uint64_t entry_program;
+    uintptr_t entry;
     /* Listing through PROCMAP_QUERY (procmap.c); NULL until first used. */
     psum_linux_procmap *procmap;
     bool maps_text_only; /* list from the maps text (tests, and kernels without the ioctl) */
@@ -52,5 +71,7 @@ void psum_linux_target_proc_path(char *buf, size_t size, const psum_os_target *t
 ssize_t psum_linux_target_read_small(const psum_os_target *t, const char *leaf, char *buf, size_t cap);
 /* The target's pagemap, opened once and kept (reopened by a forked child); -1 if it cannot be opened. */
 int psum_linux_target_pagemap(psum_os_target *t);
+/* Opens /proc/PID/leaf of t read-only (retried on EINTR); the descriptor or a negative code. */
+int psum_linux_target_open_proc(const psum_os_target *t, const char *leaf);
 
 #endif
