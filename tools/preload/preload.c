@@ -11,6 +11,14 @@
  * delay and only then dlopens libprocsum and calls procsum_start through
  * dlsym. A process that ends sooner never loads libprocsum.
  *
+ * The thread sleeps on the CPU it was started on: it is pinned there
+ * until its delay is over. A thread the scheduler may place anywhere
+ * starts on the other CPU when that one is idle, and a process that ends
+ * within the delay then pays for a wake-up across CPUs at its start and
+ * another one at its end, when exit or exec must kill the thread. When the
+ * delay is over it takes back the CPUs its creator was allowed, before any
+ * of procsum's work.
+ *
  * fork: the sleeping thread does not survive fork, so a child forked
  * before the delay is over starts its own (its delay counts from the
  * fork); once the checker runs, follow_fork gives each child a checker.
@@ -49,6 +57,7 @@
 #include <unistd.h>
 
 #include "oneline.h"
+#include "os/linux/cpu_pin.h"
 #include "preload.h"
 #include "skip.h"
 #include "wire.h"
@@ -77,6 +86,8 @@ enum { PHASE_IDLE, PHASE_WAITING, PHASE_LOADING, PHASE_STARTED };
 static _Atomic int phase;
 static pthread_mutex_t loading = PTHREAD_MUTEX_INITIALIZER; /* held across dlopen */
 static bool fork_holds_loading;                             /* set by the prepare handler */
+static cpu_set_t creator_cpus; /* what the waiter's creator was allowed; the waiter takes it back */
+static bool pinned;             /* whether the waiter was started pinned */
 static char exe[PATH_MAX];
 static procsum_checker *checker;
 
@@ -180,6 +191,8 @@ static void *waiter(void *arg)
     (void)arg;
     char why[WHY_MAX];
     sleep_ms(cfg.lazy_ms);
+    if (pinned)
+        psum_linux_cpu_unpin(&creator_cpus);
     /*
      * From here on everything is procsum's work (loading libprocsum, the
      * first pass): at the lowest priority, so that it takes from the
@@ -257,7 +270,10 @@ static int start_waiter(void)
         (void)pthread_attr_setstacksize(&attr, THREAD_STACK);
         pthread_t t;
         atomic_store(&phase, PHASE_WAITING);
+        pinned = psum_linux_cpu_pin(&creator_cpus); /* the waiter inherits the pin (cpu_pin.c) */
         err = pthread_create(&t, &attr, waiter, NULL);
+        if (pinned)
+            psum_linux_cpu_unpin(&creator_cpus);
         if (err)
             atomic_store(&phase, PHASE_IDLE);
         pthread_attr_destroy(&attr);

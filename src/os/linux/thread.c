@@ -10,18 +10,25 @@
 #include <unistd.h>
 
 #include "../os.h"
+#include "cpu_pin.h"
 #include "fault_guard.h"
 
 struct psum_os_thread {
     pthread_t handle;
     void (*fn)(void *);
     void *arg;
+    bool pinned;      /* started pinned to its creator's CPU (cpu_pin.c) */
+    cpu_set_t allowed; /* its creator's mask, taken back by psum_os_thread_unpin */
 };
 
+
+/* The thread's own handle, for psum_os_thread_unpin (the caller's copy of it may not be written yet). */
+static _Thread_local psum_os_thread *self;
 
 static void *thread_trampoline(void *p)
 {
     psum_os_thread *t = p;
+    self = t;
     psum_linux_fault_guard_own_thread();
     t->fn(t->arg);
     return NULL;
@@ -63,7 +70,11 @@ int psum_os_thread_run(psum_os_thread *t, void (*fn)(void *), void *arg)
     int rc = pthread_attr_init(&attr);
     if (rc == 0) {
         (void)pthread_attr_setstacksize(&attr, (size_t)512 << 10);
+        bool pinned = psum_linux_cpu_pin(&t->allowed);
+        t->pinned = pinned; /* the new thread may clear it at once */
         rc = pthread_create(&t->handle, &attr, thread_trampoline, t);
+        if (pinned)
+            psum_linux_cpu_unpin(&t->allowed);
         pthread_attr_destroy(&attr);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -91,6 +102,14 @@ void psum_os_thread_lower_priority(void)
     /* On Linux a nice value applies to one thread when given its thread id. */
     pid_t tid = (pid_t)syscall(SYS_gettid);
     (void)setpriority(PRIO_PROCESS, (id_t)tid, 19);
+}
+
+void psum_os_thread_unpin(void)
+{
+    if (self && self->pinned) {
+        psum_linux_cpu_unpin(&self->allowed);
+        self->pinned = false;
+    }
 }
 
 static uint64_t clock_ns(clockid_t id)
