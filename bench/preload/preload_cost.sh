@@ -10,7 +10,9 @@
 # processes first, which would be measured instead of the loop.
 # Each case runs ROUNDS times, the cases taking turns; medians of wall time are
 # compared, and of CPU time (user + system, the script's and its processes').
-# usage: bash bench/preload/preload_cost.sh BUILD_DIR [ROUNDS] [N]
+# OTHER_BUILD (say, a build of an older commit): its libprocsum-preload.so is
+# one case more, in the same rounds, so that two versions are compared at one load.
+# usage: bash bench/preload/preload_cost.sh BUILD_DIR [ROUNDS] [N] [OTHER_BUILD]
 set -eu
 build=$(cd "$1" && pwd)
 rounds=${2:-7}
@@ -19,6 +21,11 @@ preload="$build/tools/preload/libprocsum-preload.so"
 empty="$build/bench/libpsum_bench_empty.so"
 floor="$build/bench/libpsum_bench_floor.so"
 [ -f "$preload" ] && [ -f "$empty" ] && [ -f "$floor" ] || { echo "build $build first (ninja)" >&2; exit 2; }
+other=
+if [ -n "${4:-}" ]; then
+    other="$(cd "$4" && pwd)/tools/preload/libprocsum-preload.so"
+    [ -f "$other" ] || { echo "no $other" >&2; exit 2; }
+fi
 python=$(python3 -c 'import sys; print(sys.executable)')
 out=$(mktemp -d)
 trap 'rm -rf -- "$out"' EXIT
@@ -56,13 +63,15 @@ for r in $(seq "$rounds"); do
     run empty "$empty" bash -c "$loop"
     run floor "$floor" bash -c "$loop"
     run preload "$preload" bash -c "$loop"
+    [ -z "$other" ] || run other "$other" bash -c "$loop"
     run py_none "" "$python" -c "$py"
     run py_floor "$floor" "$python" -c "$py"
     run py_preload "$preload" "$python" -c "$py"
+    [ -z "$other" ] || run py_other "$other" "$python" -c "$py"
 done
 echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'bash, %d x /bin/true, median of %d, wall s (CPU s):\n' "$n" "$rounds"
-for c in none empty floor preload; do
+for c in none empty floor preload ${other:+other}; do
     printf '  %-8s %7.3f (%.3f)\n' "$c" "$(median $c 1)" "$(median $c 2)"
 done
 printf '  preload/empty %s (target <= 1.05), CPU %s   floor/empty %s, CPU %s   preload/floor %s, CPU %s\n' \
@@ -70,12 +79,18 @@ printf '  preload/empty %s (target <= 1.05), CPU %s   floor/empty %s, CPU %s   p
     "$(ratio "$(median floor 1)" "$(median empty 1)")" "$(ratio "$(median floor 2)" "$(median empty 2)")" \
     "$(ratio "$(median preload 1)" "$(median floor 1)")" "$(ratio "$(median preload 2)" "$(median floor 2)")"
 printf '%s CPU loop, median of %d, wall s (CPU s):\n' "$python" "$rounds"
-for c in py_none py_floor py_preload; do
+for c in py_none py_floor py_preload ${other:+py_other}; do
     printf '  %-10s %7.3f (%.3f)\n' "$c" "$(median $c 1)" "$(median $c 2)"
 done
 printf '  preload/none %s (target <= 1.03), CPU %s   floor/none %s   CPU of the other threads with the preload (ms): %s\n' \
     "$(ratio "$(median py_preload 1)" "$(median py_none 1)")" "$(ratio "$(median py_preload 2)" "$(median py_none 2)")" \
     "$(ratio "$(median py_floor 1)" "$(median py_none 1)")" "$(sort -g "$out/py_preload.out" | tr '\n' ' ')"
+if [ -n "$other" ]; then
+    echo "other: $other"
+    printf '  bash: other/empty %s, CPU %s   python3: other/none %s, CPU %s\n' \
+        "$(ratio "$(median other 1)" "$(median empty 1)")" "$(ratio "$(median other 2)" "$(median empty 2)")" \
+        "$(ratio "$(median py_other 1)" "$(median py_none 1)")" "$(ratio "$(median py_other 2)" "$(median py_none 2)")"
+fi
 if [ -s "$PROCSUM_JSON_FILE" ]; then
     echo "reports written during the runs (none expected):"
     head -5 "$PROCSUM_JSON_FILE"
