@@ -70,14 +70,21 @@ enum { FORK_WAIT_S = 2, SEND_WAIT_S = 2, THREAD_STACK = 256 * 1024, WHY_MAX = 64
 
 psum_preload_functions psum_preload_lib;
 
-/* The settings, copied out of the environment (the program may change it later). */
+/*
+ * The settings, copied out of the environment (the program may change it
+ * later). Every page of it the constructor writes is a page fault in every
+ * process, most of which end within milliseconds: what is always written
+ * comes first and shares a page with the start of the JSON file's path; a
+ * buffer is written only for a variable that is set.
+ */
 static struct {
     psum_oneline_dest dest;
+    unsigned period_ms, cpu, lazy_ms;
+    const char *library; /* PSUM_PRELOAD_LIBPROCSUM, or library_set */
+    char algo[32];
     char path[PATH_MAX];
     struct sockaddr_un socket; /* sun_path[0] == 0: no socket, lines to dest */
-    char library[PATH_MAX];
-    char algo[32];
-    unsigned period_ms, cpu, lazy_ms;
+    char library_set[PATH_MAX];
     psum_skip_list skip; /* PROCSUM_SKIP_FILES, split once: a forked child's waiter uses it as it is */
 } cfg;
 
@@ -386,16 +393,21 @@ __attribute__((constructor)) static void psum_preload_init(void)
     cfg.lazy_ms = 100;
     const char *lib = getenv("PROCSUM_LIBRARY");
     const char *algo = getenv("PROCSUM_ALGO");
+    const char *skip = getenv("PROCSUM_SKIP_FILES"); /* the list in cfg is empty (zeroed) until parsed */
     if (!setting_number("PROCSUM_PERIOD_MS", 1, 86400000u, &cfg.period_ms, why, sizeof(why)) ||
         !setting_number("PROCSUM_CPU", 1, 100, &cfg.cpu, why, sizeof(why)) ||
         !setting_number("PROCSUM_LAZY_MS", 0, 86400000u, &cfg.lazy_ms, why, sizeof(why)) ||
-        !psum_skip_parse(&cfg.skip, getenv("PROCSUM_SKIP_FILES"), why, sizeof(why))) {
+        (skip && *skip && !psum_skip_parse(&cfg.skip, skip, why, sizeof(why)))) {
         report_not_started(PROCSUM_EINVAL, why);
         return;
     }
-    if (!copy(cfg.library, sizeof(cfg.library), lib && *lib ? lib : PSUM_PRELOAD_LIBPROCSUM)) {
-        report_not_started(PROCSUM_EINVAL, "PROCSUM_LIBRARY: the path is too long");
-        return;
+    cfg.library = PSUM_PRELOAD_LIBPROCSUM;
+    if (lib && *lib) {
+        if (!copy(cfg.library_set, sizeof(cfg.library_set), lib)) {
+            report_not_started(PROCSUM_EINVAL, "PROCSUM_LIBRARY: the path is too long");
+            return;
+        }
+        cfg.library = cfg.library_set;
     }
     if (algo && !copy(cfg.algo, sizeof(cfg.algo), algo)) {
         snprintf(why, sizeof(why), "PROCSUM_ALGO='%.31s...': use blake3, crc64 or xxh3", algo);
