@@ -22,8 +22,12 @@ struct psum_os_thread {
 };
 
 
-/* The thread's own handle, for psum_os_thread_unpin (the caller's copy of it may not be written yet). */
-static _Thread_local psum_os_thread *self;
+/*
+ * The thread's own handle, for psum_os_thread_unpin (the caller's copy of
+ * it may not be written yet). Initial-exec, as the fault guard's: a
+ * forked child's checker thread then takes no allocation to reach it.
+ */
+static __thread psum_os_thread *self __attribute__((tls_model("initial-exec")));
 
 static void *thread_trampoline(void *p)
 {
