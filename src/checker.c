@@ -308,9 +308,6 @@ static void checker_thread(void *arg)
     c->running = true;
     psum_os_monitor_wake_all(c->monitor);
     psum_os_monitor_unlock(c->monitor);
-    /* Up first: at the lowest priority on a busy machine the thread may wait long to run again. */
-    if (c->opts.low_priority)
-        psum_os_thread_lower_priority();
     uint64_t started = psum_os_monotonic_ns();
     uint64_t period = (uint64_t)c->opts.check_period_ms * 1000000u;
     /* lazy_start: the first baseline is taken a while after procsum_start returned. */
@@ -321,13 +318,16 @@ static void checker_thread(void *arg)
      * within the first wait (most processes of a script) then exits with a
      * thread of ordinary priority, which the kernel schedules at once to
      * finish it; a thread at the lowest priority on a busy machine can hold
-     * the process's exit (and its parent's wait) for milliseconds.
+     * the process's exit (and its parent's wait) for milliseconds. The
+     * thread also waits on the CPU that started it (psum_os_thread_unpin).
      */
-    bool lowered = !c->opts.low_priority;
+    bool waited = false;
     for (; wait_for_next_pass(c, started, wait, &req); wait = period) {
-        if (!lowered) {
-            psum_os_thread_lower_priority();
-            lowered = true;
+        if (!waited) {
+            psum_os_thread_unpin();
+            if (c->opts.low_priority)
+                psum_os_thread_lower_priority();
+            waited = true;
         }
         started = psum_os_monotonic_ns();
         /* Code patched on purpose is adopted as it is, not compared with its file. */

@@ -5,12 +5,20 @@
  * (at most 30 s; with argv[2], that many: the reports of the processes
  * before it too) and exits 0, or 1 when none came. Built dynamic and, where
  * the C library allows, static.
+ *
+ * A child that never execs does all that instead of the process, with a
+ * first argument: --daemon forks at once and the parent exits 0 (a child
+ * forked before the preload library's delay is over, whose parent is
+ * gone); --fork-late forks after 300 ms (once the checker runs) and the
+ * parent exits with the child's status.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,10 +48,34 @@ static int reported(const char *path, int wanted)
     return found >= wanted;
 }
 
+/* --daemon or --fork-late: returns in the child; the parent exits here. */
+static void fork_first(const char *how)
+{
+    bool late = strcmp(how, "--fork-late") == 0;
+    if (late)
+        sleep_ms(300);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        exit(1);
+    }
+    if (pid == 0)
+        return;
+    int status;
+    if (late)
+        exit(waitpid(pid, &status, 0) == pid && WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+    exit(0);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && (strcmp(argv[1], "--daemon") == 0 || strcmp(argv[1], "--fork-late") == 0)) {
+        fork_first(argv[1]);
+        argc--;
+        argv++;
+    }
     if (argc != 2 && argc != 3) {
-        fprintf(stderr, "usage: run_target JSON-FILE [REPORTS]\n");
+        fprintf(stderr, "usage: run_target [--daemon | --fork-late] JSON-FILE [REPORTS]\n");
         return 2;
     }
     int wanted = argc == 3 ? atoi(argv[2]) : 1;

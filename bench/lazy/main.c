@@ -2,8 +2,9 @@
  * bench_lazy: what lazy_start costs a fork/exec-heavy script. A bash script
  * runs /bin/true COUNT times (default 2,000) with, preloaded into every
  * process, a small library that links libprocsum and whose constructor
- * either calls procsum_start with lazy_start (on) or does not (off); and
- * with nothing preloaded, for scale. The variants take turns, ROUNDS times
+ * either calls procsum_start with lazy_start (on) or does not (off), or
+ * only starts one sleeping thread (the floor: what any thread waiting in
+ * the process costs); and with nothing preloaded, for scale. The variants take turns, ROUNDS times
  * each (default 5), and the medians are compared in the same run. The CPU
  * time of the script and every process it ran (wait4's usage) is compared
  * too: on a shared machine it moves far less than the wall time, but it
@@ -72,11 +73,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_lazy: count and rounds (1-%d) must be positive\n", MAX_ROUNDS);
         return 2;
     }
-    const char *names[3] = {"nothing preloaded", "library, no procsum_start", "library, procsum_start (lazy_start)"};
-    const char *preloads[3] = {NULL, BENCH_LAZY_OFF, BENCH_LAZY_ON};
-    double t[3][MAX_ROUNDS], cpu[3][MAX_ROUNDS];
+    enum { VARIANTS = 4 };
+    const char *names[VARIANTS] = {"nothing preloaded", "library, no procsum_start",
+                                   "library, procsum_start (lazy_start)", "library, one sleeping thread"};
+    const char *preloads[VARIANTS] = {NULL, BENCH_LAZY_OFF, BENCH_LAZY_ON, BENCH_LAZY_FLOOR};
+    double t[VARIANTS][MAX_ROUNDS], cpu[VARIANTS][MAX_ROUNDS];
     for (int r = 0; r < rounds; r++) {
-        for (int v = 0; v < 3; v++) {
+        for (int v = 0; v < VARIANTS; v++) {
             t[v][r] = run_script(preloads[v], count, &cpu[v][r]);
             if (t[v][r] < 0) {
                 fprintf(stderr, "bench_lazy: the script failed (%s)\n", names[v]);
@@ -85,8 +88,8 @@ int main(int argc, char **argv)
         }
     }
     printf("bash running /bin/true %ld times, %d rounds each, variants taking turns\n", count, rounds);
-    double med[3], med_cpu[3];
-    for (int v = 0; v < 3; v++) {
+    double med[VARIANTS], med_cpu[VARIANTS];
+    for (int v = 0; v < VARIANTS; v++) {
         med[v] = bench_median(t[v], rounds);
         med_cpu[v] = bench_median(cpu[v], rounds);
         printf("  %-38s median %.3f s  (min %.3f, max %.3f)  CPU median %.3f s\n", names[v], med[v],
@@ -95,6 +98,10 @@ int main(int argc, char **argv)
     printf("procsum_start with lazy_start / the same library without it: %.3fx (target <= 1.05x)\n",
            med[2] / med[1]);
     printf("  the same in CPU time:                                       %.3fx\n", med_cpu[2] / med_cpu[1]);
+    printf("one sleeping thread / the library without procsum_start:    %.3fx (the floor), CPU %.3fx\n",
+           med[3] / med[1], med_cpu[3] / med_cpu[1]);
+    printf("procsum_start with lazy_start / one sleeping thread:         %.3fx, CPU %.3fx\n", med[2] / med[3],
+           med_cpu[2] / med_cpu[3]);
     printf("the library without procsum_start / nothing preloaded:       %.3fx (loading libprocsum)\n",
            med[1] / med[0]);
     return 0;

@@ -1,9 +1,27 @@
 /*
  * A small library preloaded into every process of a fork/exec-heavy script:
- * built twice, with and without BENCH_START_CHECKER. Both link libprocsum,
- * so loading costs the same; only procsum_start with lazy_start differs.
+ * built three times. All link libprocsum, so loading costs the same; with
+ * BENCH_START_CHECKER the constructor calls procsum_start with lazy_start,
+ * with BENCH_FLOOR_THREAD it only starts one thread that sleeps (the floor
+ * for any checker that waits inside the process), with neither it does
+ * nothing.
  */
 #include <procsum.h>
+
+#ifdef BENCH_FLOOR_THREAD
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+static void *sleeper(void *arg)
+{
+    (void)arg;
+    struct timespec day = {.tv_sec = 86400};
+    for (;;)
+        (void)nanosleep(&day, NULL);
+    return NULL;
+}
+#endif
 
 static procsum_checker *checker;
 
@@ -11,10 +29,19 @@ __attribute__((constructor)) static void start_checker(void)
 {
     procsum_options o;
     procsum_options_init(&o);
-#ifdef BENCH_START_CHECKER
+#if defined(BENCH_START_CHECKER)
     o.lazy_start = true;
     if (procsum_start(&o, NULL, NULL, &checker) != 0)
         checker = NULL;
+#elif defined(BENCH_FLOOR_THREAD)
+    (void)checker;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    if (pthread_create(&t, NULL, sleeper, NULL) == 0)
+        (void)pthread_detach(t);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 #else
     (void)checker;
 #endif

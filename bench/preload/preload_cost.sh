@@ -1,52 +1,96 @@
 #!/usr/bin/env bash
-# What libprocsum-preload.so costs, all in one run (bench/preload/README-less: see docs/benchmarks.md):
-#   (a) bash running /bin/true N times, nothing preloaded
-#   (b) the same with an empty library preloaded
-#   (c) the same with libprocsum-preload.so preloaded (it sets up a checker in bash and in every /bin/true)
-#   and python3 in a CPU loop of about 2 s, without and with the preload library.
-# Each case runs ROUNDS times, interleaved; medians are compared.
-# usage: bash bench/preload/preload_cost.sh BUILD_DIR [ROUNDS] [N]
+# What libprocsum-preload.so costs, all in one run (figures in docs/benchmarks.md):
+#   bash running /bin/true N times with, preloaded into bash and every /bin/true,
+#     nothing; an empty library; the floor library (bench/preload/floor.c: one
+#     thread that only sleeps, one more in a forked child); libprocsum-preload.so
+#   a python3 CPU loop of about 1 s with nothing, the floor library, the preload
+#     library; the loop prints the CPU time of its other threads (the checker's).
+# python3 is the interpreter itself (sys.executable), not a wrapper script in
+# PATH: a wrapper such as pyenv's shim runs a bash script with dozens of
+# processes first, which would be measured instead of the loop.
+# Each case runs ROUNDS times, the cases taking turns; medians of wall time are
+# compared, and of CPU time (user + system, the script's and its processes').
+# OTHER_BUILD (say, a build of an older commit): its libprocsum-preload.so is
+# one case more, in the same rounds, so that two versions are compared at one load.
+# usage: bash bench/preload/preload_cost.sh BUILD_DIR [ROUNDS] [N] [OTHER_BUILD]
 set -eu
 build=$(cd "$1" && pwd)
 rounds=${2:-7}
 n=${3:-2000}
 preload="$build/tools/preload/libprocsum-preload.so"
 empty="$build/bench/libpsum_bench_empty.so"
-[ -f "$preload" ] && [ -f "$empty" ] || { echo "build $build first (ninja)" >&2; exit 2; }
+floor="$build/bench/libpsum_bench_floor.so"
+[ -f "$preload" ] && [ -f "$empty" ] && [ -f "$floor" ] || { echo "build $build first (ninja)" >&2; exit 2; }
+other=
+if [ -n "${4:-}" ]; then
+    other="$(cd "$4" && pwd)/tools/preload/libprocsum-preload.so"
+    [ -f "$other" ] || { echo "no $other" >&2; exit 2; }
+fi
+python=$(python3 -c 'import sys; print(sys.executable)')
 out=$(mktemp -d)
 trap 'rm -rf -- "$out"' EXIT
 export PROCSUM_JSON_FILE="$out/reports.json"
 
 loop="for ((i = 0; i < $n; i++)); do /bin/true; done"
-py='x = 0
+py='import os
+x = 0
 for i in range(12000000): x += i * i
+ns = 0
+for t in os.listdir("/proc/self/task"):
+    if int(t) != os.getpid():
+        with open("/proc/self/task/%s/schedstat" % t) as f:
+            ns += int(f.read().split()[0])
+print(ns / 1e6)
 '
-# seconds PRELOAD COMMAND...: wall time of one run.
-seconds() {
-    local lib=$1
-    shift
-    local t0 t1
-    t0=$(date +%s.%N)
-    if [ -n "$lib" ]; then LD_PRELOAD="$lib" "$@"; else env -u LD_PRELOAD "$@"; fi
-    t1=$(date +%s.%N)
-    echo "$t1 - $t0" | bc -l
+# run NAME PRELOAD COMMAND...: appends "wall cpu" of one run to $out/NAME.
+run() {
+    local name=$1 lib=$2
+    shift 2
+    local TIMEFORMAT='%R %U %S'
+    { time if [ -n "$lib" ]; then LD_PRELOAD="$lib" "$@"; else env -u LD_PRELOAD "$@"; fi >>"$out/$name.out"; } 2>"$out/t"
+    awk '{ print $1, $2 + $3 }' "$out/t" >>"$out/$name"
 }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# median NAME COLUMN
+median() {
+    awk -v c="$2" '{ print $c }' "$out/$1" | sort -g |
+        awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$rounds"); do
-    seconds "" bash -c "$loop" >>"$out/a"
-    seconds "$empty" bash -c "$loop" >>"$out/b"
-    seconds "$preload" bash -c "$loop" >>"$out/c"
-    seconds "" python3 -c "$py" >>"$out/p0"
-    seconds "$preload" python3 -c "$py" >>"$out/p1"
+    run none "" bash -c "$loop"
+    run empty "$empty" bash -c "$loop"
+    run floor "$floor" bash -c "$loop"
+    run preload "$preload" bash -c "$loop"
+    [ -z "$other" ] || run other "$other" bash -c "$loop"
+    run py_none "" "$python" -c "$py"
+    run py_floor "$floor" "$python" -c "$py"
+    run py_preload "$preload" "$python" -c "$py"
+    [ -z "$other" ] || run py_other "$other" "$python" -c "$py"
 done
-a=$(median <"$out/a"); b=$(median <"$out/b"); c=$(median <"$out/c")
-p0=$(median <"$out/p0"); p1=$(median <"$out/p1")
-printf 'bash, %d x /bin/true, median of %d (s): none %.3f  empty library %.3f  libprocsum-preload %.3f\n' "$n" "$rounds" "$a" "$b" "$c"
-printf '  empty/none %.3f   preload/empty %.3f (target <= 1.05)   preload/none %.3f\n' \
-    "$(echo "$b / $a" | bc -l)" "$(echo "$c / $b" | bc -l)" "$(echo "$c / $a" | bc -l)"
-printf 'python3 CPU loop, median of %d (s): without %.3f  with libprocsum-preload %.3f  ratio %.3f (target <= 1.03)\n' \
-    "$rounds" "$p0" "$p1" "$(echo "$p1 / $p0" | bc -l)"
+echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'bash, %d x /bin/true, median of %d, wall s (CPU s):\n' "$n" "$rounds"
+for c in none empty floor preload ${other:+other}; do
+    printf '  %-8s %7.3f (%.3f)\n' "$c" "$(median $c 1)" "$(median $c 2)"
+done
+printf '  preload/empty %s (target <= 1.05), CPU %s   floor/empty %s, CPU %s   preload/floor %s, CPU %s\n' \
+    "$(ratio "$(median preload 1)" "$(median empty 1)")" "$(ratio "$(median preload 2)" "$(median empty 2)")" \
+    "$(ratio "$(median floor 1)" "$(median empty 1)")" "$(ratio "$(median floor 2)" "$(median empty 2)")" \
+    "$(ratio "$(median preload 1)" "$(median floor 1)")" "$(ratio "$(median preload 2)" "$(median floor 2)")"
+printf '%s CPU loop, median of %d, wall s (CPU s):\n' "$python" "$rounds"
+for c in py_none py_floor py_preload ${other:+py_other}; do
+    printf '  %-10s %7.3f (%.3f)\n' "$c" "$(median $c 1)" "$(median $c 2)"
+done
+printf '  preload/none %s (target <= 1.03), CPU %s   floor/none %s   CPU of the other threads with the preload (ms): %s\n' \
+    "$(ratio "$(median py_preload 1)" "$(median py_none 1)")" "$(ratio "$(median py_preload 2)" "$(median py_none 2)")" \
+    "$(ratio "$(median py_floor 1)" "$(median py_none 1)")" "$(sort -g "$out/py_preload.out" | tr '\n' ' ')"
+if [ -n "$other" ]; then
+    echo "other: $other"
+    printf '  bash: other/empty %s, CPU %s   python3: other/none %s, CPU %s\n' \
+        "$(ratio "$(median other 1)" "$(median empty 1)")" "$(ratio "$(median other 2)" "$(median empty 2)")" \
+        "$(ratio "$(median py_other 1)" "$(median py_none 1)")" "$(ratio "$(median py_other 2)" "$(median py_none 2)")"
+fi
 if [ -s "$PROCSUM_JSON_FILE" ]; then
     echo "reports written during the runs (none expected):"
     head -5 "$PROCSUM_JSON_FILE"

@@ -185,6 +185,14 @@ int psum_os_thread_wait(psum_os_thread *t);
 bool psum_os_thread_is_current(const psum_os_thread *t);
 /* Lowers the calling thread's scheduling priority; failure is harmless. */
 void psum_os_thread_lower_priority(void);
+/*
+ * A thread starts on the CPU that started it, and stays there until it
+ * calls this (where the backend pins: Linux, os/linux/cpu_pin.c): a thread
+ * that only waits costs a short process no wake-up of another CPU. Called
+ * by the thread itself when its waiting is over; afterwards it may run on
+ * every CPU its creator was allowed. Failure is harmless.
+ */
+void psum_os_thread_unpin(void);
 
 
 /* A lock and a condition to wait on under it (no recursion, no ownership checks). */

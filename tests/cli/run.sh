@@ -71,6 +71,26 @@ else
     fail "a program started by CMD is checked too" "$(show_run)" "$(cat "$f" 2>/dev/null | head -c 600)"
 fi
 
+# A child that never execs: forked before the delay is over, its parent gone at once (a daemon), and
+# forked once the checker runs (follow_fork), the parent waiting. The preload library alone, with a
+# JSON file: the daemon outlives anything `procsum run` would wait for.
+for how in --daemon --fork-late; do
+    f="$TMP/fork$how.json"
+    LD_PRELOAD="$PSUM_PRELOAD_LIB" PROCSUM_JSON_FILE="$f" PROCSUM_PERIOD_MS=100 "$PSUM_RUN_TARGET" "$how" "$f" \
+        >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    for _ in $(seq 300); do
+        has_line "$f" "$BITFLIP" 2>/dev/null && break
+        sleep 0.1
+    done
+    if [ "$rc" -eq 0 ] && has_line "$f" "$BITFLIP"; then
+        pass "a forked child that never execs is checked ($how)"
+    else
+        fail "a forked child that never execs is checked ($how)" "rc $rc $(cat "$TMP/err")" \
+            "$(cat "$f" 2>/dev/null | head -c 600)"
+    fi
+done
+
 # A refused setting: reported to the chosen output, and the program runs on.
 f="$TMP/bad.json"
 out=$(LD_PRELOAD="$PSUM_PRELOAD_LIB" PROCSUM_JSON_FILE="$f" PROCSUM_PERIOD_MS=12x sh -c 'echo runs on' 2>&1)

@@ -11,6 +11,14 @@
  * delay and only then dlopens libprocsum and calls procsum_start through
  * dlsym. A process that ends sooner never loads libprocsum.
  *
+ * The thread sleeps on the CPU it was started on: it is pinned there
+ * until its delay is over. A thread the scheduler may place anywhere
+ * starts on the other CPU when that one is idle, and a process that ends
+ * within the delay then pays for a wake-up across CPUs at its start and
+ * another one at its end, when exit or exec must kill the thread. When the
+ * delay is over it takes back the CPUs its creator was allowed, before any
+ * of procsum's work.
+ *
  * fork: the sleeping thread does not survive fork, so a child forked
  * before the delay is over starts its own (its delay counts from the
  * fork); once the checker runs, follow_fork gives each child a checker.
@@ -49,6 +57,7 @@
 #include <unistd.h>
 
 #include "oneline.h"
+#include "os/linux/cpu_pin.h"
 #include "preload.h"
 #include "skip.h"
 #include "wire.h"
@@ -61,14 +70,21 @@ enum { FORK_WAIT_S = 2, SEND_WAIT_S = 2, THREAD_STACK = 256 * 1024, WHY_MAX = 64
 
 psum_preload_functions psum_preload_lib;
 
-/* The settings, copied out of the environment (the program may change it later). */
+/*
+ * The settings, copied out of the environment (the program may change it
+ * later). Every page of it the constructor writes is a page fault in every
+ * process, most of which end within milliseconds: what is always written
+ * comes first and shares a page with the start of the JSON file's path; a
+ * buffer is written only for a variable that is set.
+ */
 static struct {
     psum_oneline_dest dest;
+    unsigned period_ms, cpu, lazy_ms;
+    const char *library; /* PSUM_PRELOAD_LIBPROCSUM, or library_set */
+    char algo[32];
     char path[PATH_MAX];
     struct sockaddr_un socket; /* sun_path[0] == 0: no socket, lines to dest */
-    char library[PATH_MAX];
-    char algo[32];
-    unsigned period_ms, cpu, lazy_ms;
+    char library_set[PATH_MAX];
     psum_skip_list skip; /* PROCSUM_SKIP_FILES, split once: a forked child's waiter uses it as it is */
 } cfg;
 
@@ -77,6 +93,8 @@ enum { PHASE_IDLE, PHASE_WAITING, PHASE_LOADING, PHASE_STARTED };
 static _Atomic int phase;
 static pthread_mutex_t loading = PTHREAD_MUTEX_INITIALIZER; /* held across dlopen */
 static bool fork_holds_loading;                             /* set by the prepare handler */
+static cpu_set_t creator_cpus; /* what the waiter's creator was allowed; the waiter takes it back */
+static bool pinned;             /* whether the waiter was started pinned */
 static char exe[PATH_MAX];
 static procsum_checker *checker;
 
@@ -180,6 +198,8 @@ static void *waiter(void *arg)
     (void)arg;
     char why[WHY_MAX];
     sleep_ms(cfg.lazy_ms);
+    if (pinned)
+        psum_linux_cpu_unpin(&creator_cpus);
     /*
      * From here on everything is procsum's work (loading libprocsum, the
      * first pass): at the lowest priority, so that it takes from the
@@ -257,7 +277,10 @@ static int start_waiter(void)
         (void)pthread_attr_setstacksize(&attr, THREAD_STACK);
         pthread_t t;
         atomic_store(&phase, PHASE_WAITING);
+        pinned = psum_linux_cpu_pin(&creator_cpus); /* the waiter inherits the pin (cpu_pin.c) */
         err = pthread_create(&t, &attr, waiter, NULL);
+        if (pinned)
+            psum_linux_cpu_unpin(&creator_cpus);
         if (err)
             atomic_store(&phase, PHASE_IDLE);
         pthread_attr_destroy(&attr);
@@ -370,16 +393,21 @@ __attribute__((constructor)) static void psum_preload_init(void)
     cfg.lazy_ms = 100;
     const char *lib = getenv("PROCSUM_LIBRARY");
     const char *algo = getenv("PROCSUM_ALGO");
+    const char *skip = getenv("PROCSUM_SKIP_FILES"); /* the list in cfg is empty (zeroed) until parsed */
     if (!setting_number("PROCSUM_PERIOD_MS", 1, 86400000u, &cfg.period_ms, why, sizeof(why)) ||
         !setting_number("PROCSUM_CPU", 1, 100, &cfg.cpu, why, sizeof(why)) ||
         !setting_number("PROCSUM_LAZY_MS", 0, 86400000u, &cfg.lazy_ms, why, sizeof(why)) ||
-        !psum_skip_parse(&cfg.skip, getenv("PROCSUM_SKIP_FILES"), why, sizeof(why))) {
+        (skip && *skip && !psum_skip_parse(&cfg.skip, skip, why, sizeof(why)))) {
         report_not_started(PROCSUM_EINVAL, why);
         return;
     }
-    if (!copy(cfg.library, sizeof(cfg.library), lib && *lib ? lib : PSUM_PRELOAD_LIBPROCSUM)) {
-        report_not_started(PROCSUM_EINVAL, "PROCSUM_LIBRARY: the path is too long");
-        return;
+    cfg.library = PSUM_PRELOAD_LIBPROCSUM;
+    if (lib && *lib) {
+        if (!copy(cfg.library_set, sizeof(cfg.library_set), lib)) {
+            report_not_started(PROCSUM_EINVAL, "PROCSUM_LIBRARY: the path is too long");
+            return;
+        }
+        cfg.library = cfg.library_set;
     }
     if (algo && !copy(cfg.algo, sizeof(cfg.algo), algo)) {
         snprintf(why, sizeof(why), "PROCSUM_ALGO='%.31s...': use blake3, crc64 or xxh3", algo);

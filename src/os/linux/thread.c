@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../os.h"
+#include "cpu_pin.h"
 #include "fault_guard.h"
 
 /* A pass needs little stack: 512 KiB instead of the default 8 MiB keeps a short-lived process cheap. */
@@ -24,11 +25,21 @@ struct psum_os_thread {
     void *stack;        /* sanitizer builds: STACK_SIZE bytes for a thread run in a forked child */
     bool unjoined;      /* started past the sanitizer (below): waited for through done, never joined */
     atomic_bool done;   /* fn returned */
+    bool pinned;        /* started pinned to its creator's CPU (cpu_pin.c) */
+    cpu_set_t allowed;  /* its creator's mask, taken back by psum_os_thread_unpin */
 };
+
+/*
+ * The thread's own handle, for psum_os_thread_unpin (the caller's copy of
+ * it may not be written yet). Initial-exec, as the fault guard's: a
+ * forked child's checker thread then takes no allocation to reach it.
+ */
+static __thread psum_os_thread *self __attribute__((tls_model("initial-exec")));
 
 static void *thread_trampoline(void *p)
 {
     psum_os_thread *t = p;
+    self = t;
     psum_linux_fault_guard_own_thread();
     t->fn(t->arg);
     atomic_store(&t->done, true);
@@ -156,7 +167,11 @@ int psum_os_thread_run(psum_os_thread *t, void (*fn)(void *), void *arg)
     pthread_attr_t attr;
     int rc = pthread_attr_init(&attr);
     if (rc == 0) {
+        bool pinned = psum_linux_cpu_pin(&t->allowed);
+        t->pinned = pinned; /* the new thread may clear it at once */
         rc = create(t, &attr);
+        if (pinned)
+            psum_linux_cpu_unpin(&t->allowed);
         pthread_attr_destroy(&attr);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -195,6 +210,14 @@ void psum_os_thread_lower_priority(void)
     /* On Linux a nice value applies to one thread when given its thread id. */
     pid_t tid = (pid_t)syscall(SYS_gettid);
     (void)setpriority(PRIO_PROCESS, (id_t)tid, 19);
+}
+
+void psum_os_thread_unpin(void)
+{
+    if (self && self->pinned) {
+        psum_linux_cpu_unpin(&self->allowed);
+        self->pinned = false;
+    }
 }
 
 static uint64_t clock_ns(clockid_t id)

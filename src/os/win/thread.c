@@ -72,6 +72,11 @@ void psum_os_thread_lower_priority(void)
     (void)SetThreadPriority(GetCurrentThread(), THREAD_PRIORITY_LOWEST);
 }
 
+/* Threads are not pinned here: nothing to undo. */
+void psum_os_thread_unpin(void)
+{
+}
+
 uint64_t psum_os_monotonic_ns(void)
 {
     LARGE_INTEGER count, freq;
