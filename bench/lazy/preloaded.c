@@ -9,18 +9,7 @@
 #include <procsum.h>
 
 #ifdef BENCH_FLOOR_THREAD
-#include <pthread.h>
-#include <signal.h>
-#include <time.h>
-
-static void *sleeper(void *arg)
-{
-    (void)arg;
-    struct timespec day = {.tv_sec = 86400};
-    for (;;)
-        (void)nanosleep(&day, NULL);
-    return NULL;
-}
+#include "../preload/sleeper.h"
 #endif
 
 static procsum_checker *checker;
@@ -35,13 +24,7 @@ __attribute__((constructor)) static void start_checker(void)
         checker = NULL;
 #elif defined(BENCH_FLOOR_THREAD)
     (void)checker;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_t t;
-    if (pthread_create(&t, NULL, sleeper, NULL) == 0)
-        (void)pthread_detach(t);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    bench_start_sleeper();
 #else
     (void)checker;
 #endif
