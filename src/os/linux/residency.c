@@ -203,6 +203,14 @@ int psum_os_resident(psum_os_target *t, uintptr_t addr, size_t npages, bool *res
         return 0;
     long pid = t->pid;
     int fd = psum_linux_target_pagemap(t);
+    /*
+     * Another process's residency has no other source: without its pagemap
+     * (0400, its owner's: another user's needs CAP_DAC_READ_SEARCH) every
+     * page would be read, and reading a page that is not in memory brings it
+     * in. Refused, as the rest of what that process hides.
+     */
+    if (fd < 0 && pid != 0)
+        return psum_linux_proc_error(pid);
     if (fd >= 0 && !atomic_load_explicit(&no_scan, memory_order_relaxed)) {
         int err = psum_linux_resident_scan_fd(fd, addr, npages, resident);
         if (err == 0)
