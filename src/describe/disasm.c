@@ -14,19 +14,92 @@
 #ifdef PSUM_HAVE_CAPSTONE
 
 #include <capstone/capstone.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "os/os.h"
 
 #define MACHINES 4
 
+/*
+ * Capstone is loaded on first need, not linked: its tables hold some 77,000
+ * pointers the loader relocates, several milliseconds and more than a
+ * megabyte of private memory in every process that loads it, while most
+ * processes never report a change. Loaded only in the process that made the
+ * describer: in a child forked from it (follow_fork) the loader's lock may
+ * be held by a thread the child does not have, so a child decodes only if
+ * its parent had loaded Capstone before the fork.
+ */
+#define PSUM_STR_(x) #x
+#define PSUM_STR(x) PSUM_STR_(x)
+#define CAPSTONE_SONAME "libcapstone.so." PSUM_STR(CS_API_MAJOR)
+
+static struct {
+    cs_err (*open)(cs_arch, cs_mode, csh *);
+    cs_err (*close)(csh *);
+    cs_err (*option)(csh, cs_opt_type, size_t);
+    cs_insn *(*malloc_insn)(csh);
+    void (*free_insn)(cs_insn *, size_t);
+    bool (*disasm_iter)(csh, const uint8_t **, size_t *, uint64_t *, cs_insn *);
+    bool (*insn_group)(csh, const cs_insn *, unsigned int);
+} cs;
+static atomic_int cs_state; /* 0 not tried, 1 loaded, -1 not available */
+static pthread_mutex_t cs_loading = PTHREAD_MUTEX_INITIALIZER;
+
+/* dlsym's object pointer into a function pointer, the way POSIX allows. */
+static bool resolve(void *lib, const char *name, void *fn, size_t size)
+{
+    void *p = dlsym(lib, name);
+    memcpy(fn, &p, size);
+    return p != NULL;
+}
+
+static bool load_capstone(void)
+{
+    void *lib = dlopen(CAPSTONE_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!lib)
+        return false;
+    if (resolve(lib, "cs_open", &cs.open, sizeof(cs.open)) && resolve(lib, "cs_close", &cs.close, sizeof(cs.close)) &&
+        resolve(lib, "cs_option", &cs.option, sizeof(cs.option)) &&
+        resolve(lib, "cs_malloc", &cs.malloc_insn, sizeof(cs.malloc_insn)) &&
+        resolve(lib, "cs_free", &cs.free_insn, sizeof(cs.free_insn)) &&
+        resolve(lib, "cs_disasm_iter", &cs.disasm_iter, sizeof(cs.disasm_iter)) &&
+        resolve(lib, "cs_insn_group", &cs.insn_group, sizeof(cs.insn_group)))
+        return true; /* kept loaded for the life of the process */
+    dlclose(lib);
+    return false;
+}
+
 struct psum_disasm {
+    uint64_t made_in; /* the process that may load Capstone for it */
     csh handle[MACHINES];
     bool opened[MACHINES], refused[MACHINES];
     cs_insn *insn[MACHINES];
 };
 
+/* Whether Capstone's functions are there, loading them if this process may. */
+static bool capstone_ready(const psum_disasm *d)
+{
+    int state = atomic_load(&cs_state);
+    if (state != 0)
+        return state > 0;
+    if (psum_os_process_id() != d->made_in)
+        return false;
+    pthread_mutex_lock(&cs_loading);
+    if (atomic_load(&cs_state) == 0)
+        atomic_store(&cs_state, load_capstone() ? 1 : -1);
+    pthread_mutex_unlock(&cs_loading);
+    return atomic_load(&cs_state) > 0;
+}
+
 int psum_disasm_new(psum_disasm **out)
 {
     *out = calloc(1, sizeof(**out));
-    return *out ? 0 : PROCSUM_ENOMEM;
+    if (!*out)
+        return PROCSUM_ENOMEM;
+    (*out)->made_in = psum_os_process_id();
+    return 0;
 }
 
 void psum_disasm_free(psum_disasm *d)
@@ -35,9 +108,9 @@ void psum_disasm_free(psum_disasm *d)
         return;
     for (size_t i = 0; i < MACHINES; i++) {
         if (d->insn[i])
-            cs_free(d->insn[i], 1);
+            cs.free_insn(d->insn[i], 1);
         if (d->opened[i])
-            cs_close(&d->handle[i]);
+            cs.close(&d->handle[i]);
     }
     free(d);
 }
@@ -45,19 +118,19 @@ void psum_disasm_free(psum_disasm *d)
 /* The handle for m, with details on (groups and operands); false when Capstone cannot decode m. */
 static bool handle_for(psum_disasm *d, psum_machine m, csh *h, cs_insn **insn)
 {
-    if (!d || m <= PSUM_MACHINE_UNKNOWN || m >= MACHINES || d->refused[m])
+    if (!d || m <= PSUM_MACHINE_UNKNOWN || m >= MACHINES || d->refused[m] || !capstone_ready(d))
         return false;
     if (!d->opened[m]) {
         cs_arch arch = m == PSUM_MACHINE_ARM64 ? CS_ARCH_ARM64 : CS_ARCH_X86;
         cs_mode mode = m == PSUM_MACHINE_X86_64 ? CS_MODE_64 : m == PSUM_MACHINE_X86_32 ? CS_MODE_32 : CS_MODE_ARM;
-        if (cs_open(arch, mode, &d->handle[m]) != CS_ERR_OK) {
+        if (cs.open(arch, mode, &d->handle[m]) != CS_ERR_OK) {
             d->refused[m] = true;
             return false;
         }
         d->opened[m] = true;
         d->insn[m] = NULL;
-        if (cs_option(d->handle[m], CS_OPT_DETAIL, CS_OPT_ON) != CS_ERR_OK ||
-            !(d->insn[m] = cs_malloc(d->handle[m]))) {
+        if (cs.option(d->handle[m], CS_OPT_DETAIL, CS_OPT_ON) != CS_ERR_OK ||
+            !(d->insn[m] = cs.malloc_insn(d->handle[m]))) {
             d->refused[m] = true;
             return false;
         }
@@ -77,7 +150,7 @@ bool psum_disasm_start_of(psum_disasm *d, psum_machine m, const uint8_t *code, s
     const uint8_t *p = code;
     size_t left = len;
     uint64_t pc = addr;
-    while (cs_disasm_iter(h, &p, &left, &pc, insn)) {
+    while (cs.disasm_iter(h, &p, &left, &pc, insn)) {
         if (at < insn->address + insn->size) {
             *start = insn->address;
             return true;
@@ -104,7 +177,7 @@ static void append(char *out, size_t cap, size_t *used, const char *fmt, ...)
 /* The immediate target of a direct jump or call; false for any other instruction. */
 static bool direct_target(csh h, const cs_insn *insn, psum_machine m, uint64_t *target)
 {
-    if (!cs_insn_group(h, insn, CS_GRP_JUMP) && !cs_insn_group(h, insn, CS_GRP_CALL))
+    if (!cs.insn_group(h, insn, CS_GRP_JUMP) && !cs.insn_group(h, insn, CS_GRP_CALL))
         return false;
     if (m == PSUM_MACHINE_ARM64) {
         const cs_arm64 *a = &insn->detail->arm64;
@@ -135,7 +208,7 @@ static bool loads_register(const cs_insn *insn, unsigned *reg, uint64_t *value)
 static bool jumps_through(csh h, const cs_insn *insn, unsigned reg)
 {
     const cs_x86 *x = &insn->detail->x86;
-    return (cs_insn_group(h, insn, CS_GRP_JUMP) || cs_insn_group(h, insn, CS_GRP_CALL)) && x->op_count == 1 &&
+    return (cs.insn_group(h, insn, CS_GRP_JUMP) || cs.insn_group(h, insn, CS_GRP_CALL)) && x->op_count == 1 &&
            x->operands[0].type == X86_OP_REG && x->operands[0].reg == reg;
 }
 
@@ -161,7 +234,7 @@ bool psum_disasm_text(psum_disasm *d, psum_machine m, const uint8_t *code, size_
             append(out, cap, &used, "%s...", sep);
             break;
         }
-        if (!cs_disasm_iter(h, &p, &left, &pc, insn)) {
+        if (!cs.disasm_iter(h, &p, &left, &pc, insn)) {
             append(out, cap, &used, "%s(bad)", sep);
             break;
         }
