@@ -152,6 +152,24 @@ typedef struct procsum_options {
     bool lazy_start;
     unsigned lazy_start_delay_ms; /* default 100 */
     /*
+     * default 0. follow_fork: a forked child's checker starts this long
+     * after fork(). A child that runs a new program or exits sooner then
+     * never has a checker thread (below). It goes on from the parent's
+     * baseline, so a change made in between is still found.
+     */
+    unsigned follow_fork_delay_ms;
+    /*
+     * default false. How a delayed start (lazy_start, follow_fork_delay_ms)
+     * waits. false: on Linux x86-64 a timer, whose signal (SIGURG, ignored
+     * by default) starts the checker's thread when the delay is over, at a
+     * moment when no lock of the C library can be held; a process that ends
+     * sooner never has the thread. docs/limits.md says what a program may
+     * notice. Where that cannot be (the program handles or blocks SIGURG
+     * itself; other platforms), and with true, the thread starts at once
+     * and sleeps through the delay.
+     */
+    bool lazy_start_thread;
+    /*
      * default 0: the calling process. Another process's id checks that
      * process from outside: its regions from its maps, its pages copied
      * (never mapped or faulted in), its residency from its page table, and

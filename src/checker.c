@@ -42,6 +42,8 @@ struct procsum_checker {
     bool have_regions;
     bool discovery_failed; /* the last pass failed listing the regions (procsum_run ends then) */
     bool forked;           /* started in a forked child by follow_fork (see start_thread) */
+    uint64_t first_wait_ns; /* what the thread waits before its first pass (a late start: nothing) */
+    bool late_armed;        /* its start is armed for later (run_thread), not yet made or taken back */
     /*
      * One of snaps, or NULL. A pass builds its snapshot in the other one
      * (in the tables of the snapshot before last: no allocation) and then
@@ -310,8 +312,7 @@ static void checker_thread(void *arg)
     psum_os_monitor_unlock(c->monitor);
     uint64_t started = psum_os_monotonic_ns();
     uint64_t period = (uint64_t)c->opts.check_period_ms * 1000000u;
-    /* lazy_start: the first baseline is taken a while after procsum_start returned. */
-    uint64_t wait = atomic_load(&c->baseline) ? period : (uint64_t)c->opts.lazy_start_delay_ms * 1000000u;
+    uint64_t wait = c->first_wait_ns;
     request req;
     /*
      * The priority drops only when there is work: a process that ends
@@ -378,11 +379,64 @@ static bool wait_running(procsum_checker *c, uint64_t deadline)
 #define WAIT_FOR_THREAD false
 #endif
 
+static uint64_t ms_to_ns(unsigned ms)
+{
+    return (uint64_t)ms * 1000000u;
+}
+
+/*
+ * Starts the thread of c (whose handle is made) delay_ns from now: late,
+ * with no thread before then, where the platform and the program allow
+ * (psum_os_thread_run_later; c->late_armed); else at once, and the thread
+ * waits first_wait_ns before its first pass.
+ */
+static int run_thread(procsum_checker *c, uint64_t delay_ns, uint64_t first_wait_ns)
+{
+    c->late_armed = false;
+    if (delay_ns && !c->opts.lazy_start_thread) {
+        c->first_wait_ns = 0;
+        if (psum_os_thread_run_later(c->thread, checker_thread, c, delay_ns) == 0) {
+            c->late_armed = true;
+            return 0;
+        }
+    }
+    c->first_wait_ns = first_wait_ns;
+    return psum_os_thread_run(c->thread, checker_thread, c);
+}
+
+/*
+ * A start armed for later, taken back (stop) or made now (a pass is asked
+ * for). false when the thread runs, or is being started, anyway. With the
+ * monitor held, so that one caller does it.
+ */
+static bool take_back_late_start(procsum_checker *c)
+{
+    if (!c->late_armed)
+        return false;
+    c->late_armed = false;
+    return psum_os_thread_cancel_later(c->thread);
+}
+
 static int start_thread(procsum_checker *c)
 {
-    int err = psum_os_thread_start(&c->thread, checker_thread, c);
-    if (err || !WAIT_FOR_THREAD)
+    int err = psum_os_thread_new(&c->thread);
+    if (err)
         return err;
+    /* The unsafe code is found here, not in a forked child (late_start.c). */
+    if (!c->opts.lazy_start_thread && (c->opts.lazy_start || c->opts.follow_fork))
+        (void)psum_os_thread_prepare_later();
+    uint64_t lazy = ms_to_ns(c->opts.lazy_start_delay_ms);
+    if (c->opts.lazy_start)
+        err = run_thread(c, lazy, lazy);
+    else
+        err = run_thread(c, 0, ms_to_ns(c->opts.check_period_ms));
+    if (err) {
+        psum_os_thread_discard(c->thread);
+        c->thread = NULL;
+        return err;
+    }
+    if (!WAIT_FOR_THREAD || c->late_armed)
+        return 0;
     psum_os_monitor_lock(c->monitor);
     while (!wait_running(c, psum_os_monotonic_ns() + THREAD_START_TIMEOUT_NS))
         ;
@@ -403,6 +457,10 @@ int psum_checker_start(const procsum_options *o, procsum_callback cb, void *user
     if (!err && o->follow_fork)
         err = psum_fork_follow(c, prepare_child, restart_in_child);
     if (err) {
+        if (c->thread && take_back_late_start(c)) {
+            psum_os_thread_discard(c->thread);
+            c->thread = NULL;
+        }
         if (c->thread) {
             atomic_store(&c->stop_flag, true);
             psum_os_monitor_lock(c->monitor);
@@ -463,8 +521,19 @@ int psum_checker_stop(procsum_checker *c)
     psum_os_monitor_lock(c->monitor);
     c->stopping = true;
     psum_os_monitor_wake_all(c->monitor);
-    bool running = wait_running(c, psum_os_monotonic_ns() + THREAD_START_TIMEOUT_NS);
+    bool never_ran = take_back_late_start(c);
+    bool running = never_ran || wait_running(c, psum_os_monotonic_ns() + THREAD_START_TIMEOUT_NS);
     psum_os_monitor_unlock(c->monitor);
+    if (never_ran && c->forked) {
+        leave_in_child(c);
+        return 0;
+    }
+    if (never_ran) {
+        psum_os_thread_discard(c->thread);
+        c->thread = NULL;
+        checker_free(c);
+        return 0;
+    }
     /* A thread that never came up (see start_thread) cannot be joined: it and its checker are left. */
     if (!running)
         return PROCSUM_EAGAIN;
@@ -492,6 +561,15 @@ static int request_pass(procsum_checker *c, request req)
         c->pending = req;
     uint64_t ticket = ++c->requests;
     psum_os_monitor_wake_all(c->monitor);
+    /* A start armed for later is made now: the pass is wanted now. */
+    if (take_back_late_start(c)) {
+        c->first_wait_ns = 0;
+        int err = psum_os_thread_run(c->thread, checker_thread, c);
+        if (err) {
+            psum_os_monitor_unlock(c->monitor);
+            return err;
+        }
+    }
     if (!wait_running(c, psum_os_monotonic_ns() + THREAD_START_TIMEOUT_NS)) {
         psum_os_monitor_unlock(c->monitor);
         return PROCSUM_EAGAIN; /* its thread never came up (see start_thread) */
@@ -634,9 +712,17 @@ static void restart_in_child(void *followed)
     if (psum_os_target_repoint(c->target, (long)c->owner_pid) != 0 ||
         psum_fork_follow(c, prepare_child, restart_in_child) != 0)
         return;
-    /* No baseline yet (lazy_start): the child's checker takes its own when its delay is over. */
+    /*
+     * With the parent's baseline, the child's first pass comes a period
+     * after the fork, or when follow_fork_delay_ms is over; without one
+     * (lazy_start), the child takes its own when its delay is over.
+     */
     move_snapshots(parent, c);
-    if (psum_os_thread_run(c->thread, checker_thread, c) != 0) {
+    uint64_t lazy = ms_to_ns(c->opts.lazy_start_delay_ms);
+    int err = atomic_load(&c->baseline)
+                  ? run_thread(c, ms_to_ns(c->opts.follow_fork_delay_ms), ms_to_ns(c->opts.check_period_ms))
+                  : run_thread(c, lazy, lazy);
+    if (err != 0) {
         psum_fork_unfollow(c);
         move_snapshots(c, parent);
         return;

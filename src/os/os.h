@@ -180,6 +180,19 @@ int psum_os_thread_new(psum_os_thread **out);
 int psum_os_thread_run(psum_os_thread *t, void (*fn)(void *), void *arg);
 void psum_os_thread_discard(psum_os_thread *t);
 int psum_os_thread_join(psum_os_thread *t);
+/*
+ * psum_os_thread_run delay_ns from now, with no thread before then (lazy
+ * start: a process that ends sooner never has one; os/linux/late_start.c
+ * says how). 0 when armed; otherwise (not supported here, the program uses
+ * the signal it needs) nothing was armed and the caller starts its own
+ * way. An armed start is taken back by psum_os_thread_cancel_later: true
+ * when the thread never ran and never will (discard the handle), false
+ * when it ran or is running (wait for it as usual); once per arming.
+ */
+int psum_os_thread_run_later(psum_os_thread *t, void (*fn)(void *), void *arg, uint64_t delay_ns);
+bool psum_os_thread_cancel_later(psum_os_thread *t);
+/* Makes psum_os_thread_run_later possible in the forked children to come; 0 where it is. Not in a forked child. */
+int psum_os_thread_prepare_later(void);
 /* Waits for the thread to end, as join does, but keeps the handle (psum_os_thread_discard frees it). */
 int psum_os_thread_wait(psum_os_thread *t);
 bool psum_os_thread_is_current(const psum_os_thread *t);

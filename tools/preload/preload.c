@@ -7,11 +7,17 @@
  * within milliseconds, and loading libprocsum with its dependencies costs
  * a fork/exec-heavy script about a third of its time. So this library
  * links only the C library. Its constructor reads the environment and
- * starts one small thread, every signal blocked, which sleeps the lazy
- * delay and only then dlopens libprocsum and calls procsum_start through
- * dlsym. A process that ends sooner never loads libprocsum.
+ * arms a timer (os/linux/late_start.c): when the lazy delay is over, its
+ * signal starts one small thread, every signal blocked, which dlopens
+ * libprocsum and calls procsum_start through dlsym. A process that ends
+ * sooner never has the thread, nor libprocsum: even a thread that only
+ * sleeps would cost a fork/exec-heavy script a third of its time here.
+ * Before loading libprocsum the thread gives the signal back, for
+ * libprocsum's own copy of the timers.
  *
- * The thread sleeps on the CPU it was started on: it is pinned there
+ * Where the timer cannot be used (the program handles or blocks SIGURG,
+ * another architecture, PROCSUM_LAZY_THREAD=1), the thread starts at once
+ * and sleeps the delay, on the CPU it was started on: it is pinned there
  * until its delay is over. A thread the scheduler may place anywhere
  * starts on the other CPU when that one is idle, and a process that ends
  * within the delay then pays for a wake-up across CPUs at its start and
@@ -19,9 +25,10 @@
  * delay is over it takes back the CPUs its creator was allowed, before any
  * of procsum's work.
  *
- * fork: the sleeping thread does not survive fork, so a child forked
- * before the delay is over starts its own (its delay counts from the
- * fork); once the checker runs, follow_fork gives each child a checker.
+ * fork: the timer and the thread do not survive fork, so a child forked
+ * before the delay is over arms its own (its delay counts from the fork);
+ * once the checker runs, follow_fork gives each child a checker, which
+ * starts when the same delay is over (follow_fork_delay_ms).
  * A fork while the thread is inside dlopen would hand the child the
  * loader's half-done work, so fork waits for that dlopen to end, at most
  * FORK_WAIT_S seconds: a fork made from inside another dlopen (a library
@@ -58,6 +65,7 @@
 
 #include "oneline.h"
 #include "os/linux/cpu_pin.h"
+#include "os/linux/late_start.h"
 #include "preload.h"
 #include "skip.h"
 #include "wire.h"
@@ -79,7 +87,7 @@ psum_preload_functions psum_preload_lib;
  */
 static struct {
     psum_oneline_dest dest;
-    unsigned period_ms, cpu, lazy_ms;
+    unsigned period_ms, cpu, lazy_ms, lazy_thread;
     const char *library; /* PSUM_PRELOAD_LIBPROCSUM, or library_set */
     char algo[32];
     char path[PATH_MAX];
@@ -95,6 +103,7 @@ static pthread_mutex_t loading = PTHREAD_MUTEX_INITIALIZER; /* held across dlope
 static bool fork_holds_loading;                             /* set by the prepare handler */
 static cpu_set_t creator_cpus; /* what the waiter's creator was allowed; the waiter takes it back */
 static bool pinned;             /* whether the waiter was started pinned */
+static bool late;               /* the waiter was started by the timer: its delay is over */
 static char exe[PATH_MAX];
 static procsum_checker *checker;
 
@@ -197,9 +206,11 @@ static void *waiter(void *arg)
 {
     (void)arg;
     char why[WHY_MAX];
-    sleep_ms(cfg.lazy_ms);
+    if (!late)
+        sleep_ms(cfg.lazy_ms);
     if (pinned)
         psum_linux_cpu_unpin(&creator_cpus);
+    psum_late_release_signal();
     /*
      * From here on everything is procsum's work (loading libprocsum, the
      * first pass): at the lowest priority, so that it takes from the
@@ -244,6 +255,8 @@ static void *waiter(void *arg)
     /* The delay is over: the first pass runs at once, but on the checker's own thread, at its priority. */
     o.lazy_start = true;
     o.lazy_start_delay_ms = 0;
+    o.follow_fork_delay_ms = cfg.lazy_ms;
+    o.lazy_start_thread = cfg.lazy_thread != 0;
     if (cfg.algo[0] && psum_preload_lib.algorithm_parse(cfg.algo, &o.algorithm) != 0) {
         atomic_store(&phase, PHASE_IDLE);
         snprintf(why, sizeof(why), "PROCSUM_ALGO='%s': use blake3, crc64 or xxh3", cfg.algo);
@@ -264,7 +277,11 @@ static void *waiter(void *arg)
     return NULL;
 }
 
-/* Starts the waiting thread with every signal blocked, so that none meant for the program lands on it. */
+/*
+ * Starts the waiting thread with every signal blocked, so that none meant
+ * for the program lands on it. Also what the timer's signal handler calls
+ * (late_start.c): nothing here but system calls and pthread_create.
+ */
 static int start_waiter(void)
 {
     sigset_t all, old;
@@ -287,6 +304,28 @@ static int start_waiter(void)
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return err;
+}
+
+static int start_waiter_late(void *arg)
+{
+    (void)arg;
+    late = true;
+    int err = start_waiter();
+    if (err)
+        late = false;
+    return err;
+}
+
+/* The waiter when the delay is over (the timer), or at once, sleeping the delay; 0 or an errno. */
+static int arm_waiter(void)
+{
+    uint32_t id;
+    late = false;
+    if (!cfg.lazy_thread && cfg.lazy_ms > 0 && psum_late_arm(start_waiter_late, NULL, (uint64_t)cfg.lazy_ms * 1000000u, &id) == 0) {
+        atomic_store(&phase, PHASE_WAITING);
+        return 0;
+    }
+    return start_waiter();
 }
 
 static void before_fork(void)
@@ -317,7 +356,7 @@ static void child_after_fork(void)
     }
     int p = atomic_load(&phase);
     if (p == PHASE_WAITING)
-        (void)start_waiter(); /* a failure leaves the child without a checker; it was never promised one */
+        (void)arm_waiter(); /* a failure leaves the child without a checker; it was never promised one */
     else if (p == PHASE_LOADING)
         atomic_store(&phase, PHASE_IDLE);
 }
@@ -397,6 +436,7 @@ __attribute__((constructor)) static void psum_preload_init(void)
     if (!setting_number("PROCSUM_PERIOD_MS", 1, 86400000u, &cfg.period_ms, why, sizeof(why)) ||
         !setting_number("PROCSUM_CPU", 1, 100, &cfg.cpu, why, sizeof(why)) ||
         !setting_number("PROCSUM_LAZY_MS", 0, 86400000u, &cfg.lazy_ms, why, sizeof(why)) ||
+        !setting_number("PROCSUM_LAZY_THREAD", 0, 1, &cfg.lazy_thread, why, sizeof(why)) ||
         (skip && *skip && !psum_skip_parse(&cfg.skip, skip, why, sizeof(why)))) {
         report_not_started(PROCSUM_EINVAL, why);
         return;
@@ -418,7 +458,9 @@ __attribute__((constructor)) static void psum_preload_init(void)
         report_not_started(PROCSUM_ENOMEM, "cannot register the fork handlers");
         return;
     }
-    int err = start_waiter();
+    if (!cfg.lazy_thread)
+        (void)psum_late_prepare();
+    int err = arm_waiter();
     if (err) {
         snprintf(why, sizeof(why), "cannot start a thread: %s", strerror(err));
         report_not_started(PROCSUM_EAGAIN, why);

@@ -13,6 +13,7 @@
 #include "../os.h"
 #include "cpu_pin.h"
 #include "fault_guard.h"
+#include "late_start.h"
 
 /* A pass needs little stack: 512 KiB instead of the default 8 MiB keeps a short-lived process cheap. */
 #define STACK_SIZE ((size_t)512 << 10)
@@ -27,6 +28,8 @@ struct psum_os_thread {
     atomic_bool done;   /* fn returned */
     bool pinned;        /* started pinned to its creator's CPU (cpu_pin.c) */
     cpu_set_t allowed;  /* its creator's mask, taken back by psum_os_thread_unpin */
+    bool armed;         /* psum_os_thread_run_later armed late_id, not yet taken back */
+    uint32_t late_id;
 };
 
 /*
@@ -180,6 +183,35 @@ int psum_os_thread_run(psum_os_thread *t, void (*fn)(void *), void *arg)
         return psum_os_last_error();
     }
     return 0;
+}
+
+/* The late start itself, in the signal handler (late_start.c): nothing here but pthread_create. */
+static int run_now(void *p)
+{
+    psum_os_thread *t = p;
+    return psum_os_thread_run(t, t->fn, t->arg);
+}
+
+int psum_os_thread_run_later(psum_os_thread *t, void (*fn)(void *), void *arg, uint64_t delay_ns)
+{
+    t->fn = fn;
+    t->arg = arg;
+    int err = psum_late_arm(run_now, t, delay_ns, &t->late_id);
+    t->armed = err == 0;
+    return err;
+}
+
+bool psum_os_thread_cancel_later(psum_os_thread *t)
+{
+    if (!t || !t->armed)
+        return false;
+    t->armed = false;
+    return psum_late_cancel(t->late_id);
+}
+
+int psum_os_thread_prepare_later(void)
+{
+    return psum_late_prepare();
 }
 
 int psum_os_thread_wait(psum_os_thread *t)

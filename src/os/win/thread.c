@@ -45,6 +45,27 @@ int psum_os_thread_run(psum_os_thread *t, void (*fn)(void *), void *arg)
     return 0;
 }
 
+/* No late start on Windows: a thread that waits the delay instead (the caller's way). */
+int psum_os_thread_run_later(psum_os_thread *t, void (*fn)(void *), void *arg, uint64_t delay_ns)
+{
+    (void)t;
+    (void)fn;
+    (void)arg;
+    (void)delay_ns;
+    return PROCSUM_ENOSYS;
+}
+
+bool psum_os_thread_cancel_later(psum_os_thread *t)
+{
+    (void)t;
+    return false;
+}
+
+int psum_os_thread_prepare_later(void)
+{
+    return PROCSUM_ENOSYS;
+}
+
 int psum_os_thread_wait(psum_os_thread *t)
 {
     if (!t)

@@ -1,0 +1,57 @@
+/*
+ * Starting something a while from now with no thread waiting meanwhile
+ * (lazy_start): a timer, then a signal handler that makes the start at a
+ * safe point. late_start.c says how, and why it is safe. Used by
+ * thread.c (psum_os_thread_run_later) and by libprocsum-preload.so, which
+ * compiles its own copy.
+ */
+#ifndef PSUM_LINUX_LATE_START_H
+#define PSUM_LINUX_LATE_START_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The signal the timers send. Its default action is to ignore it. */
+#define PSUM_LATE_SIGNAL SIGURG
+
+/*
+ * Called from the signal handler, at a safe point, on whichever thread of
+ * the process took the signal: it may create a thread (pthread_create)
+ * and make system calls, nothing more. 0 when it did; otherwise the start
+ * is tried again a few milliseconds later.
+ */
+typedef int (*psum_late_fn)(void *arg);
+
+/*
+ * Finds the code a start must not interrupt (late_start.c). Walks the
+ * loaded objects, so never from a forked child: call it before forking,
+ * in any thread; later calls do nothing. 0, or PROCSUM_ENOSYS where
+ * starts cannot be made late (then psum_late_arm refuses too).
+ */
+int psum_late_prepare(void);
+
+/*
+ * Arms a start: start(arg) runs in delay_ns. Allocates nothing, so it may
+ * be called in a forked child (once prepared in the parent). 0 with *id
+ * set; PROCSUM_ENOSYS when not prepared or not supported here,
+ * PROCSUM_EBUSY when the program has a handler of its own for the signal
+ * or blocks it in the calling thread, PROCSUM_EAGAIN when no slot or timer
+ * is left. On any error the caller starts its own way (a thread that waits).
+ */
+int psum_late_arm(psum_late_fn start, void *arg, uint64_t delay_ns, uint32_t *id);
+
+/*
+ * Takes back an armed start. true: it had not run and now never will;
+ * false: it has run (start returned 0). Waits while the handler is making
+ * the start. Once per id.
+ */
+bool psum_late_cancel(uint32_t id);
+
+/*
+ * Gives the signal back to its default action when nothing of this copy
+ * is armed and the handler there is still this copy's (the preload
+ * library, before it loads libprocsum, whose own copy then takes it).
+ */
+void psum_late_release_signal(void);
+
+#endif
