@@ -1,15 +1,20 @@
 /*
  * A small library preloaded into every process of a fork/exec-heavy script:
- * built three times. All link libprocsum, so loading costs the same; with
+ * built four times. All link libprocsum, so loading costs the same; with
  * BENCH_START_CHECKER the constructor calls procsum_start with lazy_start,
- * with BENCH_FLOOR_THREAD it only starts one thread that sleeps (the floor
- * for any checker that waits inside the process), with neither it does
- * nothing.
+ * with BENCH_FLOOR_THREAD it only starts one thread that sleeps (what a
+ * checker that waits on a thread costs), with BENCH_LATE_THREAD one thread
+ * that does nothing, started when the delay is over (the floor for any
+ * checker that starts late, ../preload/late_thread.h), with none of them
+ * it does nothing.
  */
 #include <procsum.h>
 
 #ifdef BENCH_FLOOR_THREAD
 #include "../preload/sleeper.h"
+#endif
+#ifdef BENCH_LATE_THREAD
+#include "../preload/late_thread.h"
 #endif
 
 static procsum_checker *checker;
@@ -25,6 +30,9 @@ __attribute__((constructor)) static void start_checker(void)
 #elif defined(BENCH_FLOOR_THREAD)
     (void)checker;
     bench_start_sleeper();
+#elif defined(BENCH_LATE_THREAD)
+    (void)checker;
+    bench_late_thread_init();
 #else
     (void)checker;
 #endif

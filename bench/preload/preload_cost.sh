@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # What libprocsum-preload.so costs, all in one run (figures in docs/benchmarks.md):
 #   bash running /bin/true N times with, preloaded into bash and every /bin/true,
-#     nothing; an empty library; the floor library (bench/preload/floor.c: one
-#     thread that only sleeps, one more in a forked child); libprocsum-preload.so
-#   a python3 CPU loop of about 1 s with nothing, the floor library, the preload
+#     nothing; an empty library; the sleeping-thread library (bench/preload/floor.c:
+#     one thread that only sleeps, one more in a forked child); the late floor
+#     (bench/preload/late_floor.c: one thread that does nothing, started when
+#     the delay is over, in each process that lives that long: the floor for
+#     any checker that starts late); libprocsum-preload.so
+#   a python3 CPU loop of about 1 s with nothing, the late floor, the preload
 #     library; the loop prints the CPU time of its other threads (the checker's).
 # python3 is the interpreter itself (sys.executable), not a wrapper script in
 # PATH: a wrapper such as pyenv's shim runs a bash script with dozens of
@@ -20,7 +23,8 @@ n=${3:-2000}
 preload="$build/tools/preload/libprocsum-preload.so"
 empty="$build/bench/libpsum_bench_empty.so"
 floor="$build/bench/libpsum_bench_floor.so"
-[ -f "$preload" ] && [ -f "$empty" ] && [ -f "$floor" ] || { echo "build $build first (ninja)" >&2; exit 2; }
+late="$build/bench/libpsum_bench_late_floor.so"
+[ -f "$preload" ] && [ -f "$empty" ] && [ -f "$floor" ] && [ -f "$late" ] || { echo "build $build first (ninja)" >&2; exit 2; }
 other=
 if [ -n "${4:-}" ]; then
     other="$(cd "$4" && pwd)/tools/preload/libprocsum-preload.so"
@@ -62,29 +66,31 @@ for r in $(seq "$rounds"); do
     run none "" bash -c "$loop"
     run empty "$empty" bash -c "$loop"
     run floor "$floor" bash -c "$loop"
+    run late "$late" bash -c "$loop"
     run preload "$preload" bash -c "$loop"
     [ -z "$other" ] || run other "$other" bash -c "$loop"
     run py_none "" "$python" -c "$py"
-    run py_floor "$floor" "$python" -c "$py"
+    run py_late "$late" "$python" -c "$py"
     run py_preload "$preload" "$python" -c "$py"
     [ -z "$other" ] || run py_other "$other" "$python" -c "$py"
 done
 echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'bash, %d x /bin/true, median of %d, wall s (CPU s):\n' "$n" "$rounds"
-for c in none empty floor preload ${other:+other}; do
+for c in none empty floor late preload ${other:+other}; do
     printf '  %-8s %7.3f (%.3f)\n' "$c" "$(median $c 1)" "$(median $c 2)"
 done
-printf '  preload/empty %s (target <= 1.05), CPU %s   floor/empty %s, CPU %s   preload/floor %s, CPU %s\n' \
-    "$(ratio "$(median preload 1)" "$(median empty 1)")" "$(ratio "$(median preload 2)" "$(median empty 2)")" \
-    "$(ratio "$(median floor 1)" "$(median empty 1)")" "$(ratio "$(median floor 2)" "$(median empty 2)")" \
-    "$(ratio "$(median preload 1)" "$(median floor 1)")" "$(ratio "$(median preload 2)" "$(median floor 2)")"
+# ratio_line A B: "A/B wall, CPU"
+ratio_line() { printf '%s/%s %s, CPU %s' "$1" "$2" "$(ratio "$(median "$1" 1)" "$(median "$2" 1)")" \
+    "$(ratio "$(median "$1" 2)" "$(median "$2" 2)")"; }
+printf '  %s (target <= 1.05)\n  %s (a sleeping thread)   %s (the late floor: any checker that starts late)\n  %s (procsum above the late floor)\n' \
+    "$(ratio_line preload empty)" "$(ratio_line floor empty)" "$(ratio_line late empty)" "$(ratio_line preload late)"
 printf '%s CPU loop, median of %d, wall s (CPU s):\n' "$python" "$rounds"
-for c in py_none py_floor py_preload ${other:+py_other}; do
+for c in py_none py_late py_preload ${other:+py_other}; do
     printf '  %-10s %7.3f (%.3f)\n' "$c" "$(median $c 1)" "$(median $c 2)"
 done
-printf '  preload/none %s (target <= 1.03), CPU %s   floor/none %s   CPU of the other threads with the preload (ms): %s\n' \
-    "$(ratio "$(median py_preload 1)" "$(median py_none 1)")" "$(ratio "$(median py_preload 2)" "$(median py_none 2)")" \
-    "$(ratio "$(median py_floor 1)" "$(median py_none 1)")" "$(sort -g "$out/py_preload.out" | tr '\n' ' ')"
+printf '  %s (target <= 1.03)   %s   %s\n  CPU of the other threads with the preload (ms): %s\n' \
+    "$(ratio_line py_preload py_none)" "$(ratio_line py_late py_none)" "$(ratio_line py_preload py_late)" \
+    "$(sort -g "$out/py_preload.out" | tr '\n' ' ')"
 if [ -n "$other" ]; then
     echo "other: $other"
     printf '  bash: other/empty %s, CPU %s   python3: other/none %s, CPU %s\n' \

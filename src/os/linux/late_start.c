@@ -332,6 +332,13 @@ int psum_late_arm(psum_late_fn start, void *arg, uint64_t delay_ns, uint32_t *id
 }
 #endif
 
+/* While a handler on another thread makes a start. */
+static void pause_briefly(void)
+{
+    struct timespec a_while = {.tv_sec = 0, .tv_nsec = 100000};
+    (void)nanosleep(&a_while, NULL);
+}
+
 bool psum_late_cancel(uint32_t id)
 {
     late_slot *s = &slots[id & (SLOTS - 1)];
@@ -347,19 +354,29 @@ bool psum_late_cancel(uint32_t id)
             }
             continue;
         }
-        /* STARTING: the handler, on another thread, is at it. */
-        struct timespec a_while = {.tv_sec = 0, .tv_nsec = 100000};
-        (void)nanosleep(&a_while, NULL);
+        pause_briefly(); /* STARTING: the handler, on another thread, is at it */
     }
+}
+
+/* Whether a slot of this process is armed (or being armed); waits out a start the handler is making. */
+static bool armed_here(int pid)
+{
+    for (size_t i = 0; i < SLOTS; i++) {
+        unsigned state;
+        /* The thread a handler has just started may ask before that handler has let its slot go. */
+        while ((state = state_of(atomic_load(&slots[i].word))) == STARTING && atomic_load(&slots[i].owner) == pid)
+            pause_briefly();
+        if (state != FREE && atomic_load(&slots[i].owner) == pid)
+            return true;
+    }
+    return false;
 }
 
 void psum_late_release_signal(void)
 {
 #if defined(__x86_64__)
-    int pid = (int)getpid();
-    for (size_t i = 0; i < SLOTS; i++)
-        if (state_of(atomic_load(&slots[i].word)) != FREE && atomic_load(&slots[i].owner) == pid)
-            return;
+    if (armed_here((int)getpid()))
+        return;
     struct sigaction now;
     if (sigaction(PSUM_LATE_SIGNAL, NULL, &now) != 0 || !(now.sa_flags & SA_SIGINFO) || now.sa_sigaction != on_signal)
         return;
