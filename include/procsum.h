@@ -82,6 +82,7 @@ typedef enum procsum_algorithm {
 
 /* A digest cache that checkers of many processes share (procsum_digest_cache_new). */
 typedef struct procsum_digest_cache procsum_digest_cache;
+typedef struct procsum_stats procsum_stats; /* below */
 
 typedef struct procsum_options {
     unsigned check_period_ms;    /* default 1000; 0 is refused (PROCSUM_EINVAL) */
@@ -212,6 +213,15 @@ typedef struct procsum_options {
      * (follow_fork) does without it.
      */
     procsum_digest_cache *digest_cache;
+    /*
+     * default NULL. Called on the checker's thread after every pass, failed
+     * ones too (procsum_run: on the caller's thread), with the checker's
+     * counters as procsum_get_stats() gives them and the userdata given to
+     * procsum_start() or procsum_run(), under procsum_callback's rules. For
+     * metrics: a forked child's checker (follow_fork) calls it with its own
+     * counters, which start from zero.
+     */
+    void (*pass_callback)(const procsum_stats *stats, void *userdata);
 } procsum_options;
 
 /* The most patterns options.skip_files may hold. */

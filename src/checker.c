@@ -303,6 +303,16 @@ static void serve(procsum_checker *c, request req, int result)
     psum_os_monitor_unlock(c->monitor);
 }
 
+/* options.pass_callback, after a pass. */
+static void tell_pass(procsum_checker *c)
+{
+    if (!c->opts.pass_callback)
+        return;
+    procsum_stats s;
+    psum_checker_stats(c, &s);
+    c->opts.pass_callback(&s, c->userdata);
+}
+
 static void checker_thread(void *arg)
 {
     procsum_checker *c = arg;
@@ -349,6 +359,7 @@ static void checker_thread(void *arg)
         }
         /* A failed pass (say /proc briefly out of file descriptors) is retried next period. */
         atomic_store(&c->last_error, err);
+        tell_pass(c);
         serve(c, req, err ? err : (int)(found > (uint64_t)INT32_MAX ? INT32_MAX : found));
     }
 }
@@ -628,6 +639,7 @@ int psum_checker_run(const procsum_options *o, procsum_callback cb, void *userda
         if (err && c->discovery_failed)
             break;
         atomic_store(&c->last_error, err);
+        tell_pass(c);
         fresh = fresh && err != 0;
         wait_for_next_pass(c, started, (uint64_t)c->opts.check_period_ms * 1000000u, &req);
         started = psum_os_monotonic_ns();

@@ -272,3 +272,67 @@ Test(control, follow_fork_checks_the_child)
     cr_assert_eq(atomic_load(&reports), 0);
     stop_checker(c);
 }
+
+/* pass_callback: once after every pass, with the counters procsum_get_stats gives and the userdata. */
+static atomic_int pass_calls;
+static _Atomic uint64_t pass_seen, pass_mismatches;
+static atomic_intptr_t pass_userdata;
+
+static void on_pass(const procsum_stats *s, void *userdata)
+{
+    atomic_fetch_add(&pass_calls, 1);
+    atomic_store(&pass_seen, s->passes);
+    atomic_store(&pass_mismatches, s->mismatches);
+    atomic_store(&pass_userdata, (intptr_t)userdata);
+}
+
+Test(control, pass_callback_follows_every_pass)
+{
+    procsum_options o = slow_options();
+    o.pass_callback = on_pass;
+    int token = 0;
+    procsum_checker *c = NULL;
+    cr_assert_eq(procsum_start(&o, count, &token, &c), 0);
+    cr_assert_eq(atomic_load(&pass_calls), 0, "procsum_start's own baseline is taken before the thread runs");
+    for (int i = 1; i <= 3; i++) {
+        cr_assert_eq(procsum_check_now(c), 0);
+        cr_assert_eq(atomic_load(&pass_calls), i, "one call per pass, made before check_now returns");
+        cr_assert_eq(atomic_load(&pass_seen), test_passes(c));
+    }
+    uint64_t before = atomic_load(&pass_mismatches); /* Criterion's patch of main, if any (test_util.h) */
+    flip(5);
+    cr_assert_eq(procsum_check_now(c), 1);
+    cr_assert_eq(atomic_load(&pass_mismatches), before + 1, "the report is counted in the pass that made it");
+    cr_assert_eq(atomic_load(&pass_userdata), (intptr_t)&token);
+    flip(5);
+    cr_assert_eq(procsum_rebaseline(c), 0);
+    stop_checker(c);
+}
+
+/* A forked child's checker calls it with counters of its own, from zero. */
+Test(control, pass_callback_in_a_forked_child)
+{
+    procsum_options o = slow_options();
+    o.pass_callback = on_pass;
+    o.follow_fork = true;
+    procsum_checker *c = start(&o);
+    cr_assert_eq(procsum_check_now(c), 0);
+    cr_assert_eq(procsum_check_now(c), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        alarm(30);
+        procsum_checker *child = procsum_forked(c);
+        atomic_store(&pass_calls, 0);
+        if (!child || procsum_check_now(child) != 0)
+            _exit(10);
+        bool fresh = atomic_load(&pass_calls) == 1 && atomic_load(&pass_seen) == 1;
+        _exit(fresh && procsum_stop(child) == 0 && procsum_stop(c) == 0 ? 0 : 11);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "the child died of signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    cr_assert_eq(WEXITSTATUS(status), 0, "child status %d (10: no checker or pass, 11: not its own counters)",
+                 WEXITSTATUS(status));
+    stop_checker(c);
+}

@@ -79,6 +79,28 @@ else
     fail "textfile: promtool check metrics accepts it" "$(cat "$TMP/promtool.out")"
 fi
 
+# A forked child that never execs (a worker, a subshell) is counted: its checker's passes and the
+# process. The subshell spins on builtins for 2 s while the shell waits; the textfile is read meanwhile.
+prom3="$TMP/forked.prom"
+"$PROCSUM" run --prometheus "$prom3" --period 100 -- \
+    bash -c 'sleep 0.3; ( end=$((SECONDS + 3)); while [ "$SECONDS" -lt "$end" ]; do :; done ); sleep 0.3' \
+    >"$TMP/out3" 2>"$TMP/err3" &
+runner=$!
+most=0
+for _ in $(seq 60); do
+    n=$(sample "$prom3" procsum_processes 2>/dev/null)
+    [ -n "$n" ] && [ "$n" -gt "$most" ] && most=$n
+    sleep 0.1
+done
+wait "$runner"
+rc=$?
+if [ "$rc" -eq 0 ] && [ "$most" -ge 2 ]; then
+    pass "a forked child that never execs is counted: procsum_processes reached $most"
+else
+    fail "a forked child that never execs is counted: procsum_processes reached $most (2 expected)" \
+        "rc $rc $(cat "$TMP/err3")" "$(cat "$prom3" 2>&1)"
+fi
+
 # Two processes, one after the other, each changing its code: one file counts both.
 f2="$TMP/two.json"
 prom2="$TMP/two.prom"

@@ -44,8 +44,9 @@
  * where each event is one datagram (wire.h) and `procsum run` writes every
  * output it was given (the journal, a Prometheus textfile, ...): this
  * library stays small, and one writer keeps one file for the whole tree.
- * With a socket, the thread stays after starting the checker and sends,
- * each period, what the checker did (for the metrics).
+ * With a socket, the checker sends after each pass what it did (for the
+ * metrics; options.pass_callback), in a forked child too; the thread ends
+ * once the checker runs.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -183,23 +184,43 @@ static void sleep_ms(unsigned ms)
         ;
 }
 
-/* Each period, what the checker did since the last one, for `procsum run`'s metrics; ends when it is gone. */
-static void send_passes(unsigned period_ms)
+/* The process whose checker was last said to run (emit_watching). */
+static _Atomic pid_t announced;
+
+/* The state line of a checker that runs: sent to `procsum run`, which counts it. */
+static int emit_watching(void)
 {
-    procsum_stats last = {0}, now;
-    for (;;) {
-        sleep_ms(period_ms);
-        if (psum_preload_lib.get_stats(checker, &now) != 0)
-            return;
-        psum_pass p = {.passes = now.passes - last.passes, .pages_checked = now.pages_tracked,
-                       .bytes_hashed = now.bytes_hashed - last.bytes_hashed, .duration_ns = now.last_pass_ns};
-        last = now;
-        psum_event_origin at;
-        psum_event_origin_now(&at);
-        char buf[PSUM_WIRE_MAX];
-        if (send_event(buf, psum_wire_pass(buf, getpid(), &at, &p)) != 0)
-            return; /* procsum run has ended: nobody to count for */
+    atomic_store(&announced, getpid());
+    psum_state s = {.action = "watching", .pid = getpid(), .executable = exe[0] ? exe : NULL, .status = "clean"};
+    psum_event_origin_now(&s.at);
+    return emit_state(&s);
+}
+
+/*
+ * After each pass (options.pass_callback), what the checker did since the
+ * last one, for `procsum run`'s metrics. A forked child's checker
+ * (follow_fork) calls it too, with counters of its own: the first pass in
+ * a process starts from zero and says first that the process is watched.
+ */
+static void on_pass(const procsum_stats *now, void *userdata)
+{
+    (void)userdata;
+    static procsum_stats last;
+    static pid_t last_pid;
+    pid_t pid = getpid();
+    if (pid != last_pid) {
+        memset(&last, 0, sizeof(last));
+        last_pid = pid;
     }
+    if (atomic_load(&announced) != pid)
+        (void)emit_watching();
+    psum_pass p = {.passes = now->passes - last.passes, .pages_checked = now->pages_tracked,
+                   .bytes_hashed = now->bytes_hashed - last.bytes_hashed, .duration_ns = now->last_pass_ns};
+    last = *now;
+    psum_event_origin at;
+    psum_event_origin_now(&at);
+    char buf[PSUM_WIRE_MAX];
+    (void)send_event(buf, psum_wire_pass(buf, pid, &at, &p));
 }
 
 static void *waiter(void *arg)
@@ -256,6 +277,8 @@ static void *waiter(void *arg)
     o.lazy_start = true;
     o.lazy_start_delay_ms = 0;
     o.follow_fork_delay_ms = cfg.lazy_ms;
+    /* Under `procsum run`, every pass is counted, a forked child's too. */
+    o.pass_callback = cfg.socket.sun_path[0] ? on_pass : NULL;
     o.lazy_start_thread = cfg.lazy_thread != 0;
     if (cfg.algo[0] && psum_preload_lib.algorithm_parse(cfg.algo, &o.algorithm) != 0) {
         atomic_store(&phase, PHASE_IDLE);
@@ -270,10 +293,8 @@ static void *waiter(void *arg)
         report_not_started(err, "procsum_start failed");
         return NULL;
     }
-    psum_state s = {.action = "watching", .pid = getpid(), .executable = exe[0] ? exe : NULL, .status = "clean"};
-    psum_event_origin_now(&s.at);
-    if (cfg.socket.sun_path[0] && emit_state(&s) == 0)
-        send_passes(o.check_period_ms);
+    if (cfg.socket.sun_path[0] && atomic_load(&announced) != getpid())
+        (void)emit_watching();
     return NULL;
 }
 
