@@ -13,6 +13,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +44,7 @@ enum {
     FLIP_MISSED = 16,
     STOP_FAILED = 17,
     WRONG_FINDING = 18,
+    TOO_MANY_TRIES = 19,
 };
 
 static const char *what(int code)
@@ -56,6 +59,7 @@ static const char *what(int code)
     case FLIP_MISSED: return "a flip in the child was not found";
     case STOP_FAILED: return "procsum_stop failed";
     case WRONG_FINDING: return "a report where there was no change";
+    case TOO_MANY_TRIES: return "more than 60 wake-ups in 3 s blocked where no start can be made";
     default: return "?";
     }
 }
@@ -316,8 +320,11 @@ static int start_inside_the_allocator(void)
             return START_FAILED;
     procsum_options o = late_options(1);
     procsum_checker *c;
+    int before = threads();
     if (procsum_start(&o, on_report, NULL, &c) != 0)
         return START_FAILED;
+    if (threads() != before)
+        return THREAD_TOO_EARLY; /* a start at once (a thread that waits) would not be tested here */
     bool started = started_while(c, churn_once);
     atomic_store(&churn_stop, true);
     for (size_t i = 0; i < 2; i++)
@@ -344,12 +351,22 @@ static void in_libc(void)
     }
 }
 
+/* procsum_start with a delay of delay_ms; the process must still have its threads when it returns. */
+static int start_late(unsigned delay_ms, procsum_checker **c)
+{
+    int before = threads();
+    procsum_options o = late_options(delay_ms);
+    if (procsum_start(&o, on_report, NULL, c) != 0)
+        return START_FAILED;
+    return threads() == before ? OK : THREAD_TOO_EARLY;
+}
+
 static int start_while_in_libc(void)
 {
-    procsum_options o = late_options(5);
     procsum_checker *c;
-    if (procsum_start(&o, on_report, NULL, &c) != 0)
-        return START_FAILED;
+    int err = start_late(5, &c);
+    if (err)
+        return err;
     return !started_while(c, in_libc) ? NEVER_STARTED : procsum_stop(c) == 0 ? OK : STOP_FAILED;
 }
 
@@ -425,10 +442,10 @@ static void (*blocking_step)(void);
 
 static int start_while_blocked(void)
 {
-    procsum_options o = late_options(20);
     procsum_checker *c;
-    if (procsum_start(&o, on_report, NULL, &c) != 0)
-        return START_FAILED;
+    int err = start_late(20, &c);
+    if (err)
+        return err;
     return !started_while(c, blocking_step) ? NEVER_STARTED : procsum_stop(c) == 0 ? OK : STOP_FAILED;
 }
 
@@ -443,6 +460,139 @@ Test(late_start, starts_while_the_program_waits_in_a_system_call, .timeout = 300
         blocking_step = waits[i].step;
         in_child(start_while_blocked, waits[i].name);
     }
+}
+
+/*
+ * Inside a handler of the program's that interrupted malloc: the handler's
+ * own code is outside the C library, but the code below it holds the
+ * allocator's lock. Another thread sends SIGUSR1 to the main thread every
+ * 20 us while it allocates, so the timer's signal often lands on the first
+ * instruction of that handler: the start must wait until it is over.
+ */
+static pid_t main_tid;
+
+static void program_usr1(int sig)
+{
+    (void)sig;
+    for (volatile int i = 0; i < 20000; i++)
+        ;
+}
+
+static void *pester(void *arg)
+{
+    (void)arg;
+    struct timespec t = {0, 20000};
+    while (!atomic_load(&churn_stop)) {
+        (void)syscall(SYS_tgkill, getpid(), main_tid, SIGUSR1);
+        nanosleep(&t, NULL);
+    }
+    return NULL;
+}
+
+static int start_under_a_program_handler(void)
+{
+    main_tid = (pid_t)syscall(SYS_gettid);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = program_usr1;
+    sa.sa_flags = SA_RESTART;
+    sigset_t both, old;
+    sigemptyset(&both);
+    sigaddset(&both, SIGUSR1);
+    sigaddset(&both, SIGURG);
+    pthread_t t;
+    /* The pester thread takes neither signal. */
+    if (sigaction(SIGUSR1, &sa, NULL) != 0 || pthread_sigmask(SIG_BLOCK, &both, &old) != 0 ||
+        pthread_create(&t, NULL, pester, NULL) != 0 || pthread_sigmask(SIG_SETMASK, &old, NULL) != 0)
+        return START_FAILED;
+    procsum_checker *c;
+    int err = start_late(30, &c);
+    bool started = !err && started_while(c, churn_once);
+    atomic_store(&churn_stop, true);
+    pthread_join(t, NULL);
+    if (err)
+        return err;
+    return !started ? NEVER_STARTED : procsum_stop(c) == 0 ? OK : STOP_FAILED;
+}
+
+Test(late_start, waits_out_a_program_handler_that_interrupted_malloc, .timeout = 300)
+{
+    for (int i = 0; i < 6; i++)
+        in_child(start_under_a_program_handler, "in a program handler");
+}
+
+/*
+ * Where no start can be made (blocked writing to a full pipe for 3 s),
+ * the tries thin out: a few dozen signals, not one every few
+ * milliseconds. The main thread's context switches count them (each
+ * signal wakes it). Then the start comes.
+ */
+static int drain_fd = -1;
+static size_t drain_bytes;
+
+static void *drain_later(void *arg)
+{
+    (void)arg;
+    struct timespec t = {3, 0};
+    nanosleep(&t, NULL);
+    char buf[4096];
+    for (ssize_t n; drain_bytes > 0 && (n = read(drain_fd, buf, sizeof(buf))) > 0;)
+        drain_bytes -= (size_t)n < drain_bytes ? (size_t)n : drain_bytes;
+    return NULL;
+}
+
+static long voluntary_switches(void)
+{
+    FILE *f = fopen("/proc/thread-self/status", "r");
+    long n = -1;
+    char line[128];
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static int few_tries_while_stuck(void)
+{
+    int p[2];
+    sigset_t urg, old;
+    sigemptyset(&urg);
+    sigaddset(&urg, SIGURG);
+    pthread_t t;
+    if (pipe(p) != 0 || fcntl(p[1], F_SETFL, O_NONBLOCK) != 0)
+        return START_FAILED;
+    char block[4096] = {0};
+    for (ssize_t n; (n = write(p[1], block, sizeof(block))) > 0;)
+        drain_bytes += (size_t)n; /* full */
+    drain_bytes += sizeof(block); /* and the write below */
+    drain_fd = p[0];
+    if (fcntl(p[1], F_SETFL, 0) != 0 || pthread_sigmask(SIG_BLOCK, &urg, &old) != 0 ||
+        pthread_create(&t, NULL, drain_later, NULL) != 0 || pthread_sigmask(SIG_SETMASK, &old, NULL) != 0)
+        return START_FAILED;
+    procsum_checker *c;
+    int err = start_late(1, &c);
+    if (err)
+        return err;
+    long before = voluntary_switches();
+    size_t left = sizeof(block);
+    while (left > 0) {
+        ssize_t n = write(p[1], block, left); /* blocks until the drain: a write interrupted part way returns less */
+        if (n < 0 && errno != EINTR)
+            return START_FAILED;
+        left -= n > 0 ? (size_t)n : 0;
+    }
+    long switches = voluntary_switches() - before;
+    pthread_join(t, NULL);
+    if (switches > 60)
+        return TOO_MANY_TRIES;
+    return !started_while(c, poll_a_while) ? NEVER_STARTED : procsum_stop(c) == 0 ? OK : STOP_FAILED;
+}
+
+Test(late_start, tries_thin_out_where_no_start_can_be_made, .timeout = 120)
+{
+    in_child(few_tries_while_stuck, "blocked writing");
 }
 
 /*

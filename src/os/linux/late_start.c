@@ -17,26 +17,41 @@
  * handler starts only at a safe point:
  *  - the interrupted instruction is outside the C library, the dynamic
  *    loader, the object that provides calloc and this object (found once,
- *    before any fork: psum_late_prepare); code elsewhere holds none of
- *    their locks; or
- *  - the thread was waiting in a system call, in one of those objects,
- *    that none of them makes while holding such a lock: a read, a poll, a
- *    sleep, a wait for a child, a futex wait of a condition variable, a
- *    join or a semaphore (FUTEX_WAIT_BITSET); not a lock's own futex wait
- *    (FUTEX_WAIT), not mmap or munmap (the allocator holds its lock across
- *    them). x86-64 tells which: the kernel leaves the instruction pointer
- *    on the `syscall` instruction with the call's number in rax when the
- *    call will be restarted, or just past it with -EINTR in rax.
- * Anywhere else it tries again a few milliseconds later, at a moment that
- * varies so as not to fall in step with the program.
+ *    before any fork: psum_late_prepare), so it holds none of their locks,
+ *    and the thread is not inside a handler of the program's (which may
+ *    have interrupted malloc): no signal that has a handler is blocked in
+ *    the interrupted context, as one is while its handler runs; or
+ *  - the thread was waiting in a system call, made by one of those
+ *    objects, that none of them makes while holding such a lock: a read, a
+ *    poll, a sleep, a wait for a child, a futex wait of a condition
+ *    variable, a join or a semaphore (FUTEX_WAIT_BITSET); not a lock's own
+ *    futex wait (FUTEX_WAIT), not mmap or munmap (the allocator holds its
+ *    lock across them). x86-64 tells which: the kernel leaves the
+ *    instruction pointer on the `syscall` instruction with the call's
+ *    number in rax when the call will be restarted; when it returns EINTR
+ *    instead, the number is read from the `mov $nr, %eax` just before the
+ *    `syscall` (436 of the C library's 526 call sites here, the waits
+ *    among them), and any other site is not taken as safe.
+ * Anywhere else it tries again later. Interrupting code that runs costs it
+ * a few microseconds: the next try comes 2 to 9 ms later, at a moment that
+ * varies so as not to fall in step with the program, up to RUNNING_TRIES
+ * times. A thread that waits in a call where no start can be made (writing
+ * to a full pipe, a mutex) is woken by each signal, and a write may return
+ * short: there the tries thin out, 1 ms after the first and twice as long
+ * each time, up to a second, at most WAITING_TRIES times (about 12 s). When
+ * either runs out, the start is given up: the process is then not checked
+ * until a pass is asked for (procsum_check_now makes the start on the
+ * caller's thread).
  *
  * Why SIGURG: its default action is to ignore it, so a signal still
  * pending when the process runs a new program (exec keeps pending signals,
  * not handlers) does nothing; few programs use it (out-of-band socket
  * data). The handler is installed only where the program has left the
- * default or ignores the signal, with SA_RESTART; docs/limits.md says
- * what a program may notice. Elsewhere, and on other architectures, the
- * caller starts its own way (a thread that waits).
+ * default, with SA_RESTART; docs/limits.md says what a program may notice.
+ * Elsewhere, and on other architectures, the caller starts its own way (a
+ * thread that waits). The handler takes only its own timers' signals (the
+ * kernel's timer id is checked: a signal pending from before an exec does
+ * not match), and stays installed (libprocsum is never unloaded: -z nodelete).
  *
  * fork: a child has none of its parent's timers, so a slot armed in the
  * parent is free in the child (its owner is another process).
@@ -58,19 +73,23 @@
 #include "late_start.h"
 #include "procsum.h"
 
-enum { SLOTS = 32, SLOT_BITS = 5, MAX_RANGES = 24 };
+enum { SLOTS = 32, SLOT_BITS = 5, MAX_RANGES = 24, RUNNING_TRIES = 5000, WAITING_TRIES = 20, LONGEST_WAIT_MS = 1000 };
 
 /* A slot's word: generation << STATE_BITS | state. An id: generation << SLOT_BITS | slot. */
-enum { FREE, SETUP, ARMED, STARTING };
-enum { STATE_BITS = 2, STATE_MASK = 3, GENERATION_MASK = 0xffffff };
+enum { FREE, SETUP, ARMED, STARTING, GAVE_UP };
+enum { STATE_BITS = 3, STATE_MASK = 7, GENERATION_MASK = 0xffffff };
+
+/* How long a caller waits for a handler that is making a start on another thread. */
+#define HANDLER_WAIT_NS 5000000000u
 
 typedef struct {
     atomic_uint word;
-    atomic_int owner; /* the process that armed it */
+    atomic_int owner;  /* the process that armed it */
+    atomic_bool missed; /* a signal came while the handler was trying: try again soon */
     timer_t timer;
     psum_late_fn start;
     void *arg;
-    unsigned tries;
+    unsigned running_tries, waiting_tries;
 } late_slot;
 
 static late_slot slots[SLOTS];
@@ -94,23 +113,45 @@ static unsigned generation_of(unsigned word)
     return word >> STATE_BITS;
 }
 
+static unsigned word_of(unsigned gen, unsigned state)
+{
+    return gen << STATE_BITS | state;
+}
+
+/* While a handler on another thread makes a start; false once HANDLER_WAIT_NS have passed since *waited_ns was 0. */
+static bool pause_briefly(uint64_t *waited_ns)
+{
+    if (*waited_ns >= HANDLER_WAIT_NS)
+        return false;
+    struct timespec a_while = {.tv_sec = 0, .tv_nsec = 100000};
+    (void)nanosleep(&a_while, NULL);
+    *waited_ns += 100000;
+    return true;
+}
+
 #if defined(__x86_64__)
 static void on_signal(int sig, siginfo_t *si, void *ctx);
 
-/* One loaded object: its executable segments are unsafe when one of the anchors lies in them, or it is the loader. */
+/* Whether addr lies in a segment of the object. */
+static bool in_object(const struct dl_phdr_info *info, uintptr_t addr)
+{
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && addr >= lo && addr < lo + ph->p_memsz)
+            return true;
+    }
+    return false;
+}
+
+/* One loaded object: its executable segments are unsafe when one of the anchors lies in it. */
 static int note_object(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)size;
     const uintptr_t *anchors = data;
-    bool unsafe_object = info->dlpi_addr == getauxval(AT_BASE) && info->dlpi_addr != 0;
-    for (int i = 0; i < info->dlpi_phnum && !unsafe_object; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-            continue;
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-        for (const uintptr_t *a = anchors; *a; a++)
-            unsafe_object = unsafe_object || (*a >= lo && *a < hi);
-    }
+    bool unsafe_object = info->dlpi_addr != 0 && info->dlpi_addr == getauxval(AT_BASE);
+    for (const uintptr_t *a = anchors; *a && !unsafe_object; a++)
+        unsafe_object = in_object(info, *a);
     for (int i = 0; i < info->dlpi_phnum && unsafe_object; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) || unsafe_count == MAX_RANGES)
@@ -127,10 +168,12 @@ static void find_unsafe_code(void)
     /*
      * The C library (gnu_get_libc_version is never intercepted), whatever
      * provides calloc and pthread_create (an allocator of the program's,
-     * a sanitizer's runtime), this object; the loader by its base address.
+     * a sanitizer's runtime), this object, and the loader: by its base
+     * address, and by _r_debug, which it defines (a program started as
+     * `ld.so PROGRAM` has no base address in its auxiliary vector).
      */
     const uintptr_t anchors[] = {(uintptr_t)gnu_get_libc_version, (uintptr_t)calloc, (uintptr_t)pthread_create,
-                                 (uintptr_t)on_signal, 0};
+                                 (uintptr_t)on_signal, (uintptr_t)&_r_debug, 0};
     (void)dl_iterate_phdr(note_object, (void *)anchors);
     atomic_store(&prepared, unsafe_count > 0 && unsafe_count < MAX_RANGES);
 }
@@ -193,56 +236,145 @@ static bool waits_without_locks(long nr, unsigned long op)
     }
 }
 
-static bool at_safe_point(const void *ctx)
+/*
+ * Whether the interrupted context blocks a signal that has a handler of the
+ * program's: while a handler runs, its signal is blocked, and the code it
+ * interrupted (malloc, say) may hold any lock.
+ */
+static bool maybe_in_a_handler(const ucontext_t *uc)
 {
-    const ucontext_t *uc = ctx;
-    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP], lo, hi;
-    if (!unsafe_range(pc, &lo, &hi))
-        return true;
-    const unsigned char *ip = (const unsigned char *)pc;
-    long ax = (long)uc->uc_mcontext.gregs[REG_RAX];
-    /* A blocking call that was interrupted and returns EINTR: no call made with a lock held does. */
-    if (pc >= lo + 2 && ip[-2] == 0x0f && ip[-1] == 0x05 && ax == -EINTR)
-        return true;
-    /* On a `syscall` instruction: about to make (or to restart) call number rax. */
-    if (pc + 2 <= hi && ip[0] == 0x0f && ip[1] == 0x05)
-        return waits_without_locks(ax, (unsigned long)uc->uc_mcontext.gregs[REG_RSI]);
+    for (int sig = 1; sig < 65; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP || sig == PSUM_LATE_SIGNAL || sigismember(&uc->uc_sigmask, sig) != 1)
+            continue;
+        struct sigaction now;
+        if (sigaction(sig, NULL, &now) != 0)
+            continue;
+        if ((now.sa_flags & SA_SIGINFO) || (now.sa_handler != SIG_DFL && now.sa_handler != SIG_IGN))
+            return true;
+    }
     return false;
 }
 
-/* Tries again in 2 to 9 ms, varied from try to try. */
-static void try_later(late_slot *s)
+/* The system call the thread waits in (or is about to make), read from its context; -1 when not at one. */
+static long waiting_call(const ucontext_t *uc, uintptr_t lo, uintptr_t hi)
 {
-    s->tries++;
-    long ms = 2 + (long)((s->tries * 5u) % 8u);
-    struct itimerspec when = {.it_value = {.tv_sec = 0, .tv_nsec = ms * 1000000}};
-    (void)timer_settime(s->timer, 0, &when, NULL);
+    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    const unsigned char *ip = (const unsigned char *)pc;
+    long ax = (long)uc->uc_mcontext.gregs[REG_RAX];
+    /* On a `syscall` instruction: about to make (or to restart) call number rax. */
+    if (pc + 2 <= hi && ip[0] == 0x0f && ip[1] == 0x05)
+        return ax;
+    /* Just past one, returning EINTR: the number is the immediate of the `mov $nr, %eax` before it. */
+    if (pc >= lo + 7 && ip[-2] == 0x0f && ip[-1] == 0x05 && ip[-7] == 0xb8 && ax == -EINTR) {
+        uint32_t nr;
+        memcpy(&nr, ip - 6, sizeof(nr));
+        return (long)nr;
+    }
+    return -1;
+}
+
+/* Where the signal found the thread. */
+typedef enum { SAFE, RUNNING, WAITING } found_at;
+
+static found_at look_at(const void *ctx)
+{
+    const ucontext_t *uc = ctx;
+    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP], lo, hi;
+    bool in_unsafe_code = unsafe_range(pc, &lo, &hi);
+    bool nested = maybe_in_a_handler(uc);
+    if (!in_unsafe_code)
+        return nested ? RUNNING : SAFE;
+    long nr = waiting_call(uc, lo, hi);
+    if (nr < 0)
+        return RUNNING;
+    return waits_without_locks(nr, (unsigned long)uc->uc_mcontext.gregs[REG_RSI]) ? SAFE : WAITING;
+}
+
+/*
+ * The next try, after the signal found the thread running or waiting
+ * (see the top of this file); -1 when the tries have run out.
+ */
+static int try_later(late_slot *s, found_at where)
+{
+    long ms;
+    if (where == WAITING) {
+        if (s->waiting_tries >= WAITING_TRIES)
+            return -1;
+        unsigned shift = s->waiting_tries < 10 ? s->waiting_tries : 10;
+        ms = (1L << shift) < LONGEST_WAIT_MS ? (1L << shift) : LONGEST_WAIT_MS;
+        s->waiting_tries++;
+    } else {
+        if (s->running_tries >= RUNNING_TRIES)
+            return -1;
+        ms = 2 + (long)((s->running_tries * 5u) % 8u);
+        s->running_tries++;
+    }
+    struct itimerspec when = {.it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000}};
+    return timer_settime(s->timer, 0, &when, NULL) == 0 ? 0 : -1;
+}
+
+/*
+ * Blocks asynchronous cancellation while the start is made: the thread
+ * the signal interrupted may use it, and a cancellation inside
+ * pthread_create would leave its locks held.
+ */
+static int start_deferred(late_slot *s)
+{
+    int type;
+    bool changed = pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &type) == 0;
+    int err = s->start(s->arg);
+    if (changed && type != PTHREAD_CANCEL_DEFERRED)
+        (void)pthread_setcanceltype(type, &type);
+    return err;
 }
 
 static void on_signal(int sig, siginfo_t *si, void *ctx)
 {
     (void)sig;
     if (si->si_code != SI_TIMER)
-        return; /* not ours: the action the program left was the default or to ignore, so nothing */
+        return; /* not ours: the program left the default, which is to ignore it */
     int saved = errno;
     unsigned id = (unsigned)si->si_value.sival_int;
     late_slot *s = &slots[id & (SLOTS - 1)];
     unsigned gen = id >> SLOT_BITS;
-    unsigned armed = gen << STATE_BITS | ARMED;
-    if (atomic_load(&s->owner) == (int)syscall(SYS_getpid) &&
-        atomic_compare_exchange_strong(&s->word, &armed, gen << STATE_BITS | STARTING)) {
-        if (at_safe_point(ctx) && s->start(s->arg) == 0) {
-            (void)timer_delete(s->timer);
-            atomic_store(&s->word, gen << STATE_BITS | FREE);
-        } else {
-            try_later(s);
-            atomic_store(&s->word, gen << STATE_BITS | ARMED);
-        }
+    unsigned armed = word_of(gen, ARMED);
+    if (atomic_load(&s->owner) != (int)syscall(SYS_getpid) || (intptr_t)s->timer != si->si_timerid) {
+        errno = saved;
+        return;
     }
+    if (!atomic_compare_exchange_strong(&s->word, &armed, word_of(gen, STARTING))) {
+        /* Another thread's handler is at it: its try may have been the one this signal ends. */
+        if (armed == word_of(gen, STARTING))
+            atomic_store(&s->missed, true);
+        errno = saved;
+        return;
+    }
+    timer_t timer = s->timer;
+    found_at where = look_at(ctx);
+    /* A start that fails (no memory for a thread now) is tried again as if the thread ran. */
+    if (where == SAFE && start_deferred(s) == 0) {
+        atomic_store(&s->word, word_of(gen, FREE));
+        (void)timer_delete(timer);
+        errno = saved;
+        return;
+    }
+    if (where == SAFE)
+        where = RUNNING;
+    atomic_store(&s->missed, false);
+    if (try_later(s, where) != 0) {
+        atomic_store(&s->word, word_of(gen, GAVE_UP));
+        (void)timer_delete(timer);
+        errno = saved;
+        return;
+    }
+    atomic_store(&s->word, word_of(gen, ARMED));
+    /* A signal that came meanwhile found the slot busy and was dropped: the timer may be spent. */
+    if (atomic_exchange(&s->missed, false))
+        (void)try_later(s, RUNNING);
     errno = saved;
 }
 
-/* Installs the handler where the program left the default or ignores the signal; 0 or PROCSUM_EBUSY. */
+/* Installs the handler where the program left the default; 0 or PROCSUM_EBUSY. */
 static int take_signal(void)
 {
     struct sigaction now;
@@ -250,8 +382,8 @@ static int take_signal(void)
         return PROCSUM_EBUSY;
     if ((now.sa_flags & SA_SIGINFO) && now.sa_sigaction == on_signal)
         return 0;
-    if ((now.sa_flags & SA_SIGINFO) || (now.sa_handler != SIG_DFL && now.sa_handler != SIG_IGN))
-        return PROCSUM_EBUSY;
+    if ((now.sa_flags & SA_SIGINFO) || now.sa_handler != SIG_DFL)
+        return PROCSUM_EBUSY; /* the program's own handler, or SIG_IGN, which exec would not give back */
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_signal;
@@ -266,9 +398,10 @@ static late_slot *claim_slot(int pid, unsigned gen)
     for (size_t i = 0; i < SLOTS; i++) {
         late_slot *s = &slots[i];
         unsigned w = atomic_load(&s->word);
-        if (state_of(w) != FREE && atomic_load(&s->owner) == pid)
+        bool ours = atomic_load(&s->owner) == pid;
+        if (ours && state_of(w) != FREE && state_of(w) != GAVE_UP)
             continue;
-        if (atomic_compare_exchange_strong(&s->word, &w, gen << STATE_BITS | SETUP))
+        if (atomic_compare_exchange_strong(&s->word, &w, word_of(gen, SETUP)))
             return s;
     }
     return NULL;
@@ -291,7 +424,9 @@ int psum_late_arm(psum_late_fn start, void *arg, uint64_t delay_ns, uint32_t *id
         return PROCSUM_EAGAIN;
     s->start = start;
     s->arg = arg;
-    s->tries = 0;
+    s->running_tries = 0;
+    s->waiting_tries = 0;
+    atomic_store(&s->missed, false);
     atomic_store(&s->owner, pid);
     unsigned slot_id = gen << SLOT_BITS | (unsigned)(s - slots);
     struct sigevent ev;
@@ -300,17 +435,18 @@ int psum_late_arm(psum_late_fn start, void *arg, uint64_t delay_ns, uint32_t *id
     ev.sigev_signo = PSUM_LATE_SIGNAL;
     ev.sigev_value.sival_int = (int)slot_id;
     if (timer_create(CLOCK_MONOTONIC, &ev, &s->timer) != 0) {
-        atomic_store(&s->word, gen << STATE_BITS | FREE);
+        atomic_store(&s->word, word_of(gen, FREE));
         return PROCSUM_EAGAIN;
     }
-    atomic_store(&s->word, gen << STATE_BITS | ARMED);
+    timer_t timer = s->timer;
+    atomic_store(&s->word, word_of(gen, ARMED));
     /* A zero it_value would disarm the timer: at least a nanosecond. */
     uint64_t ns = delay_ns ? delay_ns : 1;
     struct itimerspec when = {.it_value = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)}};
-    if (timer_settime(s->timer, 0, &when, NULL) != 0) {
-        unsigned w = gen << STATE_BITS | ARMED;
-        if (atomic_compare_exchange_strong(&s->word, &w, gen << STATE_BITS | FREE))
-            (void)timer_delete(s->timer);
+    if (timer_settime(timer, 0, &when, NULL) != 0) {
+        unsigned w = word_of(gen, ARMED);
+        if (atomic_compare_exchange_strong(&s->word, &w, word_of(gen, FREE)))
+            (void)timer_delete(timer);
         return PROCSUM_EAGAIN;
     }
     *id = slot_id;
@@ -332,29 +468,28 @@ int psum_late_arm(psum_late_fn start, void *arg, uint64_t delay_ns, uint32_t *id
 }
 #endif
 
-/* While a handler on another thread makes a start. */
-static void pause_briefly(void)
-{
-    struct timespec a_while = {.tv_sec = 0, .tv_nsec = 100000};
-    (void)nanosleep(&a_while, NULL);
-}
-
 bool psum_late_cancel(uint32_t id)
 {
     late_slot *s = &slots[id & (SLOTS - 1)];
     unsigned gen = id >> SLOT_BITS;
+    uint64_t waited = 0;
     for (;;) {
         unsigned w = atomic_load(&s->word);
         if (generation_of(w) != gen || state_of(w) == FREE)
             return false; /* the handler started it and let the slot go */
+        timer_t timer = s->timer; /* read before the slot is let go: another arm may take it at once */
+        if (state_of(w) == GAVE_UP)
+            return atomic_compare_exchange_strong(&s->word, &w, word_of(gen, FREE));
         if (state_of(w) == ARMED) {
-            if (atomic_compare_exchange_strong(&s->word, &w, gen << STATE_BITS | FREE)) {
-                (void)timer_delete(s->timer);
+            if (atomic_compare_exchange_strong(&s->word, &w, word_of(gen, FREE))) {
+                (void)timer_delete(timer);
                 return true;
             }
             continue;
         }
-        pause_briefly(); /* STARTING: the handler, on another thread, is at it */
+        /* STARTING: the handler, on another thread, is at it. A start that hangs there is not waited for ever. */
+        if (!pause_briefly(&waited))
+            return false;
     }
 }
 
@@ -363,10 +498,12 @@ static bool armed_here(int pid)
 {
     for (size_t i = 0; i < SLOTS; i++) {
         unsigned state;
+        uint64_t waited = 0;
         /* The thread a handler has just started may ask before that handler has let its slot go. */
-        while ((state = state_of(atomic_load(&slots[i].word))) == STARTING && atomic_load(&slots[i].owner) == pid)
-            pause_briefly();
-        if (state != FREE && atomic_load(&slots[i].owner) == pid)
+        while ((state = state_of(atomic_load(&slots[i].word))) == STARTING && atomic_load(&slots[i].owner) == pid &&
+               pause_briefly(&waited))
+            ;
+        if (state != FREE && state != GAVE_UP && atomic_load(&slots[i].owner) == pid)
             return true;
     }
     return false;

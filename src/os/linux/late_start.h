@@ -34,16 +34,17 @@ int psum_late_prepare(void);
  * Arms a start: start(arg) runs in delay_ns. Allocates nothing, so it may
  * be called in a forked child (once prepared in the parent). 0 with *id
  * set; PROCSUM_ENOSYS when not prepared or not supported here,
- * PROCSUM_EBUSY when the program has a handler of its own for the signal
- * or blocks it in the calling thread, PROCSUM_EAGAIN when no slot or timer
- * is left. On any error the caller starts its own way (a thread that waits).
+ * PROCSUM_EBUSY when the program handles or ignores the signal itself or
+ * blocks it in the calling thread, PROCSUM_EAGAIN when no slot or timer is
+ * left. On any error the caller starts its own way (a thread that waits).
  */
 int psum_late_arm(psum_late_fn start, void *arg, uint64_t delay_ns, uint32_t *id);
 
 /*
- * Takes back an armed start. true: it had not run and now never will;
- * false: it has run (start returned 0). Waits while the handler is making
- * the start. Once per id.
+ * Takes back an armed start. true: it had not run and now never will (or
+ * the handler gave up: no safe point within its tries); false: it has run
+ * (start returned 0), or a handler making it on another thread has not
+ * finished within 5 s. Once per id.
  */
 bool psum_late_cancel(uint32_t id);
 

@@ -153,7 +153,21 @@ void psum_os_thread_discard(psum_os_thread *t)
  * C library's cache or from mmap; the C library allocates the new thread's
  * table of TLS blocks with calloc, which it makes safe around fork itself.
  */
-int psum_os_thread_run(psum_os_thread *t, void (*fn)(void *), void *arg)
+/*
+ * The thread gets the ordinary policy, whatever its creator's: a late start
+ * is made on whichever thread of the program took the signal, and a
+ * real-time one would pass its priority on to hashing.
+ */
+static void ordinary_scheduling(pthread_attr_t *attr)
+{
+    struct sched_param none = {.sched_priority = 0};
+    if (pthread_attr_setinheritsched(attr, PTHREAD_EXPLICIT_SCHED) == 0 &&
+        (pthread_attr_setschedpolicy(attr, SCHED_OTHER) != 0 || pthread_attr_setschedparam(attr, &none) != 0))
+        (void)pthread_attr_setinheritsched(attr, PTHREAD_INHERIT_SCHED);
+}
+
+/* Starts t; pinned to the caller's CPU for its wait (cpu_pin.c) unless pin is false (a late start: no wait). */
+static int run(psum_os_thread *t, void (*fn)(void *), void *arg, bool pin)
 {
     t->fn = fn;
     t->arg = arg;
@@ -170,7 +184,8 @@ int psum_os_thread_run(psum_os_thread *t, void (*fn)(void *), void *arg)
     pthread_attr_t attr;
     int rc = pthread_attr_init(&attr);
     if (rc == 0) {
-        bool pinned = psum_linux_cpu_pin(&t->allowed);
+        ordinary_scheduling(&attr);
+        bool pinned = pin && psum_linux_cpu_pin(&t->allowed);
         t->pinned = pinned; /* the new thread may clear it at once */
         rc = create(t, &attr);
         if (pinned)
@@ -185,11 +200,20 @@ int psum_os_thread_run(psum_os_thread *t, void (*fn)(void *), void *arg)
     return 0;
 }
 
-/* The late start itself, in the signal handler (late_start.c): nothing here but pthread_create. */
+int psum_os_thread_run(psum_os_thread *t, void (*fn)(void *), void *arg)
+{
+    return run(t, fn, arg, true);
+}
+
+/*
+ * The late start itself, in the signal handler (late_start.c): nothing
+ * here but pthread_create. Not pinned: the thread works at once, and the
+ * interrupted thread's own mask is left alone.
+ */
 static int run_now(void *p)
 {
     psum_os_thread *t = p;
-    return psum_os_thread_run(t, t->fn, t->arg);
+    return run(t, t->fn, t->arg, false);
 }
 
 int psum_os_thread_run_later(psum_os_thread *t, void (*fn)(void *), void *arg, uint64_t delay_ns)
