@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "procsum.h"
+#include "test_util.h"
 #include "truth_util.h"
 
 #define PAGE ((uintptr_t)PROCSUM_PAGE_SIZE)
@@ -84,25 +85,10 @@ static void on_report(const procsum_mismatch *m, void *userdata)
     atomic_store(&seen, 1);
 }
 
-/* Whether a file whose name starts with `name` is mapped in this process. */
-static bool mapped(const char *name)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    cr_assert_not_null(f);
-    char line[PATH_MAX + 128];
-    bool found = false;
-    while (!found && fgets(line, sizeof(line), f)) {
-        const char *base = strrchr(line, '/');
-        found = base && strncmp(base + 1, name, strlen(name)) == 0;
-    }
-    fclose(f);
-    return found;
-}
-
 Test(symbols, bit_flip_names_function_and_instructions)
 {
-    cr_assert_not(mapped("libelf"), "libelf is mapped before any report");
-    cr_assert_not(mapped("libcapstone"), "Capstone is mapped before any report");
+    cr_assert_not(test_mapped("libelf"), "libelf is mapped before any report");
+    cr_assert_not(test_mapped("libcapstone"), "Capstone is mapped before any report");
     procsum_options o;
     procsum_options_init(&o);
     o.check_period_ms = 10;
@@ -119,8 +105,8 @@ Test(symbols, bit_flip_names_function_and_instructions)
     cr_expect_str_eq(seen_old, "mov eax, 0x12345678");
     cr_expect_str_eq(seen_new, "mov ecx, 0x12345678");
     cr_expect_eq(seen_cause, PROCSUM_CAUSE_WRITE);
-    cr_expect(mapped("libelf"), "the report named a function without libelf?");
-    cr_expect(mapped("libcapstone"), "the report decoded instructions without Capstone?");
+    cr_expect(test_mapped("libelf"), "the report named a function without libelf?");
+    cr_expect(test_mapped("libcapstone"), "the report decoded instructions without Capstone?");
 }
 
 /* ---- verified against the file: hooks and int3s -------------------------- */

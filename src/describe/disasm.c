@@ -25,9 +25,10 @@
  * pointers the loader relocates, several milliseconds and more than a
  * megabyte of private memory in every process that loads it, while most
  * processes never report a change. Loaded only in the process that made the
- * describer: in a child forked from it (follow_fork) the loader's lock may
- * be held by a thread the child does not have, so a child decodes only if
- * its parent had loaded Capstone before the fork.
+ * checker (made_in; a forked child's checker is made in its parent): in a
+ * child (follow_fork) the loader's lock may be held by a thread the child
+ * does not have, so a child decodes only if its parent had loaded Capstone
+ * before the fork.
  */
 #define PSUM_STR_(x) #x
 #define PSUM_STR(x) PSUM_STR_(x)
@@ -66,12 +67,12 @@ static bool capstone_ready(const psum_disasm *d)
     return psum_lazylib_ready(&capstone, psum_os_process_id() == d->made_in);
 }
 
-int psum_disasm_new(psum_disasm **out)
+int psum_disasm_new(psum_disasm **out, uint64_t made_in)
 {
     *out = calloc(1, sizeof(**out));
     if (!*out)
         return PROCSUM_ENOMEM;
-    (*out)->made_in = psum_os_process_id();
+    (*out)->made_in = made_in;
     return 0;
 }
 
@@ -232,8 +233,9 @@ struct psum_disasm {
     int unused;
 };
 
-int psum_disasm_new(psum_disasm **out)
+int psum_disasm_new(psum_disasm **out, uint64_t made_in)
 {
+    (void)made_in;
     *out = NULL;
     return PROCSUM_ENOSYS;
 }

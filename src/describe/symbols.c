@@ -23,12 +23,12 @@ struct psum_symbols {
     uint64_t made_in; /* the process that may load the library reading symbols (os.h: psum_os_file_symbols) */
 };
 
-int psum_symbols_new(psum_symbols **out)
+int psum_symbols_new(psum_symbols **out, uint64_t made_in)
 {
     *out = calloc(1, sizeof(**out));
     if (!*out)
         return PROCSUM_ENOMEM;
-    (*out)->made_in = psum_os_process_id();
+    (*out)->made_in = made_in;
     return 0;
 }
 
