@@ -276,6 +276,7 @@ int psum_verifier_check(procsum_verifier *v, long pid, procsum_verify_result *ou
     /* Files are opened as this process maps them: nothing opened for another one is reused. */
     psum_file_cache_close(&v->files);
     v->files.target = t;
+    v->files.made_in = psum_os_process_id();
     verify_run run = {.v = v, .t = t, .out = out};
     psum_os_fork_gate_enter();
     err = psum_os_list_regions(t, &mapped);

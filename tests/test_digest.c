@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "digest/digest.h"
+#include "digest/xxh3_isa.h"
 #include "test_util.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -167,6 +168,78 @@ Test(xxh3, against_xxhsum)
     }
     /* And the empty input's published value, through the tool. */
     cr_assert_eq(xxhsum_h3("", 0), UINT64_C(0x2D06800538D394C2));
+}
+
+/* Every compiled XXH3 path the CPU runs gives the baseline's values, plain and keyed. */
+Test(xxh3, every_path_matches_the_baseline)
+{
+    struct {
+        const char *name;
+        psum_xxh3_fn *raw;
+        psum_xxh3_secret_fn *secret;
+        psum_simd_path needs;
+    } paths[] = {
+#if defined(PSUM_XXH3_HAVE_AVX2)
+        {"avx2", psum_xxh3_avx2, psum_xxh3_secret_avx2, PSUM_SIMD_AVX2},
+#endif
+#if defined(PSUM_XXH3_HAVE_AVX512)
+        {"avx512", psum_xxh3_avx512, psum_xxh3_secret_avx512, PSUM_SIMD_AVX512},
+#endif
+        {"base", psum_xxh3_base, psum_xxh3_secret_base, PSUM_SIMD_PORTABLE},
+    };
+    static const size_t lens[] = {0, 1, 3, 4, 8, 9, 16, 17, 128, 129, 240, 241, 1024, 4095, 4096, 100000};
+    uint8_t *secret = test_random_bytes(192, 3);
+    size_t ran = 0;
+    for (size_t p = 0; p < COUNT(paths); p++) {
+        if (!psum_simd_path_supported(paths[p].needs))
+            continue;
+        ran++;
+        for (size_t i = 0; i < COUNT(lens); i++) {
+            uint8_t *buf = test_random_bytes(lens[i] + 1, 11 + lens[i]);
+            for (size_t shift = 0; shift < 2; shift++) {
+                cr_expect_eq(paths[p].raw(buf + shift, lens[i]), psum_xxh3_base(buf + shift, lens[i]),
+                             "%s, len %zu shift %zu", paths[p].name, lens[i], shift);
+                cr_expect_eq(paths[p].secret(buf + shift, lens[i], secret, 192),
+                             psum_xxh3_secret_base(buf + shift, lens[i], secret, 192), "%s keyed, len %zu shift %zu",
+                             paths[p].name, lens[i], shift);
+            }
+            free(buf);
+        }
+    }
+    free(secret);
+    cr_assert_geq(ran, 1u);
+    /* What the library runs is one of them. */
+    uint8_t *page = test_random_bytes(PAGE, 5);
+    cr_assert_eq(psum_xxh3(page, PAGE), psum_xxh3_base(page, PAGE));
+    free(page);
+}
+
+/* The plain C CRC-64 (used where ISA-L cannot be loaded) gives ISA-L's values. */
+Test(crc64, portable_matches_the_library)
+{
+    static const size_t lens[] = {0, 1, 7, 8, 9, 63, 64, 65, 255, 256, 4095, 4096, 4097, 65536 + 3};
+    for (size_t i = 0; i < COUNT(lens); i++) {
+        uint8_t *buf = test_random_bytes(lens[i] + 1, 21 + lens[i]);
+        for (size_t shift = 0; shift < 2; shift++) {
+            uint64_t seed = psum_crc64(0, "123456789", 9);
+            cr_expect_eq(psum_crc64_portable(0, buf + shift, lens[i]), psum_crc64(0, buf + shift, lens[i]),
+                         "len %zu shift %zu", lens[i], shift);
+            cr_expect_eq(psum_crc64_portable(seed, buf + shift, lens[i]), psum_crc64(seed, buf + shift, lens[i]),
+                         "continued, len %zu shift %zu", lens[i], shift);
+        }
+        free(buf);
+    }
+    cr_assert_eq(psum_crc64_portable(0, "123456789", 9), UINT64_C(0x995DC9BBDF1939FA));
+}
+
+/* A build with ISA-L's headers finds the library at run time (Debian: libisal2), not only the fallback. */
+Test(crc64, isal_is_loaded_where_the_build_has_it)
+{
+#if defined(PSUM_HAVE_ISAL)
+    cr_assert_str_eq(psum_crc64_prepare(), "ISA-L");
+#else
+    cr_assert_str_eq(psum_crc64_prepare(), "portable");
+#endif
 }
 
 /* ---- region hasher ------------------------------------------------------ */

@@ -2,7 +2,8 @@
  * follow_fork: the checker started in a forked child goes on from the
  * parent's baseline. It must read it with the parent's key (keyed digests),
  * and it must never block on the loader's lock, which another thread's
- * dlopen or dlclose may have held at the instant of the fork.
+ * dlopen or dlclose may have held at the instant of the fork. So it loads
+ * no library itself: libelf, for one, only if the parent had.
  */
 #include <criterion/criterion.h>
 #include <dlfcn.h>
@@ -17,15 +18,18 @@
 
 #include "procsum.h"
 #include "stress_libs.h"
+#include "test_util.h"
 
 #define PAGE ((uintptr_t)PROCSUM_PAGE_SIZE)
 
-static atomic_int changes, other_reports;
+static atomic_int changes, other_reports, named;
 
 static void count(const procsum_mismatch *m, void *userdata)
 {
     (void)userdata;
     atomic_fetch_add(m->kind == PROCSUM_REPORT_CHANGED ? &changes : &other_reports, 1);
+    if (m->kind == PROCSUM_REPORT_CHANGED && m->page_changes && m->page_changes[0].symbol)
+        atomic_fetch_add(&named, 1);
 }
 
 int follow_victim(int x);
@@ -114,6 +118,33 @@ Test(follow_fork, keyed_blake3_child_keeps_the_key, .timeout = 60)
 Test(follow_fork, keyed_xxh3_child_keeps_the_key, .timeout = 60)
 {
     keyed_child(PROCSUM_ALGO_XXH3);
+}
+
+/* The flip reported without a function's name, and libelf still not mapped. */
+static int flipped_without_libelf(procsum_checker *child)
+{
+    atomic_store(&named, 0);
+    int err = unchanged_then_flipped(child);
+    if (err)
+        return err;
+    if (atomic_load(&named) != 0)
+        return 33;
+    return test_mapped("libelf") ? 34 : 0;
+}
+
+/* The parent never reported, so never loaded libelf: the child's checker does not load it either. */
+Test(follow_fork, child_does_not_load_libelf, .timeout = 60)
+{
+    cr_assert_not(test_mapped("libelf"), "libelf is mapped before any report");
+    procsum_checker *c = start_following(PROCSUM_ALGO_CRC64, false);
+    /* What CRC-64 needs is loaded where the checker is made. */
+    cr_assert(test_mapped("libisal"), "ISA-L not loaded where the checker was made");
+    int status = in_child(c, flipped_without_libelf);
+    cr_assert_eq(status, 0,
+                 "child status %d (30: reports without a change, 32: the flip not reported once, 33: a function "
+                 "named, 34: libelf mapped)",
+                 status);
+    cr_assert_eq(procsum_stop(c), 0);
 }
 
 static atomic_bool churning;

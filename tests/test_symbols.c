@@ -7,6 +7,7 @@
  * hook (a jmp rel32 to another function of the library, named
  * module+offset; a movabs/jmp to anonymous code), and an int3 under a
  * tracer: a breakpoint at an instruction's start, a write inside one.
+ * libelf and Capstone are mapped only once a report needs them.
  */
 #include <criterion/criterion.h>
 #include <dlfcn.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "procsum.h"
+#include "test_util.h"
 #include "truth_util.h"
 
 #define PAGE ((uintptr_t)PROCSUM_PAGE_SIZE)
@@ -85,6 +87,8 @@ static void on_report(const procsum_mismatch *m, void *userdata)
 
 Test(symbols, bit_flip_names_function_and_instructions)
 {
+    cr_assert_not(test_mapped("libelf"), "libelf is mapped before any report");
+    cr_assert_not(test_mapped("libcapstone"), "Capstone is mapped before any report");
     procsum_options o;
     procsum_options_init(&o);
     o.check_period_ms = 10;
@@ -101,6 +105,8 @@ Test(symbols, bit_flip_names_function_and_instructions)
     cr_expect_str_eq(seen_old, "mov eax, 0x12345678");
     cr_expect_str_eq(seen_new, "mov ecx, 0x12345678");
     cr_expect_eq(seen_cause, PROCSUM_CAUSE_WRITE);
+    cr_expect(test_mapped("libelf"), "the report named a function without libelf?");
+    cr_expect(test_mapped("libcapstone"), "the report decoded instructions without Capstone?");
 }
 
 /* ---- verified against the file: hooks and int3s -------------------------- */

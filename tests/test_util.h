@@ -1,12 +1,13 @@
 /*
  * Helpers the Criterion test programs share: reproducible filler bytes,
- * waiting for a running checker's passes, and telling Criterion's own patch
- * of the test process from any other finding.
+ * waiting for a running checker's passes, telling Criterion's own patch
+ * of the test process from any other finding, and which files it maps.
  */
 #ifndef PSUM_TEST_UTIL_H
 #define PSUM_TEST_UTIL_H
 
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +31,21 @@ static inline uint8_t *test_random_bytes(size_t len, uint64_t seed)
         buf[i] = (uint8_t)(x >> 24);
     }
     return buf;
+}
+
+/* Whether a file whose name starts with `name` is mapped in this process. */
+static inline bool test_mapped(const char *name)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    cr_assert_not_null(f);
+    char line[PATH_MAX + 128];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f)) {
+        const char *base = strrchr(line, '/');
+        found = base && strncmp(base + 1, name, strlen(name)) == 0;
+    }
+    fclose(f);
+    return found;
 }
 
 /* Passes the checker has completed. */

@@ -43,9 +43,9 @@ void contenders_add_all(const char *asm_module, const char *c_module)
     contender_add("CRC-64", "ISA-L", "stream", K_CRC_STREAM, 0, run_crc_stream);
     contender_add("CRC-64", "ISA-L", "pages", K_CRC_PAGES, 0, run_crc_pages);
     contender_add("CRC-64", "ISA-L", "pages, no prefetch", K_CRC_PAGES_PLAIN, 0, run_crc_pages_plain);
-    contender_add("XXH3", "libxxhash dispatch", "stream", K_XXH_STREAM, 0, run_xxh_stream);
-    contender_add("XXH3", "libxxhash dispatch", "pages", K_XXH_PAGES, 0, run_xxh_pages);
-    contender_add("XXH3", "libxxhash dispatch", "pages, no prefetch", K_XXH_PAGES_PLAIN, 0, run_xxh_pages_plain);
+    contender_add("XXH3", "run-time dispatch", "stream", K_XXH_STREAM, 0, run_xxh_stream);
+    contender_add("XXH3", "run-time dispatch", "pages", K_XXH_PAGES, 0, run_xxh_pages);
+    contender_add("XXH3", "run-time dispatch", "pages, no prefetch", K_XXH_PAGES_PLAIN, 0, run_xxh_pages_plain);
     contender_add("XXH3", "XXH3_64bits (SSE2)", "stream", K_XXH_SSE2, 0, run_xxh_sse2);
 }
 

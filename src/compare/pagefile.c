@@ -119,7 +119,7 @@ void psum_describe_page(psum_file_cache *fc, const psum_os_region *r, uintptr_t 
         facts.differs = out->changed_bytes > 0;
         facts.int3_only = int3_only(out);
         /* Only a report gets here: what the file's symbols and code say of the change. */
-        if (out->run_count && (fc->describer || psum_describer_new(&fc->describer) == 0)) {
+        if (out->run_count && (fc->describer || psum_describer_new(&fc->describer, fc->made_in) == 0)) {
             psum_code_view view = {.target = ctx->target, .region = r, .mapped = ctx->mapped, .file = fc->file,
                                    .old_page = fc->page, .new_page = bytes};
             psum_describe_code(fc->describer, &view, out);

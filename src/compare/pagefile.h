@@ -17,6 +17,7 @@
 typedef struct psum_file_cache {
     psum_os_target *target; /* whose mappings the files are opened for */
     psum_describer *describer; /* symbols and decoder for reports; made at the first one */
+    uint64_t made_in;          /* the process that made the checker: the only one that may load their libraries */
     psum_os_file *file;
     uint64_t dev, ino;
     int open_err;   /* of the last open of dev/ino; 0 when file is open */

@@ -21,17 +21,17 @@ struct psum_describer {
     psum_disasm *disasm; /* NULL when the build has no decoder */
 };
 
-int psum_describer_new(psum_describer **out)
+int psum_describer_new(psum_describer **out, uint64_t made_in)
 {
     psum_describer *d = calloc(1, sizeof(*d));
     if (!d)
         return PROCSUM_ENOMEM;
-    int err = psum_symbols_new(&d->symbols);
+    int err = psum_symbols_new(&d->symbols, made_in);
     if (err) {
         free(d);
         return err;
     }
-    err = psum_disasm_new(&d->disasm);
+    err = psum_disasm_new(&d->disasm, made_in);
     if (err && err != PROCSUM_ENOSYS) {
         psum_describer_free(d);
         return err;

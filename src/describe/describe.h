@@ -20,7 +20,12 @@
 /* The symbol tables and the decoder a checker or a verifier keeps for its reports. */
 typedef struct psum_describer psum_describer;
 
-int psum_describer_new(psum_describer **out);
+/*
+ * made_in: the process that may load the libraries that read symbols and
+ * decode (lazylib.h); in any other (a forked child) they are used only if
+ * they were loaded before the fork.
+ */
+int psum_describer_new(psum_describer **out, uint64_t made_in);
 /* d may be NULL. */
 void psum_describer_free(psum_describer *d);
 

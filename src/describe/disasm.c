@@ -14,10 +14,8 @@
 #ifdef PSUM_HAVE_CAPSTONE
 
 #include <capstone/capstone.h>
-#include <dlfcn.h>
-#include <pthread.h>
-#include <stdatomic.h>
 
+#include "lazylib.h"
 #include "os/os.h"
 
 #define MACHINES 4
@@ -27,9 +25,10 @@
  * pointers the loader relocates, several milliseconds and more than a
  * megabyte of private memory in every process that loads it, while most
  * processes never report a change. Loaded only in the process that made the
- * describer: in a child forked from it (follow_fork) the loader's lock may
- * be held by a thread the child does not have, so a child decodes only if
- * its parent had loaded Capstone before the fork.
+ * checker (made_in; a forked child's checker is made in its parent): in a
+ * child (follow_fork) the loader's lock may be held by a thread the child
+ * does not have, so a child decodes only if its parent had loaded Capstone
+ * before the fork.
  */
 #define PSUM_STR_(x) #x
 #define PSUM_STR(x) PSUM_STR_(x)
@@ -44,32 +43,16 @@ static struct {
     bool (*disasm_iter)(csh, const uint8_t **, size_t *, uint64_t *, cs_insn *);
     bool (*insn_group)(csh, const cs_insn *, unsigned int);
 } cs;
-static atomic_int cs_state; /* 0 not tried, 1 loaded, -1 not available */
-static pthread_mutex_t cs_loading = PTHREAD_MUTEX_INITIALIZER;
-
-/* dlsym's object pointer into a function pointer, the way POSIX allows. */
-static bool resolve(void *lib, const char *name, void *fn, size_t size)
-{
-    void *p = dlsym(lib, name);
-    memcpy(fn, &p, size);
-    return p != NULL;
-}
-
-static bool load_capstone(void)
-{
-    void *lib = dlopen(CAPSTONE_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!lib)
-        return false;
-    if (resolve(lib, "cs_open", &cs.open, sizeof(cs.open)) && resolve(lib, "cs_close", &cs.close, sizeof(cs.close)) &&
-        resolve(lib, "cs_option", &cs.option, sizeof(cs.option)) &&
-        resolve(lib, "cs_malloc", &cs.malloc_insn, sizeof(cs.malloc_insn)) &&
-        resolve(lib, "cs_free", &cs.free_insn, sizeof(cs.free_insn)) &&
-        resolve(lib, "cs_disasm_iter", &cs.disasm_iter, sizeof(cs.disasm_iter)) &&
-        resolve(lib, "cs_insn_group", &cs.insn_group, sizeof(cs.insn_group)))
-        return true; /* kept loaded for the life of the process */
-    dlclose(lib);
-    return false;
-}
+static const psum_lazylib_fn cs_fns[] = {
+    PSUM_LAZYLIB_FN(cs, open, "cs_open"),
+    PSUM_LAZYLIB_FN(cs, close, "cs_close"),
+    PSUM_LAZYLIB_FN(cs, option, "cs_option"),
+    PSUM_LAZYLIB_FN(cs, malloc_insn, "cs_malloc"),
+    PSUM_LAZYLIB_FN(cs, free_insn, "cs_free"),
+    PSUM_LAZYLIB_FN(cs, disasm_iter, "cs_disasm_iter"),
+    PSUM_LAZYLIB_FN(cs, insn_group, "cs_insn_group"),
+};
+static psum_lazylib capstone = PSUM_LAZYLIB_INIT(CAPSTONE_SONAME, cs_fns);
 
 struct psum_disasm {
     uint64_t made_in; /* the process that may load Capstone for it */
@@ -81,24 +64,15 @@ struct psum_disasm {
 /* Whether Capstone's functions are there, loading them if this process may. */
 static bool capstone_ready(const psum_disasm *d)
 {
-    int state = atomic_load(&cs_state);
-    if (state != 0)
-        return state > 0;
-    if (psum_os_process_id() != d->made_in)
-        return false;
-    pthread_mutex_lock(&cs_loading);
-    if (atomic_load(&cs_state) == 0)
-        atomic_store(&cs_state, load_capstone() ? 1 : -1);
-    pthread_mutex_unlock(&cs_loading);
-    return atomic_load(&cs_state) > 0;
+    return psum_lazylib_ready(&capstone, psum_os_process_id() == d->made_in);
 }
 
-int psum_disasm_new(psum_disasm **out)
+int psum_disasm_new(psum_disasm **out, uint64_t made_in)
 {
     *out = calloc(1, sizeof(**out));
     if (!*out)
         return PROCSUM_ENOMEM;
-    (*out)->made_in = psum_os_process_id();
+    (*out)->made_in = made_in;
     return 0;
 }
 
@@ -259,8 +233,9 @@ struct psum_disasm {
     int unused;
 };
 
-int psum_disasm_new(psum_disasm **out)
+int psum_disasm_new(psum_disasm **out, uint64_t made_in)
 {
+    (void)made_in;
     *out = NULL;
     return PROCSUM_ENOSYS;
 }

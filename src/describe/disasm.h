@@ -18,8 +18,8 @@
 
 typedef struct psum_disasm psum_disasm;
 
-/* PROCSUM_ENOSYS when the build has no decoder. */
-int psum_disasm_new(psum_disasm **out);
+/* PROCSUM_ENOSYS when the build has no decoder. Capstone is loaded only in made_in (describe.h). */
+int psum_disasm_new(psum_disasm **out, uint64_t made_in);
 /* d may be NULL. */
 void psum_disasm_free(psum_disasm *d);
 

@@ -20,12 +20,16 @@ typedef struct table {
 struct psum_symbols {
     table tables[MAX_FILES];
     uint64_t clock;
+    uint64_t made_in; /* the process that may load the library reading symbols (os.h: psum_os_file_symbols) */
 };
 
-int psum_symbols_new(psum_symbols **out)
+int psum_symbols_new(psum_symbols **out, uint64_t made_in)
 {
     *out = calloc(1, sizeof(**out));
-    return *out ? 0 : PROCSUM_ENOMEM;
+    if (!*out)
+        return PROCSUM_ENOMEM;
+    (*out)->made_in = made_in;
+    return 0;
 }
 
 static void drop(table *t)
@@ -121,7 +125,7 @@ static table *table_for(psum_symbols *s, psum_os_file *f, uint64_t dev, uint64_t
         drop(slot);
     }
     /* A file whose symbols cannot be read keeps an empty table: it is not read again at every report. */
-    if (psum_os_file_symbols(f, &slot->list) != 0)
+    if (psum_os_file_symbols(f, psum_os_process_id() == s->made_in, &slot->list) != 0)
         psum_os_symbol_list_free(&slot->list);
     settle(&slot->list);
     slot->used = true;

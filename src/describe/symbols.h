@@ -22,7 +22,8 @@ typedef struct psum_symbol_hit {
     psum_machine machine;
 } psum_symbol_hit;
 
-int psum_symbols_new(psum_symbols **out);
+/* Symbols are read with a library loaded only in made_in (describe.h). */
+int psum_symbols_new(psum_symbols **out, uint64_t made_in);
 /* s may be NULL. */
 void psum_symbols_free(psum_symbols *s);
 

@@ -1,6 +1,7 @@
 /*
- * CRC-64/XZ in plain C, for platforms without ISA-L: the reflected ECMA-182
- * polynomial, eight table lookups per 8 bytes ("slicing by eight").
+ * CRC-64/XZ in plain C, for platforms without ISA-L and processes where it
+ * cannot be loaded: the reflected ECMA-182 polynomial, eight table lookups
+ * per 8 bytes ("slicing by eight").
  */
 #include "crc64.h"
 
@@ -26,7 +27,7 @@ static void build_table(void)
     table_ready = true;
 }
 
-uint64_t psum_crc64(uint64_t crc, const void *data, size_t len)
+uint64_t psum_crc64_portable(uint64_t crc, const void *data, size_t len)
 {
     /* Benign if two threads race here: both write the same values. */
     if (!table_ready)
@@ -47,3 +48,15 @@ uint64_t psum_crc64(uint64_t crc, const void *data, size_t len)
         crc = (crc >> 8) ^ table[0][(crc ^ *p++) & 0xff];
     return ~crc;
 }
+
+#ifndef PSUM_HAVE_ISAL
+uint64_t psum_crc64(uint64_t crc, const void *data, size_t len)
+{
+    return psum_crc64_portable(crc, data, len);
+}
+
+const char *psum_crc64_prepare(void)
+{
+    return "portable";
+}
+#endif

@@ -1,23 +1,52 @@
-/* Dispatch of page and region digests to BLAKE3, CRC-64 (ISA-L) and XXH3 (libxxhash). */
+/* Dispatch of page and region digests to BLAKE3, CRC-64 (ISA-L) and XXH3. */
 #include "digest.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "blake3_impl.h"
 #include "crc64.h"
+#include "xxh3_isa.h"
 
-#if defined(PSUM_HAVE_XXH_DISPATCH)
 /*
- * libxxhash's run-time dispatch picks its AVX2 or AVX-512 code; the plain
- * XXH3_64bits of Debian's build is SSE2 only. Same results either way.
+ * XXH3 per page: the widest code the CPU and the OS run (the question
+ * BLAKE3's dispatcher asks, answered once), 3-4x the baseline SSE2 on long
+ * inputs. Same results on every path. The region's XXH3 over page digests
+ * is short input: xxhash.h's inlined code serves it.
  */
-#include <xxh_x86dispatch.h>
-#define xxh3_raw XXH3_64bits_dispatch
-#define xxh3_secret XXH3_64bits_withSecret_dispatch
-#else
-#define xxh3_raw XXH3_64bits
-#define xxh3_secret XXH3_64bits_withSecret
+typedef struct xxh3_path {
+    psum_xxh3_fn *raw;
+    psum_xxh3_secret_fn *secret;
+} xxh3_path;
+
+static const xxh3_path xxh3_base = {psum_xxh3_base, psum_xxh3_secret_base};
+#if defined(PSUM_XXH3_HAVE_AVX2)
+static const xxh3_path xxh3_avx2 = {psum_xxh3_avx2, psum_xxh3_secret_avx2};
 #endif
+#if defined(PSUM_XXH3_HAVE_AVX512)
+static const xxh3_path xxh3_avx512 = {psum_xxh3_avx512, psum_xxh3_secret_avx512};
+#endif
+
+static _Atomic(const xxh3_path *) xxh3_chosen;
+
+static const xxh3_path *xxh3_now(void)
+{
+    const xxh3_path *p = atomic_load_explicit(&xxh3_chosen, memory_order_relaxed);
+    if (p)
+        return p;
+    p = &xxh3_base;
+#if defined(PSUM_XXH3_HAVE_AVX2)
+    if (psum_simd_path_supported(PSUM_SIMD_AVX2))
+        p = &xxh3_avx2;
+#endif
+#if defined(PSUM_XXH3_HAVE_AVX512)
+    if (psum_simd_path_supported(PSUM_SIMD_AVX512))
+        p = &xxh3_avx512;
+#endif
+    /* Two first uses at once store the same answer. */
+    atomic_store_explicit(&xxh3_chosen, p, memory_order_relaxed);
+    return p;
+}
 
 /* Canonical order: most significant byte first, as xxHash prints its values. */
 static void store_be64(uint8_t *out, uint64_t v)
@@ -44,13 +73,13 @@ size_t psum_digest_len(procsum_algorithm a)
 }
 
 /*
- * The dispatched XXH3 returns with the upper halves of the vector registers
- * dirty, which makes later SSE code in the thread several times slower:
- * clean them before going back to any.
+ * The AVX2 and AVX-512 XXH3 return with the upper halves of the vector
+ * registers dirty, which makes later SSE code in the thread several times
+ * slower: clean them before going back to any.
  */
 uint64_t psum_xxh3(const void *data, size_t len)
 {
-    uint64_t h = xxh3_raw(data, len);
+    uint64_t h = xxh3_now()->raw(data, len);
     psum_simd_vzeroupper();
     return h;
 }
@@ -83,10 +112,18 @@ static void prefetch_page(const uint8_t *page, size_t bytes)
         __builtin_prefetch(page + off, 0, 3);
 }
 
-static uint64_t xxh3_page(const psum_digest_key *key, const uint8_t *page)
+static uint64_t xxh3_page(const xxh3_path *x, const psum_digest_key *key, const uint8_t *page)
 {
-    return key ? xxh3_secret(page, PROCSUM_PAGE_SIZE, key->xxh_secret, sizeof(key->xxh_secret))
-               : xxh3_raw(page, PROCSUM_PAGE_SIZE);
+    return key ? x->secret(page, PROCSUM_PAGE_SIZE, key->xxh_secret, sizeof(key->xxh_secret))
+               : x->raw(page, PROCSUM_PAGE_SIZE);
+}
+
+void psum_digest_prepare(procsum_algorithm a)
+{
+    if (a == PROCSUM_ALGO_CRC64)
+        (void)psum_crc64_prepare();
+    else if (a == PROCSUM_ALGO_XXH3)
+        (void)xxh3_now();
 }
 
 void psum_region_hasher_init_keyed(psum_region_hasher *h, procsum_algorithm a, const psum_digest_key *key)
@@ -127,15 +164,17 @@ void psum_region_hasher_pages(psum_region_hasher *h, const uint8_t *pages, size_
         /* The region's CRC goes on over the page digests: one call for the batch, same value. */
         h->u.crc = psum_crc64(h->u.crc, page_digests, npages * 8);
         break;
-    case PROCSUM_ALGO_XXH3:
+    case PROCSUM_ALGO_XXH3: {
+        const xxh3_path *x = xxh3_now();
         for (size_t i = 0; i < npages; i++) {
             if (i + 1 < npages)
                 prefetch_page(pages + (i + 1) * PROCSUM_PAGE_SIZE, XXH3_PREFETCH);
-            store_be64(page_digests + i * 8, xxh3_page(h->key, pages + i * PROCSUM_PAGE_SIZE));
+            store_be64(page_digests + i * 8, xxh3_page(x, h->key, pages + i * PROCSUM_PAGE_SIZE));
         }
         psum_simd_vzeroupper(); /* once for the batch: only scalar code ran in between */
         XXH3_64bits_update(&h->u.xxh, page_digests, npages * 8);
         break;
+    }
     }
     h->pages += npages;
 }
@@ -156,7 +195,7 @@ void psum_page_digest_at_keyed(procsum_algorithm a, const psum_digest_key *key, 
     case PROCSUM_ALGO_BLAKE3: psum_b3_page_cv(key ? key->b3_key : NULL, page, page_index, out); break;
     case PROCSUM_ALGO_CRC64: store_be64(out, psum_crc64(0, page, PROCSUM_PAGE_SIZE)); break;
     case PROCSUM_ALGO_XXH3:
-        store_be64(out, xxh3_page(key, page));
+        store_be64(out, xxh3_page(xxh3_now(), key, page));
         psum_simd_vzeroupper();
         break;
     }

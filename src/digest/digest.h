@@ -62,6 +62,14 @@ void psum_page_digest_at_keyed(procsum_algorithm a, const psum_digest_key *key, 
 void psum_pages_digest_at(procsum_algorithm a, const psum_digest_key *key, const uint8_t *pages, size_t npages,
                           uint64_t first_index, uint8_t *out);
 
+/*
+ * Makes the choices a's digests depend on (which code, which library to
+ * load) now, in the calling thread: where a checker is made, so that a
+ * forked child's checker inherits them (lazylib.h). Digests make them on
+ * first use otherwise.
+ */
+void psum_digest_prepare(procsum_algorithm a);
+
 /* Raw algorithms, for tests and benchmarks. */
 uint64_t psum_xxh3(const void *data, size_t len);
 

@@ -285,7 +285,10 @@ int psum_os_file_read_below_cache(psum_os_file *f, uint64_t offset, void *buf, s
  * (its file offset, so that it is found whatever address the file is
  * mapped at) and how long it is (0: unknown). On Linux the ELF symbol
  * table (.symtab where the file keeps one, else .dynsym), read with
- * libelf; on Windows the PE export table. names holds each name, 0
+ * libelf, which is loaded on the first call with may_load (false where the
+ * loader's lock may be held by a thread the process does not have, as in a
+ * forked child: then symbols are read only if libelf was loaded before);
+ * on Windows the PE export table, and may_load means nothing. names holds each name, 0
  * terminated, at psum_os_symbol.name. PROCSUM_ENOSYS where the platform or
  * the build cannot read them; PROCSUM_EBADMSG when the file is not an
  * image the platform knows. machine tells which instruction set the code
@@ -312,7 +315,7 @@ typedef struct psum_os_symbol_list {
     psum_machine machine;
 } psum_os_symbol_list;
 
-int psum_os_file_symbols(psum_os_file *f, psum_os_symbol_list *out);
+int psum_os_file_symbols(psum_os_file *f, bool may_load, psum_os_symbol_list *out);
 /* Frees what the list holds and zeroes it. Shared by the backends (os/symbol_list.c). */
 void psum_os_symbol_list_free(psum_os_symbol_list *l);
 /* Appends a symbol and its name (len bytes, no terminator needed). Shared by the backends. */

@@ -54,6 +54,7 @@ int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *targe
     memset(p, 0, sizeof(*p));
     if (!psum_algorithm_valid(o->algorithm))
         return PROCSUM_EINVAL;
+    psum_digest_prepare(o->algorithm);
     p->opts = *o;
     p->algo = o->algorithm;
     p->digest_len = psum_digest_len(o->algorithm);
@@ -76,6 +77,7 @@ int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *targe
         return PROCSUM_ENOMEM;
     }
     p->files->target = target;
+    p->files->made_in = psum_os_process_id(); /* a forked child's checker is made in its parent */
     return 0;
 }
 

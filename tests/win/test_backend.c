@@ -1038,7 +1038,7 @@ static void pe_exports(void)
     psum_os_file *f = NULL;
     psum_symbols *syms = NULL;
     CHECK(r != NULL && psum_os_file_open_mapped(t, r, &f) == 0, "open the DLL's file");
-    CHECK(psum_symbols_new(&syms) == 0, "a symbol cache");
+    CHECK(psum_symbols_new(&syms, psum_os_process_id()) == 0, "a symbol cache");
     if (r && f && syms) {
         uint64_t off = r->file_offset + (fn - r->start);
         psum_symbol_hit hit;

@@ -8,6 +8,13 @@
  * A symbol's value is an address in the file's own layout: the program
  * header that loads it turns it into a file offset, which is how procsum
  * finds a byte whatever address the file is mapped at.
+ *
+ * libelf (and the libz it brings) is loaded the first time a report asks
+ * for symbols, not linked: see lazylib.h. Its functions are called through
+ * the table below. Every elfutils release has kept the soname libelf.so.1
+ * (its symbols are versioned instead). A process that may not load it
+ * (os.h: psum_os_file_symbols) and one where it is missing name no symbol,
+ * as a build without libelf.
  */
 #include "../os.h"
 
@@ -18,13 +25,44 @@
 #include <string.h>
 
 #include "files.h"
+#include "lazylib.h"
+
+static struct {
+    unsigned (*version)(unsigned);
+    Elf *(*begin)(int, Elf_Cmd, Elf *);
+    int (*end)(Elf *);
+    Elf_Kind (*kind)(Elf *);
+    int (*getphdrnum)(Elf *, size_t *);
+    Elf_Scn *(*nextscn)(Elf *, Elf_Scn *);
+    Elf_Data *(*getdata)(Elf_Scn *, Elf_Data *);
+    char *(*strptr)(Elf *, size_t, size_t);
+    GElf_Phdr *(*getphdr)(Elf *, int, GElf_Phdr *);
+    GElf_Ehdr *(*getehdr)(Elf *, GElf_Ehdr *);
+    GElf_Shdr *(*getshdr)(Elf_Scn *, GElf_Shdr *);
+    GElf_Sym *(*getsym)(Elf_Data *, int, GElf_Sym *);
+} lib;
+static const psum_lazylib_fn elf_fns[] = {
+    PSUM_LAZYLIB_FN(lib, version, "elf_version"),
+    PSUM_LAZYLIB_FN(lib, begin, "elf_begin"),
+    PSUM_LAZYLIB_FN(lib, end, "elf_end"),
+    PSUM_LAZYLIB_FN(lib, kind, "elf_kind"),
+    PSUM_LAZYLIB_FN(lib, getphdrnum, "elf_getphdrnum"),
+    PSUM_LAZYLIB_FN(lib, nextscn, "elf_nextscn"),
+    PSUM_LAZYLIB_FN(lib, getdata, "elf_getdata"),
+    PSUM_LAZYLIB_FN(lib, strptr, "elf_strptr"),
+    PSUM_LAZYLIB_FN(lib, getphdr, "gelf_getphdr"),
+    PSUM_LAZYLIB_FN(lib, getehdr, "gelf_getehdr"),
+    PSUM_LAZYLIB_FN(lib, getshdr, "gelf_getshdr"),
+    PSUM_LAZYLIB_FN(lib, getsym, "gelf_getsym"),
+};
+static psum_lazylib libelf = PSUM_LAZYLIB_INIT("libelf.so.1", elf_fns);
 
 /* The file offset of value v, through the PT_LOAD that holds it with file bytes; false when none does. */
 static bool offset_of(Elf *elf, size_t phnum, uint64_t v, uint64_t *out)
 {
     for (size_t i = 0; i < phnum; i++) {
         GElf_Phdr ph;
-        if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+        if (!lib.getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
             continue;
         if (v >= ph.p_vaddr && v - ph.p_vaddr < ph.p_filesz) {
             *out = ph.p_offset + (v - ph.p_vaddr);
@@ -37,7 +75,7 @@ static bool offset_of(Elf *elf, size_t phnum, uint64_t v, uint64_t *out)
 static psum_machine machine_of(Elf *elf)
 {
     GElf_Ehdr eh;
-    if (!gelf_getehdr(elf, &eh))
+    if (!lib.getehdr(elf, &eh))
         return PSUM_MACHINE_UNKNOWN;
     switch (eh.e_machine) {
     case EM_X86_64: return PSUM_MACHINE_X86_64;
@@ -50,8 +88,8 @@ static psum_machine machine_of(Elf *elf)
 /* The section of type `type`, or NULL. */
 static Elf_Scn *section_of_type(Elf *elf, GElf_Word type, GElf_Shdr *sh)
 {
-    for (Elf_Scn *scn = elf_nextscn(elf, NULL); scn; scn = elf_nextscn(elf, scn))
-        if (gelf_getshdr(scn, sh) && sh->sh_type == type)
+    for (Elf_Scn *scn = lib.nextscn(elf, NULL); scn; scn = lib.nextscn(elf, scn))
+        if (lib.getshdr(scn, sh) && sh->sh_type == type)
             return scn;
     return NULL;
 }
@@ -64,7 +102,7 @@ static uint8_t rank_of(unsigned bind)
 static int read_symbols(Elf *elf, psum_os_symbol_list *out)
 {
     size_t phnum;
-    if (elf_kind(elf) != ELF_K_ELF || elf_getphdrnum(elf, &phnum) != 0)
+    if (lib.kind(elf) != ELF_K_ELF || lib.getphdrnum(elf, &phnum) != 0)
         return PROCSUM_EBADMSG;
     out->machine = machine_of(elf);
     GElf_Shdr sh;
@@ -73,13 +111,13 @@ static int read_symbols(Elf *elf, psum_os_symbol_list *out)
         scn = section_of_type(elf, SHT_DYNSYM, &sh);
     if (!scn)
         return 0; /* no symbols: nothing to name */
-    Elf_Data *data = elf_getdata(scn, NULL);
+    Elf_Data *data = lib.getdata(scn, NULL);
     if (!data || sh.sh_entsize == 0)
         return PROCSUM_EBADMSG;
     size_t n = sh.sh_size / sh.sh_entsize;
     for (size_t i = 1; i < n; i++) {
         GElf_Sym sym;
-        if (!gelf_getsym(data, (int)i, &sym))
+        if (!lib.getsym(data, (int)i, &sym))
             return PROCSUM_EBADMSG;
         unsigned type = GELF_ST_TYPE(sym.st_info);
         if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym.st_shndx == SHN_UNDEF || sym.st_name == 0)
@@ -87,7 +125,7 @@ static int read_symbols(Elf *elf, psum_os_symbol_list *out)
         uint64_t off;
         if (!offset_of(elf, phnum, sym.st_value, &off))
             continue;
-        const char *name = elf_strptr(elf, sh.sh_link, sym.st_name);
+        const char *name = lib.strptr(elf, sh.sh_link, sym.st_name);
         if (!name || name[0] == '\0')
             continue;
         int err = psum_os_symbol_list_push(out, off, sym.st_size, rank_of(GELF_ST_BIND(sym.st_info)), name,
@@ -98,18 +136,18 @@ static int read_symbols(Elf *elf, psum_os_symbol_list *out)
     return 0;
 }
 
-int psum_os_file_symbols(psum_os_file *f, psum_os_symbol_list *out)
+int psum_os_file_symbols(psum_os_file *f, bool may_load, psum_os_symbol_list *out)
 {
     memset(out, 0, sizeof(*out));
     if (!f)
         return PROCSUM_EINVAL;
-    if (elf_version(EV_CURRENT) == EV_NONE)
+    if (!psum_lazylib_ready(&libelf, may_load) || lib.version(EV_CURRENT) == EV_NONE)
         return PROCSUM_ENOSYS;
-    Elf *elf = elf_begin(psum_linux_file_fd(f), ELF_C_READ, NULL);
+    Elf *elf = lib.begin(psum_linux_file_fd(f), ELF_C_READ, NULL);
     if (!elf)
         return PROCSUM_EBADMSG;
     int err = read_symbols(elf, out);
-    elf_end(elf);
+    lib.end(elf);
     if (err)
         psum_os_symbol_list_free(out);
     return err;
@@ -117,9 +155,10 @@ int psum_os_file_symbols(psum_os_file *f, psum_os_symbol_list *out)
 
 #else
 
-int psum_os_file_symbols(psum_os_file *f, psum_os_symbol_list *out)
+int psum_os_file_symbols(psum_os_file *f, bool may_load, psum_os_symbol_list *out)
 {
     (void)f;
+    (void)may_load;
     *out = (psum_os_symbol_list){0};
     return PROCSUM_ENOSYS;
 }

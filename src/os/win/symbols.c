@@ -41,8 +41,9 @@ static psum_machine machine_of(uint16_t m)
     }
 }
 
-int psum_os_file_symbols(psum_os_file *f, psum_os_symbol_list *out)
+int psum_os_file_symbols(psum_os_file *f, bool may_load, psum_os_symbol_list *out)
 {
+    (void)may_load;
     *out = (psum_os_symbol_list){0};
     const psum_pe_image *img = f ? psum_win_file_image(f) : NULL;
     if (!img)
