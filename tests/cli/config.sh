@@ -70,7 +70,7 @@ fi
 # ---- module ----------------------------------------------------------------------
 lib=$(small_lib)
 if [ -z "$lib" ]; then
-    fail "module: procsum links a library to copy (libxxhash)"
+    fail "module: procsum links a library to copy (libinih)"
 else
     cp -- "$lib" "$TMP/libspare.so"
     LD_PRELOAD="$TMP/libspare.so" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \

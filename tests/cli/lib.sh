@@ -74,7 +74,7 @@ preloaded() {
 # A shared library procsum itself loads, to copy under a hostile name and
 # preload; empty when ldd does not name one.
 small_lib() {
-    ldd "$PROCSUM" 2>/dev/null | awk '$1 ~ /^libxxhash\.so/ && $3 ~ /^\// { print $3; exit }'
+    ldd "$PROCSUM" 2>/dev/null | awk '$1 ~ /^libinih\.so/ && $3 ~ /^\// { print $3; exit }'
 }
 
 # none_missing NAME [DETAIL...]: passes when the array `missing` is empty.

@@ -58,7 +58,7 @@ fi
 # (LD_PRELOAD cannot take spaces or colons).
 lib=$(small_lib)
 if [ -z "$lib" ]; then
-    fail "no libxxhash in ldd output: escaping of library paths not checked"
+    fail "no libinih in ldd output: escaping of library paths not checked"
     finish
 fi
 mkdir -p "$TMP/lib,dir"

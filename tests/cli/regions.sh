@@ -105,13 +105,14 @@ for spec in blake3:64 crc64:16 xxh3:16; do
     fi
 done
 
-# The three algorithms see the same regions.
+# The three algorithms see the same regions, but for ISA-L's: CRC-64 loads it on first use.
 if python3 - "$TMP"/regions_blake3.json "$TMP"/regions_crc64.json "$TMP"/regions_xxh3.json <<'EOF_PY'
-import json, sys
+import json, os, sys
 sets = []
 for p in sys.argv[1:]:
     with open(p, encoding="utf-8") as f:
-        sets.append(sorted((r["source"], r["size"], r["file_offset"]) for r in map(json.loads, f)))
+        sets.append(sorted((r["source"], r["size"], r["file_offset"]) for r in map(json.loads, f)
+                           if not os.path.basename(r["source"]).startswith("libisal.so")))
 sys.exit(0 if sets[0] == sets[1] == sets[2] else 1)
 EOF_PY
 then
