@@ -1,6 +1,7 @@
 /*
  * The Linux backend's file reads (psum_os_file_*) and page residency
- * (psum_os_resident and the two strategies behind it), on real files,
+ * (psum_os_resident and the two strategies behind it; psum_os_page_frames,
+ * which also tells page-cache pages from private copies), on real files,
  * real mappings and real processes.
  */
 #include <criterion/criterion.h>
@@ -981,6 +982,98 @@ Test(residency, other_process_and_forked_child, .timeout = 120)
     cr_assert_eq(v, 'y', "in the child, the pid-0 target inherited from the parent describes the child");
     psum_os_target_close(other);
     psum_os_target_close(self);
+    big_map_close(&b);
+}
+
+/* Writes one byte into another process's memory through /proc/PID/mem, as a debugger would. */
+static void poke(pid_t pid, uintptr_t addr, uint8_t byte)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/mem", (long)pid);
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0, "open %s: %s", path, strerror(errno));
+    cr_assert_eq(pwrite(fd, &byte, 1, (off_t)addr), 1, "write %s: %s", path, strerror(errno));
+    close(fd);
+}
+
+#define KIND_PAGES 64
+
+/*
+ * Another process's page-cache pages and private copies, as a checker
+ * sharing a digest cache asks for them (psum_os_page_frames, from pagemap's
+ * entries): a page written through /proc/PID/mem, one the process wrote
+ * itself and its anonymous memory are private copies; pages it only read
+ * are the file's own. Which pages are present agrees with psum_os_resident
+ * (PAGEMAP_SCAN's runs where the kernel has it), holes and all; a present
+ * page has a frame where the reader may see frames (CAP_SYS_ADMIN).
+ */
+Test(residency, page_cache_pages_and_private_copies_of_another_process, .timeout = 120)
+{
+    big_map b;
+    big_map_open(&b);
+    uint8_t *anon = mmap(NULL, KIND_PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(anon, MAP_FAILED);
+    madvise(anon, KIND_PAGES * PAGE, MADV_NOHUGEPAGE);
+    int ready[2], go[2];
+    cr_assert_eq(pipe(ready), 0);
+    cr_assert_eq(pipe(go), 0);
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        close(ready[0]);
+        close(go[1]); /* the parent's end: if the parent fails, the read below ends */
+        size_t sum = touch(b.map + 10 * PAGE) + touch(b.map + 11 * PAGE) + touch(b.map + 12 * PAGE) +
+                     touch(b.map + 30 * PAGE);
+        b.map[20 * PAGE + 1] = (uint8_t)(sum + 1); /* its own write: a private copy */
+        anon[2 * PAGE] = 1;
+        anon[3 * PAGE] = 1;
+        char c;
+        if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+            _exit(2);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(go[0]);
+    char c;
+    cr_assert_eq(read(ready[0], &c, 1), 1);
+    poke(child, (uintptr_t)b.map + 11 * PAGE + 7, 0xCC); /* a debugger's write: a private copy too */
+
+    psum_os_target *t;
+    cr_assert_eq(psum_os_target_open(child, &t), 0);
+    static bool res[KIND_PAGES], by_resident[KIND_PAGES], cached[KIND_PAGES];
+    static uint64_t frames[KIND_PAGES];
+    for (int round = 0; round < 2; round++) {
+        uintptr_t at = round == 0 ? (uintptr_t)b.map : (uintptr_t)anon;
+        memset(res, 0xFF, sizeof(res));
+        memset(cached, 0xFF, sizeof(cached));
+        cr_assert_eq(psum_os_page_frames(t, at, KIND_PAGES, res, cached, frames), 0);
+        cr_assert_eq(psum_os_resident(t, at, KIND_PAGES, by_resident), 0);
+        for (size_t p = 0; p < KIND_PAGES; p++) {
+            cr_assert_eq(res[p], by_resident[p], "round %d page %zu: present %d, resident %d", round, p, res[p],
+                         by_resident[p]);
+            cr_assert(res[p] || !cached[p], "round %d page %zu: absent, so no page-cache page", round, p);
+            if (geteuid() == 0)
+                cr_assert_eq(frames[p] != 0, res[p], "round %d page %zu: a frame where present", round, p);
+        }
+        if (round == 0) {
+            static const size_t shared[] = {10, 12, 30}, private[] = {11, 20};
+            for (size_t i = 0; i < 3; i++)
+                cr_assert(res[shared[i]] && cached[shared[i]], "page %zu: the file's own", shared[i]);
+            for (size_t i = 0; i < 2; i++)
+                cr_assert(res[private[i]] && !cached[private[i]], "page %zu: a private copy", private[i]);
+        } else {
+            for (size_t p = 0; p < KIND_PAGES; p++) {
+                cr_assert_eq(res[p], p == 2 || p == 3, "anonymous page %zu", p);
+                cr_assert(!cached[p], "anonymous page %zu is no file's", p);
+            }
+        }
+    }
+    cr_assert_eq(write(go[1], "g", 1), 1);
+    int status;
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    psum_os_target_close(t);
+    munmap(anon, KIND_PAGES * PAGE);
     big_map_close(&b);
 }
 
