@@ -49,12 +49,11 @@ static void flip_victim(void)
         _exit(21);
 }
 
-/* period_ms 1 races passes with everything the child does; a long one leaves passes to procsum_check_now. */
-static procsum_checker *start_following(procsum_algorithm algo, bool keyed, unsigned period_ms)
+static procsum_checker *start_following(procsum_algorithm algo, bool keyed)
 {
     procsum_options o;
     procsum_options_init(&o);
-    o.check_period_ms = period_ms;
+    o.check_period_ms = 1;
     o.follow_fork = true;
     o.keyed_digests = keyed;
     o.algorithm = algo;
@@ -104,12 +103,7 @@ static int unchanged_then_flipped(procsum_checker *child)
 
 static void keyed_child(procsum_algorithm algo)
 {
-    /*
-     * Passes only when asked: a periodic pass that listed the mappings while
-     * flip_victim had the page writable would drop it (writable code is not
-     * checked), and the flipped bytes would come back as a new page.
-     */
-    procsum_checker *c = start_following(algo, true, 3600000);
+    procsum_checker *c = start_following(algo, true);
     int status = in_child(c, unchanged_then_flipped);
     cr_assert_eq(status, 0, "child status %d (30: reports without a change, 32: the flip not reported once)",
                  status);
@@ -142,7 +136,7 @@ static int flipped_without_libelf(procsum_checker *child)
 Test(follow_fork, child_does_not_load_libelf, .timeout = 60)
 {
     cr_assert_not(test_mapped("libelf"), "libelf is mapped before any report");
-    procsum_checker *c = start_following(PROCSUM_ALGO_CRC64, false, 1);
+    procsum_checker *c = start_following(PROCSUM_ALGO_CRC64, false);
     /* What CRC-64 needs is loaded where the checker is made. */
     cr_assert(test_mapped("libisal"), "ISA-L not loaded where the checker was made");
     int status = in_child(c, flipped_without_libelf);
@@ -186,7 +180,7 @@ static int check_and_stop(procsum_checker *child)
  */
 Test(follow_fork, child_never_blocks_on_the_loader_lock, .timeout = 300)
 {
-    procsum_checker *c = start_following(PROCSUM_ALGO_XXH3, false, 1);
+    procsum_checker *c = start_following(PROCSUM_ALGO_XXH3, false);
     atomic_store(&churning, true);
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, churn, NULL), 0);

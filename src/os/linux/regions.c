@@ -225,9 +225,36 @@ static int list_from_text(psum_os_target *t, psum_os_region_list *list)
  * an idle process costs no listing. Not trusted further than that: a read
  * that found a page unmapped, or a question about one mapping (a change
  * being confirmed), makes the next listing ask the kernel, and so does
- * every KEEP_LISTS-th one whatever the counts say.
+ * every KEEP_LISTS-th one whatever the counts say. mprotect moves none of
+ * the counts: a listing made while code was being patched the usual way
+ * (made writable, written, made executable again) would keep a hole where
+ * the page was, and the page would go unread until the list is asked for
+ * again. So a listing that shows such a moment (patching_seen) is not kept.
  */
 #define KEEP_LISTS 8
+
+/*
+ * Whether the list shows code caught being patched: a writable and
+ * executable mapping, or one file's code split around a hole, two of its
+ * mappings whose file offsets follow their addresses with something else
+ * (the page made writable only) in between.
+ */
+static bool patching_seen(const psum_os_region_list *list)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        const psum_os_region *r = &list->items[i];
+        if ((r->prot & PSUM_PROT_W) && (r->prot & PSUM_PROT_X))
+            return true;
+        if (i == 0 || r->kind != PROCSUM_REGION_FILE)
+            continue;
+        const psum_os_region *before = &list->items[i - 1];
+        if (before->kind == PROCSUM_REGION_FILE && before->dev == r->dev && before->ino == r->ino &&
+            (before->prot & PSUM_PROT_X) && (r->prot & PSUM_PROT_X) && before->end < r->start &&
+            r->file_offset > before->file_offset && r->file_offset - before->file_offset == r->start - before->start)
+            return true;
+    }
+    return false;
+}
 
 static bool list_stands(psum_os_target *t, const psum_os_region_list *list)
 {
@@ -249,7 +276,7 @@ static void note_listed(psum_os_target *t, const psum_os_region_list *list, bool
     t->listed_list = list;
     t->listed_count = list->count;
     t->lists_kept = 0;
-    t->list_stale = false;
+    t->list_stale = patching_seen(list);
 }
 
 static int list_from_kernel(psum_os_target *t, psum_os_region_list *list);
