@@ -361,13 +361,19 @@ static int start_late(unsigned delay_ms, procsum_checker **c)
     return threads() == before ? OK : THREAD_TOO_EARLY;
 }
 
-static int start_while_in_libc(void)
+/* A start delay_ms late, made while the program does `step` over and over. */
+static int comes_while(unsigned delay_ms, void (*step)(void))
 {
     procsum_checker *c;
-    int err = start_late(5, &c);
+    int err = start_late(delay_ms, &c);
     if (err)
         return err;
-    return !started_while(c, in_libc) ? NEVER_STARTED : procsum_stop(c) == 0 ? OK : STOP_FAILED;
+    return !started_while(c, step) ? NEVER_STARTED : procsum_stop(c) == 0 ? OK : STOP_FAILED;
+}
+
+static int start_while_in_libc(void)
+{
+    return comes_while(5, in_libc);
 }
 
 Test(late_start, starts_while_the_program_runs_in_the_c_library, .timeout = 120)
@@ -442,11 +448,7 @@ static void (*blocking_step)(void);
 
 static int start_while_blocked(void)
 {
-    procsum_checker *c;
-    int err = start_late(20, &c);
-    if (err)
-        return err;
-    return !started_while(c, blocking_step) ? NEVER_STARTED : procsum_stop(c) == 0 ? OK : STOP_FAILED;
+    return comes_while(20, blocking_step);
 }
 
 Test(late_start, starts_while_the_program_waits_in_a_system_call, .timeout = 300)

@@ -313,11 +313,7 @@ static int start_waiter(void)
     if (!err) {
         (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         (void)pthread_attr_setstacksize(&attr, THREAD_STACK);
-        /* The ordinary policy, whatever the interrupted thread's (a late start is made on any thread). */
-        struct sched_param none = {.sched_priority = 0};
-        if (pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED) == 0 &&
-            (pthread_attr_setschedpolicy(&attr, SCHED_OTHER) != 0 || pthread_attr_setschedparam(&attr, &none) != 0))
-            (void)pthread_attr_setinheritsched(&attr, PTHREAD_INHERIT_SCHED);
+        psum_late_ordinary_scheduling(&attr); /* a late start runs on whichever thread took the signal */
         pthread_t t;
         atomic_store(&phase, PHASE_WAITING);
         pinned = !late && psum_linux_cpu_pin(&creator_cpus); /* a waiter that waits inherits the pin (cpu_pin.c) */

@@ -30,8 +30,9 @@
  *    instruction pointer on the `syscall` instruction with the call's
  *    number in rax when the call will be restarted; when it returns EINTR
  *    instead, the number is read from the `mov $nr, %eax` just before the
- *    `syscall` (436 of the C library's 526 call sites here, the waits
- *    among them), and any other site is not taken as safe.
+ *    `syscall` (most of the C library's call sites, its waits among them:
+ *    `objdump -d` of libc.so.6 shows them), and any other site is not
+ *    taken as safe.
  * Anywhere else it tries again later. Interrupting code that runs costs it
  * a few microseconds: the next try comes 2 to 9 ms later, at a moment that
  * varies so as not to fall in step with the program, up to RUNNING_TRIES
@@ -467,6 +468,14 @@ int psum_late_arm(psum_late_fn start, void *arg, uint64_t delay_ns, uint32_t *id
     return PROCSUM_ENOSYS;
 }
 #endif
+
+void psum_late_ordinary_scheduling(pthread_attr_t *attr)
+{
+    struct sched_param none = {.sched_priority = 0};
+    if (pthread_attr_setinheritsched(attr, PTHREAD_EXPLICIT_SCHED) == 0 &&
+        (pthread_attr_setschedpolicy(attr, SCHED_OTHER) != 0 || pthread_attr_setschedparam(attr, &none) != 0))
+        (void)pthread_attr_setinheritsched(attr, PTHREAD_INHERIT_SCHED);
+}
 
 bool psum_late_cancel(uint32_t id)
 {

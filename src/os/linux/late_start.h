@@ -8,6 +8,7 @@
 #ifndef PSUM_LINUX_LATE_START_H
 #define PSUM_LINUX_LATE_START_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -47,6 +48,12 @@ int psum_late_arm(psum_late_fn start, void *arg, uint64_t delay_ns, uint32_t *id
  * finished within 5 s. Once per id.
  */
 bool psum_late_cancel(uint32_t id);
+
+/*
+ * A thread created by a start gets the ordinary policy, whatever the
+ * interrupted thread's: a real-time one would pass its priority on.
+ */
+void psum_late_ordinary_scheduling(pthread_attr_t *attr);
 
 /*
  * Gives the signal back to its default action when nothing of this copy

@@ -153,19 +153,6 @@ void psum_os_thread_discard(psum_os_thread *t)
  * C library's cache or from mmap; the C library allocates the new thread's
  * table of TLS blocks with calloc, which it makes safe around fork itself.
  */
-/*
- * The thread gets the ordinary policy, whatever its creator's: a late start
- * is made on whichever thread of the program took the signal, and a
- * real-time one would pass its priority on to hashing.
- */
-static void ordinary_scheduling(pthread_attr_t *attr)
-{
-    struct sched_param none = {.sched_priority = 0};
-    if (pthread_attr_setinheritsched(attr, PTHREAD_EXPLICIT_SCHED) == 0 &&
-        (pthread_attr_setschedpolicy(attr, SCHED_OTHER) != 0 || pthread_attr_setschedparam(attr, &none) != 0))
-        (void)pthread_attr_setinheritsched(attr, PTHREAD_INHERIT_SCHED);
-}
-
 /* Starts t; pinned to the caller's CPU for its wait (cpu_pin.c) unless pin is false (a late start: no wait). */
 static int run(psum_os_thread *t, void (*fn)(void *), void *arg, bool pin)
 {
@@ -184,7 +171,7 @@ static int run(psum_os_thread *t, void (*fn)(void *), void *arg, bool pin)
     pthread_attr_t attr;
     int rc = pthread_attr_init(&attr);
     if (rc == 0) {
-        ordinary_scheduling(&attr);
+        psum_late_ordinary_scheduling(&attr); /* a late start runs on whichever thread took the signal */
         bool pinned = pin && psum_linux_cpu_pin(&t->allowed);
         t->pinned = pinned; /* the new thread may clear it at once */
         rc = create(t, &attr);
