@@ -155,8 +155,11 @@ typedef struct procsum_options {
     /*
      * default 0. follow_fork: a forked child's checker starts this long
      * after fork(). A child that runs a new program or exits sooner then
-     * never has a checker thread (below). It goes on from the parent's
-     * baseline, so a change made in between is still found.
+     * never has a checker thread (below), and fork() writes nothing of the
+     * checker in it. It goes on from the parent's baseline, so a change
+     * made in between is still found. procsum_forked() within the delay
+     * hands the child's checker over at once (its delay then counts from
+     * that call).
      */
     unsigned follow_fork_delay_ms;
     /*

@@ -17,6 +17,7 @@
 #include "procsum.h"
 #include "report.h"
 #include "text.h"
+#include "fork_path.h"
 
 /* What another thread may ask of the checker. */
 typedef enum request {
@@ -36,7 +37,8 @@ struct procsum_checker {
     procsum_callback cb;
     void *userdata;
     uint64_t owner_pid; /* the process whose thread checks; a forked child has none */
-    psum_os_target *target;
+    long pid;           /* options.pid: the process checked, 0 for this one */
+    psum_os_target *target; /* NULL until checker_complete */
     psum_os_thread *thread;
     psum_os_region_list regions;
     bool have_regions;
@@ -92,6 +94,7 @@ struct procsum_checker {
 
 static void prepare_child(void *followed);
 static void restart_in_child(void *followed);
+static int adopt_late(void *parent);
 
 static void on_change(const psum_change *ch, void *userdata)
 {
@@ -230,41 +233,58 @@ static void checker_free(procsum_checker *c)
     free(c);
 }
 
-/* pid: the process to check, 0 for the calling one through its loader (see os.h). */
-static int checker_new(const procsum_options *o, procsum_callback cb, void *userdata, long pid,
+/*
+ * The parts of a checker its passes need: the target and the pass's
+ * buffers and key. Made by checker_new, or, for a lazy start in the
+ * calling process, by the thread before its first pass: most processes of
+ * a script end before then, and each page these touch is a page fault.
+ * Inside the fork gate, as any allocation of procsum's thread. A failure
+ * is retried at the next pass.
+ */
+static int checker_complete(procsum_checker *c)
+{
+    if (c->target)
+        return 0;
+    psum_os_fork_gate_enter();
+    int err = psum_os_target_open(c->pid, &c->target);
+    if (!err) {
+        err = psum_pass_init(&c->pass, &c->opts, c->target, between_slices, c);
+        if (err) {
+            psum_os_target_close(c->target);
+            c->target = NULL;
+        }
+    }
+    psum_os_fork_gate_leave();
+    return err;
+}
+
+/*
+ * pid: the process to check, 0 for the calling one through its loader (see
+ * os.h). Complete (checker_complete) unless `later`.
+ */
+static int checker_new(const procsum_options *o, procsum_callback cb, void *userdata, long pid, bool later,
                        procsum_checker **out)
 {
+    if (!psum_algorithm_valid(o->algorithm))
+        return PROCSUM_EINVAL;
     procsum_checker *c = calloc(1, sizeof(*c));
     if (!c)
         return PROCSUM_ENOMEM;
     c->magic = CHECKER_ALIVE;
     c->opts = *o;
+    c->pid = pid;
     c->owner_pid = psum_os_process_id();
     c->cb = cb;
     c->userdata = userdata;
+    /* calloc's zeroes are the counters' start (atomic_init of each would write pages a short process never reads). */
     atomic_init(&c->stop_flag, false);
     atomic_init(&c->baseline, NULL);
-    atomic_init(&c->mismatches, 0);
-    atomic_init(&c->passes, 0);
-    atomic_init(&c->slow_passes, 0);
-    atomic_init(&c->pages_tracked, 0);
-    atomic_init(&c->pages_skipped, 0);
-    atomic_init(&c->regions_hashed, 0);
-    atomic_init(&c->bytes_hashed, 0);
-    atomic_init(&c->table_bytes, 0);
-    atomic_init(&c->last_pass_ns, 0);
-    atomic_init(&c->cpu_ns, 0);
-    atomic_init(&c->last_error, 0);
-    atomic_init(&c->new_programs, 0);
-    atomic_init(&c->pages_shared, 0);
     int err = psum_text_dup_list(o->skip_files, &c->skip_files);
     c->opts.skip_files = (const char *const *)c->skip_files;
     if (!err)
-        err = psum_os_target_open(pid, &c->target);
-    if (!err)
         err = psum_os_monitor_create(&c->monitor);
-    if (!err)
-        err = psum_pass_init(&c->pass, &c->opts, c->target, between_slices, c);
+    if (!err && !later)
+        err = checker_complete(c);
     if (err) {
         checker_free(c);
         return err;
@@ -341,11 +361,13 @@ static void checker_thread(void *arg)
             waited = true;
         }
         started = psum_os_monotonic_ns();
+        int err = checker_complete(c);
         /* Code patched on purpose is adopted as it is, not compared with its file. */
         c->pass.verify_new_pages = c->opts.verify_file && req != REQUEST_REBASELINE;
         /* Without a baseline yet (lazy_start, or its first pass failed) the pass takes one. */
         bool fresh = req == REQUEST_REBASELINE || atomic_load(&c->baseline) == NULL;
-        int err = check_once(c, fresh);
+        if (!err)
+            err = check_once(c, fresh);
         c->pass.verify_new_pages = c->opts.verify_file;
         uint64_t found = c->pass_mismatches;
         /* Asked for an answer now: give changes held for a second look that look at once. */
@@ -458,7 +480,7 @@ static int start_thread(procsum_checker *c)
 int psum_checker_start(const procsum_options *o, procsum_callback cb, void *userdata, procsum_checker **out)
 {
     procsum_checker *c;
-    int err = checker_new(o, cb, userdata, o->pid, &c);
+    int err = checker_new(o, cb, userdata, o->pid, o->lazy_start && o->pid == 0, &c);
     if (err)
         return err;
     if (!o->lazy_start)
@@ -519,9 +541,13 @@ static void leave_in_child(procsum_checker *c)
 
 int psum_checker_stop(procsum_checker *c)
 {
-    /* A checker of the parent: its thread is not here. */
+    /* A checker of the parent: its thread is not here, and the child's checker it would hand over is not wanted. */
     if (c->owner_pid != psum_os_process_id()) {
+        psum_os_fork_gate_enter();
+        (void)psum_os_take_back_later(adopt_late, c);
+        psum_fork_unfollow(c);
         leave_in_child(c);
+        psum_os_fork_gate_leave();
         return 0;
     }
     if (psum_os_thread_is_current(c->thread))
@@ -626,7 +652,7 @@ void psum_checker_stats(const procsum_checker *c, procsum_stats *out)
 int psum_checker_run(const procsum_options *o, procsum_callback cb, void *userdata)
 {
     procsum_checker *c;
-    int err = checker_new(o, cb, userdata, o->pid, &c);
+    int err = checker_new(o, cb, userdata, o->pid, false, &c);
     if (err)
         return err;
     if (o->low_priority)
@@ -660,7 +686,7 @@ int psum_checker_run(const procsum_options *o, procsum_callback cb, void *userda
  * come, and a fork costs no allocation after the first. The target is the
  * parent's process for now (one that exists), pointed at the child there.
  */
-static void prepare_child(void *followed)
+PSUM_FORK_PATH static void prepare_child(void *followed)
 {
     procsum_checker *parent = followed;
     if (parent->next_child)
@@ -669,7 +695,7 @@ static void prepare_child(void *followed)
     /* The digest cache's lock may be held by another thread at the instant of the fork: the child does without. */
     procsum_options o = parent->opts;
     o.digest_cache = NULL;
-    if (checker_new(&o, parent->cb, parent->userdata, (long)psum_os_process_id(), &c) != 0)
+    if (checker_new(&o, parent->cb, parent->userdata, (long)psum_os_process_id(), false, &c) != 0)
         return; /* the child gets no checker (procsum_forked: NULL) */
     if (psum_os_thread_new(&c->thread) != 0) {
         checker_free(c);
@@ -696,10 +722,13 @@ static void move_snapshots(procsum_checker *from, procsum_checker *to)
 }
 
 /*
- * follow_fork: in the child, right after fork. The child's code is the
- * parent's at the instant of the fork, so the new checker goes on from the
- * parent's last complete baseline instead of taking a fresh one (which
- * would hide anything changed in between).
+ * follow_fork: the checker made for a child (parent->next_child) takes over
+ * from the parent's in the child. The child's code is the parent's at the
+ * instant of the fork, so it goes on from the parent's last complete
+ * baseline instead of taking a fresh one (which would hide anything
+ * changed in between). Called inside the fork gate, so that another
+ * thread's fork sees it all or nothing. 0, or an error with everything as
+ * it was.
  *
  * Another thread of the parent may have held any lock at the instant of
  * the fork, and the child inherits it held: the allocator's (the C
@@ -707,39 +736,117 @@ static void move_snapshots(procsum_checker *from, procsum_checker *to)
  * So nothing here allocates or frees (the checker was made before the
  * fork), and the child's checker reads its process as it would read
  * another one (its maps, process_vm_readv), never through the loader.
+ *
+ * start(c) starts its thread, or arms the start (start_now).
  */
-static void restart_in_child(void *followed)
+static int adopt(procsum_checker *parent, int (*start)(procsum_checker *c))
+{
+    procsum_checker *c = parent->next_child;
+    int err = c ? psum_os_target_repoint(c->target, (long)psum_os_process_id()) : PROCSUM_ENOMEM;
+    if (!err) {
+        c->owner_pid = psum_os_process_id();
+        /* The inherited baseline was digested with the parent's key (a parent without one may have no key yet). */
+        if (atomic_load(&parent->baseline))
+            c->pass.key = parent->pass.key;
+        c->forked = true;
+        move_snapshots(parent, c);
+        err = start(c);
+        if (err)
+            move_snapshots(c, parent);
+    }
+    if (!err) {
+        parent->next_child = NULL;
+        parent->forked_child = c;
+        psum_fork_replace(parent, c);
+    }
+    return err;
+}
+
+/*
+ * With the parent's baseline, the child's first pass comes a period after
+ * the fork, or when follow_fork_delay_ms is over; without one
+ * (lazy_start), the child takes its own when its delay is over.
+ */
+PSUM_FORK_PATH static uint64_t delay_in_child(const procsum_checker *c, bool with_baseline)
+{
+    return ms_to_ns(with_baseline ? c->opts.follow_fork_delay_ms : c->opts.lazy_start_delay_ms);
+}
+
+static int start_now(procsum_checker *c)
+{
+    bool with_baseline = atomic_load(&c->baseline) != NULL;
+    return run_thread(c, delay_in_child(c, with_baseline),
+                      with_baseline ? ms_to_ns(c->opts.check_period_ms) : delay_in_child(c, false));
+}
+
+/* The delay is over (psum_os_call_later): the first pass at once. */
+static int start_late(procsum_checker *c)
+{
+    c->late_armed = false;
+    c->first_wait_ns = 0;
+    return psum_os_thread_run_late(c->thread, checker_thread, c);
+}
+
+/*
+ * The takeover armed by restart_in_child, from the timer's signal handler:
+ * it never waits for the gate (the thread holding it may wait for a lock
+ * the interrupted code holds) but has the start tried again a little later.
+ * Nothing to do (0) when the takeover was made meanwhile or the parent's
+ * handle stopped (procsum_forked, procsum_stop).
+ */
+static int adopt_late(void *p)
+{
+    procsum_checker *parent = p;
+    if (!psum_os_fork_gate_try_enter())
+        return PROCSUM_EAGAIN;
+    int err = psum_checker_alive(parent) && parent->next_child ? adopt(parent, start_late) : 0;
+    psum_os_fork_gate_leave();
+    return err;
+}
+
+/* Adopts now, inside the gate; on failure the child is not watched, nor are its own children. */
+static void adopt_or_drop(procsum_checker *parent)
+{
+    psum_os_fork_gate_enter();
+    if (adopt(parent, start_now) != 0)
+        psum_fork_unfollow(parent);
+    psum_os_fork_gate_leave();
+}
+
+/*
+ * A takeover not made yet (restart_in_child armed it, or the timer gave
+ * up) made now: the child's handle is asked for. Inside the gate, so that
+ * a takeover the handler is making on another thread is over first.
+ */
+static void adopt_now(procsum_checker *parent)
+{
+    psum_os_fork_gate_enter();
+    bool armed = psum_os_take_back_later(adopt_late, parent);
+    if ((armed || !parent->forked_child) && parent->next_child && psum_checker_alive(parent))
+        adopt_or_drop(parent);
+    psum_os_fork_gate_leave();
+}
+
+/*
+ * follow_fork: in the child, right after fork. Every page written here is
+ * copied for the child, and a page fault is dear (bench/preload/
+ * preload_cost.sh: a fork/exec-heavy script pays them in every fork, and
+ * most children exec at once). So where the child's checker starts late
+ * anyway, it only arms that start (the timer's record is all it writes);
+ * the checker takes over when the delay is over (adopt_late). Until then
+ * the child's registry names the parent's checker: a fork in between
+ * prepares and restarts it as this one did.
+ */
+PSUM_FORK_PATH static void restart_in_child(void *followed)
 {
     procsum_checker *parent = followed;
-    procsum_checker *c = parent->next_child;
-    parent->next_child = NULL;
-    parent->forked_child = NULL;
-    if (!c)
-        return;
-    c->owner_pid = psum_os_process_id();
-    /* The inherited baseline was digested with the parent's key. */
-    c->pass.key = parent->pass.key;
-    c->forked = true;
-    /* A failure leaves c as it is: freeing it could take the allocator's lock. */
-    if (psum_os_target_repoint(c->target, (long)c->owner_pid) != 0 ||
-        psum_fork_follow(c, prepare_child, restart_in_child) != 0)
-        return;
-    /*
-     * With the parent's baseline, the child's first pass comes a period
-     * after the fork, or when follow_fork_delay_ms is over; without one
-     * (lazy_start), the child takes its own when its delay is over.
-     */
-    move_snapshots(parent, c);
-    uint64_t lazy = ms_to_ns(c->opts.lazy_start_delay_ms);
-    int err = atomic_load(&c->baseline)
-                  ? run_thread(c, ms_to_ns(c->opts.follow_fork_delay_ms), ms_to_ns(c->opts.check_period_ms))
-                  : run_thread(c, lazy, lazy);
-    if (err != 0) {
-        psum_fork_unfollow(c);
-        move_snapshots(c, parent);
-        return;
+    const procsum_checker *c = parent->next_child;
+    if (c && !c->opts.lazy_start_thread) {
+        uint64_t delay = delay_in_child(c, atomic_load(&parent->baseline) != NULL);
+        if (delay && psum_os_call_later(adopt_late, parent, delay) == 0)
+            return;
     }
-    parent->forked_child = c;
+    adopt_or_drop(parent);
 }
 
 bool psum_checker_alive(const procsum_checker *c)
@@ -751,5 +858,6 @@ procsum_checker *psum_checker_forked(const procsum_checker *parent)
 {
     if (parent->owner_pid == psum_os_process_id())
         return NULL;
+    adopt_now((procsum_checker *)parent);
     return parent->forked_child;
 }

@@ -8,7 +8,11 @@
  * may inherit an allocator's lock held by another thread of the parent.
  */
 typedef void (*psum_fork_prepare_fn)(void *followed);
-/* Called in the child, right after fork, for each followed object; must not allocate. */
+/*
+ * Called in the child, right after fork, for each followed object; must
+ * not allocate. The child's registry holds the parent's entries: restart
+ * replaces its own (psum_fork_replace) or removes it, at once or later.
+ */
 typedef void (*psum_fork_restart_fn)(void *followed);
 
 /*
@@ -17,6 +21,8 @@ typedef void (*psum_fork_restart_fn)(void *followed);
  * only the first time (the platform's fork handlers), never in a child.
  */
 int psum_fork_follow(void *followed, psum_fork_prepare_fn prepare, psum_fork_restart_fn restart);
+/* In the entry of `old`, follows `now` instead, with the same functions (a child's checker takes over from its parent's). */
+void psum_fork_replace(void *old, void *now);
 /* Removes it (procsum_stop); once this returns, neither function runs for it again. */
 void psum_fork_unfollow(void *followed);
 

@@ -45,6 +45,8 @@ enum {
     STOP_FAILED = 17,
     WRONG_FINDING = 18,
     TOO_MANY_TRIES = 19,
+    STARTED_AFTER_STOP = 20,
+    GRANDCHILD_FAILED = 21,
 };
 
 static const char *what(int code)
@@ -60,6 +62,8 @@ static const char *what(int code)
     case STOP_FAILED: return "procsum_stop failed";
     case WRONG_FINDING: return "a report where there was no change";
     case TOO_MANY_TRIES: return "more than 60 wake-ups in 3 s blocked where no start can be made";
+    case STARTED_AFTER_STOP: return "a checker started in the child after the parent's handle was stopped there";
+    case GRANDCHILD_FAILED: return "the grandchild, forked before its parent's delay was over, missed its flip";
     default: return "?";
     }
 }
@@ -632,12 +636,37 @@ __attribute__((noinline, used, aligned(4096))) int late_victim(int x)
     return x * 29 + 3;
 }
 
-/*
- * follow_fork_delay_ms: a forked child has no checker thread until the
- * delay is over, then goes on from the parent's baseline, so a change made
- * in the child before its first pass is found.
- */
-Test(late_start, a_forked_child_starts_late_from_the_parents_baseline, .timeout = 120)
+int late_victim_of_child(int x);
+__attribute__((noinline, used, aligned(4096))) int late_victim_of_child(int x)
+{
+    return x * 31 + 5;
+}
+
+int late_victim_of_grandchild(int x);
+__attribute__((noinline, used, aligned(4096))) int late_victim_of_grandchild(int x)
+{
+    return x * 37 + 7;
+}
+
+/* Flips one bit of fn's code (a few bytes in: the page is fn's alone). */
+static bool flip_code_bit(uintptr_t fn)
+{
+    uintptr_t addr = fn + 1, page = addr & ~(PAGE - 1);
+    if (mprotect((void *)page, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
+        return false;
+    *(volatile uint8_t *)addr ^= 0x10;
+    return mprotect((void *)page, PAGE, PROT_READ | PROT_EXEC) == 0;
+}
+
+static bool wait_for_report(void)
+{
+    struct timespec ms = {0, 1000000};
+    for (int i = 0; i < 20000 && atomic_load(&reports) == 0; i++)
+        nanosleep(&ms, NULL);
+    return atomic_load(&reports) == 1;
+}
+
+static procsum_options follow_options(void)
 {
     procsum_options o;
     procsum_options_init(&o);
@@ -645,38 +674,105 @@ Test(late_start, a_forked_child_starts_late_from_the_parents_baseline, .timeout 
     o.verify_file = false;
     o.follow_fork = true;
     o.follow_fork_delay_ms = 300;
-    procsum_checker *c;
-    cr_assert_eq(procsum_start(&o, on_report, NULL, &c), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        alarm(60);
-        if (threads() != 1)
+    return o;
+}
+
+/* The parent's checker (follow_fork, 300 ms late) in the following scenarios' children. */
+static procsum_checker *followed;
+
+/* 100 ms into the 300 ms delay no thread yet, then the change is reported: OK, or what went wrong. */
+static int still_no_thread_then_a_report(void)
+{
+    struct timespec ms = {0, 1000000};
+    for (int i = 0; i < 100; i++)
+        nanosleep(&ms, NULL);
+    if (threads() != 1)
+        return THREAD_TOO_EARLY;
+    return wait_for_report() ? OK : FLIP_MISSED;
+}
+
+/*
+ * follow_fork_delay_ms: a forked child has no checker thread until the
+ * delay is over, even when it asks for its checker at once, then goes on
+ * from the parent's baseline, so a change made in the child before its
+ * first pass is found.
+ */
+static int asks_for_its_checker_at_once(void)
+{
+    if (threads() != 1)
+        return THREAD_TOO_EARLY;
+    procsum_checker *child = procsum_forked(followed);
+    if (!child)
+        return START_FAILED;
+    if (!flip_code_bit((uintptr_t)&late_victim))
+        return START_FAILED;
+    int found = still_no_thread_then_a_report();
+    if (found != OK)
+        return found;
+    return procsum_stop(child) == 0 && procsum_stop(followed) == 0 ? OK : STOP_FAILED;
+}
+
+/*
+ * A child that never asks for its checker: the checker takes over when
+ * the delay is over (nothing of it is written at the fork), and a child
+ * the child forks before then is followed as well, from the same baseline:
+ * each finds the flip made in its own process before its first pass.
+ */
+static int left_alone(void)
+{
+    pid_t grandchild = fork();
+    if (grandchild < 0)
+        return START_FAILED;
+    if (grandchild == 0) {
+        if (threads() != 1 || !flip_code_bit((uintptr_t)&late_victim_of_grandchild))
             _exit(THREAD_TOO_EARLY);
-        procsum_checker *child = procsum_forked(c);
-        if (!child)
-            _exit(START_FAILED);
-        uintptr_t addr = (uintptr_t)&late_victim + 1, page = addr & ~(PAGE - 1);
-        if (mprotect((void *)page, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
-            _exit(START_FAILED);
-        *(volatile uint8_t *)addr ^= 0x10;
-        (void)mprotect((void *)page, PAGE, PROT_READ | PROT_EXEC);
-        struct timespec ms = {0, 1000000};
-        for (int i = 0; i < 100; i++)
-            nanosleep(&ms, NULL);
-        if (threads() != 1)
-            _exit(THREAD_TOO_EARLY);
-        for (int i = 0; i < 20000 && atomic_load(&reports) == 0; i++)
-            nanosleep(&ms, NULL);
-        if (atomic_load(&reports) != 1)
-            _exit(FLIP_MISSED);
-        _exit(procsum_stop(child) == 0 && procsum_stop(c) == 0 ? OK : STOP_FAILED);
+        _exit(wait_for_report() ? OK : FLIP_MISSED);
     }
+    if (threads() != 1 || !flip_code_bit((uintptr_t)&late_victim_of_child))
+        return THREAD_TOO_EARLY;
+    int found = still_no_thread_then_a_report();
+    if (found != OK)
+        return found;
+    if (threads() != 2)
+        return NEVER_STARTED;
     int status = 0;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status), "the child died of signal %d", WTERMSIG(status));
-    cr_assert_eq(WEXITSTATUS(status), OK, "%s", what(WEXITSTATUS(status)));
-    cr_assert_eq(atomic_load(&reports), 0, "the change was the child's only");
-    cr_assert_eq(procsum_stop(c), 0);
+    if (waitpid(grandchild, &status, 0) != grandchild || !WIFEXITED(status) || WEXITSTATUS(status) != OK)
+        return GRANDCHILD_FAILED;
+    procsum_checker *child = procsum_forked(followed);
+    return child && procsum_stop(child) == 0 && procsum_stop(followed) == 0 ? OK : STOP_FAILED;
+}
+
+/* Stopping the parent's handle in the child before the delay is over: no checker ever starts there. */
+static int stop_the_parents_handle(void)
+{
+    if (procsum_stop(followed) != 0)
+        return STOP_FAILED;
+    struct timespec ms = {0, 1000000};
+    for (int i = 0; i < 700; i++)
+        nanosleep(&ms, NULL);
+    return threads() == 1 && procsum_forked(followed) == NULL ? OK : STARTED_AFTER_STOP;
+}
+
+static void with_a_followed_parent(int (*scenario)(void), const char *name)
+{
+    procsum_options o = follow_options();
+    cr_assert_eq(procsum_start(&o, on_report, NULL, &followed), 0);
+    in_child(scenario, name);
+    cr_assert_eq(atomic_load(&reports), 0, "%s: the changes were the children's only", name);
+    cr_assert_eq(procsum_stop(followed), 0);
+}
+
+Test(late_start, a_forked_child_starts_late_from_the_parents_baseline, .timeout = 120)
+{
+    with_a_followed_parent(asks_for_its_checker_at_once, "asks at once");
+}
+
+Test(late_start, a_child_left_alone_takes_over_late_and_so_does_its_own_child, .timeout = 120)
+{
+    with_a_followed_parent(left_alone, "left alone");
+}
+
+Test(late_start, stopping_the_parents_handle_in_a_child_takes_back_its_late_checker, .timeout = 60)
+{
+    with_a_followed_parent(stop_the_parents_handle, "stopped in the child");
 }

@@ -4,7 +4,7 @@
  * BENCH_START_CHECKER the constructor calls procsum_start with lazy_start,
  * with BENCH_FLOOR_THREAD it only starts one thread that sleeps (what a
  * checker that waits on a thread costs), with BENCH_LATE_THREAD one thread
- * that does nothing, started when the delay is over (the floor for any
+ * that only sleeps, started when the delay is over (the floor for any
  * checker that starts late, ../preload/late_thread.h), with none of them
  * it does nothing.
  */

@@ -1,6 +1,6 @@
 /*
  * The floor for a checker that starts late (late_thread.h), preloaded by
- * bench/preload/preload_cost.sh: one thread that does nothing, started by
+ * bench/preload/preload_cost.sh: one thread that only sleeps, started by
  * a timer when the delay is over, in every process that lives that long
  * (a forked child's delay counts from the fork).
  */

@@ -1,12 +1,13 @@
 /*
  * The floor for a checker that starts late, as procsum's does: nothing in
  * a process until the delay is over (a timer, os/linux/late_start.c), then
- * one thread, which here does nothing and ends at once. What remains is
- * what any in-process checker costs a process that lives past the delay:
- * the C library switches a process to its multi-threaded paths for good at
- * its first thread (fork, for one, then takes and resets every allocator
- * and stdio lock), whether or not the thread still runs. Preloaded as a
- * reference by bench/preload/preload_cost.sh and bench_lazy.
+ * one thread, which here only sleeps, as a checker's does between passes.
+ * What remains is what any in-process checker costs a process that lives
+ * past the delay: the C library switches a process to its multi-threaded
+ * paths for good at its first thread (fork, for one, then takes and resets
+ * every allocator and stdio lock), and each fork's child takes back the
+ * stacks of the threads it does not have, writing to each one's page.
+ * Preloaded as a reference by bench/preload/preload_cost.sh and bench_lazy.
  */
 #ifndef PSUM_BENCH_LATE_THREAD_H
 #define PSUM_BENCH_LATE_THREAD_H
@@ -14,13 +15,17 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "os/linux/late_start.h"
 
 #define BENCH_LATE_DELAY_NS 100000000u /* procsum's default lazy delay, 100 ms */
 
-static void *bench_nothing(void *arg)
+/* Sleeps for good: every signal is blocked (it was started from the handler), so pause() never returns. */
+static void *bench_sleep_for_good(void *arg)
 {
+    for (;;)
+        pause();
     return arg;
 }
 
@@ -34,7 +39,7 @@ static int bench_start_nothing(void *arg)
         return err;
     (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_t t;
-    err = pthread_create(&t, &attr, bench_nothing, NULL);
+    err = pthread_create(&t, &attr, bench_sleep_for_good, NULL);
     pthread_attr_destroy(&attr);
     return err;
 }

@@ -3,7 +3,7 @@
 #   bash running /bin/true N times with, preloaded into bash and every /bin/true,
 #     nothing; an empty library; the sleeping-thread library (bench/preload/floor.c:
 #     one thread that only sleeps, one more in a forked child); the late floor
-#     (bench/preload/late_floor.c: one thread that does nothing, started when
+#     (bench/preload/late_floor.c: one thread that only sleeps, started when
 #     the delay is over, in each process that lives that long: the floor for
 #     any checker that starts late); libprocsum-preload.so
 #   a python3 CPU loop of about 1 s with nothing, the late floor, the preload
@@ -46,13 +46,24 @@ for t in os.listdir("/proc/self/task"):
             ns += int(f.read().split()[0])
 print(ns / 1e6)
 '
-# run NAME PRELOAD COMMAND...: appends "wall cpu" of one run to $out/NAME.
+# run NAME PRELOAD COMMAND...: appends "wall cpu faults" of one run to $out/NAME
+# (page faults of the command and every process it waited for, through GNU
+# time where it is installed; a fault is dear on a VM, and its count does not
+# move with the machine's load).
+gnu_time=$(command -v /usr/bin/time || true)
 run() {
     local name=$1 lib=$2
     shift 2
-    local TIMEFORMAT='%R %U %S'
-    { time if [ -n "$lib" ]; then LD_PRELOAD="$lib" "$@"; else env -u LD_PRELOAD "$@"; fi >>"$out/$name.out"; } 2>"$out/t"
-    awk '{ print $1, $2 + $3 }' "$out/t" >>"$out/$name"
+    local env=(env -u LD_PRELOAD)
+    [ -z "$lib" ] || env=(env LD_PRELOAD="$lib")
+    if [ -n "$gnu_time" ]; then
+        "$gnu_time" -o "$out/t" -f '%e %U %S %R %F' "${env[@]}" "$@" >>"$out/$name.out"
+        awk '{ print $1, $2 + $3, $4 + $5 }' "$out/t" >>"$out/$name"
+    else
+        local TIMEFORMAT='%R %U %S'
+        { time "${env[@]}" "$@" >>"$out/$name.out"; } 2>"$out/t"
+        awk '{ print $1, $2 + $3, 0 }' "$out/t" >>"$out/$name"
+    fi
 }
 # median NAME COLUMN
 median() {
@@ -75,9 +86,10 @@ for r in $(seq "$rounds"); do
     [ -z "$other" ] || run py_other "$other" "$python" -c "$py"
 done
 echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
-printf 'bash, %d x /bin/true, median of %d, wall s (CPU s):\n' "$n" "$rounds"
+printf 'bash, %d x /bin/true, median of %d, wall s (CPU s) [page faults per /bin/true]:\n' "$n" "$rounds"
 for c in none empty floor late preload ${other:+other}; do
-    printf '  %-8s %7.3f (%.3f)\n' "$c" "$(median $c 1)" "$(median $c 2)"
+    printf '  %-8s %7.3f (%.3f) [%.1f]\n' "$c" "$(median $c 1)" "$(median $c 2)" \
+        "$(awk -v a="$(median $c 3)" -v n="$n" 'BEGIN { print a / n }')"
 done
 # ratio_line A B: "A/B wall, CPU"
 ratio_line() { printf '%s/%s %s, CPU %s' "$1" "$2" "$(ratio "$(median "$1" 1)" "$(median "$2" 1)")" \

@@ -146,6 +146,8 @@ int psum_os_write(psum_os_target *t, uintptr_t addr, const void *buf, size_t len
  */
 void psum_os_fork_gate_enter(void);
 void psum_os_fork_gate_leave(void);
+/* psum_os_fork_gate_enter unless another thread holds the gate (then false, and nothing to leave). */
+bool psum_os_fork_gate_try_enter(void);
 
 /*
  * Memory procsum maps itself, apart from the program's allocator: zeroed,
@@ -191,6 +193,23 @@ int psum_os_thread_join(psum_os_thread *t);
  */
 int psum_os_thread_run_later(psum_os_thread *t, void (*fn)(void *), void *arg, uint64_t delay_ns);
 bool psum_os_thread_cancel_later(psum_os_thread *t);
+/*
+ * The same start, without a handle: calls start(arg) delay_ns from now,
+ * where it may start a thread (psum_os_thread_run_late) and take locks
+ * that no code of the program holds, nothing more; a failure is tried
+ * again a little later. Writes nothing but the platform's own record of
+ * it, so a forked child's pages stay shared (checker.c, restart_in_child).
+ * PROCSUM_ENOSYS where not supported; then nothing was armed.
+ */
+int psum_os_call_later(int (*start)(void *), void *arg, uint64_t delay_ns);
+/*
+ * Takes back this process's armed call of start(arg): true when it had
+ * not run and now never will; false when there was none, or it has run
+ * (waiting out one that another thread is making).
+ */
+bool psum_os_take_back_later(int (*start)(void *), void *arg);
+/* psum_os_thread_run from such a call: the thread works at once, so it is not pinned for a wait. */
+int psum_os_thread_run_late(psum_os_thread *t, void (*fn)(void *), void *arg);
 /* Makes psum_os_thread_run_later possible in the forked children to come; 0 where it is. Not in a forked child. */
 int psum_os_thread_prepare_later(void);
 /* Waits for the thread to end, as join does, but keeps the handle (psum_os_thread_discard frees it). */
@@ -229,12 +248,15 @@ uint64_t psum_os_thread_cpu_ns(void);
 int psum_os_last_error(void);
 
 /*
- * Handlers to run around fork(), as pthread_atfork runs them; platforms
- * without fork accept and never call them.
+ * Handlers to run around fork(), as pthread_atfork runs them; any may be
+ * NULL. prepare runs inside the fork gate, taken by the forking thread, so
+ * what is changed only inside the gate is whole when it reads it; child
+ * runs with the child's gate free (or held by the forking thread, if it
+ * forked from inside). Platforms without fork accept and never call them.
  */
 int psum_os_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 
-/* The calling process's id: tells a forked child from its parent. */
+/* The calling process's id: tells a forked child from its parent. Cached: no system call each time. */
 uint64_t psum_os_process_id(void);
 
 /* Fills buf with len bytes from the system's cryptographic random source. */

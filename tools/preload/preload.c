@@ -95,6 +95,7 @@ static struct {
     struct sockaddr_un socket; /* sun_path[0] == 0: no socket, lines to dest */
     char library_set[PATH_MAX];
     psum_skip_list skip; /* PROCSUM_SKIP_FILES, split once: a forked child's waiter uses it as it is */
+    char exe[PATH_MAX];  /* the program, read by the waiter: out of the small variables' page */
 } cfg;
 
 /* What the thread is doing; fork's handlers read it. */
@@ -105,7 +106,6 @@ static bool fork_holds_loading;                             /* set by the prepar
 static cpu_set_t creator_cpus; /* what the waiter's creator was allowed; the waiter takes it back */
 static bool pinned;             /* whether the waiter was started pinned */
 static bool late;               /* the waiter was started by the timer: its delay is over */
-static char exe[PATH_MAX];
 static procsum_checker *checker;
 
 /*
@@ -148,7 +148,7 @@ static int emit_alert(const psum_alert *a)
 /* A checker that did not start, and why; a failed write has nowhere to go. */
 static void report_not_started(int err, const char *why)
 {
-    psum_state s = {.action = "not-watched", .pid = getpid(), .executable = exe[0] ? exe : NULL,
+    psum_state s = {.action = "not-watched", .pid = getpid(), .executable = cfg.exe[0] ? cfg.exe : NULL,
                     .status = "error", .error = err, .detail = why};
     psum_event_origin_now(&s.at);
     (void)emit_state(&s);
@@ -159,7 +159,7 @@ static void on_change(const procsum_mismatch *m, void *userdata)
     (void)userdata;
     psum_alert a = {.action = m->kind == PROCSUM_REPORT_CHANGED ? "code-changed" : "differs-from-file",
                     .pid = getpid(), /* a forked child's checker (follow_fork) calls this too */
-                    .executable = exe[0] ? exe : NULL, .region = m->region};
+                    .executable = cfg.exe[0] ? cfg.exe : NULL, .region = m->region};
     psum_event_origin_now(&a.at);
     for (size_t i = 0; i < m->changed_pages; i++) {
         a.page = &m->page_changes[i];
@@ -191,7 +191,7 @@ static _Atomic pid_t announced;
 static int emit_watching(void)
 {
     atomic_store(&announced, getpid());
-    psum_state s = {.action = "watching", .pid = getpid(), .executable = exe[0] ? exe : NULL, .status = "clean"};
+    psum_state s = {.action = "watching", .pid = getpid(), .executable = cfg.exe[0] ? cfg.exe : NULL, .status = "clean"};
     psum_event_origin_now(&s.at);
     return emit_state(&s);
 }
@@ -250,8 +250,8 @@ static void *waiter(void *arg)
     }
     pthread_mutex_unlock(&loading);
 
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    exe[n > 0 ? n : 0] = '\0';
+    ssize_t n = readlink("/proc/self/exe", cfg.exe, sizeof(cfg.exe) - 1);
+    cfg.exe[n > 0 ? n : 0] = '\0';
     if (!h) {
         atomic_store(&phase, PHASE_IDLE);
         report_not_started(0, why);
@@ -350,8 +350,24 @@ static int arm_waiter(void)
     return start_waiter();
 }
 
+/*
+ * fork waits for a dlopen under way. Once the checker runs (or will never
+ * load) there is nothing to wait for, and the handlers write nothing: a
+ * page written in a fork is a page fault, in the parent and in the child.
+ */
+static bool loading_possible(void)
+{
+    int p = atomic_load(&phase);
+    return p == PHASE_WAITING || p == PHASE_LOADING;
+}
+
 static void before_fork(void)
 {
+    if (!loading_possible()) {
+        if (fork_holds_loading)
+            fork_holds_loading = false;
+        return;
+    }
     fork_holds_loading = pthread_mutex_trylock(&loading) == 0;
     if (fork_holds_loading)
         return;
@@ -371,7 +387,7 @@ static void child_after_fork(void)
 {
     if (fork_holds_loading) {
         pthread_mutex_unlock(&loading);
-    } else {
+    } else if (loading_possible()) {
         /* Held by a thread the child does not have. */
         pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
         memcpy(&loading, &fresh, sizeof(loading));
@@ -383,10 +399,46 @@ static void child_after_fork(void)
         atomic_store(&phase, PHASE_IDLE);
 }
 
-/* A decimal number in [min, max] from the variable `name`; unset keeps *out. false (and why) when refused. */
-static bool setting_number(const char *name, unsigned min, unsigned max, unsigned *out, char *why, size_t cap)
+/*
+ * The PROCSUM_* variables, found in one walk of the environment: getenv
+ * for each would walk it nine times, from a page of the C library that a
+ * short program may not touch otherwise (a page fault in every process).
+ */
+enum { VAR_OUTPUT, VAR_JSON_FILE, VAR_LIBRARY, VAR_ALGO, VAR_SKIP_FILES, VAR_PERIOD_MS, VAR_CPU, VAR_LAZY_MS,
+       VAR_LAZY_THREAD, VAR_COUNT };
+static const char *const var_names[VAR_COUNT] = {
+    "OUTPUT", "JSON_FILE", "LIBRARY", "ALGO", "SKIP_FILES", "PERIOD_MS", "CPU", "LAZY_MS", "LAZY_THREAD"};
+
+extern char **environ;
+
+/* What follows prefix in s, or NULL when s does not start with it. */
+static const char *after(const char *s, const char *prefix)
 {
-    const char *v = getenv(name);
+    for (; *prefix; prefix++, s++)
+        if (*s != *prefix)
+            return NULL;
+    return s;
+}
+
+/* vars[i]: the value of PROCSUM_<var_names[i]>, or NULL; the first one set wins, as getenv's. */
+static void read_environment(const char *vars[VAR_COUNT])
+{
+    for (size_t i = 0; i < VAR_COUNT; i++)
+        vars[i] = NULL;
+    for (char **e = environ; e && *e; e++) {
+        const char *name = after(*e, "PROCSUM_");
+        for (size_t i = 0; name && i < VAR_COUNT; i++) {
+            const char *v = after(name, var_names[i]);
+            if (v && *v == '=' && !vars[i])
+                vars[i] = v + 1;
+        }
+    }
+}
+
+/* A decimal number in [min, max] from the variable `name` (value v); unset keeps *out. false (and why) when refused. */
+static bool setting_number(const char *name, const char *v, unsigned min, unsigned max, unsigned *out, char *why,
+                           size_t cap)
+{
     if (!v)
         return true;
     char *end;
@@ -400,24 +452,25 @@ static bool setting_number(const char *name, unsigned min, unsigned max, unsigne
     return true;
 }
 
-/* Copies src into dst[cap]; false when it does not fit. */
+/* Copies src into dst[cap]; false when it does not fit. A byte at a time: the paths are short, and a call to memcpy here would be the only one in many programs. */
 static bool copy(char *dst, size_t cap, const char *src)
 {
-    size_t n = strlen(src);
-    if (n >= cap)
-        return false;
-    memcpy(dst, src, n + 1);
-    return true;
+    for (size_t i = 0; i < cap; i++)
+        if ((dst[i] = src[i]) == '\0')
+            return true;
+    if (cap)
+        dst[0] = '\0';
+    return false;
 }
 
 /* The chosen output; false when there is none (or none that could be used: nowhere to say so). */
-static bool setting_output(void)
+static bool setting_output(const char *const vars[VAR_COUNT])
 {
-    const char *out = getenv("PROCSUM_OUTPUT"), *file = getenv("PROCSUM_JSON_FILE");
+    const char *out = vars[VAR_OUTPUT], *file = vars[VAR_JSON_FILE];
     static const char PREFIX[] = "json-file:", SOCKET[] = "socket:";
-    if (out && strncmp(out, SOCKET, sizeof(SOCKET) - 1) == 0) {
+    const char *path = out ? after(out, SOCKET) : NULL;
+    if (path) {
         /* Set by procsum run, always absolute. */
-        const char *path = out + sizeof(SOCKET) - 1;
         cfg.socket.sun_family = AF_UNIX;
         return path[0] == '/' && copy(cfg.socket.sun_path, sizeof(cfg.socket.sun_path), path);
     }
@@ -427,8 +480,8 @@ static bool setting_output(void)
     } else if (strcmp(out, "stderr") == 0) {
         cfg.dest.path = NULL;
         return true;
-    } else if (strncmp(out, PREFIX, sizeof(PREFIX) - 1) == 0 && out[sizeof(PREFIX) - 1]) {
-        file = out + sizeof(PREFIX) - 1;
+    } else if (after(out, PREFIX) && *after(out, PREFIX)) {
+        file = after(out, PREFIX);
     } else {
         return false; /* "none", or a value that names no output */
     }
@@ -448,17 +501,19 @@ static bool setting_output(void)
 
 __attribute__((constructor)) static void psum_preload_init(void)
 {
-    if (!setting_output())
+    const char *vars[VAR_COUNT];
+    read_environment(vars);
+    if (!setting_output(vars))
         return;
     char why[WHY_MAX];
     cfg.lazy_ms = 100;
-    const char *lib = getenv("PROCSUM_LIBRARY");
-    const char *algo = getenv("PROCSUM_ALGO");
-    const char *skip = getenv("PROCSUM_SKIP_FILES"); /* the list in cfg is empty (zeroed) until parsed */
-    if (!setting_number("PROCSUM_PERIOD_MS", 1, 86400000u, &cfg.period_ms, why, sizeof(why)) ||
-        !setting_number("PROCSUM_CPU", 1, 100, &cfg.cpu, why, sizeof(why)) ||
-        !setting_number("PROCSUM_LAZY_MS", 0, 86400000u, &cfg.lazy_ms, why, sizeof(why)) ||
-        !setting_number("PROCSUM_LAZY_THREAD", 0, 1, &cfg.lazy_thread, why, sizeof(why)) ||
+    const char *lib = vars[VAR_LIBRARY];
+    const char *algo = vars[VAR_ALGO];
+    const char *skip = vars[VAR_SKIP_FILES]; /* the list in cfg is empty (zeroed) until parsed */
+    if (!setting_number("PROCSUM_PERIOD_MS", vars[VAR_PERIOD_MS], 1, 86400000u, &cfg.period_ms, why, sizeof(why)) ||
+        !setting_number("PROCSUM_CPU", vars[VAR_CPU], 1, 100, &cfg.cpu, why, sizeof(why)) ||
+        !setting_number("PROCSUM_LAZY_MS", vars[VAR_LAZY_MS], 0, 86400000u, &cfg.lazy_ms, why, sizeof(why)) ||
+        !setting_number("PROCSUM_LAZY_THREAD", vars[VAR_LAZY_THREAD], 0, 1, &cfg.lazy_thread, why, sizeof(why)) ||
         (skip && *skip && !psum_skip_parse(&cfg.skip, skip, why, sizeof(why)))) {
         report_not_started(PROCSUM_EINVAL, why);
         return;

@@ -14,48 +14,125 @@
  * holding the loader's lock (from a library constructor), which the checker
  * may be waiting for inside the gate; that thread's own lock is then the
  * only one held, and it lives on in the child.
+ *
+ * What fork writes costs. After a fork every page both processes share is
+ * copied on its first write, in either of them, and a page fault is dear
+ * (a fork/exec-heavy script pays one per page in every fork:
+ * bench/preload/preload_cost.sh). So the gate's lock and the cached
+ * process id live on one page the kernel leaves out of a child
+ * (MADV_WIPEONFORK): the parent writes it after a fork without a copy, and
+ * a child finds it zeroed, which is an unlocked gate and no process id, as
+ * a child needs them, without a write. procsum's other handlers run from
+ * this file's one registration, inside the gate (psum_os_at_fork).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../os.h"
 #include "fork_gate.h"
+#include "procsum.h"
+#include "fork_path.h"
 
-static pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+/* All zeroes is the state of a new process: a PTHREAD_MUTEX_INITIALIZER lock, no fork under way, no pid. */
+typedef struct {
+    pthread_mutex_t gate;
+    atomic_uint fork_serial; /* bumped by each fork's prepare handler and after it, in the parent */
+    atomic_int pid;          /* 0 until asked for in this process (where wiped) */
+} private_state;
+
+/* One page of private_state, wiped in a child by the kernel (wiped) or, failing that, by the child's handler. */
+static private_state fallback_state;
+static private_state *state = &fallback_state;
+static atomic_bool wiped; /* set (release) after state points at the wiped page */
+
+/* Who holds the gate from inside (its entries nest); written only by the holder, read in a child. */
+static pthread_t inside_holder;
+static bool inside_held;
+
+/*
+ * This thread's entries, and its fork: fork_ticket is the serial its
+ * prepare handler took, equal to state->fork_serial only until that fork
+ * returns (the parent bumps the serial, a child's is zero), so nothing is
+ * written to clear it after the fork. Initial-exec: read from a signal
+ * handler (a late start), where a first access must not allocate.
+ */
+#define PSUM_TLS __thread __attribute__((tls_model("initial-exec")))
+static PSUM_TLS unsigned depth;
+static PSUM_TLS bool entered_in_fork; /* its outermost entry was made inside its own fork */
+static PSUM_TLS unsigned fork_ticket;
+static PSUM_TLS bool fork_locked; /* its fork took the gate (it may not, after 10 s) */
+
+enum { MAX_HANDLERS = 4 };
+typedef struct {
+    void (*prepare)(void), (*parent)(void), (*child)(void);
+} fork_handlers;
+static fork_handlers handlers[MAX_HANDLERS];
+static size_t handler_count;
+
 static pthread_once_t gate_once = PTHREAD_ONCE_INIT;
 static bool gate_ready;
-static _Thread_local unsigned depth;            /* this thread's nested entries */
-static _Thread_local bool gate_taken_for_fork;
 
-static void before_fork(void)
+/* Whether the calling thread is in its fork's handlers (prepare: before the fork returns). */
+PSUM_FORK_PATH static bool in_own_fork(void)
 {
-    if (depth > 0)
-        return; /* forking from inside the gate: this thread already keeps everyone else out */
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 10;
-    gate_taken_for_fork = pthread_mutex_timedlock(&gate, &deadline) == 0;
+    return fork_ticket != 0 && fork_ticket == atomic_load_explicit(&state->fork_serial, memory_order_relaxed);
 }
 
-static void parent_after_fork(void)
+PSUM_FORK_PATH static void before_fork(void)
 {
-    if (gate_taken_for_fork)
-        pthread_mutex_unlock(&gate);
-    gate_taken_for_fork = false;
+    fork_ticket = atomic_fetch_add(&state->fork_serial, 1) + 1;
+    fork_locked = false;
+    /* Forking from inside the gate: this thread already keeps everyone else out. */
+    if (depth == 0) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 10;
+        fork_locked = pthread_mutex_timedlock(&state->gate, &deadline) == 0;
+    }
+    /* Registered handlers never go away: read without the gate, which the fork may not have got. */
+    for (size_t i = handler_count; i-- > 0;)
+        if (handlers[i].prepare)
+            handlers[i].prepare();
 }
 
-static void child_after_fork(void)
+PSUM_FORK_PATH static void parent_after_fork(void)
 {
-    if (gate_taken_for_fork)
-        pthread_mutex_unlock(&gate);
-    else if (depth == 0)
-        pthread_mutex_init(&gate, NULL); /* whoever held it does not exist here */
-    gate_taken_for_fork = false;
+    for (size_t i = 0; i < handler_count; i++)
+        if (handlers[i].parent)
+            handlers[i].parent();
+    atomic_fetch_add(&state->fork_serial, 1); /* this thread's ticket is spent */
+    if (fork_locked)
+        pthread_mutex_unlock(&state->gate);
+}
+
+PSUM_FORK_PATH static void child_after_fork(void)
+{
+    /* Nobody holds the gate here, unless the forking thread held it from inside. */
+    if (!atomic_load_explicit(&wiped, memory_order_relaxed))
+        memset(state, 0, sizeof(*state));
+    if (inside_held && pthread_equal(inside_holder, pthread_self()))
+        pthread_mutex_lock(&state->gate);
+    for (size_t i = 0; i < handler_count; i++)
+        if (handlers[i].child)
+            handlers[i].child();
 }
 
 static void install(void)
 {
+    void *page = mmap(NULL, sizeof(private_state), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page != MAP_FAILED) {
+        if (madvise(page, sizeof(private_state), MADV_WIPEONFORK) == 0) {
+            state = page;
+            atomic_store_explicit(&wiped, true, memory_order_release);
+        } else {
+            munmap(page, sizeof(private_state));
+        }
+    }
     gate_ready = pthread_atfork(before_fork, parent_after_fork, child_after_fork) == 0;
 }
 
@@ -65,14 +142,78 @@ bool psum_linux_fork_gate_ready(void)
     return gate_ready;
 }
 
+/* Enters with lock(gate) or, when try, with a trylock; false when the trylock failed. */
+static bool enter(bool try)
+{
+    if (depth != 0 || !psum_linux_fork_gate_ready()) {
+        depth++;
+        return true;
+    }
+    /* A prepare handler of this thread's fork: the fork holds the gate for it (or gave up on it). */
+    if (in_own_fork()) {
+        entered_in_fork = true;
+        depth = 1;
+        return true;
+    }
+    if (try ? pthread_mutex_trylock(&state->gate) != 0 : pthread_mutex_lock(&state->gate) != 0)
+        return false;
+    entered_in_fork = false;
+    depth = 1;
+    inside_holder = pthread_self();
+    inside_held = true;
+    return true;
+}
+
 void psum_os_fork_gate_enter(void)
 {
-    if (depth++ == 0 && psum_linux_fork_gate_ready())
-        pthread_mutex_lock(&gate);
+    (void)enter(false);
+}
+
+bool psum_os_fork_gate_try_enter(void)
+{
+    return enter(true);
 }
 
 void psum_os_fork_gate_leave(void)
 {
-    if (depth > 0 && --depth == 0 && gate_ready)
-        pthread_mutex_unlock(&gate);
+    if (depth == 0 || --depth != 0 || !gate_ready)
+        return;
+    if (entered_in_fork) {
+        entered_in_fork = false;
+        return;
+    }
+    inside_held = false;
+    pthread_mutex_unlock(&state->gate);
+}
+
+int psum_os_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+    if (!psum_linux_fork_gate_ready())
+        return PROCSUM_ENOMEM;
+    /* Inside the gate: a fork never sees a half-added entry, and registering threads take turns. */
+    psum_os_fork_gate_enter();
+    int err = handler_count < MAX_HANDLERS ? 0 : PROCSUM_ENOMEM;
+    if (!err)
+        handlers[handler_count] = (fork_handlers){prepare, parent, child};
+    if (!err)
+        handler_count++;
+    psum_os_fork_gate_leave();
+    return err;
+}
+
+/*
+ * Cached where the kernel wipes the cache in every child, however it was
+ * made (fork, _Fork, clone): otherwise, and before the gate is set up (most
+ * lazy starts end with their process before any pass), a system call.
+ */
+uint64_t psum_os_process_id(void)
+{
+    if (!atomic_load_explicit(&wiped, memory_order_acquire))
+        return (uint64_t)getpid();
+    int pid = atomic_load_explicit(&state->pid, memory_order_relaxed);
+    if (pid == 0) {
+        pid = (int)getpid();
+        atomic_store_explicit(&state->pid, pid, memory_order_relaxed);
+    }
+    return (uint64_t)pid;
 }

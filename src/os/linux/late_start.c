@@ -71,6 +71,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "fork_path.h"
 #include "late_start.h"
 #include "procsum.h"
 
@@ -376,7 +377,7 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 }
 
 /* Installs the handler where the program left the default; 0 or PROCSUM_EBUSY. */
-static int take_signal(void)
+PSUM_FORK_PATH static int take_signal(void)
 {
     struct sigaction now;
     if (sigaction(PSUM_LATE_SIGNAL, NULL, &now) != 0)
@@ -394,7 +395,7 @@ static int take_signal(void)
 }
 
 /* A slot for this process: free, or armed by another one (a parent: its timers are not here). */
-static late_slot *claim_slot(int pid, unsigned gen)
+PSUM_FORK_PATH static late_slot *claim_slot(int pid, unsigned gen)
 {
     for (size_t i = 0; i < SLOTS; i++) {
         late_slot *s = &slots[i];
@@ -408,7 +409,7 @@ static late_slot *claim_slot(int pid, unsigned gen)
     return NULL;
 }
 
-int psum_late_arm(psum_late_fn start, void *arg, uint64_t delay_ns, uint32_t *id)
+PSUM_FORK_PATH int psum_late_arm(psum_late_fn start, void *arg, uint64_t delay_ns, uint32_t *id)
 {
     if (!atomic_load(&prepared))
         return PROCSUM_ENOSYS;
@@ -500,6 +501,24 @@ bool psum_late_cancel(uint32_t id)
         if (!pause_briefly(&waited))
             return false;
     }
+}
+
+bool psum_late_take_back(psum_late_fn start, void *arg)
+{
+    int pid = (int)getpid();
+    for (size_t i = 0; i < SLOTS; i++) {
+        late_slot *s = &slots[i];
+        unsigned w = atomic_load(&s->word);
+        unsigned state = state_of(w);
+        if (state == FREE || state == SETUP || atomic_load(&s->owner) != pid)
+            continue;
+        bool same = s->start == start && s->arg == arg;
+        /* Read while the slot stayed this arming's: an arm in between rewrites them. */
+        if (!same || atomic_load(&s->word) != w)
+            continue;
+        return psum_late_cancel(generation_of(w) << SLOT_BITS | (unsigned)i);
+    }
+    return false;
 }
 
 /* Whether a slot of this process is armed (or being armed); waits out a start the handler is making. */

@@ -50,6 +50,11 @@ int psum_late_arm(psum_late_fn start, void *arg, uint64_t delay_ns, uint32_t *id
 bool psum_late_cancel(uint32_t id);
 
 /*
+ * Takes back the start(arg) this process armed (the first one found):
+ * psum_late_cancel without its id.
+ */
+bool psum_late_take_back(psum_late_fn start, void *arg);
+/*
  * A thread created by a start gets the ordinary policy, whatever the
  * interrupted thread's: a real-time one would pass its priority on.
  */

@@ -35,37 +35,14 @@ void psum_linux_target_proc_path(char *buf, size_t size, const psum_os_target *t
         snprintf(buf, size, "/proc/%ld/%s", t->pid, leaf);
 }
 
-/*
- * Forks this process has seen as a child: the pagemap is asked for every
- * region of every pass, and getpid() is a system call; a counter bumped in
- * the child of every fork tells as well whether a descriptor was opened by
- * this process. Where the handler could not be installed, getpid() it is.
- */
-static atomic_uint forks;
-static bool forks_counted;
-static pthread_once_t forks_once = PTHREAD_ONCE_INIT;
-
-static void count_fork(void)
-{
-    atomic_fetch_add_explicit(&forks, 1, memory_order_relaxed);
-}
-
-static void count_forks(void)
-{
-    forks_counted = pthread_atfork(NULL, NULL, count_fork) == 0;
-}
-
 /* Whether the pagemap descriptor was opened by this process, not inherited from its parent. */
 static bool pagemap_ours(const psum_os_target *t)
 {
-    if (forks_counted)
-        return t->pagemap_forks == atomic_load_explicit(&forks, memory_order_relaxed);
-    return t->pagemap_owner == getpid();
+    return t->pagemap_owner == (pid_t)psum_os_process_id();
 }
 
 int psum_linux_target_pagemap(psum_os_target *t)
 {
-    pthread_once(&forks_once, count_forks);
     /* A descriptor stays bound to the address space it was opened on: a forked child opens its own. */
     if (t->pagemap_fd >= 0 && !pagemap_ours(t))
         t->pagemap_fd = -1; /* the parent's: not ours to close */
@@ -73,8 +50,7 @@ int psum_linux_target_pagemap(psum_os_target *t)
         char path[64];
         psum_linux_target_proc_path(path, sizeof(path), t, "pagemap");
         t->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
-        t->pagemap_owner = getpid();
-        t->pagemap_forks = atomic_load_explicit(&forks, memory_order_relaxed);
+        t->pagemap_owner = (pid_t)psum_os_process_id();
     }
     return t->pagemap_fd;
 }

@@ -20,7 +20,6 @@ struct psum_os_target {
     pid_t mem_fd_owner; /* the process that opened it: after a fork, the child's must be its own */
     int pagemap_fd;     /* /proc/PID/pagemap, kept open across passes */
     pid_t pagemap_owner;
-    unsigned pagemap_forks; /* forks seen as a child when it was opened (target.c) */
     bool vm_readv_ok;   /* false once process_vm_readv is refused (seccomp, old kernel) */
     /* The maps text the list below was last filled from: the same text again needs no parsing. */
     char *last_maps;

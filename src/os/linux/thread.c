@@ -13,6 +13,7 @@
 #include "../os.h"
 #include "cpu_pin.h"
 #include "fault_guard.h"
+#include "fork_path.h"
 #include "late_start.h"
 
 /* A pass needs little stack: 512 KiB instead of the default 8 MiB keeps a short-lived process cheap. */
@@ -212,6 +213,22 @@ int psum_os_thread_run_later(psum_os_thread *t, void (*fn)(void *), void *arg, u
     return err;
 }
 
+int psum_os_thread_run_late(psum_os_thread *t, void (*fn)(void *), void *arg)
+{
+    return run(t, fn, arg, false);
+}
+
+PSUM_FORK_PATH int psum_os_call_later(int (*start)(void *), void *arg, uint64_t delay_ns)
+{
+    uint32_t id;
+    return psum_late_arm(start, arg, delay_ns, &id);
+}
+
+bool psum_os_take_back_later(int (*start)(void *), void *arg)
+{
+    return psum_late_take_back(start, arg);
+}
+
 bool psum_os_thread_cancel_later(psum_os_thread *t)
 {
     if (!t || !t->armed)
@@ -304,11 +321,6 @@ int psum_os_random(void *buf, size_t len)
     return 0;
 }
 
-uint64_t psum_os_process_id(void)
-{
-    return (uint64_t)getpid();
-}
-
 struct psum_os_monitor {
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -367,9 +379,4 @@ void psum_os_monitor_wait_until(psum_os_monitor *m, uint64_t deadline_ns)
 void psum_os_monitor_wake_all(psum_os_monitor *m)
 {
     pthread_cond_broadcast(&m->cond);
-}
-
-int psum_os_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
-{
-    return pthread_atfork(prepare, parent, child) == 0 ? 0 : PROCSUM_ENOMEM;
 }

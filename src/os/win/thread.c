@@ -66,6 +66,26 @@ int psum_os_thread_prepare_later(void)
     return PROCSUM_ENOSYS;
 }
 
+int psum_os_call_later(int (*start)(void *), void *arg, uint64_t delay_ns)
+{
+    (void)start;
+    (void)arg;
+    (void)delay_ns;
+    return PROCSUM_ENOSYS;
+}
+
+bool psum_os_take_back_later(int (*start)(void *), void *arg)
+{
+    (void)start;
+    (void)arg;
+    return false;
+}
+
+int psum_os_thread_run_late(psum_os_thread *t, void (*fn)(void *), void *arg)
+{
+    return psum_os_thread_run(t, fn, arg);
+}
+
 int psum_os_thread_wait(psum_os_thread *t)
 {
     if (!t)
@@ -214,4 +234,9 @@ void psum_os_fork_gate_enter(void)
 
 void psum_os_fork_gate_leave(void)
 {
+}
+
+bool psum_os_fork_gate_try_enter(void)
+{
+    return true;
 }
