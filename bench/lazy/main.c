@@ -59,6 +59,19 @@ static double run_script(const char *preload, long count, double *cpu, double *f
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? t : -1;
 }
 
+/*
+ * The median of a[r] / b[r] over the rounds. The variants of one round run
+ * back to back, and this machine's speed drifts by 10-30 % over minutes:
+ * a round's own ratio compares runs made at one speed.
+ */
+static double round_ratio(const double *a, const double *b, int rounds)
+{
+    double r[MAX_ROUNDS];
+    for (int i = 0; i < rounds; i++)
+        r[i] = a[i] / b[i];
+    return bench_median(r, rounds);
+}
+
 int main(int argc, char **argv)
 {
     long count = 2000;
@@ -104,13 +117,15 @@ int main(int argc, char **argv)
     }
     printf("procsum_start with lazy_start / the same library without it: %.3fx (target <= 1.05x)\n",
            med[2] / med[1]);
+    printf("  median of the rounds' own ratios:                           %.3fx\n", round_ratio(t[2], t[1], rounds));
     printf("  the same in CPU time:                                       %.3fx\n", med_cpu[2] / med_cpu[1]);
     printf("one sleeping thread / the library without procsum_start:    %.3fx, CPU %.3fx\n", med[3] / med[1],
            med_cpu[3] / med_cpu[1]);
-    printf("a thread after the delay / the library without procsum_start: %.3fx (the floor), CPU %.3fx\n",
-           med[4] / med[1], med_cpu[4] / med_cpu[1]);
-    printf("procsum_start with lazy_start / a thread after the delay:     %.3fx, CPU %.3fx\n", med[2] / med[4],
-           med_cpu[2] / med_cpu[4]);
+    printf("a thread after the delay / the library without procsum_start: %.3fx (the floor), CPU %.3fx, "
+           "rounds' own %.3fx\n",
+           med[4] / med[1], med_cpu[4] / med_cpu[1], round_ratio(t[4], t[1], rounds));
+    printf("procsum_start with lazy_start / a thread after the delay:     %.3fx, CPU %.3fx, rounds' own %.3fx\n",
+           med[2] / med[4], med_cpu[2] / med_cpu[4], round_ratio(t[2], t[4], rounds));
     printf("the library without procsum_start / nothing preloaded:       %.3fx (loading libprocsum)\n",
            med[1] / med[0]);
     return 0;

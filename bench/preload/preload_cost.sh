@@ -71,6 +71,13 @@ median() {
         awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+# round_ratio A B: the median over the rounds of A's wall time / B's in the
+# same round (the cases of a round run back to back, at one speed of this
+# machine, whose speed drifts by 10-30 % over minutes).
+round_ratio() {
+    paste -d' ' "$out/$1" "$out/$2" | awk '{ print $1 / $4 }' | sort -g |
+        awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$rounds"); do
@@ -92,8 +99,8 @@ for c in none empty floor late preload ${other:+other}; do
         "$(awk -v a="$(median $c 3)" -v n="$n" 'BEGIN { print a / n }')"
 done
 # ratio_line A B: "A/B wall, CPU"
-ratio_line() { printf '%s/%s %s, CPU %s' "$1" "$2" "$(ratio "$(median "$1" 1)" "$(median "$2" 1)")" \
-    "$(ratio "$(median "$1" 2)" "$(median "$2" 2)")"; }
+ratio_line() { printf '%s/%s %s, CPU %s, rounds %s' "$1" "$2" "$(ratio "$(median "$1" 1)" "$(median "$2" 1)")" \
+    "$(ratio "$(median "$1" 2)" "$(median "$2" 2)")" "$(round_ratio "$1" "$2")"; }
 printf '  %s (target <= 1.05)\n  %s (a sleeping thread)   %s (the late floor: any checker that starts late)\n  %s (procsum above the late floor)\n' \
     "$(ratio_line preload empty)" "$(ratio_line floor empty)" "$(ratio_line late empty)" "$(ratio_line preload late)"
 printf '%s CPU loop, median of %d, wall s (CPU s):\n' "$python" "$rounds"
