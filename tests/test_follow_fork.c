@@ -210,3 +210,59 @@ Test(follow_fork, child_never_blocks_on_the_loader_lock, .timeout = 300)
                                        : "stopping the parent's checker failed");
     cr_assert_eq(procsum_stop(c), 0);
 }
+
+static pthread_barrier_t fork_together;
+
+/* Forks with the other thread at the same instant; the child exits at once. 0 when it was reaped. */
+static void *fork_at_once(void *arg)
+{
+    (void)arg;
+    pthread_barrier_wait(&fork_together);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(0);
+    int status = 0;
+    return (void *)(intptr_t)(pid > 0 && waitpid(pid, &status, 0) == pid ? 0 : 1);
+}
+
+/*
+ * Two threads fork at the same instant in a process whose checker has not
+ * made a child's checker yet: the first fork's prepare handler makes it
+ * inside the fork gate its own fork holds, while the other fork waits for
+ * the gate. Each round runs in a fresh process; a hang is its alarm.
+ */
+Test(follow_fork, two_threads_fork_at_once_before_any_child_checker_exists, .timeout = 300)
+{
+    for (int round = 0; round < 40; round++) {
+        pid_t host = fork();
+        cr_assert_geq(host, 0);
+        if (host == 0) {
+            alarm(30);
+            procsum_options o;
+            procsum_options_init(&o);
+            o.check_period_ms = 1;
+            o.follow_fork = true;
+            o.verify_file = false;
+            o.low_priority = false;
+            procsum_checker *c = NULL;
+            if (procsum_start(&o, count, NULL, &c) != 0 || pthread_barrier_init(&fork_together, NULL, 2) != 0)
+                _exit(10);
+            pthread_t t[2];
+            for (int i = 0; i < 2; i++)
+                if (pthread_create(&t[i], NULL, fork_at_once, NULL) != 0)
+                    _exit(11);
+            int failed = 0;
+            for (int i = 0; i < 2; i++) {
+                void *r = NULL;
+                pthread_join(t[i], &r);
+                failed += r != NULL;
+            }
+            _exit(failed ? 12 : procsum_stop(c) == 0 ? 0 : 13);
+        }
+        int status = 0;
+        cr_assert_eq(waitpid(host, &status, 0), host);
+        cr_assert(WIFEXITED(status), "round %d: the process died of signal %d (%s)", round, WTERMSIG(status),
+                  WTERMSIG(status) == SIGALRM ? "hung" : "crashed");
+        cr_assert_eq(WEXITSTATUS(status), 0, "round %d: exit %d", round, WEXITSTATUS(status));
+    }
+}

@@ -41,8 +41,9 @@
 /* All zeroes is the state of a new process: a PTHREAD_MUTEX_INITIALIZER lock, no fork under way, no pid. */
 typedef struct {
     pthread_mutex_t gate;
-    atomic_uint fork_serial; /* bumped by each fork's prepare handler and after it, in the parent */
-    atomic_int pid;          /* 0 until asked for in this process (where wiped) */
+    atomic_uint fork_serial;         /* bumped by each fork that holds the gate, before and after it */
+    _Atomic(pthread_t) fork_owner;   /* the thread of that fork */
+    atomic_int pid;                  /* 0 until asked for in this process (where wiped) */
 } private_state;
 
 /* One page of private_state, wiped in a child by the kernel (wiped) or, failing that, by the child's handler. */
@@ -55,17 +56,20 @@ static pthread_t inside_holder;
 static bool inside_held;
 
 /*
- * This thread's entries, and its fork: fork_ticket is the serial its
- * prepare handler took, equal to state->fork_serial only until that fork
- * returns (the parent bumps the serial, a child's is zero), so nothing is
- * written to clear it after the fork. Initial-exec: read from a signal
- * handler (a late start), where a first access must not allocate.
+ * This thread's entries, and its fork. A fork that holds the gate takes a
+ * ticket, the serial it bumped; the ticket is live while the serial and
+ * the owner are still its own: the parent bumps the serial after the fork,
+ * and a child's state starts at zero, so nothing is written to end it
+ * after the fork. A fork that waited for the gate in vain (10 s) marks
+ * itself instead. Initial-exec: read from a signal handler (a late start),
+ * where a first access must not allocate.
  */
 #define PSUM_TLS __thread __attribute__((tls_model("initial-exec")))
 static PSUM_TLS unsigned depth;
 static PSUM_TLS bool entered_in_fork; /* its outermost entry was made inside its own fork */
 static PSUM_TLS unsigned fork_ticket;
-static PSUM_TLS bool fork_locked; /* its fork took the gate (it may not, after 10 s) */
+static PSUM_TLS bool fork_locked;          /* its fork took the gate's lock */
+static PSUM_TLS bool forking_without_gate; /* its fork gave up waiting for the gate */
 
 enum { MAX_HANDLERS = 4 };
 typedef struct {
@@ -80,19 +84,29 @@ static bool gate_ready;
 /* Whether the calling thread is in its fork's handlers (prepare: before the fork returns). */
 PSUM_FORK_PATH static bool in_own_fork(void)
 {
-    return fork_ticket != 0 && fork_ticket == atomic_load_explicit(&state->fork_serial, memory_order_relaxed);
+    if (forking_without_gate)
+        return true;
+    return fork_ticket != 0 && atomic_load_explicit(&state->fork_serial, memory_order_acquire) == fork_ticket &&
+           pthread_equal(atomic_load_explicit(&state->fork_owner, memory_order_relaxed), pthread_self());
 }
 
 PSUM_FORK_PATH static void before_fork(void)
 {
-    fork_ticket = atomic_fetch_add(&state->fork_serial, 1) + 1;
     fork_locked = false;
+    forking_without_gate = false;
     /* Forking from inside the gate: this thread already keeps everyone else out. */
-    if (depth == 0) {
+    bool holds = depth > 0;
+    if (!holds) {
         struct timespec deadline;
         clock_gettime(CLOCK_REALTIME, &deadline);
         deadline.tv_sec += 10;
-        fork_locked = pthread_mutex_timedlock(&state->gate, &deadline) == 0;
+        fork_locked = holds = pthread_mutex_timedlock(&state->gate, &deadline) == 0;
+    }
+    if (holds) {
+        atomic_store_explicit(&state->fork_owner, pthread_self(), memory_order_relaxed);
+        fork_ticket = atomic_fetch_add_explicit(&state->fork_serial, 1, memory_order_release) + 1;
+    } else {
+        forking_without_gate = true;
     }
     /* Registered handlers never go away: read without the gate, which the fork may not have got. */
     for (size_t i = handler_count; i-- > 0;)
@@ -105,7 +119,10 @@ PSUM_FORK_PATH static void parent_after_fork(void)
     for (size_t i = 0; i < handler_count; i++)
         if (handlers[i].parent)
             handlers[i].parent();
-    atomic_fetch_add(&state->fork_serial, 1); /* this thread's ticket is spent */
+    if (forking_without_gate)
+        forking_without_gate = false;
+    else
+        atomic_fetch_add_explicit(&state->fork_serial, 1, memory_order_release); /* the ticket is spent */
     if (fork_locked)
         pthread_mutex_unlock(&state->gate);
 }
@@ -115,6 +132,8 @@ PSUM_FORK_PATH static void child_after_fork(void)
     /* Nobody holds the gate here, unless the forking thread held it from inside. */
     if (!atomic_load_explicit(&wiped, memory_order_relaxed))
         memset(state, 0, sizeof(*state));
+    if (forking_without_gate)
+        forking_without_gate = false;
     if (inside_held && pthread_equal(inside_holder, pthread_self()))
         pthread_mutex_lock(&state->gate);
     for (size_t i = 0; i < handler_count; i++)
