@@ -49,17 +49,23 @@ static void flip_victim(void)
         _exit(21);
 }
 
-static procsum_checker *start_following(procsum_algorithm algo, bool keyed)
+static procsum_options following_options(void)
 {
     procsum_options o;
     procsum_options_init(&o);
     o.check_period_ms = 1;
     o.follow_fork = true;
-    o.keyed_digests = keyed;
-    o.algorithm = algo;
     o.verify_file = false;
     /* As in the storm: at the lowest priority on a loaded machine a child's pass may outlast its alarm. */
     o.low_priority = false;
+    return o;
+}
+
+static procsum_checker *start_following(procsum_algorithm algo, bool keyed)
+{
+    procsum_options o = following_options();
+    o.keyed_digests = keyed;
+    o.algorithm = algo;
     procsum_checker *c = NULL;
     cr_assert_eq(procsum_start(&o, count, NULL, &c), 0);
     return c;
@@ -238,12 +244,7 @@ Test(follow_fork, two_threads_fork_at_once_before_any_child_checker_exists, .tim
         cr_assert_geq(host, 0);
         if (host == 0) {
             alarm(30);
-            procsum_options o;
-            procsum_options_init(&o);
-            o.check_period_ms = 1;
-            o.follow_fork = true;
-            o.verify_file = false;
-            o.low_priority = false;
+            procsum_options o = following_options();
             procsum_checker *c = NULL;
             if (procsum_start(&o, count, NULL, &c) != 0 || pthread_barrier_init(&fork_together, NULL, 2) != 0)
                 _exit(10);
