@@ -7,7 +7,8 @@
  * costs), or only one thread that sleeps, started when the delay is
  * over (the floor for any checker that starts late: bash itself lives past
  * the delay, and a process's first thread switches the C library to its
- * multi-threaded paths for good); and with nothing preloaded, for scale. The variants take turns, ROUNDS times
+ * multi-threaded paths for good); and with nothing preloaded, for scale. The variants take turns (each
+ * round starting one later), ROUNDS times
  * each (default 5), and the medians are compared in the same run. The CPU
  * time of the script and every process it ran (wait4's usage) is compared
  * too: on a shared machine it moves far less than the wall time, but it
@@ -97,7 +98,9 @@ int main(int argc, char **argv)
     const char *preloads[VARIANTS] = {NULL, BENCH_LAZY_OFF, BENCH_LAZY_ON, BENCH_LAZY_FLOOR, BENCH_LAZY_LATE_FLOOR};
     double t[VARIANTS][MAX_ROUNDS], cpu[VARIANTS][MAX_ROUNDS], faults[VARIANTS][MAX_ROUNDS];
     for (int r = 0; r < rounds; r++) {
-        for (int v = 0; v < VARIANTS; v++) {
+        /* Each round starts one variant later: none always runs right after another (the page cache, the host). */
+        for (int k = 0; k < VARIANTS; k++) {
+            int v = (k + r) % VARIANTS;
             t[v][r] = run_script(preloads[v], count, &cpu[v][r], &faults[v][r]);
             if (t[v][r] < 0) {
                 fprintf(stderr, "bench_lazy: the script failed (%s)\n", names[v]);

@@ -11,7 +11,8 @@
 # python3 is the interpreter itself (sys.executable), not a wrapper script in
 # PATH: a wrapper such as pyenv's shim runs a bash script with dozens of
 # processes first, which would be measured instead of the loop.
-# Each case runs ROUNDS times, the cases taking turns; medians of wall time are
+# Each case runs ROUNDS times, the cases taking turns (each round starting one
+# case later); medians of wall time are
 # compared, and of CPU time (user + system, the script's and its processes').
 # OTHER_BUILD (say, a build of an older commit): its libprocsum-preload.so is
 # one case more, in the same rounds, so that two versions are compared at one load.
@@ -80,17 +81,24 @@ round_ratio() {
 }
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+bash_cases=(none:"" empty:"$empty" floor:"$floor" late:"$late" preload:"$preload")
+py_cases=(py_none:"" py_late:"$late" py_preload:"$preload")
+[ -z "$other" ] || { bash_cases+=(other:"$other"); py_cases+=(py_other:"$other"); }
+# run_rotated R LOOP... CASES: each round starts one case later, so that no case always runs right after another.
+run_rotated() {
+    local r=$1 n=$2
+    shift 2
+    local cmd=("${@:1:$n}")
+    shift "$n"
+    local cases=("$@") k
+    for ((k = 0; k < ${#cases[@]}; k++)); do
+        local c=${cases[$(((k + r) % ${#cases[@]}))]}
+        run "${c%%:*}" "${c#*:}" "${cmd[@]}"
+    done
+}
 for r in $(seq "$rounds"); do
-    run none "" bash -c "$loop"
-    run empty "$empty" bash -c "$loop"
-    run floor "$floor" bash -c "$loop"
-    run late "$late" bash -c "$loop"
-    run preload "$preload" bash -c "$loop"
-    [ -z "$other" ] || run other "$other" bash -c "$loop"
-    run py_none "" "$python" -c "$py"
-    run py_late "$late" "$python" -c "$py"
-    run py_preload "$preload" "$python" -c "$py"
-    [ -z "$other" ] || run py_other "$other" "$python" -c "$py"
+    run_rotated "$r" 3 bash -c "$loop" "${bash_cases[@]}"
+    run_rotated "$r" 3 "$python" -c "$py" "${py_cases[@]}"
 done
 echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'bash, %d x /bin/true, median of %d, wall s (CPU s) [page faults per /bin/true]:\n' "$n" "$rounds"
