@@ -256,7 +256,7 @@ int psum_os_last_error(void);
  */
 int psum_os_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 
-/* The calling process's id: tells a forked child from its parent. Cached: no system call each time. */
+/* The calling process's id: tells a forked child from its parent. Cached where a child cannot inherit the cache. */
 uint64_t psum_os_process_id(void);
 
 /* Fills buf with len bytes from the system's cryptographic random source. */

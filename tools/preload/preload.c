@@ -435,17 +435,18 @@ static void read_environment(const char *vars[VAR_COUNT])
     }
 }
 
-/* A decimal number in [min, max] from the variable `name` (value v); unset keeps *out. false (and why) when refused. */
-static bool setting_number(const char *name, const char *v, unsigned min, unsigned max, unsigned *out, char *why,
-                           size_t cap)
+/* A decimal number in [min, max] from PROCSUM_<var_names[var]>; unset keeps *out. false (and why) when refused. */
+static bool setting_number(const char *const vars[VAR_COUNT], int var, unsigned min, unsigned max, unsigned *out,
+                           char *why, size_t cap)
 {
+    const char *v = vars[var];
     if (!v)
         return true;
     char *end;
     errno = 0;
     unsigned long n = strtoul(v, &end, 10);
     if (v[0] < '0' || v[0] > '9' || *end || errno || n < min || n > max) {
-        snprintf(why, cap, "%s='%.64s': a number from %u to %u", name, v, min, max);
+        snprintf(why, cap, "PROCSUM_%s='%.64s': a number from %u to %u", var_names[var], v, min, max);
         return false;
     }
     *out = (unsigned)n;
@@ -480,8 +481,8 @@ static bool setting_output(const char *const vars[VAR_COUNT])
     } else if (strcmp(out, "stderr") == 0) {
         cfg.dest.path = NULL;
         return true;
-    } else if (after(out, PREFIX) && *after(out, PREFIX)) {
-        file = after(out, PREFIX);
+    } else if ((path = after(out, PREFIX)) != NULL && *path) {
+        file = path;
     } else {
         return false; /* "none", or a value that names no output */
     }
@@ -510,10 +511,10 @@ __attribute__((constructor)) static void psum_preload_init(void)
     const char *lib = vars[VAR_LIBRARY];
     const char *algo = vars[VAR_ALGO];
     const char *skip = vars[VAR_SKIP_FILES]; /* the list in cfg is empty (zeroed) until parsed */
-    if (!setting_number("PROCSUM_PERIOD_MS", vars[VAR_PERIOD_MS], 1, 86400000u, &cfg.period_ms, why, sizeof(why)) ||
-        !setting_number("PROCSUM_CPU", vars[VAR_CPU], 1, 100, &cfg.cpu, why, sizeof(why)) ||
-        !setting_number("PROCSUM_LAZY_MS", vars[VAR_LAZY_MS], 0, 86400000u, &cfg.lazy_ms, why, sizeof(why)) ||
-        !setting_number("PROCSUM_LAZY_THREAD", vars[VAR_LAZY_THREAD], 0, 1, &cfg.lazy_thread, why, sizeof(why)) ||
+    if (!setting_number(vars, VAR_PERIOD_MS, 1, 86400000u, &cfg.period_ms, why, sizeof(why)) ||
+        !setting_number(vars, VAR_CPU, 1, 100, &cfg.cpu, why, sizeof(why)) ||
+        !setting_number(vars, VAR_LAZY_MS, 0, 86400000u, &cfg.lazy_ms, why, sizeof(why)) ||
+        !setting_number(vars, VAR_LAZY_THREAD, 0, 1, &cfg.lazy_thread, why, sizeof(why)) ||
         (skip && *skip && !psum_skip_parse(&cfg.skip, skip, why, sizeof(why)))) {
         report_not_started(PROCSUM_EINVAL, why);
         return;

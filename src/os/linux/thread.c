@@ -29,8 +29,6 @@ struct psum_os_thread {
     atomic_bool done;   /* fn returned */
     bool pinned;        /* started pinned to its creator's CPU (cpu_pin.c) */
     cpu_set_t allowed;  /* its creator's mask, taken back by psum_os_thread_unpin */
-    bool armed;         /* psum_os_thread_run_later armed late_id, not yet taken back */
-    uint32_t late_id;
 };
 
 /*
@@ -204,15 +202,6 @@ static int run_now(void *p)
     return run(t, t->fn, t->arg, false);
 }
 
-int psum_os_thread_run_later(psum_os_thread *t, void (*fn)(void *), void *arg, uint64_t delay_ns)
-{
-    t->fn = fn;
-    t->arg = arg;
-    int err = psum_late_arm(run_now, t, delay_ns, &t->late_id);
-    t->armed = err == 0;
-    return err;
-}
-
 int psum_os_thread_run_late(psum_os_thread *t, void (*fn)(void *), void *arg)
 {
     return run(t, fn, arg, false);
@@ -229,12 +218,17 @@ bool psum_os_take_back_later(int (*start)(void *), void *arg)
     return psum_late_take_back(start, arg);
 }
 
+/* A late start of t's thread is a call of run_now(t) made later: taken back as any other. */
+int psum_os_thread_run_later(psum_os_thread *t, void (*fn)(void *), void *arg, uint64_t delay_ns)
+{
+    t->fn = fn;
+    t->arg = arg;
+    return psum_os_call_later(run_now, t, delay_ns);
+}
+
 bool psum_os_thread_cancel_later(psum_os_thread *t)
 {
-    if (!t || !t->armed)
-        return false;
-    t->armed = false;
-    return psum_late_cancel(t->late_id);
+    return t && psum_os_take_back_later(run_now, t);
 }
 
 int psum_os_thread_prepare_later(void)
