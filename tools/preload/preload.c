@@ -407,7 +407,8 @@ static void child_after_fork(void)
 enum { VAR_OUTPUT, VAR_JSON_FILE, VAR_LIBRARY, VAR_ALGO, VAR_SKIP_FILES, VAR_PERIOD_MS, VAR_CPU, VAR_LAZY_MS,
        VAR_LAZY_THREAD, VAR_COUNT };
 static const char *const var_names[VAR_COUNT] = {
-    "OUTPUT", "JSON_FILE", "LIBRARY", "ALGO", "SKIP_FILES", "PERIOD_MS", "CPU", "LAZY_MS", "LAZY_THREAD"};
+    "PROCSUM_OUTPUT",     "PROCSUM_JSON_FILE", "PROCSUM_LIBRARY", "PROCSUM_ALGO",       "PROCSUM_SKIP_FILES",
+    "PROCSUM_PERIOD_MS",  "PROCSUM_CPU",       "PROCSUM_LAZY_MS", "PROCSUM_LAZY_THREAD"};
 
 extern char **environ;
 
@@ -420,22 +421,22 @@ static const char *after(const char *s, const char *prefix)
     return s;
 }
 
-/* vars[i]: the value of PROCSUM_<var_names[i]>, or NULL; the first one set wins, as getenv's. */
+/* vars[i]: the value of var_names[i], or NULL; the first one set wins, as getenv's. */
 static void read_environment(const char *vars[VAR_COUNT])
 {
     for (size_t i = 0; i < VAR_COUNT; i++)
         vars[i] = NULL;
     for (char **e = environ; e && *e; e++) {
-        const char *name = after(*e, "PROCSUM_");
-        for (size_t i = 0; name && i < VAR_COUNT; i++) {
-            const char *v = after(name, var_names[i]);
+        bool ours = after(*e, "PROCSUM_") != NULL;
+        for (size_t i = 0; ours && i < VAR_COUNT; i++) {
+            const char *v = after(*e, var_names[i]);
             if (v && *v == '=' && !vars[i])
                 vars[i] = v + 1;
         }
     }
 }
 
-/* A decimal number in [min, max] from PROCSUM_<var_names[var]>; unset keeps *out. false (and why) when refused. */
+/* A decimal number in [min, max] from the variable var_names[var]; unset keeps *out. false (and why) when refused. */
 static bool setting_number(const char *const vars[VAR_COUNT], int var, unsigned min, unsigned max, unsigned *out,
                            char *why, size_t cap)
 {
@@ -446,7 +447,7 @@ static bool setting_number(const char *const vars[VAR_COUNT], int var, unsigned 
     errno = 0;
     unsigned long n = strtoul(v, &end, 10);
     if (v[0] < '0' || v[0] > '9' || *end || errno || n < min || n > max) {
-        snprintf(why, cap, "PROCSUM_%s='%.64s': a number from %u to %u", var_names[var], v, min, max);
+        snprintf(why, cap, "%s='%.64s': a number from %u to %u", var_names[var], v, min, max);
         return false;
     }
     *out = (unsigned)n;
