@@ -82,6 +82,8 @@ typedef enum procsum_algorithm {
 
 /* A digest cache that checkers of many processes share (procsum_digest_cache_new). */
 typedef struct procsum_digest_cache procsum_digest_cache;
+/* A thread that several checkers share (procsum_runner_new). */
+typedef struct procsum_runner procsum_runner;
 typedef struct procsum_stats procsum_stats; /* below */
 
 typedef struct procsum_options {
@@ -225,6 +227,19 @@ typedef struct procsum_options {
      * counters, which start from zero.
      */
     void (*pass_callback)(const procsum_stats *stats, void *userdata);
+    /*
+     * default NULL: the checker has a thread of its own. A runner from
+     * procsum_runner_new(): the checkers given it have no thread of their
+     * own but take turns on the runner's, one pass at a time, the pass due
+     * first going first (a pass procsum_check_now() asks for goes next).
+     * A watch of many processes then wakes one thread, not one per
+     * process, and max_cpu_percent, which paces each pass, bounds all of
+     * them together. A pass longer than the others' periods delays theirs.
+     * The runner must outlive its checkers. procsum_start() only
+     * (procsum_run() refuses it); a checker started in a forked child
+     * (follow_fork) has a thread of its own.
+     */
+    procsum_runner *runner;
 } procsum_options;
 
 /* The most patterns options.skip_files may hold. */
@@ -527,7 +542,7 @@ typedef struct procsum_stats {
     uint64_t pages_tracked;  /* pages with a baseline after the last pass */
     uint64_t regions;        /* regions hashed in the last pass */
     uint64_t last_pass_ns;   /* duration of the last pass */
-    uint64_t cpu_ns;         /* CPU time the checker's thread has used */
+    uint64_t cpu_ns;         /* CPU time the checker's thread has used (on a runner: its passes) */
     uint64_t slow_passes;    /* passes that took longer than the period (CPU budget, size) */
     uint64_t skipped_pages;  /* pages not read in the last pass: not in memory */
     uint64_t table_bytes;    /* memory held for baselines: the current one and the one the next pass is built in */
@@ -640,6 +655,20 @@ PROCSUM_API void procsum_verifier_free(procsum_verifier *v);
 PROCSUM_API int procsum_digest_cache_new(const procsum_options *o, procsum_digest_cache **out);
 /* c may be NULL. Only once no checker uses it any more (procsum_stop). */
 PROCSUM_API void procsum_digest_cache_free(procsum_digest_cache *c);
+
+/*
+ * A runner for options.runner: one thread, started here, on which the
+ * checkers given it take turns. It runs at the lowest priority when
+ * o->low_priority; the other fields are ignored.
+ */
+PROCSUM_API int procsum_runner_new(const procsum_options *o, procsum_runner **out);
+/*
+ * Ends the runner's thread and frees it; r may be NULL. PROCSUM_EBUSY
+ * (nothing freed) while a checker given it is not stopped yet, or from a
+ * callback on its thread. In a forked child, where its thread is not,
+ * nothing is freed.
+ */
+PROCSUM_API int procsum_runner_free(procsum_runner *r);
 
 /* Words for a code returned by any procsum function; never NULL. */
 PROCSUM_API const char *procsum_strerror(int err);

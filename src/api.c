@@ -13,6 +13,7 @@
 #include "names.h"
 #include "oneshot.h"
 #include "procsum.h"
+#include "runner.h"
 #include "verify.h"
 
 #define STR2(x) #x
@@ -118,6 +119,8 @@ int procsum_get_stats(const procsum_checker *c, procsum_stats *out)
 int procsum_run(const procsum_options *o, procsum_callback cb, void *userdata)
 {
     int err = validate(o);
+    if (!err && o->runner)
+        err = PROCSUM_EINVAL; /* it runs on the caller's thread */
     return psum_error_filter(err ? err : psum_checker_run(o, cb, userdata));
 }
 
@@ -276,4 +279,19 @@ int procsum_digest_cache_new(const procsum_options *o, procsum_digest_cache **ou
 void procsum_digest_cache_free(procsum_digest_cache *c)
 {
     psum_digestcache_free(c);
+}
+
+int procsum_runner_new(const procsum_options *o, procsum_runner **out)
+{
+    if (!out)
+        return PROCSUM_EINVAL;
+    *out = NULL;
+    if (!o)
+        return PROCSUM_EINVAL;
+    return psum_error_filter(psum_runner_new(o, out));
+}
+
+int procsum_runner_free(procsum_runner *r)
+{
+    return psum_error_filter(psum_runner_free(r));
 }

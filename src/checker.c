@@ -16,6 +16,7 @@
 #include "pass/pass.h"
 #include "procsum.h"
 #include "report.h"
+#include "runner.h"
 #include "text.h"
 #include "fork_path.h"
 
@@ -68,6 +69,7 @@ struct procsum_checker {
     atomic_bool stop_flag; /* stopping, readable between slices without the lock */
     uint64_t pass_started_ns, pass_started_cpu_ns;
     uint64_t pass_mismatches;
+    uint64_t cpu_offset_ns; /* on a runner: its thread's CPU time before this checker's pass, less cpu_ns */
 
     atomic_uint_least64_t mismatches;
     atomic_uint_least64_t passes;
@@ -194,7 +196,7 @@ static int check_once_in_gate(procsum_checker *c, bool fresh)
     atomic_store(&c->regions_hashed, next->region_count);
     atomic_store(&c->bytes_hashed, c->pass.bytes_read);
     atomic_store(&c->table_bytes, psum_table_bytes(next, prev));
-    atomic_store(&c->cpu_ns, psum_os_thread_cpu_ns());
+    atomic_store(&c->cpu_ns, psum_os_thread_cpu_ns() - c->cpu_offset_ns);
     atomic_fetch_add(&c->passes, 1);
     return 0;
 }
@@ -333,6 +335,37 @@ static void tell_pass(procsum_checker *c)
     c->opts.pass_callback(&s, c->userdata);
 }
 
+/*
+ * One pass of the checker's turn, asked for by req (REQUEST_NONE: the
+ * period's), and its answer to whoever asked. false once it is stopping.
+ */
+static bool pass_and_serve(procsum_checker *c, request req)
+{
+    int err = checker_complete(c);
+    /* Code patched on purpose is adopted as it is, not compared with its file. */
+    c->pass.verify_new_pages = c->opts.verify_file && req != REQUEST_REBASELINE;
+    /* Without a baseline yet (lazy_start, or its first pass failed) the pass takes one. */
+    bool fresh = req == REQUEST_REBASELINE || atomic_load(&c->baseline) == NULL;
+    if (!err)
+        err = check_once(c, fresh);
+    c->pass.verify_new_pages = c->opts.verify_file;
+    uint64_t found = c->pass_mismatches;
+    /* Asked for an answer now: give changes held for a second look that look at once. */
+    if (!err && !fresh && req == REQUEST_CHECK && c->pass.pages_held > 0) {
+        err = check_once(c, false);
+        found += c->pass_mismatches;
+    }
+    if (err == PROCSUM_ECANCELED) {
+        serve(c, req, err);
+        return false;
+    }
+    /* A failed pass (say /proc briefly out of file descriptors) is retried next period. */
+    atomic_store(&c->last_error, err);
+    tell_pass(c);
+    serve(c, req, err ? err : (int)(found > (uint64_t)INT32_MAX ? INT32_MAX : found));
+    return true;
+}
+
 static void checker_thread(void *arg)
 {
     procsum_checker *c = arg;
@@ -361,29 +394,23 @@ static void checker_thread(void *arg)
             waited = true;
         }
         started = psum_os_monotonic_ns();
-        int err = checker_complete(c);
-        /* Code patched on purpose is adopted as it is, not compared with its file. */
-        c->pass.verify_new_pages = c->opts.verify_file && req != REQUEST_REBASELINE;
-        /* Without a baseline yet (lazy_start, or its first pass failed) the pass takes one. */
-        bool fresh = req == REQUEST_REBASELINE || atomic_load(&c->baseline) == NULL;
-        if (!err)
-            err = check_once(c, fresh);
-        c->pass.verify_new_pages = c->opts.verify_file;
-        uint64_t found = c->pass_mismatches;
-        /* Asked for an answer now: give changes held for a second look that look at once. */
-        if (!err && !fresh && req == REQUEST_CHECK && c->pass.pages_held > 0) {
-            err = check_once(c, false);
-            found += c->pass_mismatches;
-        }
-        if (err == PROCSUM_ECANCELED) {
-            serve(c, req, err);
+        if (!pass_and_serve(c, req))
             break;
-        }
-        /* A failed pass (say /proc briefly out of file descriptors) is retried next period. */
-        atomic_store(&c->last_error, err);
-        tell_pass(c);
-        serve(c, req, err ? err : (int)(found > (uint64_t)INT32_MAX ? INT32_MAX : found));
     }
+}
+
+bool psum_checker_run_due(procsum_checker *c)
+{
+    psum_os_monitor_lock(c->monitor);
+    request req = c->pending;
+    c->pending = REQUEST_NONE;
+    bool stopping = c->stopping;
+    psum_os_monitor_unlock(c->monitor);
+    if (stopping)
+        return false;
+    /* The runner's thread serves many checkers: this one's cpu_ns counts its own passes only. */
+    c->cpu_offset_ns = psum_os_thread_cpu_ns() - atomic_load(&c->cpu_ns);
+    return pass_and_serve(c, req);
 }
 
 /* How long a caller waits for a checker thread that has not come up before it gives up. */
@@ -477,6 +504,26 @@ static int start_thread(procsum_checker *c)
     return 0;
 }
 
+/* On a runner: no thread of its own; its first pass when the lazy delay or a period is over. */
+static int join_runner(procsum_checker *c)
+{
+    uint64_t period = ms_to_ns(c->opts.check_period_ms);
+    c->running = true;
+    return psum_runner_add(c->opts.runner, c, c->opts.lazy_start ? ms_to_ns(c->opts.lazy_start_delay_ms) : period,
+                           period);
+}
+
+/* Takes a checker on a runner out of turn, once a pass under way is cut short. */
+static void leave_runner(procsum_checker *c)
+{
+    atomic_store(&c->stop_flag, true);
+    psum_os_monitor_lock(c->monitor);
+    c->stopping = true;
+    psum_os_monitor_wake_all(c->monitor);
+    psum_os_monitor_unlock(c->monitor);
+    psum_runner_remove(c->opts.runner, c);
+}
+
 int psum_checker_start(const procsum_options *o, procsum_callback cb, void *userdata, procsum_checker **out)
 {
     procsum_checker *c;
@@ -486,10 +533,12 @@ int psum_checker_start(const procsum_options *o, procsum_callback cb, void *user
     if (!o->lazy_start)
         err = check_once(c, true);
     if (!err)
-        err = start_thread(c);
+        err = o->runner ? join_runner(c) : start_thread(c);
     if (!err && o->follow_fork)
         err = psum_fork_follow(c, prepare_child, restart_in_child);
     if (err) {
+        if (o->runner)
+            leave_runner(c);
         if (c->thread && take_back_late_start(c)) {
             psum_os_thread_discard(c->thread);
             c->thread = NULL;
@@ -550,10 +599,15 @@ int psum_checker_stop(procsum_checker *c)
         psum_os_fork_gate_leave();
         return 0;
     }
-    if (psum_os_thread_is_current(c->thread))
+    if (c->opts.runner ? psum_runner_is_current(c->opts.runner) : psum_os_thread_is_current(c->thread))
         return PROCSUM_EBUSY;
     if (c->opts.follow_fork)
         psum_fork_unfollow(c);
+    if (c->opts.runner) {
+        leave_runner(c);
+        checker_free(c);
+        return 0;
+    }
     atomic_store(&c->stop_flag, true);
     psum_os_monitor_lock(c->monitor);
     c->stopping = true;
@@ -590,7 +644,7 @@ static int request_pass(procsum_checker *c, request req)
 {
     if (c->owner_pid != psum_os_process_id())
         return PROCSUM_ESRCH; /* the checker thread lives in the parent */
-    if (psum_os_thread_is_current(c->thread))
+    if (c->opts.runner ? psum_runner_is_current(c->opts.runner) : psum_os_thread_is_current(c->thread))
         return PROCSUM_EBUSY;
     psum_os_monitor_lock(c->monitor);
     /* A rebaseline outranks a check asked for at the same time: its pass serves both. */
@@ -598,6 +652,8 @@ static int request_pass(procsum_checker *c, request req)
         c->pending = req;
     uint64_t ticket = ++c->requests;
     psum_os_monitor_wake_all(c->monitor);
+    if (c->opts.runner)
+        psum_runner_ask(c->opts.runner, c);
     /* A start armed for later is made now: the pass is wanted now. */
     if (take_back_late_start(c)) {
         c->first_wait_ns = 0;
@@ -695,6 +751,7 @@ PSUM_FORK_PATH static void prepare_child(void *followed)
     /* The digest cache's lock may be held by another thread at the instant of the fork: the child does without. */
     procsum_options o = parent->opts;
     o.digest_cache = NULL;
+    o.runner = NULL; /* its thread is the parent's */
     if (checker_new(&o, parent->cb, parent->userdata, (long)psum_os_process_id(), false, &c) != 0)
         return; /* the child gets no checker (procsum_forked: NULL) */
     if (psum_os_thread_new(&c->thread) != 0) {

@@ -21,5 +21,7 @@ void psum_checker_stats(const procsum_checker *c, procsum_stats *out);
 bool psum_checker_alive(const procsum_checker *c);
 procsum_checker *psum_checker_forked(const procsum_checker *parent);
 int psum_checker_run(const procsum_options *o, procsum_callback cb, void *userdata);
+/* On a runner's thread (runner.c): c's pass, serving the request waiting if any; false once c is stopping. */
+bool psum_checker_run_due(procsum_checker *c);
 
 #endif

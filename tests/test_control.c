@@ -47,11 +47,7 @@ __attribute__((noinline, used)) int control_victim(int x)
 
 static void flip(int bit)
 {
-    uintptr_t addr = (uintptr_t)&control_victim + 2;
-    uintptr_t page = addr & ~(PAGE - 1);
-    cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC), 0);
-    *(volatile uint8_t *)addr ^= (uint8_t)(1u << bit);
-    cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_EXEC), 0);
+    test_flip_code((uintptr_t)&control_victim + 2, bit);
 }
 
 static procsum_checker *start(procsum_options *o)

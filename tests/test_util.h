@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,6 +64,15 @@ static inline void test_wait_passes(procsum_checker *c, uint64_t n)
     for (int i = 0; i < 60000 && test_passes(c) < target; i++)
         usleep(1000);
     cr_assert_geq(test_passes(c), target, "the checker stopped making passes");
+}
+
+/* Flips one bit of the code byte at addr, its page writable only for the write, as a patch would be made. */
+static inline void test_flip_code(uintptr_t addr, int bit)
+{
+    uintptr_t page = addr & ~((uintptr_t)PROCSUM_PAGE_SIZE - 1);
+    cr_assert_eq(mprotect((void *)page, PROCSUM_PAGE_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC), 0);
+    *(volatile uint8_t *)addr ^= (uint8_t)(1u << bit);
+    cr_assert_eq(mprotect((void *)page, PROCSUM_PAGE_SIZE, PROT_READ | PROT_EXEC), 0);
 }
 
 static inline uint64_t test_monotonic_ns(void)

@@ -41,6 +41,40 @@ check "watch: the exit is reported" json_check "$TMP/watch.out" '
 assert states[-1]["event.action"] == "exited" and states[-1]["error.code"] == "PROCSUM_ESRCH", states
 '
 
+# ---- many processes, one thread ------------------------------------------------
+# The checkers take turns on one thread: a watch of six processes has its
+# main thread and that one, and each process's change is still found.
+many=()
+for i in 1 2 3 4 5 6; do
+    start_target "$TMP/many$i" || fail "target $i starts"
+    many+=("$target_pid")
+done
+"$PROCSUM" watch --json --period 100 "${many[@]}" >"$TMP/many.out" 2>"$TMP/many.err" &
+many_watch=$!
+for p in "${many[@]}"; do
+    wait_for "$TMP/many.out" "l.get('event.action') == 'watching' and l['process.pid'] == $p" ||
+        fail "many: $p watched" "$(cat "$TMP/many.err")"
+done
+threads=$(ls "/proc/$many_watch/task" | wc -l)
+if [ "$threads" -eq 2 ]; then pass "many: six processes, two threads"; else fail "many: six processes, two threads" "$threads threads"; fi
+for i in 1 2 3 4 5 6; do
+    flip_at "${many[$((i - 1))]}" "$TMP/many$i" "$offset" 2 >/dev/null
+done
+for p in "${many[@]}"; do
+    wait_for "$TMP/many.out" "l.get('event.action') == 'code-changed' and l['process.pid'] == $p" ||
+        fail "many: the change in $p is reported" "$(cat "$TMP/many.out" "$TMP/many.err" | tail -c 600)"
+done
+check "many: one alert each, at the ELF's offset" json_check "$TMP/many.out" '
+pids = sorted(a["process.pid"] for a in alerts)
+assert pids == sorted(int(p) for p in args[1:]), pids
+assert all(a["procsum.file_offset"] == int(args[0]) and a["procsum.verdict"] == "bitflip" for a in alerts), alerts
+' "$offset" "${many[@]}"
+kill -TERM "$many_watch"
+wait "$many_watch"
+rc=$?
+if [ "$rc" -eq 0 ]; then pass "many: SIGTERM, exit 0"; else fail "many: SIGTERM, exit 0" "exit $rc"; fi
+kill -KILL "${many[@]}" 2>/dev/null
+
 # ---- a new program, and SIGTERM --------------------------------------------------
 # bash waits for a line, then becomes outside_target (exec): the same process, a new program.
 mkfifo "$TMP/go"

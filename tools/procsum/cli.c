@@ -149,7 +149,7 @@ static const option_spec OPTIONS[] = {
     {"--include-writable-code", NULL, NULL, PSUM_OPT_WRITABLE, "also rwx regions", apply_writable},
     {"--all", NULL, NULL, PSUM_OPT_ALL, "every process procsum may read (not itself, not kernel threads)", apply_all},
     {"--period", NULL, "MS", PSUM_OPT_PERIOD, "watch, run: milliseconds between passes (default 1000)", apply_period},
-    {"--cpu", NULL, "PERCENT", PSUM_OPT_CPU, "watch, run: the share of one core each checker may use", apply_cpu},
+    {"--cpu", NULL, "PERCENT", PSUM_OPT_CPU, "watch, run: the share of one core checking may use (watch: all its processes together; run: each process)", apply_cpu},
     {"--format", NULL, "NAME", 0, "how to write the output: one of the formats below", apply_format},
     {"--json", NULL, NULL, 0, "the same as --format json", apply_json},
     {"--json-file", NULL, "PATH", PSUM_OPT_JSON_FILE, "verify, watch, run: also append JSON lines to PATH", apply_json_file},

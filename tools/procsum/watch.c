@@ -1,8 +1,10 @@
 /*
  * procsum watch: one checker per process (procsum_start with its pid),
- * each on its own thread, reporting every change as it is found. The
- * checkers share one digest cache: a page of a file's page cache, mapped
- * by many processes, is hashed once per period for all of them. The main
+ * reporting every change as it is found. The checkers take turns on one
+ * thread (a runner: one wake-up a period, not one per process, and --cpu
+ * bounds them all together) and share one digest cache: a page of a
+ * file's page cache, mapped by many processes, is hashed once per period
+ * for all of them. The main
  * thread only waits (watch_os.h): for the user's stop request (SIGINT or
  * SIGTERM, Ctrl+C on Windows), for the kernel's
  * process events with --all (procevents.c: a program is checked from its
@@ -26,6 +28,7 @@ typedef struct watch_run {
     psum_writer *w;
     long self; /* procsum's own process, which process events also name */
     procsum_digest_cache *shared; /* the page-cache pages' digests, shared by every checker */
+    procsum_runner *runner;       /* the one thread the checkers take turns on */
     psum_watch_lock lock; /* every write, and a watched process's executable */
     int write_failed;
 } watch_run;
@@ -108,6 +111,7 @@ static int start_one(watch_run *run, watch_list *l, long pid, bool quiet_gone)
     procsum_options o = run->cli->opts;
     o.pid = pid;
     o.digest_cache = run->shared;
+    o.runner = run->runner;
     int err = procsum_start(&o, on_change, p, &p->checker);
     if (err) {
         if (!quiet_gone || err != PROCSUM_ESRCH)
@@ -317,6 +321,11 @@ int psum_cmd_watch(const psum_cli *c, psum_writer *w)
     psum_event_origin_now(&at); /* the host's name is looked up here, before any other thread asks */
     watch_run run = {.cli = c, .w = w, .self = psum_procs_self()};
     err = procsum_digest_cache_new(&c->opts, &run.shared);
+    if (!err) {
+        err = procsum_runner_new(&c->opts, &run.runner);
+        if (err)
+            procsum_digest_cache_free(run.shared);
+    }
     if (err) {
         psum_watch_release_stops();
         psum_pid_list_free(&pids);
@@ -354,6 +363,7 @@ int psum_cmd_watch(const psum_cli *c, psum_writer *w)
     for (size_t i = 0; i < l.count; i++)
         stop_one(l.items[i]);
     free(l.items);
+    (void)procsum_runner_free(run.runner); /* every checker is stopped: nothing can keep it busy */
     procsum_digest_cache_free(run.shared);
     psum_procevents_close(events);
     psum_watch_release_stops();
