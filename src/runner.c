@@ -6,7 +6,11 @@
  * checkers wait in a list, each with the instant its next pass is due, and
  * the thread runs the one due first, then the next, and sleeps until the
  * next instant only when none is due. A pass asked for (procsum_check_now)
- * is due at once.
+ * is due at once. A pass due within a sixteenth of its period is run with
+ * those due now rather than after another sleep: checkers started a few
+ * milliseconds apart (one first look after the other) would otherwise wake
+ * the thread once each, and early by so little, their next passes fall in
+ * with the others', so that a period's passes come in one burst.
  *
  * Locks: a checker's monitor may be held when the runner's is taken
  * (psum_runner_ask from procsum_check_now), never the other way round: the
@@ -21,6 +25,8 @@
 
 /* How long the thread sleeps with no checker at all, before it looks again (an add wakes it anyway). */
 #define IDLE_WAIT_NS 60000000000u
+/* A pass due within its period's share 1/EARLY_SHARE from now is run now. */
+#define EARLY_SHARE 16u
 
 typedef struct runner_entry {
     procsum_checker *checker;
@@ -41,13 +47,18 @@ struct procsum_runner {
     bool stopping;
 };
 
-/* The entry due first (a pass asked for is due at once), its instant in *due_ns; NULL when there is none. */
+/*
+ * The entry to run first: one asked for, else the one due first, counted
+ * early by its share of a period (so due "now" when that close); its
+ * instant in *due_ns. NULL when there is none.
+ */
 static runner_entry *first_due(const procsum_runner *r, uint64_t *due_ns)
 {
     runner_entry *first = NULL;
     for (size_t i = 0; i < r->count; i++) {
         runner_entry *e = r->entries[i];
-        uint64_t at = e->asked ? 0 : e->due_ns;
+        uint64_t early = e->period_ns / EARLY_SHARE;
+        uint64_t at = e->asked ? 0 : e->due_ns > early ? e->due_ns - early : 0;
         if (!first || at < *due_ns) {
             first = e;
             *due_ns = at;
@@ -67,7 +78,8 @@ static void runner_thread(void *arg)
         runner_entry *e = first_due(r, &due);
         uint64_t now = psum_os_monotonic_ns();
         if (!e || due > now) {
-            psum_os_monitor_wait_until(r->monitor, e ? due : now + IDLE_WAIT_NS);
+            /* Until the first is due on time (not early): the others then fall in with it. */
+            psum_os_monitor_wait_until(r->monitor, e ? due + e->period_ns / EARLY_SHARE : now + IDLE_WAIT_NS);
             continue;
         }
         e->asked = false;

@@ -13,7 +13,11 @@
  * against one over one of each (the bytes they read are the unique code
  * resident), and what each process beyond those two adds; last, all of
  * them with a cache that keeps its digests, which leaves each process's
- * own cost (listing, page table, lookups) without the hashing. The targets:
+ * own cost (listing, page table, lookups) without the hashing. Then the
+ * checkers left to make their passes by themselves, a second apart, as in
+ * a watch, with a thread each and on one runner (procsum watch's way): the
+ * process's CPU time per period, which counts the threads' wake-ups too,
+ * for 2 and for all the processes. The targets:
  * all/one <= 1.3 in bytes, and CPU that grows with the unique code, not
  * with the processes.
  * Public API only.
@@ -22,6 +26,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench_util.h"
@@ -95,6 +100,79 @@ static figures watch(const pid_t *pids, size_t n, bool share, bool keep, int rou
     return f;
 }
 
+/* The period of the checkers left to themselves (periodic). */
+#define PERIODIC_MS 1000
+
+static double process_cpu_ms(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+        return 0.0;
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/*
+ * Watches pids[0..n) with the checkers making their passes by themselves,
+ * a period apart, sharing a cache; on one runner or a thread each. Per
+ * period over `periods` (after WARMUP): the process's CPU time (cpu_ms),
+ * the bytes hashed, and the passes made (in round_s's place: printed apart).
+ */
+static figures periodic(const pid_t *pids, size_t n, bool one_thread, int periods)
+{
+    figures f = {0};
+    procsum_options o;
+    procsum_options_init(&o);
+    o.check_period_ms = PERIODIC_MS;
+    o.low_priority = false; /* as above: every pass within its period on a busy machine */
+    procsum_digest_cache *cache = NULL;
+    procsum_runner *runner = NULL;
+    procsum_checker **c = calloc(n, sizeof(*c));
+    if (!c || procsum_digest_cache_new(&o, &cache) != 0 || (one_thread && procsum_runner_new(&o, &runner) != 0)) {
+        f.failed = 1;
+        goto out;
+    }
+    o.digest_cache = cache;
+    o.runner = runner;
+    for (size_t i = 0; i < n; i++) {
+        o.pid = pids[i];
+        if (procsum_start(&o, NULL, NULL, &c[i]) != 0)
+            f.failed++;
+    }
+    bench_sleep_s(WARMUP * PERIODIC_MS / 1000.0);
+    uint64_t bytes = 0, passes = 0;
+    procsum_stats st;
+    for (size_t i = 0; i < n; i++)
+        if (c[i] && procsum_get_stats(c[i], &st) == 0) {
+            bytes -= st.bytes_hashed;
+            passes -= st.passes;
+        }
+    double cpu = process_cpu_ms();
+    bench_sleep_s(periods * PERIODIC_MS / 1000.0);
+    cpu = process_cpu_ms() - cpu;
+    for (size_t i = 0; i < n; i++)
+        if (c[i] && procsum_get_stats(c[i], &st) == 0) {
+            bytes += st.bytes_hashed;
+            passes += st.passes;
+        }
+    f.cpu_ms = cpu / periods;
+    f.bytes = (double)bytes / periods;
+    f.round_s = (double)passes / periods;
+out:
+    for (size_t i = 0; c && i < n; i++)
+        procsum_stop(c[i]);
+    free(c);
+    if (procsum_runner_free(runner) != 0)
+        f.failed++;
+    procsum_digest_cache_free(cache);
+    return f;
+}
+
+static void print_periodic(const char *what, size_t processes, const figures *f, const figures *two)
+{
+    printf("| %-34s | %9zu | %8.1f | %10.2f | %8.2f | %8.2f |%s\n", what, processes, f->round_s, f->bytes / BENCH_MIB,
+           f->cpu_ms, two->cpu_ms > 0 ? f->cpu_ms / two->cpu_ms : 0.0, f->failed ? " (some failed)" : "");
+}
+
 static void print_row(const char *what, size_t processes, const figures *f, const figures *one)
 {
     printf("| %-34s | %9zu | %10.2f | %12.0f | %8.2f | %7.2f | %8.2f |%s\n", what, processes, f->bytes / BENCH_MIB,
@@ -123,6 +201,9 @@ int main(int argc, char **argv)
     figures ten = watch(pids, 10, true, false, rounds);
     figures all = watch(pids, n, true, false, rounds);
     figures kept = watch(pids, n, true, true, rounds);
+    /* Each case in turn with its counterpart, so that a drift of the machine's speed touches both. */
+    figures threads_two = periodic(pids, 2, false, rounds), runner_two = periodic(pids, 2, true, rounds);
+    figures threads_all = periodic(pids, n, false, rounds), runner_all = periodic(pids, n, true, rounds);
     bench_stop_sleepers(pids, n);
     printf("| %-34s | %9s | %10s | %12s | %8s | %7s | %8s |\n", "watched, per pass", "processes", "MiB hashed",
            "pages shared", "CPU ms", "round s", "x one");
@@ -140,5 +221,19 @@ int main(int argc, char **argv)
            (all.cpu_ms - one.cpu_ms) * 1000.0 / (double)(n - 2), one.bytes / BENCH_MIB);
     printf("With the cache keeping its digests (no shared page hashed again): %.1f us a pass for each process\n",
            kept.cpu_ms * 1000.0 / (double)n);
-    return one.failed || first.failed || ten.failed || all.failed || each.failed || kept.failed ? 1 : 0;
+    printf("\n| %-34s | %9s | %8s | %10s | %8s | %8s |\n", "left to themselves, per period (1 s)", "processes",
+           "passes", "MiB hashed", "CPU ms", "x two");
+    printf("|%.36s|%.11s|%.10s|%.12s|%.10s|%.10s|\n", "------------------------------------", "-----------",
+           "----------", "------------", "----------", "----------");
+    print_periodic("a thread each", 2, &threads_two, &threads_two);
+    print_periodic("a thread each", n, &threads_all, &threads_two);
+    print_periodic("one runner (procsum watch)", 2, &runner_two, &runner_two);
+    print_periodic("one runner (procsum watch)", n, &runner_all, &runner_two);
+    printf("\nEach process beyond 2, CPU a period: %.1f us with a thread each, %.1f us on one runner\n",
+           (threads_all.cpu_ms - threads_two.cpu_ms) * 1000.0 / (double)(n - 2),
+           (runner_all.cpu_ms - runner_two.cpu_ms) * 1000.0 / (double)(n - 2));
+    return one.failed || first.failed || ten.failed || all.failed || each.failed || kept.failed || threads_two.failed ||
+                   runner_two.failed || threads_all.failed || runner_all.failed
+               ? 1
+               : 0;
 }
