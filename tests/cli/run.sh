@@ -93,16 +93,18 @@ done
 
 # Until its delay is over a process has no thread of procsum's: a shell's forked children count
 # their own threads at once (builtins only, no exec), before and after the shell's checker started,
-# and a child that lives past the delay has its checker.
+# and a child that lives past the delay has its checker. A child's delay counts from its fork: the
+# delay is long enough (300 ms) for a child on a busy machine to count its threads before its own
+# delay is over.
 f="$TMP/threads.json"
-counts=$(LD_PRELOAD="$PSUM_PRELOAD_LIB" PROCSUM_JSON_FILE="$f" PROCSUM_LAZY_MS=50 bash -c '
+counts=$(LD_PRELOAD="$PSUM_PRELOAD_LIB" PROCSUM_JSON_FILE="$f" PROCSUM_LAZY_MS=300 bash -c '
 t() { local k v; while read -r k v; do [ "$k" = Threads: ] && echo "$1 $v"; done <"/proc/$BASHPID/status"; }
 t shell-at-start
 for i in 1 2 3 4 5; do ( t child-early ); done
-sleep 0.5
+sleep 1.5
 t shell-later
 for i in $(seq 30); do ( t child-late ); done
-( sleep 0.5; t child-lived )' 2>&1)
+( sleep 1.5; t child-lived )' 2>&1)
 if [ "$(grep -c '^shell-at-start 1$' <<<"$counts")" = 1 ] && [ "$(grep -c '^child-early 1$' <<<"$counts")" = 5 ] &&
     [ "$(grep -c '^child-late 1$' <<<"$counts")" = 30 ] && grep -Eq '^shell-later [2-9]$' <<<"$counts" &&
     grep -Eq '^child-lived [2-9]$' <<<"$counts"; then
