@@ -4,7 +4,8 @@
 # program is checked from its exec on; needs CAP_NET_ADMIN, as CI's root
 # has), once with PROCSUM_NO_PROC_EVENTS set, through the scan of /proc
 # each period that stands in for them. The exit of a watched process is
-# reported either way.
+# reported either way. In a PID namespace of its own (a container), where
+# the kernel sends no process events, it says so and scans /proc.
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname -- "${BASH_SOURCE[0]}")/outside_lib.sh"
 
@@ -67,4 +68,29 @@ assert a["procsum.file_offset"] == int(args[1]) and a["procsum.old_bytes"] == ar
 
 one_mode events no
 one_mode scan yes PROCSUM_NO_PROC_EVENTS=1
+
+# ---- a container ------------------------------------------------------------
+# A program started in the namespace after the watch is watched (at the
+# next scan); its pid there is written to ns.pid.
+unshare -fp --mount-proc bash -c '
+    procsum=$1 out=$2 err=$3 prog=$4 pidfile=$5
+    "$procsum" watch --all --skip-libs --json --period 200 >"$out" 2>"$err" &
+    w=$!
+    for _ in $(seq 100); do grep -q watching "$out" && break; sleep 0.05; done
+    "$prog" &
+    t=$!
+    echo "$t" >"$pidfile"
+    for _ in $(seq 100); do
+        python3 -c "import json, sys; sys.exit(not any(json.loads(l).get(\"process.pid\") == $t for l in open(sys.argv[1])))" "$out" && break
+        sleep 0.05
+    done
+    kill -KILL "$t"
+    kill -TERM "$w"
+    wait "$w"' _ "$PROCSUM" "$TMP/ns.out" "$TMP/ns.err" "$prog" "$TMP/ns.pid"
+ns_rc=$?
+if [ "$ns_rc" -eq 0 ]; then pass "container: SIGTERM: exit 0"; else fail "container: SIGTERM: exit 0" "exit $ns_rc; $(cat "$TMP/ns.err")"; fi
+check "container: says why it scans /proc" grep -q "first PID and user namespaces.*scanning /proc every period" "$TMP/ns.err"
+check "container: a program started afterwards is watched" json_check "$TMP/ns.out" '
+assert any(s.get("event.action") == "watching" and s["process.pid"] == int(args[0]) for s in states), states[-5:]
+' "$(cat "$TMP/ns.pid")"
 finish

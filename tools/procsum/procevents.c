@@ -16,7 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* The inode numbers the kernel gives its first PID and user namespaces (include/linux/proc_ns.h). */
+#define FIRST_USER_NS_INO 0xEFFFFFFDu
+#define FIRST_PID_NS_INO 0xEFFFFFFCu
 
 struct psum_procevents {
     int fd;
@@ -46,11 +51,27 @@ static int subscribe(int fd)
     return n == (ssize_t)nl->nlmsg_len ? 0 : EIO;
 }
 
+/*
+ * Whether the calling process is in the host's first PID and user
+ * namespaces, the only place the kernel sends process events to: elsewhere
+ * it takes the subscription without a word and sends nothing. Where
+ * /proc/self/ns cannot be read, the subscription is tried as before.
+ */
+static bool in_first_namespaces(void)
+{
+    struct stat pid_ns, user_ns;
+    if (stat("/proc/self/ns/pid", &pid_ns) != 0 || stat("/proc/self/ns/user", &user_ns) != 0)
+        return true;
+    return pid_ns.st_ino == FIRST_PID_NS_INO && user_ns.st_ino == FIRST_USER_NS_INO;
+}
+
 int psum_procevents_open(psum_procevents **out)
 {
     *out = NULL;
     if (getenv("PROCSUM_NO_PROC_EVENTS"))
         return ECANCELED;
+    if (!in_first_namespaces())
+        return EXDEV;
     int fd = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
     if (fd < 0)
         return errno;

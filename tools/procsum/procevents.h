@@ -22,7 +22,9 @@ typedef struct psum_procevents psum_procevents;
 
 /*
  * Subscribes to the events. 0, or an errno: EPERM without CAP_NET_ADMIN,
- * EPROTONOSUPPORT on a kernel built without the connector, ECANCELED when
+ * EPROTONOSUPPORT on a kernel built without the connector, EXDEV outside
+ * the host's first PID or user namespace (a container: the kernel accepts
+ * the subscription there but sends nothing), ECANCELED when
  * PROCSUM_NO_PROC_EVENTS is set in the environment (to test the fallback),
  * ENOSYS on Windows.
  */

@@ -296,7 +296,9 @@ static psum_procevents *open_events(watch_list *l)
     }
     if (err) {
         fprintf(stderr, "procsum: no process events (%s): new processes are found by scanning /proc every period\n",
-                err == ECANCELED ? "PROCSUM_NO_PROC_EVENTS is set" : strerror(err));
+                err == ECANCELED ? "PROCSUM_NO_PROC_EVENTS is set"
+                : err == EXDEV   ? "the kernel sends them only to its first PID and user namespaces, not a container's"
+                                 : strerror(err));
         l->rescan = true;
         return NULL;
     }
