@@ -105,7 +105,9 @@ typedef struct procsum_options {
      * default 0: no limit. 1 to 100: the share of one core the checker's
      * thread may use, averaged over each pass; passes are cut into slices
      * and paced. When the budget cannot cover every page once per period,
-     * passes take longer and procsum_stats.slow_passes counts them.
+     * passes take longer and procsum_stats.slow_passes counts them. The
+     * first baseline, which procsum_start takes on the caller's thread
+     * before it returns, is not paced.
      */
     unsigned max_cpu_percent;
     bool low_priority;        /* default true: the checker's thread runs at the lowest priority */

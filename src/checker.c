@@ -70,6 +70,7 @@ struct procsum_checker {
     uint64_t pass_started_ns, pass_started_cpu_ns;
     uint64_t pass_mismatches;
     uint64_t cpu_offset_ns; /* on a runner: its thread's CPU time before this checker's pass, less cpu_ns */
+    bool on_callers_thread; /* the first look, made by procsum_start: not paced */
 
     atomic_uint_least64_t mismatches;
     atomic_uint_least64_t passes;
@@ -119,7 +120,7 @@ static int pace(procsum_checker *c)
     if (atomic_load(&c->stop_flag))
         return PROCSUM_ECANCELED;
     unsigned budget = c->opts.max_cpu_percent;
-    if (budget == 0 || budget >= 100)
+    if (budget == 0 || budget >= 100 || c->on_callers_thread)
         return 0;
     uint64_t cpu = psum_os_thread_cpu_ns() - c->pass_started_cpu_ns;
     uint64_t wall = psum_os_monotonic_ns() - c->pass_started_ns;
@@ -530,8 +531,12 @@ int psum_checker_start(const procsum_options *o, procsum_callback cb, void *user
     int err = checker_new(o, cb, userdata, o->pid, o->lazy_start && o->pid == 0, &c);
     if (err)
         return err;
-    if (!o->lazy_start)
+    if (!o->lazy_start) {
+        /* The budget is the checker's thread's: the caller, who waits for this pass, is not held back. */
+        c->on_callers_thread = true;
         err = check_once(c, true);
+        c->on_callers_thread = false;
+    }
     if (!err)
         err = o->runner ? join_runner(c) : start_thread(c);
     if (!err && o->follow_fork)

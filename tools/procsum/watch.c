@@ -339,7 +339,12 @@ int psum_cmd_watch(const psum_cli *c, psum_writer *w)
     psum_procevents *events = c->all ? open_events(&l) : NULL;
     event_ctx ectx = {.run = &run, .l = &l};
     rc = psum_write_begin(w, PSUM_LIST_EVENTS, c->opts.algorithm) ? PSUM_EXIT_FAILURE : PSUM_EXIT_OK;
-    for (size_t i = 0; !rc && i < pids.count; i++) {
+    bool stopped = false;
+    for (size_t i = 0; !rc && !stopped && i < pids.count; i++) {
+        /* A first look per process can take a while (--cpu): a stop request is looked for between them. */
+        stopped = psum_watch_wait(0, events, on_event, &ectx);
+        if (stopped)
+            break;
         err = start_one(&run, &l, pids.pids[i], false);
         if (err == PROCSUM_ENOMEM)
             rc = psum_cli_fail("cannot watch", err);
@@ -347,9 +352,9 @@ int psum_cmd_watch(const psum_cli *c, psum_writer *w)
             refuse(&l, pids.pids[i]);
     }
     /* Named processes of which none could be watched: nothing to wait for. */
-    if (!rc && !c->all && l.started == 0)
+    if (!rc && !stopped && !c->all && l.started == 0)
         rc = psum_procs_exit_code(l.last_error);
-    while (!rc && !run.write_failed && (c->all || l.count > 0)) {
+    while (!rc && !stopped && !run.write_failed && (c->all || l.count > 0)) {
         if (psum_watch_wait(c->opts.check_period_ms, events, on_event, &ectx))
             break;
         psum_pass pass = {0};

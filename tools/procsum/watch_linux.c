@@ -78,13 +78,13 @@ bool psum_watch_wait(unsigned period_ms, psum_procevents *events,
                      void (*on)(void *ctx, psum_procevent event, long pid), void *ctx)
 {
     uint64_t deadline = now_ms() + period_ms;
-    for (;;) {
+    for (bool first = true;; first = false) {
         uint64_t now = now_ms();
-        if (now >= deadline)
+        if (now >= deadline && !first)
             return false;
         struct pollfd fds[2] = {{.fd = stops_fd, .events = POLLIN},
                                 {.fd = events ? psum_procevents_fd(events) : -1, .events = POLLIN}};
-        int n = poll(fds, 2, (int)(deadline - now));
+        int n = poll(fds, 2, now >= deadline ? 0 : (int)(deadline - now));
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)

@@ -43,7 +43,7 @@ void psum_watch_allow_descriptors(void);
 /*
  * Waits one period, handing each process event of `events` (NULL: none)
  * to on(ctx, ...), and PSUM_PROCEVENT_LOST when they cannot be read; true
- * when the user asked to stop.
+ * when the user asked to stop. A period of 0 looks once without waiting.
  */
 bool psum_watch_wait(unsigned period_ms, psum_procevents *events,
                      void (*on)(void *ctx, psum_procevent event, long pid), void *ctx);
