@@ -238,6 +238,25 @@ bad_file "unknown cause" 2 "bad value for 'state-cause'" '[allow]\nstate-cause =
 bad_file "not INI" 2 "not a \\[section\\]" '[check]\nperiod\n'
 bad_file "outside a section" 1 "'period' outside a section" 'period = 5\n'
 bad_file "given twice" 3 "'period' is given twice" '[check]\nperiod = 5\nperiod = 6\n'
+# A NUL byte would end the line for the INI reader, and what follows it would be read as a line of its own.
+bad_file "a NUL byte" 2 "a NUL byte in the line" '[output]\n# comment\0json = yes\n'
+bad_file "too many modules" 1026 "more than 1024 'module' globs" "[allow]\n$(printf 'module = /x*\\n%.0s' $(seq 1025))"
+for bad in /dev/zero "$TMP"; do
+    run verify --config "$bad" "$kept"
+    if [ "$rc" -eq 2 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -qF "$bad" "$TMP/err"; then
+        pass "--config $bad: one line naming it, exit 2"
+    else
+        fail "--config $bad: one line naming it, exit 2" "$(show_run)"
+    fi
+done
+# Lines ended by "\r\n" are read as lines ended by "\n"; 198 characters are allowed before either.
+printf '[check]\r\n# %s\r\nalgo = xxh3\r\n' "$(printf 'x%.0s' $(seq 196))" >"$conf"
+run verify --json --config "$conf" "$kept"
+if { [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ]; } && [ ! -s "$TMP/err" ]; then
+    pass "CRLF lines, one of 198 characters: read"
+else
+    fail "CRLF lines, one of 198 characters: read" "$(show_run)"
+fi
 run verify --config "$TMP/missing.conf" "$kept"
 if [ "$rc" -eq 2 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -qF "$TMP/missing.conf" "$TMP/err"; then
     pass "a missing --config file: one line naming it, exit 2"

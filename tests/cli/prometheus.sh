@@ -137,6 +137,16 @@ fi
 expect_failed "--prometheus in a missing directory: exit 1, the file named" 1 \
     "procsum: writing output ($TMP/missing/procsum.prom): No such file or directory" \
     verify --prometheus "$TMP/missing/procsum.prom" "$pid"
+# A device at the path (say /dev/null, by a slip) is refused, never replaced by a file.
+mknod -m 666 "$TMP/device" c 1 3 || fail "a device node for the test"
+expect_failed "--prometheus naming a device: exit 1, the device left as it is" 1 \
+    "procsum: writing output ($TMP/device): File exists" verify --prometheus "$TMP/device" "$pid"
+check "--prometheus naming a device: still a device" test -c "$TMP/device"
+# The same failure with the path from a configuration file (whose strings are freed last).
+printf '[output]\nprometheus = %s\n' "$TMP/missing/procsum.prom" >"$TMP/prom.conf"
+expect_failed "prometheus in the configuration file, in a missing directory: the file named" 1 \
+    "procsum: writing output ($TMP/missing/procsum.prom): No such file or directory" \
+    verify --config "$TMP/prom.conf" "$pid"
 expect_failed "--prometheus with regions: bad usage" 2 \
     "procsum: --prometheus does not apply to regions (see procsum --help)" regions --prometheus "$prom"
 

@@ -105,9 +105,17 @@ static int write_metrics(FILE *f, const prom_state *st)
     return bad ? -1 : 0;
 }
 
-/* Writes the file anew: a temporary file beside it, then rename(). Returns 0 or an errno. */
+/*
+ * Writes the file anew: a temporary file beside it, then rename(). Returns
+ * 0 or an errno. Only a regular file is replaced: a path that names a
+ * device (--prometheus /dev/null, as root) or a directory is refused
+ * (EEXIST, EISDIR), never renamed over.
+ */
 static int rewrite(const prom_state *st)
 {
+    struct stat there;
+    if (stat(st->path, &there) == 0 && !S_ISREG(there.st_mode))
+        return S_ISDIR(there.st_mode) ? EISDIR : EEXIST;
     size_t n = strlen(st->path);
     char *tmp = malloc(n + sizeof(".tmp.XXXXXX"));
     if (!tmp)

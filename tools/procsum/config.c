@@ -62,7 +62,11 @@ typedef struct reading {
     bool bad_section;  /* the section now is unknown: reported at its header, its keys are not */
     unsigned seen;     /* bit i: SETTINGS[i] was given (once only) */
     int read_errno;
+    size_t bytes; /* read so far: a configuration file is small, and /dev/zero never ends */
 } reading;
+
+/* The most a configuration file may hold: far more than any real one, and an end to an endless one. */
+#define MAX_FILE_BYTES (1u << 20)
 
 static void error_at(reading *r, const char *fmt, ...) PSUM_PRINTF(2, 3);
 
@@ -101,26 +105,54 @@ static void look_at_header(reading *r, const char *line)
         error_at(r, "unknown section [%s] (use [check], [output], [allow])", psum_cli_quote(q, sizeof(q), name));
 }
 
-/* inih's reader: one line, counted; a line too long for inih is consumed whole and refused. */
+/*
+ * inih's reader: one line, counted, read a byte at a time so that nothing
+ * is hidden from it: a NUL byte (which would end the line early for inih
+ * and start another) and a line too long for inih are refused, the line
+ * consumed whole; "\r\n" ends a line as "\n" does. A file past
+ * MAX_FILE_BYTES is refused where it gets there.
+ */
 static char *read_line(char *str, int num, void *stream)
 {
     reading *r = stream;
+    size_t cap = (size_t)num - 2, len = 0; /* the line's characters; room is left for "\n" and the NUL */
+    bool nul = false, too_long = false;
+    int ch = EOF;
     errno = 0;
-    if (!fgets(str, num, r->f)) {
-        if (ferror(r->f))
-            r->read_errno = errno ? errno : EIO;
+    while (r->bytes < MAX_FILE_BYTES && (ch = getc(r->f)) != EOF && ch != '\n') {
+        r->bytes++;
+        if (ch == '\0')
+            nul = true;
+        else if (len <= cap) /* one more than fits: a final '\r' may go */
+            str[len++] = (char)ch;
+        else
+            too_long = true;
+    }
+    if (ch == EOF && ferror(r->f)) {
+        r->read_errno = errno ? errno : EIO;
         return NULL;
     }
+    bool ended = ch == EOF || r->bytes >= MAX_FILE_BYTES;
+    if (ended && len == 0 && !nul && !too_long)
+        return NULL;
     r->line++;
-    size_t len = strlen(str);
-    if (len == (size_t)num - 1 && str[len - 1] != '\n' && !feof(r->f)) {
-        int ch;
-        while ((ch = getc(r->f)) != EOF && ch != '\n')
-            ;
-        error_at(r, "line longer than %d characters", num - 2);
+    if (len > 0 && str[len - 1] == '\r')
+        len--;
+    too_long = too_long || len > cap;
+    if (r->bytes >= MAX_FILE_BYTES && ch != '\n') {
+        error_at(r, "the file goes on past %u bytes", MAX_FILE_BYTES);
+        return NULL;
+    }
+    if (nul || too_long) {
+        if (nul)
+            error_at(r, "a NUL byte in the line");
+        else
+            error_at(r, "line longer than %d characters", num - 2);
         str[0] = '\0';
         return str;
     }
+    str[len] = '\n';
+    str[len + 1] = '\0';
     look_at_header(r, str);
     return str;
 }
@@ -193,8 +225,13 @@ static int allow_entry(reading *r, const char *key, const char *v)
     }
     if (strcmp(key, "process") == 0)
         return push_copy(&cfg->processes, &cfg->process_count, v) ? 1 : -1;
-    if (strcmp(key, "module") == 0)
+    if (strcmp(key, "module") == 0) {
+        if (cfg->module_count == PROCSUM_MAX_SKIP_FILES) {
+            error_at(r, "more than %u 'module' globs", PROCSUM_MAX_SKIP_FILES);
+            return 0;
+        }
         return push_copy(&cfg->modules, &cfg->module_count, v) ? 1 : -1;
+    }
     if (strcmp(key, "change") == 0) {
         psum_allow_change ch = {0};
         char *path = NULL;
@@ -334,7 +371,7 @@ static int open_failed(const char *path, int err)
             strerror(err));
     if (err == EACCES || err == EPERM)
         return PSUM_EXIT_PERMISSION;
-    return err == ENOENT ? PSUM_EXIT_USAGE : PSUM_EXIT_FAILURE;
+    return err == ENOENT || err == EISDIR ? PSUM_EXIT_USAGE : PSUM_EXIT_FAILURE;
 }
 
 int psum_config_load(psum_cli *c, const char *path, unsigned accepts)

@@ -155,15 +155,15 @@ int main(int argc, char **argv)
         return PSUM_EXIT_FAILURE;
     }
     int rc = cmd->run(&c, &out.fan);
+    err = psum_outputs_close(&out, &what);
+    if (err) {
+        psum_cli_output_failed_to(what, err); /* `what` may be a path the configuration holds: freed below */
+        if (rc == PSUM_EXIT_OK)
+            rc = PSUM_EXIT_FAILURE;
+    }
     free(c.args);
 #ifndef _WIN32
     psum_config_free(&c.config);
 #endif
-    err = psum_outputs_close(&out, &what);
-    if (err) {
-        psum_cli_output_failed_to(what, err);
-        if (rc == PSUM_EXIT_OK)
-            rc = PSUM_EXIT_FAILURE;
-    }
     return rc;
 }

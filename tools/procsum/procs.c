@@ -50,7 +50,8 @@ static int by_pid(const void *a, const void *b)
 
 void psum_pid_list_sort(psum_pid_list *l)
 {
-    qsort(l->pids, l->count, sizeof(*l->pids), by_pid);
+    if (l->count > 1)
+        qsort(l->pids, l->count, sizeof(*l->pids), by_pid);
 }
 
 int psum_procs_select(const psum_cli *c, psum_pid_list *out)
