@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,12 @@ static void restore_main(void)
     close(mem);
 }
 
-/* A child that waits on a pipe; a byte "e" makes it exec /bin/sleep, end of file makes it exit. */
+/*
+ * A child that waits on a pipe; a byte "e" makes it exec /bin/sleep, "d"
+ * drops its private copy of outside_spare_code's page (MADV_DONTNEED: the
+ * page leaves memory, and comes back as the file's), end of file makes it
+ * exit.
+ */
 static pid_t start_child(int *command)
 {
     int p[2], ready[2];
@@ -71,6 +77,9 @@ static pid_t start_child(int *command)
                 execl("/bin/sleep", "sleep", "30", (char *)NULL);
                 _exit(3);
             }
+            if (c == 'd' && madvise((void *)((uintptr_t)&outside_spare_code & ~(uintptr_t)(PROCSUM_PAGE_SIZE - 1)),
+                                    PROCSUM_PAGE_SIZE, MADV_DONTNEED) != 0)
+                _exit(6);
         }
         _exit(0);
     }
@@ -253,6 +262,67 @@ Test(start, another_process_change_exec_exit)
     cr_assert_eq(procsum_check_now(c), PROCSUM_ESRCH);
     cr_assert_eq(procsum_get_stats(c, &st), 0);
     cr_assert_eq(st.last_error, PROCSUM_ESRCH);
+    cr_assert_eq(procsum_stop(c), 0);
+}
+
+/* Whether pid has the page at addr in memory (its page table, /proc/PID/pagemap). */
+static bool page_present(pid_t pid, uintptr_t addr)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+    int fd = open(path, O_RDONLY);
+    cr_assert_geq(fd, 0, "open %s", path);
+    uint64_t entry = 0;
+    cr_assert_eq(pread(fd, &entry, sizeof(entry), (off_t)(addr / PROCSUM_PAGE_SIZE * sizeof(entry))),
+                 (ssize_t)sizeof(entry));
+    close(fd);
+    return entry >> 63;
+}
+
+static atomic_int reports_any_kind;
+
+static void count_any(const procsum_mismatch *m, void *userdata)
+{
+    (void)userdata;
+    atomic_fetch_add(&reports_any_kind, (int)m->changed_pages);
+}
+
+/*
+ * A change that leaves memory with its page and comes back: the private
+ * copy holding it is dropped (as the kernel drops a uprobe's page when the
+ * probe goes), then the same bytes are written again (the probe put back).
+ * The page came back as the file's in between, so it is a change again
+ * and must be reported, although it equals what was reported before.
+ */
+Test(start, a_change_gone_with_its_page_and_made_again_is_found)
+{
+    int command;
+    pid_t pid = start_child(&command);
+    procsum_options o;
+    procsum_options_init(&o);
+    o.pid = pid;
+    o.check_period_ms = 60000; /* passes only when asked */
+    procsum_checker *c;
+    cr_assert_eq(procsum_start(&o, count_any, NULL, &c), 0);
+    cr_assert_eq(atomic_load(&reports_any_kind), 0, "a clean child");
+    uintptr_t addr = (uintptr_t)&outside_spare_code + 9;
+    flip_bit(pid, addr, 2);
+    for (int i = 0; i < 3 && atomic_load(&reports_any_kind) == 0; i++)
+        cr_assert_geq(procsum_check_now(c), 0);
+    cr_assert_eq(atomic_load(&reports_any_kind), 1, "the change");
+
+    cr_assert_eq(write(command, "d", 1), 1);
+    for (int i = 0; i < 500 && page_present(pid, addr); i++)
+        usleep(10000);
+    cr_assert(!page_present(pid, addr), "the child dropped its copy of the page");
+    cr_assert_geq(procsum_check_now(c), 0);
+    cr_assert_eq(atomic_load(&reports_any_kind), 1, "a page out of memory is not read");
+
+    flip_bit(pid, addr, 2); /* the file's page comes back, and gets the same bit again */
+    for (int i = 0; i < 3 && atomic_load(&reports_any_kind) == 1; i++)
+        cr_assert_geq(procsum_check_now(c), 0);
+    cr_assert_eq(atomic_load(&reports_any_kind), 2, "the same change, made again, is reported");
+    end_child(pid, command);
     cr_assert_eq(procsum_stop(c), 0);
 }
 

@@ -69,7 +69,8 @@ void psum_pages_carry_below(psum_walk *w, uintptr_t addr, bool all)
         return;
     while (w->old_cursor < old->page_count && (all || old->pages[w->old_cursor].addr < addr)) {
         const psum_page_baseline *pg = &old->pages[w->old_cursor++];
-        if (still_mapped(w, pg))
+        /* Not read this pass: not in memory (or unmapped). A reported page's content is gone with it (pass.h). */
+        if (still_mapped(w, pg) && !(pg->flags & PSUM_PAGE_REPORTED))
             w->out->pages[w->out->page_count++] = *pg;
     }
 }
@@ -191,12 +192,15 @@ static int verify_new(psum_walk *w, psum_region_walk *rw, psum_page_baseline *no
             if (err)
                 return err;
         }
-        unsigned flags = shared->flags;
-        int err = psum_findings_verify_new_page(w, rw, now, bytes, &shared->flags);
-        shared->publish = shared->publish || shared->flags != flags;
-        return err;
     }
-    return psum_findings_verify_new_page(w, rw, now, bytes, NULL);
+    size_t found = p->file_findings.count;
+    unsigned flags = shared ? shared->flags : 0;
+    int err = psum_findings_verify_new_page(w, rw, now, bytes, shared ? &shared->flags : NULL);
+    if (shared)
+        shared->publish = shared->publish || shared->flags != flags;
+    if (p->file_findings.count > found)
+        now->flags |= PSUM_PAGE_REPORTED;
+    return err;
 }
 
 /* Compares a freshly hashed page with its baseline, if it has one, and moves it through psum_page_state. */
@@ -227,6 +231,7 @@ static int compare_page(psum_walk *w, psum_region_walk *rw, psum_page_baseline *
         if (was->state == PSUM_PAGE_TENTATIVE && !may_settle(w, rw, now))
             return 0;
         now->state = PSUM_PAGE_SETTLED;
+        now->flags = was->flags; /* the same content as reported, or not */
         return was->state == PSUM_PAGE_TENTATIVE ? verify_new(w, rw, now, bytes, shared) : 0;
     }
     if (was->state == PSUM_PAGE_TENTATIVE)
@@ -245,6 +250,7 @@ static int compare_page(psum_walk *w, psum_region_walk *rw, psum_page_baseline *
         return 0;
     }
     now->state = PSUM_PAGE_SETTLED;
+    now->flags |= PSUM_PAGE_REPORTED;
     return psum_findings_note_change(w, rw, now, was, bytes);
 }
 
@@ -274,6 +280,7 @@ static int take_one(psum_walk *w, psum_region_walk *rw, size_t index, const uint
     pg->index = (uint32_t)index;
     pg->suspect_index = 0;
     pg->suspect_tag = 0;
+    pg->flags = 0;
     set_digest(pg->digest, digest, w->p->digest_len);
     int err = compare_page(w, rw, pg, bytes, shared);
     if (err)

@@ -34,8 +34,24 @@ typedef struct psum_page_baseline {
     uint32_t suspect_index;  /* SUSPECT: where the differing content was hashed */
     uint32_t suspect_tag;    /* SUSPECT: first bytes of its digest */
     uint8_t state;           /* a psum_page_state */
+    uint8_t flags;           /* psum_page_flag bits */
     uint8_t digest[PROCSUM_MAX_DIGEST];
 } psum_page_baseline;
+
+_Static_assert(sizeof(psum_page_baseline) <= 72, "a page's baseline stays within 72 bytes");
+
+enum psum_page_flag {
+    /*
+     * The baseline is content that was reported (a change, or a first look
+     * that differed from the file): not the file's. Such a page that leaves
+     * memory comes back as the file's page (a private copy dropped, a
+     * uprobe removed) unless it is swapped: its baseline is dropped then, so
+     * that what comes back is compared with the file as a new page rather
+     * than with content the process no longer has (the same probe put back
+     * would otherwise match it and go unseen).
+     */
+    PSUM_PAGE_REPORTED = 1u << 0,
+};
 
 /*
  * Every change is seen twice before it is reported. The region list is read
