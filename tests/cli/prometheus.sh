@@ -58,6 +58,18 @@ if [ "$(sample "$prom" 'procsum_changes_total{cause="write"}')" = 1 ]; then
 else
     fail "textfile: procsum_changes_total{cause=\"write\"} 1" "$(cat "$prom" "$TMP/watch.err")"
 fi
+# The bit written back: a restore, counted apart from the changes (a rule on them must not fire).
+flip_at "$pid" "$prog" "$offset" 3 >/dev/null
+for _ in $(seq 400); do
+    [ "$(sample "$prom" 'procsum_restores_total')" = 1 ] && break
+    sleep 0.05
+done
+if [ "$(sample "$prom" 'procsum_restores_total')" = 1 ] && [ "$(sample "$prom" 'procsum_changes_total{cause="write"}')" = 1 ] &&
+    [ "$(sample "$prom" 'procsum_changes_total{cause="unknown"}')" = 0 ]; then
+    pass "textfile: the bit written back is procsum_restores_total 1, the changes stay 1"
+else
+    fail "textfile: the bit written back is a restore" "$(cat "$prom" "$TMP/watch.err")"
+fi
 if promtool check metrics <"$prom" >"$TMP/promtool.out" 2>&1; then
     pass "textfile: promtool check metrics accepts it"
 else
@@ -68,7 +80,8 @@ check "textfile: every metric with HELP and TYPE, counted and measured, no pid o
 import re, sys
 text = open(sys.argv[1]).read()
 pid = sys.argv[2]
-names = {"procsum_passes_total": "counter", "procsum_changes_total": "counter", "procsum_pages_checked": "gauge",
+names = {"procsum_passes_total": "counter", "procsum_changes_total": "counter", "procsum_restores_total": "counter",
+         "procsum_pages_checked": "gauge",
          "procsum_bytes_hashed_total": "counter", "procsum_pass_duration_seconds": "gauge",
          "procsum_processes": "gauge", "procsum_errors_total": "counter"}
 for n, t in names.items():

@@ -34,6 +34,7 @@ typedef struct prom_state {
     uint64_t passes, bytes_hashed;
     uint64_t pages_checked, processes, duration_ns; /* gauges: the last pass */
     uint64_t changes[CAUSE_COUNT];
+    uint64_t restores; /* pages changed back to their file's bytes: not changes to alert on */
     int reason_codes[REASON_MAX];
     uint64_t reason_counts[REASON_MAX + 1]; /* the last: "other" */
     size_t reasons;
@@ -86,6 +87,9 @@ static int write_metrics(FILE *f, const prom_state *st)
     for (size_t i = 0; i < CAUSE_COUNT; i++)
         bad |= fprintf(f, "procsum_changes_total{cause=\"%s\"} %" PRIu64 "\n", procsum_cause_name(CAUSES[i]),
                        st->changes[i]) < 0;
+    bad |= metric_head(f, "procsum_restores_total", "counter",
+                       "Code pages changed back to their file's bytes (a breakpoint or probe removed).");
+    bad |= fprintf(f, "procsum_restores_total %" PRIu64 "\n", st->restores) < 0;
     bad |= metric_head(f, "procsum_pages_checked", "gauge", "Code pages checked in the last pass over every process.");
     bad |= fprintf(f, "procsum_pages_checked %" PRIu64 "\n", st->pages_checked) < 0;
     bad |= metric_head(f, "procsum_bytes_hashed_total", "counter", "Bytes read and digested.");
@@ -173,6 +177,11 @@ static int prom_alert(psum_writer *w, const psum_alert *a)
     prom_state *st = w->state;
     if (a->state)
         return 0; /* a cause allowed as state is not a change to alert on */
+    /* A debugger detaching, a probe removed: counted apart, so that a rule on the changes does not fire. */
+    if (a->page->verdict == PROCSUM_VERDICT_RESTORED) {
+        st->restores++;
+        return 0;
+    }
     for (size_t i = 0; i < CAUSE_COUNT; i++)
         if (CAUSES[i] == a->page->cause)
             st->changes[i]++;
