@@ -181,6 +181,26 @@ Test(symbols, hook_into_anonymous_code_says_so)
     munmap(code, PAGE);
 }
 
+/* The absolute hook of hooking libraries: "jmp qword ptr [rip]" over the 8 bytes of its target. */
+Test(symbols, hook_through_an_inline_pointer_names_its_target)
+{
+    uint8_t *code = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(code, MAP_FAILED);
+    code[0] = 0xc3;
+    cr_assert_eq(mprotect(code, PAGE, PROT_READ | PROT_EXEC), 0);
+    uint8_t patch[14] = {0xff, 0x25, 0, 0, 0, 0};
+    uint64_t to = (uint64_t)(uintptr_t)code;
+    memcpy(patch + 6, &to, 8);
+    write_code(target, patch, sizeof(patch));
+    char want[256];
+    snprintf(want, sizeof(want), "jmp qword ptr [rip] -> 0x%llx (anonymous memory)", (unsigned long long)to);
+    found f;
+    verify_library(&f);
+    cr_expect_str_eq(f.symbol, "psym_target+0x0");
+    cr_expect_str_eq(f.new_insn, want, "the pointer is the target, not instructions");
+    munmap(code, PAGE);
+}
+
 /* A tracer attached to this process (PTRACE_SEIZE: it is not stopped), as a debugger would be; its pid. */
 static pid_t attach_tracer(void)
 {

@@ -167,6 +167,31 @@ static bool direct_target(csh h, const cs_insn *insn, psum_machine m, uint64_t *
     return true;
 }
 
+/*
+ * x86: an indirect "jmp/call qword ptr [rip + disp]" whose pointer lies in
+ * the bytes at hand (code, mapped at addr): sets *target to that pointer
+ * and *pointer_at to its address. The usual absolute hook is such a jump
+ * over its own target ("ff 25 00 00 00 00" and the 8 bytes of the address).
+ */
+static bool jumps_through_pointer(csh h, const cs_insn *insn, const uint8_t *code, size_t len, uint64_t addr,
+                                  uint64_t *target, uint64_t *pointer_at)
+{
+    const cs_x86 *x = &insn->detail->x86;
+    if ((!cs.insn_group(h, insn, CS_GRP_JUMP) && !cs.insn_group(h, insn, CS_GRP_CALL)) || x->op_count != 1 ||
+        x->operands[0].type != X86_OP_MEM || x->operands[0].mem.base != X86_REG_RIP ||
+        x->operands[0].mem.index != X86_REG_INVALID || x->operands[0].size != 8)
+        return false;
+    uint64_t at = insn->address + insn->size + (uint64_t)x->operands[0].mem.disp;
+    if (at < addr || at - addr > len || len - (at - addr) < 8)
+        return false;
+    uint64_t value = 0;
+    for (int i = 7; i >= 0; i--) /* little endian */
+        value = value << 8 | code[at - addr + (uint64_t)i];
+    *target = value;
+    *pointer_at = at;
+    return true;
+}
+
 /* x86: "mov REG, IMM" sets *reg and *value; an indirect "jmp/call REG" reads them. */
 static bool loads_register(const cs_insn *insn, unsigned *reg, uint64_t *value)
 {
@@ -212,10 +237,19 @@ bool psum_disasm_text(psum_disasm *d, psum_machine m, const uint8_t *code, size_
             append(out, cap, &used, "%s(bad)", sep);
             break;
         }
-        uint64_t target;
+        uint64_t target, pointer_at;
         if (direct_target(h, insn, m, &target)) {
             name(ctx, target, target_name, sizeof(target_name));
             append(out, cap, &used, "%s%s %s", sep, insn->mnemonic, target_name);
+        } else if (x86 && jumps_through_pointer(h, insn, code, len, addr, &target, &pointer_at)) {
+            name(ctx, target, target_name, sizeof(target_name));
+            append(out, cap, &used, "%s%s %s -> %s", sep, insn->mnemonic, insn->op_str, target_name);
+            /* The pointer right after the jump is data, not code: decoding goes on past it. */
+            if (pointer_at == pc && left >= 8) {
+                p += 8;
+                left -= 8;
+                pc += 8;
+            }
         } else if (x86 && loaded && jumps_through(h, insn, reg)) {
             name(ctx, value, target_name, sizeof(target_name));
             append(out, cap, &used, "%s%s %s -> %s", sep, insn->mnemonic, insn->op_str, target_name);
