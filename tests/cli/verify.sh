@@ -147,4 +147,29 @@ run verify --all "$clean_pid"
 if [ "$rc" -eq 2 ]; then pass "--all with PIDs: exit 2"; else fail "--all with PIDs: exit 2" "$(show_run)"; fi
 run verify 12abc
 if [ "$rc" -eq 2 ]; then pass "a PID that is not a number: exit 2"; else fail "not a number: exit 2" "$(show_run)"; fi
+# A kernel thread (PF_KTHREAD in its stat flags) exists but has no user code: named, it is bad usage, not "no such process".
+kthread=$(python3 -c '
+import os
+for d in sorted(os.listdir("/proc"), key=lambda s: (len(s), s)):
+    if d.isdigit():
+        try:
+            s = open("/proc/%s/stat" % d).read()
+        except OSError:
+            continue
+        if int(s[s.rindex(")") + 2:].split()[6]) & 0x00200000:
+            print(d)
+            break
+')
+if [ -z "$kthread" ]; then
+    fail "a kernel thread to name (none in /proc)"
+else
+    for cmd in verify watch; do
+        run "$cmd" "$kthread"
+        if [ "$rc" -eq 2 ] && grep -q "^procsum: $kthread is a kernel thread" "$TMP/err"; then
+            pass "$cmd of a kernel thread: exit 2, said so"
+        else
+            fail "$cmd of a kernel thread: exit 2, said so" "$(show_run)"
+        fi
+    done
+fi
 finish

@@ -76,6 +76,10 @@ int psum_procs_select(const psum_cli *c, psum_pid_list *out)
             psum_pid_list_free(out);
             return psum_cli_usage_error("'%s' is not a process id", psum_cli_quote(q, sizeof(q), c->args[i]));
         }
+        if (psum_proc_kernel_thread(pid)) {
+            psum_pid_list_free(out);
+            return psum_cli_usage_error("%ld is a kernel thread: it has no user code to check", pid);
+        }
         if (psum_pid_list_push(out, pid)) {
             psum_pid_list_free(out);
             fprintf(stderr, "procsum: out of memory\n");

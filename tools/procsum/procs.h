@@ -40,6 +40,8 @@ int psum_procs_scan(const psum_config *cfg, psum_pid_list *out);
  */
 bool psum_proc_skipped(const psum_config *cfg, long pid);
 #endif
+/* Whether pid is one of the kernel's own threads, which have no user code to check (false on Windows). */
+bool psum_proc_kernel_thread(long pid);
 /* procsum's own process id. */
 long psum_procs_self(void);
 void psum_pid_list_free(psum_pid_list *l);

@@ -15,7 +15,7 @@
 #define PF_KTHREAD 0x00200000ul
 
 /* A kernel thread has no user memory to check. A process gone meanwhile is not one: it is reported when checked. */
-static bool kernel_thread(long pid)
+bool psum_proc_kernel_thread(long pid)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
@@ -90,7 +90,7 @@ int psum_procs_scan(const psum_config *cfg, psum_pid_list *out)
     while (!err && (errno = 0, e = readdir(d)) != NULL) {
         char *end;
         long pid = strtol(e->d_name, &end, 10);
-        if (!isdigit((unsigned char)e->d_name[0]) || *end || pid <= 0 || pid == self || kernel_thread(pid) ||
+        if (!isdigit((unsigned char)e->d_name[0]) || *end || pid <= 0 || pid == self || psum_proc_kernel_thread(pid) ||
             psum_proc_skipped(cfg, pid))
             continue;
         err = psum_pid_list_push(out, pid);

@@ -93,3 +93,9 @@ char *psum_proc_executable(long pid)
     CloseHandle(h);
     return path;
 }
+
+bool psum_proc_kernel_thread(long pid)
+{
+    (void)pid;
+    return false; /* the System process and its kind refuse to be opened: reported when checked */
+}
