@@ -152,4 +152,12 @@ if [ -n "${PSUM_RUN_TARGET_STATIC:-}" ]; then
 else
     fail "no static C library: the static case was not tested (install libc6-dev's libc.a)"
 fi
+# An output that cannot be written from the start: CMD does not run, exit 1, the file named.
+run run --no-config --prometheus "$TMP/missing/procsum.prom" -- sh -c 'echo ran'
+if [ "$rc" -eq 1 ] && ! grep -q ran "$TMP/out" && grep -qF "procsum: writing output ($TMP/missing/procsum.prom)" "$TMP/err"; then
+    pass "an output that cannot be written: CMD not run, exit 1, said"
+else
+    fail "an output that cannot be written: CMD not run, exit 1, said" "$(show_run)"
+fi
+
 finish

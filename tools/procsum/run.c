@@ -533,8 +533,9 @@ static int run_with(const psum_cli *c, char **cmd)
     int rc = open_socket(k);
     if (!rc)
         rc = set_environment(c, k);
+    /* An output that cannot be written from the start (--prometheus in a missing directory) stops CMD from starting. */
     if (!rc && psum_write_begin(k->w, PSUM_LIST_EVENTS, c->opts.algorithm) != 0)
-        k->write_failed = true;
+        rc = PSUM_EXIT_FAILURE;
     /* Passed on from the moment CMD exists; ignored ones are set after the fork, so CMD keeps the defaults. */
     static const int PASSED_ON[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
     struct sigaction sa = {.sa_handler = pass_on};
@@ -559,8 +560,9 @@ static int run_with(const psum_cli *c, char **cmd)
     close_socket(k);
     free(k);
     err = psum_outputs_close(&out, &what);
-    if (err)
-        psum_cli_output_failed_to(what, err);
+    /* CMD's status, unless CMD succeeded and what it was run for (the reports) was lost. */
+    if (err && psum_cli_output_failed_to(what, err) && rc == PSUM_EXIT_OK)
+        rc = PSUM_EXIT_FAILURE;
     return rc;
 }
 
