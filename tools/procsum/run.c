@@ -455,8 +455,9 @@ static int collect(collector *k, unsigned period_ms)
     procsum_stop(k->outside);
     k->outside = NULL;
     drain(k);
-    if (k->have_pending)
-        write_pass(k);
+    /* Always a last record: the processes left (none, once the tree has ended) are the metrics' final word. */
+    k->have_pending = true;
+    write_pass(k);
     if (pidfd >= 0)
         close(pidfd);
     return status;
