@@ -254,7 +254,9 @@ static void *waiter(void *arg)
     cfg.exe[n > 0 ? n : 0] = '\0';
     if (!h) {
         atomic_store(&phase, PHASE_IDLE);
-        report_not_started(0, why);
+        /* Not there (a path that does not exist, a name the loader did not find), or not a library it could load. */
+        bool there = strchr(cfg.library, '/') && access(cfg.library, F_OK) == 0;
+        report_not_started(there ? PROCSUM_EINVAL : PROCSUM_ENOENT, why);
         return NULL;
     }
     if (!RESOLVE(h, options_init, "procsum_options_init") || !RESOLVE(h, start, "procsum_start") ||
@@ -264,7 +266,7 @@ static void *waiter(void *arg)
         atomic_store(&phase, PHASE_IDLE);
         snprintf(why, sizeof(why), "%.200s lacks a procsum function this library needs (an older version?)",
                  cfg.library);
-        report_not_started(0, why);
+        report_not_started(PROCSUM_ENOSYS, why);
         return NULL;
     }
     procsum_options o;
