@@ -527,6 +527,8 @@ static void leave_runner(procsum_checker *c)
 
 int psum_checker_start(const procsum_options *o, procsum_callback cb, void *userdata, procsum_checker **out)
 {
+    if (o->runner && !psum_runner_is_here(o->runner))
+        return PROCSUM_EINVAL; /* a runner made before a fork: its thread is in the parent */
     procsum_checker *c;
     int err = checker_new(o, cb, userdata, o->pid, o->lazy_start && o->pid == 0, &c);
     if (err)
@@ -534,8 +536,10 @@ int psum_checker_start(const procsum_options *o, procsum_callback cb, void *user
     if (!o->lazy_start) {
         /* The budget is the checker's thread's: the caller, who waits for this pass, is not held back. */
         c->on_callers_thread = true;
+        c->cpu_offset_ns = psum_os_thread_cpu_ns(); /* cpu_ns: this pass's own, not the caller's whole time */
         err = check_once(c, true);
         c->on_callers_thread = false;
+        c->cpu_offset_ns = 0; /* a thread of its own counts its time from its start */
     }
     if (!err)
         err = o->runner ? join_runner(c) : start_thread(c);

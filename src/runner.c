@@ -50,11 +50,13 @@ struct procsum_runner {
 /*
  * The entry to run first: one asked for, else the one due first, counted
  * early by its share of a period (so due "now" when that close); its
- * instant in *due_ns. NULL when there is none.
+ * instant in *due_ns, and in *wake_ns the first instant any entry is due
+ * on time (when to look again if none is due now). NULL when there is none.
  */
-static runner_entry *first_due(const procsum_runner *r, uint64_t *due_ns)
+static runner_entry *first_due(const procsum_runner *r, uint64_t *due_ns, uint64_t *wake_ns)
 {
     runner_entry *first = NULL;
+    *wake_ns = UINT64_MAX;
     for (size_t i = 0; i < r->count; i++) {
         runner_entry *e = r->entries[i];
         uint64_t early = e->period_ns / EARLY_SHARE;
@@ -63,6 +65,9 @@ static runner_entry *first_due(const procsum_runner *r, uint64_t *due_ns)
             first = e;
             *due_ns = at;
         }
+        uint64_t on_time = e->asked ? 0 : e->due_ns;
+        if (on_time < *wake_ns)
+            *wake_ns = on_time;
     }
     return first;
 }
@@ -74,12 +79,12 @@ static void runner_thread(void *arg)
         psum_os_thread_lower_priority();
     psum_os_monitor_lock(r->monitor);
     while (!r->stopping) {
-        uint64_t due = 0;
-        runner_entry *e = first_due(r, &due);
+        uint64_t due = 0, wake = 0;
+        runner_entry *e = first_due(r, &due, &wake);
         uint64_t now = psum_os_monotonic_ns();
         if (!e || due > now) {
             /* Until the first is due on time (not early): the others then fall in with it. */
-            psum_os_monitor_wait_until(r->monitor, e ? due + e->period_ns / EARLY_SHARE : now + IDLE_WAIT_NS);
+            psum_os_monitor_wait_until(r->monitor, e ? wake : now + IDLE_WAIT_NS);
             continue;
         }
         e->asked = false;
@@ -183,6 +188,11 @@ void psum_runner_ask(procsum_runner *r, const procsum_checker *c)
             r->entries[i]->asked = true;
     psum_os_monitor_wake_all(r->monitor);
     psum_os_monitor_unlock(r->monitor);
+}
+
+bool psum_runner_is_here(const procsum_runner *r)
+{
+    return r->owner_pid == psum_os_process_id();
 }
 
 bool psum_runner_is_current(const procsum_runner *r)

@@ -22,5 +22,7 @@ void psum_runner_remove(procsum_runner *r, const procsum_checker *c);
 void psum_runner_ask(procsum_runner *r, const procsum_checker *c);
 /* Whether the calling thread is r's: a callback there must not wait for a pass. */
 bool psum_runner_is_current(const procsum_runner *r);
+/* Whether r's thread is in this process (not a runner inherited through fork). */
+bool psum_runner_is_here(const procsum_runner *r);
 
 #endif

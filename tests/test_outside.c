@@ -294,13 +294,19 @@ static void count_any(const procsum_mismatch *m, void *userdata)
  * The page came back as the file's in between, so it is a change again
  * and must be reported, although it equals what was reported before.
  */
-Test(start, a_change_gone_with_its_page_and_made_again_is_found)
+/*
+ * A change made in the child, reported; its page dropped and back; then
+ * bit `again` flipped there: reported as a change (returns the reports).
+ */
+static int change_drop_change(bool verify_file, int again)
 {
+    atomic_store(&reports_any_kind, 0);
     int command;
     pid_t pid = start_child(&command);
     procsum_options o;
     procsum_options_init(&o);
     o.pid = pid;
+    o.verify_file = verify_file;
     o.check_period_ms = 60000; /* passes only when asked */
     procsum_checker *c;
     cr_assert_eq(procsum_start(&o, count_any, NULL, &c), 0);
@@ -318,12 +324,23 @@ Test(start, a_change_gone_with_its_page_and_made_again_is_found)
     cr_assert_geq(procsum_check_now(c), 0);
     cr_assert_eq(atomic_load(&reports_any_kind), 1, "a page out of memory is not read");
 
-    flip_bit(pid, addr, 2); /* the file's page comes back, and gets the same bit again */
+    flip_bit(pid, addr, again); /* the file's page comes back, and gets a bit flipped */
     for (int i = 0; i < 3 && atomic_load(&reports_any_kind) == 1; i++)
         cr_assert_geq(procsum_check_now(c), 0);
-    cr_assert_eq(atomic_load(&reports_any_kind), 2, "the same change, made again, is reported");
     end_child(pid, command);
     cr_assert_eq(procsum_stop(c), 0);
+    return atomic_load(&reports_any_kind);
+}
+
+Test(start, a_change_gone_with_its_page_and_made_again_is_found)
+{
+    cr_assert_eq(change_drop_change(true, 2), 2, "the same change, made again, is reported");
+}
+
+/* Without verify_file, nothing compares a new page with its file: the old baseline is kept, and another change found. */
+Test(start, without_verify_file_a_page_back_keeps_its_baseline)
+{
+    cr_assert_eq(change_drop_change(false, 3), 2, "another change after the page came back is reported");
 }
 
 /*

@@ -139,6 +139,34 @@ Test(runner, passes_come_every_period_without_asking)
     cr_assert_eq(procsum_runner_free(r), 0);
 }
 
+/* Thread CPU time spent here, in ms: a measure of work, not of the clock. */
+static double thread_cpu_ms(void)
+{
+    struct timespec ts;
+    cr_assert_eq(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts), 0);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* A checker's cpu_ns counts its own passes: not the time its starting thread spent before. */
+Test(runner, cpu_time_is_the_checkers_own)
+{
+    volatile uint64_t x = 1;
+    double from = thread_cpu_ms();
+    while (thread_cpu_ms() - from < 400.0)
+        x = x * 6364136223846793005u + 1;
+    procsum_runner *r = new_runner();
+    static seen s;
+    procsum_checker *c = start_on(r, 3600 * 1000, &s);
+    cr_assert_eq(procsum_check_now(c), 0);
+    procsum_stats st;
+    cr_assert_eq(procsum_get_stats(c, &st), 0);
+    cr_assert_gt(st.cpu_ns, 0);
+    cr_assert_lt((double)st.cpu_ns / 1e6, thread_cpu_ms() - 300.0, "%.1f ms: the starting thread's time counted",
+                 (double)st.cpu_ns / 1e6);
+    cr_assert_eq(procsum_stop(c), 0);
+    cr_assert_eq(procsum_runner_free(r), 0);
+}
+
 Test(runner, a_runner_in_use_is_not_freed)
 {
     procsum_options o;
@@ -244,6 +272,9 @@ Test(runner, a_forked_child_checks_on_a_thread_of_its_own)
             code = 12;
         if (!code && procsum_stop(child) != 0)
             code = 13;
+        procsum_checker *late = NULL;
+        if (!code && procsum_start(&o, count, &s, &late) != PROCSUM_EINVAL)
+            code = 15; /* the parent's runner: its thread is not here */
         if (!code && (procsum_stop(c) != 0 || procsum_runner_free(r) != 0))
             code = 14; /* the parent's handles: released, nothing waited for */
         _exit(code);

@@ -108,7 +108,14 @@ int psum_findings_note_change(psum_walk *w, psum_region_walk *rw, psum_page_base
         return PROCSUM_ENOMEM;
     psum_page_context ctx = page_context(w, rw, now->addr, true);
     psum_describe_page(p->files, rw->region, now->addr, bytes, &ctx, pc);
+    /* Content that is not the file's (a restore is the file's again): see PSUM_PAGE_REPORTED. */
+    if (pc->verdict == PROCSUM_VERDICT_RESTORED)
+        now->flags &= (uint8_t)~PSUM_PAGE_REPORTED;
+    else
+        now->flags |= PSUM_PAGE_REPORTED;
     repair_page(w, rw, now, was, pc);
+    if (pc->repaired)
+        now->flags &= (uint8_t)~PSUM_PAGE_REPORTED; /* written back: the file's bytes */
     /* Memory follows the file as it is now: that is the file the pages are compared with from here on. */
     if (pc->cause == PROCSUM_CAUSE_FILE_MODIFIED) {
         psum_file_id *file = &w->out->files[rw->file];

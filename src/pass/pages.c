@@ -69,8 +69,13 @@ void psum_pages_carry_below(psum_walk *w, uintptr_t addr, bool all)
         return;
     while (w->old_cursor < old->page_count && (all || old->pages[w->old_cursor].addr < addr)) {
         const psum_page_baseline *pg = &old->pages[w->old_cursor++];
-        /* Not read this pass: not in memory (or unmapped). A reported page's content is gone with it (pass.h). */
-        if (still_mapped(w, pg) && !(pg->flags & PSUM_PAGE_REPORTED))
+        /*
+         * Not read this pass: not in memory (or unmapped). A reported page's
+         * content is gone with it, and what comes back is compared with the
+         * file as a new page (pass.h): only where new pages are (verify_file).
+         */
+        bool gone_with_its_page = (pg->flags & PSUM_PAGE_REPORTED) && w->p->opts.verify_file;
+        if (still_mapped(w, pg) && !gone_with_its_page)
             w->out->pages[w->out->page_count++] = *pg;
     }
 }
@@ -250,7 +255,6 @@ static int compare_page(psum_walk *w, psum_region_walk *rw, psum_page_baseline *
         return 0;
     }
     now->state = PSUM_PAGE_SETTLED;
-    now->flags |= PSUM_PAGE_REPORTED;
     return psum_findings_note_change(w, rw, now, was, bytes);
 }
 

@@ -45,10 +45,11 @@ enum psum_page_flag {
      * The baseline is content that was reported (a change, or a first look
      * that differed from the file): not the file's. Such a page that leaves
      * memory comes back as the file's page (a private copy dropped, a
-     * uprobe removed) unless it is swapped: its baseline is dropped then, so
-     * that what comes back is compared with the file as a new page rather
-     * than with content the process no longer has (the same probe put back
-     * would otherwise match it and go unseen).
+     * uprobe removed) unless it is swapped: with verify_file its baseline
+     * is dropped then, so that what comes back is compared with the file as
+     * a new page rather than with content the process no longer has (the
+     * same probe put back would otherwise match it and go unseen). A
+     * restore (the file's bytes again) clears it.
      */
     PSUM_PAGE_REPORTED = 1u << 0,
 };

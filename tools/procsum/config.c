@@ -116,11 +116,19 @@ static char *read_line(char *str, int num, void *stream)
 {
     reading *r = stream;
     size_t cap = (size_t)num - 2, len = 0; /* the line's characters; room is left for "\n" and the NUL */
-    bool nul = false, too_long = false;
-    int ch = EOF;
+    bool nul = false, too_long = false, too_big = false;
+    int ch;
     errno = 0;
-    while (r->bytes < MAX_FILE_BYTES && (ch = getc(r->f)) != EOF && ch != '\n') {
-        r->bytes++;
+    for (;;) {
+        ch = getc(r->f);
+        if (ch == EOF)
+            break;
+        if (r->bytes++ == MAX_FILE_BYTES) { /* newlines count too: an endless stream of them ends here */
+            too_big = true;
+            break;
+        }
+        if (ch == '\n')
+            break;
         if (ch == '\0')
             nul = true;
         else if (len <= cap) /* one more than fits: a final '\r' may go */
@@ -132,17 +140,16 @@ static char *read_line(char *str, int num, void *stream)
         r->read_errno = errno ? errno : EIO;
         return NULL;
     }
-    bool ended = ch == EOF || r->bytes >= MAX_FILE_BYTES;
-    if (ended && len == 0 && !nul && !too_long)
+    if (ch == EOF && len == 0 && !nul && !too_long)
         return NULL;
     r->line++;
-    if (len > 0 && str[len - 1] == '\r')
-        len--;
-    too_long = too_long || len > cap;
-    if (r->bytes >= MAX_FILE_BYTES && ch != '\n') {
+    if (too_big) {
         error_at(r, "the file goes on past %u bytes", MAX_FILE_BYTES);
         return NULL;
     }
+    if (len > 0 && str[len - 1] == '\r')
+        len--;
+    too_long = too_long || len > cap;
     if (nul || too_long) {
         if (nul)
             error_at(r, "a NUL byte in the line");
