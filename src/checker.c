@@ -514,15 +514,27 @@ static int join_runner(procsum_checker *c)
                            period);
 }
 
-/* Takes a checker on a runner out of turn, once a pass under way is cut short. */
-static void leave_runner(procsum_checker *c)
+/* Stopping: a pass under way ends at its next slice, a wait for the next pass at once. */
+static void ask_to_stop(procsum_checker *c)
 {
     atomic_store(&c->stop_flag, true);
     psum_os_monitor_lock(c->monitor);
     c->stopping = true;
     psum_os_monitor_wake_all(c->monitor);
     psum_os_monitor_unlock(c->monitor);
+}
+
+/* Takes a checker on a runner out of turn, once a pass under way is cut short. */
+static void leave_runner(procsum_checker *c)
+{
+    ask_to_stop(c);
     psum_runner_remove(c->opts.runner, c);
+}
+
+/* Whether the calling thread is the one c's passes run on (its own, or its runner's): it must not wait for them. */
+static bool on_checkers_thread(const procsum_checker *c)
+{
+    return c->opts.runner ? psum_runner_is_current(c->opts.runner) : psum_os_thread_is_current(c->thread);
 }
 
 int psum_checker_start(const procsum_options *o, procsum_callback cb, void *userdata, procsum_checker **out)
@@ -553,11 +565,7 @@ int psum_checker_start(const procsum_options *o, procsum_callback cb, void *user
             c->thread = NULL;
         }
         if (c->thread) {
-            atomic_store(&c->stop_flag, true);
-            psum_os_monitor_lock(c->monitor);
-            c->stopping = true;
-            psum_os_monitor_wake_all(c->monitor);
-            psum_os_monitor_unlock(c->monitor);
+            ask_to_stop(c);
             psum_os_thread_join(c->thread);
         }
         checker_free(c);
@@ -608,7 +616,7 @@ int psum_checker_stop(procsum_checker *c)
         psum_os_fork_gate_leave();
         return 0;
     }
-    if (c->opts.runner ? psum_runner_is_current(c->opts.runner) : psum_os_thread_is_current(c->thread))
+    if (on_checkers_thread(c))
         return PROCSUM_EBUSY;
     if (c->opts.follow_fork)
         psum_fork_unfollow(c);
@@ -653,7 +661,7 @@ static int request_pass(procsum_checker *c, request req)
 {
     if (c->owner_pid != psum_os_process_id())
         return PROCSUM_ESRCH; /* the checker thread lives in the parent */
-    if (c->opts.runner ? psum_runner_is_current(c->opts.runner) : psum_os_thread_is_current(c->thread))
+    if (on_checkers_thread(c))
         return PROCSUM_EBUSY;
     psum_os_monitor_lock(c->monitor);
     /* A rebaseline outranks a check asked for at the same time: its pass serves both. */

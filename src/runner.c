@@ -123,8 +123,8 @@ int psum_runner_new(const procsum_options *o, procsum_runner **out)
 
 int psum_runner_free(procsum_runner *r)
 {
-    if (!r || r->owner_pid != psum_os_process_id())
-        return 0;
+    if (!r || !psum_runner_is_here(r))
+        return 0; /* in a forked child: its thread is the parent's, and nothing is freed */
     if (psum_runner_is_current(r))
         return PROCSUM_EBUSY;
     psum_os_monitor_lock(r->monitor);

@@ -41,6 +41,7 @@
 typedef struct figures {
     double bytes, cpu_ms, shared_pages; /* per pass, over all the checkers */
     double round_s;                     /* the longest round, wall time: it must fit in the period */
+    double passes;                      /* periodic: passes made per period, over all the checkers */
     int failed;
 } figures;
 
@@ -115,7 +116,7 @@ static double process_cpu_ms(void)
  * Watches pids[0..n) with the checkers making their passes by themselves,
  * a period apart, sharing a cache; on one runner or a thread each. Per
  * period over `periods` (after WARMUP): the process's CPU time (cpu_ms),
- * the bytes hashed, and the passes made (in round_s's place: printed apart).
+ * the bytes hashed, and the passes made.
  */
 static figures periodic(const pid_t *pids, size_t n, bool one_thread, int periods)
 {
@@ -156,7 +157,7 @@ static figures periodic(const pid_t *pids, size_t n, bool one_thread, int period
         }
     f.cpu_ms = cpu / periods;
     f.bytes = (double)bytes / periods;
-    f.round_s = (double)passes / periods;
+    f.passes = (double)passes / periods;
 out:
     for (size_t i = 0; c && i < n; i++)
         procsum_stop(c[i]);
@@ -169,7 +170,7 @@ out:
 
 static void print_periodic(const char *what, size_t processes, const figures *f, const figures *two)
 {
-    printf("| %-34s | %9zu | %8.1f | %10.2f | %8.2f | %8.2f |%s\n", what, processes, f->round_s, f->bytes / BENCH_MIB,
+    printf("| %-34s | %9zu | %8.1f | %10.2f | %8.2f | %8.2f |%s\n", what, processes, f->passes, f->bytes / BENCH_MIB,
            f->cpu_ms, two->cpu_ms > 0 ? f->cpu_ms / two->cpu_ms : 0.0, f->failed ? " (some failed)" : "");
 }
 

@@ -340,8 +340,8 @@ int psum_cmd_watch(const psum_cli *c, psum_writer *w)
     event_ctx ectx = {.run = &run, .l = &l};
     rc = psum_write_begin(w, PSUM_LIST_EVENTS, c->opts.algorithm) ? PSUM_EXIT_FAILURE : PSUM_EXIT_OK;
     bool stopped = false;
-    for (size_t i = 0; !rc && !stopped && i < pids.count; i++) {
-        /* A first look per process can take a while (--cpu): a stop request is looked for between them. */
+    for (size_t i = 0; !rc && i < pids.count; i++) {
+        /* Each first look reads a process's pages and compares them with the disk: a stop is looked for between. */
         stopped = psum_watch_wait(0, events, on_event, &ectx);
         if (stopped)
             break;
