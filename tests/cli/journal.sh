@@ -98,9 +98,10 @@ assert len(sums) == 1 and sums[0]["PROCSUM_PROCESSES"] == "2" and sums[0]["PROCS
 "$PROCSUM" watch --journal --period 100 "$clean_pid" >"$TMP/watch.out" 2>"$TMP/watch.err" &
 watch_pid=$!
 started_pids+=("$watch_pid")
-# journal_has PYTHON_CONDITION: until an entry satisfies it (as `l`), at most 20 s.
+# journal_has PYTHON_CONDITION: until an entry satisfies it (as `l`), at most 30 s.
 journal_has() {
-    for _ in $(seq 400); do
+    local until=$((SECONDS + 30))
+    while [ "$SECONDS" -lt "$until" ]; do
         journalctl -o json --identifier procsum >"$TMP/journal" 2>/dev/null
         python3 - "$TMP/journal" "$1" <<'EOF_PY' && return 0
 import json, sys
@@ -119,7 +120,7 @@ flip_at "$clean_pid" "$prog" "$offset" 2 >/dev/null
 if journal_has "l.get(\"MESSAGE_ID\") == \"$ID_CODE_CHANGED\" and l[\"OBJECT_PID\"] == \"$clean_pid\" and l[\"PRIORITY\"] == \"2\" and l[\"PROCSUM_VERDICT\"] == \"bitflip\" and l[\"PROCSUM_FILE_OFFSET\"] == \"$offset\""; then
     pass "watch: the change arrives as code-changed, PRIORITY 2, bitflip at the offset"
 else
-    fail "watch: the change arrives as code-changed" "$(grep "$ID_CODE_CHANGED" "$TMP/journal")" "$(cat "$TMP/watch.err")"
+    fail "watch: the change arrives as code-changed" "$(grep "\"OBJECT_PID\":\"$clean_pid\"" "$TMP/journal")" "$(cat "$TMP/watch.err")"
 fi
 kill -TERM "$watch_pid"
 wait "$watch_pid"
