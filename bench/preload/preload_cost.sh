@@ -5,9 +5,12 @@
 #     one thread that only sleeps, one more in a forked child); the late floor
 #     (bench/preload/late_floor.c: one thread that only sleeps, started when
 #     the delay is over, in each process that lives that long: the floor for
-#     any checker that starts late); libprocsum-preload.so
+#     any checker that starts late); libprocsum-preload.so; and the loop
+#     under `procsum run` (the preload library asking run to check each
+#     process that lives past the delay from outside; run's own CPU counts)
 #   a python3 CPU loop of about 1 s with nothing, the late floor, the preload
-#     library; the loop prints the CPU time of its other threads (the checker's).
+#     library, and under `procsum run`; the loop prints the CPU time of its
+#     other threads (the checker's, inside).
 # python3 is the interpreter itself (sys.executable), not a wrapper script in
 # PATH: a wrapper such as pyenv's shim runs a bash script with dozens of
 # processes first, which would be measured instead of the loop.
@@ -25,7 +28,8 @@ preload="$build/tools/preload/libprocsum-preload.so"
 empty="$build/bench/libpsum_bench_empty.so"
 floor="$build/bench/libpsum_bench_floor.so"
 late="$build/bench/libpsum_bench_late_floor.so"
-[ -f "$preload" ] && [ -f "$empty" ] && [ -f "$floor" ] && [ -f "$late" ] || { echo "build $build first (ninja)" >&2; exit 2; }
+procsum="$build/tools/procsum"
+[ -x "$procsum" ] && [ -f "$preload" ] && [ -f "$empty" ] && [ -f "$floor" ] && [ -f "$late" ] || { echo "build $build first (ninja)" >&2; exit 2; }
 other=
 if [ -n "${4:-}" ]; then
     other="$(cd "$4" && pwd)/tools/preload/libprocsum-preload.so"
@@ -56,7 +60,11 @@ run() {
     local name=$1 lib=$2
     shift 2
     local env=(env -u LD_PRELOAD)
-    [ -z "$lib" ] || env=(env LD_PRELOAD="$lib")
+    if [ "$lib" = @run ]; then
+        env=(env -u LD_PRELOAD "$procsum" run --json-file "$out/run_reports.json" --)
+    elif [ -n "$lib" ]; then
+        env=(env LD_PRELOAD="$lib")
+    fi
     if [ -n "$gnu_time" ]; then
         "$gnu_time" -o "$out/t" -f '%e %U %S %R %F' "${env[@]}" "$@" >>"$out/$name.out"
         awk '{ print $1, $2 + $3, $4 + $5 }' "$out/t" >>"$out/$name"
@@ -81,8 +89,8 @@ round_ratio() {
 }
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-bash_cases=(none:"" empty:"$empty" floor:"$floor" late:"$late" preload:"$preload")
-py_cases=(py_none:"" py_late:"$late" py_preload:"$preload")
+bash_cases=(none:"" empty:"$empty" floor:"$floor" late:"$late" preload:"$preload" run:@run)
+py_cases=(py_none:"" py_late:"$late" py_preload:"$preload" py_run:@run)
 [ -z "$other" ] || { bash_cases+=(other:"$other"); py_cases+=(py_other:"$other"); }
 # run_rotated R LOOP... CASES: each round starts one case later, so that no case always runs right after another.
 run_rotated() {
@@ -102,20 +110,22 @@ for r in $(seq "$rounds"); do
 done
 echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'bash, %d x /bin/true, median of %d, wall s (CPU s) [page faults per /bin/true]:\n' "$n" "$rounds"
-for c in none empty floor late preload ${other:+other}; do
+for c in none empty floor late preload run ${other:+other}; do
     printf '  %-8s %7.3f (%.3f) [%.1f]\n' "$c" "$(median $c 1)" "$(median $c 2)" \
         "$(awk -v a="$(median $c 3)" -v n="$n" 'BEGIN { print a / n }')"
 done
 # ratio_line A B: "A/B wall, CPU"
 ratio_line() { printf '%s/%s %s, CPU %s, rounds %s' "$1" "$2" "$(ratio "$(median "$1" 1)" "$(median "$2" 1)")" \
     "$(ratio "$(median "$1" 2)" "$(median "$2" 2)")" "$(round_ratio "$1" "$2")"; }
-printf '  %s (target <= 1.05)\n  %s (a sleeping thread)   %s (the late floor: any checker that starts late)\n  %s (procsum above the late floor)\n' \
+printf '  %s (target <= 1.05: under procsum run, checked from outside)\n' "$(ratio_line run empty)"
+printf '  %s (the preload library alone: a checker inside)\n  %s (a sleeping thread)   %s (the late floor: any checker that starts late)\n  %s (procsum above the late floor)\n' \
     "$(ratio_line preload empty)" "$(ratio_line floor empty)" "$(ratio_line late empty)" "$(ratio_line preload late)"
 printf '%s CPU loop, median of %d, wall s (CPU s):\n' "$python" "$rounds"
-for c in py_none py_late py_preload ${other:+py_other}; do
+for c in py_none py_late py_preload py_run ${other:+py_other}; do
     printf '  %-10s %7.3f (%.3f)\n' "$c" "$(median $c 1)" "$(median $c 2)"
 done
-printf '  %s (target <= 1.03)   %s   %s\n  CPU of the other threads with the preload (ms): %s\n' \
+printf '  %s (target <= 1.03: under procsum run)\n' "$(ratio_line py_run py_none)"
+printf '  %s (the preload library alone)   %s   %s\n  CPU of the other threads with the preload (ms): %s\n' \
     "$(ratio_line py_preload py_none)" "$(ratio_line py_late py_none)" "$(ratio_line py_preload py_late)" \
     "$(sort -g "$out/py_preload.out" | tr '\n' ' ')"
 if [ -n "$other" ]; then
@@ -124,7 +134,9 @@ if [ -n "$other" ]; then
         "$(ratio "$(median other 1)" "$(median empty 1)")" "$(ratio "$(median other 2)" "$(median empty 2)")" \
         "$(ratio "$(median py_other 1)" "$(median py_none 1)")" "$(ratio "$(median py_other 2)" "$(median py_none 2)")"
 fi
-if [ -s "$PROCSUM_JSON_FILE" ]; then
-    echo "reports written during the runs (none expected):"
-    head -5 "$PROCSUM_JSON_FILE"
-fi
+for r in "$PROCSUM_JSON_FILE" "$out/run_reports.json"; do
+    if [ -s "$r" ]; then
+        echo "reports written during the runs (none expected):"
+        head -5 "$r"
+    fi
+done

@@ -114,6 +114,98 @@ else
         "$(sort <<<"$counts" | uniq -c)"
 fi
 
+# Checked from outside, run's default: a shell and a child it forks (no exec), both past the delay,
+# keep one thread each and map nothing of procsum's; with --inside they run their own checkers.
+# The children count their threads once their delay (300 ms) is over, and their checker had time.
+for mode in outside inside; do
+    opt=""
+    [ "$mode" = inside ] && opt=--inside
+    # shellcheck disable=SC2086
+    counts=$(PROCSUM_LAZY_MS=300 "$PROCSUM" run $opt --json-file "$TMP/$mode.json" -- bash -c '
+t() { local k v n; while read -r k v; do [ "$k" = Threads: ] && n=$v; done <"/proc/$BASHPID/status"
+      grep -q "libprocsum\.so" "/proc/$BASHPID/maps" && echo "$1 $n procsum" || echo "$1 $n"; }
+sleep 1.5
+t shell
+( sleep 1.5; t child )' 2>&1)
+    if [ "$mode" = outside ]; then
+        want='^shell 1$' want_child='^child 1$'
+    else
+        want='^shell [2-9] procsum$' want_child='^child [2-9] procsum$'
+    fi
+    if grep -Eq "$want" <<<"$counts" && grep -Eq "$want_child" <<<"$counts"; then
+        if [ "$mode" = outside ]; then
+            pass "outside: the shell and its forked child keep one thread and map nothing of procsum's"
+        else
+            pass "--inside: the shell and its forked child run checkers of their own"
+        fi
+    else
+        fail "$mode: the threads and mappings of the shell and its child" "$counts"
+    fi
+done
+
+# From outside, a bit written into a program's code through /proc/PID/mem is found and reported
+# with the program's pid, as code-changed once run's checker has taken its first look (run then
+# holds the program's /proc files open); and a child forked late (no exec) that flips its own code.
+. "$TESTS/cli/outside_lib.sh"
+prog="$TMP/outside_prog"
+cp -- "$PSUM_OUTSIDE_TARGET" "$prog"
+f="$TMP/outside.json"
+"$PROCSUM" run --json-file "$f" --period 100 -- "$prog" 20000 >"$TMP/out" 2>"$TMP/err" &
+run_pid=$!
+started_pids+=("$run_pid")
+target=""
+for _ in $(seq 300); do
+    target=$(pgrep -P "$run_pid" -f "$prog" | head -n 1)
+    [ -n "$target" ] && ls -l "/proc/$run_pid/fd" 2>/dev/null | grep -q "/proc/$target/" && break
+    sleep 0.1
+done
+started_pids+=("$target")
+flip_at "$target" "$prog" "$(spare_offset "$prog")" 3 >/dev/null
+found=""
+for _ in $(seq 300); do
+    has_line "$f" "l[\"event.action\"] == \"code-changed\" and l[\"process.pid\"] == $target and l[\"procsum.verdict\"] == \"bitflip\"" 2>/dev/null && found=1 && break
+    sleep 0.1
+done
+if [ -n "$found" ] && [ "$(grep -c . "$f")" = 1 ]; then
+    pass "outside: a bit written through /proc/PID/mem is reported once, code-changed, with the program's pid"
+else
+    fail "outside: a bit written through /proc/PID/mem is reported" "target ${target:-none}" "$(cat "$TMP/err")" \
+        "$(head -c 1200 "$f" 2>/dev/null)"
+fi
+kill -KILL "$target" 2>/dev/null
+wait "$run_pid"
+rc=$?
+if [ "$rc" -eq 137 ]; then pass "outside: CMD's status (128+9)"; else fail "outside: CMD's status (128+9)" "rc $rc"; fi
+
+# A process that made itself not dumpable cannot be read from outside by another user's run: it is
+# reported not-watched (permission denied); with --inside it checks itself, and nothing is refused.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    chmod 755 "$TMP"
+    # Not dumpable from the start, and after an exec of a process already checked.
+    undumpable='import ctypes, time; ctypes.CDLL(None).prctl(4, 0, 0, 0, 0); time.sleep(1)'
+    for opt in "" --inside late; do
+        cmd=(/usr/bin/python3 -c "$undumpable")
+        [ "$opt" = late ] && cmd=(bash -c 'sleep 0.5; exec "$@"' sh "${cmd[@]}") && opt=""
+        # shellcheck disable=SC2086
+        setpriv --reuid=65534 --regid=65534 --clear-groups "$PROCSUM" run --json --period 100 $opt -- "${cmd[@]}" \
+            >"$TMP/out" 2>"$TMP/err"
+        rc=$?
+        refused=$(grep -c '"error.code":"PROCSUM_EACCES"' "$TMP/out")
+        want=1 what="not-watched, permission denied"
+        [ -n "$opt" ] && want=0 what="not refused (a checker of its own)"
+        name="a process not dumpable ($(basename "${cmd[0]}")), another user's run${opt:+ $opt}: $what"
+        if [ "$rc" -eq 0 ] && [ "$refused" = "$want" ]; then pass "$name"; else fail "$name" "$(show_run)"; fi
+    done
+fi
+
+f="$TMP/forklate.json"
+run run --json-file "$f" --period 100 -- "$PSUM_RUN_TARGET" --fork-late "$f"
+if [ "$rc" -eq 0 ] && has_line "$f" "$BITFLIP"; then
+    pass "outside: a child forked late that never execs is checked"
+else
+    fail "outside: a child forked late that never execs is checked" "$(show_run)" "$(head -c 600 "$f" 2>/dev/null)"
+fi
+
 # A refused setting: reported to the chosen output, and the program runs on.
 f="$TMP/bad.json"
 out=$(LD_PRELOAD="$PSUM_PRELOAD_LIB" PROCSUM_JSON_FILE="$f" PROCSUM_PERIOD_MS=12x sh -c 'echo runs on' 2>&1)

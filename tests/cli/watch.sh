@@ -104,6 +104,37 @@ wait "$watch_pid"
 rc=$?
 if [ "$rc" -eq 0 ]; then pass "SIGINT: exit 0"; else fail "SIGINT: exit 0" "exit $rc; $(cat "$TMP/int.out" "$TMP/int.err")"; fi
 
+# ---- a process that becomes unreadable -------------------------------------------------
+# Another user's watch of a shell that execs a program making itself not dumpable: the watch can no
+# longer read it, says so (not-watched, permission denied) and, with nothing left, ends.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    chmod 755 "$TMP"
+    as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    mkfifo "$TMP/go2" && chmod 666 "$TMP/go2"
+    "${as_nobody[@]}" bash -c 'read -r _ <"$1"; exec /usr/bin/python3 -c "import ctypes, time; ctypes.CDLL(None).prctl(4, 0, 0, 0, 0); time.sleep(30)"' \
+        sh "$TMP/go2" &
+    shell=$!
+    started_pids+=("$shell")
+    "${as_nobody[@]}" "$PROCSUM" watch --json --period 100 "$shell" >"$TMP/undump.out" 2>"$TMP/undump.err" &
+    watch_pid=$!
+    wait_for "$TMP/undump.out" 'l.get("event.action") == "watching"'
+    timeout 10 sh -c 'echo go >"$1"' sh "$TMP/go2" # no reader (the shell gone) must not hang the test
+    if wait_for "$TMP/undump.out" 'l.get("event.action") == "not-watched" and l.get("error.code") == "PROCSUM_EACCES"'; then
+        pass "a watched process that becomes not dumpable: not-watched, permission denied"
+    else
+        fail "a watched process that becomes not dumpable: not-watched" "$(cat "$TMP/undump.out" "$TMP/undump.err")"
+    fi
+    for _ in $(seq 100); do kill -0 "$watch_pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$watch_pid" 2>/dev/null; then
+        fail "... and the watch, with nothing left, ends" "still running"
+        kill -TERM "$watch_pid"
+    else
+        pass "... and the watch, with nothing left, ends"
+    fi
+    wait "$watch_pid"
+    kill -KILL "$shell" 2>/dev/null
+fi
+
 # ---- usage and refusals ------------------------------------------------------------
 run watch --period 0 "$exec_pid"
 if [ "$rc" -eq 2 ]; then pass "--period 0: exit 2"; else fail "--period 0: exit 2" "$(show_run)"; fi

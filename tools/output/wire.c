@@ -75,6 +75,12 @@ size_t psum_wire_pass(char *buf, long pid, const psum_event_origin *at, const ps
     return put(buf, put_head(buf, PSUM_WIRE_PASS, pid, at), p, sizeof(*p));
 }
 
+size_t psum_wire_watch_me(char *buf, long pid)
+{
+    wire_head h = {.magic = WIRE_MAGIC, .kind = PSUM_WIRE_WATCH_ME, .pid = pid};
+    return put_string(buf, put(buf, 0, &h, sizeof(h)), NULL); /* no time, no host name */
+}
+
 typedef struct reader {
     char *buf;
     size_t len, at;
@@ -151,11 +157,15 @@ int psum_wire_decode(char *buf, size_t len, psum_wire_event *ev)
         take(&r, &ev->pass, sizeof(ev->pass));
         ev->pass.processes = 0;
         break;
+    case PSUM_WIRE_WATCH_ME:
+        break;
     default:
         return -1;
     }
     return r.bad || r.at != r.len ? -1 : 0;
 }
+
+_Static_assert(sizeof(wire_head) + 1 <= PSUM_WIRE_WATCH_ME_MAX, "a request fits its buffer");
 
 /* The largest alert: its fixed fields and seven strings cut to STRING_MAX. */
 _Static_assert(sizeof(wire_head) + sizeof(procsum_region) + sizeof(procsum_page_change) + 7 * (STRING_MAX + 1) <=

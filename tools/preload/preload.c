@@ -47,6 +47,16 @@
  * With a socket, the checker sends after each pass what it did (for the
  * metrics; options.pass_callback), in a forked child too; the thread ends
  * once the checker runs.
+ *
+ * PROCSUM_CHECKER=outside (what `procsum run` sets, unless --inside): the
+ * checker is not in the process at all. When the delay is over, the
+ * timer's handler sends one datagram asking `procsum run` to check this
+ * process from outside, and that is all: no thread, no libprocsum, nothing
+ * of procsum in the program's memory for it to pay for (a process with a
+ * second thread takes the C library's slower fork for good) or for code
+ * running in it to switch off. A forked child arms its own timer and asks
+ * for itself; a program that exec's another keeps its checker (the
+ * watcher follows the exec) and asks again, which changes nothing.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -89,6 +99,7 @@ psum_preload_functions psum_preload_lib;
 static struct {
     psum_oneline_dest dest;
     unsigned period_ms, cpu, lazy_ms, lazy_thread;
+    bool outside; /* PROCSUM_CHECKER=outside: `procsum run` checks this process from outside */
     const char *library; /* PSUM_PRELOAD_LIBPROCSUM, or library_set */
     char algo[32];
     char path[PATH_MAX];
@@ -127,6 +138,28 @@ static int send_event(const char *buf, size_t len)
     int err = n < 0 ? errno : 0;
     close(fd);
     return err;
+}
+
+/*
+ * Outside: asks `procsum run` to check this process from now on. From the
+ * timer's handler (late_start.h: system calls only) or the constructor.
+ * A request that cannot be sent has nowhere to be reported; the process
+ * runs on unchecked, as it would with no collector.
+ */
+static int ask_watcher(void *arg)
+{
+    (void)arg;
+    char buf[PSUM_WIRE_WATCH_ME_MAX]; /* on the stack of whichever thread took the signal: small */
+    (void)send_event(buf, psum_wire_watch_me(buf, getpid()));
+    return 0;
+}
+
+/* Outside: the request when the delay is over; at once where no timer can wait for it (the watcher then starts at once). */
+static void arm_watch_request(void)
+{
+    uint32_t id;
+    if (cfg.lazy_ms == 0 || psum_late_arm(ask_watcher, NULL, (uint64_t)cfg.lazy_ms * 1000000u, &id) != 0)
+        (void)ask_watcher(NULL);
 }
 
 static int emit_state(const psum_state *s)
@@ -387,6 +420,10 @@ static void parent_after_fork(void)
 
 static void child_after_fork(void)
 {
+    if (cfg.outside) {
+        arm_watch_request(); /* the parent's timer, or its request, was for the parent */
+        return;
+    }
     if (fork_holds_loading) {
         pthread_mutex_unlock(&loading);
     } else if (loading_possible()) {
@@ -407,10 +444,10 @@ static void child_after_fork(void)
  * short program may not touch otherwise (a page fault in every process).
  */
 enum { VAR_OUTPUT, VAR_JSON_FILE, VAR_LIBRARY, VAR_ALGO, VAR_SKIP_FILES, VAR_PERIOD_MS, VAR_CPU, VAR_LAZY_MS,
-       VAR_LAZY_THREAD, VAR_COUNT };
+       VAR_LAZY_THREAD, VAR_CHECKER, VAR_COUNT };
 static const char *const var_names[VAR_COUNT] = {
-    "PROCSUM_OUTPUT",     "PROCSUM_JSON_FILE", "PROCSUM_LIBRARY", "PROCSUM_ALGO",       "PROCSUM_SKIP_FILES",
-    "PROCSUM_PERIOD_MS",  "PROCSUM_CPU",       "PROCSUM_LAZY_MS", "PROCSUM_LAZY_THREAD"};
+    "PROCSUM_OUTPUT",    "PROCSUM_JSON_FILE", "PROCSUM_LIBRARY",     "PROCSUM_ALGO",   "PROCSUM_SKIP_FILES",
+    "PROCSUM_PERIOD_MS", "PROCSUM_CPU",       "PROCSUM_LAZY_MS",     "PROCSUM_LAZY_THREAD", "PROCSUM_CHECKER"};
 
 extern char **environ;
 
@@ -467,6 +504,21 @@ static bool copy(char *dst, size_t cap, const char *src)
     return false;
 }
 
+/* PROCSUM_CHECKER: inside (the default) or outside, which needs `procsum run`'s socket. false (and why) when refused. */
+static bool setting_checker(const char *const vars[VAR_COUNT], char *why, size_t cap)
+{
+    const char *v = vars[VAR_CHECKER];
+    if (!v || !*v || strcmp(v, "inside") == 0)
+        return true;
+    if (strcmp(v, "outside") == 0 && cfg.socket.sun_path[0]) {
+        cfg.outside = true;
+        return true;
+    }
+    snprintf(why, cap, "%s='%.64s': inside, or outside under procsum run (PROCSUM_OUTPUT=socket:PATH)",
+             var_names[VAR_CHECKER], v);
+    return false;
+}
+
 /* The chosen output; false when there is none (or none that could be used: nowhere to say so). */
 static bool setting_output(const char *const vars[VAR_COUNT])
 {
@@ -518,6 +570,7 @@ __attribute__((constructor)) static void psum_preload_init(void)
         !setting_number(vars, VAR_CPU, 1, 100, &cfg.cpu, why, sizeof(why)) ||
         !setting_number(vars, VAR_LAZY_MS, 0, 86400000u, &cfg.lazy_ms, why, sizeof(why)) ||
         !setting_number(vars, VAR_LAZY_THREAD, 0, 1, &cfg.lazy_thread, why, sizeof(why)) ||
+        !setting_checker(vars, why, sizeof(why)) ||
         (skip && *skip && !psum_skip_parse(&cfg.skip, skip, why, sizeof(why)))) {
         report_not_started(PROCSUM_EINVAL, why);
         return;
@@ -537,6 +590,11 @@ __attribute__((constructor)) static void psum_preload_init(void)
     }
     if (pthread_atfork(before_fork, parent_after_fork, child_after_fork) != 0) {
         report_not_started(PROCSUM_ENOMEM, "cannot register the fork handlers");
+        return;
+    }
+    if (cfg.outside) {
+        (void)psum_late_prepare();
+        arm_watch_request();
         return;
     }
     if (!cfg.lazy_thread)

@@ -32,7 +32,7 @@ static const psum_cli_command COMMANDS[] = {
      PSUM_OPT_PROCESSES | PSUM_OPT_PERIOD | PSUM_OPT_CPU | PSUM_OPT_OUTPUTS | CONFIG_OPTS, psum_cmd_watch},
 #ifndef _WIN32
     {"run", "run a program with a checker in it and in every program it runs: run [OUTPUT OPTIONS] "
-            "[--period MS] [--cpu PERCENT] [--algo NAME] [--config PATH | --no-config] -- CMD [ARGS...]",
+            "[--period MS] [--cpu PERCENT] [--algo NAME] [--config PATH | --no-config] [--inside] -- CMD [ARGS...]",
      0, psum_cmd_run},
 #endif
     {"version", "print the version", 0, psum_cmd_version},

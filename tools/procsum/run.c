@@ -20,18 +20,35 @@
  * library stays free of libsystemd and of the writers. Events a process
  * sends after procsum has ended (a daemon CMD left behind) are lost.
  *
+ * Where the checkers run. By default from outside, here: the preload
+ * library (PROCSUM_CHECKER=outside) only asks, once a process has lived
+ * the lazy delay, with one datagram; procsum takes its pid from the
+ * kernel's credentials of that datagram (SO_PASSCRED: no process can name
+ * another) and checks it as `procsum watch` does, every checker on one
+ * thread (a runner) with one digest cache, so that a page of a library
+ * the whole tree maps is hashed once a period for all of it. The
+ * processes keep no thread and load nothing of procsum: a shell with a
+ * second thread takes the C library's slower fork for every command it
+ * runs, and code running inside a process cannot switch off a checker
+ * that is not there. With --inside, each process runs its own checker
+ * (libprocsum loaded by the preload library after the delay), for a
+ * process procsum may not read from outside (one that made itself not
+ * dumpable, when procsum is not root); those report their passes and
+ * findings as datagrams, as above.
+ *
  * CMD's exit status is procsum's (128+N after signal N, as a shell says
  * it); SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 sent to procsum are passed on
  * to CMD; the terminal's ^C and ^\ reach CMD directly, and procsum waits.
  * CMD's standard streams are its own. A static CMD has no loader to take
- * the preload: procsum watches it from outside (procsum_start with its
- * pid), says so on stderr, and its events take the same way.
+ * the preload: procsum watches it from outside from its start, and says
+ * so on stderr.
  */
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,23 +74,37 @@
 
 static const char USAGE[] = "usage: procsum run [--json] [--format NAME] [--json-file PATH] [--journal] "
                             "[--prometheus PATH] [--period MS] [--cpu PERCENT] [--algo NAME] [--config PATH | --no-config] "
-                            "-- CMD [ARGS...]";
+                            "[--inside] -- CMD [ARGS...]";
 
 /* The options run takes; the others (--all, --skip-libs, ...) are refused. */
 static const psum_cli_command RUN = {"run", "",
                                      PSUM_OPT_ALGO | PSUM_OPT_PERIOD | PSUM_OPT_CPU | PSUM_OPT_OUTPUTS | PSUM_OPT_CONFIG,
                                      NULL};
 
-typedef struct collector {
+typedef struct collector collector;
+
+/* A process checked from here: a static CMD, or one that asked (PROCSUM_CHECKER=outside). */
+typedef struct outside_proc {
+    collector *k;
+    long pid;
+    char *exe; /* its program, replaced after an exec: under k->lock */
+    procsum_checker *checker;
+    procsum_stats last; /* at the last metrics record */
+} outside_proc;
+
+struct collector {
     int sock;
     struct sockaddr_un addr;
     char dir[96]; /* $TMPDIR (at most 64 bytes) or /tmp, and a name: the socket path fits sun_path */
+    pthread_mutex_t lock; /* every write (the runner's thread reports too), write_failed, an outside_proc's exe */
     psum_writer *w;
     bool write_failed;
     pid_t cmd;
-    procsum_checker *outside; /* a static CMD's checker, or NULL */
-    const char *outside_exe;  /* its program */
-    procsum_stats outside_last;
+    procsum_options opts;         /* the checkers' options, for those started here */
+    procsum_runner *runner;       /* the thread the outside checkers take turns on */
+    procsum_digest_cache *shared; /* their page-cache pages' digests, shared */
+    outside_proc **outside;
+    size_t outside_count, outside_cap;
     struct {
         long pid;
         uint64_t pages;
@@ -81,9 +112,10 @@ typedef struct collector {
     size_t tracked_count;
     psum_pass pending; /* what the passes reported since the last record */
     bool have_pending;
-} collector;
+};
 
 static volatile sig_atomic_t cmd_pid;
+static bool run_inside; /* --inside: each process runs its own checker */
 
 static void pass_on(int sig)
 {
@@ -98,6 +130,10 @@ static int parse(int argc, char **argv, psum_cli *c, char ***cmd)
         if (strcmp(argv[i], "--") == 0) {
             i++;
             break;
+        }
+        if (strcmp(argv[i], "--inside") == 0) {
+            run_inside = true;
+            continue;
         }
         if (psum_cli_option(c, argc, argv, &i))
             return PSUM_EXIT_USAGE;
@@ -237,7 +273,8 @@ static int set_environment(const psum_cli *c, const collector *k)
     if (!bad) {
         snprintf(preload, n, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "");
         snprintf(out, m, "socket:%s", k->addr.sun_path);
-        bad = setenv("LD_PRELOAD", preload, 1) || setenv("PROCSUM_OUTPUT", out, 1);
+        bad = setenv("LD_PRELOAD", preload, 1) || setenv("PROCSUM_OUTPUT", out, 1) ||
+              setenv("PROCSUM_CHECKER", run_inside ? "inside" : "outside", 1);
     }
     unsigned given = c->given | c->config.given; /* on the command line or in the configuration file */
     if (!bad && (given & PSUM_OPT_PERIOD)) {
@@ -271,7 +308,9 @@ static int open_socket(collector *k)
     k->addr.sun_family = AF_UNIX;
     snprintf(k->addr.sun_path, sizeof(k->addr.sun_path), "%s/events", k->dir);
     k->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (k->sock < 0 || bind(k->sock, (const struct sockaddr *)&k->addr, sizeof(k->addr)) != 0)
+    int on = 1; /* each datagram carries its sender's pid, as the kernel knows it */
+    if (k->sock < 0 || bind(k->sock, (const struct sockaddr *)&k->addr, sizeof(k->addr)) != 0 ||
+        setsockopt(k->sock, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0)
         return psum_cli_fail("run: the socket for events", PROCSUM_EMFILE);
     /* Room for bursts of events (a change in a library every process maps) while a slow output is written. */
     int room = 4 << 20;
@@ -297,38 +336,138 @@ static int exec_failed(const char *cmd, int err)
     return err == ENOENT ? 127 : 126;
 }
 
-/* A static CMD's checker: each change goes the way of every other process's, as datagrams to our socket. */
-static void outside_change(const procsum_mismatch *m, void *userdata)
+/* Writes through the lock: the runner's thread reports changes while this one writes the rest. */
+static void put_alert(collector *k, const psum_alert *a)
 {
-    const collector *k = userdata;
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return;
-    psum_alert a = {.action = m->kind == PROCSUM_REPORT_CHANGED ? "code-changed" : "differs-from-file",
-                    .pid = k->cmd, .executable = k->outside_exe, .region = m->region};
-    psum_event_origin_now(&a.at);
-    static char buf[PSUM_WIRE_MAX]; /* the checker's thread only */
-    for (size_t i = 0; i < m->changed_pages; i++) {
-        a.page = &m->page_changes[i];
-        size_t len = psum_wire_alert(buf, &a);
-        (void)sendto(fd, buf, len, 0, (const struct sockaddr *)&k->addr, sizeof(k->addr));
-    }
-    close(fd);
+    pthread_mutex_lock(&k->lock);
+    if (!k->write_failed)
+        k->write_failed = psum_write_alert(k->w, a) != 0;
+    pthread_mutex_unlock(&k->lock);
 }
 
-static void watch_outside(collector *k, const psum_cli *c, const char *file)
+static void put_state(collector *k, const psum_state *st)
 {
-    fprintf(stderr, "procsum: run: %s is statically linked and cannot take the preload library: "
-                    "watching it from outside (pid %ld)\n", file, (long)k->cmd);
-    procsum_options o = c->opts;
-    o.pid = k->cmd;
-    k->outside_exe = file;
-    int rc = procsum_start(&o, outside_change, k, &k->outside);
-    if (rc) {
-        psum_state s = {.action = "not-watched", .pid = k->cmd, .executable = file, .status = "error", .error = rc};
-        psum_event_origin_now(&s.at);
-        k->write_failed |= psum_write_state(k->w, &s) != 0;
+    pthread_mutex_lock(&k->lock);
+    if (!k->write_failed)
+        k->write_failed = psum_write_state(k->w, st) != 0;
+    pthread_mutex_unlock(&k->lock);
+}
+
+/* An outside checker's report (on the runner's thread, or on this one during a first look). */
+static void outside_change(const procsum_mismatch *m, void *userdata)
+{
+    outside_proc *p = userdata;
+    psum_alert a = {.action = m->kind == PROCSUM_REPORT_CHANGED ? "code-changed" : "differs-from-file",
+                    .pid = p->pid, .region = m->region};
+    psum_event_origin_now(&a.at);
+    pthread_mutex_lock(&p->k->lock);
+    a.executable = p->exe;
+    for (size_t i = 0; i < m->changed_pages && !p->k->write_failed; i++) {
+        a.page = &m->page_changes[i];
+        p->k->write_failed = psum_write_alert(p->k->w, &a) != 0;
     }
+    pthread_mutex_unlock(&p->k->lock);
+}
+
+static void track(collector *k, long pid, uint64_t pages);
+
+/*
+ * Checks pid from here from now on (unless it is already). A process gone
+ * before its checker could start (it asked, then ended) is no news.
+ */
+static void watch_pid(collector *k, long pid)
+{
+    if (pid <= 0)
+        return;
+    for (size_t i = 0; i < k->outside_count; i++)
+        if (k->outside[i]->pid == pid)
+            return; /* asked again after an exec: its checker follows the exec already */
+    if (k->outside_count == k->outside_cap) {
+        size_t cap = k->outside_cap ? 2 * k->outside_cap : 16;
+        outside_proc **grown = realloc(k->outside, cap * sizeof(*grown));
+        if (!grown)
+            return;
+        k->outside = grown;
+        k->outside_cap = cap;
+    }
+    outside_proc *p = calloc(1, sizeof(*p));
+    if (!p)
+        return;
+    *p = (outside_proc){.k = k, .pid = pid, .exe = psum_proc_executable(pid)};
+    procsum_options o = k->opts;
+    o.pid = pid;
+    o.runner = k->runner;
+    o.digest_cache = k->shared;
+    int err = procsum_start(&o, outside_change, p, &p->checker);
+    if (err) {
+        if (err != PROCSUM_ESRCH) {
+            psum_state st = {.action = "not-watched", .pid = pid, .executable = p->exe, .status = "error", .error = err};
+            psum_event_origin_now(&st.at);
+            put_state(k, &st);
+        }
+        free(p->exe);
+        free(p);
+        return;
+    }
+    procsum_get_stats(p->checker, &p->last);
+    track(k, pid, p->last.pages_tracked);
+    k->outside[k->outside_count++] = p;
+}
+
+static void stop_outside(outside_proc *p)
+{
+    procsum_stop(p->checker);
+    free(p->exe);
+    free(p);
+}
+
+static void add_pass(collector *k, const psum_pass *p);
+
+/* What the outside checkers did since the last record; the processes that ended are dropped. */
+static void review_outside(collector *k)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < k->outside_count; i++) {
+        outside_proc *p = k->outside[i];
+        procsum_stats now;
+        procsum_get_stats(p->checker, &now);
+        add_pass(k, &(psum_pass){.passes = now.passes - p->last.passes,
+                                 .bytes_hashed = now.bytes_hashed - p->last.bytes_hashed,
+                                 .duration_ns = now.last_pass_ns});
+        if (now.last_error == PROCSUM_ESRCH) {
+            stop_outside(p);
+            continue;
+        }
+        if (now.last_error == PROCSUM_EACCES || now.last_error == PROCSUM_EPERM) {
+            /* It made itself unreadable (not dumpable, after an exec of a program that asks for it): said, dropped. */
+            psum_state st = {.action = "not-watched", .pid = p->pid, .executable = p->exe, .status = "error",
+                             .error = now.last_error, .pages_checked = now.pages_tracked};
+            psum_event_origin_now(&st.at);
+            put_state(k, &st);
+            stop_outside(p);
+            continue;
+        }
+        track(k, p->pid, now.pages_tracked);
+        if (now.new_programs != p->last.new_programs) {
+            char *exe = psum_proc_executable(p->pid);
+            pthread_mutex_lock(&k->lock);
+            free(p->exe);
+            p->exe = exe;
+            pthread_mutex_unlock(&k->lock);
+        }
+        p->last = now;
+        k->outside[kept++] = p;
+    }
+    k->outside_count = kept;
+}
+
+static void stop_all_outside(collector *k)
+{
+    for (size_t i = 0; i < k->outside_count; i++)
+        stop_outside(k->outside[i]);
+    free(k->outside);
+    k->outside = NULL;
+    k->outside_count = k->outside_cap = 0;
 }
 
 /* A process's last pass figures: kept by pid, for procsum_pages_checked and procsum_processes. */
@@ -354,25 +493,30 @@ static void add_pass(collector *k, const psum_pass *p)
     k->have_pending = true;
 }
 
-static void take_event(collector *k, char *buf, size_t len)
+/* One datagram; sender: its process as the kernel says (0 when it did not). */
+static void take_event(collector *k, char *buf, size_t len, long sender)
 {
     psum_wire_event ev;
     if (psum_wire_decode(buf, len, &ev) != 0)
         return; /* not one of ours: the directory is this user's, so a stray, not an attack */
     switch (ev.kind) {
     case PSUM_WIRE_ALERT:
-        k->write_failed |= psum_write_alert(k->w, &ev.alert) != 0;
+        put_alert(k, &ev.alert);
         break;
     case PSUM_WIRE_STATE:
         /* A checker started: counted, not written (a script's every process would say it). */
         if (strcmp(ev.state.action, "watching") == 0)
             track(k, ev.pid, 0);
         else
-            k->write_failed |= psum_write_state(k->w, &ev.state) != 0;
+            put_state(k, &ev.state);
         break;
     case PSUM_WIRE_PASS:
         track(k, ev.pid, ev.pass.pages_checked);
         add_pass(k, &ev.pass);
+        break;
+    case PSUM_WIRE_WATCH_ME:
+        if (!run_inside)
+            watch_pid(k, sender);
         break;
     }
 }
@@ -381,29 +525,34 @@ static void take_event(collector *k, char *buf, size_t len)
 static void drain(collector *k)
 {
     static char buf[PSUM_WIRE_MAX + 1];
+    union {
+        struct cmsghdr align;
+        char bytes[CMSG_SPACE(sizeof(struct ucred))];
+    } control;
     for (;;) {
-        ssize_t n = recv(k->sock, buf, sizeof(buf), MSG_DONTWAIT);
+        struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control)};
+        ssize_t n = recvmsg(k->sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return;
-        take_event(k, buf, (size_t)n);
+        long sender = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+                c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+                struct ucred cred;
+                memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+                sender = cred.pid;
+            }
+        take_event(k, buf, (size_t)n, sender);
     }
 }
 
 /* The metrics' pass record: the processes still there, what their passes did since the last one. */
 static void write_pass(collector *k)
 {
-    if (k->outside) {
-        procsum_stats now;
-        if (procsum_get_stats(k->outside, &now) == 0) {
-            track(k, k->cmd, now.pages_tracked);
-            add_pass(k, &(psum_pass){.passes = now.passes - k->outside_last.passes,
-                                     .bytes_hashed = now.bytes_hashed - k->outside_last.bytes_hashed,
-                                     .duration_ns = now.last_pass_ns});
-            k->outside_last = now;
-        }
-    }
+    review_outside(k);
     if (!k->have_pending)
         return;
     size_t kept = 0;
@@ -416,7 +565,10 @@ static void write_pass(collector *k)
     }
     k->tracked_count = kept;
     k->pending.processes = kept;
-    k->write_failed |= psum_write_pass(k->w, &k->pending) != 0;
+    pthread_mutex_lock(&k->lock);
+    if (!k->write_failed)
+        k->write_failed = psum_write_pass(k->w, &k->pending) != 0;
+    pthread_mutex_unlock(&k->lock);
     k->pending = (psum_pass){0};
     k->have_pending = false;
 }
@@ -451,13 +603,12 @@ static int collect(collector *k, unsigned period_ms)
         if (poll(fds, pidfd < 0 ? 1 : 2, wait) > 0 && (fds[0].revents & POLLIN))
             drain(k);
     }
-    /* What was sent before CMD ended (and by a static CMD's checker until it stopped) is in the queue. */
-    procsum_stop(k->outside);
-    k->outside = NULL;
+    /* What was sent before CMD ended is in the queue; asks to be watched that are left are too late. */
     drain(k);
     /* Always a last record: the processes left (none, once the tree has ended) are the metrics' final word. */
     k->have_pending = true;
     write_pass(k);
+    stop_all_outside(k);
     if (pidfd >= 0)
         close(pidfd);
     return status;
@@ -531,6 +682,19 @@ static int run_with(const psum_cli *c, char **cmd)
     }
     k->sock = -1;
     k->w = &out.fan;
+    k->opts = c->opts;
+    pthread_mutex_init(&k->lock, NULL);
+    psum_event_origin at;
+    psum_event_origin_now(&at); /* the host's name is looked up here, before the runner's thread reports */
+    err = procsum_digest_cache_new(&c->opts, &k->shared);
+    if (!err && (err = procsum_runner_new(&c->opts, &k->runner)) != 0)
+        procsum_digest_cache_free(k->shared);
+    if (err) {
+        pthread_mutex_destroy(&k->lock);
+        free(k);
+        psum_outputs_close(&out, &what);
+        return psum_cli_fail("run", err);
+    }
     int rc = open_socket(k);
     if (!rc)
         rc = set_environment(c, k);
@@ -550,8 +714,11 @@ static int run_with(const psum_cli *c, char **cmd)
         cmd_pid = pid;
         signal(SIGINT, SIG_IGN);
         signal(SIGQUIT, SIG_IGN);
-        if (is_static_elf(file))
-            watch_outside(k, c, file);
+        if (is_static_elf(file)) {
+            fprintf(stderr, "procsum: run: %s is statically linked and cannot take the preload library: "
+                            "watching it from outside (pid %ld)\n", file, (long)pid);
+            watch_pid(k, pid);
+        }
         status = collect(k, c->opts.check_period_ms);
         cmd_pid = 0;
         rc = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
@@ -559,6 +726,9 @@ static int run_with(const psum_cli *c, char **cmd)
             k->write_failed = true;
     }
     close_socket(k);
+    (void)procsum_runner_free(k->runner); /* every checker is stopped: nothing can keep it busy */
+    procsum_digest_cache_free(k->shared);
+    pthread_mutex_destroy(&k->lock);
     free(k);
     err = psum_outputs_close(&out, &what);
     /* CMD's status, unless CMD succeeded and what it was run for (the reports) was lost. */

@@ -158,6 +158,12 @@ static void review(watch_run *run, watch_list *l, psum_pass *pass)
             stop_one(p);
             continue;
         }
+        if (st.last_error == PROCSUM_EACCES || st.last_error == PROCSUM_EPERM) {
+            /* It became unreadable (made itself not dumpable, ran a set-user-ID program): said, not watched on. */
+            write_state(run, p, p->pid, "not-watched", "error", st.last_error, st.pages_tracked);
+            stop_one(p);
+            continue;
+        }
         if (st.new_programs != p->new_programs) {
             char *exe = psum_proc_executable(p->pid);
             psum_watch_lock_take(&run->lock);
