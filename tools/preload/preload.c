@@ -54,9 +54,11 @@
  * process from outside, and that is all: no thread, no libprocsum, nothing
  * of procsum in the program's memory for it to pay for (a process with a
  * second thread takes the C library's slower fork for good) or for code
- * running in it to switch off. A forked child arms its own timer and asks
- * for itself; a program that exec's another keeps its checker (the
- * watcher follows the exec) and asks again, which changes nothing.
+ * running in it to switch off. run finds the children of the processes it
+ * checks by itself; a child forked before its parent asked arms its own
+ * timer and asks for itself. A program that exec's another keeps its
+ * checker (the watcher follows the exec) and asks again, which changes
+ * nothing.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -146,11 +148,14 @@ static int send_event(const char *buf, size_t len)
  * A request that cannot be sent has nowhere to be reported; the process
  * runs on unchecked, as it would with no collector.
  */
+static volatile sig_atomic_t asked; /* the request went out: `procsum run` checks this process */
+
 static int ask_watcher(void *arg)
 {
     (void)arg;
     char buf[PSUM_WIRE_WATCH_ME_MAX]; /* on the stack of whichever thread took the signal: small */
-    (void)send_event(buf, psum_wire_watch_me(buf, getpid()));
+    if (send_event(buf, psum_wire_watch_me(buf, getpid())) == 0)
+        asked = 1;
     return 0;
 }
 
@@ -421,7 +426,14 @@ static void parent_after_fork(void)
 static void child_after_fork(void)
 {
     if (cfg.outside) {
-        arm_watch_request(); /* the parent's timer, or its request, was for the parent */
+        /*
+         * A child of a process `procsum run` checks is found by run (its
+         * children, every period), so that a shell's every fork writes
+         * nothing here: most exec at once. A child forked before its parent
+         * asked asks for itself (the parent's timer was for the parent).
+         */
+        if (!asked)
+            arm_watch_request();
         return;
     }
     if (fork_holds_loading) {

@@ -43,6 +43,7 @@
  * the preload: procsum watches it from outside from its start, and says
  * so on stderr.
  */
+#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -105,6 +106,9 @@ struct collector {
     procsum_digest_cache *shared; /* their page-cache pages' digests, shared */
     outside_proc **outside;
     size_t outside_count, outside_cap;
+    psum_pid_list seen_children; /* children of checked processes at the last record, not checked then */
+    psum_pid_list refused;       /* processes reported as unreadable: asking again is not news (ascending) */
+    bool scan_for_children;      /* the kernel lists no children (no /proc/PID/task/TID/children): /proc is scanned */
     struct {
         long pid;
         uint64_t pages;
@@ -371,6 +375,18 @@ static void outside_change(const procsum_mismatch *m, void *userdata)
 
 static void track(collector *k, long pid, uint64_t pages);
 
+/* Whether pid was reported unreadable before; the first time (err a permission error) it is noted. */
+static bool was_refused(collector *k, long pid, int err)
+{
+    if (err != PROCSUM_EACCES && err != PROCSUM_EPERM)
+        return false;
+    if (psum_pid_list_has(&k->refused, pid))
+        return true;
+    if (psum_pid_list_push(&k->refused, pid) == 0)
+        psum_pid_list_sort(&k->refused);
+    return false;
+}
+
 /*
  * Checks pid from here from now on (unless it is already). A process gone
  * before its checker could start (it asked, then ended) is no news.
@@ -400,7 +416,7 @@ static void watch_pid(collector *k, long pid)
     o.digest_cache = k->shared;
     int err = procsum_start(&o, outside_change, p, &p->checker);
     if (err) {
-        if (err != PROCSUM_ESRCH) {
+        if (err != PROCSUM_ESRCH && !was_refused(k, pid, err)) {
             psum_state st = {.action = "not-watched", .pid = pid, .executable = p->exe, .status = "error", .error = err};
             psum_event_origin_now(&st.at);
             put_state(k, &st);
@@ -440,6 +456,7 @@ static void review_outside(collector *k)
         }
         if (now.last_error == PROCSUM_EACCES || now.last_error == PROCSUM_EPERM) {
             /* It made itself unreadable (not dumpable, after an exec of a program that asks for it): said, dropped. */
+            (void)was_refused(k, p->pid, now.last_error);
             psum_state st = {.action = "not-watched", .pid = p->pid, .executable = p->exe, .status = "error",
                              .error = now.last_error, .pages_checked = now.pages_tracked};
             psum_event_origin_now(&st.at);
@@ -461,6 +478,116 @@ static void review_outside(collector *k)
     k->outside_count = kept;
 }
 
+/* Appends the children of every thread of pid (/proc/PID/task/TID/children); 0 or ENOMEM. */
+static int add_children(long pid, psum_pid_list *out)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/task", pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return 0; /* gone meanwhile */
+    int err = 0;
+    for (struct dirent *e; !err && (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char file[96];
+        snprintf(file, sizeof(file), "/proc/%ld/task/%.20s/children", pid, e->d_name);
+        FILE *f = fopen(file, "re");
+        if (!f)
+            continue; /* the thread ended meanwhile */
+        long child;
+        while (!err && fscanf(f, "%ld", &child) == 1)
+            err = psum_pid_list_push(out, child);
+        fclose(f);
+    }
+    closedir(d);
+    return err;
+}
+
+/* The parent in /proc/PID/stat (the field after the name, which may hold anything but ends at the last ')'); 0 if none. */
+static long parent_of(long pid)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    size_t n = fread(line, 1, sizeof(line) - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    const char *end = strrchr(line, ')');
+    long ppid = 0;
+    if (!end || sscanf(end + 1, " %*c %ld", &ppid) != 1)
+        return 0;
+    return ppid;
+}
+
+/* Without the kernel's children lists: every process /proc lists whose parent is checked here. */
+static int scan_children(const collector *k, psum_pid_list *out)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return errno;
+    int err = 0;
+    for (struct dirent *e; !err && (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        long pid = strtol(e->d_name, NULL, 10), parent = parent_of(pid);
+        for (size_t i = 0; parent > 0 && i < k->outside_count; i++)
+            if (k->outside[i]->pid == parent) {
+                err = psum_pid_list_push(out, pid);
+                break;
+            }
+    }
+    closedir(d);
+    return err;
+}
+
+static bool checked_here(const collector *k, long pid)
+{
+    for (size_t i = 0; i < k->outside_count; i++)
+        if (k->outside[i]->pid == pid)
+            return true;
+    return false;
+}
+
+/*
+ * The children of the processes checked here, found each record: one seen
+ * at the last record too (so it has lived a period, longer than the lazy
+ * delay a child that runs a program would ask after) is checked from now
+ * on. A child that runs a program with the preload library asks by itself;
+ * this finds those that never exec (a shell's subshell, a server's worker)
+ * and those whose program cannot take the preload (a static one).
+ */
+static void adopt_children(collector *k)
+{
+    psum_pid_list now = {0};
+    int err = 0;
+    if (k->scan_for_children)
+        err = scan_children(k, &now);
+    for (size_t i = 0; !err && !k->scan_for_children && i < k->outside_count; i++)
+        err = add_children(k->outside[i]->pid, &now);
+    if (err) {
+        psum_pid_list_free(&now);
+        return;
+    }
+    psum_pid_list_sort(&now);
+    psum_pid_list next = {0};
+    for (size_t i = 0; i < now.count; i++) {
+        long pid = now.pids[i];
+        if (checked_here(k, pid) || (i > 0 && now.pids[i - 1] == pid))
+            continue;
+        if (psum_pid_list_has(&k->seen_children, pid))
+            watch_pid(k, pid);
+        else
+            (void)psum_pid_list_push(&next, pid); /* out of memory: looked at again next time */
+    }
+    psum_pid_list_free(&now);
+    psum_pid_list_free(&k->seen_children);
+    psum_pid_list_sort(&next);
+    k->seen_children = next;
+}
+
 static void stop_all_outside(collector *k)
 {
     for (size_t i = 0; i < k->outside_count; i++)
@@ -468,6 +595,8 @@ static void stop_all_outside(collector *k)
     free(k->outside);
     k->outside = NULL;
     k->outside_count = k->outside_cap = 0;
+    psum_pid_list_free(&k->seen_children);
+    psum_pid_list_free(&k->refused);
 }
 
 /* A process's last pass figures: kept by pid, for procsum_pages_checked and procsum_processes. */
@@ -553,6 +682,8 @@ static void drain(collector *k)
 static void write_pass(collector *k)
 {
     review_outside(k);
+    if (!run_inside)
+        adopt_children(k);
     if (!k->have_pending)
         return;
     size_t kept = 0;
@@ -683,6 +814,9 @@ static int run_with(const psum_cli *c, char **cmd)
     k->sock = -1;
     k->w = &out.fan;
     k->opts = c->opts;
+    char own[64];
+    snprintf(own, sizeof(own), "/proc/self/task/%ld/children", (long)syscall(SYS_gettid));
+    k->scan_for_children = getenv("PROCSUM_NO_PROC_CHILDREN") || access(own, R_OK) != 0;
     pthread_mutex_init(&k->lock, NULL);
     psum_event_origin at;
     psum_event_origin_now(&at); /* the host's name is looked up here, before the runner's thread reports */

@@ -161,6 +161,8 @@ static void review(watch_run *run, watch_list *l, psum_pass *pass)
         if (st.last_error == PROCSUM_EACCES || st.last_error == PROCSUM_EPERM) {
             /* It became unreadable (made itself not dumpable, ran a set-user-ID program): said, not watched on. */
             write_state(run, p, p->pid, "not-watched", "error", st.last_error, st.pages_tracked);
+            if (psum_pid_list_push(&l->refused, p->pid) == 0) /* --all: not tried again each period */
+                psum_pid_list_sort(&l->refused);
             stop_one(p);
             continue;
         }
