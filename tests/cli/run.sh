@@ -198,19 +198,26 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     done
 fi
 
-# A child forked once its parent is checked is found by run (its children, each period; or, where the
-# kernel does not list them, /proc): it never execs, and writes nothing of procsum's in the fork.
-for how in children proc; do
-    f="$TMP/forklate-$how.json"
-    if [ "$how" = proc ]; then export PROCSUM_NO_PROC_CHILDREN=1; fi
-    run run --json-file "$f" --period 100 -- "$PSUM_RUN_TARGET" --fork-late "$f"
-    unset PROCSUM_NO_PROC_CHILDREN
-    if [ "$rc" -eq 0 ] && has_line "$f" "$BITFLIP"; then
-        pass "outside: a child forked late that never execs is found ($how) and checked"
-    else
-        fail "outside: a child forked late that never execs is found ($how) and checked" "$(show_run)" \
-            "$(head -c 600 "$f" 2>/dev/null)"
-    fi
+# Processes that never ask, found by run's walk of its tree (the kernel's children lists; or, where the
+# kernel does not list them, /proc): a child forked once its parent is checked, which never execs and
+# writes nothing of procsum's in the fork; and an orphan, forked at once (before its parent could ask)
+# by a parent that ends at once, which run as the tree's subreaper adopts instead of init (CMD lives on
+# until the report is in, or 30 s, so that run is still there).
+for what in "a child forked late that never execs" "an orphan whose parent never asked"; do
+    for how in children proc; do
+        f="$TMP/unasked-${what%% *}-$how.json"
+        cmd=("$PSUM_RUN_TARGET" --fork-late "$f")
+        [ "$what" = "${what#an orphan}" ] || cmd=(bash -c '"$1" --daemon "$2"
+            for _ in $(seq 300); do grep -q "\"bitflip\"" "$2" && exit 0; sleep 0.1; done; exit 1' sh "$PSUM_RUN_TARGET" "$f")
+        if [ "$how" = proc ]; then export PROCSUM_NO_PROC_CHILDREN=1; fi
+        run run --json-file "$f" --period 100 -- "${cmd[@]}"
+        unset PROCSUM_NO_PROC_CHILDREN
+        if [ "$rc" -eq 0 ] && has_line "$f" "$BITFLIP"; then
+            pass "outside: $what is found ($how) and checked"
+        else
+            fail "outside: $what is found ($how) and checked" "$(show_run)" "$(head -c 600 "$f" 2>/dev/null)"
+        fi
+    done
 done
 
 # A refused setting: reported to the chosen output, and the program runs on.

@@ -54,11 +54,13 @@
  * process from outside, and that is all: no thread, no libprocsum, nothing
  * of procsum in the program's memory for it to pay for (a process with a
  * second thread takes the C library's slower fork for good) or for code
- * running in it to switch off. run finds the children of the processes it
- * checks by itself; a child forked before its parent asked arms its own
- * timer and asks for itself. A program that exec's another keeps its
- * checker (the watcher follows the exec) and asks again, which changes
- * nothing.
+ * running in it to switch off. No fork handler either: run finds every
+ * process of its tree by itself (a forked child that never execs, one
+ * whose parent never asked, an orphan, which run adopts as the tree's
+ * subreaper), so that a shell's every fork writes nothing here; the
+ * request only has a new program checked sooner. A program that exec's
+ * another keeps its checker (the watcher follows the exec) and asks again,
+ * which changes nothing.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -95,8 +97,9 @@ psum_preload_functions psum_preload_lib;
  * The settings, copied out of the environment (the program may change it
  * later). Every page of it the constructor writes is a page fault in every
  * process, most of which end within milliseconds: what is always written
- * comes first and shares a page with the start of the JSON file's path; a
- * buffer is written only for a variable that is set.
+ * comes first and shares a page with `procsum run`'s socket and the start
+ * of the JSON file's path; a buffer is written only for a variable that is
+ * set.
  */
 static struct {
     psum_oneline_dest dest;
@@ -104,8 +107,8 @@ static struct {
     bool outside; /* PROCSUM_CHECKER=outside: `procsum run` checks this process from outside */
     const char *library; /* PSUM_PRELOAD_LIBPROCSUM, or library_set */
     char algo[32];
-    char path[PATH_MAX];
     struct sockaddr_un socket; /* sun_path[0] == 0: no socket, lines to dest */
+    char path[PATH_MAX];
     char library_set[PATH_MAX];
     psum_skip_list skip; /* PROCSUM_SKIP_FILES, split once: a forked child's waiter uses it as it is */
     char exe[PATH_MAX];  /* the program, read by the waiter: out of the small variables' page */
@@ -148,14 +151,11 @@ static int send_event(const char *buf, size_t len)
  * A request that cannot be sent has nowhere to be reported; the process
  * runs on unchecked, as it would with no collector.
  */
-static volatile sig_atomic_t asked; /* the request went out: `procsum run` checks this process */
-
 static int ask_watcher(void *arg)
 {
     (void)arg;
     char buf[PSUM_WIRE_WATCH_ME_MAX]; /* on the stack of whichever thread took the signal: small */
-    if (send_event(buf, psum_wire_watch_me(buf, getpid())) == 0)
-        asked = 1;
+    (void)send_event(buf, psum_wire_watch_me(buf, getpid()));
     return 0;
 }
 
@@ -425,17 +425,6 @@ static void parent_after_fork(void)
 
 static void child_after_fork(void)
 {
-    if (cfg.outside) {
-        /*
-         * A child of a process `procsum run` checks is found by run (its
-         * children, every period), so that a shell's every fork writes
-         * nothing here: most exec at once. A child forked before its parent
-         * asked asks for itself (the parent's timer was for the parent).
-         */
-        if (!asked)
-            arm_watch_request();
-        return;
-    }
     if (fork_holds_loading) {
         pthread_mutex_unlock(&loading);
     } else if (loading_possible()) {
@@ -457,7 +446,18 @@ static void child_after_fork(void)
  */
 enum { VAR_OUTPUT, VAR_JSON_FILE, VAR_LIBRARY, VAR_ALGO, VAR_SKIP_FILES, VAR_PERIOD_MS, VAR_CPU, VAR_LAZY_MS,
        VAR_LAZY_THREAD, VAR_CHECKER, VAR_COUNT };
-static const char *const var_names[VAR_COUNT] = {
+/*
+ * The words every process's constructor compares lie on the page of
+ * relocated pointers that the loader has written already (.data.rel.ro),
+ * not on a page of .rodata that nothing else of a short program reads: one
+ * page fault less in every process.
+ */
+#define ON_LOADED_PAGE __attribute__((section(".data.rel.ro.psum_preload_words")))
+static const char VAR_PREFIX[] ON_LOADED_PAGE = "PROCSUM_";
+static const char OUTPUT_SOCKET[] ON_LOADED_PAGE = "socket:";
+static const char CHECKER_INSIDE[] ON_LOADED_PAGE = "inside";
+static const char CHECKER_OUTSIDE[] ON_LOADED_PAGE = "outside";
+static const char var_names[VAR_COUNT][24] ON_LOADED_PAGE = {
     "PROCSUM_OUTPUT",    "PROCSUM_JSON_FILE", "PROCSUM_LIBRARY",     "PROCSUM_ALGO",   "PROCSUM_SKIP_FILES",
     "PROCSUM_PERIOD_MS", "PROCSUM_CPU",       "PROCSUM_LAZY_MS",     "PROCSUM_LAZY_THREAD", "PROCSUM_CHECKER"};
 
@@ -478,7 +478,7 @@ static void read_environment(const char *vars[VAR_COUNT])
     for (size_t i = 0; i < VAR_COUNT; i++)
         vars[i] = NULL;
     for (char **e = environ; e && *e; e++) {
-        bool ours = after(*e, "PROCSUM_") != NULL;
+        bool ours = after(*e, VAR_PREFIX) != NULL;
         for (size_t i = 0; ours && i < VAR_COUNT; i++) {
             const char *v = after(*e, var_names[i]);
             if (v && *v == '=' && !vars[i])
@@ -520,9 +520,9 @@ static bool copy(char *dst, size_t cap, const char *src)
 static bool setting_checker(const char *const vars[VAR_COUNT], char *why, size_t cap)
 {
     const char *v = vars[VAR_CHECKER];
-    if (!v || !*v || strcmp(v, "inside") == 0)
+    if (!v || !*v || strcmp(v, CHECKER_INSIDE) == 0)
         return true;
-    if (strcmp(v, "outside") == 0 && cfg.socket.sun_path[0]) {
+    if (strcmp(v, CHECKER_OUTSIDE) == 0 && cfg.socket.sun_path[0]) {
         cfg.outside = true;
         return true;
     }
@@ -535,8 +535,8 @@ static bool setting_checker(const char *const vars[VAR_COUNT], char *why, size_t
 static bool setting_output(const char *const vars[VAR_COUNT])
 {
     const char *out = vars[VAR_OUTPUT], *file = vars[VAR_JSON_FILE];
-    static const char PREFIX[] = "json-file:", SOCKET[] = "socket:";
-    const char *path = out ? after(out, SOCKET) : NULL;
+    static const char PREFIX[] = "json-file:";
+    const char *path = out ? after(out, OUTPUT_SOCKET) : NULL;
     if (path) {
         /* Set by procsum run, always absolute. */
         cfg.socket.sun_family = AF_UNIX;
@@ -600,13 +600,14 @@ __attribute__((constructor)) static void psum_preload_init(void)
         report_not_started(PROCSUM_EINVAL, why);
         return;
     }
-    if (pthread_atfork(before_fork, parent_after_fork, child_after_fork) != 0) {
-        report_not_started(PROCSUM_ENOMEM, "cannot register the fork handlers");
-        return;
-    }
     if (cfg.outside) {
+        /* No fork handlers: run finds every process of its tree by itself, and a fork here writes nothing. */
         (void)psum_late_prepare();
         arm_watch_request();
+        return;
+    }
+    if (pthread_atfork(before_fork, parent_after_fork, child_after_fork) != 0) {
+        report_not_started(PROCSUM_ENOMEM, "cannot register the fork handlers");
         return;
     }
     if (!cfg.lazy_thread)

@@ -26,7 +26,12 @@
  * kernel's credentials of that datagram (SO_PASSCRED: no process can name
  * another) and checks it as `procsum watch` does, every checker on one
  * thread (a runner) with one digest cache, so that a page of a library
- * the whole tree maps is hashed once a period for all of it. The
+ * the whole tree maps is hashed once a period for all of it. Each period
+ * procsum also walks its tree (the kernel's children lists) and checks
+ * every process that has lived a period, asked or not: one that never
+ * ran a program of its own (a shell's subshell, a server's worker), one
+ * whose program takes no preload, an orphan (procsum is the tree's child
+ * subreaper: the kernel hands it orphans, which it reaps). The
  * processes keep no thread and load nothing of procsum: a shell with a
  * second thread takes the C library's slower fork for every command it
  * runs, and code running inside a process cannot switch off a checker
@@ -54,6 +59,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -106,7 +112,7 @@ struct collector {
     procsum_digest_cache *shared; /* their page-cache pages' digests, shared */
     outside_proc **outside;
     size_t outside_count, outside_cap;
-    psum_pid_list seen_children; /* children of checked processes at the last record, not checked then */
+    psum_pid_list seen_children; /* processes of the tree at the last record, not checked then */
     psum_pid_list refused;       /* processes reported as unreadable: asking again is not news (ascending) */
     bool scan_for_children;      /* the kernel lists no children (no /proc/PID/task/TID/children): /proc is scanned */
     struct {
@@ -522,24 +528,45 @@ static long parent_of(long pid)
     return ppid;
 }
 
-/* Without the kernel's children lists: every process /proc lists whose parent is checked here. */
-static int scan_children(const collector *k, psum_pid_list *out)
+/* Beyond any real tree: a pid used again while the lists are read cannot make the walk endless. */
+#define TREE_MAX 65536
+
+/* Appends every process below run (its children, theirs, ...), from the kernel's children lists; 0 or ENOMEM. */
+static int add_tree(psum_pid_list *out)
+{
+    int err = add_children((long)getpid(), out);
+    for (size_t i = 0; !err && i < out->count && out->count < TREE_MAX; i++)
+        err = add_children(out->pids[i], out);
+    return err;
+}
+
+/* The same without the kernel's children lists: every process /proc lists, and its parent; 0 or an errno. */
+static int scan_tree(psum_pid_list *out)
 {
     DIR *d = opendir("/proc");
     if (!d)
         return errno;
+    psum_pid_list pids = {0}, parents = {0};
     int err = 0;
     for (struct dirent *e; !err && (e = readdir(d)) != NULL;) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
         long pid = strtol(e->d_name, NULL, 10), parent = parent_of(pid);
-        for (size_t i = 0; parent > 0 && i < k->outside_count; i++)
-            if (k->outside[i]->pid == parent) {
-                err = psum_pid_list_push(out, pid);
-                break;
-            }
+        if (parent > 0 && (err = psum_pid_list_push(&pids, pid)) == 0)
+            err = psum_pid_list_push(&parents, parent);
     }
     closedir(d);
+    if (!err && pids.count != parents.count)
+        err = ENOMEM; /* the parent could not be kept */
+    /* Down from run, a generation at a time: each process found is a parent to look for. */
+    for (size_t i = 0; !err && i <= out->count && out->count < TREE_MAX; i++) {
+        long parent = i == 0 ? (long)getpid() : out->pids[i - 1];
+        for (size_t j = 0; !err && j < pids.count; j++)
+            if (parents.pids[j] == parent)
+                err = psum_pid_list_push(out, pids.pids[j]);
+    }
+    psum_pid_list_free(&pids);
+    psum_pid_list_free(&parents);
     return err;
 }
 
@@ -552,21 +579,19 @@ static bool checked_here(const collector *k, long pid)
 }
 
 /*
- * The children of the processes checked here, found each record: one seen
- * at the last record too (so it has lived a period, longer than the lazy
- * delay a child that runs a program would ask after) is checked from now
- * on. A child that runs a program with the preload library asks by itself;
- * this finds those that never exec (a shell's subshell, a server's worker)
- * and those whose program cannot take the preload (a static one).
+ * Every process of run's tree, found each record: one seen at the last
+ * record too (so it has lived a period, longer than the lazy delay a
+ * process that runs a program with the preload library asks after) is
+ * checked from now on. Asking only makes a new program checked sooner:
+ * this finds those that never exec (a shell's subshell, a server's
+ * worker, a child forked before its parent asked), those whose program
+ * cannot take the preload (a static one, a set-user-ID one) and orphans,
+ * which the kernel hands to run (a child subreaper) instead of to init.
  */
-static void adopt_children(collector *k)
+static void adopt_tree(collector *k)
 {
     psum_pid_list now = {0};
-    int err = 0;
-    if (k->scan_for_children)
-        err = scan_children(k, &now);
-    for (size_t i = 0; !err && !k->scan_for_children && i < k->outside_count; i++)
-        err = add_children(k->outside[i]->pid, &now);
+    int err = k->scan_for_children ? scan_tree(&now) : add_tree(&now);
     if (err) {
         psum_pid_list_free(&now);
         return;
@@ -575,7 +600,7 @@ static void adopt_children(collector *k)
     psum_pid_list next = {0};
     for (size_t i = 0; i < now.count; i++) {
         long pid = now.pids[i];
-        if (checked_here(k, pid) || (i > 0 && now.pids[i - 1] == pid))
+        if ((i > 0 && now.pids[i - 1] == pid) || checked_here(k, pid) || psum_pid_list_has(&k->refused, pid))
             continue;
         if (psum_pid_list_has(&k->seen_children, pid))
             watch_pid(k, pid);
@@ -683,7 +708,7 @@ static void write_pass(collector *k)
 {
     review_outside(k);
     if (!run_inside)
-        adopt_children(k);
+        adopt_tree(k);
     if (!k->have_pending)
         return;
     size_t kept = 0;
@@ -719,8 +744,16 @@ static int collect(collector *k, unsigned period_ms)
     uint64_t next = now_ms() + period_ms;
     int status = 0;
     for (;;) {
-        pid_t done = waitpid(k->cmd, &status, WNOHANG);
-        if (done == k->cmd || (done < 0 && errno == ECHILD))
+        /* CMD, and the orphans of the tree, which the kernel hands to run (a subreaper, checking from outside). */
+        bool cmd_ended = false;
+        pid_t done;
+        int st;
+        while ((done = waitpid(-1, &st, WNOHANG)) > 0)
+            if (done == k->cmd) {
+                status = st;
+                cmd_ended = true;
+            }
+        if (cmd_ended || (done < 0 && errno == ECHILD))
             break;
         uint64_t t = now_ms();
         if (t >= next) {
@@ -841,6 +874,14 @@ static int run_with(const psum_cli *c, char **cmd)
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; !rc && i < sizeof(PASSED_ON) / sizeof(PASSED_ON[0]); i++)
         sigaction(PASSED_ON[i], &sa, NULL);
+    /*
+     * Checking from outside, run finds every process of its tree itself:
+     * an orphan (a daemon's child) comes to run rather than to init, and
+     * stays found. Where the kernel refuses (older than 3.4), an orphan is
+     * checked only if it runs a program that asks.
+     */
+    if (!rc && !run_inside)
+        (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     pid_t pid = rc ? -1 : start(cmd, &rc);
     int status = 0;
     if (pid > 0) {
