@@ -100,19 +100,24 @@ $check
 EOF_PY
 }
 
-# wait_for FILE PYTHON_CONDITION: until a line of FILE satisfies it (each line as `l`), at most 20 s.
+# wait_for FILE PYTHON_CONDITION: until a whole line of FILE satisfies it (each line as `l`), at most 60 s by the clock.
 wait_for() {
-    for _ in $(seq 400); do
-        python3 - "$1" "$2" <<'EOF_PY' && return 0
-import json, sys
-for line in open(sys.argv[1], encoding="utf-8"):
-    if line.endswith("\n"):
-        l = json.loads(line)
-        if eval(sys.argv[2]):
-            sys.exit(0)
-sys.exit(1)
+    python3 - "$1" "$2" <<'EOF_PY'
+import json, sys, time
+# One process polling by the clock: a python3 started per look takes a second each on a loaded machine.
+deadline = time.monotonic() + 60
+while True:
+    try:
+        with open(sys.argv[1], encoding="utf-8") as f:
+            for line in f:
+                if line.endswith("\n"):
+                    l = json.loads(line)
+                    if eval(sys.argv[2]):
+                        sys.exit(0)
+    except FileNotFoundError:
+        pass
+    if time.monotonic() > deadline:
+        sys.exit(1)
+    time.sleep(0.05)
 EOF_PY
-        sleep 0.05
-    done
-    return 1
 }

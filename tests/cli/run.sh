@@ -201,14 +201,17 @@ fi
 # Processes that never ask, found by run's walk of its tree (the kernel's children lists; or, where the
 # kernel does not list them, /proc): a child forked once its parent is checked, which never execs and
 # writes nothing of procsum's in the fork; and an orphan, forked at once (before its parent could ask)
-# by a parent that ends at once, which run as the tree's subreaper adopts instead of init (CMD lives on
-# until the report is in, or 30 s, so that run is still there).
+# by a parent that ends at once, which run as the tree's subreaper adopts instead of init, and reaps
+# when it ends (CMD lives on until the report is in and the orphan reaped, so that run is still there).
 for what in "a child forked late that never execs" "an orphan whose parent never asked"; do
     for how in children proc; do
         f="$TMP/unasked-${what%% *}-$how.json"
         cmd=("$PSUM_RUN_TARGET" --fork-late "$f")
+        # The orphan ends once its report is in; run reaps it: then CMD is run's only child.
         [ "$what" = "${what#an orphan}" ] || cmd=(bash -c '"$1" --daemon "$2"
-            for _ in $(seq 300); do grep -q "\"bitflip\"" "$2" && exit 0; sleep 0.1; done; exit 1' sh "$PSUM_RUN_TARGET" "$f")
+            for _ in $(seq 300); do grep -q "\"bitflip\"" "$2" && break; sleep 0.1; done
+            for _ in $(seq 100); do [ "$(cat /proc/$PPID/task/*/children)" = "$$ " ] && exit 0; sleep 0.1; done
+            echo "run still has children: $(cat /proc/$PPID/task/*/children)" >&2; exit 1' sh "$PSUM_RUN_TARGET" "$f")
         if [ "$how" = proc ]; then export PROCSUM_NO_PROC_CHILDREN=1; fi
         run run --json-file "$f" --period 100 -- "${cmd[@]}"
         unset PROCSUM_NO_PROC_CHILDREN

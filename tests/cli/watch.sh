@@ -37,8 +37,9 @@ wait "$pid" 2>/dev/null
 wait "$watch_pid"
 rc=$?
 if [ "$rc" -eq 0 ]; then pass "watch: ends with exit 0 when the process exited"; else fail "watch: exit 0 after the exit" "exit $rc"; fi
-check "watch: the exit is reported" json_check "$TMP/watch.out" '
-assert states[-1]["event.action"] == "exited" and states[-1]["error.code"] == "PROCSUM_ESRCH", states
+check "watch: the exit is reported, with how the process stood (changed), not as an error" json_check "$TMP/watch.out" '
+e = states[-1]
+assert e["event.action"] == "exited" and e["procsum.status"] == "changed" and "error.code" not in e, states
 '
 
 # ---- many processes, one thread ------------------------------------------------

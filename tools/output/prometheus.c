@@ -191,9 +191,8 @@ static int prom_alert(psum_writer *w, const psum_alert *a)
 static int prom_state_record(psum_writer *w, const psum_state *s)
 {
     prom_state *st = w->state;
-    /* A process that exited is the end of its watch, not a failure. */
-    if (!s->error || strcmp(s->action, "exited") == 0)
-        return 0;
+    if (!s->error)
+        return 0; /* an exit too: the end of a watch is not a failure */
     for (size_t i = 0; i < st->reasons; i++)
         if (st->reason_codes[i] == s->error) {
             st->reason_counts[i]++;

@@ -457,7 +457,8 @@ static const char VAR_PREFIX[] ON_LOADED_PAGE = "PROCSUM_";
 static const char OUTPUT_SOCKET[] ON_LOADED_PAGE = "socket:";
 static const char CHECKER_INSIDE[] ON_LOADED_PAGE = "inside";
 static const char CHECKER_OUTSIDE[] ON_LOADED_PAGE = "outside";
-static const char var_names[VAR_COUNT][24] ON_LOADED_PAGE = {
+/* A name must stay under 32 characters: one of exactly 32 would be accepted without its terminating NUL. */
+static const char var_names[VAR_COUNT][32] ON_LOADED_PAGE = {
     "PROCSUM_OUTPUT",    "PROCSUM_JSON_FILE", "PROCSUM_LIBRARY",     "PROCSUM_ALGO",   "PROCSUM_SKIP_FILES",
     "PROCSUM_PERIOD_MS", "PROCSUM_CPU",       "PROCSUM_LAZY_MS",     "PROCSUM_LAZY_THREAD", "PROCSUM_CHECKER"};
 

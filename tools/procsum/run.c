@@ -70,6 +70,7 @@
 #include "config.h"
 #include "oneline.h"
 #include "procs.h"
+#include "watch_os.h"
 #include "wire.h"
 
 #ifndef PSUM_RUN_PRELOAD_INSTALLED
@@ -114,6 +115,7 @@ struct collector {
     size_t outside_count, outside_cap;
     psum_pid_list seen_children; /* processes of the tree at the last record, not checked then */
     psum_pid_list refused;       /* processes reported as unreadable: asking again is not news (ascending) */
+    psum_pid_list not_ours;      /* run's children from before CMD (run exec'd by their parent): not walked (ascending) */
     bool scan_for_children;      /* the kernel lists no children (no /proc/PID/task/TID/children): /proc is scanned */
     struct {
         long pid;
@@ -484,14 +486,23 @@ static void review_outside(collector *k)
     k->outside_count = kept;
 }
 
-/* Appends the children of every thread of pid (/proc/PID/task/TID/children); 0 or ENOMEM. */
+/* Whether a failed open of a /proc file says only that the process or thread has ended. */
+static bool ended(int err)
+{
+    return err == ENOENT || err == ESRCH;
+}
+
+/*
+ * Appends the children of every thread of pid (/proc/PID/task/TID/children);
+ * 0, or an errno (out of descriptors, say: not taken for a process gone).
+ */
 static int add_children(long pid, psum_pid_list *out)
 {
     char path[64];
     snprintf(path, sizeof(path), "/proc/%ld/task", pid);
     DIR *d = opendir(path);
     if (!d)
-        return 0; /* gone meanwhile */
+        return ended(errno) ? 0 : errno;
     int err = 0;
     for (struct dirent *e; !err && (e = readdir(d)) != NULL;) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
@@ -499,8 +510,10 @@ static int add_children(long pid, psum_pid_list *out)
         char file[96];
         snprintf(file, sizeof(file), "/proc/%ld/task/%.20s/children", pid, e->d_name);
         FILE *f = fopen(file, "re");
-        if (!f)
-            continue; /* the thread ended meanwhile */
+        if (!f) {
+            err = ended(errno) ? 0 : errno;
+            continue;
+        }
         long child;
         while (!err && fscanf(f, "%ld", &child) == 1)
             err = psum_pid_list_push(out, child);
@@ -510,63 +523,120 @@ static int add_children(long pid, psum_pid_list *out)
     return err;
 }
 
-/* The parent in /proc/PID/stat (the field after the name, which may hold anything but ends at the last ')'); 0 if none. */
-static long parent_of(long pid)
+/*
+ * The parent in /proc/PID/stat (the field after the name, which may hold
+ * anything but ends at the last ')') in *parent, 0 if none or gone; 0 or
+ * an errno.
+ */
+static int parent_of(long pid, long *parent)
 {
     char path[64], line[512];
     snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    *parent = 0;
     FILE *f = fopen(path, "re");
     if (!f)
-        return 0;
+        return ended(errno) ? 0 : errno;
     size_t n = fread(line, 1, sizeof(line) - 1, f);
     fclose(f);
     line[n] = '\0';
     const char *end = strrchr(line, ')');
-    long ppid = 0;
-    if (!end || sscanf(end + 1, " %*c %ld", &ppid) != 1)
-        return 0;
-    return ppid;
+    if (!end || sscanf(end + 1, " %*c %ld", parent) != 1)
+        *parent = 0;
+    return 0;
 }
 
 /* Beyond any real tree: a pid used again while the lists are read cannot make the walk endless. */
 #define TREE_MAX 65536
 
-/* Appends every process below run (its children, theirs, ...), from the kernel's children lists; 0 or ENOMEM. */
-static int add_tree(psum_pid_list *out)
+/*
+ * run's own children that are not of CMD's tree (those it had before,
+ * when it was started by exec from a process that had some) are left out.
+ */
+static int add_own_children(const collector *k, psum_pid_list *out)
 {
     int err = add_children((long)getpid(), out);
+    size_t kept = 0;
+    for (size_t i = 0; i < out->count; i++)
+        if (!psum_pid_list_has(&k->not_ours, out->pids[i]))
+            out->pids[kept++] = out->pids[i];
+    out->count = kept;
+    return err;
+}
+
+/* Appends every process below run (its children, theirs, ...), from the kernel's children lists; 0 or an errno. */
+static int add_tree(const collector *k, psum_pid_list *out)
+{
+    int err = add_own_children(k, out);
     for (size_t i = 0; !err && i < out->count && out->count < TREE_MAX; i++)
         err = add_children(out->pids[i], out);
     return err;
 }
 
-/* The same without the kernel's children lists: every process /proc lists, and its parent; 0 or an errno. */
-static int scan_tree(psum_pid_list *out)
+typedef struct parent_pair {
+    long parent, pid;
+} parent_pair;
+
+static int by_parent(const void *a, const void *b)
 {
+    long x = ((const parent_pair *)a)->parent, y = ((const parent_pair *)b)->parent;
+    return (x > y) - (x < y);
+}
+
+/* Every process /proc lists with its parent, sorted by parent, in *pairs (*count of them); 0 or an errno. */
+static int list_parents(parent_pair **pairs, size_t *count)
+{
+    *pairs = NULL;
+    *count = 0;
     DIR *d = opendir("/proc");
     if (!d)
         return errno;
-    psum_pid_list pids = {0}, parents = {0};
+    size_t cap = 0;
     int err = 0;
     for (struct dirent *e; !err && (e = readdir(d)) != NULL;) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
-        long pid = strtol(e->d_name, NULL, 10), parent = parent_of(pid);
-        if (parent > 0 && (err = psum_pid_list_push(&pids, pid)) == 0)
-            err = psum_pid_list_push(&parents, parent);
+        long pid = strtol(e->d_name, NULL, 10), parent;
+        if ((err = parent_of(pid, &parent)) != 0 || parent <= 0)
+            continue;
+        if (*count == cap) {
+            cap = cap ? 2 * cap : 256;
+            parent_pair *grown = realloc(*pairs, cap * sizeof(*grown));
+            if (!grown) {
+                err = ENOMEM;
+                break;
+            }
+            *pairs = grown;
+        }
+        (*pairs)[(*count)++] = (parent_pair){parent, pid};
     }
     closedir(d);
-    if (!err && pids.count != parents.count)
-        err = ENOMEM; /* the parent could not be kept */
-    /* Down from run, a generation at a time: each process found is a parent to look for. */
+    if (*count)
+        qsort(*pairs, *count, sizeof(**pairs), by_parent);
+    return err;
+}
+
+/* The same without the kernel's children lists: down from run through every process's parent in /proc. */
+static int scan_tree(const collector *k, psum_pid_list *out)
+{
+    parent_pair *pairs;
+    size_t count;
+    int err = list_parents(&pairs, &count);
+    /* A generation at a time: each process found is a parent to look for (run itself first). */
     for (size_t i = 0; !err && i <= out->count && out->count < TREE_MAX; i++) {
         long parent = i == 0 ? (long)getpid() : out->pids[i - 1];
-        for (size_t j = 0; !err && j < pids.count; j++)
-            if (parents.pids[j] == parent)
-                err = psum_pid_list_push(out, pids.pids[j]);
+        size_t lo = 0, hi = count;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (pairs[mid].parent < parent)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (; !err && lo < count && pairs[lo].parent == parent; lo++)
+            if (i > 0 || !psum_pid_list_has(&k->not_ours, pairs[lo].pid))
+                err = psum_pid_list_push(out, pairs[lo].pid);
     }
-    psum_pid_list_free(&pids);
-    psum_pid_list_free(&parents);
+    free(pairs);
     return err;
 }
 
@@ -591,7 +661,7 @@ static bool checked_here(const collector *k, long pid)
 static void adopt_tree(collector *k)
 {
     psum_pid_list now = {0};
-    int err = k->scan_for_children ? scan_tree(&now) : add_tree(&now);
+    int err = k->scan_for_children ? scan_tree(k, &now) : add_tree(k, &now);
     if (err) {
         psum_pid_list_free(&now);
         return;
@@ -622,6 +692,7 @@ static void stop_all_outside(collector *k)
     k->outside_count = k->outside_cap = 0;
     psum_pid_list_free(&k->seen_children);
     psum_pid_list_free(&k->refused);
+    psum_pid_list_free(&k->not_ours);
 }
 
 /* A process's last pass figures: kept by pid, for procsum_pages_checked and procsum_processes. */
@@ -703,11 +774,15 @@ static void drain(collector *k)
     }
 }
 
-/* The metrics' pass record: the processes still there, what their passes did since the last one. */
-static void write_pass(collector *k)
+/*
+ * The metrics' pass record: the processes still there, what their passes
+ * did since the last one. last: CMD has ended, and with it the watch (what
+ * is left of the tree is not taken on now).
+ */
+static void write_pass(collector *k, bool last)
 {
     review_outside(k);
-    if (!run_inside)
+    if (!run_inside && !last)
         adopt_tree(k);
     if (!k->have_pending)
         return;
@@ -750,6 +825,7 @@ static int collect(collector *k, unsigned period_ms)
         int st;
         while ((done = waitpid(-1, &st, WNOHANG)) > 0)
             if (done == k->cmd) {
+                cmd_pid = 0; /* its pid may be another process's from now on: nothing passed on */
                 status = st;
                 cmd_ended = true;
             }
@@ -757,7 +833,7 @@ static int collect(collector *k, unsigned period_ms)
             break;
         uint64_t t = now_ms();
         if (t >= next) {
-            write_pass(k);
+            write_pass(k, false);
             next = t + period_ms;
         }
         struct pollfd fds[2] = {{.fd = k->sock, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
@@ -771,7 +847,7 @@ static int collect(collector *k, unsigned period_ms)
     drain(k);
     /* Always a last record: the processes left (none, once the tree has ended) are the metrics' final word. */
     k->have_pending = true;
-    write_pass(k);
+    write_pass(k, true);
     stop_all_outside(k);
     if (pidfd >= 0)
         close(pidfd);
@@ -880,8 +956,13 @@ static int run_with(const psum_cli *c, char **cmd)
      * stays found. Where the kernel refuses (older than 3.4), an orphan is
      * checked only if it runs a program that asks.
      */
-    if (!rc && !run_inside)
-        (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    if (!rc && !run_inside) {
+        (void)add_children((long)getpid(), &k->not_ours); /* those it could list: seldom any at all */
+        psum_pid_list_sort(&k->not_ours);
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
+            fprintf(stderr, "procsum: run: orphans of the tree go to init and are checked only if they ask "
+                            "(PR_SET_CHILD_SUBREAPER: %s)\n", strerror(errno));
+    }
     pid_t pid = rc ? -1 : start(cmd, &rc);
     int status = 0;
     if (pid > 0) {
@@ -889,6 +970,9 @@ static int run_with(const psum_cli *c, char **cmd)
         cmd_pid = pid;
         signal(SIGINT, SIG_IGN);
         signal(SIGQUIT, SIG_IGN);
+        /* Each process checked from here keeps a few /proc files open; CMD has kept its own limit. */
+        if (!run_inside)
+            psum_watch_allow_descriptors();
         if (is_static_elf(file)) {
             fprintf(stderr, "procsum: run: %s is statically linked and cannot take the preload library: "
                             "watching it from outside (pid %ld)\n", file, (long)pid);

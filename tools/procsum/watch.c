@@ -82,6 +82,15 @@ static void write_state(watch_run *run, const watched *p, long pid, const char *
     psum_watch_lock_release(&run->lock);
 }
 
+/* How a process stands: changed once a change of it was reported. An exit says it too: the end of a watch is not an error. */
+static const char *standing(watch_run *run, const watched *p)
+{
+    psum_watch_lock_take(&run->lock);
+    bool changed = p->alerts > 0;
+    psum_watch_lock_release(&run->lock);
+    return changed ? "changed" : "clean";
+}
+
 static void stop_one(watched *p)
 {
     procsum_stop(p->checker);
@@ -124,10 +133,8 @@ static int start_one(watch_run *run, watch_list *l, long pid, bool quiet_gone)
     }
     procsum_stats st;
     procsum_get_stats(p->checker, &st);
-    psum_watch_lock_take(&run->lock);
-    bool changed = p->alerts > 0; /* pages already differing from their file, and not allowed */
-    psum_watch_lock_release(&run->lock);
-    write_state(run, p, pid, "watching", changed ? "changed" : "clean", 0, st.pages_tracked);
+    /* changed: pages already differing from their file, and not allowed */
+    write_state(run, p, pid, "watching", standing(run, p), 0, st.pages_tracked);
     l->items[l->count++] = p;
     l->started++;
     return 0;
@@ -154,7 +161,7 @@ static void review(watch_run *run, watch_list *l, psum_pass *pass)
         procsum_get_stats(p->checker, &st);
         count_pass(pass, p, &st);
         if (st.last_error == PROCSUM_ESRCH) {
-            write_state(run, p, p->pid, "exited", "error", PROCSUM_ESRCH, st.pages_tracked);
+            write_state(run, p, p->pid, "exited", standing(run, p), 0, st.pages_tracked);
             stop_one(p);
             continue;
         }
@@ -239,7 +246,7 @@ static void pick_up(watch_run *run, watch_list *l)
     if (psum_procs_scan(&run->cli->config, &now) != 0)
         return; /* tried again next period */
     for (size_t i = 0; i < now.count; i++)
-        consider(run, l, now.pids[i], false);
+        consider(run, l, now.pids[i], true); /* gone since the scan: no news */
     psum_pid_list_free(&now);
 }
 
@@ -278,7 +285,7 @@ static void on_event(void *ctx, psum_procevent event, long pid)
         watched *p = l->items[i];
         procsum_stats st;
         procsum_get_stats(p->checker, &st);
-        write_state(e->run, p, pid, "exited", "error", PROCSUM_ESRCH, st.pages_tracked);
+        write_state(e->run, p, pid, "exited", standing(e->run, p), 0, st.pages_tracked);
         stop_one(p);
         l->items[i] = l->items[--l->count];
         break;
@@ -353,7 +360,7 @@ int psum_cmd_watch(const psum_cli *c, psum_writer *w)
         stopped = psum_watch_wait(0, events, on_event, &ectx);
         if (stopped)
             break;
-        err = start_one(&run, &l, pids.pids[i], false);
+        err = start_one(&run, &l, pids.pids[i], c->all); /* --all: one gone since the scan is no news */
         if (err == PROCSUM_ENOMEM)
             rc = psum_cli_fail("cannot watch", err);
         else if (err && c->all)
