@@ -62,6 +62,27 @@ else
     fail "the preload library's line names the function and its instructions" "$(cat "$f" 2>/dev/null | head -c 1200)"
 fi
 
+# No descriptor of run's outputs reaches CMD: a program of the tree cannot write reports.
+run run --json-file "$TMP/fds.json" -- sh -c 'ls -l /proc/$$/fd'
+if [ "$rc" -eq 0 ] && grep -q ' 0 -> ' "$TMP/out" && ! grep -q 'fds.json' "$TMP/out"; then
+    pass "the JSON file's descriptor is not inherited by CMD"
+else
+    fail "the JSON file's descriptor is not inherited by CMD" "$(show_run)"
+fi
+
+# Under a low limit of open files (hard too), run raises its own where it may (CMD keeps the low one),
+# or says on stderr that processes past the limit go unwatched.
+(ulimit -n 64 && exec "$PROCSUM" run --json-file "$TMP/ulimit.json" -- sh -c 'sleep 0.5; grep "open files" /proc/$PPID/limits; ulimit -n') \
+    >"$TMP/out" 2>"$TMP/err"
+rc=$?
+run_soft=$(awk '{ print $4 }' "$TMP/out" | head -n 1)
+if [ "$rc" -eq 0 ] && [ "$(tail -n 1 "$TMP/out")" = 64 ] &&
+    { [ "$run_soft" -ge 65536 ] || grep -q "only 64 open files allowed" "$TMP/err"; }; then
+    pass "a low limit of open files: raised for run only, or said"
+else
+    fail "a low limit of open files: raised for run only, or said" "$(show_run)"
+fi
+
 # Inherited through exec: the target is a child of the shell, which runs it.
 f="$TMP/child.json"
 run run --json-file "$f" --period 100 -- sh -c '"$1" "$2"; exit $?' sh "$PSUM_RUN_TARGET" "$f"

@@ -124,8 +124,15 @@ int psum_outputs_open(psum_outputs *o, const psum_output_config *cfg, FILE *std_
         o->names[i] = "standard output";
     }
     if (cfg->json_file) {
-        /* Appended: several runs (and a log shipper's rotation) share one file; each line is one write. */
+        /*
+         * Appended: several runs (and a log shipper's rotation) share one file; each line is one write.
+         * Closed on exec: the programs `procsum run` starts must not inherit a way to write reports.
+         */
+#ifdef _WIN32
         FILE *f = fopen(cfg->json_file, "a");
+#else
+        FILE *f = fopen(cfg->json_file, "ae");
+#endif
         if (!f) {
             int err = errno;
             *what = cfg->json_file;

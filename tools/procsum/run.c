@@ -971,8 +971,10 @@ static int run_with(const psum_cli *c, char **cmd)
         signal(SIGINT, SIG_IGN);
         signal(SIGQUIT, SIG_IGN);
         /* Each process checked from here keeps a few /proc files open; CMD has kept its own limit. */
-        if (!run_inside)
-            psum_watch_allow_descriptors();
+        unsigned long descriptors = run_inside ? 0 : psum_watch_allow_descriptors();
+        if (descriptors && descriptors < PSUM_WATCH_FEW_DESCRIPTORS)
+            fprintf(stderr, "procsum: run: only %lu open files allowed (ulimit -n): each process checked takes 3, "
+                            "those past the limit are not watched (PROCSUM_EMFILE)\n", descriptors);
         if (is_static_elf(file)) {
             fprintf(stderr, "procsum: run: %s is statically linked and cannot take the preload library: "
                             "watching it from outside (pid %ld)\n", file, (long)pid);

@@ -326,7 +326,10 @@ int psum_cmd_watch(const psum_cli *c, psum_writer *w)
     int rc = psum_procs_select(c, &pids);
     if (rc)
         return rc;
-    psum_watch_allow_descriptors();
+    unsigned long descriptors = psum_watch_allow_descriptors();
+    if (descriptors && descriptors < PSUM_WATCH_FEW_DESCRIPTORS && (c->all || pids.count > descriptors / 4))
+        fprintf(stderr, "procsum: watch: only %lu open files allowed (ulimit -n): each process watched takes 3, "
+                        "those past the limit are not watched (PROCSUM_EMFILE)\n", descriptors);
     int err = psum_watch_catch_stops(); /* before any checker's thread exists */
     if (err) {
         fprintf(stderr, "procsum: cannot wait for a stop request: %s\n", strerror(err));

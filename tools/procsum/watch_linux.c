@@ -17,14 +17,30 @@
 
 static int stops_fd = -1;
 
-void psum_watch_allow_descriptors(void)
+/* Three per process checked: enough for a host's every process. At most fs.nr_open (1048576 by default). */
+#define WANTED_DESCRIPTORS 65536
+
+unsigned long psum_watch_allow_descriptors(void)
 {
-    /* poll(), never select(): descriptors past FD_SETSIZE are fine. Left as it is if that fails. */
+    /*
+     * poll(), never select(): descriptors past FD_SETSIZE are fine. With
+     * the right to (CAP_SYS_RESOURCE), past a low hard limit too (`ulimit
+     * -n 64` sets both); else up to it. Left as it is if that fails.
+     */
     struct rlimit r;
-    if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
-        r.rlim_cur = r.rlim_max;
-        (void)setrlimit(RLIMIT_NOFILE, &r);
+    if (getrlimit(RLIMIT_NOFILE, &r) != 0)
+        return 0;
+    if (r.rlim_max != RLIM_INFINITY && r.rlim_max < WANTED_DESCRIPTORS) {
+        struct rlimit more = {WANTED_DESCRIPTORS, WANTED_DESCRIPTORS};
+        if (setrlimit(RLIMIT_NOFILE, &more) == 0)
+            return WANTED_DESCRIPTORS;
     }
+    if (r.rlim_cur < r.rlim_max) {
+        struct rlimit all = {r.rlim_max, r.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &all) == 0)
+            r.rlim_cur = r.rlim_max;
+    }
+    return r.rlim_cur == RLIM_INFINITY ? 0 : (unsigned long)r.rlim_cur;
 }
 
 void psum_watch_lock_init(psum_watch_lock *l)

@@ -37,9 +37,12 @@ void psum_watch_release_stops(void);
 /*
  * Raises the limit of open descriptors to the most allowed: a watched
  * process keeps a few of its /proc files open (Linux: stat, maps, pagemap),
- * and --all watches every process. Nothing where there is no such limit.
+ * and --all watches every process. Returns the limit now, 0 where there is
+ * none (or it is not known).
  */
-void psum_watch_allow_descriptors(void);
+unsigned long psum_watch_allow_descriptors(void);
+/* Below this many descriptors, a watch of many processes says that some will be refused. */
+#define PSUM_WATCH_FEW_DESCRIPTORS 1024
 /*
  * Waits one period, handing each process event of `events` (NULL: none)
  * to on(ctx, ...), and PSUM_PROCEVENT_LOST when they cannot be read; true

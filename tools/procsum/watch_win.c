@@ -10,8 +10,9 @@
 
 static HANDLE stop_event;
 
-void psum_watch_allow_descriptors(void)
+unsigned long psum_watch_allow_descriptors(void)
 {
+    return 0; /* handles: no per-process limit that a watch would reach */
 }
 
 void psum_watch_lock_init(psum_watch_lock *l)
