@@ -24,7 +24,7 @@
  * library (PROCSUM_CHECKER=outside) only asks, once a process has lived
  * the lazy delay, with one datagram; procsum takes its pid from the
  * kernel's credentials of that datagram (SO_PASSCRED: no process can name
- * another) and checks it as `procsum watch` does, every checker on one
+ * another) and checks it as `procsum watch` does (checked.h), every checker on one
  * thread (a runner) with one digest cache, so that a page of a library
  * the whole tree maps is hashed once a period for all of it. Each period
  * procsum also walks its tree (the kernel's children lists) and checks
@@ -54,7 +54,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +68,7 @@
 #include "cli.h"
 #include "config.h"
 #include "oneline.h"
+#include "checked.h"
 #include "procs.h"
 #include "watch_os.h"
 #include "wire.h"
@@ -89,30 +89,13 @@ static const psum_cli_command RUN = {"run", "",
                                      PSUM_OPT_ALGO | PSUM_OPT_PERIOD | PSUM_OPT_CPU | PSUM_OPT_OUTPUTS | PSUM_OPT_CONFIG,
                                      NULL};
 
-typedef struct collector collector;
-
-/* A process checked from here: a static CMD, or one that asked (PROCSUM_CHECKER=outside). */
-typedef struct outside_proc {
-    collector *k;
-    long pid;
-    char *exe; /* its program, replaced after an exec: under k->lock */
-    procsum_checker *checker;
-    procsum_stats last; /* at the last metrics record */
-} outside_proc;
-
-struct collector {
+typedef struct collector {
     int sock;
     struct sockaddr_un addr;
     char dir[96]; /* $TMPDIR (at most 64 bytes) or /tmp, and a name: the socket path fits sun_path */
-    pthread_mutex_t lock; /* every write (the runner's thread reports too), write_failed, an outside_proc's exe */
     psum_writer *w;
-    bool write_failed;
+    psum_checked_set set; /* the processes checked from here (a static CMD, those of the tree); every write */
     pid_t cmd;
-    procsum_options opts;         /* the checkers' options, for those started here */
-    procsum_runner *runner;       /* the thread the outside checkers take turns on */
-    procsum_digest_cache *shared; /* their page-cache pages' digests, shared */
-    outside_proc **outside;
-    size_t outside_count, outside_cap;
     psum_pid_list seen_children; /* processes of the tree at the last record, not checked then */
     psum_pid_list refused;       /* processes reported as unreadable: asking again is not news (ascending) */
     psum_pid_list not_ours;      /* run's children from before CMD (run exec'd by their parent): not walked (ascending) */
@@ -124,7 +107,7 @@ struct collector {
     size_t tracked_count;
     psum_pass pending; /* what the passes reported since the last record */
     bool have_pending;
-};
+} collector;
 
 static volatile sig_atomic_t cmd_pid;
 static bool run_inside; /* --inside: each process runs its own checker */
@@ -348,142 +331,18 @@ static int exec_failed(const char *cmd, int err)
     return err == ENOENT ? 127 : 126;
 }
 
-/* Writes through the lock: the runner's thread reports changes while this one writes the rest. */
-static void put_alert(collector *k, const psum_alert *a)
-{
-    pthread_mutex_lock(&k->lock);
-    if (!k->write_failed)
-        k->write_failed = psum_write_alert(k->w, a) != 0;
-    pthread_mutex_unlock(&k->lock);
-}
-
-static void put_state(collector *k, const psum_state *st)
-{
-    pthread_mutex_lock(&k->lock);
-    if (!k->write_failed)
-        k->write_failed = psum_write_state(k->w, st) != 0;
-    pthread_mutex_unlock(&k->lock);
-}
-
-/* An outside checker's report (on the runner's thread, or on this one during a first look). */
-static void outside_change(const procsum_mismatch *m, void *userdata)
-{
-    outside_proc *p = userdata;
-    psum_alert a = {.action = m->kind == PROCSUM_REPORT_CHANGED ? "code-changed" : "differs-from-file",
-                    .pid = p->pid, .region = m->region};
-    psum_event_origin_now(&a.at);
-    pthread_mutex_lock(&p->k->lock);
-    a.executable = p->exe;
-    for (size_t i = 0; i < m->changed_pages && !p->k->write_failed; i++) {
-        a.page = &m->page_changes[i];
-        p->k->write_failed = psum_write_alert(p->k->w, &a) != 0;
-    }
-    pthread_mutex_unlock(&p->k->lock);
-}
-
-static void track(collector *k, long pid, uint64_t pages);
-
-/* Whether pid was reported unreadable before; the first time (err a permission error) it is noted. */
-static bool was_refused(collector *k, long pid, int err)
-{
-    if (err != PROCSUM_EACCES && err != PROCSUM_EPERM)
-        return false;
-    if (psum_pid_list_has(&k->refused, pid))
-        return true;
-    if (psum_pid_list_push(&k->refused, pid) == 0)
-        psum_pid_list_sort(&k->refused);
-    return false;
-}
-
 /*
- * Checks pid from here from now on (unless it is already). A process gone
- * before its checker could start (it asked, then ended) is no news.
+ * Checks pid from here from now on, unless it is already or was found
+ * unreadable (not tried, nor said, again). A process gone before its
+ * checker could start (it asked, then ended) is no news.
  */
 static void watch_pid(collector *k, long pid)
 {
-    if (pid <= 0)
-        return;
-    for (size_t i = 0; i < k->outside_count; i++)
-        if (k->outside[i]->pid == pid)
-            return; /* asked again after an exec: its checker follows the exec already */
-    if (k->outside_count == k->outside_cap) {
-        size_t cap = k->outside_cap ? 2 * k->outside_cap : 16;
-        outside_proc **grown = realloc(k->outside, cap * sizeof(*grown));
-        if (!grown)
-            return;
-        k->outside = grown;
-        k->outside_cap = cap;
-    }
-    outside_proc *p = calloc(1, sizeof(*p));
-    if (!p)
-        return;
-    *p = (outside_proc){.k = k, .pid = pid, .exe = psum_proc_executable(pid)};
-    procsum_options o = k->opts;
-    o.pid = pid;
-    o.runner = k->runner;
-    o.digest_cache = k->shared;
-    int err = procsum_start(&o, outside_change, p, &p->checker);
-    if (err) {
-        if (err != PROCSUM_ESRCH && !was_refused(k, pid, err)) {
-            psum_state st = {.action = "not-watched", .pid = pid, .executable = p->exe, .status = "error", .error = err};
-            psum_event_origin_now(&st.at);
-            put_state(k, &st);
-        }
-        free(p->exe);
-        free(p);
-        return;
-    }
-    procsum_get_stats(p->checker, &p->last);
-    track(k, pid, p->last.pages_tracked);
-    k->outside[k->outside_count++] = p;
-}
-
-static void stop_outside(outside_proc *p)
-{
-    procsum_stop(p->checker);
-    free(p->exe);
-    free(p);
-}
-
-static void add_pass(collector *k, const psum_pass *p);
-
-/* What the outside checkers did since the last record; the processes that ended are dropped. */
-static void review_outside(collector *k)
-{
-    size_t kept = 0;
-    for (size_t i = 0; i < k->outside_count; i++) {
-        outside_proc *p = k->outside[i];
-        procsum_stats now;
-        procsum_get_stats(p->checker, &now);
-        add_pass(k, &(psum_pass){.passes = now.passes - p->last.passes,
-                                 .bytes_hashed = now.bytes_hashed - p->last.bytes_hashed,
-                                 .duration_ns = now.last_pass_ns});
-        if (now.last_error == PROCSUM_ESRCH) {
-            stop_outside(p);
-            continue;
-        }
-        if (now.last_error == PROCSUM_EACCES || now.last_error == PROCSUM_EPERM) {
-            /* It made itself unreadable (not dumpable, after an exec of a program that asks for it): said, dropped. */
-            (void)was_refused(k, p->pid, now.last_error);
-            psum_state st = {.action = "not-watched", .pid = p->pid, .executable = p->exe, .status = "error",
-                             .error = now.last_error, .pages_checked = now.pages_tracked};
-            psum_event_origin_now(&st.at);
-            put_state(k, &st);
-            stop_outside(p);
-            continue;
-        }
-        track(k, p->pid, now.pages_tracked);
-        if (now.new_programs != p->last.new_programs) {
-            char *exe = psum_proc_executable(p->pid);
-            pthread_mutex_lock(&k->lock);
-            free(p->exe);
-            p->exe = exe;
-            pthread_mutex_unlock(&k->lock);
-        }
-        p->last = now;
-        k->outside[kept++] = p;
-    }
-    k->outside_count = kept;
+    if (pid <= 0 || psum_checked_find(&k->set, pid) < k->set.count || psum_pid_list_has(&k->refused, pid))
+        return; /* asked again after an exec: its checker follows the exec already */
+    int err = psum_checked_start(&k->set, pid, true);
+    if ((err == PROCSUM_EACCES || err == PROCSUM_EPERM) && psum_pid_list_push(&k->refused, pid) == 0)
+        psum_pid_list_sort(&k->refused);
 }
 
 /* Whether a failed open of a /proc file says only that the process or thread has ended. */
@@ -640,14 +499,6 @@ static int scan_tree(const collector *k, psum_pid_list *out)
     return err;
 }
 
-static bool checked_here(const collector *k, long pid)
-{
-    for (size_t i = 0; i < k->outside_count; i++)
-        if (k->outside[i]->pid == pid)
-            return true;
-    return false;
-}
-
 /*
  * Every process of run's tree, found each record: one seen at the last
  * record too (so it has lived a period, longer than the lazy delay a
@@ -670,10 +521,10 @@ static void adopt_tree(collector *k)
     psum_pid_list next = {0};
     for (size_t i = 0; i < now.count; i++) {
         long pid = now.pids[i];
-        if ((i > 0 && now.pids[i - 1] == pid) || checked_here(k, pid) || psum_pid_list_has(&k->refused, pid))
+        if (i > 0 && now.pids[i - 1] == pid)
             continue;
         if (psum_pid_list_has(&k->seen_children, pid))
-            watch_pid(k, pid);
+            watch_pid(k, pid); /* unless checked already, or refused */
         else
             (void)psum_pid_list_push(&next, pid); /* out of memory: looked at again next time */
     }
@@ -683,13 +534,8 @@ static void adopt_tree(collector *k)
     k->seen_children = next;
 }
 
-static void stop_all_outside(collector *k)
+static void free_lists(collector *k)
 {
-    for (size_t i = 0; i < k->outside_count; i++)
-        stop_outside(k->outside[i]);
-    free(k->outside);
-    k->outside = NULL;
-    k->outside_count = k->outside_cap = 0;
     psum_pid_list_free(&k->seen_children);
     psum_pid_list_free(&k->refused);
     psum_pid_list_free(&k->not_ours);
@@ -726,14 +572,14 @@ static void take_event(collector *k, char *buf, size_t len, long sender)
         return; /* not one of ours: the directory is this user's, so a stray, not an attack */
     switch (ev.kind) {
     case PSUM_WIRE_ALERT:
-        put_alert(k, &ev.alert);
+        psum_checked_write_alert(&k->set, &ev.alert);
         break;
     case PSUM_WIRE_STATE:
         /* A checker started: counted, not written (a script's every process would say it). */
         if (strcmp(ev.state.action, "watching") == 0)
             track(k, ev.pid, 0);
         else
-            put_state(k, &ev.state);
+            psum_checked_write_state(&k->set, &ev.state);
         break;
     case PSUM_WIRE_PASS:
         track(k, ev.pid, ev.pass.pages_checked);
@@ -774,6 +620,11 @@ static void drain(collector *k)
     }
 }
 
+static bool still_there(long pid)
+{
+    return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
+}
+
 /*
  * The metrics' pass record: the processes still there, what their passes
  * did since the last one. last: CMD has ended, and with it the watch (what
@@ -781,25 +632,31 @@ static void drain(collector *k)
  */
 static void write_pass(collector *k, bool last)
 {
-    review_outside(k);
+    psum_pass outside = {0};
+    psum_checked_review(&k->set, &outside, &k->refused);
+    add_pass(k, &outside);
     if (!run_inside && !last)
         adopt_tree(k);
     if (!k->have_pending)
         return;
-    size_t kept = 0;
+    /* The processes still there: one checked from here may have ended since its checker's last pass. */
     k->pending.pages_checked = 0;
+    k->pending.processes = 0;
+    for (size_t i = 0; i < k->set.count; i++)
+        if (still_there(k->set.items[i]->pid)) {
+            k->pending.pages_checked += k->set.items[i]->pages;
+            k->pending.processes++;
+        }
+    size_t kept = 0;
     for (size_t i = 0; i < k->tracked_count; i++) {
-        if (kill((pid_t)k->tracked[i].pid, 0) != 0 && errno == ESRCH)
-            continue; /* ended */
+        if (!still_there(k->tracked[i].pid))
+            continue;
         k->pending.pages_checked += k->tracked[i].pages;
         k->tracked[kept++] = k->tracked[i];
     }
     k->tracked_count = kept;
-    k->pending.processes = kept;
-    pthread_mutex_lock(&k->lock);
-    if (!k->write_failed)
-        k->write_failed = psum_write_pass(k->w, &k->pending) != 0;
-    pthread_mutex_unlock(&k->lock);
+    k->pending.processes += kept;
+    psum_checked_write_pass(&k->set, &k->pending);
     k->pending = (psum_pass){0};
     k->have_pending = false;
 }
@@ -848,7 +705,6 @@ static int collect(collector *k, unsigned period_ms)
     /* Always a last record: the processes left (none, once the tree has ended) are the metrics' final word. */
     k->have_pending = true;
     write_pass(k, true);
-    stop_all_outside(k);
     if (pidfd >= 0)
         close(pidfd);
     return status;
@@ -922,18 +778,14 @@ static int run_with(const psum_cli *c, char **cmd)
     }
     k->sock = -1;
     k->w = &out.fan;
-    k->opts = c->opts;
     char own[64];
     snprintf(own, sizeof(own), "/proc/self/task/%ld/children", (long)syscall(SYS_gettid));
     k->scan_for_children = getenv("PROCSUM_NO_PROC_CHILDREN") || access(own, R_OK) != 0;
-    pthread_mutex_init(&k->lock, NULL);
     psum_event_origin at;
     psum_event_origin_now(&at); /* the host's name is looked up here, before the runner's thread reports */
-    err = procsum_digest_cache_new(&c->opts, &k->shared);
-    if (!err && (err = procsum_runner_new(&c->opts, &k->runner)) != 0)
-        procsum_digest_cache_free(k->shared);
+    /* Quiet: a script's every process would say that it started and ended. */
+    err = psum_checked_open(&k->set, &c->opts, k->w, NULL, true);
     if (err) {
-        pthread_mutex_destroy(&k->lock);
         free(k);
         psum_outputs_close(&out, &what);
         return psum_cli_fail("run", err);
@@ -983,13 +835,13 @@ static int run_with(const psum_cli *c, char **cmd)
         status = collect(k, c->opts.check_period_ms);
         cmd_pid = 0;
         rc = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-        if (k->write_failed || psum_write_end(k->w))
-            k->write_failed = true;
     }
+    bool write_failed = k->set.write_failed;
+    psum_checked_close(&k->set); /* every checker stopped: only this thread writes from here on */
+    free_lists(k);
+    if (pid > 0 && !write_failed)
+        (void)psum_write_end(k->w); /* a failure is the outputs' to say, at their close */
     close_socket(k);
-    (void)procsum_runner_free(k->runner); /* every checker is stopped: nothing can keep it busy */
-    procsum_digest_cache_free(k->shared);
-    pthread_mutex_destroy(&k->lock);
     free(k);
     err = psum_outputs_close(&out, &what);
     /* CMD's status, unless CMD succeeded and what it was run for (the reports) was lost. */
