@@ -17,13 +17,20 @@
  * checkers left to make their passes by themselves, a second apart, as in
  * a watch, with a thread each and on one runner (procsum watch's way): the
  * process's CPU time per period, which counts the threads' wake-ups too,
- * for 2 and for all the processes. The targets:
+ * for 2 and for all the processes. Last, the kernel's part alone: what
+ * any checker of another process must ask it every pass (the stat line that
+ * tells an exec or a changed listing, and the page-table entries of every
+ * executable mapping, the only place that tells a private copy of a page
+ * from the page-cache page), read a period apart as the passes are, for 2
+ * and for all the processes: the least each process adds. The targets:
  * all/one <= 1.3 in bytes, and CPU that grows with the unique code, not
  * with the processes.
- * Public API only.
+ * procsum through its public API only; the kernel's part reads /proc itself.
  *
  *   build/bench/bench_watch [COPIES [ROUNDS]]
  */
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -98,6 +105,90 @@ static figures watch(const pid_t *pids, size_t n, bool share, bool keep, int rou
     f.bytes = (double)bytes / rounds;
     f.cpu_ms = (double)cpu / 1e6 / rounds;
     f.shared_pages = (double)shared / rounds;
+    return f;
+}
+
+/* Up to this many executable mappings a process, for the kernel's part alone. */
+#define MAX_CODE_MAPPINGS 512
+
+typedef struct code_mappings {
+    int stat_fd, pagemap_fd;
+    size_t count, pages;
+    uint64_t start[MAX_CODE_MAPPINGS], end[MAX_CODE_MAPPINGS];
+} code_mappings;
+
+/* pid's executable mappings in user space, listed once (a checker keeps its listing while nothing moves). */
+static int list_code(pid_t pid, code_mappings *m)
+{
+    char path[64], line[4096];
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    m->count = m->pages = 0;
+    while (fgets(line, sizeof(line), f) && m->count < MAX_CODE_MAPPINGS) {
+        unsigned long long a, b;
+        char perms[8];
+        /* [vsyscall] lies above user space: pagemap has no entries there. */
+        if (sscanf(line, "%llx-%llx %7s", &a, &b, perms) == 3 && perms[2] == 'x' && b <= 0x800000000000ull) {
+            m->start[m->count] = a;
+            m->end[m->count++] = b;
+            m->pages += (size_t)((b - a) / 4096);
+        }
+    }
+    fclose(f);
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    m->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+    snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+    m->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+    return m->stat_fd >= 0 && m->pagemap_fd >= 0 ? 0 : -1;
+}
+
+/*
+ * The kernel's part of a pass over pids[0..n), alone: per pass, each
+ * process's stat line and the page-table entries of its executable
+ * mappings (one read a mapping), a period apart. CPU ms per pass in cpu_ms.
+ */
+static figures kernel_part(const pid_t *pids, size_t n, int rounds)
+{
+    figures f = {0};
+    code_mappings *m = calloc(n, sizeof(*m));
+    size_t most = 0;
+    for (size_t i = 0; m && i < n; i++) {
+        if (list_code(pids[i], &m[i]) != 0)
+            f.failed++;
+        most = m[i].pages > most ? m[i].pages : most;
+    }
+    uint64_t *entries = malloc((most + 1) * sizeof(*entries));
+    char stat[1024];
+    double cpu = 0;
+    for (int r = 0; m && entries && r < WARMUP + rounds; r++) {
+        bench_sleep_s(PERIOD_MS / 1000.0); /* out of every cache, as a pass's questions are */
+        double t0 = bench_thread_cpu_s();
+        for (size_t i = 0; i < n; i++) {
+            if (pread(m[i].stat_fd, stat, sizeof(stat), 0) <= 0)
+                f.failed++;
+            for (size_t k = 0; k < m[i].count; k++) {
+                size_t len = (size_t)((m[i].end[k] - m[i].start[k]) / 4096) * sizeof(*entries);
+                if (pread(m[i].pagemap_fd, entries, len, (off_t)(m[i].start[k] / 4096 * sizeof(*entries))) !=
+                    (ssize_t)len)
+                    f.failed++;
+            }
+        }
+        if (r >= WARMUP)
+            cpu += bench_thread_cpu_s() - t0;
+    }
+    for (size_t i = 0; m && i < n; i++) {
+        if (m[i].stat_fd >= 0)
+            close(m[i].stat_fd);
+        if (m[i].pagemap_fd >= 0)
+            close(m[i].pagemap_fd);
+    }
+    if (!m || !entries)
+        f.failed++;
+    free(entries);
+    free(m);
+    f.cpu_ms = cpu * 1e3 / rounds;
     return f;
 }
 
@@ -205,6 +296,7 @@ int main(int argc, char **argv)
     /* Each case in turn with its counterpart, so that a drift of the machine's speed touches both. */
     figures threads_two = periodic(pids, 2, false, rounds), runner_two = periodic(pids, 2, true, rounds);
     figures threads_all = periodic(pids, n, false, rounds), runner_all = periodic(pids, n, true, rounds);
+    figures kernel_two = kernel_part(pids, 2, rounds), kernel_all = kernel_part(pids, n, rounds);
     bench_stop_sleepers(pids, n);
     printf("| %-34s | %9s | %10s | %12s | %8s | %7s | %8s |\n", "watched, per pass", "processes", "MiB hashed",
            "pages shared", "CPU ms", "round s", "x one");
@@ -233,7 +325,14 @@ int main(int argc, char **argv)
     printf("\nEach process beyond 2, CPU a period: %.1f us with a thread each, %.1f us on one runner\n",
            (threads_all.cpu_ms - threads_two.cpu_ms) * 1000.0 / (double)(n - 2),
            (runner_all.cpu_ms - runner_two.cpu_ms) * 1000.0 / (double)(n - 2));
-    return one.failed || first.failed || ten.failed || all.failed || each.failed || kept.failed || threads_two.failed ||
+    double beyond_kernel = (kernel_all.cpu_ms - kernel_two.cpu_ms) * 1000.0 / (double)(n - 2);
+    double beyond_pass = (all.cpu_ms - one.cpu_ms) * 1000.0 / (double)(n - 2);
+    printf("\nThe kernel's part alone (each process's stat line and the page-table entries of its executable "
+           "mappings, a period apart), CPU per pass: %.2f ms for 2 processes, %.2f ms for %zu: %.1f us for each "
+           "process beyond 2; a pass of procsum's (above) adds %.1f us, %.2f times the kernel's part\n",
+           kernel_two.cpu_ms, kernel_all.cpu_ms, n, beyond_kernel, beyond_pass,
+           beyond_kernel > 0 ? beyond_pass / beyond_kernel : 0.0);
+    return kernel_two.failed || kernel_all.failed || one.failed || first.failed || ten.failed || all.failed || each.failed || kept.failed || threads_two.failed ||
                    runner_two.failed || threads_all.failed || runner_all.failed
                ? 1
                : 0;
