@@ -68,7 +68,9 @@ int psum_oneshot(const procsum_options *o, psum_oneshot_result *out)
         psum_os_target_close(target);
         return err;
     }
-    pass.verify_new_pages = false; /* one pass times and lists hashing, not file comparisons */
+    /* One pass times and lists hashing: no file comparisons, and no file opened for its state (a report's). */
+    pass.verify_new_pages = false;
+    pass.note_file_state = false;
     psum_snapshot snap = {0};
     psum_os_fork_gate_enter();
     uint64_t t0 = psum_os_monotonic_ns();

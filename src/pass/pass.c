@@ -71,6 +71,7 @@ int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *targe
             return err;
     }
     p->verify_new_pages = o->verify_file;
+    p->note_file_state = true;
     p->files = calloc(1, sizeof(*p->files));
     if (!p->files || map_scratch(p) != 0) {
         psum_pass_free(p);
@@ -151,7 +152,7 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
             psum_snapshot_free(out);
             return err;
         }
-        if (out->file_count > known_files) {
+        if (out->file_count > known_files && p->note_file_state) {
             psum_file_id *f = &out->files[rw.file];
             f->state_known = psum_file_state(p->files, r, &f->state);
         }

@@ -156,6 +156,7 @@ typedef struct psum_pass {
     psum_findings file_findings;
     psum_file_cache *files;
     bool verify_new_pages;  /* compare pages that get a baseline with their file (verify_file) */
+    bool note_file_state;   /* note each file's size and times when it first backs a page (for reports) */
     uint64_t bytes_read;    /* added to by every pass */
     uint64_t pages_skipped; /* not in memory, in the last pass */
     uint64_t pages_held;    /* differing from a settled baseline, waiting for a second look */

@@ -339,15 +339,21 @@ static void reads_never_fault(void)
     psum_os_target_close(t);
 }
 
-static HMODULE load_loop_dll(void)
+/* A DLL built with the tests, found next to this program. */
+static HMODULE load_test_dll(const wchar_t *name)
 {
     wchar_t path[MAX_PATH];
     DWORD n = GetModuleFileNameW(NULL, path, MAX_PATH);
     while (n > 0 && path[n - 1] != L'\\')
         n--;
     path[n] = L'\0';
-    wcscat(path, L"psum_loopdll.dll");
+    wcscat(path, name);
     return LoadLibraryW(path);
+}
+
+static HMODULE load_loop_dll(void)
+{
+    return load_test_dll(L"psum_loopdll.dll");
 }
 
 /* A module listed, then unloaded: reading where it was gives EFAULT, never a crash. */
@@ -1053,6 +1059,53 @@ static void pe_exports(void)
     FreeLibrary(dll);
 }
 
+/*
+ * A module of this process that the loader relocated (psum_clashdll.dll asks
+ * for the program's own base): its file, opened as mapped, reads as the
+ * loader laid it out, the absolute address in its .text included. The
+ * layout is made at the first read; a file opened only for its state never
+ * reads it.
+ */
+static void own_relocated_module_reads_as_loaded(void)
+{
+    HMODULE dll = load_test_dll(L"psum_clashdll.dll");
+    CHECK(dll != NULL, "load psum_clashdll.dll");
+    if (!dll)
+        return;
+    uintptr_t fn = (uintptr_t)GetProcAddress(dll, "psum_clash_value");
+    CHECK((uintptr_t)dll != 0x140000000u, "the loader moved it (to %p)", (void *)dll);
+    psum_os_target *t;
+    psum_os_region_list l;
+    if (!fn || !list_self(&t, &l)) {
+        FreeLibrary(dll);
+        return;
+    }
+    const psum_os_region *r = region_at(&l, fn);
+    psum_os_file *f = NULL;
+    CHECK(r != NULL && psum_os_file_open_mapped(t, r, &f) == 0, "open the DLL's file");
+    psum_os_file_state st;
+    CHECK(f && psum_os_file_state_of(f, &st) == 0 && st.size > 0, "its state, before any read");
+    if (r && f) {
+        uintptr_t page = fn & ~(uintptr_t)(PAGE - 1);
+        const uint8_t *mem = (const uint8_t *)page;
+        static uint8_t file[PAGE];
+        size_t got = 0;
+        CHECK(psum_os_file_read(f, r->file_offset + (page - r->start), file, PAGE, &got) == 0, "read the page");
+        size_t at = PAGE;
+        for (size_t i = 0; i + 8 <= PAGE; i += 8) {
+            uint64_t v;
+            memcpy(&v, mem + i, 8);
+            if (v == (uint64_t)fn)
+                at = i;
+        }
+        CHECK(at < PAGE, "the page holds the function's address");
+        CHECK(memcmp(file, mem, PAGE) == 0, "the file's page, relocated, is the page in memory");
+    }
+    psum_os_file_close(f);
+    done(t, &l);
+    FreeLibrary(dll);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--child") == 0) {
@@ -1071,6 +1124,7 @@ int main(int argc, char **argv)
     RUN(module_churn_in_place);
     RUN(fault_guard);
     RUN(residency);
+    RUN(own_relocated_module_reads_as_loaded);
     RUN(other_process);
     RUN(threads_events_clocks);
     RUN(error_codes);

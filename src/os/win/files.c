@@ -7,7 +7,11 @@
  * loaded away from its ImageBase (in this process or in the target) has
  * the file's base relocations applied; and MinGW's runtime
  * pseudo-relocations are applied after them, with the imported addresses
- * the target's import slots hold (read once, when the file is opened).
+ * the target's import slots hold (read once). For a file this process
+ * maps, that layout is made at the first read rather than when the file is
+ * opened: a pass opens each module's file for its state alone (size and
+ * times), and the relocations and import slots would cost a first pass
+ * over a few modules tens of milliseconds under Wine for nothing.
  * Offsets stay the file's own: a page of a section is read at
  * PointerToRawData plus its offset in the section.
  */
@@ -40,6 +44,9 @@ struct psum_os_file {
     size_t relocs_len;
     psum_pe_pseudo *pseudo; /* MinGW's runtime pseudo-relocations, each with what it adds there */
     size_t pseudo_count;
+    bool laid_out;   /* the fields above are known (image_layout ran) */
+    int layout_err;  /* what image_layout returned */
+    uintptr_t base;  /* not laid out yet: where this process loaded the file (0: nowhere) */
 };
 
 /* The process that maps the file, and where: the base relocations and pseudo-relocations to recompute. */
@@ -52,9 +59,20 @@ static int read_plain(HANDLE h, uint64_t offset, void *buf, size_t len, size_t *
 static int image_layout(psum_os_file *f, const load_site *at);
 static int open_at(const char *path, uint64_t dev, uint64_t ino, const load_site *site, psum_os_file **out);
 
-const psum_pe_image *psum_win_file_image(const psum_os_file *f)
+/* The layout of a file this process maps, made on its first use. */
+static int laid_out(psum_os_file *f)
 {
-    return f->pe ? &f->image : NULL;
+    if (!f->laid_out) {
+        load_site own = {.process = GetCurrentProcess(), .base = f->base};
+        f->layout_err = image_layout(f, &own);
+        f->laid_out = true;
+    }
+    return f->layout_err;
+}
+
+const psum_pe_image *psum_win_file_image(psum_os_file *f)
+{
+    return laid_out(f) == 0 && f->pe ? &f->image : NULL;
 }
 
 /* The path is UTF-8, as the region lists give it. */
@@ -116,12 +134,19 @@ static int open_at(const char *path, uint64_t dev, uint64_t ino, const load_site
         return PROCSUM_ENOMEM;
     }
     f->handle = h;
-    load_site own = site ? *site : own_site(w);
+    load_site at = site ? *site : own_site(w);
     free(w);
-    int err = image_layout(f, &own);
-    if (err) {
-        psum_os_file_close(f);
-        return err;
+    if (at.process == GetCurrentProcess()) {
+        f->base = at.base; /* laid out at the first read */
+    } else {
+        /* Another process's import slots are read now, while its handle is sure to be open. */
+        f->layout_err = image_layout(f, &at);
+        f->laid_out = true;
+        if (f->layout_err) {
+            int err = f->layout_err;
+            psum_os_file_close(f);
+            return err;
+        }
     }
     *out = f;
     return 0;
@@ -297,6 +322,12 @@ int psum_os_file_open_mapped(psum_os_target *t, const psum_os_region *r, psum_os
 
 int psum_os_file_read(psum_os_file *f, uint64_t offset, void *buf, size_t len, size_t *got)
 {
+    int err = laid_out(f);
+    if (err) {
+        if (got)
+            *got = 0;
+        return err;
+    }
     psum_pe_view v;
     if (f->pe && psum_pe_view_at(&f->image, offset, &v))
         return read_image(f, &v, offset, buf, len, got);
@@ -343,26 +374,24 @@ void psum_os_file_close(psum_os_file *f)
     free(f);
 }
 
-/* FILETIME counts 100 ns steps since 1601. */
-static int64_t filetime_ns(FILETIME t)
-{
-    return (int64_t)((((uint64_t)t.dwHighDateTime << 32) | t.dwLowDateTime) * 100u);
-}
-
 int psum_os_file_state_of(psum_os_file *f, psum_os_file_state *out)
 {
     if (!f || !out)
         return PROCSUM_EINVAL;
-    BY_HANDLE_FILE_INFORMATION info;
-    if (!GetFileInformationByHandle(f->handle, &info))
-        return psum_os_last_error();
-    out->size = ((uint64_t)info.nFileSizeHigh << 32) | info.nFileSizeLow;
-    out->mtime_ns = filetime_ns(info.ftLastWriteTime);
-    /* The change time (metadata too) where the file system keeps one; else the write time again. */
+    /*
+     * Size and times only: GetFileInformationByHandle would also ask the
+     * volume's serial number, which Wine answers through its mount manager
+     * in another process (about a millisecond each time).
+     */
+    LARGE_INTEGER size;
     FILE_BASIC_INFO basic;
-    out->ctime_ns = GetFileInformationByHandleEx(f->handle, FileBasicInfo, &basic, sizeof(basic))
-                        ? (int64_t)basic.ChangeTime.QuadPart * 100
-                        : out->mtime_ns;
+    if (!GetFileSizeEx(f->handle, &size) ||
+        !GetFileInformationByHandleEx(f->handle, FileBasicInfo, &basic, sizeof(basic)))
+        return psum_os_last_error();
+    out->size = (uint64_t)size.QuadPart;
+    out->mtime_ns = (int64_t)basic.LastWriteTime.QuadPart * 100; /* 100 ns steps since 1601 */
+    /* The change time (metadata too) where the file system keeps one; else the write time again. */
+    out->ctime_ns = basic.ChangeTime.QuadPart != 0 ? (int64_t)basic.ChangeTime.QuadPart * 100 : out->mtime_ns;
     return 0;
 }
 

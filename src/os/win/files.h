@@ -5,7 +5,7 @@
 #include "../os.h"
 #include "pe.h"
 
-/* The PE headers of f, parsed when it was opened; NULL when f is no PE image. */
-const psum_pe_image *psum_win_file_image(const psum_os_file *f);
+/* The PE headers of f (parsed at the first use); NULL when f is no PE image or they cannot be read. */
+const psum_pe_image *psum_win_file_image(psum_os_file *f);
 
 #endif

@@ -55,10 +55,35 @@ static bool readable_now(const psum_os_target *t, uintptr_t addr, size_t len)
     return true;
 }
 
+typedef struct copy_out {
+    void *buf;
+    size_t len;
+} copy_out;
+
+static int copy_bytes(void *ctx, const uint8_t *bytes)
+{
+    copy_out *c = ctx;
+    memcpy(c->buf, bytes, c->len);
+    return 0;
+}
+
 int psum_win_read_plain(const psum_os_target *t, uintptr_t addr, void *buf, size_t len)
 {
     if (!readable_now(t, addr, len))
         return psum_win_process_exited(t) ? PROCSUM_ESRCH : PROCSUM_EFAULT;
+    /*
+     * This process's own memory is copied directly, under the fault guard
+     * (a page taken away meanwhile is PROCSUM_EFAULT). ReadProcessMemory
+     * would do the same through the kernel; under Wine it stops and resumes
+     * the whole process through wineserver for each call, which cost a pass
+     * over 2 MB about 80 ms.
+     */
+    if (t->self) {
+        copy_out c = {.buf = buf, .len = len};
+        int err = psum_win_guarded_use(addr, addr + len, copy_bytes, &c, (const uint8_t *)addr);
+        if (err != 1)
+            return err;
+    }
     SIZE_T got = 0;
     if (ReadProcessMemory(t->process, (LPCVOID)addr, buf, len, &got))
         return got == len ? 0 : PROCSUM_EFAULT;
