@@ -238,8 +238,32 @@ Test(crc64, isal_is_loaded_where_the_build_has_it)
 #if defined(PSUM_HAVE_ISAL)
     cr_assert_str_eq(psum_crc64_prepare(), "ISA-L");
 #else
-    cr_assert_str_eq(psum_crc64_prepare(), "portable");
+    cr_assert_str_eq(psum_crc64_prepare(), psum_crc64_builtin_name());
 #endif
+}
+
+/*
+ * The carry-less multiply code (the fallback without ISA-L on x86-64) gives
+ * the table's values: every length up to a few lane rounds, so that each
+ * number of whole 64-byte rounds, 16-byte blocks and tail bytes is taken,
+ * at every alignment of a 16-byte load, from the start and continued.
+ */
+Test(crc64, clmul_matches_the_table)
+{
+    if (strcmp(psum_crc64_builtin_name(), "PCLMUL") != 0)
+        cr_skip_test("skipped: this CPU has no PCLMULQDQ");
+    uint8_t *buf = test_random_bytes(1024 + 16, 77);
+    uint64_t seeds[] = {0, UINT64_MAX, UINT64_C(0x995DC9BBDF1939FA)};
+    for (size_t len = 0; len <= 1024; len++)
+        for (size_t shift = 0; shift < 16; shift += len % 7 == 0 ? 1 : 5)
+            for (size_t s = 0; s < COUNT(seeds); s++)
+                cr_expect_eq(psum_crc64_clmul(seeds[s], buf + shift, len), psum_crc64_portable(seeds[s], buf + shift, len),
+                             "len %zu shift %zu seed %zu", len, shift, s);
+    uint8_t *page = test_random_bytes(PAGE * 3, 78);
+    cr_expect_eq(psum_crc64_clmul(0, page, PAGE * 3), psum_crc64_portable(0, page, PAGE * 3), "three pages");
+    cr_expect_eq(psum_crc64_builtin(0, page, PAGE), psum_crc64_portable(0, page, PAGE), "the fallback, a page");
+    free(page);
+    free(buf);
 }
 
 /* ---- region hasher ------------------------------------------------------ */

@@ -43,6 +43,9 @@ void contenders_add_all(const char *asm_module, const char *c_module)
     contender_add("CRC-64", "ISA-L", "stream", K_CRC_STREAM, 0, run_crc_stream);
     contender_add("CRC-64", "ISA-L", "pages", K_CRC_PAGES, 0, run_crc_pages);
     contender_add("CRC-64", "ISA-L", "pages, no prefetch", K_CRC_PAGES_PLAIN, 0, run_crc_pages_plain);
+    if (strcmp(psum_crc64_builtin_name(), "PCLMUL") == 0)
+        contender_add("CRC-64", "carry-less multiply (no ISA-L)", "stream", K_CRC_CLMUL, 0, run_crc_clmul);
+    contender_add("CRC-64", "table (no ISA-L)", "stream", K_CRC_TABLE, 0, run_crc_table);
     contender_add("XXH3", "run-time dispatch", "stream", K_XXH_STREAM, 0, run_xxh_stream);
     contender_add("XXH3", "run-time dispatch", "pages", K_XXH_PAGES, 0, run_xxh_pages);
     contender_add("XXH3", "run-time dispatch", "pages, no prefetch", K_XXH_PAGES_PLAIN, 0, run_xxh_pages_plain);
@@ -81,6 +84,8 @@ const contender *contender_reference(const contender *c, psum_simd_path best_pat
         *target = 0.9;
         return contender_find(K_MEMREAD, 0);
     case K_CRC_PAGES_PLAIN:
+    case K_CRC_CLMUL:
+    case K_CRC_TABLE:
     case K_XXH_PAGES_PLAIN:
     case K_XXH_SSE2:
         return contender_find(K_MEMREAD, 0);

@@ -79,6 +79,8 @@ typedef enum kind {
     K_CRC_STREAM,
     K_CRC_PAGES,
     K_CRC_PAGES_PLAIN,
+    K_CRC_CLMUL, /* what runs without ISA-L: the carry-less multiply */
+    K_CRC_TABLE, /* and without it either: the table */
     K_XXH_STREAM,
     K_XXH_PAGES,
     K_XXH_PAGES_PLAIN,
@@ -125,7 +127,8 @@ void datasets_remove_files(const dataset sets[N_SETS]);
 /* kernels.c */
 bool have_avx2(void);
 bool have_avx512(void);
-run_fn run_memread, run_readloop, run_b3_stream, run_b3_pages, run_crc_stream, run_crc_pages, run_crc_pages_plain, run_xxh_stream,
+run_fn run_memread, run_readloop, run_b3_stream, run_b3_pages, run_crc_stream, run_crc_pages, run_crc_pages_plain, run_crc_clmul,
+    run_crc_table, run_xxh_stream,
     run_xxh_pages, run_xxh_pages_plain, run_xxh_sse2, run_official;
 /* Evicts the caches: reads a buffer several times the size of the last level. */
 void flush_caches(void);

@@ -156,6 +156,18 @@ void run_crc_stream(const contender *c, const uint8_t *p, size_t len)
     sink += psum_crc64(0, p, len);
 }
 
+void run_crc_clmul(const contender *c, const uint8_t *p, size_t len)
+{
+    (void)c;
+    sink += psum_crc64_clmul(0, p, len);
+}
+
+void run_crc_table(const contender *c, const uint8_t *p, size_t len)
+{
+    (void)c;
+    sink += psum_crc64_portable(0, p, len);
+}
+
 void run_crc_pages(const contender *c, const uint8_t *p, size_t len)
 {
     (void)c;

@@ -28,14 +28,14 @@ static psum_lazylib isal_lib = PSUM_LAZYLIB_INIT(ISAL_SONAME, isal_fns);
 static _Atomic(crc64_fn *) chosen;
 static pthread_once_t choosing = PTHREAD_ONCE_INIT;
 
-static uint64_t portable(uint64_t crc, const unsigned char *data, uint64_t len)
+static uint64_t builtin(uint64_t crc, const unsigned char *data, uint64_t len)
 {
-    return psum_crc64_portable(crc, data, (size_t)len);
+    return psum_crc64_builtin(crc, data, (size_t)len);
 }
 
 static void choose(void)
 {
-    atomic_store_explicit(&chosen, psum_lazylib_ready(&isal_lib, true) ? isal.ecma_refl : portable,
+    atomic_store_explicit(&chosen, psum_lazylib_ready(&isal_lib, true) ? isal.ecma_refl : builtin,
                           memory_order_release);
 }
 
@@ -51,7 +51,7 @@ static crc64_fn *current(void)
 
 const char *psum_crc64_prepare(void)
 {
-    return current() == portable ? "portable" : "ISA-L";
+    return current() == builtin ? psum_crc64_builtin_name() : "ISA-L";
 }
 
 uint64_t psum_crc64(uint64_t crc, const void *data, size_t len)

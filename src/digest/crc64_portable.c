@@ -1,7 +1,8 @@
 /*
  * CRC-64/XZ in plain C, for platforms without ISA-L and processes where it
  * cannot be loaded: the reflected ECMA-182 polynomial, eight table lookups
- * per 8 bytes ("slicing by eight").
+ * per 8 bytes ("slicing by eight"); and the choice, without ISA-L, between
+ * it and the carry-less multiply code (crc64_clmul.c).
  */
 #include "crc64.h"
 
@@ -49,14 +50,56 @@ uint64_t psum_crc64_portable(uint64_t crc, const void *data, size_t len)
     return ~crc;
 }
 
+#if defined(PSUM_HAVE_CRC64_CLMUL)
+#include <cpuid.h>
+#include <stdatomic.h>
+
+/*
+ * PCLMULQDQ and SSE4.1 (CPUID leaf 1, ECX bits 1 and 19), asked once: in a
+ * virtual machine CPUID traps to the hypervisor, which costs more than a
+ * page's CRC. Two threads that race here both store the same answer.
+ */
+static bool clmul_usable(void)
+{
+    static atomic_int known; /* 0 not asked yet, 1 usable, 2 not */
+    int k = atomic_load_explicit(&known, memory_order_relaxed);
+    if (!k) {
+        unsigned a, b, c, d;
+        k = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 1)) && (c & (1u << 19)) ? 1 : 2;
+        atomic_store_explicit(&known, k, memory_order_relaxed);
+    }
+    return k == 1;
+}
+#else
+static bool clmul_usable(void)
+{
+    return false;
+}
+#endif
+
+uint64_t psum_crc64_builtin(uint64_t crc, const void *data, size_t len)
+{
+#if defined(PSUM_HAVE_CRC64_CLMUL)
+    /* Below a few blocks the table is as fast and needs no CPU question. */
+    if (len >= 256 && clmul_usable())
+        return psum_crc64_clmul(crc, data, len);
+#endif
+    return psum_crc64_portable(crc, data, len);
+}
+
+const char *psum_crc64_builtin_name(void)
+{
+    return clmul_usable() ? "PCLMUL" : "portable";
+}
+
 #ifndef PSUM_HAVE_ISAL
 uint64_t psum_crc64(uint64_t crc, const void *data, size_t len)
 {
-    return psum_crc64_portable(crc, data, len);
+    return psum_crc64_builtin(crc, data, len);
 }
 
 const char *psum_crc64_prepare(void)
 {
-    return "portable";
+    return psum_crc64_builtin_name();
 }
 #endif
