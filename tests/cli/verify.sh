@@ -147,6 +147,27 @@ run verify --all "$clean_pid"
 if [ "$rc" -eq 2 ]; then pass "--all with PIDs: exit 2"; else fail "--all with PIDs: exit 2" "$(show_run)"; fi
 run verify 12abc
 if [ "$rc" -eq 2 ]; then pass "a PID that is not a number: exit 2"; else fail "not a number: exit 2" "$(show_run)"; fi
+# Another user's process, verified without the right to read it: exit 3, and named by its process name
+# (anyone may read /proc/PID/comm, not /proc/PID/exe).
+if [ "$(id -u)" = 0 ] && have setpriv; then
+    start_target "$TMP/refuser" || fail "a target to refuse starts"
+    setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- "$PROCSUM" verify "$target_pid" >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    if [ "$rc" -eq 3 ] && grep -Eq "^$target_pid +error .* \[refuser\] \(permission denied\)" "$TMP/out"; then
+        pass "refused: exit 3, the table names it [refuser]"
+    else
+        fail "refused: exit 3, the table names it [refuser]" "$(show_run)"
+    fi
+    setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- "$PROCSUM" verify --json "$target_pid" >"$TMP/out" 2>"$TMP/err"
+    if json_check "$TMP/out" 'assert [(s["process.pid"], s.get("process.name"), s["error.code"], "process.executable" in s) for s in states] == [('"$target_pid"', "refuser", "PROCSUM_EACCES", False)], states'; then
+        pass "refused: JSON names it (process.name), no executable"
+    else
+        fail "refused: JSON names it (process.name), no executable" "$(show_run)"
+    fi
+else
+    fail "refused: needs root and setpriv (CI runs as root)"
+fi
+
 # A kernel thread (PF_KTHREAD in its stat flags) exists but has no user code: named, it is bad usage, not "no such process".
 kthread=$(python3 -c '
 import os

@@ -142,7 +142,7 @@ static int journal_alert(psum_writer *w, const psum_alert *a)
 
 static int journal_state(psum_writer *w, const psum_state *s)
 {
-    char *exe = escaped(s->executable ? s->executable : "-");
+    char *exe = escaped(s->executable ? s->executable : s->name ? s->name : "-");
     if (!exe) {
         w->out->err = w->out->err ? w->out->err : ENOMEM;
         return -1;
@@ -157,6 +157,8 @@ static int journal_state(psum_writer *w, const psum_state *s)
     field(&e, "PROCSUM_PAGES_CHECKED=%" PRIu64, s->pages_checked);
     if (s->executable)
         field(&e, "PROCSUM_EXECUTABLE=%s", s->executable);
+    if (s->name)
+        field(&e, "PROCSUM_PROCESS_NAME=%s", s->name);
     if (s->error)
         field(&e, "PROCSUM_ERROR=%s", procsum_err_name(s->error));
     return send_entry(w, &e, ID_STATE, LOG_INFO);

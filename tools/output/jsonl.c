@@ -144,6 +144,7 @@ static int jsonl_state(psum_writer *w, const psum_state *s)
     psum_sink *o = w->out;
     if (json_origin(o, &s->at) || psum_sink_puts(o, ",\"event.kind\":\"state\",") ||
         json_string(o, "event.action", s->action) || json_process(o, s->pid, s->executable) ||
+        (s->name && (psum_sink_puts(o, ",") || json_string(o, "process.name", s->name))) ||
         psum_sink_printf(o, ",\"procsum.status\":\"%s\",\"procsum.pages_checked\":%" PRIu64, s->status,
                          s->pages_checked))
         return -1;

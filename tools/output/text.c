@@ -96,8 +96,12 @@ static int text_alert(psum_writer *w, const psum_alert *a)
 static int text_state(psum_writer *w, const psum_state *s)
 {
     psum_sink *o = w->out;
-    if (psum_sink_printf(o, "%-8ld %-8s %8" PRIu64 " %-12s ", s->pid, s->status, s->pages_checked, s->action) ||
-        psum_sink_escaped(o, psum_escape_text, s->executable ? s->executable : "-"))
+    if (psum_sink_printf(o, "%-8ld %-8s %8" PRIu64 " %-12s ", s->pid, s->status, s->pages_checked, s->action))
+        return -1;
+    /* The program's path; where it cannot be read, the process's name in brackets, as ps shows a name alone. */
+    if (s->executable || !s->name ? psum_sink_escaped(o, psum_escape_text, s->executable ? s->executable : "-")
+                                  : psum_sink_puts(o, "[") || psum_sink_escaped(o, psum_escape_text, s->name) ||
+                                        psum_sink_puts(o, "]"))
         return -1;
     if (s->detail && (psum_sink_puts(o, " (") || psum_sink_escaped(o, psum_escape_text, s->detail) ||
                       psum_sink_puts(o, ")")))

@@ -53,6 +53,7 @@ typedef struct psum_state {
     const char *action;     /* what happened: "verified", "watching", "new-program", "exited", ... */
     long pid;
     const char *executable; /* may be NULL */
+    const char *name;       /* the process's short name (Linux: its comm, readable where exe is not); may be NULL */
     const char *status;     /* "clean", "changed" or "error" */
     int error;              /* a PROCSUM_E* code when status is "error", else 0 */
     const char *detail;     /* words more exact than the code's (which setting was refused), or NULL */

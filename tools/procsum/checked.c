@@ -23,6 +23,7 @@ static void stop_one(psum_checked *p)
 {
     procsum_stop(p->checker);
     free(p->exe);
+    free(p->name);
     free(p);
 }
 
@@ -84,7 +85,7 @@ static void on_change(const procsum_mismatch *m, void *userdata)
 static void write_state(psum_checked_set *s, const psum_checked *p, long pid, const char *action, const char *status,
                         int err, uint64_t pages)
 {
-    psum_state st = {.action = action, .pid = pid, .executable = p->exe, .status = status, .error = err,
+    psum_state st = {.action = action, .pid = pid, .executable = p->exe, .name = p->name, .status = status, .error = err,
                      .pages_checked = pages};
     psum_event_origin_now(&st.at);
     psum_watch_lock_take(&s->lock);
@@ -115,7 +116,7 @@ int psum_checked_start(psum_checked_set *s, long pid, bool quiet_gone)
     psum_checked *p = calloc(1, sizeof(*p));
     if (!p)
         return PROCSUM_ENOMEM;
-    *p = (psum_checked){.set = s, .pid = pid, .exe = psum_proc_executable(pid)};
+    *p = (psum_checked){.set = s, .pid = pid, .exe = psum_proc_executable(pid), .name = psum_proc_name(pid)};
     procsum_options o = s->opts;
     o.pid = pid;
     int err = procsum_start(&o, on_change, p, &p->checker);
@@ -123,6 +124,7 @@ int psum_checked_start(psum_checked_set *s, long pid, bool quiet_gone)
         if (!quiet_gone || err != PROCSUM_ESRCH)
             write_state(s, p, pid, "not-watched", "error", err, 0);
         free(p->exe);
+        free(p->name);
         free(p);
         return err;
     }
@@ -185,10 +187,12 @@ void psum_checked_review(psum_checked_set *s, psum_pass *pass, psum_pid_list *re
         p->pages = st.pages_tracked;
         pass->pages_checked += p->pages;
         if (st.new_programs != p->new_programs) {
-            char *exe = psum_proc_executable(p->pid);
+            char *exe = psum_proc_executable(p->pid), *name = psum_proc_name(p->pid);
             psum_watch_lock_take(&s->lock);
             free(p->exe);
+            free(p->name);
             p->exe = exe;
+            p->name = name;
             psum_watch_lock_release(&s->lock);
             p->new_programs = st.new_programs;
             if (!s->quiet)

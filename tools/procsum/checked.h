@@ -24,7 +24,8 @@ typedef struct psum_checked_set psum_checked_set;
 typedef struct psum_checked {
     psum_checked_set *set;
     long pid;
-    char *exe; /* its program, replaced after an exec: under the set's lock */
+    char *exe;  /* its program, replaced after an exec: under the set's lock */
+    char *name; /* its short name (psum_proc_name), replaced with exe */
     procsum_checker *checker;
     uint64_t new_programs;
     uint64_t passes, bytes_hashed; /* as counted at the last review */

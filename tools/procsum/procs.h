@@ -54,6 +54,12 @@ bool psum_pid_list_has(const psum_pid_list *l, long pid);
 
 /* The program pid runs, as /proc/PID/exe or the Windows image name gives it (malloc'ed, UTF-8), or NULL when it cannot be read. */
 char *psum_proc_executable(long pid);
+/*
+ * The process's short name, shown where its program's path cannot be read
+ * (Linux: /proc/PID/comm, which anyone may read; Windows: the image's file
+ * name), malloc'ed, or NULL.
+ */
+char *psum_proc_name(long pid);
 
 /* The library's code for a process that could not be checked, as the exit code verify and watch give for it. */
 int psum_procs_exit_code(int err);

@@ -127,3 +127,18 @@ char *psum_proc_executable(long pid)
     }
     return NULL;
 }
+
+char *psum_proc_name(long pid)
+{
+    char path[64], name[64];
+    snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    char *got = fgets(name, sizeof(name), f);
+    fclose(f);
+    if (!got)
+        return NULL;
+    name[strcspn(name, "\n")] = '\0';
+    return name[0] ? strdup(name) : NULL;
+}

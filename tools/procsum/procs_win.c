@@ -14,6 +14,7 @@
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 #include <psapi.h>
+#include <tlhelp32.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -92,6 +93,29 @@ char *psum_proc_executable(long pid)
     }
     CloseHandle(h);
     return path;
+}
+
+/* The image's file name, from the system's process list: it needs no handle, so a process that refuses one has it too. */
+char *psum_proc_name(long pid)
+{
+    HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
+    if (snap == INVALID_HANDLE_VALUE)
+        return NULL;
+    char *name = NULL;
+    PROCESSENTRY32W e = {.dwSize = sizeof(e)};
+    for (BOOL ok = Process32FirstW(snap, &e); ok && !name; ok = Process32NextW(snap, &e)) {
+        if ((long)e.th32ProcessID != pid)
+            continue;
+        int len = WideCharToMultiByte(CP_UTF8, 0, e.szExeFile, -1, NULL, 0, NULL, NULL);
+        name = len > 1 ? malloc((size_t)len) : NULL;
+        if (name && WideCharToMultiByte(CP_UTF8, 0, e.szExeFile, -1, name, len, NULL, NULL) != len) {
+            free(name);
+            name = NULL;
+        }
+        break;
+    }
+    CloseHandle(snap);
+    return name;
 }
 
 bool psum_proc_kernel_thread(long pid)

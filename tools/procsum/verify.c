@@ -26,10 +26,10 @@ static size_t alerts(const psum_cli *c, const procsum_verify_result *r)
 }
 
 /* The process's state line, then one line per page that differs (the outputs leave out what is allowed). */
-static int write_process(psum_writer *w, long pid, const char *exe, int err, const procsum_verify_result *r,
-                         size_t alert_count)
+static int write_process(psum_writer *w, long pid, const char *exe, const char *name, int err,
+                         const procsum_verify_result *r, size_t alert_count)
 {
-    psum_state st = {.action = "verified", .pid = pid, .executable = exe, .error = err,
+    psum_state st = {.action = "verified", .pid = pid, .executable = exe, .name = name, .error = err,
                      .status = err ? "error" : alert_count ? "changed" : "clean", .pages_checked = r->pages_checked};
     psum_event_origin_now(&st.at);
     if (psum_write_state(w, &st))
@@ -104,14 +104,15 @@ int psum_cmd_verify(const psum_cli *c, psum_writer *w)
         if (progress)
             fprintf(stderr, "\rprocsum: verifying %zu/%zu (pid %ld)   ", i + 1, pids.count, pids.pids[i]);
         /* Named before it is read: a process that exits meanwhile still has a name in the report. */
-        char *exe = psum_proc_executable(pids.pids[i]);
+        char *exe = psum_proc_executable(pids.pids[i]), *name = psum_proc_name(pids.pids[i]);
         procsum_verify_result r;
         err = procsum_verifier_check(v, pids.pids[i], &r);
         size_t alert_count = alerts(c, &r);
         count(&t, err, &r, alert_count);
-        rc = write_process(w, pids.pids[i], exe, err, &r, alert_count);
+        rc = write_process(w, pids.pids[i], exe, name, err, &r, alert_count);
         procsum_verify_result_free(&r);
         free(exe);
+        free(name);
     }
     if (progress)
         fputs("\r\033[K", stderr);
