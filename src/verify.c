@@ -39,6 +39,7 @@ struct procsum_verifier {
     psum_filepages seen;
     psum_file_cache files;
     uint8_t mem[PROCSUM_PAGE_SIZE];
+    uint8_t again[PROCSUM_PAGE_SIZE]; /* a page that differs, read a second time */
     bool resident[CHUNK];
 };
 
@@ -171,7 +172,22 @@ static int file_digest(verify_run *run, const psum_os_region *r, uintptr_t addr,
     return 0;
 }
 
-/* One resident page of a file mapping; PROCSUM_EFAULT when it is no longer mapped. */
+/*
+ * A page that differs from its file is looked at again before it is
+ * reported, as a checker's pass does (pass/pages.c): the mapping at it must
+ * still be the one listed, and a second read must give the same bytes. A
+ * library unloaded and another loaded at its address since the listing (a
+ * plugin host's dlclose and dlopen) is other content, not a change.
+ */
+static bool confirmed(verify_run *run, const psum_os_region *r, uintptr_t addr)
+{
+    procsum_verifier *v = run->v;
+    return psum_pages_still_listed(run->t, r, addr, true) &&
+           psum_os_read(run->t, addr, v->again, PROCSUM_PAGE_SIZE) == 0 &&
+           memcmp(v->again, v->mem, PROCSUM_PAGE_SIZE) == 0;
+}
+
+/* One resident page of a file mapping; PROCSUM_EFAULT when it is no longer mapped (or mapped again). */
 static int check_page(verify_run *run, const psum_os_region *r, uintptr_t addr)
 {
     procsum_verifier *v = run->v;
@@ -204,12 +220,16 @@ static int check_page(verify_run *run, const psum_os_region *r, uintptr_t addr)
         out->pages_unverified++;
         return 0;
     }
-    out->pages_checked++;
     if (memcmp(digest, fp->digest, len) == 0) {
+        out->pages_checked++;
         if (copy == PROCSUM_COPY_SHARED)
             fp->flags |= PSUM_FILEPAGE_SHARED_CLEAN;
         return 0;
     }
+    /* The region as listed is gone: the rest of it is not read, as for one unmapped. */
+    if (!confirmed(run, r, addr))
+        return PROCSUM_EFAULT;
+    out->pages_checked++;
     return add_change(run, r, addr, copy);
 }
 

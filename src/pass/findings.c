@@ -130,8 +130,9 @@ int psum_findings_note_change(psum_walk *w, psum_region_walk *rw, psum_page_base
  * started, a breakpoint, a text relocation).
  */
 int psum_findings_verify_new_page(psum_walk *w, psum_region_walk *rw, const psum_page_baseline *now,
-                                  const uint8_t *bytes, unsigned *flags)
+                                  const uint8_t *bytes, unsigned *flags, bool *held)
 {
+    *held = false;
     psum_pass *p = w->p;
     if (!p->verify_new_pages || rw->region->kind != PROCSUM_REGION_FILE)
         return 0;
@@ -143,6 +144,11 @@ int psum_findings_verify_new_page(psum_walk *w, psum_region_walk *rw, const psum
     if (memcmp(p->files->page, bytes, PROCSUM_PAGE_SIZE) == 0) {
         if (flags)
             *flags |= below ? PSUM_DIGESTCACHE_MATCHED_DISK : PSUM_DIGESTCACHE_MATCHED_CACHE;
+        return 0;
+    }
+    /* Another library loaded where the listed one was (a dlclose and a dlopen) is other content, not a change. */
+    if (!psum_pages_confirm_first_look(w, rw, now)) {
+        *held = true;
         return 0;
     }
     uint8_t file_digest[PROCSUM_MAX_DIGEST];

@@ -114,15 +114,21 @@ static bool same_mapping(const psum_os_region *listed, const psum_os_region *now
  * the mapping at the page must still be the one listed, and a second read
  * of the page must give the same content. Only then is it a change.
  */
-/* Whether the mapping at addr is, now, the one the pass listed. */
-static bool listed_now(psum_walk *w, const psum_os_region *listed, uintptr_t addr)
+bool psum_pages_still_listed(psum_os_target *t, const psum_os_region *listed, uintptr_t addr, bool when_unknown)
 {
     psum_os_region at;
-    if (psum_os_region_at(w->p->target, addr, &at) != 0)
-        return false;
+    int err = psum_os_region_at(t, addr, &at);
+    if (err)
+        return err == PROCSUM_ENOSYS && when_unknown;
     bool same = same_mapping(listed, &at);
     free(at.path);
     return same;
+}
+
+/* Whether the mapping at addr is, now, the one the pass listed. */
+static bool listed_now(psum_walk *w, const psum_os_region *listed, uintptr_t addr)
+{
+    return psum_pages_still_listed(w->p->target, listed, addr, false);
 }
 
 /* Whether a second read of the page gives the digest of the first. */
@@ -139,6 +145,11 @@ static bool reads_again(psum_walk *w, const psum_page_baseline *now)
 bool psum_pages_confirm_now(psum_walk *w, const psum_region_walk *rw, const psum_page_baseline *now)
 {
     return listed_now(w, rw->region, now->addr) && reads_again(w, now);
+}
+
+bool psum_pages_confirm_first_look(psum_walk *w, const psum_region_walk *rw, const psum_page_baseline *now)
+{
+    return psum_pages_still_listed(w->p->target, rw->region, now->addr, true) && reads_again(w, now);
 }
 
 /*
@@ -200,11 +211,15 @@ static int verify_new(psum_walk *w, psum_region_walk *rw, psum_page_baseline *no
     }
     size_t found = p->file_findings.count;
     unsigned flags = shared ? shared->flags : 0;
-    int err = psum_findings_verify_new_page(w, rw, now, bytes, shared ? &shared->flags : NULL);
+    bool held;
+    int err = psum_findings_verify_new_page(w, rw, now, bytes, shared ? &shared->flags : NULL, &held);
     if (shared)
         shared->publish = shared->publish || shared->flags != flags;
     if (p->file_findings.count > found)
         now->flags |= PSUM_PAGE_REPORTED;
+    /* Read while its range was mapped again: not a baseline yet, the next passes tell what stays there. */
+    if (held)
+        now->state = PSUM_PAGE_TENTATIVE;
     return err;
 }
 

@@ -195,6 +195,13 @@ void psum_pass_abandon(psum_pass *p);
 
 /* Whether the options ask for r: readable and executable, rwx only if asked, main executable only with skip_libs. */
 bool psum_region_selected(const psum_os_region *r, const procsum_options *o);
+/*
+ * pages.c: whether the mapping that holds addr now is `listed` (same bounds,
+ * protection, file and offset): nothing was unmapped and mapped there since
+ * the listing. Asked of a page that differs before it is reported. Where the
+ * platform cannot ask for one address (Windows), `when_unknown`.
+ */
+bool psum_pages_still_listed(psum_os_target *t, const psum_os_region *listed, uintptr_t addr, bool when_unknown);
 
 /*
  * Reads and hashes every page of the selected regions of `mapped` into
