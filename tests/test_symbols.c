@@ -258,3 +258,29 @@ Test(symbols, int3_inside_an_instruction_is_a_write)
     cr_expect_str_eq(f.old_insn, "mov eax, 0x12345678");
     cr_expect_str_eq(f.new_insn, "mov eax, 0x1234cc78");
 }
+
+/* Two breakpoints on instructions 5 bytes apart share a run of changed bytes: still a debugger's. */
+Test(symbols, int3s_at_two_close_instruction_starts_are_breakpoints)
+{
+    pid_t tracer = attach_tracer();
+    uint8_t int3 = 0xcc;
+    write_code(target + 1, &int3, 1); /* over "mov eax, 0x12345678" */
+    write_code(target + 6, &int3, 1); /* over "add eax, edi" */
+    found f;
+    verify_library(&f);
+    detach_tracer(tracer);
+    cr_expect_eq(f.cause, PROCSUM_CAUSE_BREAKPOINT, "cause %s", procsum_cause_name(f.cause));
+    cr_expect_str_eq(f.symbol, "psym_target+0x1");
+}
+
+Test(symbols, int3s_close_together_one_inside_an_instruction_are_a_write)
+{
+    pid_t tracer = attach_tracer();
+    uint8_t int3 = 0xcc;
+    write_code(target + 1, &int3, 1); /* an instruction's start */
+    write_code(target + 3, &int3, 1); /* inside "mov eax, 0x12345678" */
+    found f;
+    verify_library(&f);
+    detach_tracer(tracer);
+    cr_expect_eq(f.cause, PROCSUM_CAUSE_WRITE, "cause %s", procsum_cause_name(f.cause));
+}

@@ -24,7 +24,7 @@ typedef struct psum_cause_facts {
     bool relocated;              /* the image was relocated by its loader */
     bool file_changed;           /* the file was written since the page's baseline */
     bool follows_file;           /* memory equals the file as it is now */
-    bool int3_only;              /* every changed byte is an int3 (0xCC), alone in its run */
+    bool int3_only;              /* every changed byte is an int3 (0xCC); alone in its run where int3_place is unknown */
     psum_insn_place int3_place;  /* where those int3s lie in the file's instructions */
     bool traced;                 /* a debugger is attached */
     bool uprobe_listed;          /* a uprobe is registered in this page of the file */

@@ -76,13 +76,32 @@ static bool same_state(const psum_os_file_state *a, const psum_os_file_state *b)
     return a->size == b->size && a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
 }
 
-/* Every changed byte an int3 alone in its run: what a breakpoint or a uprobe writes on x86. */
+/*
+ * Every changed byte an int3: what breakpoints and uprobes write on x86, one
+ * byte each. Two of them on instructions less than 8 bytes apart (a
+ * function's entry and its third instruction) share a run, so each changed
+ * byte of a run is looked at, not only its first.
+ */
 static bool int3_only(const procsum_page_change *pc)
 {
     if (pc->total_runs == 0 || pc->total_runs > pc->run_count)
         return false;
+    for (size_t i = 0; i < pc->run_count; i++) {
+        const procsum_byte_run *run = &pc->runs[i];
+        if (run->len > PROCSUM_RUN_BYTES)
+            return false;
+        for (size_t j = 0; j < run->len; j++)
+            if (run->xor_mask[j] && run->new_bytes[j] != 0xCC)
+                return false;
+    }
+    return true;
+}
+
+/* Every run a single changed byte: the only int3s taken for a debugger's where instructions are unknown. */
+static bool int3_alone(const procsum_page_change *pc)
+{
     for (size_t i = 0; i < pc->run_count; i++)
-        if (pc->runs[i].len != 1 || pc->runs[i].new_bytes[0] != 0xCC)
+        if (pc->runs[i].len != 1)
             return false;
     return true;
 }
@@ -126,6 +145,8 @@ void psum_describe_page(psum_file_cache *fc, const psum_os_region *r, uintptr_t 
             if (facts.int3_only)
                 facts.int3_place = psum_describe_int3_place(fc->describer, &view, out);
         }
+        if (facts.int3_place == PSUM_INSN_PLACE_UNKNOWN && !int3_alone(out))
+            facts.int3_only = false;
         if (facts.int3_only) {
             facts.traced = psum_os_traced(ctx->target);
             facts.uprobe_listed = psum_os_uprobe_in(r->dev, r->ino, out->file_offset, PROCSUM_PAGE_SIZE);

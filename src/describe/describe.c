@@ -189,16 +189,24 @@ psum_insn_place psum_describe_int3_place(psum_describer *d, const psum_code_view
         return PSUM_INSN_PLACE_UNKNOWN;
     psum_insn_place place = PSUM_INSN_PLACE_START;
     for (size_t i = 0; i < pc->run_count; i++) {
-        const procsum_byte_run *run = &pc->runs[i];
-        psum_symbol_hit hit;
-        uintptr_t start;
-        bool x86 = false;
-        if (function_of(d, v, run->file_offset, &hit))
-            x86 = hit.machine == PSUM_MACHINE_X86_64 || hit.machine == PSUM_MACHINE_X86_32;
-        if (!x86 || !insn_start(d, v, pc, run, &hit, &start))
-            place = PSUM_INSN_PLACE_UNKNOWN;
-        else if (start != run->addr)
-            return PSUM_INSN_PLACE_INSIDE;
+        size_t shown = pc->runs[i].len < PROCSUM_RUN_BYTES ? pc->runs[i].len : PROCSUM_RUN_BYTES;
+        /* Each changed byte where it is: breakpoints less than 8 bytes apart share a run. */
+        for (size_t j = 0; j < shown; j++) {
+            if (!pc->runs[i].xor_mask[j])
+                continue;
+            procsum_byte_run run = pc->runs[i];
+            run.addr += j;
+            run.file_offset += j;
+            psum_symbol_hit hit;
+            uintptr_t start;
+            bool x86 = false;
+            if (function_of(d, v, run.file_offset, &hit))
+                x86 = hit.machine == PSUM_MACHINE_X86_64 || hit.machine == PSUM_MACHINE_X86_32;
+            if (!x86 || !insn_start(d, v, pc, &run, &hit, &start))
+                place = PSUM_INSN_PLACE_UNKNOWN;
+            else if (start != run.addr)
+                return PSUM_INSN_PLACE_INSIDE;
+        }
     }
     return pc->run_count ? place : PSUM_INSN_PLACE_UNKNOWN;
 }

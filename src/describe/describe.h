@@ -46,9 +46,10 @@ typedef struct psum_code_view {
 void psum_describe_code(psum_describer *d, const psum_code_view *v, procsum_page_change *pc);
 
 /*
- * Where the int3 runs of pc (each one byte) lie in the file's code: all at
- * instruction starts, one inside an instruction, or unknown (no symbol
- * covers one, the file is not x86 code, or the build has no decoder).
+ * Where the int3s of pc (every changed byte of its runs) lie in the file's
+ * code: all at instruction starts, one inside an instruction, or unknown
+ * (no symbol covers one, the file is not x86 code, or the build has no
+ * decoder).
  */
 psum_insn_place psum_describe_int3_place(psum_describer *d, const psum_code_view *v, const procsum_page_change *pc);
 
