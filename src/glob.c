@@ -29,7 +29,7 @@ static const char *match_set(const char *p, unsigned char c, bool *hit)
         if (p[0] == '-' && p[1] && p[1] != ']') {
             hi = (unsigned char)p[1];
             if (hi == '\\' && p[2])
-                hi = (unsigned char)*++p;
+                hi = (unsigned char)(++p)[1]; /* the character after the backslash */
             p += 2;
         }
         if (lo <= c && c <= hi)

@@ -23,6 +23,8 @@ Test(glob, fixed_cases)
     cr_assert(psum_glob_match("lib[xyz].so", "libz.so"));
     cr_assert(!psum_glob_match("lib[!xyz].so", "libz.so"));
     cr_assert(psum_glob_match("lib[a-c].so", "libb.so"));
+    cr_assert(psum_glob_match("lib[a-\\c].so", "libb.so"), "an escaped end of a range is its character");
+    cr_assert(!psum_glob_match("lib[a-\\c].so", "lib\\.so"));
     cr_assert(psum_glob_match("a\\*b", "a*b"));
     cr_assert(!psum_glob_match("a\\*b", "axb"));
     cr_assert(psum_glob_match("a[b", "a[b"), "an unclosed '[' is a character");
