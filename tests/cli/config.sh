@@ -237,6 +237,9 @@ bad_file "bad change" 3 "bad value for 'change'" '[allow]\nchange = /x:0x10\ncha
 bad_file "unknown cause" 2 "bad value for 'state-cause'" '[allow]\nstate-cause = cosmic-ray\n'
 bad_file "not INI" 2 "not a \\[section\\]" '[check]\nperiod\n'
 bad_file "outside a section" 1 "'period' outside a section" 'period = 5\n'
+# inih drops what follows a header's ']': a setting there, or a file of old Mac line ends, would go unread.
+bad_file "a setting after a header" 2 "text after \\[allow\\]" '[check]\n[allow] process = nginx\n'
+bad_file "carriage returns only" 1 "text after \\[check\\]" '[check]\rperiod = 5\r'
 bad_file "given twice" 3 "'period' is given twice" '[check]\nperiod = 5\nperiod = 6\n'
 # A NUL byte would end the line for the INI reader, and what follows it would be read as a line of its own.
 bad_file "a NUL byte" 2 "a NUL byte in the line" '[output]\n# comment\0json = yes\n'

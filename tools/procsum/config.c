@@ -101,8 +101,16 @@ static void look_at_header(reading *r, const char *line)
     size_t len = (size_t)(close - line - 1);
     snprintf(name, sizeof(name), "%.*s", (int)(len < sizeof(name) ? len : sizeof(name) - 1), line + 1);
     r->bad_section = !known_section(name);
-    if (r->bad_section)
+    if (r->bad_section) {
         error_at(r, "unknown section [%s] (use [check], [output], [allow])", psum_cli_quote(q, sizeof(q), name));
+        return;
+    }
+    /* inih drops what follows the ']': a setting there ("[check] period = 5") would be lost without a word. */
+    const char *rest = close + 1;
+    while (*rest == ' ' || *rest == '\t')
+        rest++;
+    if (*rest && *rest != '\n' && *rest != '#' && *rest != ';')
+        error_at(r, "text after [%s]: put a setting on a line of its own", name);
 }
 
 /*
