@@ -34,6 +34,13 @@ run run -- "$TMP/no-such-program"
 if [ "$rc" -eq 127 ] && grep -q "cannot run" "$TMP/err"; then pass "missing program: 127"; else fail "missing program: 127" "$(show_run)"; fi
 run run --period 0 -- true
 if [ "$rc" -eq 2 ]; then pass "--period 0 refused"; else fail "--period 0 refused" "$(show_run)"; fi
+# No directory for the socket: the reason as the system gives it, exit 1, CMD not run.
+TMPDIR="$TMP/no-such-dir" run run -- sh -c 'echo ran'
+if [ "$rc" -eq 1 ] && grep -q "No such file or directory" "$TMP/err" && ! grep -q ran "$TMP/out"; then
+    pass "TMPDIR missing: exit 1, said"
+else
+    fail "TMPDIR missing: exit 1, said" "$(show_run)"
+fi
 
 # Its own output, and nothing else: with a JSON file, and with reports to stderr (there is nothing to report).
 # The sleep lets the checker start in the shell.

@@ -297,16 +297,22 @@ static int open_socket(collector *k)
         tmp = "/tmp";
     snprintf(k->dir, sizeof(k->dir), "%s/procsum-run.XXXXXX", tmp);
     if (!mkdtemp(k->dir)) {
+        int err = errno;
+        char q[200];
         k->dir[0] = '\0';
-        return psum_cli_fail("run: a directory for the socket", PROCSUM_EACCES);
+        fprintf(stderr, "procsum: run: cannot make a directory for the socket in %s: %s\n",
+                psum_cli_quote(q, sizeof(q), tmp), strerror(err));
+        return err == EACCES || err == EPERM ? PSUM_EXIT_PERMISSION : PSUM_EXIT_FAILURE;
     }
     k->addr.sun_family = AF_UNIX;
     snprintf(k->addr.sun_path, sizeof(k->addr.sun_path), "%s/events", k->dir);
     k->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int on = 1; /* each datagram carries its sender's pid, as the kernel knows it */
     if (k->sock < 0 || bind(k->sock, (const struct sockaddr *)&k->addr, sizeof(k->addr)) != 0 ||
-        setsockopt(k->sock, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0)
-        return psum_cli_fail("run: the socket for events", PROCSUM_EMFILE);
+        setsockopt(k->sock, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0) {
+        fprintf(stderr, "procsum: run: the socket for events: %s\n", strerror(errno));
+        return PSUM_EXIT_FAILURE;
+    }
     /* Room for bursts of events (a change in a library every process maps) while a slow output is written. */
     int room = 4 << 20;
     (void)setsockopt(k->sock, SOL_SOCKET, SO_RCVBUF, &room, sizeof(room));
@@ -828,8 +834,9 @@ static int run_with(const psum_cli *c, char **cmd)
             fprintf(stderr, "procsum: run: only %lu open files allowed (ulimit -n): each process checked takes 3, "
                             "those past the limit are not watched (PROCSUM_EMFILE)\n", descriptors);
         if (is_static_elf(file)) {
+            char q[200];
             fprintf(stderr, "procsum: run: %s is statically linked and cannot take the preload library: "
-                            "watching it from outside (pid %ld)\n", file, (long)pid);
+                            "watching it from outside (pid %ld)\n", psum_cli_quote(q, sizeof(q), file), (long)pid);
             watch_pid(k, pid);
         }
         status = collect(k, c->opts.check_period_ms);
