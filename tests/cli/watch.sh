@@ -141,4 +141,17 @@ run watch --period 0 "$exec_pid"
 if [ "$rc" -eq 2 ]; then pass "--period 0: exit 2"; else fail "--period 0: exit 2" "$(show_run)"; fi
 run watch 999999999
 if [ "$rc" -eq 4 ]; then pass "no such process: exit 4"; else fail "no such process: exit 4" "$(show_run)"; fi
+# One named process refused (this root shell, to nobody) and one gone: 1 in either order, as verify.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    for order in "$$ 999999999" "999999999 $$"; do
+        # shellcheck disable=SC2086 # two pids
+        setpriv --reuid=65534 --regid=65534 --clear-groups "$PROCSUM" watch $order >"$TMP/mixed.out" 2>&1
+        rc=$?
+        if [ "$rc" -eq 1 ]; then
+            pass "refused and gone ($order): exit 1"
+        else
+            fail "refused and gone ($order): exit 1" "exit $rc" "$(cat "$TMP/mixed.out")"
+        fi
+    done
+fi
 finish

@@ -27,17 +27,20 @@ typedef struct watch_list {
     psum_pid_list forked;  /* --all with process events: forked since the last period, checked then */
     bool rescan;           /* --all: scan /proc at the next period (no process events, or some were lost) */
     size_t started;
-    int last_error;
+    int error_exit; /* the exit code the errors so far agree on (3, 4), PSUM_EXIT_FAILURE when they do not, or 0 */
 } watch_list;
 
 /* Starts a checker on pid (checked.h), counted. */
 static int start_one(watch_list *l, long pid, bool quiet_gone)
 {
     int err = psum_checked_start(&l->set, pid, quiet_gone);
-    if (err)
-        l->last_error = err;
-    else
+    if (!err) {
         l->started++;
+    } else {
+        /* As verify: 3 or 4 only when every process named was refused, or every one gone. */
+        int code = psum_procs_exit_code(err);
+        l->error_exit = !l->error_exit || l->error_exit == code ? code : PSUM_EXIT_FAILURE;
+    }
     return err;
 }
 
@@ -196,7 +199,7 @@ int psum_cmd_watch(const psum_cli *c, psum_writer *w)
     }
     /* Named processes of which none could be watched: nothing to wait for. */
     if (!rc && !stopped && !c->all && l.started == 0)
-        rc = psum_procs_exit_code(l.last_error);
+        rc = l.error_exit;
     while (!rc && !stopped && !l.set.write_failed && (c->all || l.set.count > 0)) {
         if (psum_watch_wait(c->opts.check_period_ms, events, on_event, &l))
             break;
