@@ -3,7 +3,8 @@
  * come back field for field; a datagram cut anywhere, one with bytes after
  * the event, one of another layout (magic) and one whose run count would
  * send a writer past its array are all refused; a string too long is cut,
- * still terminated.
+ * still terminated; an action, a status or a time the writers cannot
+ * print is refused.
  */
 #include <criterion/criterion.h>
 
@@ -123,4 +124,41 @@ Test(wire, long_strings_are_cut_and_terminated)
     cr_assert(n > 1000 && n < sizeof(path) - 1, "cut to %zu bytes", n);
     cr_assert_eq(strlen(ev.alert.page->symbol), n);
     cr_assert_eq(strlen(ev.alert.page->new_insn), n);
+}
+
+/*
+ * A process of the tree is not trusted to send only names: an action or a
+ * status that is not one of the writers' words, and a time they cannot
+ * print, are refused (the writers print them as they are).
+ */
+Test(wire, words_and_times_outside_the_vocabulary_are_refused)
+{
+    psum_wire_event ev;
+    procsum_region r = {.source = "/lib/x"};
+    procsum_page_change p = {0};
+    psum_alert a = {.at = {.sec = 1, .host = "h"}, .action = "code-\x1b[31mchanged", .region = &r, .page = &p};
+    cr_assert_neq(psum_wire_decode(buf, psum_wire_alert(buf, &a), &ev), 0, "an alert's action");
+    a.action = "differs-from-file";
+    cr_assert_eq(psum_wire_decode(buf, psum_wire_alert(buf, &a), &ev), 0);
+
+    psum_state s = {.at = {.sec = 1, .host = "h"}, .action = "not-watched", .status = "c\001ean"};
+    cr_assert_neq(psum_wire_decode(buf, psum_wire_state(buf, &s), &ev), 0, "a state's status");
+    s.status = "error";
+    s.action = "%s%n";
+    cr_assert_neq(psum_wire_decode(buf, psum_wire_state(buf, &s), &ev), 0, "a state's action");
+    s.action = "watching";
+    cr_assert_eq(psum_wire_decode(buf, psum_wire_state(buf, &s), &ev), 0);
+
+    const struct {
+        int64_t sec;
+        long nsec;
+    } times[] = {{-1, 0}, {253402300800, 0}, {INT64_MAX, 0}, {1, -1}, {1, 1000000000}};
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        s.at.sec = times[i].sec;
+        s.at.nsec = times[i].nsec;
+        cr_assert_neq(psum_wire_decode(buf, psum_wire_state(buf, &s), &ev), 0, "time %zu", i);
+    }
+    s.at.sec = 253402300799;
+    s.at.nsec = 999999999;
+    cr_assert_eq(psum_wire_decode(buf, psum_wire_state(buf, &s), &ev), 0, "the last second of 9999");
 }

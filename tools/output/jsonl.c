@@ -79,7 +79,7 @@ static int json_origin(psum_sink *o, const psum_event_origin *at)
 #endif
     if (bad)
         tm = (struct tm){.tm_year = 70, .tm_mday = 1};
-    if (psum_sink_printf(o, "{\"@timestamp\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",", tm.tm_year + 1900,
+    if (psum_sink_printf(o, "{\"@timestamp\":\"%04lld-%02d-%02dT%02d:%02d:%02d.%03ldZ\",", (long long)tm.tm_year + 1900,
                          tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, at->nsec / 1000000))
         return -1;
     return json_string(o, "host.name", at->host ? at->host : "");

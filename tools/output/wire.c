@@ -117,13 +117,38 @@ static const char *or_null(const char *s)
     return s && *s ? s : NULL;
 }
 
+/*
+ * The words an event may carry: the writers print an action and a status
+ * as they are, as the names they are in this program, so a word from a
+ * datagram must be one of them (a process of the tree is not trusted to
+ * send only names).
+ */
+static const char *const ALERT_ACTIONS[] = {"code-changed", "differs-from-file", NULL};
+static const char *const STATE_ACTIONS[] = {"verified", "watching", "not-watched", "new-program", "exited", NULL};
+static const char *const STATUSES[] = {"clean", "changed", "error", NULL};
+
+static bool one_of(const char *s, const char *const *words)
+{
+    for (; s && *words; words++)
+        if (strcmp(s, *words) == 0)
+            return true;
+    return false;
+}
+
+/* A time the writers can print: from 1970 to the end of year 9999, nanoseconds under a second. */
+#define LAST_SECOND 253402300799
+static bool printable_time(int64_t sec, int64_t nsec)
+{
+    return sec >= 0 && sec <= LAST_SECOND && nsec >= 0 && nsec < 1000000000;
+}
+
 int psum_wire_decode(char *buf, size_t len, psum_wire_event *ev)
 {
     memset(ev, 0, sizeof(*ev));
     reader r = {.buf = buf, .len = len};
     wire_head h;
     take(&r, &h, sizeof(h));
-    if (r.bad || h.magic != WIRE_MAGIC)
+    if (r.bad || h.magic != WIRE_MAGIC || (h.kind != PSUM_WIRE_WATCH_ME && !printable_time(h.sec, h.nsec)))
         return -1;
     psum_event_origin at = {.sec = h.sec, .nsec = (long)h.nsec, .host = take_string(&r)};
     ev->kind = (psum_wire_kind)h.kind;
@@ -140,7 +165,7 @@ int psum_wire_decode(char *buf, size_t len, psum_wire_event *ev)
         ev->page.old_insn = or_null(take_string(&r));
         ev->page.new_insn = or_null(take_string(&r));
         /* A count past the array would send the writer beyond it. */
-        if (ev->page.run_count > PROCSUM_MAX_RUNS)
+        if (ev->page.run_count > PROCSUM_MAX_RUNS || !one_of(ev->alert.action, ALERT_ACTIONS))
             r.bad = true;
         break;
     case PSUM_WIRE_STATE: {
@@ -151,6 +176,8 @@ int psum_wire_decode(char *buf, size_t len, psum_wire_event *ev)
         ev->state.executable = or_null(take_string(&r));
         ev->state.status = take_string(&r);
         ev->state.detail = or_null(take_string(&r));
+        if (!one_of(ev->state.action, STATE_ACTIONS) || !one_of(ev->state.status, STATUSES))
+            r.bad = true;
         break;
     }
     case PSUM_WIRE_PASS:

@@ -576,6 +576,9 @@ static void take_event(collector *k, char *buf, size_t len, long sender)
     psum_wire_event ev;
     if (psum_wire_decode(buf, len, &ev) != 0)
         return; /* not one of ours: the directory is this user's, so a stray, not an attack */
+    /* The process is the one the kernel says sent it: no process of the tree speaks for another. */
+    if (sender > 0)
+        ev.pid = ev.alert.pid = ev.state.pid = sender;
     switch (ev.kind) {
     case PSUM_WIRE_ALERT:
         psum_checked_write_alert(&k->set, &ev.alert);
