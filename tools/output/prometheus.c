@@ -193,8 +193,9 @@ static int prom_state_record(psum_writer *w, const psum_state *s)
     prom_state *st = w->state;
     if (!s->error)
         return 0; /* an exit too: the end of a watch is not a failure */
+    /* By name: codes the library does not know share one ("eunknown"), and a label value is written once. */
     for (size_t i = 0; i < st->reasons; i++)
-        if (st->reason_codes[i] == s->error) {
+        if (strcmp(procsum_err_name(st->reason_codes[i]), procsum_err_name(s->error)) == 0) {
             st->reason_counts[i]++;
             return 0;
         }
