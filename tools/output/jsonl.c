@@ -77,9 +77,10 @@ static int json_origin(psum_sink *o, const psum_event_origin *at)
 #else
     int bad = gmtime_r(&sec, &tm) == NULL;
 #endif
-    if (bad)
+    /* A year the format cannot hold (a clock gone wrong) is written as the epoch; past INT_MAX - 1900 it would overflow. */
+    if (bad || tm.tm_year < 0 || tm.tm_year > 9999 - 1900)
         tm = (struct tm){.tm_year = 70, .tm_mday = 1};
-    if (psum_sink_printf(o, "{\"@timestamp\":\"%04lld-%02d-%02dT%02d:%02d:%02d.%03ldZ\",", (long long)tm.tm_year + 1900,
+    if (psum_sink_printf(o, "{\"@timestamp\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",", tm.tm_year + 1900,
                          tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, at->nsec / 1000000))
         return -1;
     return json_string(o, "host.name", at->host ? at->host : "");
