@@ -147,7 +147,7 @@ int psum_findings_verify_new_page(psum_walk *w, psum_region_walk *rw, const psum
         return 0;
     }
     /* Another library loaded where the listed one was (a dlclose and a dlopen) is other content, not a change. */
-    if (!psum_pages_confirm_first_look(w, rw, now)) {
+    if (!psum_pages_confirm_now(w, rw, now)) {
         *held = true;
         return 0;
     }

@@ -125,10 +125,16 @@ bool psum_pages_still_listed(psum_os_target *t, const psum_os_region *listed, ui
     return same;
 }
 
-/* Whether the mapping at addr is, now, the one the pass listed. */
+/*
+ * Whether the mapping at addr is, now, the one the pass listed. Where the
+ * platform cannot ask for one address (Windows) the second read alone
+ * decides: a module's pages are read there under the loader's lock after
+ * its identity was checked, and a page that never settled would never be
+ * defended (a DLL loaded after the checker started).
+ */
 static bool listed_now(psum_walk *w, const psum_os_region *listed, uintptr_t addr)
 {
-    return psum_pages_still_listed(w->p->target, listed, addr, false);
+    return psum_pages_still_listed(w->p->target, listed, addr, true);
 }
 
 /* Whether a second read of the page gives the digest of the first. */
@@ -145,11 +151,6 @@ static bool reads_again(psum_walk *w, const psum_page_baseline *now)
 bool psum_pages_confirm_now(psum_walk *w, const psum_region_walk *rw, const psum_page_baseline *now)
 {
     return listed_now(w, rw->region, now->addr) && reads_again(w, now);
-}
-
-bool psum_pages_confirm_first_look(psum_walk *w, const psum_region_walk *rw, const psum_page_baseline *now)
-{
-    return psum_pages_still_listed(w->p->target, rw->region, now->addr, true) && reads_again(w, now);
 }
 
 /*

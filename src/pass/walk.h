@@ -82,14 +82,13 @@ int psum_pages_take_shared(psum_walk *w, psum_region_walk *rw, size_t index, con
                            const uint8_t *bytes, psum_digestcache_entry *shared);
 /* pages.c: asks for the table records the next `count` pages will read and write, ahead of their hashing. */
 void psum_pages_prefetch(const psum_walk *w, size_t count);
-/* Old pages below addr (all, with `all`) were not read this pass: keep those whose file page is still mapped there. */
-bool psum_pages_confirm_now(psum_walk *w, const psum_region_walk *rw, const psum_page_baseline *now);
 /*
- * pages.c: the same for a page that differs from its file as it gets its
- * baseline; where the mapping cannot be asked for (Windows), the second read
- * alone, since such a page would otherwise never get one.
+ * pages.c: whether a page read unlike its baseline or its file is what the
+ * process has there: the mapping at it still the one listed (where the
+ * platform can say) and a second read agreeing.
  */
-bool psum_pages_confirm_first_look(psum_walk *w, const psum_region_walk *rw, const psum_page_baseline *now);
+bool psum_pages_confirm_now(psum_walk *w, const psum_region_walk *rw, const psum_page_baseline *now);
+/* Old pages below addr (all, with `all`) were not read this pass: keep those whose file page is still mapped there. */
 void psum_pages_carry_below(psum_walk *w, uintptr_t addr, bool all);
 
 /* residency.c: points p->slice_resident at the flags of the n pages from base; returns how many to read. */
@@ -112,7 +111,7 @@ int psum_findings_note_change(psum_walk *w, psum_region_walk *rw, psum_page_base
  * A page gets its baseline: with verify_file, report it once if it already
  * differs from its file. *flags (may be NULL) gains the
  * PSUM_DIGESTCACHE_MATCHED_* bit when it was compared and matched. A page
- * that differs is confirmed first (psum_pages_confirm_first_look):
+ * that differs is confirmed first (psum_pages_confirm_now):
  * when it cannot be (its range mapped again since the listing), nothing is
  * reported and *held is set, for the page to wait for the next pass.
  */

@@ -176,14 +176,20 @@ static DWORD WINAPI load_loop(void *p)
     return 0;
 }
 
+/* psum_loopdll.dll, next to this program. */
+static void loop_dll_path(wchar_t path[MAX_PATH])
+{
+    DWORD n = GetModuleFileNameW(NULL, path, MAX_PATH);
+    while (n > 0 && path[n - 1] != L'\\')
+        n--;
+    path[n] = L'\0';
+    wcscat(path, L"psum_loopdll.dll");
+}
+
 static void dll_loop_no_report(void)
 {
     looper l = {0};
-    DWORD n = GetModuleFileNameW(NULL, l.path, MAX_PATH);
-    while (n > 0 && l.path[n - 1] != L'\\')
-        n--;
-    l.path[n] = L'\0';
-    wcscat(l.path, L"psum_loopdll.dll");
+    loop_dll_path(l.path);
 
     seen s = {0};
     procsum_checker *c = start_checker(&s);
@@ -321,6 +327,48 @@ static void flip_is_reported(uintptr_t target, uint8_t mask)
     DeleteCriticalSection(&s.lock);
 }
 
+/*
+ * A DLL loaded after the checker started gets its baselines at a later pass
+ * and is defended from then on: a bit flipped in its code is reported once,
+ * naming the DLL.
+ */
+static void flip_in_a_dll_loaded_later_is_reported(void)
+{
+    wchar_t path[MAX_PATH];
+    loop_dll_path(path);
+    seen s = {0};
+    procsum_checker *c = start_checker(&s);
+    if (!c) {
+        DeleteCriticalSection(&s.lock);
+        return;
+    }
+    CHECK(wait_passes(c, 3), "passes before the DLL");
+    HMODULE h = LoadLibraryW(path);
+    CHECK(h != NULL, "load psum_loopdll.dll");
+    uintptr_t fn = h ? (uintptr_t)GetProcAddress(h, "psum_loop_value") : 0;
+    CHECK(fn != 0, "its function");
+    CHECK(wait_passes(c, 10), "passes with the DLL loaded");
+    CHECK(reports(&s) == 0, "nothing to report before the change");
+    if (fn) {
+        flip(fn + 1, 0x04);
+        for (int i = 0; i < 1000 && reports(&s) == 0; i++)
+            Sleep(10);
+        CHECK(wait_passes(c, 5), "more passes after the change");
+    }
+    int err = procsum_stop(c);
+    CHECK(err == 0, "stop: %s", procsum_strerror(err));
+    if (fn)
+        flip(fn + 1, 0x04);
+    describe_first(&s);
+    CHECK(s.reports == 1, "exactly one report: %d", s.reports);
+    CHECK(s.reports < 1 || _stricmp(base_name(s.source), "psum_loopdll.dll") == 0, "names the DLL: %s", s.source);
+    CHECK(s.reports < 1 || s.change.verdict == PROCSUM_VERDICT_BITFLIP, "a bitflip: %s",
+          procsum_verdict_name(s.change.verdict));
+    if (h)
+        FreeLibrary(h);
+    DeleteCriticalSection(&s.lock);
+}
+
 static void one_bit_flip_is_reported(void)
 {
     flip_is_reported(victim_address() + 1, 0x10);
@@ -360,5 +408,6 @@ int main(void)
     RUN(dll_loop_no_report);
     RUN(one_bit_flip_is_reported);
     RUN(flip_in_last_text_page_is_reported);
+    RUN(flip_in_a_dll_loaded_later_is_reported);
     return check_summary(program_name);
 }
