@@ -125,19 +125,21 @@ run verify --json --all
 if [ "$rc" -eq 5 ]; then pass "--all: exit 5 (the changed targets)"; else fail "--all: exit 5" "$(show_run)"; fi
 # Every alert is one of the three processes changed here, or one of this
 # project's programs that changes its own code on purpose: Criterion's sandbox
-# patches every test's main, and the checker benchmark flips bits to time the
-# reports.
+# patches every test's main, the checker benchmark flips bits to time the
+# reports, and the other CLI tests (run alongside by meson test -j) change
+# their targets in their own /tmp/procsum_cli.* directories.
 check "--all: no alert but the changes made on purpose" json_check "$TMP/out" '
-ours = {int(pid) for pid in args}
+tmp, ours = args[0], {int(pid) for pid in args[1:]}
 for a in alerts:
     exe = a.get("process.executable", "")
     own = a["process.pid"] in ours
-    self_patching = "/tests/test_" in exe or exe.endswith(("truth_target", "patch_target", "bench_checker"))
+    other_test = "/procsum_cli." in exe and not exe.startswith(tmp + "/")
+    self_patching = "/tests/test_" in exe or exe.endswith(("truth_target", "patch_target", "bench_checker")) or other_test
     assert own or self_patching, a
 assert {a["process.pid"] for a in alerts} >= ours, alerts
 s = lines[-1]
 assert s["procsum.processes"] >= 3 and s["procsum.pages_shared"] > 0, s
-' "$flipped_pid" "$replaced_pid" "$named_pid"
+' "$TMP" "$flipped_pid" "$replaced_pid" "$named_pid"
 if [ ! -s "$TMP/err" ]; then pass "--all: nothing on stderr when it is not a terminal"; else fail "--all: stderr" "$(show_run)"; fi
 
 # ---- code mapped anew while it is read -------------------------------------------------
@@ -204,6 +206,41 @@ if [ "$(id -u)" = 0 ] && have setpriv; then
     fi
 else
     fail "refused: needs root and setpriv (CI runs as root)"
+fi
+
+# Pages with nothing to compare with are counted, not hidden: a user's program replaced on disk (mv, as an
+# upgrade does), verified by that user, who cannot open /proc/PID/map_files/, leaves its program's pages
+# unverified; root reaches the file it maps and verifies them.
+if [ "$(id -u)" = 0 ] && have setpriv; then
+    mkdir -p "$TMP/users" && chmod 777 "$TMP/users" && chmod 755 "$TMP"
+    cp /bin/sleep "$TMP/users/upgraded" && chmod 755 "$TMP/users/upgraded"
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$TMP/users/upgraded" 300 &
+    upgraded=$!
+    started_pids+=("$upgraded")
+    for _ in $(seq 200); do grep -qF "$TMP/users/upgraded" "/proc/$upgraded/maps" 2>/dev/null && break; sleep 0.01; done
+    cp /bin/true "$TMP/users/new" && mv -f "$TMP/users/new" "$TMP/users/upgraded"
+    unverified() { # unverified JSON_FILE: the state line's procsum.pages_unverified, or "missing"
+        python3 -c 'import json, sys
+s = [json.loads(l) for l in open(sys.argv[1]) if json.loads(l).get("event.kind") == "state"]
+print(s[0].get("procsum.pages_unverified", "missing") if s else "missing")' "$1"
+    }
+    "$PROCSUM" verify --json "$upgraded" >"$TMP/root.json" 2>"$TMP/err"
+    setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- "$PROCSUM" verify --json "$upgraded" >"$TMP/user.json" 2>>"$TMP/err"
+    rc=$?
+    as_root=$(unverified "$TMP/root.json") as_user=$(unverified "$TMP/user.json")
+    if [ "$rc" -eq 0 ] && [ "$as_root" != missing ] && [ "$as_user" != missing ] && [ "$as_user" -gt "$as_root" ]; then
+        pass "a replaced program's pages its user cannot compare are counted (procsum.pages_unverified $as_user, root $as_root)"
+    else
+        fail "a replaced program's pages its user cannot compare are counted" "rc $rc, as root $as_root, as the user $as_user" "$(cat "$TMP/err")"
+    fi
+    setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- "$PROCSUM" verify "$upgraded" >"$TMP/out" 2>&1
+    if grep -Eq "^1 process\(es\): .* $as_user with nothing to compare with" "$TMP/out"; then
+        pass "the table's summary says how many pages had nothing to compare with"
+    else
+        fail "the table's summary says how many pages had nothing to compare with" "$(cat "$TMP/out")"
+    fi
+else
+    fail "unverified pages: needs root and setpriv (CI runs as root)"
 fi
 
 # A kernel thread (PF_KTHREAD in its stat flags) exists but has no user code: named, it is bad usage, not "no such process".

@@ -149,6 +149,8 @@ static int jsonl_state(psum_writer *w, const psum_state *s)
         psum_sink_printf(o, ",\"procsum.status\":\"%s\",\"procsum.pages_checked\":%" PRIu64, s->status,
                          s->pages_checked))
         return -1;
+    if (s->with_unverified && psum_sink_printf(o, ",\"procsum.pages_unverified\":%" PRIu64, s->pages_unverified))
+        return -1;
     if ((s->error || s->detail) &&
         (psum_sink_puts(o, ",") || json_string(o, "error.message", s->detail ? s->detail : procsum_strerror(s->error))))
         return -1;
@@ -166,8 +168,10 @@ static int jsonl_summary(psum_writer *w, const psum_summary *s)
                             ",\"event.kind\":\"metric\",\"event.action\":\"verify-summary\",\"procsum.processes\":%" PRIu64
                             ",\"procsum.changed\":%" PRIu64 ",\"procsum.failed\":%" PRIu64
                             ",\"procsum.pages_checked\":%" PRIu64 ",\"procsum.pages_shared\":%" PRIu64
+                            ",\"procsum.pages_unverified\":%" PRIu64
                             ",\"procsum.bytes_hashed\":%" PRIu64 "}\n",
-                            s->processes, s->changed, s->failed, s->pages_checked, s->pages_shared, s->bytes_hashed);
+                            s->processes, s->changed, s->failed, s->pages_checked, s->pages_shared,
+                            s->pages_unverified, s->bytes_hashed);
 }
 
 const psum_writer_ops psum_jsonl_writer = {

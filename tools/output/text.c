@@ -115,8 +115,11 @@ static int text_summary(psum_writer *w, const psum_summary *s)
 {
     return psum_sink_printf(w->out,
                             "%" PRIu64 " process(es): %" PRIu64 " changed, %" PRIu64 " not verified; %" PRIu64
-                            " page(s) checked (%" PRIu64 " shared, checked once), %" PRIu64 " bytes hashed\n",
-                            s->processes, s->changed, s->failed, s->pages_checked, s->pages_shared, s->bytes_hashed);
+                            " page(s) checked (%" PRIu64 " shared, checked once), %" PRIu64
+                            " with nothing to compare with, %" PRIu64
+                            " bytes hashed\n",
+                            s->processes, s->changed, s->failed, s->pages_checked, s->pages_shared,
+                            s->pages_unverified, s->bytes_hashed);
 }
 
 const psum_writer_ops psum_text_writer = {

@@ -58,13 +58,16 @@ typedef struct psum_state {
     int error;              /* a PROCSUM_E* code when status is "error", else 0 */
     const char *detail;     /* words more exact than the code's (which setting was refused), or NULL */
     uint64_t pages_checked;
+    /* verify (with_unverified): resident pages with nothing to compare with (anonymous code, vDSO, a file unreadable) */
+    bool with_unverified;
+    uint64_t pages_unverified;
 } psum_state;
 
 /* The totals of a verification. */
 typedef struct psum_summary {
     psum_event_origin at;
     uint64_t processes, changed, failed;
-    uint64_t pages_checked, pages_shared, bytes_hashed;
+    uint64_t pages_checked, pages_shared, pages_unverified, bytes_hashed;
 } psum_summary;
 
 /*

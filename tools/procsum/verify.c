@@ -30,7 +30,8 @@ static int write_process(psum_writer *w, long pid, const char *exe, const char *
                          const procsum_verify_result *r, size_t alert_count)
 {
     psum_state st = {.action = "verified", .pid = pid, .executable = exe, .name = name, .error = err,
-                     .status = err ? "error" : alert_count ? "changed" : "clean", .pages_checked = r->pages_checked};
+                     .status = err ? "error" : alert_count ? "changed" : "clean", .pages_checked = r->pages_checked,
+                     .with_unverified = true, .pages_unverified = r->pages_unverified};
     psum_event_origin_now(&st.at);
     if (psum_write_state(w, &st))
         return -1;
@@ -48,6 +49,7 @@ static void count(verify_totals *t, int err, const procsum_verify_result *r, siz
     t->sum.processes++;
     t->sum.pages_checked += r->pages_checked;
     t->sum.pages_shared += r->pages_shared;
+    t->sum.pages_unverified += r->pages_unverified;
     t->sum.bytes_hashed += r->bytes_hashed;
     if (err)
         t->sum.failed++;
