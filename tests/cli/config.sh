@@ -270,4 +270,19 @@ run verify --config "$conf" --no-config "$kept"
 if [ "$rc" -eq 2 ]; then pass "--config with --no-config: exit 2"; else fail "--config with --no-config: exit 2" "$(show_run)"; fi
 run regions --config "$conf"
 if [ "$rc" -eq 2 ]; then pass "regions takes no --config"; else fail "regions --config: exit 2" "$(show_run)"; fi
+# A named pipe as the configuration: nobody writing to it, it reads as empty (no wait for a writer);
+# written to (a shell's <(...)), it is read whole.
+mkfifo "$TMP/fifo.conf"
+timeout 60 "$PROCSUM" verify --config "$TMP/fifo.conf" "$pid" >"$TMP/out" 2>"$TMP/err"
+rc=$?
+# (exit 5: the target was changed on purpose above, and nothing in an empty configuration allows it)
+if [ "$rc" -eq 5 ]; then pass "a pipe nobody writes to: read as empty, no wait"; else fail "a pipe nobody writes to" "$(show_run)"; fi
+timeout 60 "$PROCSUM" verify --config <(printf '[check]\nperiod = 0\n') "$pid" >"$TMP/out" 2>"$TMP/err"
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q "bad value for 'period'" "$TMP/err"; then
+    pass "a pipe written to: read whole (its bad period refused)"
+else
+    fail "a pipe written to: read whole" "$(show_run)"
+fi
+
 finish

@@ -187,6 +187,27 @@ run verify --all "$clean_pid"
 if [ "$rc" -eq 2 ]; then pass "--all with PIDs: exit 2"; else fail "--all with PIDs: exit 2" "$(show_run)"; fi
 run verify 12abc
 if [ "$rc" -eq 2 ]; then pass "a PID that is not a number: exit 2"; else fail "not a number: exit 2" "$(show_run)"; fi
+run verify "$clean_pid" "$clean_pid" "$clean_pid"
+if [ "$rc" -eq 0 ] && grep -q "^1 process(es): " "$TMP/out" && [ "$(grep -c "^$clean_pid " "$TMP/out")" = 1 ]; then
+    pass "one process named three times: verified once"
+else
+    fail "one process named three times: verified once" "$(show_run)"
+fi
+# A thread's id is not a process's: named, it is bad usage, said with the process it belongs to.
+python3 -c 'import os, threading, time
+t = threading.Thread(target=time.sleep, args=(30,), daemon=True)
+t.start()
+print(os.getpid(), t.native_id, flush=True)
+time.sleep(30)' >"$TMP/threads" &
+started_pids+=("$!")
+for _ in $(seq 200); do [ -s "$TMP/threads" ] && break; sleep 0.02; done
+read -r thread_process thread_id <"$TMP/threads"
+run verify "$thread_id"
+if [ "$rc" -eq 2 ] && grep -q "^procsum: $thread_id is a thread of process $thread_process" "$TMP/err"; then
+    pass "a thread's id: exit 2, names its process"
+else
+    fail "a thread's id: exit 2, names its process" "$(show_run)"
+fi
 # Another user's process, verified without the right to read it: exit 3, and named by its process name
 # (anyone may read /proc/PID/comm, not /proc/PID/exe).
 if [ "$(id -u)" = 0 ] && have setpriv; then

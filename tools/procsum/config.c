@@ -12,12 +12,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* The settings: the long options a file may set, by section. */
 static const struct setting {
@@ -389,12 +391,32 @@ static int open_failed(const char *path, int err)
     return err == ENOENT || err == EISDIR ? PSUM_EXIT_USAGE : PSUM_EXIT_FAILURE;
 }
 
+/*
+ * Opened without waiting: a named pipe nobody writes to would block open()
+ * for good. Reads then wait as usual, so a pipe that is written (a shell's
+ * <(...)) is read whole, and one nobody opens for writing reads as empty.
+ */
+static FILE *open_config(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return NULL;
+    int flags = fcntl(fd, F_GETFL);
+    FILE *f = flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 ? fdopen(fd, "r") : NULL;
+    if (!f) {
+        int err = errno;
+        close(fd);
+        errno = err;
+    }
+    return f;
+}
+
 int psum_config_load(psum_cli *c, const char *path, unsigned accepts)
 {
     bool named = path != NULL;
     if (!named)
         path = PSUM_CONFIG_DEFAULT;
-    FILE *f = fopen(path, "re");
+    FILE *f = open_config(path);
     if (!f)
         return !named && errno == ENOENT ? 0 : open_failed(path, errno);
     reading *r = calloc(1, sizeof(*r));

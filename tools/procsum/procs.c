@@ -80,7 +80,15 @@ int psum_procs_select(const psum_cli *c, psum_pid_list *out)
             psum_pid_list_free(out);
             return psum_cli_usage_error("%ld is a kernel thread: it has no user code to check", pid);
         }
-        if (psum_pid_list_push(out, pid)) {
+        long group = psum_proc_thread_group(pid);
+        if (group > 0 && group != pid) {
+            psum_pid_list_free(out);
+            return psum_cli_usage_error("%ld is a thread of process %ld: name the process", pid, group);
+        }
+        bool named = false; /* the same process named twice is checked once */
+        for (size_t k = 0; k < out->count && !named; k++)
+            named = out->pids[k] == pid;
+        if (!named && psum_pid_list_push(out, pid)) {
             psum_pid_list_free(out);
             fprintf(stderr, "procsum: out of memory\n");
             return PSUM_EXIT_FAILURE;

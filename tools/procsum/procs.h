@@ -42,6 +42,8 @@ bool psum_proc_skipped(const psum_config *cfg, long pid);
 #endif
 /* Whether pid is one of the kernel's own threads, which have no user code to check (false on Windows). */
 bool psum_proc_kernel_thread(long pid);
+/* The process a thread id belongs to (its thread group: pid itself for a process), or 0 when unknown. */
+long psum_proc_thread_group(long pid);
 /* procsum's own process id. */
 long psum_procs_self(void);
 void psum_pid_list_free(psum_pid_list *l);

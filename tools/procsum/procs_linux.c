@@ -130,15 +130,22 @@ char *psum_proc_executable(long pid)
 
 char *psum_proc_name(long pid)
 {
-    char path[64], name[64];
-    snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return NULL;
-    char *got = fgets(name, sizeof(name), f);
-    fclose(f);
-    if (!got)
-        return NULL;
-    name[strcspn(name, "\n")] = '\0';
-    return name[0] ? strdup(name) : NULL;
+    char name[64];
+    return proc_name(pid, name, sizeof(name)) && name[0] ? strdup(name) : NULL;
+}
+
+long psum_proc_thread_group(long pid)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *tgid = strstr(buf, "\nTgid:");
+    return tgid ? strtol(tgid + 7, NULL, 10) : 0;
 }

@@ -118,6 +118,12 @@ char *psum_proc_name(long pid)
     return name;
 }
 
+long psum_proc_thread_group(long pid)
+{
+    (void)pid;
+    return 0; /* thread ids are not process ids here: OpenProcess refuses them */
+}
+
 bool psum_proc_kernel_thread(long pid)
 {
     (void)pid;
