@@ -41,6 +41,13 @@ if [ "$rc" -eq 1 ] && grep -q "No such file or directory" "$TMP/err" && ! grep -
 else
     fail "TMPDIR missing: exit 1, said" "$(show_run)"
 fi
+# A preload library that is not there: said at once, exit 1, CMD not run (not a loader error in every process).
+PROCSUM_PRELOAD="$TMP/no-such-lib.so" run run -- sh -c 'echo ran'
+if [ "$rc" -eq 1 ] && grep -q "^procsum: the preload library .*no-such-lib.so.*: No such file" "$TMP/err" && ! grep -q ran "$TMP/out"; then
+    pass "PROCSUM_PRELOAD missing: exit 1, said"
+else
+    fail "PROCSUM_PRELOAD missing: exit 1, said" "$(show_run)"
+fi
 
 # Its own output, and nothing else: with a JSON file, and with reports to stderr (there is nothing to report).
 # The sleep lets the checker start in the shell.

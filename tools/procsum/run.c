@@ -260,6 +260,12 @@ static int set_skip_files(const char *const *globs)
 static int set_environment(const psum_cli *c, const collector *k)
 {
     const char *lib = preload_path();
+    if (access(lib, R_OK) != 0) {
+        /* Else the loader would complain in every process of the tree, and none would ask to be checked. */
+        char q[200];
+        fprintf(stderr, "procsum: the preload library %s: %s\n", psum_cli_quote(q, sizeof(q), lib), strerror(errno));
+        return PSUM_EXIT_FAILURE;
+    }
     const char *old = getenv("LD_PRELOAD");
     size_t n = strlen(lib) + (old ? strlen(old) + 1 : 0) + 1;
     size_t m = strlen("socket:") + strlen(k->addr.sun_path) + 1;
