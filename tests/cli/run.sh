@@ -41,6 +41,21 @@ if [ "$rc" -eq 1 ] && grep -q "No such file or directory" "$TMP/err" && ! grep -
 else
     fail "TMPDIR missing: exit 1, said" "$(show_run)"
 fi
+# A process of the tree that sends a forged event (pid 1, another host): written under the pid the
+# kernel gives for the sender and this host's name.
+run run --json -- "$PSUM_WIRE_FORGE"
+forger=$(grep -E '^[0-9]+$' "$TMP/out" || true)
+grep '^{' "$TMP/out" >"$TMP/forged.json" || true
+if python3 - "$TMP/forged.json" "${forger:-0}" "$(hostname)" <<'EOF_PY'; then
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+forged = [l for l in lines if l.get("process.executable") == "/forged/program"]
+sys.exit(0 if len(forged) == 1 and forged[0]["process.pid"] == int(sys.argv[2]) and forged[0]["host.name"] == sys.argv[3] else 1)
+EOF_PY
+    pass "a forged event: the sender's pid and this host"
+else
+    fail "a forged event: the sender's pid and this host" "$(show_run)"
+fi
 # A preload library that is not there: said at once, exit 1, CMD not run (not a loader error in every process).
 PROCSUM_PRELOAD="$TMP/no-such-lib.so" run run -- sh -c 'echo ran'
 if [ "$rc" -eq 1 ] && grep -q "^procsum: the preload library .*no-such-lib.so.*: No such file" "$TMP/err" && ! grep -q ran "$TMP/out"; then

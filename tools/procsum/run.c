@@ -585,6 +585,10 @@ static void take_event(collector *k, char *buf, size_t len, long sender)
     /* The process is the one the kernel says sent it: no process of the tree speaks for another. */
     if (sender > 0)
         ev.pid = ev.alert.pid = ev.state.pid = sender;
+    /* And the host is this one, whatever name the datagram gives. */
+    psum_event_origin here;
+    psum_event_origin_now(&here);
+    ev.alert.at.host = ev.state.at.host = here.host;
     switch (ev.kind) {
     case PSUM_WIRE_ALERT:
         psum_checked_write_alert(&k->set, &ev.alert);
