@@ -156,7 +156,9 @@ kill -TERM "$watch_pid"
 wait "$watch_pid"
 
 # ---- run: the file's period and algo reach the preload library's environment, --period wins ----
-# A preload library that is not there: the loader says so and runs the program, env, which prints what it got.
+# A preload library that is no library (empty, so run takes it): the loader says so and runs the program, env,
+# which prints what it got.
+: >"$TMP/none.so"
 printf '[check]\nperiod = 4321\nalgo = xxh3\n' >"$conf"
 PROCSUM_PRELOAD="$TMP/none.so" run run --config "$conf" -- env
 if [ "$rc" -eq 0 ] && grep -qx 'PROCSUM_PERIOD_MS=4321' "$TMP/out" && grep -qx 'PROCSUM_ALGO=xxh3' "$TMP/out"; then
