@@ -583,8 +583,9 @@ static void take_event(collector *k, char *buf, size_t len, long sender)
     if (psum_wire_decode(buf, len, &ev) != 0)
         return; /* not one of ours: the directory is this user's, so a stray, not an attack */
     /* The process is the one the kernel says sent it: no process of the tree speaks for another. */
-    if (sender > 0)
-        ev.pid = ev.alert.pid = ev.state.pid = sender;
+    if (sender <= 0)
+        return; /* the kernel named no sender: whose event it is cannot be said */
+    ev.pid = ev.alert.pid = ev.state.pid = sender;
     /* And the host is this one, whatever name the datagram gives. */
     psum_event_origin here;
     psum_event_origin_now(&here);
