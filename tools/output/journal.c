@@ -159,6 +159,8 @@ static int journal_state(psum_writer *w, const psum_state *s)
         field(&e, "PROCSUM_EXECUTABLE=%s", s->executable);
     if (s->name)
         field(&e, "PROCSUM_PROCESS_NAME=%s", s->name);
+    if (s->with_unverified)
+        field(&e, "PROCSUM_PAGES_UNVERIFIED=%" PRIu64, s->pages_unverified);
     if (s->error)
         field(&e, "PROCSUM_ERROR=%s", procsum_err_name(s->error));
     return send_entry(w, &e, ID_STATE, LOG_INFO);
@@ -174,6 +176,7 @@ static int journal_summary(psum_writer *w, const psum_summary *s)
     field(&e, "PROCSUM_CHANGED=%" PRIu64, s->changed);
     field(&e, "PROCSUM_FAILED=%" PRIu64, s->failed);
     field(&e, "PROCSUM_PAGES_CHECKED=%" PRIu64, s->pages_checked);
+    field(&e, "PROCSUM_PAGES_UNVERIFIED=%" PRIu64, s->pages_unverified);
     field(&e, "PROCSUM_BYTES_HASHED=%" PRIu64, s->bytes_hashed);
     return send_entry(w, &e, ID_VERIFY_SUMMARY, LOG_INFO);
 }
