@@ -121,6 +121,7 @@ typedef struct code_mappings {
 static int list_code(pid_t pid, code_mappings *m)
 {
     char path[64], line[4096];
+    m->stat_fd = m->pagemap_fd = -1; /* never 0, standard input, when the listing fails */
     snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
     FILE *f = fopen(path, "r");
     if (!f)
