@@ -181,7 +181,7 @@ static int file_digest(verify_run *run, const psum_os_region *r, uintptr_t addr,
  */
 static bool still_listed(verify_run *run, const psum_os_region *r, uintptr_t addr)
 {
-    return psum_pages_still_listed(run->t, r, addr, true);
+    return psum_pages_still_listed(run->t, r, addr, true); /* one look: no next pass to wait for */
 }
 
 /* And a second read must give the same bytes: a page that reads otherwise each time is being written. */
@@ -243,6 +243,9 @@ static int check_page(verify_run *run, const psum_os_region *r, uintptr_t addr)
         out->pages_unverified++;
         return 0;
     }
+    /* Listed after the second read too: a range mapped anew between the two looks cannot pass for the listed one. */
+    if (!still_listed(run, r, addr))
+        return PROCSUM_EFAULT;
     out->pages_checked++;
     return add_change(run, r, addr, copy);
 }

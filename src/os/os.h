@@ -90,7 +90,10 @@ int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list);
  * target. out->path may be NULL (a backend that can answer without
  * allocating leaves it so); otherwise the caller owns it. PROCSUM_EFAULT
  * when nothing is mapped there; PROCSUM_ENOSYS where the platform cannot
- * ask for one.
+ * ask for one but its reads vouch for what they read (Windows, this
+ * process: module pages read under the loader's lock after an identity
+ * check), so a second read alone may confirm a page; PROCSUM_EAGAIN where
+ * it cannot ask and nothing vouches (Windows, another process).
  */
 int psum_os_region_at(psum_os_target *t, uintptr_t addr, psum_os_region *out);
 /* Shared by the backends (os/region_list.c): push takes ownership of r->path. */

@@ -114,12 +114,12 @@ static bool same_mapping(const psum_os_region *listed, const psum_os_region *now
  * the mapping at the page must still be the one listed, and a second read
  * of the page must give the same content. Only then is it a change.
  */
-bool psum_pages_still_listed(psum_os_target *t, const psum_os_region *listed, uintptr_t addr, bool when_unknown)
+bool psum_pages_still_listed(psum_os_target *t, const psum_os_region *listed, uintptr_t addr, bool one_look)
 {
     psum_os_region at;
     int err = psum_os_region_at(t, addr, &at);
     if (err)
-        return err == PROCSUM_ENOSYS && when_unknown;
+        return err == PROCSUM_ENOSYS || (err == PROCSUM_EAGAIN && one_look);
     bool same = same_mapping(listed, &at);
     free(at.path);
     return same;
@@ -127,14 +127,15 @@ bool psum_pages_still_listed(psum_os_target *t, const psum_os_region *listed, ui
 
 /*
  * Whether the mapping at addr is, now, the one the pass listed. Where the
- * platform cannot ask for one address (Windows) the second read alone
- * decides: a module's pages are read there under the loader's lock after
- * its identity was checked, and a page that never settled would never be
- * defended (a DLL loaded after the checker started).
+ * platform cannot ask for one address but vouches for its reads (Windows,
+ * this process: a module's pages are read under the loader's lock after
+ * its identity was checked) the second read alone decides; else a page that
+ * never settled would never be defended (a DLL loaded after the checker
+ * started).
  */
 static bool listed_now(psum_walk *w, const psum_os_region *listed, uintptr_t addr)
 {
-    return psum_pages_still_listed(w->p->target, listed, addr, true);
+    return psum_pages_still_listed(w->p->target, listed, addr, false);
 }
 
 /* Whether a second read of the page gives the digest of the first. */
@@ -150,7 +151,8 @@ static bool reads_again(psum_walk *w, const psum_page_baseline *now)
 
 bool psum_pages_confirm_now(psum_walk *w, const psum_region_walk *rw, const psum_page_baseline *now)
 {
-    return listed_now(w, rw->region, now->addr) && reads_again(w, now);
+    /* Listed before and after the second read: a range mapped anew in between cannot pass for the listed one. */
+    return listed_now(w, rw->region, now->addr) && reads_again(w, now) && listed_now(w, rw->region, now->addr);
 }
 
 /*

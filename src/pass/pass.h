@@ -199,9 +199,12 @@ bool psum_region_selected(const psum_os_region *r, const procsum_options *o);
  * pages.c: whether the mapping that holds addr now is `listed` (same bounds,
  * protection, file and offset): nothing was unmapped and mapped there since
  * the listing. Asked of a page that differs before it is reported. Where the
- * platform cannot ask for one address (Windows), `when_unknown`.
+ * platform cannot ask for one address but its reads vouch for their bytes
+ * (psum_os_region_at's PROCSUM_ENOSYS), true; where nothing vouches
+ * (PROCSUM_EAGAIN), `one_look`: verify, which has no next pass to wait for,
+ * lets the second read decide; a checker waits.
  */
-bool psum_pages_still_listed(psum_os_target *t, const psum_os_region *listed, uintptr_t addr, bool when_unknown);
+bool psum_pages_still_listed(psum_os_target *t, const psum_os_region *listed, uintptr_t addr, bool one_look);
 
 /*
  * Reads and hashes every page of the selected regions of `mapped` into

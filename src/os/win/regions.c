@@ -360,12 +360,16 @@ int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
 
 /*
  * A module's identity is worked out from the loader's list, which a single
- * address does not give cheaply: a change waits for the next listing.
+ * address does not give cheaply. In this process that is not needed: its
+ * modules' pages are read under the loader's lock after the module was
+ * checked to be the one listed, so PROCSUM_ENOSYS lets a second read alone
+ * confirm a page (pass/pages.c). In another process nothing vouches for
+ * what is mapped at an address between two listings: PROCSUM_EAGAIN, and a
+ * change there waits for the next pass.
  */
 int psum_os_region_at(psum_os_target *t, uintptr_t addr, psum_os_region *out)
 {
-    (void)t;
     (void)addr;
     (void)out;
-    return PROCSUM_ENOSYS;
+    return t && t->self ? PROCSUM_ENOSYS : PROCSUM_EAGAIN;
 }
