@@ -9,6 +9,8 @@
 #include <criterion/criterion.h>
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -230,6 +232,37 @@ Test(crc64, portable_matches_the_library)
         free(buf);
     }
     cr_assert_eq(psum_crc64_portable(0, "123456789", 9), UINT64_C(0x995DC9BBDF1939FA));
+}
+
+/*
+ * The table is built by the first caller; callers meanwhile compute bit by
+ * bit. Threads started together in a fresh process (each Criterion test is
+ * one) all get the check value, whichever way each took.
+ */
+#define RACERS 8
+static atomic_int racers_waiting;
+
+static void *crc_racer(void *arg)
+{
+    uint64_t *out = arg;
+    atomic_fetch_sub(&racers_waiting, 1);
+    while (atomic_load(&racers_waiting) > 0)
+        ; /* all start at once */
+    *out = psum_crc64_portable(0, "123456789", 9);
+    return NULL;
+}
+
+Test(crc64, table_built_while_others_compute)
+{
+    pthread_t t[RACERS];
+    uint64_t out[RACERS] = {0};
+    atomic_store(&racers_waiting, RACERS);
+    for (int i = 0; i < RACERS; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, crc_racer, &out[i]), 0);
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(t[i], NULL);
+        cr_expect_eq(out[i], UINT64_C(0x995DC9BBDF1939FA), "thread %d", i);
+    }
 }
 
 /* A build with ISA-L's headers finds the library at run time (Debian: libisal2), not only the fallback. */

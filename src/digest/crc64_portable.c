@@ -6,13 +6,15 @@
  */
 #include "crc64.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 
 #define POLY_REFLECTED 0xC96C5795D7870F42ull
 
 static uint64_t table[8][256];
-static bool table_ready;
+/* 0: not built, 1: one thread builds it, 2: ready (release: the table's stores come before). */
+static atomic_int table_state;
 
 static void build_table(void)
 {
@@ -25,16 +27,34 @@ static void build_table(void)
     for (unsigned i = 0; i < 256; i++)
         for (int t = 1; t < 8; t++)
             table[t][i] = (table[t - 1][i] >> 8) ^ table[0][table[t - 1][i] & 0xff];
-    table_ready = true;
+}
+
+/* Whether the table can be used: built here by the first caller; false while another thread builds it. */
+static bool table_ready(void)
+{
+    if (atomic_load_explicit(&table_state, memory_order_acquire) == 2)
+        return true;
+    int none = 0;
+    if (!atomic_compare_exchange_strong_explicit(&table_state, &none, 1, memory_order_acq_rel, memory_order_acquire))
+        return false;
+    build_table();
+    atomic_store_explicit(&table_state, 2, memory_order_release);
+    return true;
 }
 
 uint64_t psum_crc64_portable(uint64_t crc, const void *data, size_t len)
 {
-    /* Benign if two threads race here: both write the same values. */
-    if (!table_ready)
-        build_table();
     const uint8_t *p = data;
     crc = ~crc;
+    if (!table_ready()) {
+        /* Bit by bit meanwhile: the same values, without the table another thread is writing. */
+        while (len--) {
+            crc ^= *p++;
+            for (int k = 0; k < 8; k++)
+                crc = (crc >> 1) ^ ((crc & 1) ? POLY_REFLECTED : 0);
+        }
+        return ~crc;
+    }
     while (len >= 8) {
         uint64_t v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
                      (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
@@ -52,7 +72,6 @@ uint64_t psum_crc64_portable(uint64_t crc, const void *data, size_t len)
 
 #if defined(PSUM_HAVE_CRC64_CLMUL)
 #include <cpuid.h>
-#include <stdatomic.h>
 
 /*
  * PCLMULQDQ and SSE4.1 (CPUID leaf 1, ECX bits 1 and 19), asked once: in a
