@@ -107,13 +107,6 @@ static bool same_mapping(const psum_os_region *listed, const psum_os_region *now
            (now->kind != PROCSUM_REGION_FILE || now->file_offset == listed->file_offset);
 }
 
-/*
- * A settled page read with other content than its baseline: a change, or a
- * range unmapped and mapped again since the regions were listed, caught
- * half made. Rather than wait a period for the next pass, look again now:
- * the mapping at the page must still be the one listed, and a second read
- * of the page must give the same content. Only then is it a change.
- */
 bool psum_pages_still_listed(psum_os_target *t, const psum_os_region *listed, uintptr_t addr, bool one_look)
 {
     psum_os_region at;
@@ -149,6 +142,14 @@ static bool reads_again(psum_walk *w, const psum_page_baseline *now)
     return same_digest(again, now->digest, p->digest_len);
 }
 
+/*
+ * A settled page read with other content than its baseline: a change, or a
+ * range unmapped and mapped again since the regions were listed, caught
+ * half made. Rather than wait a period for the next pass, look again now:
+ * the mapping at the page must still be the one listed, and a second read
+ * of the page must give the same content (and the mapping still be the one
+ * listed after it). Only then is it a change.
+ */
 bool psum_pages_confirm_now(psum_walk *w, const psum_region_walk *rw, const psum_page_baseline *now)
 {
     /* Listed before and after the second read: a range mapped anew in between cannot pass for the listed one. */

@@ -153,5 +153,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
             fail "refused and gone ($order): exit 1" "exit $rc" "$(cat "$TMP/mixed.out")"
         fi
     done
+else
+    fail "refused and gone: needs root and setpriv (CI runs as root)"
 fi
 finish

@@ -95,9 +95,20 @@ char *psum_proc_executable(long pid)
     return path;
 }
 
-/* The image's file name, from the system's process list: it needs no handle, so a process that refuses one has it too. */
+/*
+ * The image's file name: from its path where that can be read, else from the
+ * system's process list, which needs no handle (a process that refuses one
+ * has a name too) but lists every process, so it is the second way.
+ */
 char *psum_proc_name(long pid)
 {
+    char *exe = psum_proc_executable(pid);
+    if (exe) {
+        const char *slash = strrchr(exe, '\\');
+        char *name = strdup(slash ? slash + 1 : exe);
+        free(exe);
+        return name;
+    }
     HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
     if (snap == INVALID_HANDLE_VALUE)
         return NULL;
