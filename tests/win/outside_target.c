@@ -6,12 +6,15 @@
  * psum_clashdll.dll, which the loader must relocate. It prints
  * "ready ADDRESS BASE VALUE CLASH" (the function holding that instruction,
  * the image's base, the variable's value, psum_clashdll.dll's base) and
- * waits until its standard input ends, then exits.
+ * waits until its standard input ends, then exits. A line "load" on its
+ * standard input loads psum_loopdll.dll (next to it) and prints
+ * "loaded ADDRESS" (its function psum_loop_value), or "failed".
  */
 #include <windows.h>
 
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 extern int psum_shared_value; /* no dllimport: on purpose */
 __declspec(dllimport) int psum_clash_value(void);
@@ -31,7 +34,23 @@ int main(void)
            (unsigned long long)(uintptr_t)GetModuleHandleW(L"psum_clashdll.dll"));
     fflush(stdout);
     /* The function is never called again: the test may change its code. */
-    while (getchar() != EOF)
-        continue;
+    char line[64];
+    while (fgets(line, sizeof(line), stdin)) {
+        if (strncmp(line, "load", 4) != 0)
+            continue;
+        wchar_t path[MAX_PATH];
+        DWORD n = GetModuleFileNameW(NULL, path, MAX_PATH);
+        while (n > 0 && path[n - 1] != L'\\')
+            n--;
+        path[n] = L'\0';
+        wcscat(path, L"psum_loopdll.dll");
+        HMODULE h = LoadLibraryW(path);
+        FARPROC f = h ? GetProcAddress(h, "psum_loop_value") : NULL;
+        if (f)
+            printf("loaded %llx\n", (unsigned long long)(uintptr_t)f);
+        else
+            printf("failed\n");
+        fflush(stdout);
+    }
     return 0;
 }

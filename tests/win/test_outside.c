@@ -39,6 +39,7 @@ static wchar_t target_exe[MAX_PATH], procsum_exe[MAX_PATH];
 typedef struct target {
     PROCESS_INFORMATION pi;
     HANDLE to_child;   /* its standard input: closing it ends the process */
+    HANDLE from_child; /* its standard output, for what it says after "ready" */
     uintptr_t fn, base; /* psum_read_shared and the image's base, as it printed them */
     uintptr_t clash;    /* where psum_clashdll.dll was loaded */
 } target;
@@ -97,7 +98,7 @@ static bool start_target(target *t)
     int value = 0;
     bool ready = ok && read_line(out_r, line, sizeof(line)) &&
                  sscanf(line, "ready %llx %llx %d %llx", &fn, &base, &value, &clash) == 4;
-    CloseHandle(out_r);
+    t->from_child = out_r;
     t->to_child = in_w;
     t->fn = (uintptr_t)fn;
     t->base = (uintptr_t)base;
@@ -106,6 +107,10 @@ static bool start_target(target *t)
     if (!ready && ok) {
         TerminateProcess(t->pi.hProcess, 1);
         WaitForSingleObject(t->pi.hProcess, HANG_GUARD_MS);
+    }
+    if (!ready) {
+        CloseHandle(out_r);
+        t->from_child = NULL;
     }
     return ready;
 }
@@ -124,6 +129,8 @@ static void end_target(target *t)
 static void close_target(target *t)
 {
     end_target(t);
+    if (t->from_child)
+        CloseHandle(t->from_child);
     CloseHandle(t->pi.hProcess);
     CloseHandle(t->pi.hThread);
 }
@@ -540,6 +547,20 @@ static bool gone(const procsum_stats *st, uint64_t unused)
     return st->last_error == PROCSUM_ESRCH;
 }
 
+/* The library's checker on t's process, a pass every 100 ms, its reports counted in seen (its lock made here). */
+static int start_checker_on(const target *t, counted *seen, procsum_checker **c)
+{
+    InitializeCriticalSection(&seen->lock);
+    procsum_options o;
+    procsum_options_init(&o);
+    o.pid = (long)t->pi.dwProcessId;
+    o.check_period_ms = 100;
+    *c = NULL;
+    int err = procsum_start(&o, on_mismatch, seen, c);
+    CHECK(err == 0, "procsum_start on the target: %s", procsum_strerror(err));
+    return err;
+}
+
 /* The library's checker on another process: the flip within two passes after it, the exit as PROCSUM_ESRCH. */
 static void checker_on_other_process(void)
 {
@@ -547,14 +568,8 @@ static void checker_on_other_process(void)
     if (!start_target(&t))
         return;
     counted seen = {0};
-    InitializeCriticalSection(&seen.lock);
-    procsum_options o;
-    procsum_options_init(&o);
-    o.pid = (long)t.pi.dwProcessId;
-    o.check_period_ms = 100;
-    procsum_checker *c = NULL;
-    int err = procsum_start(&o, on_mismatch, &seen, &c);
-    CHECK(err == 0, "procsum_start on the target: %s", procsum_strerror(err));
+    procsum_checker *c;
+    int err = start_checker_on(&t, &seen, &c);
     if (err) {
         close_target(&t);
         DeleteCriticalSection(&seen.lock);
@@ -580,6 +595,47 @@ static void checker_on_other_process(void)
     CHECK(wait_stats(c, &st, gone, 0), "the checker says PROCSUM_ESRCH once the target exited (last error %s)",
           procsum_err_name(st.last_error));
     procsum_stop(c);
+    close_target(&t);
+    DeleteCriticalSection(&seen.lock);
+}
+
+/*
+ * A DLL the other process loads after its checker started gets baselines a
+ * few passes later and is defended from then on: a bit flipped in it is
+ * reported once, in its page (its mapping is confirmed from what the last
+ * listing knew of the module and from its header bytes).
+ */
+static void checker_defends_dll_loaded_later(void)
+{
+    target t;
+    if (!start_target(&t))
+        return;
+    counted seen = {0};
+    procsum_checker *c;
+    int err = start_checker_on(&t, &seen, &c);
+    procsum_stats st;
+    char line[128] = "";
+    unsigned long long fn = 0;
+    DWORD put = 0;
+    bool loaded = !err && wait_stats(c, &st, passes_reached, 2) && WriteFile(t.to_child, "load\n", 5, &put, NULL) &&
+                  read_line(t.from_child, line, sizeof(line)) && sscanf(line, "loaded %llx", &fn) == 1;
+    CHECK(loaded, "the target loaded psum_loopdll.dll after two passes ('%s')", line);
+    if (loaded) {
+        procsum_get_stats(c, &st);
+        CHECK(wait_stats(c, &st, passes_reached, st.passes + 5) && st.mismatches == 0,
+              "five passes with the DLL, no report (%llu)", (unsigned long long)st.mismatches);
+        uint64_t before = st.passes;
+        CHECK(flip_bit(&t, (uintptr_t)fn + 1), "flip a bit in the DLL's function");
+        wait_stats(c, &st, passes_reached, before + 3);
+        EnterCriticalSection(&seen.lock);
+        CHECK(seen.reports == 1 && seen.first.verdict == PROCSUM_VERDICT_BITFLIP &&
+                  seen.first.addr == ((uintptr_t)fn & ~(uintptr_t)(PAGE - 1)),
+              "one report, a bit flip in the DLL's page (%d reports, verdict %s)", seen.reports,
+              procsum_verdict_name(seen.first.verdict));
+        LeaveCriticalSection(&seen.lock);
+    }
+    if (!err)
+        procsum_stop(c);
     close_target(&t);
     DeleteCriticalSection(&seen.lock);
 }
@@ -611,6 +667,7 @@ int main(void)
     RUN(verify_all_lists_target);
     RUN(watch_finds_flip_and_ends_with_process);
     RUN(checker_on_other_process);
+    RUN(checker_defends_dll_loaded_later);
     RUN(watch_all_picks_up_target);
     return check_summary("test_outside");
 }

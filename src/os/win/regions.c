@@ -272,26 +272,36 @@ static int push_region(psum_os_region_list *list, psum_os_region *r, const char 
     return err;
 }
 
+/* Piece i of m's executable sections inside [start, end), one VirtualQuery region of it: false when none. */
+static bool module_piece(const win_module *m, size_t i, uintptr_t start, uintptr_t end, DWORD protect,
+                         psum_os_region *out)
+{
+    uintptr_t s = m->base + m->ranges[i].rva_start, e = m->base + m->ranges[i].rva_end;
+    uintptr_t lo = s > start ? s : start, hi = e < end ? e : end;
+    if (lo >= hi)
+        return false;
+    *out = (psum_os_region){
+        .start = lo,
+        .end = hi,
+        .prot = psum_win_prot(protect),
+        .kind = PROCSUM_REGION_FILE,
+        .main_executable = m->main,
+        .relocated = m->relocated,
+        .dev = m->dev,
+        .ino = m->ino,
+        .file_offset = m->ranges[i].file_offset + (lo - s),
+    };
+    return true;
+}
+
 /* The parts of [start, end), one VirtualQuery region of an image, that lie in executable sections of m. */
 static int push_module_pieces(psum_os_region_list *list, const win_module *m, uintptr_t start, uintptr_t end,
                               DWORD protect)
 {
     for (size_t i = 0; i < m->range_count; i++) {
-        uintptr_t s = m->base + m->ranges[i].rva_start, e = m->base + m->ranges[i].rva_end;
-        uintptr_t lo = s > start ? s : start, hi = e < end ? e : end;
-        if (lo >= hi)
+        psum_os_region r;
+        if (!module_piece(m, i, start, end, protect, &r))
             continue;
-        psum_os_region r = {
-            .start = lo,
-            .end = hi,
-            .prot = psum_win_prot(protect),
-            .kind = PROCSUM_REGION_FILE,
-            .main_executable = m->main,
-            .relocated = m->relocated,
-            .dev = m->dev,
-            .ino = m->ino,
-            .file_offset = m->ranges[i].file_offset + (lo - s),
-        };
         int err = push_region(list, &r, m->path);
         if (err)
             return err;
@@ -359,17 +369,46 @@ int psum_os_list_regions(psum_os_target *t, psum_os_region_list *list)
 }
 
 /*
- * A module's identity is worked out from the loader's list, which a single
- * address does not give cheaply. In this process that is not needed: its
- * modules' pages are read under the loader's lock after the module was
- * checked to be the one listed, so PROCSUM_ENOSYS lets a second read alone
- * confirm a page (pass/pages.c). In another process nothing vouches for
- * what is mapped at an address between two listings: PROCSUM_EAGAIN, and a
- * change there waits for the next pass.
+ * In this process the pass needs no answer: its modules' pages are read
+ * under the loader's lock after the module was checked to be the one
+ * listed, so PROCSUM_ENOSYS lets a second read alone confirm a page
+ * (pass/pages.c). In another process the answer comes from what the last
+ * listing knew of the module at that allocation: VirtualQueryEx gives the
+ * allocation and the protection now, and the module's header bytes must
+ * still be the ones listed (another DLL loaded at the same base has
+ * others); the region is then cut from the module's sections as the
+ * listing cuts it. An image the last listing did not know: PROCSUM_EAGAIN,
+ * asked again at the next listing.
  */
 int psum_os_region_at(psum_os_target *t, uintptr_t addr, psum_os_region *out)
 {
-    (void)addr;
-    (void)out;
-    return t && t->self ? PROCSUM_ENOSYS : PROCSUM_EAGAIN;
+    if (!t || !out)
+        return PROCSUM_EINVAL;
+    if (t->self)
+        return PROCSUM_ENOSYS;
+    MEMORY_BASIC_INFORMATION mbi;
+    if (VirtualQueryEx(t->process, (LPCVOID)addr, &mbi, sizeof(mbi)) != sizeof(mbi))
+        return psum_win_process_exited(t) ? PROCSUM_ESRCH : PROCSUM_EFAULT;
+    uintptr_t start = (uintptr_t)mbi.BaseAddress, end = start + mbi.RegionSize;
+    if (mbi.State != MEM_COMMIT || addr < start || addr >= end)
+        return PROCSUM_EFAULT;
+    if (mbi.Type != MEM_IMAGE) {
+        *out = (psum_os_region){
+            .start = start,
+            .end = end,
+            .prot = psum_win_prot(mbi.Protect),
+            .kind = mbi.Type == MEM_MAPPED ? PROCSUM_REGION_OTHER : PROCSUM_REGION_ANON,
+        };
+        return 0;
+    }
+    const win_module *m = module_with_base(&t->modules, (uintptr_t)mbi.AllocationBase);
+    uint8_t now[PSUM_WIN_IDENTITY_BYTES];
+    if (!m || m->identity_len > sizeof(now) ||
+        psum_win_read_plain(t, m->base + m->nt_offset, now, m->identity_len) != 0 ||
+        memcmp(now, m->identity, m->identity_len) != 0)
+        return PROCSUM_EAGAIN;
+    for (size_t i = 0; i < m->range_count; i++)
+        if (module_piece(m, i, start, end, mbi.Protect, out) && addr >= out->start && addr < out->end)
+            return 0;
+    return PROCSUM_EFAULT; /* no executable section there */
 }
