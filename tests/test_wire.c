@@ -147,7 +147,12 @@ Test(wire, words_and_times_outside_the_vocabulary_are_refused)
     s.action = "%s%n";
     cr_assert_neq(psum_wire_decode(buf, psum_wire_state(buf, &s), &ev), 0, "a state's action");
     s.action = "watching";
+    cr_assert_neq(psum_wire_decode(buf, psum_wire_state(buf, &s), &ev), 0, "an error status without its code");
+    s.error = PROCSUM_EACCES;
     cr_assert_eq(psum_wire_decode(buf, psum_wire_state(buf, &s), &ev), 0);
+    s.status = "clean";
+    cr_assert_neq(psum_wire_decode(buf, psum_wire_state(buf, &s), &ev), 0, "a clean status with an error code");
+    s.status = "error";
 
     const struct {
         int64_t sec;

@@ -176,7 +176,9 @@ int psum_wire_decode(char *buf, size_t len, psum_wire_event *ev)
         ev->state.executable = or_null(take_string(&r));
         ev->state.status = take_string(&r);
         ev->state.detail = or_null(take_string(&r));
-        if (!one_of(ev->state.action, STATE_ACTIONS) || !one_of(ev->state.status, STATUSES))
+        /* And they agree: an error status carries its code, no other status one. */
+        if (!one_of(ev->state.action, STATE_ACTIONS) || !one_of(ev->state.status, STATUSES) ||
+            (strcmp(ev->state.status, "error") == 0) != (ev->state.error != 0))
             r.bad = true;
         break;
     }
