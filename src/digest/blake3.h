@@ -92,6 +92,8 @@ typedef enum psum_simd_path {
     PSUM_SIMD_PATH_COUNT
 } psum_simd_path;
 
+/* Whether this CPU has the carry-less multiply and SSE4.1 (asked once, with the paths' features). */
+bool psum_cpu_has_pclmul(void);
 /* "portable", "sse41", "avx2", "avx512"; "unknown" out of range. */
 const char *psum_simd_path_name(psum_simd_path p);
 /* Built into this library and runnable on this CPU and OS. */

@@ -25,6 +25,7 @@ enum {
     CPU_AVX = 1u << 2, /* AVX and the OS saves YMM */
     CPU_AVX2 = 1u << 3,
     CPU_AVX512 = 1u << 4, /* AVX-512 F and VL, and the OS saves opmask and ZMM */
+    CPU_PCLMUL = 1u << 5, /* carry-less multiply (CRC-64 without ISA-L, crc64_clmul.c) */
 };
 
 static atomic_uint cpu_features; /* 0 until detected */
@@ -63,6 +64,8 @@ static unsigned detect(void)
         return f;
     if (c & bit_SSE4_1)
         f |= CPU_SSE41;
+    if (c & bit_PCLMUL)
+        f |= CPU_PCLMUL;
     if (!(c & bit_OSXSAVE) || !(c & bit_AVX))
         return f;
     uint64_t xcr0 = xgetbv0();
@@ -88,6 +91,12 @@ static unsigned features(void)
         atomic_store_explicit(&cpu_features, f, memory_order_relaxed);
     }
     return f;
+}
+
+bool psum_cpu_has_pclmul(void)
+{
+    unsigned f = features();
+    return (f & CPU_PCLMUL) && (f & CPU_SSE41);
 }
 
 const char *psum_simd_path_name(psum_simd_path p)

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "blake3.h"
+
 #define POLY_REFLECTED 0xC96C5795D7870F42ull
 
 static uint64_t table[8][256];
@@ -70,31 +72,15 @@ uint64_t psum_crc64_portable(uint64_t crc, const void *data, size_t len)
     return ~crc;
 }
 
+/* The carry-less multiply where the build has its code and the CPU runs it (BLAKE3's dispatcher asks the CPU once). */
+static bool clmul_usable(void)
+{
 #if defined(PSUM_HAVE_CRC64_CLMUL)
-#include <cpuid.h>
-
-/*
- * PCLMULQDQ and SSE4.1 (CPUID leaf 1, ECX bits 1 and 19), asked once: in a
- * virtual machine CPUID traps to the hypervisor, which costs more than a
- * page's CRC. Two threads that race here both store the same answer.
- */
-static bool clmul_usable(void)
-{
-    static atomic_int known; /* 0 not asked yet, 1 usable, 2 not */
-    int k = atomic_load_explicit(&known, memory_order_relaxed);
-    if (!k) {
-        unsigned a, b, c, d;
-        k = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 1)) && (c & (1u << 19)) ? 1 : 2;
-        atomic_store_explicit(&known, k, memory_order_relaxed);
-    }
-    return k == 1;
-}
+    return psum_cpu_has_pclmul();
 #else
-static bool clmul_usable(void)
-{
     return false;
-}
 #endif
+}
 
 uint64_t psum_crc64_builtin(uint64_t crc, const void *data, size_t len)
 {
