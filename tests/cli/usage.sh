@@ -66,6 +66,20 @@ else
     fail "a long argument is cut short in the message" "$(wc -c <"$TMP/err") bytes on stderr"
 fi
 
+# PROCSUM_SIMD: a known path runs; any other value is bad usage (the library would ignore it).
+for v in avx3 AVX2 "avx2 " "$(printf 'x\033[2J')"; do
+    PROCSUM_SIMD=$v usage_error "PROCSUM_SIMD='$(printf %q "$v")'" version
+done
+if ! grep -q "$(printf '\033')" "$TMP/err"; then
+    pass "PROCSUM_SIMD is escaped in the message"
+else
+    fail "PROCSUM_SIMD is escaped in the message" "$(show_run)"
+fi
+for v in portable sse41 avx2 avx512 ""; do
+    PROCSUM_SIMD=$v run version
+    check "PROCSUM_SIMD='$v' is accepted" [ "$rc" -eq 0 ]
+done
+
 # An argument reaches the message escaped: no terminal control from stderr either.
 run "$(printf 'x\033[2Jy')"
 if [ "$rc" -eq 2 ] && ! grep -q "$(printf '\033')" "$TMP/err" && grep -qF 'x\x1b[2Jy' "$TMP/err"; then

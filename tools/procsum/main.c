@@ -106,8 +106,29 @@ static int configure(psum_cli *c, const psum_cli_command *cmd, int argc, char **
 }
 #endif
 
+/*
+ * PROCSUM_SIMD caps libprocsum's BLAKE3 code path. The library leaves the
+ * best path for a value it does not know (it cannot tell anyone); the
+ * command refuses one, so that a typo is not taken for a measurement.
+ */
+static int check_simd_cap(void)
+{
+    static const char *const known[] = {"portable", "sse41", "avx2", "avx512"};
+    const char *v = getenv("PROCSUM_SIMD");
+    if (!v || !*v)
+        return 0;
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(v, known[i]) == 0)
+            return 0;
+    char q[80];
+    return psum_cli_usage_error("PROCSUM_SIMD is '%s', not one of portable, sse41, avx2, avx512",
+                                psum_cli_quote(q, sizeof(q), v));
+}
+
 int main(int argc, char **argv)
 {
+    if (check_simd_cap())
+        return PSUM_EXIT_USAGE;
     int err = psum_sink_reserve_std_fds();
     if (err) {
         fprintf(stderr, "procsum: cannot open /dev/null: %s\n", strerror(err));
