@@ -141,6 +141,15 @@ expect_failed() {
         fail "$name: exit $want_rc, '$want'" "$(show_run)"
     fi
 }
+# A file name as long as a directory takes (255 bytes): written, and nothing left beside it.
+mkdir "$TMP/longname"
+long="$TMP/longname/$(head -c 250 /dev/zero | tr '\0' p).prom"
+run verify --prometheus "$long" "$pid"
+if [ "$rc" -eq 0 ] && promtool check metrics <"$long" >/dev/null 2>&1 && [ "$(ls -A "$TMP/longname" | wc -l)" -eq 1 ]; then
+    pass "--prometheus with a 255-byte file name: written whole, nothing left beside it"
+else
+    fail "--prometheus with a 255-byte file name" "$(show_run)" "$(ls -A "$TMP/longname" | cut -c1-20)"
+fi
 if [ -c /dev/full ]; then
     expect_failed "--json-file /dev/full: exit 1, the file named" 1 \
         "procsum: writing output (/dev/full): No space left on device" verify --json-file /dev/full "$pid"

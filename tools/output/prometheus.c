@@ -120,12 +120,19 @@ static int rewrite(const prom_state *st)
     struct stat there;
     if (stat(st->path, &there) == 0 && !S_ISREG(there.st_mode))
         return S_ISDIR(there.st_mode) ? EISDIR : EEXIST;
-    size_t n = strlen(st->path);
-    char *tmp = malloc(n + sizeof(".tmp.XXXXXX"));
+    /*
+     * The temporary file is named apart from the file's own name (a name
+     * with a suffix would outgrow the longest a directory takes when the
+     * file's is near it), hidden and without the .prom the collector reads.
+     */
+    static const char temp_name[] = ".procsum-XXXXXX";
+    const char *slash = strrchr(st->path, '/');
+    size_t dir = slash ? (size_t)(slash - st->path) + 1 : 0;
+    char *tmp = malloc(dir + sizeof(temp_name));
     if (!tmp)
         return ENOMEM;
-    memcpy(tmp, st->path, n);
-    memcpy(tmp + n, ".tmp.XXXXXX", sizeof(".tmp.XXXXXX"));
+    memcpy(tmp, st->path, dir);
+    memcpy(tmp + dir, temp_name, sizeof(temp_name));
     int fd = mkstemp(tmp);
     if (fd < 0) {
         int err = errno;
