@@ -63,6 +63,21 @@ if [ "$rc" -eq 1 ] && grep -q "^procsum: the preload library .*no-such-lib.so.*:
 else
     fail "PROCSUM_PRELOAD missing: exit 1, said" "$(show_run)"
 fi
+# One the loader cannot take: a directory, a file that is not a library, a path the loader would split at a
+# space or a colon. Each would be skipped by the loader with a warning in every process, unchecked.
+mkdir -p "$TMP/pre dir" "$TMP/pre:dir"
+cp "$PSUM_PRELOAD_LIB" "$TMP/pre dir/lib.so"
+cp "$PSUM_PRELOAD_LIB" "$TMP/pre:dir/lib.so"
+printf 'not a library\n' >"$TMP/text.so"
+for lib in "$TMP" "$TMP/text.so" "$TMP/pre dir/lib.so" "$TMP/pre:dir/lib.so"; do
+    PROCSUM_PRELOAD="$lib" run run --inside -- sh -c 'echo ran'
+    if [ "$rc" -eq 1 ] && grep -q "^procsum: the preload library " "$TMP/err" && ! grep -q ran "$TMP/out" &&
+        ! grep -q "ld.so" "$TMP/err"; then
+        pass "PROCSUM_PRELOAD the loader cannot take ($lib): exit 1, said"
+    else
+        fail "PROCSUM_PRELOAD the loader cannot take ($lib): exit 1, said" "$(show_run)"
+    fi
+done
 
 # Its own output, and nothing else: with a JSON file, and with reports to stderr (there is nothing to report).
 # The sleep lets the checker start in the shell.

@@ -256,14 +256,37 @@ static int set_skip_files(const char *const *globs)
     return bad;
 }
 
+/*
+ * Why the loader would not take lib from LD_PRELOAD, or NULL. It cuts the
+ * variable at spaces and colons, and skips what is not an ELF file it can
+ * read (a directory, a text file), with a warning in every process.
+ */
+static const char *preload_refused(const char *lib)
+{
+    if (strpbrk(lib, " :"))
+        return "its path holds a space or a colon, where the loader cuts LD_PRELOAD";
+    /* Not waiting: a named pipe nobody writes to would block open() for good. */
+    int fd = open(lib, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return strerror(errno);
+    unsigned char magic[SELFMAG];
+    ssize_t n = pread(fd, magic, sizeof(magic), 0);
+    const char *why = n < 0 ? strerror(errno) : NULL;
+    close(fd);
+    if (!why && (n != (ssize_t)sizeof(magic) || memcmp(magic, ELFMAG, SELFMAG) != 0))
+        why = "not an ELF library";
+    return why;
+}
+
 /* The environment the preload library reads; 0 or, after a message, an exit code. */
 static int set_environment(const psum_cli *c, const collector *k)
 {
     const char *lib = preload_path();
-    if (access(lib, R_OK) != 0) {
+    const char *why = preload_refused(lib);
+    if (why) {
         /* Else the loader would complain in every process of the tree, and none would ask to be checked. */
         char q[200];
-        fprintf(stderr, "procsum: the preload library %s: %s\n", psum_cli_quote(q, sizeof(q), lib), strerror(errno));
+        fprintf(stderr, "procsum: the preload library %s: %s\n", psum_cli_quote(q, sizeof(q), lib), why);
         return PSUM_EXIT_FAILURE;
     }
     const char *old = getenv("LD_PRELOAD");
