@@ -56,6 +56,29 @@ EOF_PY
 else
     fail "a forged event: the sender's pid and this host" "$(show_run)"
 fi
+# Checked from outside, a process of the tree has no checker of its own: an alert or pass counts it sends are
+# forgeries about itself, and are dropped.
+run run --json -- "$PSUM_WIRE_FORGE" alert
+if [ "$rc" -eq 0 ] && ! grep -q forged/program "$TMP/out"; then
+    pass "a forged alert from a process checked from outside is dropped"
+else
+    fail "a forged alert from a process checked from outside is dropped" "$(show_run)"
+fi
+run run --prometheus "$TMP/forged-outside.prom" -- "$PSUM_WIRE_FORGE" pass
+bytes=$(awk '$1 == "procsum_bytes_hashed_total" {print $2}' "$TMP/forged-outside.prom" 2>/dev/null)
+if [ "$rc" -eq 0 ] && [ -n "$bytes" ] && [ "${#bytes}" -lt 15 ]; then
+    pass "forged pass counts from a process checked from outside are dropped ($bytes bytes)"
+else
+    fail "forged pass counts from a process checked from outside are dropped" "bytes: '$bytes'" "$(show_run)"
+fi
+# With --inside the counts are the processes' own; two that add past 2^64 stop at the top, never go back.
+run run --inside --prometheus "$TMP/forged-inside.prom" -- "$PSUM_WIRE_FORGE" pass
+if [ "$rc" -eq 0 ] && grep -qx 'procsum_bytes_hashed_total 18446744073709551615' "$TMP/forged-inside.prom" &&
+    grep -qx 'procsum_passes_total 18446744073709551615' "$TMP/forged-inside.prom"; then
+    pass "--inside: pass counts that would wrap stop at the top"
+else
+    fail "--inside: pass counts that would wrap stop at the top" "$(grep -E '_total ' "$TMP/forged-inside.prom" 2>&1)" "$(show_run)"
+fi
 # A preload library that is not there: said at once, exit 1, CMD not run (not a loader error in every process).
 PROCSUM_PRELOAD="$TMP/no-such-lib.so" run run -- sh -c 'echo ran'
 if [ "$rc" -eq 1 ] && grep -q "^procsum: the preload library .*no-such-lib.so.*: No such file" "$TMP/err" && ! grep -q ran "$TMP/out"; then

@@ -55,6 +55,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,7 +204,7 @@ static bool is_static_elf(const char *file)
     int fd = open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
-    Elf64_Ehdr eh;
+    Elf64_Ehdr eh = {0}; /* a file shorter than the header leaves the rest zero, not unknown */
     bool found_static = false;
     if (pread(fd, &eh, sizeof(eh), 0) == (ssize_t)sizeof(eh) && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
         eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr)) {
@@ -590,10 +591,16 @@ static void track(collector *k, long pid, uint64_t pages)
     }
 }
 
+/* A count from the tree's own words stops at the top rather than wrap: a counter never goes back. */
+static uint64_t add_saturating(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 static void add_pass(collector *k, const psum_pass *p)
 {
-    k->pending.passes += p->passes;
-    k->pending.bytes_hashed += p->bytes_hashed;
+    k->pending.passes = add_saturating(k->pending.passes, p->passes);
+    k->pending.bytes_hashed = add_saturating(k->pending.bytes_hashed, p->bytes_hashed);
     if (p->duration_ns > k->pending.duration_ns)
         k->pending.duration_ns = p->duration_ns;
     k->have_pending = true;
@@ -613,6 +620,15 @@ static void take_event(collector *k, char *buf, size_t len, long sender)
     psum_event_origin here;
     psum_event_origin_now(&here);
     ev.alert.at.host = ev.state.at.host = here.host;
+    /*
+     * Checked from outside, a process of the tree has nothing to tell but
+     * that it wants checking, or that its preload library would not start:
+     * alerts, states and pass counts come from this process's own checkers,
+     * and one sent by the tree would be a forgery about itself.
+     */
+    if (!run_inside && ev.kind != PSUM_WIRE_WATCH_ME &&
+        !(ev.kind == PSUM_WIRE_STATE && strcmp(ev.state.action, "not-watched") == 0))
+        return;
     switch (ev.kind) {
     case PSUM_WIRE_ALERT:
         psum_checked_write_alert(&k->set, &ev.alert);
