@@ -53,6 +53,35 @@ else
     fail "bad usage with stdout full still exits 2 with one line" "exit $rc; stderr: $(head -c 400 "$TMP/err")"
 fi
 
+# A file that fills up in the middle of a line (here a 1 KiB file size limit,
+# as a full disk does) keeps only whole lines: half a line would be glued to
+# the next run's first one, and a log shipper would lose both.
+sleep 60 &
+s1=$!
+sleep 60 &
+s2=$!
+sleep 60 &
+s3=$!
+for out in json-file stdout; do
+    rm -f "$TMP/full.jsonl"
+    if [ $out = json-file ]; then
+        (trap '' XFSZ; ulimit -f 1 && exec "$PROCSUM" verify --json-file "$TMP/full.jsonl" $s1 $s2 $s3 $$) 2>"$TMP/err"
+    else
+        (trap '' XFSZ; ulimit -f 1 && exec "$PROCSUM" verify --json $s1 $s2 $s3 $$ >"$TMP/full.jsonl") 2>"$TMP/err"
+    fi
+    rc=$?
+    size=$(wc -c <"$TMP/full.jsonl")
+    if [ "$rc" -eq 1 ] && grep -q 'File too large' "$TMP/err" && [ "$size" -gt 0 ] &&
+        [ "$(tail -c 1 "$TMP/full.jsonl" | od -An -c | tr -d ' ')" = '\n' ]; then
+        pass "a $out that fills up keeps whole lines ($size bytes)"
+    else
+        fail "a $out that fills up keeps whole lines" "exit $rc, $size bytes, ends with: $(tail -c 40 "$TMP/full.jsonl")" \
+            "stderr: $(head -c 400 "$TMP/err")"
+    fi
+done
+kill $s1 $s2 $s3
+wait $s1 $s2 $s3 2>/dev/null
+
 # ---- escaping of library paths --------------------------------------------
 # Copies of one of procsum's own libraries, preloaded from hostile paths
 # (LD_PRELOAD cannot take spaces or colons).

@@ -11,12 +11,16 @@
 
 #ifndef _WIN32
 #include <fcntl.h>
+#include <stdio_ext.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #endif
 
 void psum_sink_init(psum_sink *s, FILE *f)
 {
     s->f = f;
     s->err = 0;
+    s->take_back = false;
 }
 
 /* Records a failure; errno may be 0 when stdio failed without saying why. */
@@ -90,12 +94,43 @@ int psum_sink_escaped(psum_sink *s, psum_escape_fn escape, const char *str)
     return rc;
 }
 
+#ifndef _WIN32
+/*
+ * A flush of a file that takes back what it wrote of a line it could not
+ * write whole. The size before is the line's start: a run appending to the
+ * same file at that instant could lose its line too, but only on a disk
+ * that is already refusing lines.
+ */
+static int flush_or_take_back(psum_sink *s)
+{
+    int fd = fileno(s->f);
+    struct stat before, after;
+    if (fstat(fd, &before) != 0)
+        before.st_size = -1;
+    errno = 0;
+    if (fflush(s->f) != EOF)
+        return 0;
+    int rc = failed(s);
+    /* Dropped, or the close would try the rest of the line again, after the cut. */
+    __fpurge(s->f);
+    if (before.st_size >= 0 && fstat(fd, &after) == 0 && after.st_size > before.st_size &&
+        ftruncate(fd, before.st_size) != 0) {
+        /* Nothing more to do: the error already reported is the write's. */
+    }
+    return rc;
+}
+#endif
+
 int psum_sink_flush(psum_sink *s)
 {
     if (s->err)
         return -1;
     if (!s->f)
         return 0; /* an output that is no FILE (journald) */
+#ifndef _WIN32
+    if (s->take_back)
+        return flush_or_take_back(s);
+#endif
     errno = 0;
     return fflush(s->f) == EOF ? failed(s) : 0;
 }
@@ -104,6 +139,10 @@ void psum_sink_whole_lines(psum_sink *s)
 {
     /* Fails only when output already started: the default buffer stays, which is still correct. */
     (void)setvbuf(s->f, NULL, _IOFBF, 1u << 16);
+#ifndef _WIN32
+    struct stat st;
+    s->take_back = fstat(fileno(s->f), &st) == 0 && S_ISREG(st.st_mode);
+#endif
 }
 
 int psum_sink_close(psum_sink *s)

@@ -7,6 +7,7 @@
 #ifndef PSUM_OUTPUT_SINK_H
 #define PSUM_OUTPUT_SINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 typedef struct psum_sink {
     FILE *f; /* NULL for an output that writes otherwise and only keeps its error here */
     int err; /* errno of the first failed write, flush or close; 0 while all went well */
+    bool take_back; /* a regular file: a line it could not take whole is cut off again */
 } psum_sink;
 
 /* The escaping functions of escape.h have this shape. */
@@ -41,7 +43,10 @@ int psum_sink_flush(psum_sink *s);
 /*
  * Makes the FILE's buffer large enough that a line flushed at once reaches
  * the system in one write: a reader of a pipe or a file never sees half of
- * it. Call before anything is written.
+ * it. In a regular file, a line that fails part written (a full disk, a file
+ * size limit) is cut off again, so the file still ends with a whole line and
+ * the next run's first line is not glued to half of one. Call before
+ * anything is written.
  */
 void psum_sink_whole_lines(psum_sink *s);
 /*
