@@ -66,6 +66,16 @@ procsum_file_status psum_file_page(psum_file_cache *fc, const psum_os_region *r,
     return PROCSUM_FILE_COMPARED;
 }
 
+bool psum_file_not_mapped(psum_file_cache *fc, const psum_os_region *r, uintptr_t addr, const uint8_t *bytes)
+{
+    uint8_t cached[PROCSUM_PAGE_SIZE];
+    if (open_for(fc, r) != PROCSUM_FILE_COMPARED)
+        return false;
+    uint64_t offset = r->file_offset + (addr - r->start);
+    return psum_os_file_read(fc->file, offset, cached, sizeof(cached), NULL) == 0 &&
+           memcmp(cached, bytes, sizeof(cached)) != 0;
+}
+
 bool psum_file_state(psum_file_cache *fc, const psum_os_region *r, psum_os_file_state *out)
 {
     return open_for(fc, r) == PROCSUM_FILE_COMPARED && psum_os_file_state_of(fc->file, out) == 0;

@@ -38,6 +38,16 @@ void psum_file_cache_free(psum_file_cache *fc);
  */
 procsum_file_status psum_file_page(psum_file_cache *fc, const psum_os_region *r, uintptr_t addr, bool below_cache);
 
+/*
+ * Whether the file opened for r is another file than the one mapped,
+ * although it has its device and inode: bytes, the page-cache page mapped
+ * at addr, differ from what the file holds through the cache, which is that
+ * same page when the file is the one mapped. An overlayfs file copied up
+ * since it was mapped (written in a container) keeps its identity, and only
+ * this tells it.
+ */
+bool psum_file_not_mapped(psum_file_cache *fc, const psum_os_region *r, uintptr_t addr, const uint8_t *bytes);
+
 /* The state of r's file now, if it can be opened as the file mapped. */
 bool psum_file_state(psum_file_cache *fc, const psum_os_region *r, psum_os_file_state *out);
 

@@ -104,6 +104,52 @@ check "replaced file: bitflip at the offset" json_check "$TMP/out" '
 assert len(alerts) == 1 and alerts[0]["procsum.verdict"] == "bitflip" and alerts[0]["procsum.file_offset"] == int(args[0]), alerts
 ' "$offset"
 
+# ---- a file copied up by overlayfs --------------------------------------------
+# Written in a container, an overlayfs file is copied up: its name then reaches
+# the new copy, which has the device and inode of the file the process still
+# maps. Compared with the copy, its page-cache pages read as memory corruption.
+if [ "$(id -u)" -eq 0 ] && have unshare && have nsenter && grep -qw overlay /proc/filesystems; then
+    ov="$TMP/ov"
+    mkdir -p "$ov/lower" "$ov/upper" "$ov/work" "$ov/merged"
+    cp -- "$PSUM_OUTSIDE_TARGET" "$ov/lower/prog"
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    unshare -m --propagation private sh -c \
+        'mount -t overlay overlay -o "lowerdir=$1/lower,upperdir=$1/upper,workdir=$1/work" "$1/merged" && exec "$1/merged/prog"' \
+        sh "$ov" &
+    ov_pid=$!
+    started_pids+=("$ov_pid")
+    for _ in $(seq 200); do
+        grep -qF -- "$ov/merged/prog" "/proc/$ov_pid/maps" 2>/dev/null && break
+        sleep 0.01
+    done
+    # A running program cannot be opened for writing (ETXTBSY): copied up by a touch, then its copy written.
+    nsenter -t "$ov_pid" -m touch "$ov/merged/prog"
+    if [ -s "$ov/upper/prog" ]; then
+        python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 1]))' \
+            "$ov/upper/prog" "$offset"
+        run verify --json "$ov_pid"
+        if [ "$rc" -eq 0 ]; then pass "overlayfs copy-up: exit 0"; else fail "overlayfs copy-up: exit 0" "$(show_run)"; fi
+        check "overlayfs copy-up: no alert, the page not compared" json_check "$TMP/out" '
+assert not alerts and states[0]["procsum.status"] == "clean", lines
+assert states[0]["procsum.pages_unverified"] >= 1, states
+'
+        # watch's first look compares every page with its file as verify does.
+        "$PROCSUM" watch --json --period 100 "$ov_pid" >"$TMP/out" 2>"$TMP/err" &
+        watch_pid=$!
+        sleep 1.5
+        kill -INT "$watch_pid"
+        wait "$watch_pid"
+        rc=$?
+        check "overlayfs copy-up: watch's first look finds nothing either" json_check "$TMP/out" '
+assert not alerts and states and states[0]["event.action"] == "watching", lines
+'
+    else
+        fail "overlayfs copy-up: a touch copied the file up"
+    fi
+else
+    pass "overlayfs copy-up: skipped (needs root, unshare, nsenter and overlayfs)"
+fi
+
 # ---- processes that are gone ---------------------------------------------------
 start_target "$TMP/short" 50 || fail "short-lived target starts"
 short_pid=$target_pid
