@@ -10,9 +10,11 @@
  * being written back) makes a later change a first look at the file
  * instead of a change against the baseline.
  */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 unsigned outside_work(unsigned x);
 unsigned outside_spare(unsigned x);
@@ -34,6 +36,22 @@ __attribute__((noinline, used, aligned(4096))) unsigned outside_spare_page(unsig
     return x * 11 + 13;
 }
 
+/* OUTSIDE_TARGET_FLIP set: bit 0 of byte 5 of outside_spare flipped at once, by the program itself. */
+static void flip_own_spare(void)
+{
+    int fd = open("/proc/self/mem", O_RDWR);
+    if (fd < 0)
+        return;
+    unsigned char b;
+    off_t at = (off_t)((uintptr_t)outside_spare + 5);
+    if (pread(fd, &b, 1, at) == 1) {
+        b ^= 1;
+        if (pwrite(fd, &b, 1, at) != 1)
+            b ^= 1;
+    }
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     long left_ms = argc > 1 ? atol(argv[1]) : -1;
@@ -41,6 +59,8 @@ int main(int argc, char **argv)
     volatile unsigned acc = 0;
     acc += *(const volatile unsigned char *)(uintptr_t)outside_spare;
     acc += *(const volatile unsigned char *)(uintptr_t)outside_spare_page;
+    if (getenv("OUTSIDE_TARGET_FLIP"))
+        flip_own_spare();
     for (;;) {
         acc = outside_work(acc);
         nanosleep(&tick, NULL);

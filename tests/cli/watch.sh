@@ -97,6 +97,50 @@ rc=$?
 if [ "$rc" -eq 0 ]; then pass "SIGTERM: exit 0"; else fail "SIGTERM: exit 0" "exit $rc"; fi
 check "exec: no alert for the new program's code" json_check "$TMP/exec.out" 'assert not alerts, alerts'
 
+# ---- a change in the program a process has just run -------------------------------
+# Python, with 64 MiB of code in memory (its passes long), becomes
+# outside_target, which flips a bit of its own code at once. Under --all,
+# whose review of its processes comes once a period, the pass that finds the
+# new program mostly reports the bit before any review has seen the exec: it
+# must name the new program, not the one before (only this process's alerts
+# are looked at: other tests change theirs on purpose). Three tries, each
+# with its own timing.
+head -c $((64 << 20)) /dev/zero >"$TMP/code"
+named_after=0
+for _ in 1 2 3; do
+    rm -f "$TMP/go-flip"
+    mkfifo "$TMP/go-flip"
+    python3 -c 'import sys, os, mmap
+f = open(sys.argv[3], "rb")
+code = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ | mmap.PROT_EXEC)
+sum(code[i] for i in range(0, len(code), 4096))
+open(sys.argv[1]).readline()
+os.execve(sys.argv[2], [sys.argv[2]], dict(os.environ, OUTSIDE_TARGET_FLIP="1"))' "$TMP/go-flip" "$prog" "$TMP/code" &
+    flip_pid=$!
+    started_pids+=("$flip_pid")
+    "$PROCSUM" watch --all --json --period 200 >"$TMP/flip.out" 2>"$TMP/flip.err" &
+    watch_pid=$!
+    if wait_for "$TMP/flip.out" 'l.get("event.action") == "watching" and l["process.pid"] == '"$flip_pid"; then
+        echo go >"$TMP/go-flip"
+        if wait_for "$TMP/flip.out" 'l.get("event.kind") == "alert" and l["process.pid"] == '"$flip_pid" &&
+            json_check "$TMP/flip.out" '
+mine = [a for a in alerts if a["process.pid"] == int(args[1])]
+assert mine and all(a["process.executable"] == args[0] for a in mine), mine
+' "$prog" "$flip_pid"; then
+            named_after=$((named_after + 1))
+        fi
+    fi
+    kill -TERM "$watch_pid"
+    wait "$watch_pid"
+    kill -KILL "$flip_pid" 2>/dev/null
+    wait "$flip_pid" 2>/dev/null
+done
+if [ "$named_after" -eq 3 ]; then
+    pass "exec: a change in the new program is named after it"
+else
+    fail "exec: a change in the new program is named after it" "in $named_after of 3 tries"
+fi
+
 "$PROCSUM" watch --period 100 "$exec_pid" >"$TMP/int.out" 2>"$TMP/int.err" &
 watch_pid=$!
 for _ in $(seq 200); do grep -q watching "$TMP/int.out" && break; sleep 0.05; done

@@ -71,14 +71,25 @@ static void on_change(const procsum_mismatch *m, void *userdata)
     psum_alert a = {.action = m->kind == PROCSUM_REPORT_CHANGED ? "code-changed" : "differs-from-file",
                     .pid = p->pid, .region = m->region};
     psum_event_origin_now(&a.at);
+    /*
+     * The pass that found it may be the first of a program the process ran
+     * since the last review: the change is named after that program, not
+     * the one the review knew (p->exe is the review's to replace).
+     */
+    procsum_stats st;
     psum_watch_lock_take(&s->lock);
-    a.executable = p->exe;
+    bool new_program = p->started && procsum_get_stats(p->checker, &st) == 0 && st.new_programs != p->new_programs;
+    psum_watch_lock_release(&s->lock);
+    char *exe = new_program ? psum_proc_executable(p->pid) : NULL;
+    psum_watch_lock_take(&s->lock);
+    a.executable = exe ? exe : p->exe;
     for (size_t i = 0; i < m->changed_pages && !s->write_failed; i++) {
         a.page = &m->page_changes[i];
         p->alerts += psum_allow_judge(s->allow, m->region, a.page) == PSUM_ALLOWED_NOT;
         s->write_failed = psum_write_alert(s->w, &a) != 0;
     }
     psum_watch_lock_release(&s->lock);
+    free(exe);
 }
 
 /* p->exe is replaced only by a review, on the caller's thread: read here without the lock. */
@@ -130,7 +141,10 @@ int psum_checked_start(psum_checked_set *s, long pid, bool quiet_gone)
     }
     procsum_stats st;
     procsum_get_stats(p->checker, &st);
+    psum_watch_lock_take(&s->lock);
     p->new_programs = st.new_programs;
+    p->started = true;
+    psum_watch_lock_release(&s->lock);
     p->pages = st.pages_tracked;
     if (!s->quiet) /* changed: pages already differing from their file, and not allowed */
         write_state(s, p, pid, "watching", standing(s, p), 0, st.pages_tracked);
@@ -193,8 +207,8 @@ void psum_checked_review(psum_checked_set *s, psum_pass *pass, psum_pid_list *re
             free(p->name);
             p->exe = exe;
             p->name = name;
+            p->new_programs = st.new_programs; /* read by reports, on the runner's thread */
             psum_watch_lock_release(&s->lock);
-            p->new_programs = st.new_programs;
             if (!s->quiet)
                 write_state(s, p, p->pid, "new-program", "clean", 0, st.pages_tracked);
         }

@@ -27,7 +27,8 @@ typedef struct psum_checked {
     char *exe;  /* its program, replaced after an exec: under the set's lock */
     char *name; /* its short name (psum_proc_name), replaced with exe */
     procsum_checker *checker;
-    uint64_t new_programs;
+    bool started;          /* checker is set and new_programs counted: under the lock, for reports */
+    uint64_t new_programs; /* programs run before the last review (under the lock) */
     uint64_t passes, bytes_hashed; /* as counted at the last review */
     uint64_t pages;                /* pages tracked, at the last review */
     uint64_t alerts;               /* changes reported that the configuration does not allow (under the lock) */
