@@ -141,6 +141,25 @@ else
     fail "exec: a change in the new program is named after it" "in $named_after of 3 tries"
 fi
 
+# ---- --all: a program run while the first looks are made -------------------------
+# A process listed at the start runs a new program before its turn among the
+# first looks comes: the exec's event starts its checker, and its turn must
+# not start a second one (each report would come twice). The first looks at
+# every process of the host take longer than the 0.2 s before the exec.
+bash -c 'sleep 0.2; exec "$1"' sh "$prog" &
+twice_pid=$!
+started_pids+=("$twice_pid")
+"$PROCSUM" watch --all --json --period 200 >"$TMP/twice.out" 2>"$TMP/twice.err" &
+watch_pid=$!
+wait_for "$TMP/twice.out" 'l.get("event.action") == "watching" and l["process.pid"] == '"$twice_pid" || true
+sleep 1
+kill -TERM "$watch_pid"
+wait "$watch_pid"
+check "--all: a process that ran a new program during the first looks has one checker" json_check "$TMP/twice.out" '
+mine = [s for s in states if s["process.pid"] == int(args[0]) and s["event.action"] == "watching"]
+assert len(mine) == 1, mine
+' "$twice_pid"
+
 "$PROCSUM" watch --period 100 "$exec_pid" >"$TMP/int.out" 2>"$TMP/int.err" &
 watch_pid=$!
 for _ in $(seq 200); do grep -q watching "$TMP/int.out" && break; sleep 0.05; done

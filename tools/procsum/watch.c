@@ -191,6 +191,9 @@ int psum_cmd_watch(const psum_cli *c, psum_writer *w)
         stopped = psum_watch_wait(0, events, on_event, &l);
         if (stopped)
             break;
+        /* --all: an exec since the scan, seen meanwhile, started it (or refused it) already: one checker each. */
+        if (watching(&l, pids.pids[i]) || psum_pid_list_has(&l.refused, pids.pids[i]))
+            continue;
         err = start_one(&l, pids.pids[i], c->all); /* --all: one gone since the scan is no news */
         if (err == PROCSUM_ENOMEM)
             rc = psum_cli_fail("cannot watch", err);
