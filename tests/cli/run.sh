@@ -320,6 +320,23 @@ if [ "$out" = "runs on" ] &&
 else
     fail "a refused setting is reported, the program runs on" "output: $out" "$(cat "$f" 2>/dev/null | head -c 600)"
 fi
+# A file that fills up in the middle of a line (a 1 KiB file size limit, as
+# a full disk does) keeps only whole lines: each process's line is written
+# whole or taken back, and the next one is not glued to half of it.
+f="$TMP/full.json"
+(
+    trap '' XFSZ
+    ulimit -f 1
+    for _ in 1 2 3 4 5 6; do
+        LD_PRELOAD="$PSUM_PRELOAD_LIB" PROCSUM_JSON_FILE="$f" PROCSUM_PERIOD_MS=12x sh -c :
+    done
+)
+if [ -s "$f" ] && [ "$(tail -c 1 "$f" | od -An -c | tr -d ' ')" = '\n' ] &&
+    python3 -c 'import json, sys; [json.loads(l) for l in open(sys.argv[1])]' "$f"; then
+    pass "a file that fills up keeps the preload library's lines whole ($(wc -c <"$f") bytes)"
+else
+    fail "a file that fills up keeps the preload library's lines whole" "ends with: $(tail -c 60 "$f" 2>/dev/null)"
+fi
 f="$TMP/badskip.json"
 out=$(LD_PRELOAD="$PSUM_PRELOAD_LIB" PROCSUM_JSON_FILE="$f" PROCSUM_SKIP_FILES="$(printf '/a\n\n/b')" sh -c 'echo runs on' 2>&1)
 if [ "$out" = "runs on" ] &&

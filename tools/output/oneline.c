@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,10 +24,21 @@ static int send_line(const psum_oneline_dest *d, const char *line, size_t len)
     do
         n = write(fd, line, len);
     while (n < 0 && errno == EINTR);
-    if (n < 0)
+    if (n < 0) {
         err = errno;
-    else if ((size_t)n != len)
+    } else if ((size_t)n != len) {
         err = EIO; /* a full disk: the line is cut, and said so */
+        /*
+         * And taken back: the bytes just appended are the file's last (a
+         * process appending at this instant could lose a line of its own,
+         * on a disk that is refusing lines already), so it still ends with
+         * a whole line, which the next line is not glued to.
+         */
+        struct stat st;
+        if (d->path && n > 0 && fstat(fd, &st) == 0 && st.st_size >= n && ftruncate(fd, st.st_size - n) != 0) {
+            /* Nothing more to do: the line is lost either way. */
+        }
+    }
     if (d->path && close(fd) != 0 && !err)
         err = errno;
     return err;
