@@ -156,17 +156,18 @@ kill -TERM "$watch_pid"
 wait "$watch_pid"
 
 # ---- run: the file's period and algo reach the preload library's environment, --period wins ----
-# A preload library that is no library (empty, so run takes it): the loader says so and runs the program, env,
-# which prints what it got.
-: >"$TMP/none.so"
+# A preload library that checks nothing (a small library procsum itself links, which run takes and the loader
+# loads): the program, env, prints what it got.
+none=$(small_lib)
+[ -n "$none" ] || fail "run: a small library to preload" "none found in ldd $PROCSUM"
 printf '[check]\nperiod = 4321\nalgo = xxh3\n' >"$conf"
-PROCSUM_PRELOAD="$TMP/none.so" run run --config "$conf" -- env
+PROCSUM_PRELOAD="$none" run run --config "$conf" -- env
 if [ "$rc" -eq 0 ] && grep -qx 'PROCSUM_PERIOD_MS=4321' "$TMP/out" && grep -qx 'PROCSUM_ALGO=xxh3' "$TMP/out"; then
     pass "run: period and algo from the file"
 else
     fail "run: period and algo from the file" "$(show_run)"
 fi
-PROCSUM_PRELOAD="$TMP/none.so" run run --config "$conf" --period 77 -- env
+PROCSUM_PRELOAD="$none" run run --config "$conf" --period 77 -- env
 if [ "$rc" -eq 0 ] && grep -qx 'PROCSUM_PERIOD_MS=77' "$TMP/out" && grep -qx 'PROCSUM_ALGO=xxh3' "$TMP/out"; then
     pass "run: --period wins over the file"
 else
@@ -174,14 +175,14 @@ else
 fi
 printf '[allow]\nmodule = /opt/a:b/*.so\nmodule = %s/x*\n' "$TMP" >"$conf"
 # shellcheck disable=SC2016 # the shell run under procsum expands it
-PROCSUM_PRELOAD="$TMP/none.so" run run --config "$conf" -- sh -c 'printf "%s" "$PROCSUM_SKIP_FILES"'
+PROCSUM_PRELOAD="$none" run run --config "$conf" -- sh -c 'printf "%s" "$PROCSUM_SKIP_FILES"'
 if [ "$rc" -eq 0 ] && [ "$(cat "$TMP/out")" = "/opt/a:b/*.so
 $TMP/x*" ]; then
     pass "run: the module globs in PROCSUM_SKIP_FILES, one per line"
 else
     fail "run: the module globs in PROCSUM_SKIP_FILES" "$(show_run)"
 fi
-PROCSUM_PRELOAD="$TMP/none.so" run run --no-config --config "$conf" -- true
+PROCSUM_PRELOAD="$none" run run --no-config --config "$conf" -- true
 if [ "$rc" -eq 2 ]; then pass "run: --config with --no-config, exit 2"; else fail "run: --config with --no-config" "$(show_run)"; fi
 
 # ---- run: module reaches the preload library -----------------------------------------------
