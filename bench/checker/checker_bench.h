@@ -129,6 +129,7 @@ typedef struct result {
     uint64_t window_passes, slow_passes;
     double cpu_ms_per_pass; /* procsum_stats.cpu_ns over the window's passes */
     double floor_ms;        /* reading the resident code pages once, caches flushed (pages_floor_ms) */
+    double floor_hash_ms;   /* hashing them once under the same conditions (pages_floor_ms) */
     double floor_period_ms; /* the same read a period after the last, at the checker's priority (pages_floor_at_period_ms) */
     int floor_period_reads;
     period_more period;     /* the same pages hashed alone, and a pass's kernel questions alone, in turn with those reads */
@@ -177,7 +178,7 @@ uint64_t flips_unexpected(void);
 
 /* pages.c */
 int64_t pages_present_exec(uintptr_t *out, size_t cap);
-double pages_floor_ms(void);
+double pages_floor_ms(procsum_algorithm algo, double *hash_ms);
 double pages_floor_at_period_ms(double period_s, int reads, procsum_algorithm algo, period_more *more);
 
 /* figures.c */

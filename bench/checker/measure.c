@@ -157,7 +157,7 @@ static int end_figures(run *x)
     if (bench_read_mem_status(&r->after) != 0)
         FAIL(r, "reading /proc/self/status");
     r->present_after = pages_present_exec(NULL, 0);
-    r->floor_ms = pages_floor_ms();
+    r->floor_ms = pages_floor_ms((procsum_algorithm)r->algo, &r->floor_hash_ms);
     /* As many reads as the window had passes, within 3..8: a few seconds at the default period. */
     int reads = (int)(x->p->seconds / x->period_s);
     r->floor_period_reads = reads < 3 ? 3 : reads > 8 ? 8 : reads;

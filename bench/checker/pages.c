@@ -97,13 +97,17 @@ static uint64_t sum_words(const uint64_t *w, size_t n)
     return sum;
 }
 
+static void hash_pages(const uintptr_t *pages, size_t count, procsum_algorithm algo);
+
 /*
  * Best of nine reads of the pages, each after a sweep of `sweep` has
  * flushed the caches; in ms of this thread's CPU time, as the checker's
  * figures are (on a shared machine, wall time would count the waits for a
- * CPU into the floor).
+ * CPU into the floor). With `hash`, the pages are hashed with `algo`
+ * instead of summed: what hashing alone costs under the same conditions.
  */
-static double best_read_ms(const uintptr_t *pages, size_t count, uint64_t *sweep, size_t sweep_len)
+static double best_of_nine_ms(const uintptr_t *pages, size_t count, uint64_t *sweep, size_t sweep_len, bool hash,
+                              procsum_algorithm algo)
 {
     memset(sweep, 1, sweep_len);
     volatile uint64_t sink = 0;
@@ -112,8 +116,11 @@ static double best_read_ms(const uintptr_t *pages, size_t count, uint64_t *sweep
     for (int round = 0; round < 9; round++) {
         sink += sum_words(sweep, sweep_len / sizeof(*sweep));
         double t = bench_thread_cpu_s();
-        for (size_t i = 0; i < count; i++)
-            sink += sum_words((const uint64_t *)pages[i], words);
+        if (hash)
+            hash_pages(pages, count, algo);
+        else
+            for (size_t i = 0; i < count; i++)
+                sink += sum_words((const uint64_t *)pages[i], words);
         double ms = (bench_thread_cpu_s() - t) * 1e3;
         best = best < 0 || ms < best ? ms : best;
     }
@@ -125,10 +132,13 @@ static double best_read_ms(const uintptr_t *pages, size_t count, uint64_t *sweep
  * The time to read the resident executable pages once from memory, with a
  * plain summing loop, after the caches were flushed by a larger sweep (as
  * they are a period later). Best of nine, in ms of CPU time; -1 if it cannot be
- * measured.
+ * measured. *hash_ms gets the same for hashing those pages with `algo` by
+ * the library's per-page code, in turn under the same conditions: the least
+ * any pass over them costs against this floor (-1 if unknown).
  */
-double pages_floor_ms(void)
+double pages_floor_ms(procsum_algorithm algo, double *hash_ms)
 {
+    *hash_ms = -1;
     int64_t n = pages_present_exec(NULL, 0);
     if (n <= 0)
         return -1;
@@ -137,8 +147,11 @@ double pages_floor_ms(void)
     uint64_t *sweep = malloc(sweep_len);
     double best = -1;
     int64_t got = pages && sweep ? pages_present_exec(pages, (size_t)n) : -1;
-    if (got > 0)
-        best = best_read_ms(pages, (size_t)(got < n ? got : n), sweep, sweep_len);
+    if (got > 0) {
+        size_t count = (size_t)(got < n ? got : n);
+        best = best_of_nine_ms(pages, count, sweep, sweep_len, false, algo);
+        *hash_ms = best_of_nine_ms(pages, count, sweep, sweep_len, true, algo);
+    }
     free(sweep);
     free(pages);
     return best;

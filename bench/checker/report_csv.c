@@ -15,7 +15,7 @@ static void csv_header(bench_text *t)
                  "latency_median_ms,latency_min_ms,latency_max_ms,latency_samples,latency_timeouts,pass_ms,"
                  "fast_period_ms,fast_latency_median_ms,fast_latency_min_ms,fast_latency_max_ms,fast_latency_samples,"
                  "fast_latency_timeouts,fast_pass_ms,unexpected_reports,"
-                 "dlclose_check_error,dlclose_reports\n");
+                 "dlclose_check_error,dlclose_reports,floor_hash_ms\n");
 }
 
 /* median,min,max,samples,timeouts,pass_ms, for one period (with the period first for the fast one). */
@@ -36,7 +36,7 @@ static void csv_row(bench_text *t, const result *r)
     bench_printf(t,
                  "%s,%s,1,%llu,%llu,%lld,%lld,%.2f,%.3f,%.3f,%llu,%llu,%llu,%llu,%u,%.3f,%llu,%llu,%.3f,%.4f,%.4f,%.3f,%.3f,%d,%.3f,%.3f,%.3f,"
                  "%ld,%ld,%ld,%ld,%ld,"
-                 "%ld,%ld,%.0f,%.0f,%s%s%llu,%s,%llu\n",
+                 "%ld,%ld,%.0f,%.0f,%s%s%llu,%s,%llu,%.3f\n",
                  procsum_algorithm_name((procsum_algorithm)r->algo), r->nonresident ? "all" : "resident",
                  (unsigned long long)r->libs_exec_bytes, (unsigned long long)r->process_exec_bytes,
                  (long long)r->present_before, (long long)r->present_after, r->start_ms,
@@ -49,7 +49,7 @@ static void csv_row(bench_text *t, const result *r)
                  r->hwm_reset && r->after.hwm_kb >= 0 ? r->after.hwm_kb - r->before.rss_kb : -1L, tables_mib(r) * 1024,
                  beyond_mib(r) * 1024, lat, fast,
                  (unsigned long long)r->unexpected_reports, r->dlclose_err ? procsum_err_name(r->dlclose_err) : "0",
-                 (unsigned long long)r->dlclose_reports);
+                 (unsigned long long)r->dlclose_reports, r->floor_hash_ms);
 }
 
 void report_csv(bench_text *t, const run_set *s)

@@ -80,10 +80,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_profile_target: procsum_stop: %s\n", procsum_strerror(err));
         return 1;
     }
-    double tight = pages_floor_ms();
+    double tight_hash;
+    double tight = pages_floor_ms(o.algorithm, &tight_hash);
     period_more more;
     double at_period = pages_floor_at_period_ms(o.check_period_ms / 1000.0, 8, o.algorithm, &more);
-    printf("floors %.3f %.3f %.3f %.3f %.3f pages %lld\n", tight, at_period, more.hash_ms, more.ask_ms, more.wake_ms,
-           (long long)pages_present_exec(NULL, 0));
+    printf("floors %.3f %.3f %.3f %.3f %.3f pages %lld tight_hash %.3f\n", tight, at_period, more.hash_ms, more.ask_ms,
+           more.wake_ms, (long long)pages_present_exec(NULL, 0), tight_hash);
     return 0;
 }
