@@ -152,7 +152,7 @@ int psum_findings_verify_new_page(psum_walk *w, psum_region_walk *rw, const psum
         return 0;
     }
     /* The page cache's page, unlike what the file opened caches: that file is not the one mapped. */
-    if (below && psum_file_not_mapped(p->files, rw->region, now->addr, bytes))
+    if (ctx.copy == PROCSUM_COPY_SHARED && psum_file_not_mapped(p->files, rw->region, now->addr, bytes))
         return 0;
     uint8_t file_digest[PROCSUM_MAX_DIGEST];
     psum_page_digest_at_keyed(p->algo, psum_pass_key(p), p->files->page, now->index, file_digest);

@@ -215,17 +215,11 @@ static int prom_state_record(psum_writer *w, const psum_state *s)
     return 0;
 }
 
-/* Counters stop at the top rather than wrap: Prometheus reads a counter that goes back as a restart. */
-static uint64_t add_saturating(uint64_t a, uint64_t b)
-{
-    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 static int prom_pass(psum_writer *w, const psum_pass *p)
 {
     prom_state *st = w->state;
-    st->passes = add_saturating(st->passes, p->passes);
-    st->bytes_hashed = add_saturating(st->bytes_hashed, p->bytes_hashed);
+    st->passes = psum_pass_count_add(st->passes, p->passes);
+    st->bytes_hashed = psum_pass_count_add(st->bytes_hashed, p->bytes_hashed);
     st->pages_checked = p->pages_checked;
     st->processes = p->processes;
     st->duration_ns = p->duration_ns;

@@ -83,6 +83,16 @@ typedef struct psum_pass {
     uint64_t duration_ns;   /* how long the last pass over every process took */
 } psum_pass;
 
+/*
+ * a + b, or UINT64_MAX where that would wrap: the pass counts add up figures
+ * that a process of run's tree sends, and a counter must never go back
+ * (Prometheus reads that as a restart).
+ */
+static inline uint64_t psum_pass_count_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 /* One benchmark pass. */
 typedef struct psum_bench_row {
     procsum_algorithm algorithm;

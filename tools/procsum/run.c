@@ -591,16 +591,10 @@ static void track(collector *k, long pid, uint64_t pages)
     }
 }
 
-/* A count from the tree's own words stops at the top rather than wrap: a counter never goes back. */
-static uint64_t add_saturating(uint64_t a, uint64_t b)
-{
-    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 static void add_pass(collector *k, const psum_pass *p)
 {
-    k->pending.passes = add_saturating(k->pending.passes, p->passes);
-    k->pending.bytes_hashed = add_saturating(k->pending.bytes_hashed, p->bytes_hashed);
+    k->pending.passes = psum_pass_count_add(k->pending.passes, p->passes);
+    k->pending.bytes_hashed = psum_pass_count_add(k->pending.bytes_hashed, p->bytes_hashed);
     if (p->duration_ns > k->pending.duration_ns)
         k->pending.duration_ns = p->duration_ns;
     k->have_pending = true;
