@@ -161,8 +161,12 @@ expect_failed "--prometheus in a missing directory: exit 1, the file named" 1 \
     verify --prometheus "$TMP/missing/procsum.prom" "$pid"
 # A device at the path (say /dev/null, by a slip) is refused, never replaced by a file.
 mknod -m 666 "$TMP/device" c 1 3 || fail "a device node for the test"
-expect_failed "--prometheus naming a device: exit 1, the device left as it is" 1 \
-    "procsum: writing output ($TMP/device): File exists" verify --prometheus "$TMP/device" "$pid"
+expect_failed "--prometheus naming a device: bad usage, the device left as it is" 2 \
+    "procsum: --prometheus: $TMP/device is a device or special file, not a regular file (the metrics file is replaced whole at each write) (see procsum --help)" \
+    verify --prometheus "$TMP/device" "$pid"
+expect_failed "--prometheus naming a directory: bad usage" 2 \
+    "procsum: --prometheus: $TMP is a directory, not a regular file (the metrics file is replaced whole at each write) (see procsum --help)" \
+    watch --prometheus "$TMP" "$pid"
 check "--prometheus naming a device: still a device" test -c "$TMP/device"
 # The same failure with the path from a configuration file (whose strings are freed last).
 printf '[output]\nprometheus = %s\n' "$TMP/missing/procsum.prom" >"$TMP/prom.conf"

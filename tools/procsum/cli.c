@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "escape.h"
 
@@ -90,9 +91,23 @@ static int apply_journal(psum_cli *c, const char *value, char *why, size_t cap)
     return 0;
 }
 
+/*
+ * The metrics file is written beside itself and renamed over: a path that
+ * names anything but a regular file (a device, a directory) is refused
+ * before anything runs rather than replaced, or failing at each write.
+ */
 static int apply_prometheus(psum_cli *c, const char *value, char *why, size_t cap)
 {
-    return path_value(&c->outputs.prometheus, value, why, cap);
+    if (path_value(&c->outputs.prometheus, value, why, cap) != 0)
+        return -1;
+    struct stat there;
+    if (stat(value, &there) == 0 && !S_ISREG(there.st_mode)) {
+        char q[200];
+        snprintf(why, cap, "%s is %s, not a regular file (the metrics file is replaced whole at each write)",
+                 psum_cli_quote(q, sizeof(q), value), S_ISDIR(there.st_mode) ? "a directory" : "a device or special file");
+        return -1;
+    }
+    return 0;
 }
 
 static int apply_all(psum_cli *c, const char *value, char *why, size_t cap)
