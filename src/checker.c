@@ -165,6 +165,10 @@ static int check_once_in_gate(procsum_checker *c, bool fresh)
     /* Another process may have exited, or exec'd: a new program's code has nothing to do with the old baseline. */
     bool new_program;
     int refreshed = psum_os_target_refresh(c->target, &new_program);
+    if (refreshed == PROCSUM_EAGAIN) {
+        c->pass_mismatches = 0; /* an exec under way: this period has no pass, the next one looks */
+        return 0;
+    }
     if (refreshed)
         return refreshed;
     if (new_program) {

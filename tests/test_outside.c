@@ -265,6 +265,53 @@ Test(start, another_process_change_exec_exit)
     cr_assert_eq(procsum_stop(c), 0);
 }
 
+/*
+ * exec fills the new program's layout in over a millisecond or so, and a
+ * pass that reads the stat line in between must not count a second new
+ * program when the layout is whole: a child that runs a shell, which runs
+ * itself again 40 times, a twentieth of a second apart, then sleep, under
+ * passes a millisecond apart, is 42 new programs at most (and most of them
+ * seen). Passes land inside about one exec in twenty.
+ */
+Test(start, each_exec_is_one_new_program, .timeout = 120)
+{
+    static const char script[] = "sleep 0.05; if [ \"$1\" -gt 0 ]; then exec /bin/sh -c \"$0\" \"$0\" $(($1 - 1)); fi; "
+                                 "exec sleep 30";
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", script, script, "40", (char *)NULL);
+        _exit(3);
+    }
+    procsum_options o;
+    procsum_options_init(&o);
+    o.pid = pid;
+    o.check_period_ms = 1;
+    o.max_cpu_percent = 100;
+    procsum_checker *c;
+    cr_assert_eq(procsum_start(&o, NULL, NULL, &c), 0);
+    /* Until the process runs sleep (its stat line's name), then a few more passes. */
+    char path[64], comm[32] = "";
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    for (int i = 0; i < 3000 && strcmp(comm, "sleep\n") != 0; i++) {
+        usleep(10000);
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f);
+        if (!fgets(comm, sizeof(comm), f))
+            comm[0] = '\0';
+        fclose(f);
+    }
+    cr_assert_str_eq(comm, "sleep\n");
+    usleep(200000);
+    procsum_stats st;
+    cr_assert_eq(procsum_get_stats(c, &st), 0);
+    cr_assert_eq(procsum_stop(c), 0);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    cr_assert_leq(st.new_programs, 42u, "%llu new programs for 42 execs", (unsigned long long)st.new_programs);
+    cr_assert_geq(st.new_programs, 21u, "only %llu of 42 execs seen", (unsigned long long)st.new_programs);
+}
+
 /* Whether pid has the page at addr in memory (its page table, /proc/PID/pagemap). */
 static bool page_present(pid_t pid, uintptr_t addr)
 {

@@ -68,8 +68,9 @@ int psum_os_target_repoint(psum_os_target *t, long pid);
  * Before each pass over another process (pid != 0): PROCSUM_ESRCH when it
  * exited (a zombie counts as exited) or its id now belongs to another
  * process; else 0, and *new_program tells whether it ran a new program
- * (exec) since the last call, so that its old baselines mean nothing. For
- * the calling process always 0 and false.
+ * (exec) since the last call, so that its old baselines mean nothing.
+ * PROCSUM_EAGAIN while an exec is under way: no pass now. For the calling
+ * process always 0 and false.
  */
 int psum_os_target_refresh(psum_os_target *t, bool *new_program);
 
@@ -242,6 +243,8 @@ void psum_os_monitor_wait_until(psum_os_monitor *m, uint64_t deadline_ns);
 void psum_os_monitor_wake_all(psum_os_monitor *m);
 
 uint64_t psum_os_monotonic_ns(void);
+/* Sleeps the calling thread for about ns (a signal may cut it short). */
+void psum_os_sleep_ns(uint64_t ns);
 /* Wall clock, split as a struct timespec is. */
 void psum_os_wall_time(int64_t *sec, long *nsec);
 /* Used CPU time of the calling thread. */

@@ -96,6 +96,50 @@ wait "$watch_pid"
 rc=$?
 if [ "$rc" -eq 0 ]; then pass "SIGTERM: exit 0"; else fail "SIGTERM: exit 0" "exit $rc"; fi
 check "exec: no alert for the new program's code" json_check "$TMP/exec.out" 'assert not alerts, alerts'
+check "exec: the new program's line says clean" json_check "$TMP/exec.out" '
+news = [s for s in states if s["event.action"] == "new-program"]
+assert len(news) == 1 and news[0]["procsum.status"] == "clean", news
+'
+
+# ---- a new program after a change ------------------------------------------------
+# Python maps a page of code, whose bit is then flipped and reported, then
+# runs outside_target: the process's line for its new program says how it
+# stands, changed, as its exit's line does.
+head -c 8192 /dev/zero >"$TMP/code1"
+mkfifo "$TMP/go-after"
+# The interpreter itself, not a wrapper that runs it (each exec is a new program).
+"$(python3 -c 'import sys; print(sys.executable)')" -c 'import sys, os, mmap
+f = open(sys.argv[3], "rb")
+code = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_EXEC)
+code[0]
+open(sys.argv[1]).readline()
+os.execv(sys.argv[2], [sys.argv[2]])' "$TMP/go-after" "$prog" "$TMP/code1" &
+after_pid=$!
+started_pids+=("$after_pid")
+for _ in $(seq 600); do grep -q "$TMP/code1" "/proc/$after_pid/maps" 2>/dev/null && break; sleep 0.1; done
+"$PROCSUM" watch --json --period 100 "$after_pid" >"$TMP/after.out" 2>"$TMP/after.err" &
+watch_pid=$!
+if wait_for "$TMP/after.out" 'l.get("event.action") == "watching"'; then
+    sleep 0.5 # two passes: the page's baseline settled
+    flip_at "$after_pid" "$TMP/code1" 100 0 >/dev/null
+    if wait_for "$TMP/after.out" 'l.get("event.action") == "code-changed"'; then
+        echo go >"$TMP/go-after"
+        if wait_for "$TMP/after.out" 'l.get("event.action") == "new-program"'; then
+            check "exec after a change: the new program's line says changed" json_check "$TMP/after.out" '
+news = [s for s in states if s["event.action"] == "new-program"]
+assert len(news) == 1 and news[0]["procsum.status"] == "changed", news
+'
+        else
+            fail "exec after a change: the new program is reported" "$(cat "$TMP/after.out" "$TMP/after.err")"
+        fi
+    else
+        fail "exec after a change: the change is reported" "$(cat "$TMP/after.out" "$TMP/after.err")"
+    fi
+else
+    fail "exec after a change: watched" "$(cat "$TMP/after.out" "$TMP/after.err")"
+fi
+kill -TERM "$watch_pid"
+wait "$watch_pid"
 
 # ---- a change in the program a process has just run -------------------------------
 # Python, with 64 MiB of code in memory (its passes long), becomes

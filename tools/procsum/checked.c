@@ -210,7 +210,7 @@ void psum_checked_review(psum_checked_set *s, psum_pass *pass, psum_pid_list *re
             p->new_programs = st.new_programs; /* read by reports, on the runner's thread */
             psum_watch_lock_release(&s->lock);
             if (!s->quiet)
-                write_state(s, p, p->pid, "new-program", "clean", 0, st.pages_tracked);
+                write_state(s, p, p->pid, "new-program", standing(s, p), 0, st.pages_tracked);
         }
         s->items[kept++] = p;
     }

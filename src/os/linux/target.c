@@ -182,6 +182,35 @@ static int read_stat(psum_os_target *t, stat_facts *out)
     return have_start ? 0 : PROCSUM_EBADMSG;
 }
 
+/* Refreshes in a row that wait for an exec to finish the layout (each a period later). */
+#define LAYOUT_WAITS_MAX 3
+
+/* Every field of the layout shown, none zero: a program in place. */
+static bool layout_whole(const stat_facts *st)
+{
+    if (st->layout_count != LAYOUT_FIELDS)
+        return false;
+    for (size_t i = 0; i < LAYOUT_FIELDS; i++)
+        if (st->layout[i] == 0)
+            return false;
+    return true;
+}
+
+/* The layout as the kernel shows it to a reader it does not let see it: code at 1 to 1, the rest zero. */
+static bool layout_hidden(const stat_facts *st)
+{
+    return st->layout_count >= 2 && st->layout[0] == 1 && st->layout[1] == 1;
+}
+
+/* Some field of the layout not zero. */
+static bool layout_any(const stat_facts *st)
+{
+    for (size_t i = 0; i < st->layout_count; i++)
+        if (st->layout[i] != 0)
+            return true;
+    return false;
+}
+
 /* FNV-1a over len bytes, continued from h. */
 #define FNV_START 1469598103934665603ull
 static uint64_t fnv(uint64_t h, const void *data, size_t len)
@@ -256,6 +285,23 @@ int psum_os_target_refresh(psum_os_target *t, bool *new_program)
         return PROCSUM_ESRCH;
     t->start_time = st.start_time;
     t->start_time_known = true;
+    /*
+     * exec installs the new address space empty and fills its layout in
+     * over a millisecond or so: a stat line read in between shows zeros, or
+     * only the stack (the code's bounds come last), and taken as it is, it
+     * would be one new program and the finished layout a second. While a
+     * process whose layout was shown whole shows it half made (or a first
+     * look finds it so), the pass waits for the next period; a few in a
+     * row, and it is taken as it is.
+     */
+    bool whole = layout_whole(&st);
+    bool half = !whole && !layout_hidden(&st) && (t->layout_shown || (!t->program_known && layout_any(&st)));
+    if (half && t->layout_waits < LAYOUT_WAITS_MAX) {
+        t->layout_waits++;
+        return PROCSUM_EAGAIN;
+    }
+    t->layout_waits = 0;
+    t->layout_shown = whole;
     uint64_t id = 0;
     err = program_id(t, &st, &id);
     if (err == PROCSUM_ENOENT)

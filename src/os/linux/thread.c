@@ -287,6 +287,12 @@ uint64_t psum_os_monotonic_ns(void)
     return clock_ns(CLOCK_MONOTONIC);
 }
 
+void psum_os_sleep_ns(uint64_t ns)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)};
+    (void)nanosleep(&ts, NULL); /* cut short by a signal: the caller asks again anyway */
+}
+
 uint64_t psum_os_thread_cpu_ns(void)
 {
     return clock_ns(CLOCK_THREAD_CPUTIME_ID);

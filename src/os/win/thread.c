@@ -118,6 +118,12 @@ void psum_os_thread_unpin(void)
 {
 }
 
+void psum_os_sleep_ns(uint64_t ns)
+{
+    uint64_t ms = (ns + 999999u) / 1000000u;
+    Sleep(ms > 0xfffffffeu ? 0xfffffffeu : (DWORD)ms);
+}
+
 uint64_t psum_os_monotonic_ns(void)
 {
     LARGE_INTEGER count, freq;
