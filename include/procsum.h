@@ -568,7 +568,8 @@ PROCSUM_API int procsum_get_stats(const procsum_checker *c, procsum_stats *out);
 
 /*
  * Checks in the calling thread forever; returns only when discovering the
- * regions fails (a negative code), like process_consistency's run().
+ * regions fails (a negative code), like process_consistency's run(): for
+ * another process (options.pid), PROCSUM_ESRCH once it has exited.
  */
 PROCSUM_API int procsum_run(const procsum_options *o, procsum_callback cb, void *userdata);
 

@@ -738,8 +738,11 @@ int psum_checker_run(const procsum_options *o, procsum_callback cb, void *userda
     bool fresh = true;
     for (uint64_t started = psum_os_monotonic_ns();;) {
         err = check_once(c, fresh);
-        /* As process_consistency's run(): only a failed discovery ends it; any other failure is retried. */
-        if (err && c->discovery_failed)
+        /*
+         * As process_consistency's run(): only a failed discovery ends it; any other failure is retried.
+         * Another process that exited (or whose id now names a later one) has no regions left to discover.
+         */
+        if (err && (c->discovery_failed || err == PROCSUM_ESRCH))
             break;
         atomic_store(&c->last_error, err);
         tell_pass(c);

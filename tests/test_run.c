@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -101,4 +102,41 @@ Test(run, detects_a_change_and_returns_when_discovery_fails, .timeout = 120)
     cr_assert(atomic_load(&callback_on_caller), "the callback runs in procsum_run's caller");
     cr_assert_eq(atomic_load(&other_findings), 0);
     cr_assert_eq(atomic_load(&changes), 1);
+}
+
+static int pass_fd = -1;
+
+/* After procsum_run's first pass over the child, the child may exit: closing the pipe lets it. */
+static void close_after_first_pass(const procsum_stats *stats, void *userdata)
+{
+    (void)userdata;
+    if (stats->passes >= 1 && pass_fd >= 0) {
+        close(pass_fd);
+        pass_fd = -1;
+    }
+}
+
+/* Another process that exits has no regions left: procsum_run returns PROCSUM_ESRCH rather than retrying for ever. */
+Test(run, returns_when_the_other_process_exits, .timeout = 120)
+{
+    int go[2];
+    cr_assert_eq(pipe(go), 0);
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        char byte;
+        close(go[1]);
+        (void)!read(go[0], &byte, 1); /* until the parent closes its end */
+        _exit(0);
+    }
+    close(go[0]);
+    procsum_options o;
+    procsum_options_init(&o);
+    o.pid = child;
+    o.check_period_ms = 20;
+    o.pass_callback = close_after_first_pass;
+    pass_fd = go[1];
+    int err = procsum_run(&o, NULL, NULL);
+    cr_assert_eq(err, PROCSUM_ESRCH, "procsum_run returned %s", procsum_err_name(err));
+    cr_assert_eq(waitpid(child, NULL, 0), child);
 }
