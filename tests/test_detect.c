@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <link.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -220,6 +221,66 @@ Test(detect, change_made_while_page_is_writable_for_many_passes)
     cr_assert_eq(atomic_load(&report_count), 1);
     expect_report(0, page, self_path());
     cr_assert_eq(procsum_stop(c), 0);
+}
+
+/* The page holding the last byte of this program's code, where the next segment of its file follows it at once. */
+typedef struct code_end {
+    uintptr_t last_byte, next_page;
+    bool adjacent;
+} code_end;
+
+static int find_code_end(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    code_end *e = arg;
+    uintptr_t code_page = 0;
+    uint64_t code_offset = 0;
+    for (size_t i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uintptr_t start = (info->dlpi_addr + ph->p_vaddr) & ~(PAGE - 1);
+        if (ph->p_flags & PF_X) {
+            code_page = start;
+            code_offset = ph->p_offset & ~(uint64_t)(PAGE - 1);
+            e->last_byte = info->dlpi_addr + ph->p_vaddr + ph->p_memsz - 1;
+        } else if (code_page && start > code_page) {
+            e->next_page = start;
+            e->adjacent = start == (e->last_byte & ~(PAGE - 1)) + PAGE &&
+                          (ph->p_offset & ~(uint64_t)(PAGE - 1)) - code_offset == start - code_page;
+            break;
+        }
+    }
+    return 1; /* the program is listed first */
+}
+
+/*
+ * A patch whose mprotect covers the last page of the code and the first
+ * of the read-only data after it: the kernel merges the two into one
+ * mapping, which no segment the loader lists holds whole. Its change is
+ * reported all the same (it was taken for an unloaded library's and never
+ * read again).
+ */
+Test(detect, change_where_an_mprotect_merged_code_with_the_next_segment)
+{
+    code_end e = {0};
+    dl_iterate_phdr(find_code_end, &e);
+    cr_assert(e.adjacent, "this test needs the program's data right after its code in memory and in the file");
+    uintptr_t page = e.last_byte & ~(PAGE - 1);
+    procsum_checker *c = start(10, false, PROCSUM_ALGO_BLAKE3);
+    cr_assert_eq(mprotect((void *)page, 2 * PAGE, PROT_READ | PROT_WRITE | PROT_EXEC), 0);
+    *(volatile uint8_t *)e.last_byte ^= 0x08;
+    cr_assert_eq(mprotect((void *)page, 2 * PAGE, PROT_READ | PROT_EXEC), 0);
+    wait_reports(c, 1);
+    int reported = atomic_load(&report_count);
+    cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC), 0);
+    *(volatile uint8_t *)e.last_byte ^= 0x08;
+    cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_EXEC), 0);
+    cr_assert_eq(mprotect((void *)e.next_page, PAGE, PROT_READ), 0);
+    cr_assert_eq(procsum_stop(c), 0);
+    cr_assert_eq(reported, 1, "one change gives one report, got %d", reported);
+    expect_report(0, page, self_path());
+    cr_assert_eq(atomic_load(&other_findings), 0);
 }
 
 Test(detect, change_in_shared_library)

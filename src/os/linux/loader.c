@@ -111,6 +111,7 @@ typedef struct object_use {
     psum_os_bytes_fn use;
     void *ctx;
     bool covered;  /* an object listed by the loader holds [addr, addr + len) */
+    bool touched;  /* a segment of a listed object holds part of it */
     const object_hint *only; /* look at this object alone; NULL: at every one */
     psum_linux_loader_hints *hints;
     int result;
@@ -126,6 +127,7 @@ typedef struct segment_search {
     uintptr_t base, addr;
     size_t len, count;
     bool found;
+    bool touched; /* a segment holds part of the range */
     ElfW(Phdr) ph;
 } segment_search;
 
@@ -139,6 +141,8 @@ static int find_segment(void *ctx, const uint8_t *bytes)
             continue;
         uintptr_t start = (s->base + ph.p_vaddr) & ~(uintptr_t)(PROCSUM_PAGE_SIZE - 1);
         uintptr_t end = s->base + ph.p_vaddr + ph.p_memsz;
+        if (s->addr < end + PROCSUM_PAGE_SIZE - 1 && s->addr + s->len > start)
+            s->touched = true;
         if (s->addr >= start && s->addr + s->len <= end + PROCSUM_PAGE_SIZE - 1) {
             s->ph = ph;
             s->found = true;
@@ -148,14 +152,19 @@ static int find_segment(void *ctx, const uint8_t *bytes)
     return 0;
 }
 
-/* Whether the object has a segment holding [addr, addr + len): false also when its headers cannot be read. */
-static bool segment_holding(const struct dl_phdr_info *info, uintptr_t addr, size_t len, ElfW(Phdr) *out)
+/*
+ * Whether the object has a segment holding [addr, addr + len): false also
+ * when its headers cannot be read. *touched: whether one holds part of it.
+ */
+static bool segment_holding(const struct dl_phdr_info *info, uintptr_t addr, size_t len, ElfW(Phdr) *out,
+                            bool *touched)
 {
     segment_search s = {.base = info->dlpi_addr, .addr = addr, .len = len, .count = info->dlpi_phnum};
     if (!info->dlpi_phdr ||
         psum_linux_guarded_use((uintptr_t)info->dlpi_phdr, s.count * sizeof(ElfW(Phdr)), find_segment, &s) != 0)
         return false;
     *out = s.ph;
+    *touched = s.touched;
     return s.found;
 }
 
@@ -208,8 +217,11 @@ static int visit(struct dl_phdr_info *info, size_t size, void *arg)
     if (o->only && ((uintptr_t)info->dlpi_addr != o->only->base || (const void *)info->dlpi_phdr != o->only->phdr))
         return 0;
     /* An object whose headers are gone cannot vouch for its pages: as if it held none (they are copied). */
-    if (!segment_holding(info, o->addr, o->len, &ph))
+    bool touched = false;
+    if (!segment_holding(info, o->addr, o->len, &ph, &touched)) {
+        o->touched = o->touched || touched;
         return 0;
+    }
     o->covered = true;
     remember_hint(o->hints, o->r, info);
     /* Another object, or r's file at another base, since the regions were listed: not r's bytes. */
@@ -242,8 +254,14 @@ int psum_linux_loader_use(const psum_os_region *r, const psum_linux_loader_count
     }
     if (!o.covered)
         dl_iterate_phdr(visit, &o);
-    /* A loader object's file no object covers here now: unloaded since it was listed. */
-    bool unloaded = !o.covered && is_known_object(r);
+    /*
+     * A loader object's file no object covers here now: unloaded since it
+     * was listed. Not when a segment holds part of the range: an mprotect
+     * over the end of one segment and the start of the next makes the
+     * kernel merge their mappings into one region that no single segment
+     * holds, and it is copied as any other mapping is.
+     */
+    bool unloaded = !o.covered && !o.touched && is_known_object(r);
     psum_os_fork_gate_leave();
     *handled = o.covered || unloaded;
     return unloaded ? PROCSUM_EFAULT : o.result;
