@@ -93,6 +93,16 @@ if [ -n "$dll" ]; then
     fi
     [ -f "$BUILD/src/procsum.dll.a" ] && pass "import library procsum.dll.a" || fail "no import library"
     [ -f "$BUILD/src/procsum.a" ] && pass "static library procsum.a" || fail "no static library"
+    # The DLLs it needs at run time are those docs/windows.md names.
+    imports=$(x86_64-w64-mingw32-objdump -p "$dll" | awk '/DLL Name:/ {print tolower($3)}' | sort | tr '\n' ' ')
+    [ "$imports" = "bcrypt.dll kernel32.dll msvcrt.dll " ] && pass "$(basename "$dll") imports $imports" ||
+        fail "$(basename "$dll") imports $imports"
+    # A program links with the static library and what procsum.pc gives for it, as docs/windows.md says.
+    pc_libs=$(PKG_CONFIG_PATH="$BUILD/meson-private" pkg-config --static --libs-only-l --libs-only-other procsum | sed 's/-lprocsum//')
+    printf '#include <procsum.h>\nint main(void)\n{\n    procsum_options o;\n    procsum_options_init(&o);\n    procsum_checker *c;\n    return procsum_start(&o, 0, 0, &c) || procsum_stop(c);\n}\n' >"$BUILD/static_user.c"
+    x86_64-w64-mingw32-gcc -std=c11 -I"$ROOT/include" "$BUILD/static_user.c" -o "$BUILD/static_user.exe" "$BUILD/src/procsum.a" $pc_libs \
+        >"$BUILD/static_user.log" 2>&1 && pass "a program links with procsum.a and procsum.pc's libraries ($pc_libs)" ||
+        { cat "$BUILD/static_user.log"; fail "a program does not link with procsum.a and procsum.pc's libraries ($pc_libs)"; }
 else
     fail "no procsum DLL built"
 fi
