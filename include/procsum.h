@@ -544,7 +544,7 @@ typedef struct procsum_stats {
     uint64_t pages_tracked;  /* pages with a baseline after the last pass */
     uint64_t regions;        /* regions hashed in the last pass */
     uint64_t last_pass_ns;   /* duration of the last pass */
-    uint64_t cpu_ns;         /* CPU time the checker's thread has used (on a runner: its passes) */
+    uint64_t cpu_ns;         /* CPU time the checker's thread has used, the first baseline's included (on a runner: its passes) */
     uint64_t slow_passes;    /* passes that took longer than the period (CPU budget, size) */
     uint64_t skipped_pages;  /* pages not read in the last pass: not in memory */
     uint64_t table_bytes;    /* memory held for baselines: the current one and the one the next pass is built in */

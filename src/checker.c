@@ -555,7 +555,8 @@ int psum_checker_start(const procsum_options *o, procsum_callback cb, void *user
         c->cpu_offset_ns = psum_os_thread_cpu_ns(); /* cpu_ns: this pass's own, not the caller's whole time */
         err = check_once(c, true);
         c->on_callers_thread = false;
-        c->cpu_offset_ns = 0; /* a thread of its own counts its time from its start */
+        /* A thread of its own adds its time from its start to this pass's: the counter never goes back. */
+        c->cpu_offset_ns = 0 - atomic_load(&c->cpu_ns);
     }
     if (!err)
         err = o->runner ? join_runner(c) : start_thread(c);

@@ -183,6 +183,29 @@ Test(control, cpu_budget_holds_the_share)
     stop_checker(c);
 }
 
+/*
+ * cpu_ns counts the first pass, made on the caller's thread, and then the
+ * checker's thread's: a counter for metrics, which never goes back (it fell
+ * to the thread's time alone at its first pass).
+ */
+Test(control, cpu_time_never_goes_back)
+{
+    procsum_options o = slow_options();
+    procsum_checker *c = start(&o);
+    procsum_stats first, now;
+    cr_assert_eq(procsum_get_stats(c, &first), 0);
+    cr_assert_gt(first.cpu_ns, 0u, "the first pass's CPU time");
+    uint64_t was = first.cpu_ns;
+    for (int i = 0; i < 3; i++) {
+        cr_assert_geq(procsum_check_now(c), 0);
+        cr_assert_eq(procsum_get_stats(c, &now), 0);
+        cr_assert_geq(now.cpu_ns, was, "cpu_ns went from %llu to %llu ns after pass %llu", (unsigned long long)was,
+                      (unsigned long long)now.cpu_ns, (unsigned long long)now.passes);
+        was = now.cpu_ns;
+    }
+    stop_checker(c);
+}
+
 /* The nice value of the thread that appeared since `before` (a list of thread ids ending in 0). */
 static int new_thread_nice(const long *before)
 {
