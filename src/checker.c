@@ -739,14 +739,15 @@ int psum_checker_run(const procsum_options *o, procsum_callback cb, void *userda
     bool fresh = true;
     for (uint64_t started = psum_os_monotonic_ns();;) {
         err = check_once(c, fresh);
+        /* pass_callback hears of every pass, the one that ends run too. */
+        atomic_store(&c->last_error, err);
+        tell_pass(c);
         /*
          * As process_consistency's run(): only a failed discovery ends it; any other failure is retried.
          * Another process that exited (or whose id now names a later one) has no regions left to discover.
          */
         if (err && (c->discovery_failed || err == PROCSUM_ESRCH))
             break;
-        atomic_store(&c->last_error, err);
-        tell_pass(c);
         fresh = fresh && err != 0;
         wait_for_next_pass(c, started, (uint64_t)c->opts.check_period_ms * 1000000u, &req);
         started = psum_os_monotonic_ns();

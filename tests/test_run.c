@@ -105,18 +105,24 @@ Test(run, detects_a_change_and_returns_when_discovery_fails, .timeout = 120)
 }
 
 static int pass_fd = -1;
+static int last_pass_error; /* last_error of the last pass pass_callback heard of */
 
 /* After procsum_run's first pass over the child, the child may exit: closing the pipe lets it. */
 static void close_after_first_pass(const procsum_stats *stats, void *userdata)
 {
     (void)userdata;
+    last_pass_error = stats->last_error;
     if (stats->passes >= 1 && pass_fd >= 0) {
         close(pass_fd);
         pass_fd = -1;
     }
 }
 
-/* Another process that exits has no regions left: procsum_run returns PROCSUM_ESRCH rather than retrying for ever. */
+/*
+ * Another process that exits has no regions left: procsum_run returns
+ * PROCSUM_ESRCH rather than retrying for ever, and pass_callback hears of
+ * that last pass, as of every failed one.
+ */
 Test(run, returns_when_the_other_process_exits, .timeout = 120)
 {
     int go[2];
@@ -138,5 +144,7 @@ Test(run, returns_when_the_other_process_exits, .timeout = 120)
     pass_fd = go[1];
     int err = procsum_run(&o, NULL, NULL);
     cr_assert_eq(err, PROCSUM_ESRCH, "procsum_run returned %s", procsum_err_name(err));
+    cr_assert_eq(last_pass_error, PROCSUM_ESRCH, "pass_callback heard of the failed pass that ended run: %s",
+                 procsum_err_name(last_pass_error));
     cr_assert_eq(waitpid(child, NULL, 0), child);
 }
