@@ -350,10 +350,11 @@ void psum_os_symbol_list_free(psum_os_symbol_list *l);
 int psum_os_symbol_list_push(psum_os_symbol_list *l, uint64_t file_offset, uint64_t size, uint8_t rank,
                              const char *name, size_t len);
 
-/* A file's size and change times, to tell whether it was written since. */
+/* A file's size, change times and links, to tell whether it was written since. */
 typedef struct psum_os_file_state {
     uint64_t size;
     int64_t mtime_ns, ctime_ns;
+    uint64_t links; /* names the file has (0: deleted, or replaced by a rename) */
 } psum_os_file_state;
 int psum_os_file_state_of(psum_os_file *f, psum_os_file_state *out);
 

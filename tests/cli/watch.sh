@@ -243,6 +243,33 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     kill -KILL "$shell" 2>/dev/null
 fi
 
+# ---- a program replaced by a rename, as a package upgrade does ----------------------
+# The old file loses its last link, which moves its change time, not its
+# bytes: a bit written afterwards is still shown against them, as a write,
+# not as a file written in place with no bytes to show.
+start_target "$TMP/upgraded" || fail "target starts"
+up_pid=$target_pid
+up_offset=$(spare_offset "$TMP/upgraded")
+"$PROCSUM" watch --json --period 100 "$up_pid" >"$TMP/upgraded.out" 2>"$TMP/upgraded.err" &
+up_watch=$!
+wait_for "$TMP/upgraded.out" 'l.get("event.action") == "watching"' || fail "upgraded: watched" "$(cat "$TMP/upgraded.err")"
+cp -- "$TMP/upgraded" "$TMP/upgraded.new" && mv -- "$TMP/upgraded.new" "$TMP/upgraded"
+read -r old new < <(flip_at "$up_pid" "$TMP/upgraded" "$up_offset" 1)
+if wait_for "$TMP/upgraded.out" 'l.get("event.kind") == "alert"'; then
+    check "a program replaced by a rename: a bit written into it is a bitflip at its offset, by a write" \
+        json_check "$TMP/upgraded.out" '
+a = alerts[0]
+assert a["procsum.file_status"] == "compared" and a["procsum.verdict"] == "bitflip", a
+assert a["procsum.cause"] == "write" and a["procsum.file_offset"] == int(args[0]), a
+assert a["procsum.old_bytes"] == args[1] and a["procsum.new_bytes"] == args[2], a
+' "$up_offset" "$old" "$new"
+else
+    fail "a program replaced by a rename: the bit is reported" "$(cat "$TMP/upgraded.out" "$TMP/upgraded.err")"
+fi
+kill -KILL "$up_pid"
+wait "$up_pid" 2>/dev/null
+wait "$up_watch"
+
 # ---- usage and refusals ------------------------------------------------------------
 run watch --period 0 "$exec_pid"
 if [ "$rc" -eq 2 ]; then pass "--period 0: exit 2"; else fail "--period 0: exit 2" "$(show_run)"; fi

@@ -155,6 +155,7 @@ int psum_os_file_state_of(psum_os_file *f, psum_os_file_state *out)
     out->size = (uint64_t)st.st_size;
     out->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
     out->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+    out->links = (uint64_t)st.st_nlink;
     return 0;
 }
 

@@ -379,16 +379,17 @@ int psum_os_file_state_of(psum_os_file *f, psum_os_file_state *out)
     if (!f || !out)
         return PROCSUM_EINVAL;
     /*
-     * Size and times only: GetFileInformationByHandle would also ask the
-     * volume's serial number, which Wine answers through its mount manager
-     * in another process (about a millisecond each time).
+     * Size, links and times only: GetFileInformationByHandle would also ask
+     * the volume's serial number, which Wine answers through its mount
+     * manager in another process (about a millisecond each time).
      */
-    LARGE_INTEGER size;
+    FILE_STANDARD_INFO standard;
     FILE_BASIC_INFO basic;
-    if (!GetFileSizeEx(f->handle, &size) ||
+    if (!GetFileInformationByHandleEx(f->handle, FileStandardInfo, &standard, sizeof(standard)) ||
         !GetFileInformationByHandleEx(f->handle, FileBasicInfo, &basic, sizeof(basic)))
         return psum_os_last_error();
-    out->size = (uint64_t)size.QuadPart;
+    out->size = (uint64_t)standard.EndOfFile.QuadPart;
+    out->links = standard.NumberOfLinks;
     out->mtime_ns = (int64_t)basic.LastWriteTime.QuadPart * 100; /* 100 ns steps since 1601 */
     /* The change time (metadata too) where the file system keeps one; else the write time again. */
     out->ctime_ns = basic.ChangeTime.QuadPart != 0 ? (int64_t)basic.ChangeTime.QuadPart * 100 : out->mtime_ns;
