@@ -284,6 +284,31 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
         name="a process not dumpable ($(basename "${cmd[0]}")), another user's run${opt:+ $opt}: $what"
         if [ "$rc" -eq 0 ] && [ "$refused" = "$want" ]; then pass "$name"; else fail "$name" "$(show_run)"; fi
     done
+    # A process of the tree that became another user (a server's worker after setuid) reaches root's run
+    # too: with --inside its own checker's bitflip is written (the target waits for it, 30 s at most).
+    setpriv_cmd=(setpriv --reuid=65534 --regid=65534 --clear-groups "$PSUM_RUN_TARGET" "$TMP/other-user.json")
+    run run --inside --json-file "$TMP/other-user.json" --period 100 -- "${setpriv_cmd[@]}"
+    if [ "$rc" -eq 0 ] && has_line "$TMP/other-user.json" "$BITFLIP"; then
+        pass "--inside: a process of the tree that runs as another user reports its change"
+    else
+        fail "--inside: a process of the tree that runs as another user reports its change" "$(show_run)" \
+            "$(cat "$TMP/other-user.json" 2>&1)"
+    fi
+    # ... but another user's process outside the tree that finds the socket is not heard.
+    "$PROCSUM" run --inside --json -- bash -c 'echo "$PROCSUM_OUTPUT" >"$1"; sleep 3' sh "$TMP/socket-name" \
+        >"$TMP/stranger.out" 2>&1 &
+    run_pid=$!
+    for _ in $(seq 100); do [ -s "$TMP/socket-name" ] && break; sleep 0.05; done
+    PROCSUM_OUTPUT=$(cat "$TMP/socket-name") setpriv --reuid=65534 --regid=65534 --clear-groups \
+        "$PSUM_WIRE_FORGE" alert >"$TMP/stranger.pid" 2>&1
+    sent=$?
+    wait "$run_pid"
+    if [ "$sent" -eq 0 ] && ! grep -q forged/program "$TMP/stranger.out"; then
+        pass "--inside: another user's alert from outside the tree is dropped"
+    else
+        fail "--inside: another user's alert from outside the tree is dropped" "sent $sent" \
+            "$(cat "$TMP/stranger.pid" "$TMP/stranger.out")"
+    fi
 fi
 
 # Processes that never ask, found by run's walk of its tree (the kernel's children lists; or, where the

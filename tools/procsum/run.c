@@ -61,6 +61,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -319,7 +320,13 @@ static int set_environment(const psum_cli *c, const collector *k)
     return bad ? psum_cli_fail("run: setting the environment", PROCSUM_ENOMEM) : 0;
 }
 
-/* The socket the processes send to, in a directory of its own that only this user can enter. */
+/*
+ * The socket the processes send to, in a directory of its own that only
+ * this user can list. Any user may send to it: a process of the tree may
+ * have become another user (a server's worker after setuid, setpriv), and
+ * take_event keeps another user's datagrams only when they come from the
+ * tree.
+ */
 static int open_socket(collector *k)
 {
     const char *tmp = getenv("TMPDIR");
@@ -341,6 +348,10 @@ static int open_socket(collector *k)
     if (k->sock < 0 || bind(k->sock, (const struct sockaddr *)&k->addr, sizeof(k->addr)) != 0 ||
         setsockopt(k->sock, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0) {
         fprintf(stderr, "procsum: run: the socket for events: %s\n", strerror(errno));
+        return PSUM_EXIT_FAILURE;
+    }
+    if (chmod(k->dir, 0711) != 0 || chmod(k->addr.sun_path, 0622) != 0) {
+        fprintf(stderr, "procsum: run: opening the socket for events to the tree's users: %s\n", strerror(errno));
         return PSUM_EXIT_FAILURE;
     }
     /* Room for bursts of events (a change in a library every process maps) while a slow output is written. */
@@ -600,15 +611,33 @@ static void add_pass(collector *k, const psum_pass *p)
     k->have_pending = true;
 }
 
-/* One datagram; sender: its process as the kernel says (0 when it did not). */
-static void take_event(collector *k, char *buf, size_t len, long sender)
+/* Whether pid descends from run, through CMD's tree (not a child run had before CMD). */
+static bool in_tree(const collector *k, long pid)
 {
-    psum_wire_event ev;
-    if (psum_wire_decode(buf, len, &ev) != 0)
-        return; /* not one of ours: the directory is this user's, so a stray, not an attack */
+    long self = (long)getpid();
+    for (size_t depth = 0; pid > 1 && depth < TREE_MAX; depth++) {
+        long parent;
+        if (parent_of(pid, &parent) != 0 || parent <= 0)
+            return false;
+        if (parent == self)
+            return !psum_pid_list_has(&k->not_ours, pid);
+        pid = parent;
+    }
+    return false;
+}
+
+/* One datagram; sender and uid: its process and user as the kernel says (sender 0 when it did not). */
+static void take_event(collector *k, char *buf, size_t len, long sender, uid_t uid)
+{
     /* The process is the one the kernel says sent it: no process of the tree speaks for another. */
     if (sender <= 0)
         return; /* the kernel named no sender: whose event it is cannot be said */
+    /* Another user's datagram: the socket takes anyone's, so only the tree's count. */
+    if (uid != geteuid() && !in_tree(k, sender))
+        return;
+    psum_wire_event ev;
+    if (psum_wire_decode(buf, len, &ev) != 0)
+        return; /* not one of ours: this user's or the tree's, so a stray, not an attack */
     ev.pid = ev.alert.pid = ev.state.pid = sender;
     /* And the host is this one, whatever name the datagram gives. */
     psum_event_origin here;
@@ -662,14 +691,16 @@ static void drain(collector *k)
         if (n < 0)
             return;
         long sender = 0;
+        uid_t uid = geteuid();
         for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
             if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
                 c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
                 struct ucred cred;
                 memcpy(&cred, CMSG_DATA(c), sizeof(cred));
                 sender = cred.pid;
+                uid = cred.uid;
             }
-        take_event(k, buf, (size_t)n, sender);
+        take_event(k, buf, (size_t)n, sender, uid);
     }
 }
 
