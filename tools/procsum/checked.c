@@ -22,6 +22,7 @@ int psum_checked_open(psum_checked_set *s, const procsum_options *o, psum_writer
 static void stop_one(psum_checked *p)
 {
     procsum_stop(p->checker);
+    free(p->as_state);
     free(p->exe);
     free(p->name);
     free(p);
@@ -63,6 +64,32 @@ void psum_checked_write_pass(psum_checked_set *s, const psum_pass *p)
     psum_watch_lock_release(&s->lock);
 }
 
+/*
+ * Notes whether the page at addr last changed as state (under the lock);
+ * returns whether it had. Out of memory, a restore to come is an alert.
+ */
+static bool as_state(psum_checked *p, uintptr_t addr, bool now)
+{
+    size_t i = 0;
+    while (i < p->as_state_count && p->as_state[i] != addr)
+        i++;
+    bool was = i < p->as_state_count;
+    if (was && !now) {
+        p->as_state[i] = p->as_state[--p->as_state_count];
+    } else if (!was && now) {
+        if (p->as_state_count == p->as_state_cap) {
+            size_t cap = p->as_state_cap ? 2 * p->as_state_cap : 8;
+            uintptr_t *grown = realloc(p->as_state, cap * sizeof(*grown));
+            if (!grown)
+                return was;
+            p->as_state = grown;
+            p->as_state_cap = cap;
+        }
+        p->as_state[p->as_state_count++] = addr;
+    }
+    return was;
+}
+
 /* A checker's report: on the runner's thread, or on the caller's during a first look. */
 static void on_change(const procsum_mismatch *m, void *userdata)
 {
@@ -85,7 +112,15 @@ static void on_change(const procsum_mismatch *m, void *userdata)
     a.executable = exe ? exe : p->exe;
     for (size_t i = 0; i < m->changed_pages && !s->write_failed; i++) {
         a.page = &m->page_changes[i];
-        p->alerts += psum_allow_judge(s->allow, m->region, a.page) == PSUM_ALLOWED_NOT;
+        psum_allowed how = psum_allow_judge(s->allow, m->region, a.page);
+        /*
+         * The restore of a change that went out as state (a debugger taking
+         * its breakpoint out) goes so too: its own cause is the write that
+         * took the change back, not what the configuration allowed.
+         */
+        bool restored = a.page->verdict == PROCSUM_VERDICT_RESTORED;
+        a.state = as_state(p, a.page->addr, !restored && how == PSUM_ALLOWED_STATE) && restored;
+        p->alerts += how == PSUM_ALLOWED_NOT && !a.state;
         s->write_failed = psum_write_alert(s->w, &a) != 0;
     }
     psum_watch_lock_release(&s->lock);

@@ -32,6 +32,8 @@ typedef struct psum_checked {
     uint64_t passes, bytes_hashed; /* as counted at the last review */
     uint64_t pages;                /* pages tracked, at the last review */
     uint64_t alerts;               /* changes reported that the configuration does not allow (under the lock) */
+    uintptr_t *as_state;           /* pages whose last change went out as state (state-cause): so does their restore */
+    size_t as_state_count, as_state_cap;
 } psum_checked;
 
 struct psum_checked_set {
