@@ -86,6 +86,40 @@ print("%02x %02x" % (old, old ^ (1 << bit)))
 EOF_PY
 }
 
+# tracer_int3 PID FILE OFFSET OUT: a tracer attaches to PID, writes an int3 at the byte mapped from FILE at
+# OFFSET, waits until a line of OUT says breakpoint, writes the byte back, detaches, and waits until a line
+# says restored (60 s each at most).
+tracer_int3() {
+    python3 - "$@" <<'EOF_PY'
+import ctypes, json, os, sys, time
+pid, path, offset, out = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+libc = ctypes.CDLL(None, use_errno=True)
+for line in open("/proc/%d/maps" % pid):
+    parts = line.split()
+    if len(parts) >= 6 and parts[5] == path and "x" in parts[1]:
+        start, end = (int(x, 16) for x in parts[0].split("-"))
+        if int(parts[2], 16) <= offset < int(parts[2], 16) + end - start:
+            addr = start + offset - int(parts[2], 16)
+assert libc.ptrace(16, pid, None, None) == 0, "PTRACE_ATTACH"
+os.waitpid(pid, 0)
+fd = os.open("/proc/%d/mem" % pid, os.O_RDWR)
+old = os.pread(fd, 1, addr)
+os.pwrite(fd, b"\xcc", addr)
+def said(cond):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any(cond(json.loads(l)) for l in open(out) if l.endswith("\n")):
+            return True
+        time.sleep(0.05)
+    return False
+said(lambda l: l.get("procsum.cause") == "breakpoint")
+os.pwrite(fd, old, addr)
+os.close(fd)
+libc.ptrace(17, pid, None, None)
+said(lambda l: l.get("procsum.verdict") == "restored")
+EOF_PY
+}
+
 # json_lines FILE: checks that every line is one JSON object, then runs the python CHECK on them (list `lines`).
 json_check() {
     local file=$1 check=$2

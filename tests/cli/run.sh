@@ -235,19 +235,26 @@ done
 # with the program's pid, as code-changed once run's checker has taken its first look (run then
 # holds the program's /proc files open); and a child forked late (no exec) that flips its own code.
 . "$TESTS/cli/outside_lib.sh"
+# run_checked FILE PROG [OPTIONS...]: procsum run with JSON lines to FILE, in the background, of PROG for 20 s;
+# sets run_pid, and target once run has taken its first look at PROG (it holds the program's /proc files then).
+run_checked() {
+    local file=$1 program=$2
+    shift 2
+    "$PROCSUM" run "$@" --json-file "$file" --period 100 -- "$program" 20000 >"$TMP/out" 2>"$TMP/err" &
+    run_pid=$!
+    started_pids+=("$run_pid")
+    target=""
+    for _ in $(seq 300); do
+        target=$(pgrep -P "$run_pid" -f "$program" | head -n 1)
+        [ -n "$target" ] && ls -l "/proc/$run_pid/fd" 2>/dev/null | grep -q "/proc/$target/" && break
+        sleep 0.1
+    done
+    started_pids+=("$target")
+}
 prog="$TMP/outside_prog"
 cp -- "$PSUM_OUTSIDE_TARGET" "$prog"
 f="$TMP/outside.json"
-"$PROCSUM" run --json-file "$f" --period 100 -- "$prog" 20000 >"$TMP/out" 2>"$TMP/err" &
-run_pid=$!
-started_pids+=("$run_pid")
-target=""
-for _ in $(seq 300); do
-    target=$(pgrep -P "$run_pid" -f "$prog" | head -n 1)
-    [ -n "$target" ] && ls -l "/proc/$run_pid/fd" 2>/dev/null | grep -q "/proc/$target/" && break
-    sleep 0.1
-done
-started_pids+=("$target")
+run_checked "$f" "$prog"
 flip_at "$target" "$prog" "$(spare_offset "$prog")" 3 >/dev/null
 found=""
 for _ in $(seq 300); do
@@ -398,5 +405,23 @@ if [ "$rc" -eq 1 ] && ! grep -q ran "$TMP/out" && grep -qF "procsum: writing out
 else
     fail "an output that cannot be written: CMD not run, exit 1, said" "$(show_run)"
 fi
+
+
+# With state-cause = breakpoint, a tracer's int3 in a process run checks from outside goes out as state, and so
+# does its restore when the tracer takes it out.
+prog="$TMP/traced_prog"
+cp -- "$PSUM_OUTSIDE_TARGET" "$prog"
+f="$TMP/traced.json"
+printf '[allow]\nstate-cause = breakpoint\n' >"$TMP/bp.conf"
+run_checked "$f" "$prog" --config "$TMP/bp.conf"
+tracer_int3 "$target" "$prog" "$(($(spare_offset "$prog") - 5))" "$f"
+kinds=$(python3 -c 'import json, sys; print(" ".join(l["procsum.verdict"] + ":" + l["event.kind"] for l in map(json.loads, open(sys.argv[1]))))' "$f")
+if [ "$kinds" = "patch:state restored:state" ]; then
+    pass "state-cause = breakpoint under run: the breakpoint and its restore go out as state"
+else
+    fail "state-cause = breakpoint under run: the breakpoint and its restore go out as state" "$kinds" "$(cat "$TMP/err")"
+fi
+kill -KILL "$target" 2>/dev/null
+wait "$run_pid" 2>/dev/null
 
 finish

@@ -867,8 +867,8 @@ static int run_with(const psum_cli *c, char **cmd)
     k->scan_for_children = getenv("PROCSUM_NO_PROC_CHILDREN") || access(own, R_OK) != 0;
     psum_event_origin at;
     psum_event_origin_now(&at); /* the host's name is looked up here, before the runner's thread reports */
-    /* Quiet: a script's every process would say that it started and ended. */
-    err = psum_checked_open(&k->set, &c->opts, k->w, NULL, true);
+    /* Quiet: a script's every process would say that it started and ended. The allow lists: a restore's judgement. */
+    err = psum_checked_open(&k->set, &c->opts, k->w, out.allow, true);
     if (err) {
         free(k);
         psum_outputs_close(&out, &what);
