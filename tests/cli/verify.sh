@@ -274,6 +274,24 @@ else
     fail "refused: needs root and setpriv (CI runs as root)"
 fi
 
+# A process's name is its own choice and may hold a newline: it is named whole (escaped), not cut there.
+python3 -c 'import ctypes, os, time
+ctypes.CDLL(None).prctl(15, b"evil\nname\x1b[2J", 0, 0, 0)
+print(os.getpid(), flush=True)
+time.sleep(60)' >"$TMP/newline-name.pid" &
+newline_job=$!
+started_pids+=("$newline_job")
+for _ in $(seq 500); do [ -s "$TMP/newline-name.pid" ] && break; sleep 0.01; done
+newline_pid=$(cat "$TMP/newline-name.pid")
+run verify --json "$newline_pid"
+if json_check "$TMP/out" 'assert [s.get("process.name") for s in states] == ["evil\nname\x1b[2J"], states'; then
+    pass "a process name holding a newline is named whole"
+else
+    fail "a process name holding a newline is named whole" "$(show_run)"
+fi
+kill -KILL "$newline_pid" "$newline_job" 2>/dev/null
+wait "$newline_job" 2>/dev/null
+
 # Pages with nothing to compare with are counted, not hidden: a user's program replaced on disk (mv, as an
 # upgrade does), verified by that user, who cannot open /proc/PID/map_files/, leaves its program's pages
 # unverified; root reaches the file it maps and verifies them.

@@ -47,8 +47,8 @@ static bool proc_name(long pid, char *buf, size_t cap)
     close(fd);
     if (n <= 0)
         return false;
-    buf[n] = '\0';
-    buf[strcspn(buf, "\n")] = '\0';
+    /* The kernel ends the name with a newline; a newline before it belongs to the name, which may hold any byte. */
+    buf[n > 0 && buf[n - 1] == '\n' ? n - 1 : n] = '\0';
     return true;
 }
 
