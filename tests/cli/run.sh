@@ -352,6 +352,18 @@ if [ "$out" = "runs on" ] &&
 else
     fail "a refused setting is reported, the program runs on" "output: $out" "$(cat "$f" 2>/dev/null | head -c 600)"
 fi
+# A named pipe nobody reads as the JSON file: the line of a refused setting,
+# written from the program's constructor, is lost; the program runs on
+# rather than wait in open() for a reader that never comes.
+mkfifo "$TMP/unread.fifo"
+out=$(timeout -s KILL 20 env LD_PRELOAD="$PSUM_PRELOAD_LIB" PROCSUM_JSON_FILE="$TMP/unread.fifo" PROCSUM_PERIOD_MS=12x \
+    sh -c 'echo runs on' 2>&1)
+rc=$?
+if [ "$rc" -eq 0 ] && [ "$out" = "runs on" ]; then
+    pass "a JSON file that is a pipe nobody reads does not hold the program"
+else
+    fail "a JSON file that is a pipe nobody reads does not hold the program" "exit $rc, output: $out"
+fi
 # A file that fills up in the middle of a line (a 1 KiB file size limit, as
 # a full disk does) keeps only whole lines: each process's line is written
 # whole or taken back, and the next one is not glued to half of it.

@@ -15,9 +15,21 @@ static int send_line(const psum_oneline_dest *d, const char *line, size_t len)
 {
     int fd = 2;
     if (d->path) {
-        fd = open(d->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        /*
+         * Opened without waiting: a named pipe nobody reads would block
+         * open() for good, and a refused setting is reported from the
+         * program's constructor (ENXIO: the line is lost, the program runs
+         * on). Writes then wait as usual for a pipe that is read.
+         */
+        fd = open(d->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
         if (fd < 0)
             return errno;
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+            int err = errno;
+            close(fd);
+            return err;
+        }
     }
     int err = 0;
     ssize_t n;
