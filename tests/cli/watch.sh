@@ -44,7 +44,8 @@ assert e["event.action"] == "exited" and e["procsum.status"] == "changed" and "e
 
 # ---- many processes, one thread ------------------------------------------------
 # The checkers take turns on one thread: a watch of six processes has its
-# main thread and that one, and each process's change is still found.
+# main thread, the guard of stop requests and that one, and each process's
+# change is still found.
 many=()
 for i in 1 2 3 4 5 6; do
     start_target "$TMP/many$i" || fail "target $i starts"
@@ -57,7 +58,7 @@ for p in "${many[@]}"; do
         fail "many: $p watched" "$(cat "$TMP/many.err")"
 done
 threads=$(ls "/proc/$many_watch/task" | wc -l)
-if [ "$threads" -eq 2 ]; then pass "many: six processes, two threads"; else fail "many: six processes, two threads" "$threads threads"; fi
+if [ "$threads" -eq 3 ]; then pass "many: six processes, three threads"; else fail "many: six processes, three threads" "$threads threads"; fi
 for i in 1 2 3 4 5 6; do
     flip_at "${many[$((i - 1))]}" "$TMP/many$i" "$offset" 2 >/dev/null
 done
@@ -291,6 +292,48 @@ kinds = [(l.get("procsum.verdict"), l["event.kind"]) for l in lines if "procsum.
 assert kinds == [("patch", "state"), ("restored", "state")], kinds
 assert states[-1]["event.action"] == "exited" and states[-1]["procsum.status"] == "clean", states[-1]
 '
+
+# ---- a stop request while an output takes no more writes ----------------------------
+# Standard output is a one-page pipe whose reader never reads: the "watching"
+# lines of forty processes fill it and the write blocks. SIGTERM must still
+# end the watch (exit 1: lines were lost), not leave it blocked for good.
+stuck=()
+for _ in $(seq 40); do
+    sleep 60 &
+    stuck+=("$!")
+    started_pids+=("$!")
+done
+python3 - "$PROCSUM" "${stuck[@]}" >"$TMP/stuck.out" 2>&1 <<'PY'
+import fcntl, os, signal, subprocess, sys, time
+r, w = os.pipe()
+fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ: one page
+watch = subprocess.Popen([sys.argv[1], "watch", "--json", "--period", "100"] + sys.argv[2:], stdout=w,
+                         stderr=subprocess.DEVNULL)
+os.close(w)
+def blocked():
+    try:
+        return "pipe_write" in open("/proc/%d/wchan" % watch.pid).read()
+    except OSError:
+        return False
+deadline = time.monotonic() + 30
+while not blocked() and time.monotonic() < deadline:
+    time.sleep(0.05)
+print("blocked" if blocked() else "never blocked")
+watch.send_signal(signal.SIGTERM)
+try:
+    print("exit", watch.wait(timeout=30))
+except subprocess.TimeoutExpired:
+    print("still running 30 s after SIGTERM")
+    watch.kill()
+    watch.wait()
+PY
+if grep -qx blocked "$TMP/stuck.out" && grep -qx "exit 1" "$TMP/stuck.out"; then
+    pass "SIGTERM while standard output is a full pipe: ends, exit 1"
+else
+    fail "SIGTERM while standard output is a full pipe: ends, exit 1" "$(cat "$TMP/stuck.out")"
+fi
+kill -KILL "${stuck[@]}" 2>/dev/null
+wait "${stuck[@]}" 2>/dev/null
 
 # ---- usage and refusals ------------------------------------------------------------
 run watch --period 0 "$exec_pid"
