@@ -309,9 +309,11 @@ int psum_verifier_check(procsum_verifier *v, long pid, procsum_verify_result *ou
     psum_os_region_list mapped = {0};
     bool new_program;
     int err = psum_os_target_open(pid, &t);
-    /* An exec under way: its layout is there within milliseconds (the refresh stops waiting by itself). */
-    while (!err && (err = psum_os_target_refresh(t, &new_program)) == PROCSUM_EAGAIN)
-        psum_os_sleep_ns(2000000u);
+    if (!err) {
+        /* An exec under way: its layout is there within milliseconds (the refresh stops waiting by itself). */
+        while ((err = psum_os_target_refresh(t, &new_program)) == PROCSUM_EAGAIN)
+            psum_os_sleep_ns(5000000u);
+    }
     if (err) {
         psum_os_target_close(t);
         return err;
