@@ -54,6 +54,50 @@ void psum_pid_list_sort(psum_pid_list *l)
         qsort(l->pids, l->count, sizeof(*l->pids), by_pid);
 }
 
+typedef struct named_pid {
+    long pid;
+    size_t at; /* its place on the command line */
+} named_pid;
+
+static int by_pid_then_place(const void *a, const void *b)
+{
+    const named_pid *x = a, *y = b;
+    if (x->pid != y->pid)
+        return (x->pid > y->pid) - (x->pid < y->pid);
+    return (x->at > y->at) - (x->at < y->at);
+}
+
+/*
+ * The same process named twice is checked once, where it was first named:
+ * sorted with their places, a repeat follows its first naming. No pairwise
+ * comparison, which a command line of many thousands of ids made slow.
+ */
+static int drop_repeats(psum_pid_list *l)
+{
+    if (l->count < 2)
+        return 0;
+    named_pid *sorted = malloc(l->count * sizeof(*sorted));
+    bool *repeat = calloc(l->count, sizeof(*repeat));
+    if (!sorted || !repeat) {
+        free(sorted);
+        free(repeat);
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < l->count; i++)
+        sorted[i] = (named_pid){.pid = l->pids[i], .at = i};
+    qsort(sorted, l->count, sizeof(*sorted), by_pid_then_place);
+    for (size_t i = 1; i < l->count; i++)
+        repeat[sorted[i].at] = sorted[i].pid == sorted[i - 1].pid;
+    size_t kept = 0;
+    for (size_t i = 0; i < l->count; i++)
+        if (!repeat[i])
+            l->pids[kept++] = l->pids[i];
+    l->count = kept;
+    free(sorted);
+    free(repeat);
+    return 0;
+}
+
 int psum_procs_select(const psum_cli *c, psum_pid_list *out)
 {
     memset(out, 0, sizeof(*out));
@@ -85,14 +129,16 @@ int psum_procs_select(const psum_cli *c, psum_pid_list *out)
             psum_pid_list_free(out);
             return psum_cli_usage_error("%ld is a thread of process %ld: name the process", pid, group);
         }
-        bool named = false; /* the same process named twice is checked once */
-        for (size_t k = 0; k < out->count && !named; k++)
-            named = out->pids[k] == pid;
-        if (!named && psum_pid_list_push(out, pid)) {
+        if (psum_pid_list_push(out, pid)) {
             psum_pid_list_free(out);
             fprintf(stderr, "procsum: out of memory\n");
             return PSUM_EXIT_FAILURE;
         }
+    }
+    if (drop_repeats(out) != 0) {
+        psum_pid_list_free(out);
+        fprintf(stderr, "procsum: out of memory\n");
+        return PSUM_EXIT_FAILURE;
     }
     return 0;
 }
