@@ -79,6 +79,9 @@ mv -f -- "$TMP/replacement" "$TMP/replaced"
 run verify --json "$replaced_pid"
 if [ "$rc" -eq 0 ]; then pass "replaced file: exit 0"; else fail "replaced file: exit 0" "$(show_run)"; fi
 check "replaced file: no alert" json_check "$TMP/out" 'assert not alerts and states[0]["procsum.status"] == "clean", lines'
+# The kernel's " (deleted)" is not part of the program's path, as it is not of a mapped file's.
+check "replaced file: process.executable is the program's path" json_check "$TMP/out" '
+assert states[0]["process.executable"] == args[0], states[0]' "$TMP/replaced"
 # And it was compared, with the file it maps: a bit written now is found.
 if ! grep -q "(deleted)" "/proc/$replaced_pid/maps"; then
     fail "replaced file: the old file shows as deleted in maps"
@@ -238,6 +241,22 @@ if [ "$rc" -eq 0 ] && grep -q "^1 process(es): " "$TMP/out" && [ "$(grep -c "^$c
 else
     fail "one process named three times: verified once" "$(show_run)"
 fi
+# Repeats among many: the first naming's place is kept, each process once.
+run verify --json "$clean_pid" "$flipped_pid" "$clean_pid" "$flipped_pid" "$clean_pid"
+check "two processes named five times: each verified once, in the order first named" json_check "$TMP/out" '
+assert [s["process.pid"] for s in states] == [int(args[0]), int(args[1])], states
+' "$clean_pid" "$flipped_pid"
+# A process verified while it is still starting (its exec under way): verified, not an error.
+fresh_fail=""
+for _ in $(seq 20); do
+    sleep 30 &
+    fresh=$!
+    "$PROCSUM" verify "$fresh" >"$TMP/fresh.out" 2>&1 || fresh_fail="exit $?: $(cat "$TMP/fresh.out")"
+    kill "$fresh"
+    wait "$fresh" 2>/dev/null
+    [ -z "$fresh_fail" ] || break
+done
+if [ -z "$fresh_fail" ]; then pass "a process verified as it starts: exit 0, 20 times"; else fail "a process verified as it starts" "$fresh_fail"; fi
 # A thread's id is not a process's: named, it is bad usage, said with the process it belongs to.
 python3 -c 'import os, threading, time
 t = threading.Thread(target=time.sleep, args=(30,), daemon=True)

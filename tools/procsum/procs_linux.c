@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The kernel's flag for its own threads, field 9 of /proc/PID/stat. */
@@ -106,6 +107,26 @@ int psum_procs_scan(const psum_config *cfg, psum_pid_list *out)
     return 0;
 }
 
+/*
+ * The kernel appends " (deleted)" to the link of a program whose file was
+ * unlinked (an upgrade renamed another over it): the path is given without
+ * it, as a mapped file's is, so that it names the program the same way
+ * before and after. A file truly called so (the one the link leads to,
+ * device and inode) keeps its name.
+ */
+static void drop_deleted_mark(const char *link, char *target, size_t len)
+{
+    static const char mark[] = " (deleted)";
+    size_t mark_len = sizeof(mark) - 1;
+    if (len <= mark_len || memcmp(target + len - mark_len, mark, mark_len) != 0)
+        return;
+    struct stat running, named;
+    if (stat(link, &running) == 0 && stat(target, &named) == 0 && running.st_dev == named.st_dev &&
+        running.st_ino == named.st_ino)
+        return;
+    target[len - mark_len] = '\0';
+}
+
 char *psum_proc_executable(long pid)
 {
     char path[64];
@@ -121,6 +142,7 @@ char *psum_proc_executable(long pid)
         }
         if ((size_t)n < cap) {
             buf[n] = '\0';
+            drop_deleted_mark(path, buf, (size_t)n);
             return buf;
         }
         free(buf);
