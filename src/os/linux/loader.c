@@ -127,7 +127,9 @@ typedef struct segment_search {
     uintptr_t base, addr;
     size_t len, count;
     bool found;
-    bool touched; /* a segment holds part of the range */
+    bool touched;      /* a segment holds part of the range: the first such, and where in the range it starts */
+    ElfW(Phdr) touch_ph;
+    uintptr_t touch_at;
     ElfW(Phdr) ph;
 } segment_search;
 
@@ -141,8 +143,11 @@ static int find_segment(void *ctx, const uint8_t *bytes)
             continue;
         uintptr_t start = (s->base + ph.p_vaddr) & ~(uintptr_t)(PROCSUM_PAGE_SIZE - 1);
         uintptr_t end = s->base + ph.p_vaddr + ph.p_memsz;
-        if (s->addr < end + PROCSUM_PAGE_SIZE - 1 && s->addr + s->len > start)
+        if (!s->touched && s->addr < end + PROCSUM_PAGE_SIZE - 1 && s->addr + s->len > start) {
             s->touched = true;
+            s->touch_ph = ph;
+            s->touch_at = s->addr > start ? s->addr : start;
+        }
         if (s->addr >= start && s->addr + s->len <= end + PROCSUM_PAGE_SIZE - 1) {
             s->ph = ph;
             s->found = true;
@@ -154,10 +159,11 @@ static int find_segment(void *ctx, const uint8_t *bytes)
 
 /*
  * Whether the object has a segment holding [addr, addr + len): false also
- * when its headers cannot be read. *touched: whether one holds part of it.
+ * when its headers cannot be read. *touched: whether one holds part of it,
+ * that segment in *touch_ph and where in the range it starts in *touch_at.
  */
 static bool segment_holding(const struct dl_phdr_info *info, uintptr_t addr, size_t len, ElfW(Phdr) *out,
-                            bool *touched)
+                            bool *touched, ElfW(Phdr) *touch_ph, uintptr_t *touch_at)
 {
     segment_search s = {.base = info->dlpi_addr, .addr = addr, .len = len, .count = info->dlpi_phnum};
     if (!info->dlpi_phdr ||
@@ -165,6 +171,8 @@ static bool segment_holding(const struct dl_phdr_info *info, uintptr_t addr, siz
         return false;
     *out = s.ph;
     *touched = s.touched;
+    *touch_ph = s.touch_ph;
+    *touch_at = s.touch_at;
     return s.found;
 }
 
@@ -218,8 +226,12 @@ static int visit(struct dl_phdr_info *info, size_t size, void *arg)
         return 0;
     /* An object whose headers are gone cannot vouch for its pages: as if it held none (they are copied). */
     bool touched = false;
-    if (!segment_holding(info, o->addr, o->len, &ph, &touched)) {
-        o->touched = o->touched || touched;
+    ElfW(Phdr) touch_ph;
+    uintptr_t touch_at = 0;
+    if (!segment_holding(info, o->addr, o->len, &ph, &touched, &touch_ph, &touch_at)) {
+        /* Part of the range is r's file, where the listing put it: not unloaded (another object there would be). */
+        if (touched && same_offset(info, &touch_ph, o->r, touch_at) && same_file(info, size, o->listed, o->r))
+            o->touched = true;
         return 0;
     }
     o->covered = true;
@@ -256,10 +268,12 @@ int psum_linux_loader_use(const psum_os_region *r, const psum_linux_loader_count
         dl_iterate_phdr(visit, &o);
     /*
      * A loader object's file no object covers here now: unloaded since it
-     * was listed. Not when a segment holds part of the range: an mprotect
-     * over the end of one segment and the start of the next makes the
-     * kernel merge their mappings into one region that no single segment
-     * holds, and it is copied as any other mapping is.
+     * was listed. Not when a segment of that file, where the listing put
+     * it, holds part of the range: an mprotect over the end of one segment
+     * and the start of the next makes the kernel merge their mappings into
+     * one region that no single segment holds, and it is copied as any
+     * other mapping is. Another object loaded there since is no such
+     * segment: its bytes are not the listed file's.
      */
     bool unloaded = !o.covered && !o.touched && is_known_object(r);
     psum_os_fork_gate_leave();
