@@ -231,6 +231,12 @@ kill "$remap_pid" "$remap_shell" 2>/dev/null
 # ---- usage ----------------------------------------------------------------------
 run verify
 if [ "$rc" -eq 2 ]; then pass "no process named: exit 2"; else fail "no process named: exit 2" "$(show_run)"; fi
+run verify --json-file "$TMP/usage.json"
+if [ "$rc" -eq 2 ] && [ ! -e "$TMP/usage.json" ]; then
+    pass "no process named, with --json-file: exit 2, no file made"
+else
+    fail "no process named, with --json-file: exit 2, no file made" "$(show_run)" "$(ls -l "$TMP/usage.json" 2>&1)"
+fi
 run verify --all "$clean_pid"
 if [ "$rc" -eq 2 ]; then pass "--all with PIDs: exit 2"; else fail "--all with PIDs: exit 2" "$(show_run)"; fi
 run verify 12abc

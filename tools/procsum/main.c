@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "procs.h"
 #ifndef _WIN32
 #include "config.h"
 #endif
@@ -160,6 +161,15 @@ int main(int argc, char **argv)
         }
     }
 #endif
+
+    /* Before any output is opened: a usage error makes no file. */
+    if (!c.help && (cmd->options & PSUM_OPT_ALL) && psum_procs_check_named(&c) != 0) {
+        free(c.args);
+#ifndef _WIN32
+        psum_config_free(&c.config);
+#endif
+        return PSUM_EXIT_USAGE;
+    }
 
     psum_outputs out;
     /* --help anywhere prints the help, and only that, to standard output. */

@@ -98,11 +98,19 @@ static int drop_repeats(psum_pid_list *l)
     return 0;
 }
 
+int psum_procs_check_named(const psum_cli *c)
+{
+    if (c->all == (c->arg_count > 0))
+        return psum_cli_usage_error(c->all ? "--all and process ids exclude each other" : "name processes: --all or PIDs");
+    return 0;
+}
+
 int psum_procs_select(const psum_cli *c, psum_pid_list *out)
 {
     memset(out, 0, sizeof(*out));
-    if (c->all == (c->arg_count > 0))
-        return psum_cli_usage_error(c->all ? "--all and process ids exclude each other" : "name processes: --all or PIDs");
+    int rc = psum_procs_check_named(c);
+    if (rc)
+        return rc;
     if (c->all) {
         int err = psum_procs_scan(&c->config, out);
         if (err) {

@@ -18,6 +18,8 @@ typedef struct psum_pid_list {
     size_t count, cap;
 } psum_pid_list;
 
+/* Bad usage (2, said on stderr) unless the command names processes one way: --all, or PIDs. */
+int psum_procs_check_named(const psum_cli *c);
 /*
  * The processes the command line names: its ids, or with --all every
  * process that the system lists now (psum_procs_scan). A process named by
