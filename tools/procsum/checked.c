@@ -243,6 +243,7 @@ void psum_checked_review(psum_checked_set *s, psum_pass *pass, psum_pid_list *re
             p->exe = exe;
             p->name = name;
             p->new_programs = st.new_programs; /* read by reports, on the runner's thread */
+            p->as_state_count = 0; /* the old program's pages: none of the new one's changed as state */
             psum_watch_lock_release(&s->lock);
             if (!s->quiet)
                 write_state(s, p, p->pid, "new-program", standing(s, p), 0, st.pages_tracked);
