@@ -5,6 +5,7 @@
  * pass that first saw it. Where the mapping changed since the listing (a
  * range unmapped and mapped again, caught half made), it is held for the
  * next pass, and reported only when that pass reads the same new content.
+ * Anonymous code, known by its address only, always waits for the next pass.
  * The passes are driven one by one here (psum_snapshot_take), so what each
  * one sees is certain.
  */
@@ -90,10 +91,37 @@ static void passes_free(passes *ps)
     psum_os_target_close(ps->target);
 }
 
-/* Anonymous code of two pages, as a JIT makes it. */
-static uint8_t *jit_code(void)
+/* A file of two pages of one byte, for code to be mapped from; path is a mkstemp template. */
+static int code_file(char *path, uint8_t byte)
 {
-    uint8_t *jit = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    uint8_t bytes[2 * PAGE];
+    memset(bytes, byte, sizeof(bytes));
+    cr_assert_eq(write(fd, bytes, sizeof(bytes)), (ssize_t)sizeof(bytes));
+    return fd;
+}
+
+/*
+ * Code of two pages mapped privately from a file (path, a mkstemp template,
+ * is removed by the test): a change makes the page a private copy, and the
+ * page stays known by its file and offset.
+ */
+static uint8_t *file_code(char *path)
+{
+    int fd = code_file(path, 0xc3);
+    uint8_t *code = mmap(NULL, 2 * PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+    cr_assert_neq(code, MAP_FAILED);
+    close(fd);
+    volatile uint8_t sink = code[0] + code[PAGE]; /* resident */
+    (void)sink;
+    return code;
+}
+
+/* Anonymous code of two pages, as a JIT makes it, at `at` if not NULL (over what is there). */
+static uint8_t *jit_code_at(uint8_t *at)
+{
+    uint8_t *jit = mmap(at, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | (at ? MAP_FIXED : 0), -1, 0);
     cr_assert_neq(jit, MAP_FAILED);
     memset(jit, 0xc3, 2 * PAGE);
     cr_assert_eq(mprotect(jit, 2 * PAGE, PROT_READ | PROT_EXEC), 0);
@@ -110,72 +138,80 @@ static void flip(uint8_t *addr, int bit)
 
 Test(confirm, a_change_is_reported_in_the_pass_that_first_sees_it)
 {
-    uint8_t *jit = jit_code();
+    char path[] = "/tmp/psum_confirm_XXXXXX";
+    uint8_t *code = file_code(path);
     passes ps;
     passes_init(&ps);
     cr_assert_eq(one_pass(&ps), 0, "the first pass takes the baseline");
     cr_assert_eq(one_pass(&ps), 0);
-    flip(jit + 100, 5);
+    flip(code + 100, 5);
     cr_assert_eq(one_pass(&ps), 1, "looked at again at once: reported in this pass");
-    cr_assert_eq(ps.last_page, (uintptr_t)jit);
+    cr_assert_eq(ps.last_page, (uintptr_t)code);
     cr_assert_eq(ps.pass.pages_held, 0u, "nothing waits for the next pass");
     cr_assert_eq(one_pass(&ps), 0, "the new content is the baseline: reported once");
     passes_free(&ps);
-    munmap(jit, 2 * PAGE);
+    munmap(code, 2 * PAGE);
+    unlink(path);
 }
 
 Test(confirm, a_change_undone_before_the_pass_is_no_change)
 {
-    uint8_t *jit = jit_code();
+    char path[] = "/tmp/psum_confirm_XXXXXX";
+    uint8_t *code = file_code(path);
     passes ps;
     passes_init(&ps);
     cr_assert_eq(one_pass(&ps), 0);
-    flip(jit + PAGE + 9, 2);
-    flip(jit + PAGE + 9, 2);
+    flip(code + PAGE + 9, 2);
+    flip(code + PAGE + 9, 2);
     cr_assert_eq(one_pass(&ps), 0);
     cr_assert_eq(ps.pass.pages_held, 0u);
     passes_free(&ps);
-    munmap(jit, 2 * PAGE);
+    munmap(code, 2 * PAGE);
+    unlink(path);
 }
 
 Test(confirm, two_changes_are_two_reports)
 {
-    uint8_t *jit = jit_code();
+    char path[] = "/tmp/psum_confirm_XXXXXX";
+    uint8_t *code = file_code(path);
     passes ps;
     passes_init(&ps);
     cr_assert_eq(one_pass(&ps), 0);
-    flip(jit + 7, 1);
+    flip(code + 7, 1);
     cr_assert_eq(one_pass(&ps), 1);
-    flip(jit + 8, 1);
+    flip(code + 8, 1);
     cr_assert_eq(one_pass(&ps), 1, "other content again: another report");
     passes_free(&ps);
-    munmap(jit, 2 * PAGE);
+    munmap(code, 2 * PAGE);
+    unlink(path);
 }
 
 /*
- * The mapping changed between the listing and the read (here: the second
+ * The mapping changed between the listing and the read (here: the changed
  * page made writable, which splits the listed region): the change is not
  * taken at once but held, and reported by the next pass, which lists the
  * mappings anew and reads the same content.
  */
 Test(confirm, a_change_in_a_mapping_changed_since_the_listing_waits_for_the_next_pass)
 {
-    uint8_t *jit = jit_code();
+    char path[] = "/tmp/psum_confirm_XXXXXX";
+    uint8_t *code = file_code(path);
     passes ps;
     passes_init(&ps);
     cr_assert_eq(one_pass(&ps), 0);
     cr_assert_eq(one_pass(&ps), 0);
-    flip(jit + 100, 3);
+    flip(code + 100, 3);
     cr_assert_eq(psum_os_list_regions(ps.target, &ps.regions), 0);
-    cr_assert_eq(mprotect(jit + PAGE, PAGE, PROT_READ | PROT_WRITE), 0);
+    cr_assert_eq(mprotect(code, PAGE, PROT_READ | PROT_WRITE), 0);
     cr_assert_eq(pass_over_listing(&ps), 0, "the mapping is not the one listed: held, not reported");
     cr_assert_eq(ps.pass.pages_held, 1u, "the changed page waits for a second look");
-    cr_assert_eq(mprotect(jit + PAGE, PAGE, PROT_READ | PROT_EXEC), 0);
+    cr_assert_eq(mprotect(code, PAGE, PROT_READ | PROT_EXEC), 0);
     cr_assert_eq(one_pass(&ps), 1, "the next pass sees the same content: reported");
-    cr_assert_eq(ps.last_page, (uintptr_t)jit);
+    cr_assert_eq(ps.last_page, (uintptr_t)code);
     cr_assert_eq(one_pass(&ps), 0);
     passes_free(&ps);
-    munmap(jit, 2 * PAGE);
+    munmap(code, 2 * PAGE);
+    unlink(path);
 }
 
 /*
@@ -184,35 +220,79 @@ Test(confirm, a_change_in_a_mapping_changed_since_the_listing_waits_for_the_next
  */
 Test(confirm, held_content_that_changes_again_starts_the_wait_over)
 {
-    uint8_t *jit = jit_code();
+    char path[] = "/tmp/psum_confirm_XXXXXX";
+    uint8_t *code = file_code(path);
     passes ps;
     passes_init(&ps);
     cr_assert_eq(one_pass(&ps), 0);
     cr_assert_eq(one_pass(&ps), 0);
-    flip(jit + 7, 1);
+    flip(code + 7, 1);
     cr_assert_eq(psum_os_list_regions(ps.target, &ps.regions), 0);
-    cr_assert_eq(mprotect(jit + PAGE, PAGE, PROT_READ | PROT_WRITE), 0);
+    cr_assert_eq(mprotect(code, PAGE, PROT_READ | PROT_WRITE), 0);
     cr_assert_eq(pass_over_listing(&ps), 0);
     cr_assert_eq(ps.pass.pages_held, 1u);
-    flip(jit + 8, 1);
+    cr_assert_eq(mprotect(code, PAGE, PROT_READ | PROT_EXEC), 0);
+    flip(code + 8, 1);
     cr_assert_eq(psum_os_list_regions(ps.target, &ps.regions), 0);
-    cr_assert_eq(mprotect(jit + PAGE, PAGE, PROT_READ | PROT_EXEC), 0);
+    cr_assert_eq(mprotect(code, PAGE, PROT_READ | PROT_WRITE), 0);
     cr_assert_eq(pass_over_listing(&ps), 0, "other content than the pass before saw, mapping moved: held again");
     cr_assert_eq(ps.pass.pages_held, 1u);
+    cr_assert_eq(mprotect(code, PAGE, PROT_READ | PROT_EXEC), 0);
     cr_assert_eq(one_pass(&ps), 1, "the same content twice: reported");
+    passes_free(&ps);
+    munmap(code, 2 * PAGE);
+    unlink(path);
+}
+
+/*
+ * Anonymous code has no identity but its address: a change there is
+ * reported once two passes read the same new content, each looking twice.
+ */
+Test(confirm, a_change_of_anonymous_code_is_reported_by_the_next_pass)
+{
+    uint8_t *jit = jit_code_at(NULL);
+    passes ps;
+    passes_init(&ps);
+    cr_assert_eq(one_pass(&ps), 0);
+    cr_assert_eq(one_pass(&ps), 0);
+    flip(jit + PAGE + 3, 6);
+    cr_assert_eq(one_pass(&ps), 0, "no identity but the address: one pass is not enough");
+    cr_assert_eq(ps.pass.pages_held, 1u);
+    cr_assert_eq(one_pass(&ps), 1, "the next pass reads the same content: reported");
+    cr_assert_eq(ps.last_page, (uintptr_t)jit + PAGE);
+    cr_assert_eq(ps.pass.pages_held, 0u);
+    cr_assert_eq(one_pass(&ps), 0, "reported once");
     passes_free(&ps);
     munmap(jit, 2 * PAGE);
 }
 
-/* A file of two pages of one byte, for code to be mapped from; path is a mkstemp template. */
-static int code_file(char *path, uint8_t byte)
+/*
+ * A JIT maps its code area anew at the same address: zeros, then written,
+ * then executable again. A pass that read it at the wrong moment, with the
+ * mapping listed the same before and after (mapped anew with the same
+ * bounds and protection), saw other content. The next pass reads the code
+ * back: nothing is reported.
+ */
+Test(confirm, anonymous_code_mapped_anew_and_caught_once_is_no_change)
 {
-    int fd = mkstemp(path);
-    cr_assert(fd >= 0);
-    uint8_t bytes[2 * PAGE];
-    memset(bytes, byte, sizeof(bytes));
-    cr_assert_eq(write(fd, bytes, sizeof(bytes)), (ssize_t)sizeof(bytes));
-    return fd;
+    uint8_t *jit = jit_code_at(NULL);
+    passes ps;
+    passes_init(&ps);
+    cr_assert_eq(one_pass(&ps), 0);
+    cr_assert_eq(one_pass(&ps), 0);
+    cr_assert_eq(psum_os_list_regions(ps.target, &ps.regions), 0);
+    /* Mapped anew, executable before the code is written: zeros, listed as before. */
+    cr_assert_eq(mmap(jit, 2 * PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), jit);
+    volatile uint8_t sink = jit[0] + jit[PAGE]; /* resident, as a page being written is */
+    (void)sink;
+    cr_assert_eq(pass_over_listing(&ps), 0, "caught once: not reported");
+    cr_assert_eq(ps.pass.pages_held, 2u, "both pages wait for the next pass");
+    cr_assert_eq(jit_code_at(jit), jit);
+    cr_assert_eq(one_pass(&ps), 0, "the code is back: no change");
+    cr_assert_eq(ps.pass.pages_held, 0u);
+    cr_assert_eq(one_pass(&ps), 0);
+    passes_free(&ps);
+    munmap(jit, 2 * PAGE);
 }
 
 /*

@@ -262,7 +262,18 @@ static int compare_page(psum_walk *w, psum_region_walk *rw, psum_page_baseline *
         return 0; /* still being written: the new content starts over as tentative */
     uint32_t tag = digest_tag(now->digest);
     bool seen_before = was->state == PSUM_PAGE_SUSPECT && was->suspect_index == now->index && was->suspect_tag == tag;
-    if (!seen_before && !psum_pages_confirm_now(w, rw, now)) {
+    /*
+     * A file's page is known by its file and offset: what a range mapped
+     * anew holds is the file's content, never a change. Anonymous code is
+     * known by its address only, and a range mapped anew, caught while being
+     * written, can be listed the same before and after both reads (mapped
+     * and made executable again in between): it is reported only when two
+     * passes, each looking twice, read the same new content.
+     */
+    bool confirmed = rw->region->kind == PROCSUM_REGION_FILE
+                         ? seen_before || psum_pages_confirm_now(w, rw, now)
+                         : seen_before && psum_pages_confirm_now(w, rw, now);
+    if (!confirmed) {
         /* Keep defending the old content until the next pass says whether this one stays. */
         uint32_t index = now->index;
         *now = *was;
