@@ -8,8 +8,8 @@
  * --prometheus, several at once; without any, JSON lines on stderr).
  *
  * One writer for the whole tree. procsum stays CMD's parent: it binds a
- * local datagram socket in a private directory (mode 0700) and hands its
- * path to the preload library (PROCSUM_OUTPUT=socket:PATH). Each process
+ * local datagram socket in a directory of its own (mode 0711, the socket
+ * 0622: see open_socket) and hands its path to the preload library (PROCSUM_OUTPUT=socket:PATH). Each process
  * sends each event as one datagram (tools/output/wire.h): a datagram
  * arrives whole or not at all, so neither a process killed while sending
  * nor many processes at once can cut or mix events, and no process keeps
@@ -65,6 +65,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -320,6 +321,61 @@ static int set_environment(const psum_cli *c, const collector *k)
     return bad ? psum_cli_fail("run: setting the environment", PROCSUM_ENOMEM) : 0;
 }
 
+#define RUN_DIR_PREFIX "procsum-run."
+/* A directory of ours without its socket this much older than now: a run killed between mkdtemp and bind. */
+#define RUN_DIR_EMPTY_STALE_S 60
+
+/* Whether the datagram socket at path has nobody bound to it: its run has ended without removing it. */
+static bool socket_abandoned(const char *path)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(addr.sun_path))
+        return false;
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    bool abandoned = connect(fd, (const struct sockaddr *)&addr, sizeof(addr)) != 0 && errno == ECONNREFUSED;
+    close(fd);
+    return abandoned;
+}
+
+/*
+ * Removes what runs of this user killed by SIGKILL (no chance to clean up)
+ * left in tmp: a directory procsum-run.* of ours whose socket nobody is
+ * bound to, or which has no socket and is over a minute old. A live run's
+ * socket answers, and another user's directories are not touched. Best
+ * effort: a leftover that cannot be removed stays, as it would have.
+ */
+static void remove_abandoned_dirs(const char *tmp)
+{
+    DIR *d = opendir(tmp);
+    if (!d)
+        return;
+    time_t now = time(NULL);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strncmp(e->d_name, RUN_DIR_PREFIX, strlen(RUN_DIR_PREFIX)) != 0 ||
+            strlen(e->d_name) != strlen(RUN_DIR_PREFIX) + 6)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
+            st.st_uid != geteuid())
+            continue;
+        char dir[128], sock[160]; /* tmp is at most 64 characters long (open_socket) */
+        snprintf(dir, sizeof(dir), "%s/%s", tmp, e->d_name);
+        snprintf(sock, sizeof(sock), "%s/events", dir);
+        struct stat ss;
+        if (lstat(sock, &ss) == 0) {
+            if (!S_ISSOCK(ss.st_mode) || !socket_abandoned(sock) || unlink(sock) != 0)
+                continue;
+        } else if (errno != ENOENT || now - st.st_mtime < RUN_DIR_EMPTY_STALE_S) {
+            continue;
+        }
+        (void)rmdir(dir); /* fails if anything else is in it: then it is not only a run's */
+    }
+    closedir(d);
+}
+
 /*
  * The socket the processes send to, in a directory of its own that only
  * this user can list. Any user may send to it: a process of the tree may
@@ -332,7 +388,8 @@ static int open_socket(collector *k)
     const char *tmp = getenv("TMPDIR");
     if (!tmp || tmp[0] != '/' || strlen(tmp) > 64)
         tmp = "/tmp";
-    snprintf(k->dir, sizeof(k->dir), "%s/procsum-run.XXXXXX", tmp);
+    remove_abandoned_dirs(tmp);
+    snprintf(k->dir, sizeof(k->dir), "%s/" RUN_DIR_PREFIX "XXXXXX", tmp);
     if (!mkdtemp(k->dir)) {
         int err = errno;
         char q[200];
