@@ -193,8 +193,8 @@ typedef struct procsum_options {
     long pid;
     /*
      * default NULL. A NULL-terminated list of patterns over the paths of
-     * mapped files, with fnmatch(3)'s meaning without flags ('*' and '?'
-     * also match '/'; '[set]', '\\' quotes; no [:class:]): a file mapping
+     * mapped files, with fnmatch(3)'s meaning without flags in the C locale
+     * ('*' and '?' also match '/'; '[set]' with [:class:]; '\\' quotes): a file mapping
      * whose path matches one is not read, hashed, compared or reported, as
      * if it were not executable. For code that is patched on purpose (an
      * agent's hooks). procsum_start, procsum_run and procsum_verifier_new

@@ -2,8 +2,9 @@
  * The patterns of options.skip_files (src/glob.c): fixed cases, then
  * thousands of random patterns and paths over a small alphabet, each
  * checked against the C library's fnmatch(3) without flags, the meaning
- * it promises. Patterns are left out only where glob.h says it differs:
- * character classes ("[:") and a pattern ending in a lone '\'.
+ * it promises: built from single characters and from the pieces of sets
+ * (classes, equivalence classes, collating symbols, well formed or not),
+ * over paths of letters, digits, spaces, punctuation and control bytes.
  */
 #include <criterion/criterion.h>
 #include <fnmatch.h>
@@ -28,6 +29,15 @@ Test(glob, fixed_cases)
     cr_assert(psum_glob_match("a\\*b", "a*b"));
     cr_assert(!psum_glob_match("a\\*b", "axb"));
     cr_assert(psum_glob_match("a[b", "a[b"), "an unclosed '[' is a character");
+    cr_assert(psum_glob_match("*lib[[:digit:]].so", "/opt/lib7.so"));
+    cr_assert(!psum_glob_match("*lib[[:digit:]].so", "/opt/libx.so"));
+    cr_assert(psum_glob_match("[[:upper:][:space:]]x", " x"), "two classes in one set");
+    cr_assert(!psum_glob_match("[![:alnum:]]", "q"));
+    cr_assert(!psum_glob_match("[[:nosuch:]]", "n"), "an unknown class matches nothing");
+    cr_assert(psum_glob_match("[[=a=]]", "a"));
+    cr_assert(psum_glob_match("[[.-.]x]", "-"), "a collating symbol of one character");
+    cr_assert(psum_glob_match("[[.a.]-c]", "b"), "a collating symbol starts a range");
+    cr_assert(!psum_glob_match("a\\", "a\\"), "a trailing lone backslash matches nothing");
     cr_assert(psum_glob_match("", ""));
     cr_assert(!psum_glob_match("", "a"));
     cr_assert(psum_glob_match("*", ""));
@@ -46,23 +56,60 @@ static void random_text(char *buf, size_t max, const char *alphabet)
     buf[n] = '\0';
 }
 
-Test(glob, agrees_with_fnmatch)
+/* A pattern of up to `pieces` pieces: single characters, and pieces of sets that may be whole or cut short. */
+static void random_pattern(char *buf, size_t size, int pieces)
 {
-    srand(12345);
-    char pattern[16], s[16];
-    size_t compared = 0, matched = 0;
-    for (int i = 0; i < 200000; i++) {
+    static const char *const parts[] = {
+        "a", "b", "1", " ", "/", "*", "?", "[", "]", "!", "^", "-", "\\", ":", ".", "=", "z",
+        "[:alpha:]", "[:digit:]", "[:upper:]", "[:space:]", "[:punct:]", "[:cntrl:]", "[:xdigit:]", "[:alnum:]",
+        "[:nosuch:]", "[:", ":]", "[:a", "[::]", "[=a=]", "[=", "=]", "[==]", "[.a.]", "[.-.]", "[.ab.]", "[.",
+        ".]", "[..]", "a-z", "[a-", "-]", "[!", "[^", "[]", "[!]",
+    };
+    size_t count = sizeof(parts) / sizeof(parts[0]);
+    buf[0] = '\0';
+    int n = rand() % (pieces + 1);
+    for (int i = 0; i < n; i++) {
+        const char *part = parts[(size_t)rand() % count];
+        if (strlen(buf) + strlen(part) + 1 > size)
+            break;
+        strcat(buf, part);
+    }
+}
+
+/* Pattern and text of one random case: from single characters, or from pieces of sets. */
+static void random_case(bool sets, char pattern[64], char s[16])
+{
+    if (sets) {
+        random_pattern(pattern, 64, 6);
+        random_text(s, 8, "ab1Zpunct -/[]:.=!\\\t\x7f\xe9");
+    } else {
         random_text(pattern, 10, "ab/*?[]!^-\\");
         random_text(s, 10, "ab/-]![\\*");
-        size_t n = strlen(pattern);
-        if (strstr(pattern, "[:") || (n && pattern[n - 1] == '\\'))
-            continue;
+    }
+}
+
+/* Compares `cases` random cases with fnmatch; returns how many of them match. */
+static size_t agree_with_fnmatch(unsigned seed, int cases, bool sets)
+{
+    srand(seed);
+    char pattern[64], s[16];
+    size_t matched = 0;
+    for (int i = 0; i < cases; i++) {
+        random_case(sets, pattern, s);
         bool want = fnmatch(pattern, s, 0) == 0;
         cr_assert_eq(psum_glob_match(pattern, s), want, "pattern '%s', text '%s': fnmatch says %d", pattern, s,
                      want);
-        compared++;
         matched += want;
     }
-    cr_assert_gt(compared, 100000u);
-    cr_assert_gt(matched, 1000u, "the random cases must match often enough to test matching");
+    return matched;
+}
+
+Test(glob, agrees_with_fnmatch)
+{
+    cr_assert_gt(agree_with_fnmatch(12345, 200000, false), 1000u, "the random cases must match often enough");
+}
+
+Test(glob, agrees_with_fnmatch_on_sets)
+{
+    cr_assert_gt(agree_with_fnmatch(54321, 300000, true), 3000u, "the random cases must match often enough");
 }
