@@ -267,6 +267,32 @@ Test(confirm, a_change_of_anonymous_code_is_reported_by_the_next_pass)
 }
 
 /*
+ * A JIT adds code below its code, where the kernel maps next: the mapping
+ * grows down at every pass, and a page's position in it moves each time. A
+ * change there is reported by the next pass all the same.
+ */
+Test(confirm, a_change_of_anonymous_code_whose_mapping_grows_down_is_reported_by_the_next_pass)
+{
+    uint8_t *area = mmap(NULL, 8 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    cr_assert_neq(area, MAP_FAILED);
+    uint8_t *jit = jit_code_at(area + 6 * PAGE);
+    passes ps;
+    passes_init(&ps);
+    cr_assert_eq(one_pass(&ps), 0);
+    cr_assert_eq(one_pass(&ps), 0);
+    flip(jit + PAGE + 3, 6);
+    cr_assert_eq(jit_code_at(area + 4 * PAGE), area + 4 * PAGE);
+    cr_assert_eq(one_pass(&ps), 0, "one pass is not enough");
+    cr_assert_eq(ps.pass.pages_held, 1u);
+    cr_assert_eq(jit_code_at(area + 2 * PAGE), area + 2 * PAGE);
+    cr_assert_eq(one_pass(&ps), 1, "the next pass reads the same content, lower in the mapping: reported");
+    cr_assert_eq(ps.last_page, (uintptr_t)jit + PAGE);
+    cr_assert_eq(ps.pass.pages_held, 0u);
+    passes_free(&ps);
+    munmap(area, 8 * PAGE);
+}
+
+/*
  * A JIT maps its code area anew at the same address: zeros, then written,
  * then executable again. A pass that read it at the wrong moment, with the
  * mapping listed the same before and after (mapped anew with the same

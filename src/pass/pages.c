@@ -99,6 +99,22 @@ static uint32_t digest_tag(const uint8_t *digest)
     return tag;
 }
 
+/*
+ * Whether a suspect page reads what the pass before held it for. The
+ * region's bounds may have moved since (a JIT adding code just below it,
+ * where the kernel maps next, at every pass): the page is then digested at
+ * the position the held content was digested at, as matches_baseline does.
+ */
+static bool suspect_again(const psum_pass *p, const psum_page_baseline *was, const psum_page_baseline *now,
+                          const uint8_t *bytes)
+{
+    if (was->suspect_index == now->index)
+        return was->suspect_tag == digest_tag(now->digest);
+    uint8_t at_held[PROCSUM_MAX_DIGEST];
+    psum_page_digest_at_keyed(p->algo, psum_pass_key(p), bytes, was->suspect_index, at_held);
+    return was->suspect_tag == digest_tag(at_held);
+}
+
 /* The same mapping as the listing this pass works from: nothing was unmapped and mapped there since. */
 static bool same_mapping(const psum_os_region *listed, const psum_os_region *now)
 {
@@ -261,7 +277,7 @@ static int compare_page(psum_walk *w, psum_region_walk *rw, psum_page_baseline *
     if (was->state == PSUM_PAGE_TENTATIVE)
         return 0; /* still being written: the new content starts over as tentative */
     uint32_t tag = digest_tag(now->digest);
-    bool seen_before = was->state == PSUM_PAGE_SUSPECT && was->suspect_index == now->index && was->suspect_tag == tag;
+    bool seen_before = was->state == PSUM_PAGE_SUSPECT && suspect_again(p, was, now, bytes);
     /*
      * A file's page is known by its file and offset: what a range mapped
      * anew holds is the file's content, never a change. Anonymous code is
