@@ -286,14 +286,15 @@ static int compare_page(psum_walk *w, psum_region_walk *rw, psum_page_baseline *
      * and made executable again in between): it is reported only when two
      * passes, each looking twice, read the same new content.
      */
-    bool confirmed = rw->region->kind == PROCSUM_REGION_FILE
-                         ? seen_before || psum_pages_confirm_now(w, rw, now)
-                         : seen_before && psum_pages_confirm_now(w, rw, now);
+    bool file = rw->region->kind == PROCSUM_REGION_FILE;
+    bool looked_twice = (file && seen_before) || psum_pages_confirm_now(w, rw, now);
+    bool confirmed = file ? looked_twice : seen_before && looked_twice;
     if (!confirmed) {
         /* Keep defending the old content until the next pass says whether this one stays. */
         uint32_t index = now->index;
         *now = *was;
-        now->state = PSUM_PAGE_SUSPECT;
+        /* Anonymous content read once only is no sighting: the next pass does not count it. */
+        now->state = file || looked_twice || seen_before ? PSUM_PAGE_SUSPECT : PSUM_PAGE_SETTLED;
         now->suspect_index = index;
         now->suspect_tag = tag;
         rw->held++;
