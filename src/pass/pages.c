@@ -280,7 +280,8 @@ static int compare_page(psum_walk *w, psum_region_walk *rw, psum_page_baseline *
     bool seen_before = was->state == PSUM_PAGE_SUSPECT && suspect_again(p, was, now, bytes);
     /*
      * A file's page is known by its file and offset: what a range mapped
-     * anew holds is the file's content, never a change. Anonymous code is
+     * anew holds is the file's content (and what its loader writes there,
+     * the same again at the same address), not a change. Anonymous code is
      * known by its address only, and a range mapped anew, caught while being
      * written, can be listed the same before and after both reads (mapped
      * and made executable again in between): it is reported only when two

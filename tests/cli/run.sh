@@ -41,8 +41,9 @@ if [ "$rc" -eq 1 ] && grep -q "No such file or directory" "$TMP/err" && ! grep -
 else
     fail "TMPDIR missing: exit 1, said" "$(show_run)"
 fi
-# A run killed by SIGKILL cannot remove its socket's directory: the next run of the same user removes it,
-# and leaves a live run's directory alone.
+# A run killed by SIGKILL cannot remove its socket's directory: the next run of the same user removes it
+# once its socket is ten seconds old (a younger one may be a run that is starting), and leaves a live run's
+# directory alone.
 dirs="$TMP/rundirs"
 mkdir "$dirs"
 # run_dirs: how many socket directories there are in $dirs.
@@ -54,6 +55,9 @@ kill -KILL "$killed"
 wait "$killed" 2>/dev/null
 kill "$(cat "$dirs/killed_child")" 2>/dev/null
 left=$(run_dirs)
+TMPDIR="$dirs" "$PROCSUM" run -- true >/dev/null 2>&1
+young_kept=$(run_dirs)
+touch -d '1 minute ago' "$dirs"/procsum-run.*/events
 TMPDIR="$dirs" "$PROCSUM" run -- sh -c "echo \$\$ >'$dirs/live_child'; exec sleep 60" >/dev/null 2>&1 &
 live=$!
 for _ in $(seq 200); do [ -s "$dirs/live_child" ] && break; sleep 0.05; done
@@ -62,11 +66,11 @@ TMPDIR="$dirs" run run -- true
 beside_live=$(run_dirs)
 kill "$(cat "$dirs/live_child")" 2>/dev/null
 wait "$live" 2>/dev/null
-if [ "$left" -eq 1 ] && [ "$after_live" -eq 1 ] && [ "$beside_live" -eq 1 ] && [ "$rc" -eq 0 ] && [ "$(run_dirs)" -eq 0 ]; then
+if [ "$left" -eq 1 ] && [ "$young_kept" -eq 1 ] && [ "$after_live" -eq 1 ] && [ "$beside_live" -eq 1 ] && [ "$rc" -eq 0 ] && [ "$(run_dirs)" -eq 0 ]; then
     pass "a killed run's directory is removed by the next run, a live run's kept"
 else
     fail "a killed run's directory is removed by the next run, a live run's kept" \
-        "left by SIGKILL: $left; with a live run: $after_live; beside it: $beside_live; at the end: $(run_dirs)" "$(show_run)"
+        "left by SIGKILL: $left; its socket young: $young_kept; with a live run: $after_live; beside it: $beside_live; at the end: $(run_dirs)" "$(show_run)"
 fi
 # A process of the tree that sends a forged event (pid 1, another host): written under the pid the
 # kernel gives for the sender and this host's name.

@@ -53,6 +53,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -62,6 +63,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -324,6 +326,28 @@ static int set_environment(const psum_cli *c, const collector *k)
 #define RUN_DIR_PREFIX "procsum-run."
 /* A directory of ours without its socket this much older than now: a run killed between mkdtemp and bind. */
 #define RUN_DIR_EMPTY_STALE_S 60
+/* A socket younger than this is left alone: bind makes the file an instant before the socket answers there. */
+#define RUN_SOCKET_SETTLED_S 10
+
+/*
+ * Whether the file system at path may be shared with other machines, where
+ * another machine's live socket answers nobody here: nothing is removed
+ * from such a directory.
+ */
+static bool shared_between_machines(const char *path)
+{
+    static const unsigned long network[] = {
+        NFS_SUPER_MAGIC,  SMB_SUPER_MAGIC, CIFS_SUPER_MAGIC, SMB2_SUPER_MAGIC,  V9FS_MAGIC,    FUSE_SUPER_MAGIC,
+        CEPH_SUPER_MAGIC, AFS_SUPER_MAGIC, AFS_FS_MAGIC,     CODA_SUPER_MAGIC, OCFS2_SUPER_MAGIC,
+    };
+    struct statfs fs;
+    if (statfs(path, &fs) != 0)
+        return true;
+    for (size_t i = 0; i < sizeof(network) / sizeof(network[0]); i++)
+        if ((unsigned long)fs.f_type == network[i])
+            return true;
+    return false;
+}
 
 /* Whether the datagram socket at path has nobody bound to it: its run has ended without removing it. */
 static bool socket_abandoned(const char *path)
@@ -342,13 +366,16 @@ static bool socket_abandoned(const char *path)
 
 /*
  * Removes what runs of this user killed by SIGKILL (no chance to clean up)
- * left in tmp: a directory procsum-run.* of ours whose socket nobody is
- * bound to, or which has no socket and is over a minute old. A live run's
+ * left in tmp: a directory procsum-run.* of ours whose socket (ten seconds
+ * old at least) nobody is bound to, or which has no socket and is over a
+ * minute old; nothing on a file system other machines may share. A live run's
  * socket answers, and another user's directories are not touched. Best
  * effort: a leftover that cannot be removed stays, as it would have.
  */
 static void remove_abandoned_dirs(const char *tmp)
 {
+    if (shared_between_machines(tmp))
+        return;
     DIR *d = opendir(tmp);
     if (!d)
         return;
@@ -366,7 +393,8 @@ static void remove_abandoned_dirs(const char *tmp)
         snprintf(sock, sizeof(sock), "%s/events", dir);
         struct stat ss;
         if (lstat(sock, &ss) == 0) {
-            if (!S_ISSOCK(ss.st_mode) || !socket_abandoned(sock) || unlink(sock) != 0)
+            if (!S_ISSOCK(ss.st_mode) || now - ss.st_mtime < RUN_SOCKET_SETTLED_S || !socket_abandoned(sock) ||
+                unlink(sock) != 0)
                 continue;
         } else if (errno != ENOENT || now - st.st_mtime < RUN_DIR_EMPTY_STALE_S) {
             continue;
