@@ -55,10 +55,12 @@ enum psum_page_flag {
 };
 
 /*
- * Every change is seen twice before it is reported. The region list is read
- * before the pages, so a range unmapped and mapped again in between (a JIT
- * recycling its code area, a loader relocating a new object) can be caught
- * half made; content that two consecutive passes agree on cannot.
+ * Every change is seen twice before it is reported: read twice at once,
+ * its mapping listed the same around the second read, or (where that
+ * cannot vouch for it: a mapping that moved, anonymous code known by its
+ * address only) by two passes. The region list is read before the pages,
+ * so a range unmapped and mapped again in between (a JIT recycling its code
+ * area, a loader relocating a new object) can be caught half made.
  */
 typedef enum psum_page_state {
     PSUM_PAGE_TENTATIVE = 0, /* appeared after the first pass; settles when two reads agree */
