@@ -19,8 +19,10 @@ typedef enum set_answer {
     SET_BROKEN   /* malformed in a way that matches nothing at this place */
 } set_answer;
 
-/* The longest "[:name:]" read as a name; longer is malformed. */
-#define CLASS_NAME_MAX 256
+/* The longest "[:name:]" read as a name; longer is malformed (the C library's CHARCLASS_NAME_MAX). */
+#define CLASS_NAME_MAX 2048
+/* Room for the longest name of a class ("xdigit") and its NUL: a longer name is none. */
+#define CLASS_NAME_ROOM 7
 
 /* Whether c is in the C locale's class `name`; -1 for a name that is none. */
 static int in_class(const char *name, unsigned char c)
@@ -134,7 +136,7 @@ static set_answer match_set(const char *p, unsigned char c, const char **end)
         }
         if (m == '[' && *p == ':') {
             const char *colon = p;
-            char name[CLASS_NAME_MAX + 1];
+            char name[CLASS_NAME_ROOM];
             size_t len = 0;
             for (;;) {
                 if (len == CLASS_NAME_MAX)
@@ -148,10 +150,15 @@ static set_answer match_set(const char *p, unsigned char c, const char **end)
                     p = colon;
                     goto character;
                 }
-                name[len++] = n;
+                if (len < CLASS_NAME_ROOM)
+                    name[len] = n;
+                len++;
             }
-            name[len] = '\0';
-            int in = in_class(name, c);
+            int in = -1; /* longer than any class's name */
+            if (len < CLASS_NAME_ROOM) {
+                name[len] = '\0';
+                in = in_class(name, c);
+            }
             if (in < 0)
                 return SET_BROKEN;
             if (in)

@@ -113,3 +113,39 @@ Test(glob, agrees_with_fnmatch_on_sets)
 {
     cr_assert_gt(agree_with_fnmatch(54321, 300000, true), 3000u, "the random cases must match often enough");
 }
+
+/*
+ * A "[:" whose name runs on: the C library reads up to CHARCLASS_NAME_MAX
+ * (2048) characters of it before calling the set malformed, in a set being
+ * matched and in the rest of one that matched; fewer would refuse patterns
+ * it takes.
+ */
+Test(glob, long_class_names_as_fnmatch)
+{
+    static char pattern[2200];
+    static const int lengths[] = {0, 1, 6, 7, 255, 256, 257, 1000, 2045, 2046, 2047, 2048, 2049};
+    static const char *const texts[] = {"a", "b", ":", "[", "x"};
+    for (size_t l = 0; l < sizeof(lengths) / sizeof(lengths[0]); l++)
+        for (int form = 0; form < 8; form++) {
+            /* form: bit 0 "[a" first (the name is then in the rest of a set that matched "a"), bit 1 ":]" ends
+             * the name, bit 2 negated. */
+            size_t at = 0;
+            pattern[at++] = '[';
+            if (form & 4)
+                pattern[at++] = '!';
+            if (form & 1)
+                pattern[at++] = 'a';
+            pattern[at++] = '[';
+            pattern[at++] = ':';
+            memset(pattern + at, 'b', (size_t)lengths[l]);
+            at += (size_t)lengths[l];
+            if (form & 2)
+                pattern[at++] = ':';
+            pattern[at++] = ']';
+            pattern[at++] = ']';
+            pattern[at] = '\0';
+            for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++)
+                cr_assert_eq(psum_glob_match(pattern, texts[t]), fnmatch(pattern, texts[t], 0) == 0,
+                             "a name of %d characters, form %d, text '%s'", lengths[l], form, texts[t]);
+        }
+}
