@@ -182,6 +182,32 @@ $TMP/x*" ]; then
 else
     fail "run: the module globs in PROCSUM_SKIP_FILES" "$(show_run)"
 fi
+# The preload library takes PROCSUM_SKIP_FILES up to 65535 bytes: a file whose module globs come to
+# more is refused before CMD starts, one line and exit 2, not run with every process unwatched.
+# modules_of LAST: 344 globs of 189 bytes, then one of LAST bytes: 65359 + 1 + LAST bytes with the newlines.
+modules_of() {
+    local g
+    g="/$(printf 'y%.0s' $(seq 188))"
+    printf '[allow]\n'
+    for _ in $(seq 344); do printf 'module = %s\n' "$g"; done
+    printf 'module = /%s\n' "$(printf 'z%.0s' $(seq $(($1 - 1))))"
+}
+modules_of 175 >"$conf"
+# shellcheck disable=SC2016 # the shell run under procsum expands it
+PROCSUM_PRELOAD="$none" run run --config "$conf" -- sh -c 'printf "%s" "$PROCSUM_SKIP_FILES" | wc -c'
+if [ "$rc" -eq 0 ] && [ "$(cat "$TMP/out")" -eq 65535 ]; then
+    pass "run: module globs of 65535 bytes handed on"
+else
+    fail "run: module globs of 65535 bytes" "$(show_run)"
+fi
+modules_of 176 >"$conf"
+PROCSUM_PRELOAD="$none" run run --config "$conf" -- echo started
+if [ "$rc" -eq 2 ] && [ ! -s "$TMP/out" ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] &&
+    grep -q "^procsum: $conf: the 'module' globs take 65536 bytes, more than the 65535" "$TMP/err"; then
+    pass "run: module globs of 65536 bytes refused, one line, exit 2"
+else
+    fail "run: module globs of 65536 bytes refused" "$(show_run)"
+fi
 PROCSUM_PRELOAD="$none" run run --no-config --config "$conf" -- true
 if [ "$rc" -eq 2 ]; then pass "run: --config with --no-config, exit 2"; else fail "run: --config with --no-config" "$(show_run)"; fi
 

@@ -77,6 +77,7 @@
 #include "procs.h"
 #include "watch_os.h"
 #include "wire.h"
+#include "../preload/skip.h"
 
 #ifndef PSUM_RUN_PRELOAD_INSTALLED
 #define PSUM_RUN_PRELOAD_INSTALLED "/usr/local/lib/libprocsum-preload.so"
@@ -149,6 +150,25 @@ static int parse(int argc, char **argv, psum_cli *c, char ***cmd)
 }
 
 /*
+ * The `module` globs go to the preload library as one variable of at most
+ * PSUM_SKIP_TEXT_MAX bytes: a longer one would leave every process of the
+ * tree unwatched, so run refuses it before CMD starts.
+ */
+static int skip_files_fit(const psum_cli *c, const char *path)
+{
+    size_t n = 0;
+    for (size_t i = 0; c->opts.skip_files && c->opts.skip_files[i]; i++)
+        n += strlen(c->opts.skip_files[i]) + (i > 0); /* and the newline before it */
+    if (n <= PSUM_SKIP_TEXT_MAX)
+        return 0;
+    char q[200];
+    fprintf(stderr, "procsum: %s: the 'module' globs take %zu bytes, more than the %u run hands to the preload "
+                    "library\n",
+            psum_cli_quote(q, sizeof(q), path ? path : PSUM_CONFIG_DEFAULT), n, PSUM_SKIP_TEXT_MAX);
+    return PSUM_EXIT_USAGE;
+}
+
+/*
  * The configuration file first, then the command line once more over what
  * it set, as for the other commands (main.c): a flag given wins.
  */
@@ -161,6 +181,8 @@ static int configure(int argc, char **argv, psum_cli *c, char ***cmd)
     psum_cli_init(c);
     if (!none) {
         int rc = psum_config_load(c, path, RUN.options);
+        if (!rc)
+            rc = skip_files_fit(c, path);
         if (rc)
             return rc;
     }
