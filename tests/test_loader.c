@@ -10,6 +10,7 @@
 #include <dlfcn.h>
 #include <inttypes.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <limits.h>
@@ -681,6 +682,64 @@ Test(listing, the_ioctl_and_the_text_agree)
     munmap(m, 2 * PAGE);
     psum_os_target_close(q);
     psum_os_target_close(txt);
+}
+
+/* A page of a new file at path, mapped readable and executable; NULL where the file system refuses to run code. */
+static void *map_file_named(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    static char page[PAGE];
+    cr_assert_eq(fwrite(page, 1, PAGE, f), (size_t)PAGE);
+    cr_assert_eq(fclose(f), 0);
+    int fd = open(path, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    void *m = mmap(NULL, PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+    close(fd);
+    return m == MAP_FAILED ? NULL : m;
+}
+
+/*
+ * The maps text writes a newline in a path as "\012" and a backslash as
+ * itself: a path with a newline and one with a backslash, a zero, a one
+ * and a two are listed as they are named, the first still after it is
+ * deleted, as PROCMAP_QUERY lists them (skip_files and reports see them so
+ * on every kernel).
+ */
+Test(listing, the_text_gives_paths_with_newlines_and_backslashes_exactly)
+{
+    char dir[] = "/tmp/psum-names-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char newline[64], backslash[64];
+    snprintf(newline, sizeof(newline), "%s/a\nb.so", dir);
+    snprintf(backslash, sizeof(backslash), "%s/a\\012b.so", dir);
+    void *n = map_file_named(newline), *b = map_file_named(backslash);
+    if (!n || !b) {
+        unlink(newline);
+        unlink(backslash);
+        rmdir(dir);
+        cr_skip_test("%s does not map files executable: NOT CHECKED", dir);
+    }
+    psum_os_target *txt = target_listing(true);
+    psum_os_region_list list = {0};
+    for (int deleted = 0; deleted < 2; deleted++) {
+        cr_assert_eq(psum_os_list_regions(txt, &list), 0);
+        cr_assert_gt(txt->last_maps_len, 0u, "the text was read");
+        const psum_os_region *rn = listed_at(&list, (uintptr_t)n), *rb = listed_at(&list, (uintptr_t)b);
+        cr_assert_not_null(rn);
+        cr_assert_not_null(rb);
+        cr_assert_str_eq(rn->path, newline);
+        cr_assert_eq(rn->file_deleted, deleted == 1);
+        cr_assert_str_eq(rb->path, backslash);
+        cr_assert_not(rb->file_deleted);
+        unlink(newline);
+    }
+    psum_os_region_list_free(&list);
+    psum_os_target_close(txt);
+    munmap(n, PAGE);
+    munmap(b, PAGE);
+    unlink(backslash);
+    rmdir(dir);
 }
 
 /*

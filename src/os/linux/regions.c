@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -179,6 +180,34 @@ static int finish(psum_os_target *t, psum_os_region_list *list)
     return 0;
 }
 
+/*
+ * The maps text writes a newline in a path as "\012" and a backslash as
+ * itself, so a path holding "\012" may be either. The mapping's link in
+ * map_files, which ptrace's read rights let a reader follow, names the file
+ * exactly, as PROCMAP_QUERY does: *name and *len become it, in buf, and r
+ * says again whether it was deleted. Left as they are when it cannot be read.
+ */
+static void exact_name(const psum_os_target *t, psum_os_region *r, char *buf, size_t cap, const char **name,
+                       size_t *len)
+{
+    if (r->kind != PROCSUM_REGION_FILE || !memmem(*name, *len, "\\012", 4))
+        return;
+    char link[96];
+    if (t->pid == 0)
+        snprintf(link, sizeof(link), "/proc/self/map_files/%lx-%lx", (unsigned long)r->start, (unsigned long)r->end);
+    else
+        snprintf(link, sizeof(link), "/proc/%ld/map_files/%lx-%lx", t->pid, (unsigned long)r->start,
+                 (unsigned long)r->end);
+    ssize_t n = readlink(link, buf, cap);
+    if (n <= 0 || (size_t)n >= cap || buf[0] != '/')
+        return;
+    const char *exact = buf;
+    size_t exact_len;
+    psum_maps_name_fields(r, &exact, (size_t)n, &exact_len);
+    *name = exact;
+    *len = exact_len;
+}
+
 /* The maps text, parsed unless it is the same text as last time. */
 static int list_from_text(psum_os_target *t, psum_os_region_list *list)
 {
@@ -194,6 +223,7 @@ static int list_from_text(psum_os_target *t, psum_os_region_list *list)
         return 0;
     psum_os_region_list_clear(list);
     const char *maps = t->text;
+    char exact[PATH_MAX + 16]; /* a name read from map_files */
     for (const char *line = maps; line < maps + len && !err;) {
         const char *nl = memchr(line, '\n', (size_t)(maps + len - line));
         size_t line_len = nl ? (size_t)(nl - line) : (size_t)(maps + len - line);
@@ -201,8 +231,10 @@ static int list_from_text(psum_os_target *t, psum_os_region_list *list)
         const char *name;
         size_t name_len;
         err = psum_maps_parse_fields(line, line_len, &r, &name, &name_len);
-        if (err == 0)
+        if (err == 0) {
+            exact_name(t, &r, exact, sizeof(exact), &name, &name_len);
             err = psum_os_region_list_push_named(list, &r, name, name_len);
+        }
         line += line_len + 1;
     }
     if (err == 0)
