@@ -57,6 +57,9 @@ static void restore_main(void)
  * page leaves memory, and comes back as the file's), end of file makes it
  * exit.
  */
+static const volatile uint8_t *child_touches; /* pages the child reads before it is ready: in its memory */
+static size_t child_touches_len;
+
 static pid_t start_child(int *command)
 {
     int p[2], ready[2];
@@ -68,6 +71,8 @@ static pid_t start_child(int *command)
         close(p[1]);
         close(ready[0]);
         restore_main();
+        for (size_t off = 0; off < child_touches_len; off += PROCSUM_PAGE_SIZE)
+            (void)child_touches[off];
         if (write(ready[1], "r", 1) != 1)
             _exit(5);
         close(ready[1]);
@@ -220,16 +225,23 @@ static void on_change(const procsum_mismatch *m, void *userdata)
     }
 }
 
+/* A checker of the child that makes passes only when asked. */
+static procsum_checker *check_child(pid_t pid, procsum_callback cb)
+{
+    procsum_options o;
+    procsum_options_init(&o);
+    o.pid = pid;
+    o.check_period_ms = 60000;
+    procsum_checker *c;
+    cr_assert_eq(procsum_start(&o, cb, NULL, &c), 0);
+    return c;
+}
+
 Test(start, another_process_change_exec_exit)
 {
     int command;
     pid_t pid = start_child(&command);
-    procsum_options o;
-    procsum_options_init(&o);
-    o.pid = pid;
-    o.check_period_ms = 60000; /* passes only when asked */
-    procsum_checker *c;
-    cr_assert_eq(procsum_start(&o, on_change, NULL, &c), 0);
+    procsum_checker *c = check_child(pid, on_change);
     uintptr_t addr = (uintptr_t)&outside_spare_code + 9;
     flip_bit(pid, addr, 0);
     /* A change is reported when two passes agree on it. */
@@ -426,4 +438,54 @@ Test(start, a_patch_made_under_passes_is_found_at_once, .timeout = 300)
         cr_assert_eq(procsum_rebaseline(c), 0);
     }
     cr_assert_eq(procsum_stop(c), 0);
+}
+
+static atomic_int verdict_seen, cause_seen;
+
+static void on_page_change(const procsum_mismatch *m, void *userdata)
+{
+    (void)userdata;
+    if (m->kind == PROCSUM_REPORT_CHANGED && m->changed_pages > 0 && m->page_changes) {
+        atomic_store(&verdict_seen, (int)m->page_changes[0].verdict);
+        atomic_store(&cause_seen, (int)m->page_changes[0].cause);
+        atomic_fetch_add(&changes_seen, 1);
+    }
+}
+
+/*
+ * A JIT that maps its code twice (a memfd, written through one mapping and
+ * run through the other) changes the file with the page: memory is the
+ * file's page before and after, and a tmpfs file's times do not move. That
+ * is the file written in place, not a page restored to its file.
+ */
+Test(start, code_written_through_a_shared_mapping_is_no_restore)
+{
+    int fd = memfd_create("procsum-double-map", 0);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ftruncate(fd, 2 * PROCSUM_PAGE_SIZE), 0);
+    uint8_t *rw = mmap(NULL, 2 * PROCSUM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    cr_assert_neq(rw, MAP_FAILED);
+    memset(rw, 0xc3, 2 * PROCSUM_PAGE_SIZE); /* ret */
+    uint8_t *rx = mmap(NULL, 2 * PROCSUM_PAGE_SIZE, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+    cr_assert_neq(rx, MAP_FAILED);
+    child_touches = rx;
+    child_touches_len = 2 * PROCSUM_PAGE_SIZE;
+    int command;
+    pid_t pid = start_child(&command);
+    procsum_checker *c = check_child(pid, on_page_change);
+    for (int k = 0; k < 2; k++) {
+        rw[PROCSUM_PAGE_SIZE + 100 + k] = 0x90; /* nop: the child's executable mapping shows it */
+        for (int i = 0; i < 3 && atomic_load(&changes_seen) == k; i++)
+            cr_assert_geq(procsum_check_now(c), 0);
+        cr_assert_eq(atomic_load(&changes_seen), k + 1, "write %d", k);
+        cr_expect_neq(atomic_load(&verdict_seen), PROCSUM_VERDICT_RESTORED,
+                      "write %d: a page that never differed from its file is no restore", k);
+        cr_expect_eq(atomic_load(&cause_seen), PROCSUM_CAUSE_FILE_MODIFIED, "write %d: cause %s", k,
+                     procsum_cause_name((procsum_cause)atomic_load(&cause_seen)));
+    }
+    end_child(pid, command);
+    cr_assert_eq(procsum_stop(c), 0);
+    munmap(rx, 2 * PROCSUM_PAGE_SIZE);
+    munmap(rw, 2 * PROCSUM_PAGE_SIZE);
+    close(fd);
 }

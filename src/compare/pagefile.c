@@ -144,6 +144,18 @@ void psum_describe_page(psum_file_cache *fc, const psum_os_region *r, uintptr_t 
         return;
     }
     out->file_status = psum_file_page(fc, r, addr, ctx->below_cache && ctx->copy == PROCSUM_COPY_SHARED);
+    /*
+     * The file's own page, the file's bytes before and after: the page and
+     * its file changed together, written in place (through a shared
+     * mapping, with times that did not move: tmpfs, a memfd), not restored.
+     */
+    if (out->file_status == PROCSUM_FILE_COMPARED && ctx->was_file && ctx->copy == PROCSUM_COPY_SHARED &&
+        memcmp(fc->page, bytes, PROCSUM_PAGE_SIZE) == 0) {
+        out->file_status = PROCSUM_FILE_MODIFIED;
+        facts.file_changed = facts.follows_file = true;
+        out->cause = psum_cause_decide(&facts);
+        return;
+    }
     if (out->file_status == PROCSUM_FILE_COMPARED) {
         out->reference = fc->reference;
         out->total_runs = psum_page_diff(fc->page, bytes, addr, out->file_offset, out->runs, PROCSUM_MAX_RUNS,

@@ -59,6 +59,7 @@ typedef struct psum_page_context {
     bool state_known;
     psum_os_file_state state;  /* the file's state when the page got its baseline */
     bool uprobes_mapped;       /* the process has an [uprobes] area */
+    bool was_file;             /* the baseline was the file's bytes: compared with the file, not reported since */
     const psum_os_region_list *mapped; /* the target's mappings, to name a jump's target; may be NULL */
 } psum_page_context;
 

@@ -107,9 +107,11 @@ int psum_findings_note_change(psum_walk *w, psum_region_walk *rw, psum_page_base
     if (!pc)
         return PROCSUM_ENOMEM;
     psum_page_context ctx = page_context(w, rw, now->addr, true);
+    /* A page that got its baseline compared with its file, and was not reported since, held the file's bytes. */
+    ctx.was_file = p->verify_new_pages && !(was->flags & PSUM_PAGE_REPORTED);
     psum_describe_page(p->files, rw->region, now->addr, bytes, &ctx, pc);
-    /* Content that is not the file's (a restore is the file's again): see PSUM_PAGE_REPORTED. */
-    if (pc->verdict == PROCSUM_VERDICT_RESTORED)
+    /* Content that is not the file's (a restore, or memory following its file, is the file's): see PSUM_PAGE_REPORTED. */
+    if (pc->verdict == PROCSUM_VERDICT_RESTORED || pc->cause == PROCSUM_CAUSE_FILE_MODIFIED)
         now->flags &= (uint8_t)~PSUM_PAGE_REPORTED;
     else
         now->flags |= PSUM_PAGE_REPORTED;
