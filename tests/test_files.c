@@ -190,6 +190,29 @@ Test(files, read_past_end_zero_fills)
     unlink(path);
 }
 
+/* tmpfs takes O_DIRECT since Linux 6.6, reading its cache: no disk lies below, and the read says so. */
+Test(files, no_read_below_the_cache_of_tmpfs)
+{
+    int fd = memfd_create("psum-files", 0);
+    cr_assert_geq(fd, 0);
+    static uint8_t data[PAGE];
+    memset(data, 0x5A, sizeof(data));
+    write_all(fd, data, sizeof(data));
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    uint64_t dev, ino;
+    file_identity(path, &dev, &ino);
+    psum_os_file *f;
+    cr_assert_eq(psum_os_file_open(path, dev, ino, &f), 0);
+    static uint8_t buf[PAGE];
+    cr_assert_eq(psum_os_file_read_below_cache(f, 0, buf, PAGE), PROCSUM_ENOSYS);
+    cr_assert_eq(psum_os_file_read_below_cache(f, 0, buf, PAGE), PROCSUM_ENOSYS, "refused for good");
+    cr_assert_eq(psum_os_file_read(f, 0, buf, PAGE, NULL), 0, "through the cache it reads");
+    cr_assert_eq(buf[PAGE - 1], 0x5A);
+    psum_os_file_close(f);
+    close(fd);
+}
+
 Test(files, wrong_identity_is_enoent)
 {
     char path[PATH_MAX];

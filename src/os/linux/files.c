@@ -8,11 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "../os.h"
@@ -185,6 +187,14 @@ static int open_direct(psum_os_file *f)
         }
         if (fd < 0)
             return errno == EINVAL ? (f->direct_fd = -2, PROCSUM_ENOSYS) : psum_os_last_error();
+        /* tmpfs (a memfd too) takes O_DIRECT since Linux 6.6 and reads its cache: there is no disk below. */
+        struct statfs fs;
+        if (fstatfs(fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC)) {
+            close(fd);
+            psum_os_unmap(buf, DIRECT_WINDOW);
+            f->direct_fd = -2;
+            return PROCSUM_ENOSYS;
+        }
         f->direct_fd = fd;
         f->direct_buf = buf;
         f->window_len = 0;
