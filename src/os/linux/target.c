@@ -182,8 +182,15 @@ static int read_stat(psum_os_target *t, stat_facts *out)
     return have_start ? 0 : PROCSUM_EBADMSG;
 }
 
-/* Refreshes in a row that wait for an exec to finish the layout (each a period later). */
+/*
+ * Refreshes in a row that wait for an exec to finish the layout (each a
+ * period later), and the least time they wait: at a short period, an exec
+ * on a busy machine outlasts a few periods.
+ */
 #define LAYOUT_WAITS_MAX 3
+#define LAYOUT_WAIT_MIN_NS 1000000000ull
+/* The layout's start_brk, which exec moves last (randomized after the rest is set): not part of the id. */
+#define LAYOUT_START_BRK 5
 
 /* Every field of the layout shown, none zero: a program in place. */
 static bool layout_whole(const stat_facts *st)
@@ -237,7 +244,10 @@ static int program_id(const psum_os_target *t, const stat_facts *st, uint64_t *o
     for (size_t i = 0; i < st->layout_count; i++)
         seen |= st->layout[i];
     if (st->layout_count == LAYOUT_FIELDS && seen != 0) {
-        *out = fnv(FNV_START, st->layout, sizeof(st->layout));
+        uint64_t layout[LAYOUT_FIELDS];
+        memcpy(layout, st->layout, sizeof(layout));
+        layout[LAYOUT_START_BRK] = 0;
+        *out = fnv(FNV_START, layout, sizeof(layout));
         return 0;
     }
     char path[64];
@@ -292,13 +302,19 @@ int psum_os_target_refresh(psum_os_target *t, bool *new_program)
      * would be one new program and the finished layout a second. While a
      * process whose layout was shown whole shows it half made (or a first
      * look finds it so), the pass waits for the next period; a few in a
-     * row, and it is taken as it is.
+     * row, a second at least, and it is taken as it is.
      */
     bool whole = layout_whole(&st);
     bool half = !whole && !layout_hidden(&st) && (t->layout_shown || (!t->program_known && layout_any(&st)));
-    if (half && t->layout_waits < LAYOUT_WAITS_MAX) {
-        t->layout_waits++;
-        return PROCSUM_EAGAIN;
+    if (half) {
+        uint64_t now = psum_os_monotonic_ns();
+        if (t->layout_waits == 0)
+            t->layout_half_since_ns = now;
+        if (t->layout_waits < LAYOUT_WAITS_MAX || now - t->layout_half_since_ns < LAYOUT_WAIT_MIN_NS) {
+            if (t->layout_waits < LAYOUT_WAITS_MAX)
+                t->layout_waits++;
+            return PROCSUM_EAGAIN;
+        }
     }
     t->layout_waits = 0;
     t->layout_shown = whole;

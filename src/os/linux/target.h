@@ -36,6 +36,7 @@ struct psum_os_target {
     uint64_t program_id;
     bool layout_shown;      /* the last program_id came from a whole layout */
     unsigned layout_waits;  /* refreshes in a row that found the layout half made (an exec under way) */
+    uint64_t layout_half_since_ns; /* when the first of them did (monotonic) */
     int stat_fd;        /* /proc/PID/stat of another process, kept open: read again from its start each pass */
     /*
      * Another process's memory as its stat line showed it at the last
