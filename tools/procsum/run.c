@@ -149,6 +149,15 @@ static int parse(int argc, char **argv, psum_cli *c, char ***cmd)
     return psum_cli_check_options(c, &RUN);
 }
 
+/* The length of PROCSUM_SKIP_FILES for these globs: one per line, no newline after the last. */
+static size_t skip_text_len(const char *const *globs)
+{
+    size_t n = 0;
+    for (size_t i = 0; globs && globs[i]; i++)
+        n += strlen(globs[i]) + (i > 0);
+    return n;
+}
+
 /*
  * The `module` globs go to the preload library as one variable of at most
  * PSUM_SKIP_TEXT_MAX bytes: a longer one would leave every process of the
@@ -156,9 +165,7 @@ static int parse(int argc, char **argv, psum_cli *c, char ***cmd)
  */
 static int skip_files_fit(const psum_cli *c, const char *path)
 {
-    size_t n = 0;
-    for (size_t i = 0; c->opts.skip_files && c->opts.skip_files[i]; i++)
-        n += strlen(c->opts.skip_files[i]) + (i > 0); /* and the newline before it */
+    size_t n = skip_text_len(c->opts.skip_files);
     if (n <= PSUM_SKIP_TEXT_MAX)
         return 0;
     char q[200];
@@ -265,19 +272,17 @@ static bool is_static_elf(const char *file)
 /* The configuration's `module` globs for the preload library, one per line; 0 or nonzero when out of memory. */
 static int set_skip_files(const char *const *globs)
 {
-    size_t n = 1;
-    for (size_t i = 0; globs[i]; i++)
-        n += strlen(globs[i]) + 1;
-    char *v = malloc(n), *at = v;
+    char *v = malloc(skip_text_len(globs) + 1), *at = v;
     if (!v)
         return -1;
     for (size_t i = 0; globs[i]; i++) {
+        if (i > 0)
+            *at++ = '\n';
         size_t len = strlen(globs[i]);
         memcpy(at, globs[i], len);
         at += len;
-        *at++ = '\n';
     }
-    at[at > v ? -1 : 0] = '\0'; /* no newline after the last */
+    *at = '\0';
     int bad = setenv("PROCSUM_SKIP_FILES", v, 1);
     free(v);
     return bad;

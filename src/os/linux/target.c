@@ -311,8 +311,7 @@ int psum_os_target_refresh(psum_os_target *t, bool *new_program)
         if (t->layout_waits == 0)
             t->layout_half_since_ns = now;
         if (t->layout_waits < LAYOUT_WAITS_MAX || now - t->layout_half_since_ns < LAYOUT_WAIT_MIN_NS) {
-            if (t->layout_waits < LAYOUT_WAITS_MAX)
-                t->layout_waits++;
+            t->layout_waits++; /* a second of 1 ms periods at most: no wrap */
             return PROCSUM_EAGAIN;
         }
     }
