@@ -11,7 +11,14 @@
  * forked before the preload library's delay is over, whose parent is
  * gone); --fork-late forks after 300 ms (once the checker runs) and the
  * parent exits with the child's status.
+ *
+ * --own-sigurg: the program sets its own SIGURG handler at once, while the
+ * preload library's start is still armed (as postgres's postmaster does),
+ * and sends itself SIGURG before and after the flip: it must be checked
+ * all the same, read its handler back as set, and have it called for each
+ * (exit 3 otherwise).
  */
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,6 +55,52 @@ static int reported(const char *path, int wanted)
     return found >= wanted;
 }
 
+static volatile sig_atomic_t urgent_calls;
+
+static void on_urgent(int sig)
+{
+    (void)sig;
+    urgent_calls++;
+}
+
+/* --own-sigurg: sends itself SIGURG `times` times; whether its handler is set and took each. */
+static bool own_sigurg_holds(int times)
+{
+    struct sigaction now;
+    if (sigaction(SIGURG, NULL, &now) != 0 || (now.sa_flags & SA_SIGINFO) || now.sa_handler != on_urgent) {
+        fprintf(stderr, "run_target: SIGURG's handler reads back as another one\n");
+        return false;
+    }
+    sig_atomic_t before = urgent_calls;
+    for (int i = 0; i < times; i++)
+        kill(getpid(), SIGURG);
+    if (urgent_calls != before + times) {
+        fprintf(stderr, "run_target: %d of %d SIGURG reached the handler\n", (int)(urgent_calls - before), times);
+        return false;
+    }
+    return true;
+}
+
+static bool own_sigurg_set(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_urgent;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    struct sigaction was;
+    if (sigaction(SIGURG, &sa, &was) != 0 || (was.sa_flags & SA_SIGINFO) || was.sa_handler != SIG_DFL) {
+        fprintf(stderr, "run_target: SIGURG's handler was not the default\n");
+        return false;
+    }
+    /* signal() answers with the handler set just before, and sets it again. */
+    if (signal(SIGURG, on_urgent) != on_urgent) {
+        fprintf(stderr, "run_target: signal() did not give back the handler set\n");
+        return false;
+    }
+    return own_sigurg_holds(3);
+}
+
 /* --daemon or --fork-late: returns in the child; the parent exits here. */
 static void fork_first(const char *how)
 {
@@ -69,13 +122,19 @@ static void fork_first(const char *how)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && (strcmp(argv[1], "--daemon") == 0 || strcmp(argv[1], "--fork-late") == 0)) {
+    bool own_sigurg = argc > 1 && strcmp(argv[1], "--own-sigurg") == 0;
+    if (own_sigurg) {
+        if (!own_sigurg_set())
+            return 3;
+        argc--;
+        argv++;
+    } else if (argc > 1 && (strcmp(argv[1], "--daemon") == 0 || strcmp(argv[1], "--fork-late") == 0)) {
         fork_first(argv[1]);
         argc--;
         argv++;
     }
     if (argc != 2 && argc != 3) {
-        fprintf(stderr, "usage: run_target [--daemon | --fork-late] JSON-FILE [REPORTS]\n");
+        fprintf(stderr, "usage: run_target [--daemon | --fork-late | --own-sigurg] JSON-FILE [REPORTS]\n");
         return 2;
     }
     int wanted = argc == 3 ? atoi(argv[2]) : 1;
@@ -90,6 +149,6 @@ int main(int argc, char **argv)
     mprotect((void *)page, 4096, PROT_READ | PROT_EXEC);
     for (int i = 0; i < 600; i++, sleep_ms(50))
         if (reported(argv[1], wanted))
-            return 0;
+            return own_sigurg && !own_sigurg_holds(2) ? 3 : 0;
     return 1;
 }

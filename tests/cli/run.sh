@@ -210,6 +210,28 @@ for how in --daemon --fork-late; do
     fi
 done
 
+# A program that sets its own SIGURG handler while the preload library's start is armed (postgres's
+# postmaster does): the handler is kept aside until the start is made, so the program is checked, reads
+# its handler back and gets every SIGURG it is sent (run_target exits 3 otherwise). Alone and under run.
+f="$TMP/own-sigurg.json"
+LD_PRELOAD="$PSUM_PRELOAD_LIB" PROCSUM_JSON_FILE="$f" PROCSUM_PERIOD_MS=100 "$PSUM_RUN_TARGET" --own-sigurg "$f" \
+    >"$TMP/out" 2>"$TMP/err"
+rc=$?
+if [ "$rc" -eq 0 ] && has_line "$f" "$BITFLIP"; then
+    pass "a program's own SIGURG handler, set during the delay, is kept and called; the program is checked"
+else
+    fail "a program's own SIGURG handler, set during the delay, is kept and called; the program is checked" \
+        "rc $rc $(cat "$TMP/err")" "$(cat "$f" 2>/dev/null | head -c 600)"
+fi
+f="$TMP/own-sigurg-run.json"
+run run --json-file "$f" --period 100 -- "$PSUM_RUN_TARGET" --own-sigurg "$f"
+if [ "$rc" -eq 0 ] && has_line "$f" "$BITFLIP"; then
+    pass "under run, a program with its own SIGURG handler is checked and keeps it"
+else
+    fail "under run, a program with its own SIGURG handler is checked and keeps it" "$(show_run)" \
+        "$(cat "$f" 2>/dev/null | head -c 600)"
+fi
+
 # Until its delay is over a process has no thread of procsum's: a shell's forked children count
 # their own threads at once (builtins only, no exec), before and after the shell's checker started,
 # and a child that lives past the delay has its checker. A child's delay counts from its fork: the

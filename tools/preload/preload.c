@@ -82,6 +82,7 @@
 #include "os/linux/cpu_pin.h"
 #include "os/linux/late_start.h"
 #include "preload.h"
+#include "signals.h"
 #include "skip.h"
 #include "wire.h"
 
@@ -601,6 +602,7 @@ __attribute__((constructor)) static void psum_preload_init(void)
         report_not_started(PROCSUM_EINVAL, why);
         return;
     }
+    psum_preload_keep_signals();
     if (cfg.outside) {
         /* No fork handlers: run finds every process of its tree by itself, and a fork here writes nothing. */
         (void)psum_late_prepare();

@@ -54,6 +54,16 @@
  * kernel's timer id is checked: a signal pending from before an exec does
  * not match), and stays installed (libprocsum is never unloaded: -z nodelete).
  *
+ * A program that installs its own SIGURG handler while a start is armed
+ * (postgres's postmaster does, for its latches, after the preload
+ * library's constructor has run) would take the timer's signal, and the
+ * start would never be made. Where its calls can be intercepted (the
+ * preload library interposes sigaction and signal), its handler is kept
+ * aside while this copy's is installed: the program reads it back as
+ * installed, every SIGURG that is not one of our timers' is passed to it
+ * as the kernel would pass it, and it is installed for real as soon as
+ * nothing here is armed any more.
+ *
  * fork: a child has none of its parent's timers, so a slot armed in the
  * parent is free in the child (its owner is another process).
  */
@@ -104,6 +114,16 @@ static struct {
 static size_t unsafe_count;
 static atomic_bool prepared;
 static pthread_once_t prepare_once = PTHREAD_ONCE_INIT;
+
+/* The C library's sigaction: the preload library's own stands in front of it. */
+static psum_late_sigaction_fn real_sigaction = sigaction;
+/* The program's SIGURG handler, kept aside while ours is installed (psum_late_keep_handler). */
+static struct {
+    atomic_bool allowed; /* the calls are intercepted: psum_late_keep_program_handlers */
+    atomic_bool set;     /* the program asked for a handler of its own */
+    atomic_flag lock;    /* held with every signal blocked, by a handler too */
+    struct sigaction act;
+} kept = {.lock = ATOMIC_FLAG_INIT};
 
 static unsigned state_of(unsigned word)
 {
@@ -249,7 +269,7 @@ static bool maybe_in_a_handler(const ucontext_t *uc)
         if (sig == SIGKILL || sig == SIGSTOP || sig == PSUM_LATE_SIGNAL || sigismember(&uc->uc_sigmask, sig) != 1)
             continue;
         struct sigaction now;
-        if (sigaction(sig, NULL, &now) != 0)
+        if (real_sigaction(sig, NULL, &now) != 0)
             continue;
         if ((now.sa_flags & SA_SIGINFO) || (now.sa_handler != SIG_DFL && now.sa_handler != SIG_IGN))
             return true;
@@ -330,17 +350,137 @@ static int start_deferred(late_slot *s)
     return err;
 }
 
+/* The kept handler changes with every signal blocked on this thread: a handler here may read it. */
+static void lock_kept(sigset_t *was)
+{
+    sigset_t all;
+    sigfillset(&all);
+    (void)pthread_sigmask(SIG_BLOCK, &all, was);
+    while (atomic_flag_test_and_set_explicit(&kept.lock, memory_order_acquire))
+        ; /* another thread copies one struct sigaction */
+}
+
+static void unlock_kept(const sigset_t *was)
+{
+    atomic_flag_clear_explicit(&kept.lock, memory_order_release);
+    (void)pthread_sigmask(SIG_SETMASK, was, NULL);
+}
+
+/* Whether this copy's handler is the one installed. */
+static bool handler_is_ours(void)
+{
+    struct sigaction now;
+    return real_sigaction(PSUM_LATE_SIGNAL, NULL, &now) == 0 && (now.sa_flags & SA_SIGINFO) &&
+           now.sa_sigaction == on_signal;
+}
+
+void psum_late_keep_program_handlers(psum_late_sigaction_fn next)
+{
+    real_sigaction = next;
+    atomic_store(&kept.allowed, true);
+}
+
+bool psum_late_keep_handler(const struct sigaction *act, struct sigaction *old)
+{
+    if (!atomic_load(&kept.allowed))
+        return false;
+    sigset_t was;
+    lock_kept(&was);
+    bool ours = handler_is_ours();
+    if (ours && old)
+        *old = kept.act; /* all zeros until the program sets one: SIG_DFL */
+    if (ours && act) {
+        kept.act = *act;
+        atomic_store(&kept.set, true);
+    }
+    unlock_kept(&was);
+    return ours;
+}
+
+/* Installs the program's kept handler, or the default, in place of this copy's (kept.lock held). */
+static void give_back_locked(void)
+{
+    if (!handler_is_ours())
+        return;
+    struct sigaction back;
+    memset(&back, 0, sizeof(back));
+    if (atomic_load(&kept.set))
+        back = kept.act;
+    else
+        back.sa_handler = SIG_DFL;
+    if (real_sigaction(PSUM_LATE_SIGNAL, &back, NULL) == 0)
+        atomic_store(&kept.set, false);
+}
+
+/* Whether a start of this process is armed in this copy, without waiting for one being made. */
+static bool any_armed(int pid)
+{
+    for (size_t i = 0; i < SLOTS; i++) {
+        unsigned state = state_of(atomic_load(&slots[i].word));
+        if (state != FREE && state != GAVE_UP && atomic_load(&slots[i].owner) == pid)
+            return true;
+    }
+    return false;
+}
+
+/* From the handler, once its start is made or given up: the program's own handler takes over, if it set one. */
+static void hand_back(int pid)
+{
+    if (!atomic_load(&kept.set) || any_armed(pid))
+        return;
+    sigset_t was;
+    lock_kept(&was);
+    if (atomic_load(&kept.set))
+        give_back_locked();
+    unlock_kept(&was);
+}
+
+/*
+ * A SIGURG that is not one of our timers': the program's kept handler gets
+ * it as the kernel would give it (its mask added to the interrupted one's,
+ * its signal blocked unless SA_NODEFER, reset first with SA_RESETHAND).
+ */
+static void pass_to_program(int sig, siginfo_t *si, void *ctx)
+{
+    if (!atomic_load(&kept.set))
+        return; /* the default, which is to ignore it */
+    sigset_t was;
+    lock_kept(&was);
+    struct sigaction h = kept.act;
+    if (h.sa_flags & SA_RESETHAND)
+        memset(&kept.act, 0, sizeof(kept.act));
+    unlock_kept(&was);
+    bool info = (h.sa_flags & SA_SIGINFO) != 0;
+    if (!info && (h.sa_handler == SIG_DFL || h.sa_handler == SIG_IGN))
+        return;
+    const ucontext_t *uc = ctx;
+    sigset_t interrupted = uc->uc_sigmask, mask;
+    if (sigorset(&mask, &interrupted, &h.sa_mask) != 0)
+        mask = interrupted;
+    if (!(h.sa_flags & SA_NODEFER))
+        sigaddset(&mask, sig);
+    (void)pthread_sigmask(SIG_SETMASK, &mask, NULL); /* the kernel puts back the interrupted mask on return */
+    if (info)
+        h.sa_sigaction(sig, si, ctx);
+    else
+        h.sa_handler(sig);
+}
+
 static void on_signal(int sig, siginfo_t *si, void *ctx)
 {
-    (void)sig;
-    if (si->si_code != SI_TIMER)
-        return; /* not ours: the program left the default, which is to ignore it */
     int saved = errno;
+    if (si->si_code != SI_TIMER) {
+        pass_to_program(sig, si, ctx); /* another process's, or the kernel's (out-of-band data) */
+        errno = saved;
+        return;
+    }
     unsigned id = (unsigned)si->si_value.sival_int;
     late_slot *s = &slots[id & (SLOTS - 1)];
     unsigned gen = id >> SLOT_BITS;
     unsigned armed = word_of(gen, ARMED);
-    if (atomic_load(&s->owner) != (int)syscall(SYS_getpid) || (intptr_t)s->timer != si->si_timerid) {
+    int pid = (int)syscall(SYS_getpid);
+    if (atomic_load(&s->owner) != pid || (intptr_t)s->timer != si->si_timerid) {
+        pass_to_program(sig, si, ctx); /* a timer of the program's, or one from before an exec */
         errno = saved;
         return;
     }
@@ -357,6 +497,7 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
     if (where == SAFE && start_deferred(s) == 0) {
         atomic_store(&s->word, word_of(gen, FREE));
         (void)timer_delete(timer);
+        hand_back(pid);
         errno = saved;
         return;
     }
@@ -366,6 +507,7 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
     if (try_later(s, where) != 0) {
         atomic_store(&s->word, word_of(gen, GAVE_UP));
         (void)timer_delete(timer);
+        hand_back(pid);
         errno = saved;
         return;
     }
@@ -380,7 +522,7 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 PSUM_FORK_PATH static int take_signal(void)
 {
     struct sigaction now;
-    if (sigaction(PSUM_LATE_SIGNAL, NULL, &now) != 0)
+    if (real_sigaction(PSUM_LATE_SIGNAL, NULL, &now) != 0)
         return PROCSUM_EBUSY;
     if ((now.sa_flags & SA_SIGINFO) && now.sa_sigaction == on_signal)
         return 0;
@@ -391,7 +533,7 @@ PSUM_FORK_PATH static int take_signal(void)
     sa.sa_sigaction = on_signal;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigfillset(&sa.sa_mask); /* nothing else runs inside the handler */
-    return sigaction(PSUM_LATE_SIGNAL, &sa, NULL) == 0 ? 0 : PROCSUM_EBUSY;
+    return real_sigaction(PSUM_LATE_SIGNAL, &sa, NULL) == 0 ? 0 : PROCSUM_EBUSY;
 }
 
 /* A slot for this process: free, or armed by another one (a parent: its timers are not here). */
@@ -458,6 +600,18 @@ PSUM_FORK_PATH int psum_late_arm(psum_late_fn start, void *arg, uint64_t delay_n
 int psum_late_prepare(void)
 {
     return PROCSUM_ENOSYS;
+}
+
+void psum_late_keep_program_handlers(psum_late_sigaction_fn next)
+{
+    real_sigaction = next;
+}
+
+bool psum_late_keep_handler(const struct sigaction *act, struct sigaction *old)
+{
+    (void)act;
+    (void)old;
+    return false;
 }
 
 int psum_late_arm(psum_late_fn start, void *arg, uint64_t delay_ns, uint32_t *id)
@@ -542,12 +696,9 @@ void psum_late_release_signal(void)
 #if defined(__x86_64__)
     if (armed_here((int)getpid()))
         return;
-    struct sigaction now;
-    if (sigaction(PSUM_LATE_SIGNAL, NULL, &now) != 0 || !(now.sa_flags & SA_SIGINFO) || now.sa_sigaction != on_signal)
-        return;
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof(dfl));
-    dfl.sa_handler = SIG_DFL;
-    (void)sigaction(PSUM_LATE_SIGNAL, &dfl, NULL);
+    sigset_t was;
+    lock_kept(&was);
+    give_back_locked();
+    unlock_kept(&was);
 #endif
 }

@@ -9,6 +9,7 @@
 #define PSUM_LINUX_LATE_START_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -60,10 +61,30 @@ bool psum_late_take_back(psum_late_fn start, void *arg);
  */
 void psum_late_ordinary_scheduling(pthread_attr_t *attr);
 
+/* The C library's sigaction, or what stands for it. */
+typedef int (*psum_late_sigaction_fn)(int sig, const struct sigaction *act, struct sigaction *old);
+
+/*
+ * For the preload library, which interposes sigaction and signal: from
+ * now on this copy calls `next` for the C library's sigaction, and keeps a
+ * program's own handler of the signal aside while this copy's is
+ * installed (late_start.c says how).
+ */
+void psum_late_keep_program_handlers(psum_late_sigaction_fn next);
+
+/*
+ * A program's sigaction of PSUM_LATE_SIGNAL, intercepted: true when this
+ * copy's handler is installed, which then stays, act (if any) being kept
+ * aside as the program's and old (if any) given the program's last one;
+ * false when the call is the C library's to make. Async-signal-safe.
+ */
+bool psum_late_keep_handler(const struct sigaction *act, struct sigaction *old);
+
 /*
  * Gives the signal back to its default action when nothing of this copy
  * is armed and the handler there is still this copy's (the preload
- * library, before it loads libprocsum, whose own copy then takes it).
+ * library, before it loads libprocsum, whose own copy then takes it), or
+ * to the program's own handler if one was kept aside.
  */
 void psum_late_release_signal(void);
 
