@@ -63,6 +63,18 @@ need_python() {
     fi
 }
 
+# has_line FILE PYTHON_CONDITION: some JSON line of FILE (as `l`) satisfies it.
+has_line() {
+    python3 - "$1" "$2" <<'EOF_PY'
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    l = json.loads(line)
+    if eval(sys.argv[2]):
+        sys.exit(0)
+sys.exit(1)
+EOF_PY
+}
+
 # preloaded LIB COMMAND...: runs COMMAND with LIB preloaded (sanitizer
 # builds insist on their runtime coming first; a preload is harmless here).
 preloaded() {

@@ -13,17 +13,6 @@ if [ -z "${PSUM_RUN_TARGET:-}" ] || [ -z "${PSUM_PRELOAD_LIB:-}" ]; then
     exit 2
 fi
 
-# has_line FILE PYTHON_CONDITION: some line of FILE (as `l`) satisfies it.
-has_line() {
-    python3 - "$1" "$2" <<'EOF_PY'
-import json, sys
-for line in open(sys.argv[1], encoding="utf-8"):
-    l = json.loads(line)
-    if eval(sys.argv[2]):
-        sys.exit(0)
-sys.exit(1)
-EOF_PY
-}
 BITFLIP='l["event.kind"] == "alert" and l["procsum.verdict"] == "bitflip" and l["process.executable"].endswith("run_target")'
 
 run run -- sh -c 'exit 7'
