@@ -104,13 +104,20 @@ static void end_child(pid_t pid, int command)
     waitpid(pid, NULL, 0);
 }
 
-/* Flips bit `bit` of the byte at addr in pid's memory, as a debugger would; returns the byte's old value. */
-static uint8_t flip_bit(pid_t pid, uintptr_t addr, int bit)
+/* pid's /proc/PID/mem, opened with `flags`. */
+static int open_mem(pid_t pid, int flags)
 {
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-    int fd = open(path, O_RDWR);
+    int fd = open(path, flags);
     cr_assert_geq(fd, 0, "open %s", path);
+    return fd;
+}
+
+/* Flips bit `bit` of the byte at addr in pid's memory, as a debugger would; returns the byte's old value. */
+static uint8_t flip_bit(pid_t pid, uintptr_t addr, int bit)
+{
+    int fd = open_mem(pid, O_RDWR);
     uint8_t b;
     cr_assert_eq(pread(fd, &b, 1, (off_t)addr), 1);
     uint8_t nb = (uint8_t)(b ^ (1u << bit));
@@ -338,6 +345,15 @@ static bool page_present(pid_t pid, uintptr_t addr)
     return entry >> 63;
 }
 
+/* Has the child drop its copy of addr's page (outside_spare_code's), and waits until it is out of memory. */
+static void drop_page(pid_t pid, int command, uintptr_t addr)
+{
+    cr_assert_eq(write(command, "d", 1), 1);
+    for (int i = 0; i < 500 && page_present(pid, addr); i++)
+        usleep(10000);
+    cr_assert(!page_present(pid, addr), "the child dropped its copy of the page");
+}
+
 static atomic_int reports_any_kind;
 
 static void count_any(const procsum_mismatch *m, void *userdata)
@@ -376,10 +392,7 @@ static int change_drop_change(bool verify_file, int again)
         cr_assert_geq(procsum_check_now(c), 0);
     cr_assert_eq(atomic_load(&reports_any_kind), 1, "the change");
 
-    cr_assert_eq(write(command, "d", 1), 1);
-    for (int i = 0; i < 500 && page_present(pid, addr); i++)
-        usleep(10000);
-    cr_assert(!page_present(pid, addr), "the child dropped its copy of the page");
+    drop_page(pid, command, addr);
     cr_assert_geq(procsum_check_now(c), 0);
     cr_assert_eq(atomic_load(&reports_any_kind), 1, "a page out of memory is not read");
 
@@ -488,4 +501,51 @@ Test(start, code_written_through_a_shared_mapping_is_no_restore)
     munmap(rx, 2 * PROCSUM_PAGE_SIZE);
     munmap(rw, 2 * PROCSUM_PAGE_SIZE);
     close(fd);
+}
+
+/* Reads the byte at addr in pid's memory, as a debugger would: a page out of memory comes back, the file's. */
+static void touch_byte(pid_t pid, uintptr_t addr)
+{
+    int fd = open_mem(pid, O_RDONLY);
+    uint8_t b;
+    cr_assert_eq(pread(fd, &b, 1, (off_t)addr), 1);
+    close(fd);
+}
+
+/*
+ * A change whose page leaves memory and comes back as the file's (the
+ * kernel drops a uprobe's page when the probe goes; an outside checker,
+ * which reads only pages in memory, never sees the probe's byte taken out):
+ * that is the change undone, and reported as a restore, or the change would
+ * stand in the reports for good.
+ */
+Test(start, a_change_gone_with_its_page_comes_back_restored)
+{
+    atomic_store(&changes_seen, 0);
+    atomic_store(&verdict_seen, -1);
+    int command;
+    pid_t pid = start_child(&command);
+    procsum_checker *c = check_child(pid, on_page_change);
+    uintptr_t addr = (uintptr_t)&outside_spare_code + 9;
+    flip_bit(pid, addr, 2);
+    for (int i = 0; i < 3 && atomic_load(&changes_seen) == 0; i++)
+        cr_assert_geq(procsum_check_now(c), 0);
+    cr_assert_eq(atomic_load(&changes_seen), 1, "the change");
+    cr_assert_eq(atomic_load(&verdict_seen), PROCSUM_VERDICT_BITFLIP);
+
+    drop_page(pid, command, addr);
+    cr_assert_geq(procsum_check_now(c), 0);
+    cr_assert_eq(atomic_load(&changes_seen), 1, "a page out of memory is not read");
+
+    touch_byte(pid, addr);
+    cr_assert(page_present(pid, addr), "the file's page is back");
+    for (int i = 0; i < 3 && atomic_load(&changes_seen) == 1; i++)
+        cr_assert_geq(procsum_check_now(c), 0);
+    cr_assert_eq(atomic_load(&changes_seen), 2, "the page back as its file's is reported");
+    cr_assert_eq(atomic_load(&verdict_seen), PROCSUM_VERDICT_RESTORED, "verdict %s",
+                 procsum_verdict_name((procsum_verdict)atomic_load(&verdict_seen)));
+    cr_assert_geq(procsum_check_now(c), 0);
+    cr_assert_eq(atomic_load(&changes_seen), 2, "the restore is reported once");
+    end_child(pid, command);
+    cr_assert_eq(procsum_stop(c), 0);
 }

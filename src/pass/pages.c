@@ -72,11 +72,15 @@ void psum_pages_carry_below(psum_walk *w, uintptr_t addr, bool all)
         /*
          * Not read this pass: not in memory (or unmapped). A reported page's
          * content is gone with it, and what comes back is compared with the
-         * file as a new page (pass.h): only where new pages are (verify_file).
+         * file (PSUM_PAGE_GONE): only where new pages are (verify_file).
          */
         bool gone_with_its_page = (pg->flags & PSUM_PAGE_REPORTED) && w->p->opts.verify_file;
-        if (still_mapped(w, pg) && !gone_with_its_page)
-            w->out->pages[w->out->page_count++] = *pg;
+        if (still_mapped(w, pg)) {
+            psum_page_baseline *kept = &w->out->pages[w->out->page_count++];
+            *kept = *pg;
+            if (gone_with_its_page)
+                kept->flags |= PSUM_PAGE_GONE;
+        }
     }
 }
 
@@ -243,6 +247,27 @@ static int verify_new(psum_walk *w, psum_region_walk *rw, psum_page_baseline *no
     return err;
 }
 
+/*
+ * A reported page back in memory after it left (PSUM_PAGE_GONE): the file's
+ * bytes again, confirmed, are its restore; anything else is a new page,
+ * compared with its file once it settles (the same change made again too).
+ */
+static int came_back(psum_walk *w, psum_region_walk *rw, psum_page_baseline *now, const psum_page_baseline *was,
+                     const uint8_t *bytes, psum_digestcache_entry *shared)
+{
+    psum_pass *p = w->p;
+    if (!bytes) {
+        int err = fetch(w, now, shared, &bytes);
+        if (err)
+            return err;
+    }
+    if (psum_file_page(p->files, rw->region, now->addr, false) != PROCSUM_FILE_COMPARED ||
+        memcmp(p->files->page, bytes, PROCSUM_PAGE_SIZE) != 0 || !psum_pages_confirm_now(w, rw, now))
+        return 0;
+    now->state = PSUM_PAGE_SETTLED;
+    return psum_findings_note_change(w, rw, now, was, bytes);
+}
+
 /* Compares a freshly hashed page with its baseline, if it has one, and moves it through psum_page_state. */
 static int compare_page(psum_walk *w, psum_region_walk *rw, psum_page_baseline *now, const uint8_t *bytes,
                         psum_digestcache_entry *shared)
@@ -255,6 +280,8 @@ static int compare_page(psum_walk *w, psum_region_walk *rw, psum_page_baseline *
     const psum_page_baseline *was = &old->pages[w->old_cursor++];
     if (was->file != now->file || was->file_page != now->file_page)
         return 0; /* other content is mapped here now: it joins silently */
+    if (was->flags & PSUM_PAGE_GONE)
+        return came_back(w, rw, now, was, bytes, shared);
     psum_pass *p = w->p;
     /* Another process's digest of the page serves while it matches; otherwise this process's page is read. */
     if (!bytes && (was->index != now->index || !same_digest(was->digest, now->digest, p->digest_len))) {

@@ -46,12 +46,19 @@ enum psum_page_flag {
      * that differed from the file): not the file's. Such a page that leaves
      * memory comes back as the file's page (a private copy dropped, a
      * uprobe removed) unless it is swapped: with verify_file its baseline
-     * is dropped then, so that what comes back is compared with the file as
-     * a new page rather than with content the process no longer has (the
+     * is then only PSUM_PAGE_GONE's, so that what comes back is compared
+     * with the file rather than with content the process no longer has (the
      * same probe put back would otherwise match it and go unseen). A
      * restore (the file's bytes again) clears it.
      */
     PSUM_PAGE_REPORTED = 1u << 0,
+    /*
+     * A reported page that left memory, its baseline kept only to say that:
+     * back as the file's page, it is a restore to report (or the change
+     * would stand in the reports for good); back as other content, it is
+     * compared with the file as a new page.
+     */
+    PSUM_PAGE_GONE = 1u << 1,
 };
 
 /*
