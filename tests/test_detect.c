@@ -42,6 +42,14 @@ typedef struct report_copy {
     int stop_from_callback; /* what procsum_stop returned when called from the callback */
     procsum_report_kind report_kind;
     procsum_verdict verdict;
+    /* The first changed page against its file. */
+    uintptr_t page_addr;
+    uint64_t region_file_offset, page_file_offset;
+    procsum_file_status file_status;
+    procsum_cause cause;
+    size_t changed_bytes, changed_bits, run_count, total_runs;
+    procsum_byte_run run;
+    char symbol[256];
 } report_copy;
 
 static pthread_mutex_t reports_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -73,7 +81,19 @@ static void record(const procsum_mismatch *m, void *userdata)
         r->digest_len = m->digest_len;
         r->digests_differ = memcmp(m->old_digest, m->new_digest, m->digest_len) != 0;
         r->report_kind = m->kind;
-        r->verdict = m->page_changes[0].verdict;
+        const procsum_page_change *pc = &m->page_changes[0];
+        r->verdict = pc->verdict;
+        r->page_addr = pc->addr;
+        r->region_file_offset = m->region->file_offset;
+        r->page_file_offset = pc->file_offset;
+        r->file_status = pc->file_status;
+        r->cause = pc->cause;
+        r->changed_bytes = pc->changed_bytes;
+        r->changed_bits = pc->changed_bits;
+        r->run_count = pc->run_count;
+        r->total_runs = pc->total_runs;
+        r->run = pc->runs[0];
+        snprintf(r->symbol, sizeof(r->symbol), "%s", pc->symbol ? pc->symbol : "(null)");
         r->stop_from_callback = checker_for_callback ? procsum_stop(checker_for_callback) : 0;
     }
     atomic_store(&report_count, n + 1);
@@ -139,6 +159,43 @@ static void expect_report(int i, uintptr_t page, const char *source)
     cr_expect_eq(r->changed_pages, 1);
     cr_expect(r->region_start <= page && page < r->region_end);
     cr_expect(r->digests_differ, "old and new digests must differ");
+    cr_expect_eq(r->report_kind, PROCSUM_REPORT_CHANGED);
+    cr_expect_eq(r->page_addr, page);
+    cr_expect_eq(r->page_file_offset, r->region_file_offset + (page - r->region_start), "page's file offset %#llx",
+                 (unsigned long long)r->page_file_offset);
+}
+
+/*
+ * Report i is of one bit of the byte at addr flipped against the file
+ * (restored false), or of that byte back to the file's (restored true):
+ * the verdict, the cause, and the run's address, file offset and bytes.
+ */
+static void expect_flip(int i, uintptr_t addr, int bit, bool restored, const char *symbol)
+{
+    const report_copy *r = &reports[i];
+    uint8_t now = *(volatile uint8_t *)addr;
+    cr_expect_eq(r->file_status, PROCSUM_FILE_COMPARED);
+    cr_expect_eq(r->cause, PROCSUM_CAUSE_WRITE, "cause %s", procsum_cause_name(r->cause));
+    if (restored) {
+        cr_expect_eq(r->verdict, PROCSUM_VERDICT_RESTORED, "verdict %s", procsum_verdict_name(r->verdict));
+        cr_expect_eq(r->changed_bytes, 0);
+        cr_expect_eq(r->changed_bits, 0);
+        cr_expect_eq(r->total_runs, 0);
+        return;
+    }
+    cr_expect_eq(r->verdict, PROCSUM_VERDICT_BITFLIP, "verdict %s", procsum_verdict_name(r->verdict));
+    cr_expect_eq(r->changed_bytes, 1);
+    cr_expect_eq(r->changed_bits, 1);
+    cr_expect_eq(r->run_count, 1);
+    cr_expect_eq(r->total_runs, 1);
+    cr_expect_eq(r->run.addr, addr, "run at %#lx, not %#lx", (unsigned long)r->run.addr, (unsigned long)addr);
+    cr_expect_eq(r->run.file_offset, r->region_file_offset + (addr - r->region_start));
+    cr_expect_eq(r->run.len, 1);
+    cr_expect_eq(r->run.new_bytes[0], now);
+    cr_expect_eq(r->run.old_bytes[0], (uint8_t)(now ^ (1u << bit)));
+    cr_expect_eq(r->run.xor_mask[0], (uint8_t)(1u << bit));
+    if (symbol)
+        cr_expect_str_eq(r->symbol, symbol);
 }
 
 static void flip_reported_once(procsum_algorithm algo, unsigned period_ms, bool skip_libs)
@@ -153,6 +210,7 @@ static void flip_reported_once(procsum_algorithm algo, unsigned period_ms, bool 
                  atomic_load(&report_count), reports[0].report_kind, reports[1].report_kind,
                  (unsigned long)reports[0].first_changed_page, (unsigned long)reports[1].first_changed_page, reports[0].source);
     expect_report(0, page, self_path());
+    expect_flip(0, addr, 3, false, "victim_function+0x5");
     cr_expect(reports[0].main_executable);
     cr_expect_eq(reports[0].digest_len, procsum_digest_len(algo));
 
@@ -160,6 +218,7 @@ static void flip_reported_once(procsum_algorithm algo, unsigned period_ms, bool 
     wait_reports(c, 2);
     cr_assert_eq(atomic_load(&report_count), 2);
     expect_report(1, page, self_path());
+    expect_flip(1, addr, 3, true, NULL);
     cr_assert_eq(atomic_load(&other_findings), 0);
     cr_assert_eq(procsum_mismatch_count(c), 2u + (unsigned)atomic_load(&sandbox_patches));
     cr_assert_eq(procsum_stop(c), 0);
