@@ -352,9 +352,16 @@ Test(detect, change_in_shared_library)
     wait_reports(c, 1);
     cr_assert_eq(atomic_load(&report_count), 1);
     cr_expect(strstr(reports[0].source, "libc.so") != NULL, "source is %s", reports[0].source);
+    cr_expect_eq(reports[0].changed_pages, 1);
     cr_expect_eq(reports[0].first_changed_page, addr & ~(PAGE - 1));
     cr_expect_not(reports[0].main_executable);
+    expect_flip(0, addr, 6, false, "strfry+0x2");
     flip_bit(addr, 6);
+    wait_reports(c, 2);
+    cr_assert_eq(atomic_load(&report_count), 2, "the byte put back is reported too");
+    expect_report(1, addr & ~(PAGE - 1), reports[0].source);
+    expect_flip(1, addr, 6, true, NULL);
+    cr_assert_eq(atomic_load(&other_findings), 0);
     cr_assert_eq(procsum_stop(c), 0);
 }
 
@@ -394,8 +401,10 @@ Test(detect, change_caught_after_many_libraries_came_and_went, .timeout = 120)
     cr_assert_eq(procsum_check_now(c), 1, "the change in libc is found across the renumbering");
     cr_assert_eq(atomic_load(&report_count), 1);
     cr_expect(strstr(reports[0].source, "libc.so") != NULL, "source is %s", reports[0].source);
-    cr_expect_eq(reports[0].first_changed_page, addr & ~(PAGE - 1));
+    expect_report(0, addr & ~(PAGE - 1), reports[0].source);
+    expect_flip(0, addr, 5, false, "strfry+0x2");
     flip_bit(addr, 5);
+    cr_assert_eq(atomic_load(&other_findings), 0);
     cr_assert_eq(procsum_stop(c), 0);
 }
 
