@@ -282,9 +282,15 @@ for bad in /dev/zero "$TMP"; do
     fi
 done
 # Lines ended by "\r\n" are read as lines ended by "\n"; 198 characters are allowed before either.
-printf '[check]\r\n# %s\r\nalgo = xxh3\r\n' "$(printf 'x%.0s' $(seq 196))" >"$conf"
-run verify --json --config "$conf" "$kept"
-if { [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ]; } && [ ! -s "$TMP/err" ]; then
+# The target's one change (override, above) is reported (exit 5), and the file's json = yes, not a flag,
+# gives JSON lines.
+printf '[check]\r\n# %s\r\nalgo = xxh3\r\n[output]\r\njson = yes\r\n' "$(printf 'x%.0s' $(seq 196))" >"$conf"
+run verify --config "$conf" "$kept"
+if [ "$rc" -eq 5 ] && [ ! -s "$TMP/err" ] && json_check "$TMP/out" '
+assert len(alerts) == 1 and alerts[0]["process.pid"] == int(args[0]), alerts
+assert alerts[0]["procsum.file_offset"] == int(args[1]) and alerts[0]["procsum.verdict"] == "bitflip", alerts
+assert len(states) == 1 and states[0]["procsum.status"] == "changed", states
+' "$kept" "$(spare_offset "$TMP/kept")"; then
     pass "CRLF lines, one of 198 characters: read"
 else
     fail "CRLF lines, one of 198 characters: read" "$(show_run)"
