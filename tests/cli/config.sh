@@ -127,7 +127,15 @@ assert {int(a) for a in args} <= pids, (args, sorted(pids))
 ' "$by_name" "$by_path" "$kept"
 flip_at "$by_name" "$TMP/cfgskipname" "$(spare_offset "$TMP/cfgskipname")" 0 >/dev/null
 run verify --config "$conf" --json "$by_name"
-if [ "$rc" -eq 5 ]; then pass "process: a process named by its id is verified all the same"; else fail "process: named, exit 5" "$(show_run)"; fi
+if [ "$rc" -eq 5 ] && json_check "$TMP/out" '
+assert len(alerts) == 1 and alerts[0]["process.pid"] == int(args[0]) and alerts[0]["file.path"] == args[1], alerts
+assert alerts[0]["procsum.file_offset"] == int(args[2]) and alerts[0]["procsum.verdict"] == "bitflip", alerts
+assert len(states) == 1 and states[0]["procsum.status"] == "changed", states
+' "$by_name" "$TMP/cfgskipname" "$(spare_offset "$TMP/cfgskipname")"; then
+    pass "process: a process named by its id is verified all the same, its change reported"
+else
+    fail "process: named, exit 5 and its change" "$(show_run)"
+fi
 
 # ---- flags override the file ------------------------------------------------------------
 printf '[check]\nperiod = 86400000\n[output]\njson = yes\n' >"$conf"
@@ -308,10 +316,16 @@ if [ "$rc" -eq 2 ]; then pass "regions takes no --config"; else fail "regions --
 # A named pipe as the configuration: nobody writing to it, it reads as empty (no wait for a writer);
 # written to (a shell's <(...)), it is read whole.
 mkfifo "$TMP/fifo.conf"
-timeout 60 "$PROCSUM" verify --config "$TMP/fifo.conf" "$pid" >"$TMP/out" 2>"$TMP/err"
+timeout 60 "$PROCSUM" verify --config "$TMP/fifo.conf" --json "$pid" >"$TMP/out" 2>"$TMP/err"
 rc=$?
-# (exit 5: the target was changed on purpose above, and nothing in an empty configuration allows it)
-if [ "$rc" -eq 5 ]; then pass "a pipe nobody writes to: read as empty, no wait"; else fail "a pipe nobody writes to" "$(show_run)"; fi
+# (exit 5: the target's two pages were changed on purpose above, and nothing in an empty configuration allows them)
+if [ "$rc" -eq 5 ] && [ ! -s "$TMP/err" ] && json_check "$TMP/out" '
+assert sorted(a["procsum.file_offset"] for a in alerts) == sorted([int(args[0]), int(args[1])]), alerts
+' "$first" "$second"; then
+    pass "a pipe nobody writes to: read as empty, no wait, both changes reported"
+else
+    fail "a pipe nobody writes to" "$(show_run)"
+fi
 timeout 60 "$PROCSUM" verify --config <(printf '[check]\nperiod = 0\n') "$pid" >"$TMP/out" 2>"$TMP/err"
 rc=$?
 if [ "$rc" -eq 2 ] && grep -q "bad value for 'period'" "$TMP/err"; then
