@@ -483,8 +483,11 @@ Test(detect, stop_from_inside_the_callback_is_refused)
     flip_bit((uintptr_t)&victim_function, 1);
     wait_reports(c, 1);
     checker_for_callback = NULL;
-    cr_assert_geq(atomic_load(&report_count), 1);
+    cr_assert_eq(atomic_load(&report_count), 1, "one change, one report: the refused stop changed nothing");
+    expect_report(0, (uintptr_t)&victim_function & ~(PAGE - 1), self_path());
+    expect_flip(0, (uintptr_t)&victim_function, 1, false, "victim_function+0x0");
     cr_assert_eq(reports[0].stop_from_callback, PROCSUM_EBUSY);
+    cr_assert_eq(atomic_load(&other_findings), 0);
     cr_assert_eq(procsum_stop(c), 0);
 }
 
