@@ -1,10 +1,10 @@
 /*
  * Stress: threads dlopen and dlclose several libraries in a tight loop and
  * map and unmap executable memory, while the checker runs with a 1 ms
- * period, for a minute (PROCSUM_STRESS_SECONDS overrides it). No crash, no
- * report.
+ * period, for a minute (PROCSUM_STRESS_SECONDS overrides it). No crash,
+ * and one report: of the one bit of this program's code flipped halfway.
  *
- * No report is legitimate here. A library's file pages are known by device,
+ * No other report is legitimate here. A library's file pages are known by device,
  * inode and offset, so libraries that take turns at one address are
  * different content, not a change; and each window of the mapping thread
  * only ever holds one content (zero pages, or one memfd) or nothing
@@ -523,8 +523,17 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* Code that nothing calls: one bit of it is flipped halfway through, a change the churn must not hide. */
+int stress_victim(int x);
+__attribute__((noinline, used)) int stress_victim(int x)
+{
+    return x * 11 + 5;
+}
+
 static void stress(procsum_algorithm algo)
 {
+    uintptr_t victim = (uintptr_t)&stress_victim + 3;
+    bool flipped = false;
     unsigned seconds = stress_seconds();
     prepare_libs();
 
@@ -566,6 +575,10 @@ static void stress(procsum_algorithm algo)
         cr_assert_eq(procsum_get_stats(checker, &now), 0);
         regions_min = now.regions < regions_min ? now.regions : regions_min;
         regions_max = now.regions > regions_max ? now.regions : regions_max;
+        if (!flipped && now_s() - start >= seconds / 2.0) {
+            test_flip_code(victim, 4);
+            flipped = true;
+        }
     }
 
     atomic_store(&stop_threads, true);
@@ -605,12 +618,19 @@ static void stress(procsum_algorithm algo)
     for (int i = 0; i < found && i < MAX_REPORTS; i++)
         show(&findings[i], i);
     int reported = atomic_load(&report_count);
-    for (int i = 0; i < reported && i < MAX_REPORTS; i++)
+    const report_copy *r = &reports[0];
+    bool as_made = reported == 1 && r->first_changed_page == (victim & ~(PAGE - 1)) && r->changed_pages == 1 &&
+                   r->has_page_change && r->file_status == PROCSUM_FILE_COMPARED &&
+                   r->verdict == PROCSUM_VERDICT_BITFLIP && r->changed_bytes == 1 && r->total_runs == 1 &&
+                   r->first_run_addr == victim && r->first_run_len == 1;
+    for (int i = 0; !as_made && i < reported && i < MAX_REPORTS; i++)
         show(&reports[i], i);
 
     cr_expect_eq(atomic_load(&dl_errors), 0, "first: %s", first_dl_error);
     cr_expect_eq(atomic_load(&map_errors), 0);
-    cr_expect_eq(reported, 0, "no change may be reported, got %d (details above)", reported);
+    cr_expect(flipped);
+    cr_expect(as_made, "one report, of the one bit flipped at %#lx (its page, a bitflip of that byte against the file), "
+              "and no other: got %d (details above)", (unsigned long)victim, reported);
     cr_expect_eq(found, 0, "no page but main's may differ from its file, got %d finding(s) (the first %d above)",
                  found, MAX_REPORTS);
     cr_expect_eq(atomic_load(&sandbox_patches), 1, "the sandbox's jump over main is found once, at the start");
