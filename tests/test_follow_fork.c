@@ -104,7 +104,7 @@ static int unchanged_then_flipped(procsum_checker *child)
     found = procsum_check_now(child);
     if (found < 0)
         return 31;
-    return atomic_load(&changes) == 1 && atomic_load(&other_reports) == 0 ? 0 : 32;
+    return found == 1 && atomic_load(&changes) == 1 && atomic_load(&other_reports) == 0 ? 0 : 32;
 }
 
 static void keyed_child(procsum_algorithm algo)
@@ -169,14 +169,24 @@ static void *churn(void *arg)
 
 #define CHILD_COULD_NOT_RUN 41
 
-/* 0, or 64 + the error procsum_check_now gave (capped), so that the parent can name it. */
+#define CHILD_REPORTED 35
+
+/*
+ * 0; CHILD_REPORTED when the pass reported anything (nothing changed in the
+ * child); or 64 + the error procsum_check_now gave (capped), so that the
+ * parent can name it.
+ */
 static int check_and_stop(procsum_checker *child)
 {
+    atomic_store(&changes, 0);
+    atomic_store(&other_reports, 0);
     int found = procsum_check_now(child);
     /* The checker's pass could not run: told, not hung. */
     if (found == PROCSUM_EAGAIN)
         _exit(CHILD_COULD_NOT_RUN);
-    return found >= 0 ? 0 : 64 + (-found < 63 ? -found : 63);
+    if (found < 0)
+        return 64 + (-found < 63 ? -found : 63);
+    return found == 0 && atomic_load(&changes) == 0 && atomic_load(&other_reports) == 0 ? 0 : CHILD_REPORTED;
 }
 
 /*
@@ -211,6 +221,7 @@ Test(follow_fork, child_never_blocks_on_the_loader_lock, .timeout = 300)
     cr_assert_eq(hung, 0, "%d of 40 children hung", hung);
     cr_assert_eq(failed, 0, "%d of 40 children failed; the first: %s", failed,
                  first_failure >= 64 ? procsum_err_name(-(first_failure - 64))
+                 : first_failure == CHILD_REPORTED ? "a report, where nothing changed"
                  : first_failure == 10 ? "no checker"
                  : first_failure == 11 ? "stopping the child's checker failed"
                                        : "stopping the parent's checker failed");
