@@ -20,6 +20,11 @@
 
 static atomic_int reports;
 static atomic_int other_findings;
+/* The first change reported: its page and the first run against the file. */
+static uintptr_t seen_page, seen_run_addr;
+static size_t seen_pages, seen_run_len;
+static procsum_verdict seen_verdict;
+static uint8_t seen_mask;
 
 static void count(const procsum_mismatch *m, void *userdata)
 {
@@ -30,7 +35,15 @@ static void count(const procsum_mismatch *m, void *userdata)
             atomic_fetch_add(&other_findings, 1);
         return;
     }
-    atomic_fetch_add(&reports, 1);
+    if (atomic_fetch_add(&reports, 1) == 0) {
+        const procsum_page_change *pc = &m->page_changes[0];
+        seen_page = m->first_changed_page;
+        seen_pages = m->changed_pages;
+        seen_verdict = pc->verdict;
+        seen_run_addr = pc->run_count ? pc->runs[0].addr : 0;
+        seen_run_len = pc->run_count ? pc->runs[0].len : 0;
+        seen_mask = pc->run_count ? pc->runs[0].xor_mask[0] : 0;
+    }
 }
 
 /* Stops c; no page but main's differed from its file meanwhile. */
@@ -117,6 +130,12 @@ Test(fork, parent_still_detects_after_children)
         usleep(1000);
     test_wait_passes(c, 5);
     cr_assert_eq(atomic_load(&reports), 1);
+    cr_assert_eq(seen_page, page, "report of page %#lx, not %#lx", (unsigned long)seen_page, (unsigned long)page);
+    cr_assert_eq(seen_pages, 1);
+    cr_assert_eq(seen_verdict, PROCSUM_VERDICT_BITFLIP, "verdict %s", procsum_verdict_name(seen_verdict));
+    cr_assert_eq(seen_run_addr, addr);
+    cr_assert_eq(seen_run_len, 1);
+    cr_assert_eq(seen_mask, 4);
     stop_checker(c);
 }
 
