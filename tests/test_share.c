@@ -34,6 +34,7 @@
 
 #include "procsum.h"
 #include "stress_libs.h"
+#include "test_util.h"
 
 #define LIBRARY STRESS_LIB_1
 #define FUNCTION "stress_lib_run"
@@ -57,6 +58,8 @@ typedef struct seen {
     atomic_int changes;
     atomic_int copy; /* procsum_copy of the last change */
     atomic_int any;  /* changes reported on any page */
+    atomic_int cause, verdict, file_status; /* of the last change of the page */
+    atomic_int findings; /* pages that differed from their file at the start, but the sandbox's jump over main */
 } seen;
 
 static char lib_copy[PATH_MAX];
@@ -148,12 +151,19 @@ static uint64_t file_offset_in(pid_t pid, uintptr_t addr)
 static void on_change(const procsum_mismatch *m, void *userdata)
 {
     seen *s = userdata;
-    if (m->kind != PROCSUM_REPORT_CHANGED)
-        return; /* main's page, which Criterion patched, differs from the file from the start */
+    if (m->kind != PROCSUM_REPORT_CHANGED) {
+        /* main's page, which Criterion patched, differs from the file from the start */
+        if (!test_is_sandbox_patch(m))
+            atomic_fetch_add(&s->findings, 1);
+        return;
+    }
     atomic_fetch_add(&s->any, 1);
     for (size_t i = 0; i < m->changed_pages; i++) {
         if (m->changed_page_addrs[i] == s->page) {
             atomic_store(&s->copy, (int)m->page_changes[i].copy);
+            atomic_store(&s->cause, (int)m->page_changes[i].cause);
+            atomic_store(&s->verdict, (int)m->page_changes[i].verdict);
+            atomic_store(&s->file_status, (int)m->page_changes[i].file_status);
             atomic_fetch_add(&s->changes, 1);
         }
     }
@@ -253,8 +263,15 @@ Test(share, page_cache_change_reported_for_every_process)
     cr_expect_eq(atomic_load(&sb.changes), 1, "the second process's checker reports its page once");
     cr_expect_eq(atomic_load(&sa.copy), PROCSUM_COPY_SHARED, "the first saw the page-cache copy");
     cr_expect_eq(atomic_load(&sb.copy), PROCSUM_COPY_SHARED, "the second saw the page-cache copy");
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2; i++) {
+        cr_expect_eq(atomic_load(&s[i]->any), 1, "process %d: that page's report is its only one", i);
+        cr_expect_eq(atomic_load(&s[i]->cause), PROCSUM_CAUSE_FILE_MODIFIED, "process %d: cause %s", i,
+                     procsum_cause_name((procsum_cause)atomic_load(&s[i]->cause)));
+        cr_expect_eq(atomic_load(&s[i]->file_status), PROCSUM_FILE_MODIFIED, "process %d: file %s", i,
+                     procsum_file_status_name((procsum_file_status)atomic_load(&s[i]->file_status)));
+        cr_expect_eq(atomic_load(&s[i]->findings), 0);
         cr_assert_eq(procsum_stop(c[i]), 0);
+    }
     procsum_digest_cache_free(cache);
     end_child(&a);
     end_child(&b);
@@ -285,6 +302,14 @@ Test(share, private_copy_change_reported_for_its_process_only)
     }
     cr_expect_eq(atomic_load(&sb.changes), 0, "the other process's page did not change: no report");
     cr_expect_eq(atomic_load(&sa.changes), 1, "and the written one is reported once");
+    cr_expect_eq(atomic_load(&sa.any), 1, "the written process: no report of another page");
+    cr_expect_eq(atomic_load(&sb.any), 0, "the other process: no report at all");
+    cr_expect_eq(atomic_load(&sa.cause), PROCSUM_CAUSE_WRITE, "cause %s",
+                 procsum_cause_name((procsum_cause)atomic_load(&sa.cause)));
+    cr_expect_eq(atomic_load(&sa.verdict), PROCSUM_VERDICT_BITFLIP, "verdict %s",
+                 procsum_verdict_name((procsum_verdict)atomic_load(&sa.verdict)));
+    cr_expect_eq(atomic_load(&sa.file_status), PROCSUM_FILE_COMPARED);
+    cr_expect_eq(atomic_load(&sa.findings) + atomic_load(&sb.findings), 0);
     cr_assert_eq(procsum_stop(ca), 0);
     cr_assert_eq(procsum_stop(cb), 0);
     procsum_digest_cache_free(cache);
