@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "procsum.h"
+#include "test_util.h"
 
 /* Never run: its bytes are what the tests change in the child. */
 int outside_spare_code(int x);
@@ -222,13 +223,20 @@ Test(verify, gone_and_invalid)
 
 static atomic_int changes_seen;
 static atomic_uintptr_t changed_page;
+static atomic_int other_findings; /* a page other than main's that differed from its file at the start */
+/* The first page of the last change against its file. */
+static procsum_page_change change_seen;
 
 static void on_change(const procsum_mismatch *m, void *userdata)
 {
     (void)userdata;
     if (m->kind == PROCSUM_REPORT_CHANGED) {
+        change_seen = m->page_changes[0];
+        change_seen.symbol = change_seen.old_insn = change_seen.new_insn = NULL; /* they live in the callback only */
         atomic_store(&changed_page, m->first_changed_page);
         atomic_fetch_add(&changes_seen, 1);
+    } else if (!test_is_sandbox_patch(m)) {
+        atomic_fetch_add(&other_findings, 1);
     }
 }
 
@@ -258,6 +266,15 @@ Test(start, another_process_change_exec_exit)
     cr_assert_eq(found, 1, "check_now: %d", found);
     cr_assert_eq(atomic_load(&changes_seen), 1);
     cr_assert_eq(atomic_load(&changed_page), addr & ~(uintptr_t)(PROCSUM_PAGE_SIZE - 1));
+    cr_expect_eq(change_seen.file_status, PROCSUM_FILE_COMPARED);
+    cr_expect_eq(change_seen.verdict, PROCSUM_VERDICT_BITFLIP, "verdict %s", procsum_verdict_name(change_seen.verdict));
+    cr_expect_eq(change_seen.cause, PROCSUM_CAUSE_WRITE, "cause %s", procsum_cause_name(change_seen.cause));
+    cr_expect_eq(change_seen.copy, PROCSUM_COPY_PRIVATE, "copy %s", procsum_copy_name(change_seen.copy));
+    cr_assert_eq(change_seen.run_count, 1);
+    cr_expect_eq(change_seen.runs[0].addr, addr);
+    cr_expect_eq(change_seen.runs[0].len, 1);
+    cr_expect_eq(change_seen.runs[0].xor_mask[0], 0x01);
+    cr_expect_eq(atomic_load(&other_findings), 0);
 
     /* A new program: a fresh baseline, no report, counted. */
     cr_assert_eq(write(command, "e", 1), 1);
@@ -453,7 +470,7 @@ Test(start, a_patch_made_under_passes_is_found_at_once, .timeout = 300)
     cr_assert_eq(procsum_stop(c), 0);
 }
 
-static atomic_int verdict_seen, cause_seen;
+static atomic_int verdict_seen, cause_seen, file_status_seen, runs_seen;
 
 static void on_page_change(const procsum_mismatch *m, void *userdata)
 {
@@ -461,7 +478,11 @@ static void on_page_change(const procsum_mismatch *m, void *userdata)
     if (m->kind == PROCSUM_REPORT_CHANGED && m->changed_pages > 0 && m->page_changes) {
         atomic_store(&verdict_seen, (int)m->page_changes[0].verdict);
         atomic_store(&cause_seen, (int)m->page_changes[0].cause);
+        atomic_store(&file_status_seen, (int)m->page_changes[0].file_status);
+        atomic_store(&runs_seen, (int)m->page_changes[0].total_runs);
         atomic_fetch_add(&changes_seen, 1);
+    } else if (!test_is_sandbox_patch(m)) {
+        atomic_fetch_add(&other_findings, 1);
     }
 }
 
@@ -495,7 +516,12 @@ Test(start, code_written_through_a_shared_mapping_is_no_restore)
                       "write %d: a page that never differed from its file is no restore", k);
         cr_expect_eq(atomic_load(&cause_seen), PROCSUM_CAUSE_FILE_MODIFIED, "write %d: cause %s", k,
                      procsum_cause_name((procsum_cause)atomic_load(&cause_seen)));
+        /* The file's bytes now are not the page's old content: none is shown. */
+        cr_expect_eq(atomic_load(&file_status_seen), PROCSUM_FILE_MODIFIED, "write %d: file %s", k,
+                     procsum_file_status_name((procsum_file_status)atomic_load(&file_status_seen)));
+        cr_expect_eq(atomic_load(&runs_seen), 0, "write %d: runs shown", k);
     }
+    cr_expect_eq(atomic_load(&other_findings), 0);
     end_child(pid, command);
     cr_assert_eq(procsum_stop(c), 0);
     munmap(rx, 2 * PROCSUM_PAGE_SIZE);
