@@ -293,6 +293,7 @@ Test(start, another_process_change_exec_exit)
     cr_assert_eq(procsum_get_stats(c, &st), 0);
     cr_assert_gt(st.pages_tracked, 0, "no page of the new program was read");
     cr_assert_eq(st.last_error, 0);
+    cr_assert_eq(atomic_load(&other_findings), 0, "a page of the new program differed from its file");
 
     end_child(pid, command);
     cr_assert_eq(procsum_check_now(c), PROCSUM_ESRCH);
