@@ -2,7 +2,7 @@
 # A debugger patches a running process from outside, as an attacker would:
 # gdb writes a 5-byte jmp over a function of tests/patch_target, and procsum,
 # running inside it, must report a "patch" carrying exactly those bytes, at
-# the file offset the ELF file gives patch_me, and nothing else.
+# the file offset the ELF file gives patch_me, as a write, and nothing else.
 # Usage: gdb_patch.sh PATH_TO_PATCH_TARGET
 set -u
 target=$1
@@ -59,7 +59,8 @@ for i in 0 1 2 3 4; do
 done
 [ "$first" -ge 0 ] || fail "the jump equals the file's bytes: nothing to find"
 want_bytes=$(printf '%s' "${expected[@]:first:last-first+1}")
-want_line=$(printf 'change patch %#x %#x %s' $((fileoff + first)) $((addr + first)) "$want_bytes")
+# Written through ptrace, but no int3: a write, not a breakpoint.
+want_line=$(printf 'change patch write %#x %#x %s' $((fileoff + first)) $((addr + first)) "$want_bytes")
 grep -q '^finding' "$out" && fail "a page differed from its file before the patch"
 lines=$(grep -c '^change' "$out")
 line=$(grep '^change' "$out" | head -1)

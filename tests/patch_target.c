@@ -1,9 +1,10 @@
 /*
  * A process for tests/gdb_patch.sh to patch from outside: it starts a
  * checker, prints "ready PID ADDR" (ADDR: a function of its own nobody
- * calls), and prints one line per changed page it is told about:
- *   change VERDICT FILE_OFFSET ADDR NEW_BYTES_HEX
- * It exits after the first change, or after 60 s.
+ * calls), and prints one line per changed run it is told about:
+ *   change VERDICT CAUSE FILE_OFFSET ADDR NEW_BYTES_HEX
+ * It exits 20 passes after the first change (so that a second report would
+ * be seen), or after 60 s.
  *
  * With the argument "quiet" it changes nothing, lets its checker make 50
  * passes and exits 0 only if nothing at all was reported: no change and no
@@ -35,8 +36,8 @@ static void on_change(const procsum_mismatch *m, void *userdata)
         const procsum_page_change *pc = &m->page_changes[i];
         for (size_t r = 0; r < pc->run_count; r++) {
             const procsum_byte_run *run = &pc->runs[r];
-            printf("change %s %#llx %#lx ", procsum_verdict_name(pc->verdict), (unsigned long long)run->file_offset,
-                   (unsigned long)run->addr);
+            printf("change %s %s %#llx %#lx ", procsum_verdict_name(pc->verdict), procsum_cause_name(pc->cause),
+                   (unsigned long long)run->file_offset, (unsigned long)run->addr);
             for (size_t b = 0; b < run->len && b < PROCSUM_RUN_BYTES; b++)
                 printf("%02x", run->new_bytes[b]);
             printf("\n");
@@ -87,6 +88,13 @@ int main(int argc, char **argv)
     fflush(stdout);
     for (int i = 0; i < 60000 && atomic_load(&changes) == 0; i++)
         usleep(1000);
-    procsum_stop(c);
+    procsum_stats s = {0};
+    if (atomic_load(&changes) && procsum_get_stats(c, &s) == 0) {
+        uint64_t until = s.passes + 20;
+        for (int i = 0; i < 60000 && s.passes < until && procsum_get_stats(c, &s) == 0; i++)
+            usleep(1000);
+    }
+    if (procsum_stop(c) != 0)
+        return 4;
     return atomic_load(&changes) ? 0 : 2;
 }
