@@ -23,7 +23,8 @@
  * Children are reaped with a deadline (and carry an alarm() of their own):
  * a child past it is a hang (its stacks are shown with gdb when gdb is
  * there), a child killed by a signal is a crash. The last line sums it up;
- * the exit status is non-zero on any crash, hang, report or error.
+ * the exit status is non-zero on any crash, hang, report or error, and when
+ * a job never ran or the checker made fewer passes than seconds.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -620,6 +621,28 @@ int main(int argc, char **argv)
         atomic_fetch_add(&errors, 1);
         say("storm: error: the checker counted %llu reports, the callback saw %lu", (unsigned long long)counted,
             parent_reports);
+    }
+    /* A storm that did not blow proves nothing: every job, and the checker, must have run. */
+    const struct {
+        const char *what;
+        unsigned long count;
+    } ran[] = {{"dlopen cycles", atomic_load(&dl_cycles)}, {"anon cycles", atomic_load(&anon_cycles)},
+               {"forks", atomic_load(&forks)},             {"execs", atomic_load(&execs)},
+               {"spawns", atomic_load(&spawns)},           {"checks", atomic_load(&checks)}};
+    for (size_t i = 0; i < sizeof(ran) / sizeof(ran[0]); i++) {
+        if (ran[i].count == 0) {
+            atomic_fetch_add(&errors, 1);
+            say("storm: error: no %s in %u s", ran[i].what, seconds);
+        }
+    }
+    /* At a 1 ms period: a pass a second is far below what a loaded machine still makes. */
+    if (s.passes < seconds) {
+        atomic_fetch_add(&errors, 1);
+        say("storm: error: the checker made %llu passes in %u s", (unsigned long long)s.passes, seconds);
+    }
+    if (s.last_error != 0) {
+        atomic_fetch_add(&errors, 1);
+        say("storm: error: the checker's last pass failed: %s", procsum_err_name(s.last_error));
     }
     unsigned long bad_reports = parent_reports + atomic_load(&child_reports);
     printf("storm: %.0f s, %lu dlopen cycles, %lu anon cycles, %lu forks, %lu execs, %lu spawns, %lu checks, "
