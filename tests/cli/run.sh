@@ -358,6 +358,8 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
         fail "--inside: another user's alert from outside the tree is dropped" "sent $sent" \
             "$(cat "$TMP/stranger.pid" "$TMP/stranger.out")"
     fi
+else
+    fail "not dumpable, another user's: needs root and setpriv (CI runs as root)"
 fi
 
 # Processes that never ask, found by run's walk of its tree (the kernel's children lists; or, where the

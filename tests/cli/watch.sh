@@ -242,6 +242,8 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     fi
     wait "$watch_pid"
     kill -KILL "$shell" 2>/dev/null
+else
+    fail "a watched process that becomes not dumpable: needs root and setpriv (CI runs as root)"
 fi
 
 # ---- a program replaced by a rename, as a package upgrade does ----------------------
