@@ -17,7 +17,8 @@
 #define PAGE ((uintptr_t)PROCSUM_PAGE_SIZE)
 
 static atomic_int changes, differs;
-static atomic_uintptr_t last_page;
+static atomic_uintptr_t last_page, last_run_addr;
+static atomic_int last_verdict, last_mask; /* of the last report's first page and run */
 
 static void count(const procsum_mismatch *m, void *userdata)
 {
@@ -25,6 +26,10 @@ static void count(const procsum_mismatch *m, void *userdata)
     if (test_is_sandbox_patch(m))
         return; /* Criterion's jump over main: the one finding a clean test process has */
     atomic_store(&last_page, m->first_changed_page);
+    const procsum_page_change *pc = &m->page_changes[0];
+    atomic_store(&last_verdict, (int)pc->verdict);
+    atomic_store(&last_run_addr, pc->run_count ? pc->runs[0].addr : 0);
+    atomic_store(&last_mask, pc->run_count ? pc->runs[0].xor_mask[0] : 0);
     atomic_fetch_add(m->kind == PROCSUM_REPORT_CHANGED ? &changes : &differs, 1);
 }
 
@@ -82,6 +87,10 @@ Test(lazy, a_change_before_the_first_pass_is_found_against_the_file, .timeout = 
     test_wait_passes(c, 1);
     cr_assert_eq(atomic_load(&differs), 1, "verify_file finds it when the page gets its baseline");
     cr_assert_eq(atomic_load(&last_page), (uintptr_t)&lazy_victim & ~(PAGE - 1));
+    cr_assert_eq(atomic_load(&last_verdict), PROCSUM_VERDICT_BITFLIP, "verdict %s",
+                 procsum_verdict_name((procsum_verdict)atomic_load(&last_verdict)));
+    cr_assert_eq(atomic_load(&last_run_addr), (uintptr_t)&lazy_victim + 1, "the flipped byte, against the file");
+    cr_assert_eq(atomic_load(&last_mask), 0x04);
     cr_assert_eq(atomic_load(&changes), 0, "no baseline to differ from yet");
     cr_assert_eq(procsum_stop(c), 0);
 }
