@@ -290,10 +290,11 @@ if [ "$(id -u)" = 0 ] && have setpriv; then
         fail "refused: exit 3, the table names it [refuser]" "$(show_run)"
     fi
     setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- "$PROCSUM" verify --json "$target_pid" >"$TMP/out" 2>"$TMP/err"
-    if json_check "$TMP/out" 'assert [(s["process.pid"], s.get("process.name"), s["error.code"], "process.executable" in s) for s in states] == [('"$target_pid"', "refuser", "PROCSUM_EACCES", False)], states'; then
-        pass "refused: JSON names it (process.name), no executable"
+    rc=$?
+    if [ "$rc" -eq 3 ] && json_check "$TMP/out" 'assert [(s["process.pid"], s.get("process.name"), s["error.code"], "process.executable" in s) for s in states] == [('"$target_pid"', "refuser", "PROCSUM_EACCES", False)], states'; then
+        pass "refused: exit 3, JSON names it (process.name), no executable"
     else
-        fail "refused: JSON names it (process.name), no executable" "$(show_run)"
+        fail "refused: exit 3, JSON names it (process.name), no executable" "$(show_run)"
     fi
 else
     fail "refused: needs root and setpriv (CI runs as root)"
