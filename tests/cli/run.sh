@@ -21,8 +21,12 @@ run run -- sh -c 'kill -TERM $$'
 if [ "$rc" -eq 143 ]; then pass "killed by SIGTERM: 128+15"; else fail "killed by SIGTERM: 128+15" "$(show_run)"; fi
 run run -- "$TMP/no-such-program"
 if [ "$rc" -eq 127 ] && grep -q "cannot run" "$TMP/err"; then pass "missing program: 127"; else fail "missing program: 127" "$(show_run)"; fi
-run run --period 0 -- true
-if [ "$rc" -eq 2 ]; then pass "--period 0 refused"; else fail "--period 0 refused" "$(show_run)"; fi
+run run --period 0 -- sh -c 'echo ran'
+if [ "$rc" -eq 2 ] && [ ! -s "$TMP/out" ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -q "^procsum: --period: '0' is not" "$TMP/err"; then
+    pass "--period 0 refused: one line naming it, exit 2, CMD not run"
+else
+    fail "--period 0 refused: one line naming it, exit 2, CMD not run" "$(show_run)"
+fi
 # No directory for the socket: the reason as the system gives it, exit 1, CMD not run.
 TMPDIR="$TMP/no-such-dir" run run -- sh -c 'echo ran'
 if [ "$rc" -eq 1 ] && grep -q "No such file or directory" "$TMP/err" && ! grep -q ran "$TMP/out"; then
@@ -66,7 +70,7 @@ fi
 run run --json -- "$PSUM_WIRE_FORGE"
 forger=$(grep -E '^[0-9]+$' "$TMP/out" || true)
 grep '^{' "$TMP/out" >"$TMP/forged.json" || true
-if python3 - "$TMP/forged.json" "${forger:-0}" "$(hostname)" <<'EOF_PY'; then
+if [ "$rc" -eq 0 ] && [ -n "$forger" ] && python3 - "$TMP/forged.json" "${forger:-0}" "$(hostname)" <<'EOF_PY'; then
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 forged = [l for l in lines if l.get("process.executable") == "/forged/program"]
