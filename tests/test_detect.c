@@ -522,6 +522,12 @@ Test(detect, anonymous_code_changed_then_unmapped)
     cr_expect_eq(reports[0].kind, PROCSUM_REGION_ANON);
     cr_expect_str_eq(reports[0].source, "[anon]");
     cr_expect_eq(reports[0].first_changed_page, (uintptr_t)jit + PAGE);
+    cr_expect_eq(reports[0].changed_pages, 1);
+    /* No file to compare with: no verdict, no bytes, but the process's own write. */
+    cr_expect_eq(reports[0].file_status, PROCSUM_FILE_NONE, "file %s", procsum_file_status_name(reports[0].file_status));
+    cr_expect_eq(reports[0].verdict, PROCSUM_VERDICT_UNKNOWN, "verdict %s", procsum_verdict_name(reports[0].verdict));
+    cr_expect_eq(reports[0].total_runs, 0);
+    cr_expect_eq(atomic_load(&other_findings), 0);
 
     cr_assert_eq(munmap(jit, 3 * PAGE), 0);
     test_wait_passes(c, 10);
