@@ -549,16 +549,19 @@ static atomic_bool churn_stop;
 typedef struct churn_job {
     uint8_t *window;
     int fd; /* -1: anonymous */
+    unsigned long cycles, failures; /* a race that never mapped anything would prove nothing */
 } churn_job;
 
 static void *churn(void *arg)
 {
-    const churn_job *job = arg;
+    churn_job *job = arg;
     int flags = MAP_PRIVATE | MAP_FIXED | (job->fd < 0 ? MAP_ANONYMOUS : 0);
     while (!atomic_load(&churn_stop)) {
-        mmap(job->window, 16 * PAGE, PROT_READ | PROT_EXEC, flags, job->fd, 0);
+        job->failures += mmap(job->window, 16 * PAGE, PROT_READ | PROT_EXEC, flags, job->fd, 0) == MAP_FAILED;
         /* Back to an unreadable placeholder, so nothing else can be mapped here. */
-        mmap(job->window, 16 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0);
+        job->failures += mmap(job->window, 16 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0) ==
+                         MAP_FAILED;
+        job->cycles++;
     }
     return NULL;
 }
@@ -572,7 +575,7 @@ Test(detect, munmap_races_cause_no_crash_and_no_report)
     cr_assert_eq(write(fd, code, sizeof(code)), (ssize_t)sizeof(code));
     uint8_t *windows = mmap(NULL, 32 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     cr_assert_neq(windows, MAP_FAILED);
-    churn_job jobs[2] = {{windows, -1}, {windows + 16 * PAGE, fd}};
+    churn_job jobs[2] = {{windows, -1, 0, 0}, {windows + 16 * PAGE, fd, 0, 0}};
     procsum_checker *c = start(1, false, PROCSUM_ALGO_CRC64);
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
@@ -583,6 +586,10 @@ Test(detect, munmap_races_cause_no_crash_and_no_report)
         pthread_join(t[i], NULL);
     close(fd);
     munmap(windows, 32 * PAGE);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(jobs[i].failures, 0, "window %d: %lu maps failed", i, jobs[i].failures);
+        cr_assert_gt(jobs[i].cycles, 50, "window %d: only %lu cycles", i, jobs[i].cycles);
+    }
     cr_assert_eq(atomic_load(&report_count), 0, "no report expected; first: %s [%#lx, %#lx) page %#lx, %zu pages",
                  reports[0].source, (unsigned long)reports[0].region_start, (unsigned long)reports[0].region_end,
                  (unsigned long)reports[0].first_changed_page, reports[0].changed_pages);
