@@ -378,4 +378,60 @@ else
         fi
     done
 fi
+# A process whose first thread has ended (pthread_exit in main) runs on in its
+# other threads: its pid's /proc files show a zombie with no memory, but the
+# process and its code are there, reached through a thread that lives. One bit
+# written into it is found; the process is not "no such process".
+lib=$(small_lib)
+if [ -z "$lib" ]; then
+    fail "a shared library to load into a process without its first thread (ldd names none)"
+else
+    cp -- "$lib" "$TMP/leaderless.so"
+    python3 -c '
+import ctypes, sys, threading, time
+ctypes.CDLL(sys.argv[1])
+threading.Thread(target=time.sleep, args=(300,)).start()
+ctypes.CDLL(None).pthread_exit(None)
+' "$TMP/leaderless.so" &
+    leaderless=$!
+    started_pids+=("$leaderless")
+    tid=
+    for _ in $(seq 500); do
+        tid=$(ls "/proc/$leaderless/task" 2>/dev/null | grep -vx "$leaderless" | head -1)
+        [ -n "$tid" ] && grep -q '^State:.*Z' "/proc/$leaderless/status" 2>/dev/null && break
+        sleep 0.01
+    done
+    offset=$(python3 - "$tid" "$TMP/leaderless.so" <<'EOF_PY'
+import sys
+for line in open("/proc/%s/maps" % sys.argv[1]):
+    parts = line.split()
+    if len(parts) >= 6 and parts[5] == sys.argv[2] and "x" in parts[1]:
+        print(int(parts[2], 16) + 64)
+        break
+EOF_PY
+)
+    if [ -z "$tid" ] || [ -z "$offset" ]; then
+        fail "a process without its first thread, its library mapped" "pid $leaderless, thread $tid, offset $offset"
+    else
+        flip_at "$tid" "$TMP/leaderless.so" "$offset" 2 >/dev/null
+        run verify --json "$leaderless"
+        check "a process without its first thread: exit 5, its change found under its pid" json_check "$TMP/out" '
+assert len(alerts) == 1 and alerts[0]["process.pid"] == int(args[0]) and alerts[0]["file.path"] == args[1], lines
+assert states[0]["procsum.status"] == "changed" and states[0]["process.executable"], states
+assert int(args[2]) == 5, args[2]
+' "$leaderless" "$TMP/leaderless.so" "$rc"
+        timeout 20 "$PROCSUM" watch --json "$leaderless" >"$TMP/out" 2>"$TMP/err" &
+        watcher=$!
+        wait_for "$TMP/out" 'l.get("event.action") == "differs-from-file"' &&
+            wait_for "$TMP/out" 'l.get("event.action") == "watching"'
+        got=$?
+        kill -TERM "$watcher" 2>/dev/null
+        wait "$watcher" 2>/dev/null
+        if [ "$got" -eq 0 ]; then
+            pass "a process without its first thread: watched, its change found"
+        else
+            fail "a process without its first thread: watched, its change found" "$(cat "$TMP/out" "$TMP/err")"
+        fi
+    fi
+fi
 finish

@@ -107,7 +107,7 @@ static void on_change(const procsum_mismatch *m, void *userdata)
     psum_watch_lock_take(&s->lock);
     bool new_program = p->started && procsum_get_stats(p->checker, &st) == 0 && st.new_programs != p->new_programs;
     psum_watch_lock_release(&s->lock);
-    char *exe = new_program ? psum_proc_executable(p->pid) : NULL;
+    char *exe = new_program ? psum_proc_executable(p->reader) : NULL;
     psum_watch_lock_take(&s->lock);
     a.executable = exe ? exe : p->exe;
     for (size_t i = 0; i < m->changed_pages && !s->write_failed; i++) {
@@ -162,9 +162,11 @@ int psum_checked_start(psum_checked_set *s, long pid, bool quiet_gone)
     psum_checked *p = calloc(1, sizeof(*p));
     if (!p)
         return PROCSUM_ENOMEM;
-    *p = (psum_checked){.set = s, .pid = pid, .exe = psum_proc_executable(pid), .name = psum_proc_name(pid)};
+    long reader = psum_proc_reader(pid);
+    *p = (psum_checked){.set = s, .pid = pid, .reader = reader, .exe = psum_proc_executable(reader),
+                        .name = psum_proc_name(pid)};
     procsum_options o = s->opts;
-    o.pid = pid;
+    o.pid = reader;
     int err = procsum_start(&o, on_change, p, &p->checker);
     if (err) {
         if (!quiet_gone || err != PROCSUM_ESRCH)
@@ -236,7 +238,7 @@ void psum_checked_review(psum_checked_set *s, psum_pass *pass, psum_pid_list *re
         p->pages = st.pages_tracked;
         pass->pages_checked += p->pages;
         if (st.new_programs != p->new_programs) {
-            char *exe = psum_proc_executable(p->pid), *name = psum_proc_name(p->pid);
+            char *exe = psum_proc_executable(p->reader), *name = psum_proc_name(p->pid);
             psum_watch_lock_take(&s->lock);
             free(p->exe);
             free(p->name);

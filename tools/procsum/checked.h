@@ -24,6 +24,7 @@ typedef struct psum_checked_set psum_checked_set;
 typedef struct psum_checked {
     psum_checked_set *set;
     long pid;
+    long reader; /* the id its memory and program are read through (psum_proc_reader) */
     char *exe;  /* its program, replaced after an exec: under the set's lock */
     char *name; /* its short name (psum_proc_name), replaced with exe */
     procsum_checker *checker;

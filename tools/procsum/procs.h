@@ -46,6 +46,12 @@ bool psum_proc_skipped(const psum_config *cfg, long pid);
 bool psum_proc_kernel_thread(long pid);
 /* The process a thread id belongs to (its thread group: pid itself for a process), or 0 when unknown. */
 long psum_proc_thread_group(long pid);
+/*
+ * The id to read pid's memory and files through: pid, or, once its first
+ * thread has ended (pthread_exit in main) while others run on, one of
+ * those (Linux: pid's own /proc files then show a zombie with no memory).
+ */
+long psum_proc_reader(long pid);
 /* procsum's own process id. */
 long psum_procs_self(void);
 void psum_pid_list_free(psum_pid_list *l);

@@ -15,25 +15,70 @@
 /* The kernel's flag for its own threads, field 9 of /proc/PID/stat. */
 #define PF_KTHREAD 0x00200000ul
 
+/* The start of a small /proc file, one read, into buf as a string; false when there is none. */
+static bool read_start(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    return true;
+}
+
 /* A kernel thread has no user memory to check. A process gone meanwhile is not one: it is reported when checked. */
 bool psum_proc_kernel_thread(long pid)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (!read_start(path, buf, sizeof(buf)))
         return false;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
     /* The command name may hold anything: the fields are counted from its last ')'. */
     const char *p = strrchr(buf, ')');
     for (int field = 2; p && field < 9; field++) {
         p = strchr(p + 1, ' ');
     }
     return p && (strtoul(p + 1, NULL, 10) & PF_KTHREAD) != 0;
+}
+
+/* The state letter of /proc/PID/task/TID/stat (after the name, which may hold anything, up to its last ')'), or 0. */
+static char task_state(long pid, const char *tid)
+{
+    char path[96], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%ld/task/%.20s/stat", pid, tid);
+    if (!read_start(path, buf, sizeof(buf)))
+        return 0;
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/*
+ * The kernel leaves the first thread's /proc files to the thread: once it
+ * has ended, they show a zombie without memory or files though the process
+ * runs on, and any other thread's id reaches the process's memory and files.
+ */
+long psum_proc_reader(long pid)
+{
+    char own[24];
+    snprintf(own, sizeof(own), "%ld", pid);
+    if (task_state(pid, own) != 'Z')
+        return pid;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/task", pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return pid;
+    long reader = pid;
+    for (struct dirent *e; reader == pid && (e = readdir(d)) != NULL;) {
+        char state = isdigit((unsigned char)e->d_name[0]) && strcmp(e->d_name, own) != 0 ? task_state(pid, e->d_name) : 0;
+        if (state && state != 'Z' && state != 'X')
+            reader = strtol(e->d_name, NULL, 10);
+    }
+    closedir(d);
+    return reader;
 }
 
 /* The process's name as the kernel keeps it (comm), into buf; false when it cannot be read. */
@@ -160,14 +205,8 @@ long psum_proc_thread_group(long pid)
 {
     char path[64], buf[2048];
     snprintf(path, sizeof(path), "/proc/%ld/status", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (!read_start(path, buf, sizeof(buf)))
         return 0;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
     const char *tgid = strstr(buf, "\nTgid:");
     return tgid ? strtol(tgid + 7, NULL, 10) : 0;
 }

@@ -135,6 +135,11 @@ long psum_proc_thread_group(long pid)
     return 0; /* thread ids are not process ids here: OpenProcess refuses them */
 }
 
+long psum_proc_reader(long pid)
+{
+    return pid; /* a process is a handle here, whichever of its threads ended */
+}
+
 bool psum_proc_kernel_thread(long pid)
 {
     (void)pid;

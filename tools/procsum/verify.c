@@ -106,9 +106,10 @@ int psum_cmd_verify(const psum_cli *c, psum_writer *w)
         if (progress)
             fprintf(stderr, "\rprocsum: verifying %zu/%zu (pid %ld)   ", i + 1, pids.count, pids.pids[i]);
         /* Named before it is read: a process that exits meanwhile still has a name in the report. */
-        char *exe = psum_proc_executable(pids.pids[i]), *name = psum_proc_name(pids.pids[i]);
+        long reader = psum_proc_reader(pids.pids[i]);
+        char *exe = psum_proc_executable(reader), *name = psum_proc_name(pids.pids[i]);
         procsum_verify_result r;
-        err = procsum_verifier_check(v, pids.pids[i], &r);
+        err = procsum_verifier_check(v, reader, &r);
         size_t alert_count = alerts(c, &r);
         count(&t, err, &r, alert_count);
         rc = write_process(w, pids.pids[i], exe, name, err, &r, alert_count);
