@@ -17,7 +17,11 @@
  * and sends itself SIGURG before and after the flip: it must be checked
  * all the same, read its handler back as set, and have it called for each
  * (exit 3 otherwise).
+ *
+ * --leaderless does it all on a second thread while the first one ends
+ * (pthread_exit in main): the process runs on, its first thread a zombie.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -120,24 +124,52 @@ static void fork_first(const char *how)
     exit(0);
 }
 
+static int flip_and_wait(const char *path, int wanted);
+
+static bool own_sigurg; /* --own-sigurg */
+static const char *later_path;
+static int later_wanted;
+
+static void *later(void *arg)
+{
+    (void)arg;
+    exit(flip_and_wait(later_path, later_wanted));
+}
+
 int main(int argc, char **argv)
 {
-    bool own_sigurg = argc > 1 && strcmp(argv[1], "--own-sigurg") == 0;
+    own_sigurg = argc > 1 && strcmp(argv[1], "--own-sigurg") == 0;
+    bool leaderless = argc > 1 && strcmp(argv[1], "--leaderless") == 0;
     if (own_sigurg) {
         if (!own_sigurg_set())
             return 3;
         argc--;
         argv++;
-    } else if (argc > 1 && (strcmp(argv[1], "--daemon") == 0 || strcmp(argv[1], "--fork-late") == 0)) {
-        fork_first(argv[1]);
+    } else if (leaderless || (argc > 1 && (strcmp(argv[1], "--daemon") == 0 || strcmp(argv[1], "--fork-late") == 0))) {
+        if (!leaderless)
+            fork_first(argv[1]);
         argc--;
         argv++;
     }
     if (argc != 2 && argc != 3) {
-        fprintf(stderr, "usage: run_target [--daemon | --fork-late | --own-sigurg] JSON-FILE [REPORTS]\n");
+        fprintf(stderr, "usage: run_target [--daemon | --fork-late | --leaderless | --own-sigurg] JSON-FILE [REPORTS]\n");
         return 2;
     }
     int wanted = argc == 3 ? atoi(argv[2]) : 1;
+    if (leaderless) {
+        later_path = argv[1];
+        later_wanted = wanted;
+        pthread_t t;
+        if (pthread_create(&t, NULL, later, NULL) != 0)
+            return 1;
+        pthread_exit(NULL);
+    }
+    return flip_and_wait(argv[1], wanted);
+}
+
+/* Flips a bit of run_spare, then waits for its report in path: 0, or 1 when none came. */
+static int flip_and_wait(const char *path, int wanted)
+{
     sleep_ms(400);
     uintptr_t byte = (uintptr_t)run_spare + 4;
     uintptr_t page = byte & ~(uintptr_t)4095;
@@ -148,7 +180,7 @@ int main(int argc, char **argv)
     *(volatile uint8_t *)byte ^= 0x10;
     mprotect((void *)page, 4096, PROT_READ | PROT_EXEC);
     for (int i = 0; i < 600; i++, sleep_ms(50))
-        if (reported(argv[1], wanted))
+        if (reported(path, wanted))
             return own_sigurg && !own_sigurg_holds(2) ? 3 : 0;
     return 1;
 }

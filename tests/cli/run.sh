@@ -222,6 +222,24 @@ if [ "$rc" -eq 0 ] && has_line "$f" "$BITFLIP"; then
     pass "under run, a program with its own SIGURG handler is checked and keeps it"
 else
     fail "under run, a program with its own SIGURG handler is checked and keeps it" "$(show_run)" \
+# A process whose first thread has ended (pthread_exit in main) runs on: its own checker (the preload
+# library alone) and run's from outside still read its code.
+f="$TMP/leaderless.json"
+LD_PRELOAD="$PSUM_PRELOAD_LIB" PROCSUM_JSON_FILE="$f" PROCSUM_PERIOD_MS=100 "$PSUM_RUN_TARGET" --leaderless "$f" \
+    >"$TMP/out" 2>"$TMP/err"
+rc=$?
+if [ "$rc" -eq 0 ] && has_line "$f" "$BITFLIP"; then
+    pass "a process without its first thread is checked (preload library)"
+else
+    fail "a process without its first thread is checked (preload library)" "rc $rc $(cat "$TMP/err")" \
+        "$(cat "$f" 2>/dev/null | head -c 600)"
+fi
+f="$TMP/leaderless-run.json"
+run run --json-file "$f" --period 100 -- "$PSUM_RUN_TARGET" --leaderless "$f"
+if [ "$rc" -eq 0 ] && has_line "$f" "$BITFLIP"; then
+    pass "a process without its first thread is checked (run, from outside)"
+else
+    fail "a process without its first thread is checked (run, from outside)" "$(show_run)" \
         "$(cat "$f" 2>/dev/null | head -c 600)"
 fi
 

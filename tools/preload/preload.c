@@ -289,7 +289,10 @@ static void *waiter(void *arg)
     }
     pthread_mutex_unlock(&loading);
 
-    ssize_t n = readlink("/proc/self/exe", cfg.exe, sizeof(cfg.exe) - 1);
+    /* This thread's link: the first thread's shows nothing once it has ended (pthread_exit in main). */
+    ssize_t n = readlink("/proc/thread-self/exe", cfg.exe, sizeof(cfg.exe) - 1);
+    if (n <= 0)
+        n = readlink("/proc/self/exe", cfg.exe, sizeof(cfg.exe) - 1);
     cfg.exe[n > 0 ? n : 0] = '\0';
     if (!h) {
         atomic_store(&phase, PHASE_IDLE);

@@ -115,7 +115,7 @@ static int open_pagemap(long pid)
 {
     char path[64];
     if (pid == 0)
-        snprintf(path, sizeof(path), "/proc/self/pagemap");
+        snprintf(path, sizeof(path), "%s/pagemap", psum_linux_proc_self());
     else
         snprintf(path, sizeof(path), "/proc/%ld/pagemap", pid);
     int fd;

@@ -16,21 +16,39 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "../os.h"
 #include "errors.h"
 #include "target.h"
 
+/*
+ * The calling process is reached through the calling thread: the first
+ * thread's files (/proc/self, the process id) show no memory once it has
+ * ended (pthread_exit in main) while the process runs on.
+ */
 pid_t psum_linux_target_real_pid(const psum_os_target *t)
 {
-    return t->pid == 0 ? getpid() : (pid_t)t->pid;
+    return t->pid == 0 ? (pid_t)syscall(SYS_gettid) : (pid_t)t->pid;
+}
+
+const char *psum_linux_proc_self(void)
+{
+    /* 1: /proc/thread-self is there (Linux 3.17 on), 2: it is not. */
+    static atomic_int have;
+    int h = atomic_load_explicit(&have, memory_order_relaxed);
+    if (!h) {
+        h = access("/proc/thread-self", F_OK) == 0 ? 1 : 2;
+        atomic_store_explicit(&have, h, memory_order_relaxed);
+    }
+    return h == 1 ? "/proc/thread-self" : "/proc/self";
 }
 
 void psum_linux_target_proc_path(char *buf, size_t size, const psum_os_target *t, const char *leaf)
 {
     if (t->pid == 0)
-        snprintf(buf, size, "/proc/self/%s", leaf);
+        snprintf(buf, size, "%s/%s", psum_linux_proc_self(), leaf);
     else
         snprintf(buf, size, "/proc/%ld/%s", t->pid, leaf);
 }

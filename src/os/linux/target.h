@@ -65,9 +65,11 @@ struct psum_os_target {
     psum_linux_loader_hints hints;
 };
 
-/* The process id to give system calls: getpid() for the calling process. */
+/* The process id to give system calls: the calling thread's id for the calling process. */
 pid_t psum_linux_target_real_pid(const psum_os_target *t);
-/* /proc/PID/leaf, or /proc/self/leaf for the calling process ("self" follows it across fork). */
+/* The calling thread's /proc directory, which follows it across fork: /proc/thread-self, or /proc/self before Linux 3.17. */
+const char *psum_linux_proc_self(void);
+/* /proc/PID/leaf, or the calling thread's leaf for the calling process (psum_linux_proc_self). */
 void psum_linux_target_proc_path(char *buf, size_t size, const psum_os_target *t, const char *leaf);
 /* Reads a small /proc file of t whole (at most cap - 1 bytes, NUL-terminated); its length or a negative code. */
 ssize_t psum_linux_target_read_small(const psum_os_target *t, const char *leaf, char *buf, size_t cap);
