@@ -222,6 +222,19 @@ if [ "$rc" -eq 0 ] && has_line "$f" "$BITFLIP"; then
     pass "under run, a program with its own SIGURG handler is checked and keeps it"
 else
     fail "under run, a program with its own SIGURG handler is checked and keeps it" "$(show_run)" \
+# A program that closes every descriptor and opens files under their numbers (a daemon starting):
+# its checker's descriptors are gone, and no file of the program's is taken for them.
+f="$TMP/close-fds.json"
+LD_PRELOAD="$PSUM_PRELOAD_LIB" PROCSUM_JSON_FILE="$f" PROCSUM_PERIOD_MS=100 "$PSUM_RUN_TARGET" --close-fds "$f" \
+    >"$TMP/out" 2>"$TMP/err"
+rc=$?
+if [ "$rc" -eq 0 ] && has_line "$f" "$BITFLIP"; then
+    pass "a program that closes every descriptor and opens others is checked (preload library)"
+else
+    fail "a program that closes every descriptor and opens others is checked (preload library)" \
+        "rc $rc $(cat "$TMP/err")" "$(cat "$f" 2>/dev/null | head -c 600)"
+fi
+
 # A process whose first thread has ended (pthread_exit in main) runs on: its own checker (the preload
 # library alone) and run's from outside still read its code.
 f="$TMP/leaderless.json"

@@ -30,6 +30,7 @@ static int read_via_mem_file(psum_os_target *t, uintptr_t addr, void *buf, size_
         t->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
         if (t->mem_fd < 0)
             return psum_linux_proc_error(t->pid);
+        psum_linux_fd_note(t->mem_fd, &t->mem_id);
     }
     size_t done = 0;
     while (done < len) {

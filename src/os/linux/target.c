@@ -59,6 +59,43 @@ static bool pagemap_ours(const psum_os_target *t)
     return t->pagemap_owner == (pid_t)psum_os_process_id();
 }
 
+void psum_linux_fd_note(int fd, psum_linux_fd_id *id)
+{
+    struct stat st;
+    bool known = fd >= 0 && fstat(fd, &st) == 0;
+    id->dev = known ? st.st_dev : 0;
+    id->ino = known ? st.st_ino : 0;
+}
+
+/* Whether fd is still the file noted in id. */
+static bool fd_still(int fd, const psum_linux_fd_id *id)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && st.st_dev == id->dev && st.st_ino == id->ino;
+}
+
+/*
+ * A program may close every descriptor (a daemon starting) and open files
+ * of its own, which take the numbers of the descriptors kept here: read as
+ * a page map, a zeroed file says no page is in memory, and nothing is
+ * checked. Once a pass, a descriptor of the calling process's own that is
+ * no longer what was opened is forgotten, not closed (its number is the
+ * program's now), and opened again when needed.
+ */
+static void drop_lost_descriptors(psum_os_target *t)
+{
+    /* Another process's are kept by a program that watches (procsum's tools): not asked, a stat call each saved. */
+    if (t->pid != 0)
+        return;
+    pid_t self = getpid();
+    if (t->pagemap_fd >= 0 && t->pagemap_owner == self && !fd_still(t->pagemap_fd, &t->pagemap_id))
+        t->pagemap_fd = -1;
+    if (t->mem_fd >= 0 && t->mem_fd_owner == self && !fd_still(t->mem_fd, &t->mem_id))
+        t->mem_fd = -1;
+    if (t->stat_fd >= 0 && !fd_still(t->stat_fd, &t->stat_id))
+        t->stat_fd = -1;
+}
+
 int psum_linux_target_pagemap(psum_os_target *t)
 {
     /* A descriptor stays bound to the address space it was opened on: a forked child opens its own. */
@@ -69,6 +106,7 @@ int psum_linux_target_pagemap(psum_os_target *t)
         psum_linux_target_proc_path(path, sizeof(path), t, "pagemap");
         t->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
         t->pagemap_owner = (pid_t)psum_os_process_id();
+        psum_linux_fd_note(t->pagemap_fd, &t->pagemap_id);
     }
     return t->pagemap_fd;
 }
@@ -122,6 +160,7 @@ static ssize_t read_stat_line(psum_os_target *t, char *buf, size_t cap)
         if (fd < 0)
             return fd;
         t->stat_fd = fd;
+        psum_linux_fd_note(fd, &t->stat_id);
     }
     ssize_t n;
     do
@@ -302,6 +341,7 @@ static void forget_address_space(psum_os_target *t)
 int psum_os_target_refresh(psum_os_target *t, bool *new_program)
 {
     *new_program = false;
+    drop_lost_descriptors(t);
     if (t->pid == 0)
         return 0;
     stat_facts st;
@@ -395,6 +435,7 @@ void psum_os_target_abandon(psum_os_target *t)
 {
     if (!t)
         return;
+    drop_lost_descriptors(t);
     if (t->mem_fd >= 0 && t->mem_fd_owner == getpid())
         close(t->mem_fd);
     t->mem_fd = -1;
@@ -416,6 +457,7 @@ void psum_os_target_close(psum_os_target *t)
 {
     if (!t)
         return;
+    drop_lost_descriptors(t);
     if (t->mem_fd >= 0)
         close(t->mem_fd);
     if (t->pagemap_fd >= 0 && t->pagemap_owner == getpid())

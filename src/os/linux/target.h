@@ -14,12 +14,19 @@
 #include "loader.h"
 #include "procmap.h"
 
+/* What a kept descriptor was opened on: the program may close it and open a file of its own under its number. */
+typedef struct psum_linux_fd_id {
+    dev_t dev;
+    ino_t ino;
+} psum_linux_fd_id;
+
 struct psum_os_target {
     long pid;           /* 0: the calling process, whoever it is after a fork */
     int mem_fd;         /* /proc/PID/mem, opened on first need */
     pid_t mem_fd_owner; /* the process that opened it: after a fork, the child's must be its own */
     int pagemap_fd;     /* /proc/PID/pagemap, kept open across passes */
     pid_t pagemap_owner;
+    psum_linux_fd_id mem_id, pagemap_id, stat_id; /* what mem_fd, pagemap_fd and stat_fd were opened on */
     bool vm_readv_ok;   /* false once process_vm_readv is refused (seccomp, old kernel) */
     /* The maps text the list below was last filled from: the same text again needs no parsing. */
     char *last_maps;
@@ -67,6 +74,8 @@ struct psum_os_target {
 
 /* The process id to give system calls: the calling thread's id for the calling process. */
 pid_t psum_linux_target_real_pid(const psum_os_target *t);
+/* Notes what fd is open on, for psum_linux_target_refresh to tell when the number is no longer ours. */
+void psum_linux_fd_note(int fd, psum_linux_fd_id *id);
 /* The calling thread's /proc directory, which follows it across fork: /proc/thread-self, or /proc/self before Linux 3.17. */
 const char *psum_linux_proc_self(void);
 /* /proc/PID/leaf, or the calling thread's leaf for the calling process (psum_linux_proc_self). */
