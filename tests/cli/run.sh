@@ -222,6 +222,9 @@ if [ "$rc" -eq 0 ] && has_line "$f" "$BITFLIP"; then
     pass "under run, a program with its own SIGURG handler is checked and keeps it"
 else
     fail "under run, a program with its own SIGURG handler is checked and keeps it" "$(show_run)" \
+        "$(cat "$f" 2>/dev/null | head -c 600)"
+fi
+
 # A program that closes every descriptor and opens files under their numbers (a daemon starting):
 # its checker's descriptors are gone, and no file of the program's is taken for them.
 f="$TMP/close-fds.json"
