@@ -225,6 +225,42 @@ Test(exact, hook_installed_before_start_is_found_once)
     stop_checker(c);
 }
 
+/*
+ * A reported page made writable for a moment is not read while it is, but
+ * its content stays: it keeps the reported baseline. Dropped as if it had
+ * left memory, the same content was reported again as differing from the
+ * file, and a restore made in that moment was never reported.
+ */
+Test(exact, a_reported_page_made_writable_for_a_moment_keeps_its_baseline)
+{
+    uintptr_t addr = (uintptr_t)&exact_victim + 2;
+    uintptr_t page = addr & ~(PAGE - 1);
+    watched_page = page;
+    procsum_checker *c = start_checker(false);
+    uint8_t old = *(volatile uint8_t *)addr, flipped = old ^ 0x10;
+    write_code(addr, &flipped, 1);
+    wait_reports(1);
+    cr_expect_eq(reports[0].page.verdict, PROCSUM_VERDICT_BITFLIP);
+
+    cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC), 0);
+    cr_assert_geq(procsum_check_now(c), 0);
+    cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_EXEC), 0);
+    cr_assert_geq(procsum_check_now(c), 0);
+    cr_assert_geq(procsum_check_now(c), 0);
+    cr_assert_eq(atomic_load(&count), 1, "the content already reported is not reported again");
+
+    cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC), 0);
+    *(volatile uint8_t *)addr = old;
+    cr_assert_geq(procsum_check_now(c), 0);
+    cr_assert_eq(mprotect((void *)page, PAGE, PROT_READ | PROT_EXEC), 0);
+    wait_reports(2);
+    cr_expect_eq(reports[1].kind, PROCSUM_REPORT_CHANGED);
+    cr_expect_eq(reports[1].page.verdict, PROCSUM_VERDICT_RESTORED, "the restore is reported");
+    cr_assert_eq(procsum_check_now(c), 0);
+    cr_assert_eq(atomic_load(&count), 2);
+    cr_assert_eq(procsum_stop(c), 0);
+}
+
 int repair_victim(int x);
 __attribute__((noinline, used)) int repair_victim(int x)
 {

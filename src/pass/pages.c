@@ -18,21 +18,22 @@ static uint32_t page_in_file(const psum_os_region *r, uintptr_t addr)
     return r->kind == PROCSUM_REGION_FILE ? (uint32_t)((r->file_offset + (addr - r->start)) / PROCSUM_PAGE_SIZE) : 0;
 }
 
-static bool still_mapped(psum_walk *w, const psum_page_baseline *pg)
+/* The mapping holding pg's file page where pg lies, or NULL when something else (or nothing) is mapped there. */
+static const psum_os_region *still_mapped(psum_walk *w, const psum_page_baseline *pg)
 {
     const psum_os_region_list *m = w->mapped;
     while (w->mapped_cursor < m->count && m->items[w->mapped_cursor].end <= pg->addr)
         w->mapped_cursor++;
     if (w->mapped_cursor == m->count)
-        return false;
+        return NULL;
     const psum_os_region *r = &m->items[w->mapped_cursor];
     if (r->start > pg->addr)
-        return false;
+        return NULL;
     if (w->mapped_file_for != w->mapped_cursor) {
         w->mapped_file = psum_table_find_file(w->out, r);
         w->mapped_file_for = w->mapped_cursor;
     }
-    return pg->file == w->mapped_file && pg->file_page == page_in_file(r, pg->addr);
+    return pg->file == w->mapped_file && pg->file_page == page_in_file(r, pg->addr) ? r : NULL;
 }
 
 /* Digests are 8 or 32 bytes long: compared a word at a time (a byte at a time past the last whole word). */
@@ -70,15 +71,17 @@ void psum_pages_carry_below(psum_walk *w, uintptr_t addr, bool all)
     while (w->old_cursor < old->page_count && (all || old->pages[w->old_cursor].addr < addr)) {
         const psum_page_baseline *pg = &old->pages[w->old_cursor++];
         /*
-         * Not read this pass: not in memory (or unmapped). A reported page's
-         * content is gone with it, and what comes back is compared with the
-         * file (PSUM_PAGE_GONE): only where new pages are (verify_file).
+         * Not read this pass: not in memory, unmapped, or its mapping not
+         * selected for now (made writable for a moment: its content stays).
+         * A reported page that left memory took its content with it, and
+         * what comes back is compared with the file (PSUM_PAGE_GONE): only
+         * where new pages are (verify_file).
          */
-        bool gone_with_its_page = (pg->flags & PSUM_PAGE_REPORTED) && w->p->opts.verify_file;
-        if (still_mapped(w, pg)) {
+        const psum_os_region *r = still_mapped(w, pg);
+        if (r) {
             psum_page_baseline *kept = &w->out->pages[w->out->page_count++];
             *kept = *pg;
-            if (gone_with_its_page)
+            if ((pg->flags & PSUM_PAGE_REPORTED) && w->p->opts.verify_file && psum_region_selected(r, &w->p->opts))
                 kept->flags |= PSUM_PAGE_GONE;
         }
     }
