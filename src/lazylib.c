@@ -28,6 +28,11 @@ static bool load(const psum_lazylib *l)
     return true;
 }
 
+bool psum_lazylib_tried(psum_lazylib *l)
+{
+    return atomic_load(&l->state) != 0;
+}
+
 bool psum_lazylib_ready(psum_lazylib *l, bool may_load)
 {
     int state = atomic_load(&l->state);

@@ -42,4 +42,7 @@ typedef struct psum_lazylib {
  */
 bool psum_lazylib_ready(psum_lazylib *l, bool may_load);
 
+/* Whether the library was asked for already (loaded or found missing): a call with may_load loads nothing more. */
+bool psum_lazylib_tried(psum_lazylib *l);
+
 #endif

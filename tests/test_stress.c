@@ -655,3 +655,65 @@ static void stress(procsum_algorithm algo)
 /* check_period_ms = 1, no CPU budget (max_cpu_percent = 0), normal priority: passes run back to back. */
 Test(stress, dlopen_dlclose_mmap_munmap_blake3) { stress(PROCSUM_ALGO_BLAKE3); }
 Test(stress, dlopen_dlclose_mmap_munmap_xxh3) { stress(PROCSUM_ALGO_XXH3); }
+
+/* ------------------------------------------------- the first report */
+
+static atomic_int changes_seen;
+
+static void count_change(const procsum_mismatch *m, void *userdata)
+{
+    (void)userdata;
+    if (m->kind == PROCSUM_REPORT_CHANGED)
+        atomic_fetch_add(&changes_seen, 1);
+}
+
+static void *load_and_unload(void *arg)
+{
+    const char *path = arg;
+    while (!atomic_load(&stop_threads)) {
+        void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        if (h)
+            dlclose(h);
+    }
+    return NULL;
+}
+
+/*
+ * The first report of a process loads the libraries that describe it
+ * (libelf, Capstone). A change in a library is found while its code is read
+ * in place, inside the loader's listing: loading there waited for the
+ * loader's lock, which another thread's dlclose held while it waited for
+ * the listing's. The checker hung, and every procsum_check_now and fork
+ * with it. verify_file is off: the sandbox's patch of main would be the
+ * first report, made before the threads start.
+ */
+Test(stress, first_report_while_libraries_come_and_go, .timeout = 120)
+{
+    void *h = dlopen(STRESS_LIB_0, RTLD_NOW | RTLD_LOCAL);
+    cr_assert_not_null(h, "%s", dlerror());
+    void *sym = dlsym(h, "stress_lib_run");
+    cr_assert_not_null(sym);
+    uintptr_t addr = (uintptr_t)sym + 1;
+    procsum_options o;
+    procsum_options_init(&o);
+    o.check_period_ms = 1;
+    o.verify_file = false;
+    procsum_checker *c = NULL;
+    cr_assert_eq(procsum_start(&o, count_change, NULL, &c), 0);
+    atomic_store(&stop_threads, false);
+    pthread_t t[2];
+    const char *churned[] = {STRESS_LIB_1, STRESS_LIB_2};
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, load_and_unload, (void *)churned[i]), 0);
+    usleep(50 * 1000);
+    test_flip_code(addr, 3);
+    for (int i = 0; i < 30000 && atomic_load(&changes_seen) == 0; i++)
+        usleep(1000);
+    cr_assert_eq(atomic_load(&changes_seen), 1, "the change is reported within 30 s");
+    test_flip_code(addr, 3);
+    atomic_store(&stop_threads, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    cr_assert_eq(procsum_stop(c), 0);
+    dlclose(h);
+}

@@ -40,6 +40,19 @@ int psum_describer_new(psum_describer **out, uint64_t made_in)
     return 0;
 }
 
+bool psum_describe_would_load(uint64_t made_in)
+{
+    return psum_os_process_id() == made_in && !(psum_os_symbols_loaded(false) && psum_disasm_loaded(false));
+}
+
+void psum_describe_load(uint64_t made_in)
+{
+    if (psum_os_process_id() == made_in) {
+        (void)psum_os_symbols_loaded(true);
+        (void)psum_disasm_loaded(true);
+    }
+}
+
 void psum_describer_free(psum_describer *d)
 {
     if (!d)

@@ -29,6 +29,17 @@ int psum_describer_new(psum_describer **out, uint64_t made_in);
 /* d may be NULL. */
 void psum_describer_free(psum_describer *d);
 
+/*
+ * Whether describing a change in this process would first load the
+ * libraries that read symbols and decode (the first report of the process
+ * that made the checker). Not where the loader's listing is held (a pass
+ * reading library code in place, os/linux/loader.c): the load takes the
+ * loader's lock, which a dlclose on another thread holds while it waits
+ * for the listing's. psum_describe_load loads them, outside it.
+ */
+bool psum_describe_would_load(uint64_t made_in);
+void psum_describe_load(uint64_t made_in);
+
 /* A page being reported, and where its bytes come from. */
 typedef struct psum_code_view {
     psum_os_target *target;             /* to read memory next to the page */

@@ -67,6 +67,13 @@ static bool capstone_ready(const psum_disasm *d)
     return psum_lazylib_ready(&capstone, psum_os_process_id() == d->made_in);
 }
 
+bool psum_disasm_loaded(bool load_now)
+{
+    if (load_now)
+        (void)psum_lazylib_ready(&capstone, true);
+    return psum_lazylib_tried(&capstone);
+}
+
 int psum_disasm_new(psum_disasm **out, uint64_t made_in)
 {
     *out = calloc(1, sizeof(**out));
@@ -266,6 +273,12 @@ bool psum_disasm_text(psum_disasm *d, psum_machine m, const uint8_t *code, size_
 struct psum_disasm {
     int unused;
 };
+
+bool psum_disasm_loaded(bool load_now)
+{
+    (void)load_now;
+    return true;
+}
 
 int psum_disasm_new(psum_disasm **out, uint64_t made_in)
 {

@@ -22,6 +22,8 @@ typedef struct psum_disasm psum_disasm;
 int psum_disasm_new(psum_disasm **out, uint64_t made_in);
 /* d may be NULL. */
 void psum_disasm_free(psum_disasm *d);
+/* Whether a decoder made in this process would load nothing (os.h: psum_os_symbols_loaded, the same for Capstone). */
+bool psum_disasm_loaded(bool load_now);
 
 /*
  * Decodes code[0, len), the bytes at address addr (an instruction's start,

@@ -344,6 +344,12 @@ typedef struct psum_os_symbol_list {
 } psum_os_symbol_list;
 
 int psum_os_file_symbols(psum_os_file *f, bool may_load, psum_os_symbol_list *out);
+/*
+ * Whether psum_os_file_symbols with may_load would load nothing (the
+ * library was loaded or found missing, or there is none to load); with
+ * load_now, it is loaded first.
+ */
+bool psum_os_symbols_loaded(bool load_now);
 /* Frees what the list holds and zeroes it. Shared by the backends (os/symbol_list.c). */
 void psum_os_symbol_list_free(psum_os_symbol_list *l);
 /* Appends a symbol and its name (len bytes, no terminator needed). Shared by the backends. */

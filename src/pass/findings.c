@@ -102,6 +102,8 @@ int psum_findings_note_change(psum_walk *w, psum_region_walk *rw, psum_page_base
                               const psum_page_baseline *was, const uint8_t *bytes)
 {
     psum_pass *p = w->p;
+    if (psum_describe_would_load(p->files->made_in))
+        return PSUM_PASS_LOAD_FIRST;
     procsum_page_change *pc =
         add_finding(&p->changes, now->addr, was->digest, now->digest, p->digest_len, was->time_ns);
     if (!pc)
@@ -156,6 +158,8 @@ int psum_findings_verify_new_page(psum_walk *w, psum_region_walk *rw, const psum
     /* The page cache's page, unlike what the file opened caches: that file is not the one mapped. */
     if (ctx.copy == PROCSUM_COPY_SHARED && psum_file_not_mapped(p->files, rw->region, now->addr, bytes))
         return 0;
+    if (psum_describe_would_load(p->files->made_in))
+        return PSUM_PASS_LOAD_FIRST;
     uint8_t file_digest[PROCSUM_MAX_DIGEST];
     psum_page_digest_at_keyed(p->algo, psum_pass_key(p), p->files->page, now->index, file_digest);
     procsum_page_change *pc =

@@ -161,7 +161,22 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
         uint8_t digest[PROCSUM_MAX_DIGEST] = {0};
         bool complete = false;
         size_t first_page = out->page_count, old_cursor = w.old_cursor, mapped_cursor = w.mapped_cursor;
+        uint64_t skipped = p->pages_skipped, held = p->pages_held, shared = p->pages_shared;
         err = psum_slices_take_region(&w, &rw, digest, &complete);
+        if (err == PSUM_PASS_LOAD_FIRST) {
+            /* The region is read again, from its start, once the libraries a report needs are loaded (walk.h). */
+            out->page_count = first_page;
+            w.old_cursor = old_cursor;
+            w.mapped_cursor = mapped_cursor;
+            p->pages_skipped = skipped;
+            p->pages_held = held;
+            p->pages_shared = shared;
+            psum_findings_clear(&p->changes);
+            psum_findings_clear(&p->file_findings);
+            rw = (psum_region_walk){.region = r, .file = rw.file, .ask_end = rw.ask_end};
+            psum_describe_load(p->files->made_in);
+            err = psum_slices_take_region(&w, &rw, digest, &complete);
+        }
         complete = complete && rw.repaired == 0;
         if (err == PROCSUM_EFAULT) {
             /* Unmapped while we read it: nothing to report; its baselines stay while the file is mapped. */

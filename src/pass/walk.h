@@ -104,6 +104,13 @@ uintptr_t psum_residency_span(const psum_pass *p, const psum_os_region_list *map
 /* slices.c: hashes one region slice by slice. */
 int psum_slices_take_region(psum_walk *w, psum_region_walk *rw, uint8_t *region_digest, bool *complete);
 
+/*
+ * findings.c's answer, through the slice's read, when a report would load
+ * the libraries that describe it first (describe.h): the region is read
+ * again once they are loaded (pass.c). It never leaves src/pass/.
+ */
+#define PSUM_PASS_LOAD_FIRST (-4096)
+
 /* findings.c: a change seen twice: describe it against the file, repair it if asked. */
 int psum_findings_note_change(psum_walk *w, psum_region_walk *rw, psum_page_baseline *now,
                               const psum_page_baseline *was, const uint8_t *bytes);

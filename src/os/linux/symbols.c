@@ -136,6 +136,13 @@ static int read_symbols(Elf *elf, psum_os_symbol_list *out)
     return 0;
 }
 
+bool psum_os_symbols_loaded(bool load_now)
+{
+    if (load_now)
+        (void)psum_lazylib_ready(&libelf, true);
+    return psum_lazylib_tried(&libelf);
+}
+
 int psum_os_file_symbols(psum_os_file *f, bool may_load, psum_os_symbol_list *out)
 {
     memset(out, 0, sizeof(*out));
@@ -154,6 +161,12 @@ int psum_os_file_symbols(psum_os_file *f, bool may_load, psum_os_symbol_list *ou
 }
 
 #else
+
+bool psum_os_symbols_loaded(bool load_now)
+{
+    (void)load_now;
+    return true;
+}
 
 int psum_os_file_symbols(psum_os_file *f, bool may_load, psum_os_symbol_list *out)
 {
