@@ -62,6 +62,10 @@ int psum_oneshot(const procsum_options *o, psum_oneshot_result *out)
     psum_pass pass;
     memset(&pass, 0, sizeof(pass));
     int err = psum_os_target_open(o->pid, &target);
+    /* Another process that exited (a zombie's maps are empty) is PROCSUM_ESRCH, as for a checker; an exec under way is waited for. */
+    bool new_program;
+    while (!err && (err = psum_os_target_refresh(target, &new_program)) == PROCSUM_EAGAIN)
+        psum_os_sleep_ns(5000000u);
     if (!err)
         err = psum_pass_init(&pass, o, target, let_fork_through, NULL);
     if (err) {

@@ -221,6 +221,39 @@ Test(verify, gone_and_invalid)
     procsum_verifier_free(NULL);
 }
 
+/* A child that exited and was not waited for yet has no memory left: listing it is no success with nothing. */
+Test(verify, a_zombie_is_gone_for_every_call)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        _exit(0);
+    char path[64], state = 0;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    for (int i = 0; i < 5000 && state != 'Z'; i++) {
+        usleep(1000);
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f);
+        cr_assert_eq(fscanf(f, "%*d (%*[^)]) %c", &state), 1);
+        fclose(f);
+    }
+    cr_assert_eq(state, 'Z');
+    procsum_options o;
+    procsum_options_init(&o);
+    o.pid = pid;
+    procsum_region_list l;
+    cr_expect_eq(procsum_list_regions(&o, &l), PROCSUM_ESRCH);
+    cr_expect_eq(l.count, 0u);
+    procsum_benchmark_result b;
+    cr_expect_eq(procsum_benchmark(&o, &b), PROCSUM_ESRCH);
+    cr_expect_eq(b.region_count, 0u);
+    procsum_verify_result r;
+    cr_expect_eq(procsum_verify(&o, &r), PROCSUM_ESRCH);
+    procsum_checker *c;
+    cr_expect_eq(procsum_start(&o, NULL, NULL, &c), PROCSUM_ESRCH);
+    cr_assert_eq(waitpid(pid, NULL, 0), pid);
+}
+
 static atomic_int changes_seen;
 static atomic_uintptr_t changed_page;
 static atomic_int other_findings; /* a page other than main's that differed from its file at the start */
