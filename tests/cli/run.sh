@@ -206,16 +206,25 @@ done
 # A program that sets its own SIGURG handler while the preload library's start is armed (postgres's
 # postmaster does): the handler is kept aside until the start is made, so the program is checked, reads
 # its handler back and gets every SIGURG it is sent (run_target exits 3 otherwise). Alone and under run.
-f="$TMP/own-sigurg.json"
-LD_PRELOAD="$PSUM_PRELOAD_LIB" PROCSUM_JSON_FILE="$f" PROCSUM_PERIOD_MS=100 "$PSUM_RUN_TARGET" --own-sigurg "$f" \
-    >"$TMP/out" 2>"$TMP/err"
-rc=$?
-if [ "$rc" -eq 0 ] && has_line "$f" "$BITFLIP"; then
-    pass "a program's own SIGURG handler, set during the delay, is kept and called; the program is checked"
-else
-    fail "a program's own SIGURG handler, set during the delay, is kept and called; the program is checked" \
-        "rc $rc $(cat "$TMP/err")" "$(cat "$f" 2>/dev/null | head -c 600)"
-fi
+# The kernel's part of that delivery follows the kept handler's flags (--own-sigurg-flags): without
+# SA_RESTART a read is broken, with SA_ONSTACK the handler runs on the alternate stack.
+for how in --own-sigurg --own-sigurg-flags; do
+    f="$TMP/own-sigurg$how.json"
+    what="a program's own SIGURG handler, set during the delay, is kept and called; the program is checked"
+    lazy=100
+    if [ "$how" = --own-sigurg-flags ]; then
+        what="a kept SIGURG handler without SA_RESTART, with SA_ONSTACK, is delivered as the kernel would"
+        lazy=2000 # the read it breaks is made during the delay
+    fi
+    LD_PRELOAD="$PSUM_PRELOAD_LIB" PROCSUM_JSON_FILE="$f" PROCSUM_PERIOD_MS=100 PROCSUM_LAZY_MS=$lazy \
+        "$PSUM_RUN_TARGET" "$how" "$f" >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    if [ "$rc" -eq 0 ] && has_line "$f" "$BITFLIP"; then
+        pass "$what"
+    else
+        fail "$what" "rc $rc $(cat "$TMP/err")" "$(cat "$f" 2>/dev/null | head -c 600)"
+    fi
+done
 f="$TMP/own-sigurg-run.json"
 run run --json-file "$f" --period 100 -- "$PSUM_RUN_TARGET" --own-sigurg "$f"
 if [ "$rc" -eq 0 ] && has_line "$f" "$BITFLIP"; then
@@ -224,6 +233,32 @@ else
     fail "under run, a program with its own SIGURG handler is checked and keeps it" "$(show_run)" \
         "$(cat "$f" 2>/dev/null | head -c 600)"
 fi
+# A fork while another thread sets SIGURG's handler (procsum holds a lock for it) leaves the child free
+# to set it too: the delay outlasts the forks, so the handler is kept aside all along (exit 3 otherwise).
+LD_PRELOAD="$PSUM_PRELOAD_LIB" PROCSUM_OUTPUT=stderr PROCSUM_LAZY_MS=60000 "$PSUM_RUN_TARGET" --fork-while-setting \
+    >"$TMP/out" 2>"$TMP/err"
+rc=$?
+if [ "$rc" -eq 0 ]; then
+    pass "a child forked while SIGURG's handler is being set during the delay sets it too"
+else
+    fail "a child forked while SIGURG's handler is being set during the delay sets it too" "rc $rc $(cat "$TMP/err")"
+fi
+
+# Once the start is made procsum's handler is gone, under run too (nothing releases it there but the
+# start), and in a child forked during the delay (its timer stayed in the parent): SIGURG ignored after
+# it is ignored by the kernel, and breaks no sleep (run_target exits 3).
+for how in --ignore-sigurg-late --fork-ignore-sigurg-late; do
+    f="$TMP/$how.json"
+    what="under run, SIGURG ignored once the start is made breaks no sleep"
+    [ "$how" = --ignore-sigurg-late ] ||
+        what="under run, SIGURG ignored in a child forked during the delay breaks no sleep"
+    run run --json-file "$f" --period 100 -- "$PSUM_RUN_TARGET" "$how" "$f"
+    if [ "$rc" -eq 0 ] && has_line "$f" "$BITFLIP"; then
+        pass "$what"
+    else
+        fail "$what" "$(show_run)" "$(cat "$f" 2>/dev/null | head -c 600)"
+    fi
+done
 
 # A program that closes every descriptor and opens files under their numbers (a daemon starting):
 # its checker's descriptors are gone, and no file of the program's is taken for them.

@@ -61,8 +61,10 @@
  * preload library interposes sigaction and signal), its handler is kept
  * aside while this copy's is installed: the program reads it back as
  * installed, every SIGURG that is not one of our timers' is passed to it
- * as the kernel would pass it, and it is installed for real as soon as
- * nothing here is armed any more.
+ * as the kernel would pass it, and it (or the default) is installed for
+ * real as soon as nothing here is armed any more: ours, left in place, would
+ * keep aside a handler set later, and wake the program's sleeps for a
+ * SIGURG it ignores.
  *
  * fork: a child has none of its parent's timers, so a slot armed in the
  * parent is free in the child (its owner is another process).
@@ -121,9 +123,9 @@ static psum_late_sigaction_fn real_sigaction = sigaction;
 static struct {
     atomic_bool allowed; /* the calls are intercepted: psum_late_keep_program_handlers */
     atomic_bool set;     /* the program asked for a handler of its own */
-    atomic_flag lock;    /* held with every signal blocked, by a handler too */
+    atomic_int holder;   /* the process whose thread holds it, every signal blocked (by a handler too); 0: free */
     struct sigaction act;
-} kept = {.lock = ATOMIC_FLAG_INIT};
+} kept;
 
 static unsigned state_of(unsigned word)
 {
@@ -356,13 +358,22 @@ static void lock_kept(sigset_t *was)
     sigset_t all;
     sigfillset(&all);
     (void)pthread_sigmask(SIG_BLOCK, &all, was);
-    while (atomic_flag_test_and_set_explicit(&kept.lock, memory_order_acquire))
-        ; /* another thread copies one struct sigaction */
+    int me = (int)syscall(SYS_getpid), held = 0;
+    while (!atomic_compare_exchange_weak_explicit(&kept.holder, &held, me, memory_order_acquire,
+                                                  memory_order_relaxed)) {
+        /*
+         * Another thread here copies one struct sigaction: wait. Held by
+         * another process, the lock was held when that one forked this
+         * one, by a thread this one does not have: taken over.
+         */
+        if (held == me)
+            held = 0;
+    }
 }
 
 static void unlock_kept(const sigset_t *was)
 {
-    atomic_flag_clear_explicit(&kept.lock, memory_order_release);
+    atomic_store_explicit(&kept.holder, 0, memory_order_release);
     (void)pthread_sigmask(SIG_SETMASK, was, NULL);
 }
 
@@ -380,21 +391,25 @@ void psum_late_keep_program_handlers(psum_late_sigaction_fn next)
     atomic_store(&kept.allowed, true);
 }
 
-bool psum_late_keep_handler(const struct sigaction *act, struct sigaction *old)
+/*
+ * Our handler again, with the kept handler's SA_RESTART (kept.lock held):
+ * the kernel applies it before any handler runs, restarting the call a
+ * SIGURG interrupted or not. An ignored signal interrupts nothing:
+ * SA_RESTART then. Not SA_ONSTACK: a start made on a small alternate
+ * stack would overflow it; pass_to_program switches stacks itself.
+ */
+static void follow_kept_flags_locked(void)
 {
-    if (!atomic_load(&kept.allowed))
-        return false;
-    sigset_t was;
-    lock_kept(&was);
-    bool ours = handler_is_ours();
-    if (ours && old)
-        *old = kept.act; /* all zeros until the program sets one: SIG_DFL */
-    if (ours && act) {
-        kept.act = *act;
-        atomic_store(&kept.set, true);
-    }
-    unlock_kept(&was);
-    return ours;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    bool handles = (kept.act.sa_flags & SA_SIGINFO) ||
+                   (kept.act.sa_handler != SIG_DFL && kept.act.sa_handler != SIG_IGN);
+    if (handles)
+        sa.sa_flags = SA_SIGINFO | (kept.act.sa_flags & SA_RESTART);
+    sigfillset(&sa.sa_mask);
+    (void)real_sigaction(PSUM_LATE_SIGNAL, &sa, NULL);
 }
 
 /* Installs the program's kept handler, or the default, in place of this copy's (kept.lock held). */
@@ -423,22 +438,83 @@ static bool any_armed(int pid)
     return false;
 }
 
-/* From the handler, once its start is made or given up: the program's own handler takes over, if it set one. */
+/*
+ * From the handler, once its start is made or given up: the program's own
+ * handler, or the default, takes over where its calls are intercepted.
+ * Even with none set yet: one set later would stay aside for good where
+ * nothing releases the signal (outside, no waiter does).
+ */
 static void hand_back(int pid)
 {
-    if (!atomic_load(&kept.set) || any_armed(pid))
+    if (!atomic_load(&kept.allowed) || any_armed(pid))
         return;
     sigset_t was;
     lock_kept(&was);
-    if (atomic_load(&kept.set))
-        give_back_locked();
+    give_back_locked();
     unlock_kept(&was);
+}
+
+bool psum_late_keep_handler(const struct sigaction *act, struct sigaction *old)
+{
+    if (!atomic_load(&kept.allowed))
+        return false;
+    sigset_t was;
+    lock_kept(&was);
+    bool ours = handler_is_ours();
+    /* Nothing armed here: a child forked during the delay, whose timer stayed in its parent. Given back for good. */
+    if (ours && !any_armed((int)syscall(SYS_getpid))) {
+        give_back_locked();
+        ours = false;
+    }
+    if (ours && old)
+        *old = kept.act; /* all zeros until the program sets one: SIG_DFL */
+    if (ours && act) {
+        kept.act = *act;
+        atomic_store(&kept.set, true);
+        follow_kept_flags_locked();
+    }
+    unlock_kept(&was);
+    return ours;
+}
+
+/* fn(sig, si, ctx) with its stack below top: a handler of SA_ONSTACK on the alternate stack. */
+void psum_late_call_on_stack(int sig, siginfo_t *si, void *ctx, void (*fn)(int, siginfo_t *, void *), void *top)
+    __attribute__((visibility("hidden")));
+__asm__(".text\n"
+        ".globl psum_late_call_on_stack\n"
+        ".hidden psum_late_call_on_stack\n"
+        ".type psum_late_call_on_stack, @function\n"
+        "psum_late_call_on_stack:\n"
+        ".cfi_startproc\n"
+        "push %rbp\n"
+        ".cfi_def_cfa_offset 16\n"
+        ".cfi_offset %rbp, -16\n"
+        "mov %rsp, %rbp\n"
+        ".cfi_def_cfa_register %rbp\n"
+        "and $-16, %r8\n"
+        "mov %r8, %rsp\n"
+        "call *%rcx\n"
+        "mov %rbp, %rsp\n"
+        "pop %rbp\n"
+        ".cfi_def_cfa %rsp, 8\n"
+        "ret\n"
+        ".cfi_endproc\n"
+        ".size psum_late_call_on_stack, .-psum_late_call_on_stack\n");
+
+/* The top of the thread's alternate stack, where the kernel would run a handler of SA_ONSTACK; NULL for here. */
+static void *alternate_stack(int flags)
+{
+    stack_t alt;
+    if (!(flags & SA_ONSTACK) || sigaltstack(NULL, &alt) != 0 || (alt.ss_flags & (SS_DISABLE | SS_ONSTACK)))
+        return NULL;
+    return (char *)alt.ss_sp + alt.ss_size;
 }
 
 /*
  * A SIGURG that is not one of our timers': the program's kept handler gets
  * it as the kernel would give it (its mask added to the interrupted one's,
- * its signal blocked unless SA_NODEFER, reset first with SA_RESETHAND).
+ * its signal blocked unless SA_NODEFER, reset first with SA_RESETHAND, on
+ * the alternate stack with SA_ONSTACK).
  */
 static void pass_to_program(int sig, siginfo_t *si, void *ctx)
 {
@@ -447,8 +523,10 @@ static void pass_to_program(int sig, siginfo_t *si, void *ctx)
     sigset_t was;
     lock_kept(&was);
     struct sigaction h = kept.act;
-    if (h.sa_flags & SA_RESETHAND)
+    if (h.sa_flags & SA_RESETHAND) {
         memset(&kept.act, 0, sizeof(kept.act));
+        follow_kept_flags_locked();
+    }
     unlock_kept(&was);
     bool info = (h.sa_flags & SA_SIGINFO) != 0;
     if (!info && (h.sa_handler == SIG_DFL || h.sa_handler == SIG_IGN))
@@ -459,8 +537,11 @@ static void pass_to_program(int sig, siginfo_t *si, void *ctx)
         mask = interrupted;
     if (!(h.sa_flags & SA_NODEFER))
         sigaddset(&mask, sig);
+    void *top = alternate_stack(h.sa_flags);
     (void)pthread_sigmask(SIG_SETMASK, &mask, NULL); /* the kernel puts back the interrupted mask on return */
-    if (info)
+    if (top)
+        psum_late_call_on_stack(sig, si, ctx, h.sa_sigaction, top); /* the union's same pointer, either kind */
+    else if (info)
         h.sa_sigaction(sig, si, ctx);
     else
         h.sa_handler(sig);

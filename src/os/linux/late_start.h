@@ -74,7 +74,8 @@ void psum_late_keep_program_handlers(psum_late_sigaction_fn next);
 
 /*
  * A program's sigaction of PSUM_LATE_SIGNAL, intercepted: true when this
- * copy's handler is installed, which then stays, act (if any) being kept
+ * copy's handler is installed and a start of this process armed (it is
+ * given back otherwise), the handler then staying, act (if any) being kept
  * aside as the program's and old (if any) given the program's last one;
  * false when the call is the C library's to make. Async-signal-safe.
  */
