@@ -120,6 +120,32 @@ const psum_digest_key *psum_pass_key(const psum_pass *p)
     return p->opts.keyed_digests ? &p->key : NULL;
 }
 
+/* Where the walk stood before a region, to read it again from its start or to forget it. */
+typedef struct region_mark {
+    size_t page_count, old_cursor, mapped_cursor;
+    uint64_t pages_skipped, pages_held, pages_shared;
+} region_mark;
+
+static region_mark mark_region(const psum_pass *p, const psum_walk *w)
+{
+    return (region_mark){.page_count = w->out->page_count, .old_cursor = w->old_cursor,
+                         .mapped_cursor = w->mapped_cursor, .pages_skipped = p->pages_skipped,
+                         .pages_held = p->pages_held, .pages_shared = p->pages_shared};
+}
+
+/* Back to the mark: the region's new baselines, counts and findings undone (the bytes it read stay counted). */
+static void rewind_region(psum_pass *p, psum_walk *w, const region_mark *m)
+{
+    w->out->page_count = m->page_count;
+    w->old_cursor = m->old_cursor;
+    w->mapped_cursor = m->mapped_cursor;
+    p->pages_skipped = m->pages_skipped;
+    p->pages_held = m->pages_held;
+    p->pages_shared = m->pages_shared;
+    psum_findings_clear(&p->changes);
+    psum_findings_clear(&p->file_findings);
+}
+
 int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const psum_snapshot *old,
                        psum_snapshot *out, psum_change_fn on_change, void *userdata)
 {
@@ -160,19 +186,11 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
         psum_findings_clear(&p->file_findings);
         uint8_t digest[PROCSUM_MAX_DIGEST] = {0};
         bool complete = false;
-        size_t first_page = out->page_count, old_cursor = w.old_cursor, mapped_cursor = w.mapped_cursor;
-        uint64_t skipped = p->pages_skipped, held = p->pages_held, shared = p->pages_shared;
+        region_mark before = mark_region(p, &w);
         err = psum_slices_take_region(&w, &rw, digest, &complete);
         if (err == PSUM_PASS_LOAD_FIRST) {
             /* The region is read again, from its start, once the libraries a report needs are loaded (walk.h). */
-            out->page_count = first_page;
-            w.old_cursor = old_cursor;
-            w.mapped_cursor = mapped_cursor;
-            p->pages_skipped = skipped;
-            p->pages_held = held;
-            p->pages_shared = shared;
-            psum_findings_clear(&p->changes);
-            psum_findings_clear(&p->file_findings);
+            rewind_region(p, &w, &before);
             rw = (psum_region_walk){.region = r, .file = rw.file, .ask_end = rw.ask_end};
             psum_describe_load(p->files->made_in);
             err = psum_slices_take_region(&w, &rw, digest, &complete);
@@ -180,9 +198,7 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
         complete = complete && rw.repaired == 0;
         if (err == PROCSUM_EFAULT) {
             /* Unmapped while we read it: nothing to report; its baselines stay while the file is mapped. */
-            out->page_count = first_page;
-            w.old_cursor = old_cursor;
-            w.mapped_cursor = mapped_cursor;
+            rewind_region(p, &w, &before);
             p->resident_count = 0; /* the mappings changed: residency is asked again */
             continue;
         }

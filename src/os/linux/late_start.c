@@ -377,12 +377,27 @@ static void unlock_kept(const sigset_t *was)
     (void)pthread_sigmask(SIG_SETMASK, was, NULL);
 }
 
+static bool is_ours(const struct sigaction *sa)
+{
+    return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == on_signal;
+}
+
 /* Whether this copy's handler is the one installed. */
 static bool handler_is_ours(void)
 {
     struct sigaction now;
-    return real_sigaction(PSUM_LATE_SIGNAL, NULL, &now) == 0 && (now.sa_flags & SA_SIGINFO) &&
-           now.sa_sigaction == on_signal;
+    return real_sigaction(PSUM_LATE_SIGNAL, NULL, &now) == 0 && is_ours(&now);
+}
+
+/* Installs this copy's handler, SA_RESTART or not; nothing else runs inside it. 0 or -1, as sigaction. */
+static int install_ours(int restart)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO | restart;
+    sigfillset(&sa.sa_mask);
+    return real_sigaction(PSUM_LATE_SIGNAL, &sa, NULL);
 }
 
 void psum_late_keep_program_handlers(psum_late_sigaction_fn next)
@@ -400,16 +415,9 @@ void psum_late_keep_program_handlers(psum_late_sigaction_fn next)
  */
 static void follow_kept_flags_locked(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_sigaction = on_signal;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
     bool handles = (kept.act.sa_flags & SA_SIGINFO) ||
                    (kept.act.sa_handler != SIG_DFL && kept.act.sa_handler != SIG_IGN);
-    if (handles)
-        sa.sa_flags = SA_SIGINFO | (kept.act.sa_flags & SA_RESTART);
-    sigfillset(&sa.sa_mask);
-    (void)real_sigaction(PSUM_LATE_SIGNAL, &sa, NULL);
+    (void)install_ours(handles ? kept.act.sa_flags & SA_RESTART : SA_RESTART);
 }
 
 /* Installs the program's kept handler, or the default, in place of this copy's (kept.lock held). */
@@ -418,11 +426,9 @@ static void give_back_locked(void)
     if (!handler_is_ours())
         return;
     struct sigaction back;
-    memset(&back, 0, sizeof(back));
+    memset(&back, 0, sizeof(back)); /* SIG_DFL */
     if (atomic_load(&kept.set))
         back = kept.act;
-    else
-        back.sa_handler = SIG_DFL;
     if (real_sigaction(PSUM_LATE_SIGNAL, &back, NULL) == 0)
         atomic_store(&kept.set, false);
 }
@@ -605,16 +611,11 @@ PSUM_FORK_PATH static int take_signal(void)
     struct sigaction now;
     if (real_sigaction(PSUM_LATE_SIGNAL, NULL, &now) != 0)
         return PROCSUM_EBUSY;
-    if ((now.sa_flags & SA_SIGINFO) && now.sa_sigaction == on_signal)
+    if (is_ours(&now))
         return 0;
     if ((now.sa_flags & SA_SIGINFO) || now.sa_handler != SIG_DFL)
         return PROCSUM_EBUSY; /* the program's own handler, or SIG_IGN, which exec would not give back */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_sigaction = on_signal;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigfillset(&sa.sa_mask); /* nothing else runs inside the handler */
-    return real_sigaction(PSUM_LATE_SIGNAL, &sa, NULL) == 0 ? 0 : PROCSUM_EBUSY;
+    return install_ours(SA_RESTART) == 0 ? 0 : PROCSUM_EBUSY;
 }
 
 /* A slot for this process: free, or armed by another one (a parent: its timers are not here). */
