@@ -561,6 +561,12 @@ typedef struct procsum_stats {
      * (another checker had hashed the same page-cache page), not read.
      */
     uint64_t pages_shared;
+    /*
+     * Of passes: those over another process (options.pid) with a digest
+     * cache that found its page table as the last whole pass had left it,
+     * and so compared only the bytes of its pages (docs/operating.md).
+     */
+    uint64_t quiet_passes;
 } procsum_stats;
 
 /* Fills *out with c's counters (each read atomically); safe from any thread. */

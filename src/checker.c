@@ -85,6 +85,7 @@ struct procsum_checker {
     atomic_int last_error; /* of the latest failed pass in the background; 0 if none */
     atomic_uint_least64_t new_programs; /* another process ran a new program: a fresh baseline each time */
     atomic_uint_least64_t pages_shared;  /* digests the last pass took from options.digest_cache */
+    atomic_uint_least64_t quiet_passes;  /* passes that compared bytes only (psum_snapshot_quiet) */
 
     procsum_checker *forked_child; /* follow_fork: the checker started in this (child) process */
     /*
@@ -187,9 +188,14 @@ static int check_once_in_gate(procsum_checker *c, bool fresh)
     psum_snapshot *prev = atomic_load(&c->baseline);
     psum_snapshot *next = prev == &c->snaps[0] ? &c->snaps[1] : &c->snaps[0];
     const psum_snapshot *old = fresh ? NULL : prev;
-    int err = psum_snapshot_take(&c->pass, &c->regions, old, next, on_change, c);
+    bool quiet = false;
+    int err = old ? psum_snapshot_quiet(&c->pass, &c->regions, prev, &quiet) : 0;
+    if (!err && !quiet)
+        err = psum_snapshot_take(&c->pass, &c->regions, old, next, on_change, c);
     if (err)
         return err;
+    if (quiet)
+        next = prev; /* it stands as the baseline */
     atomic_store(&c->baseline, next);
     uint64_t took = psum_os_monotonic_ns() - c->pass_started_ns;
     atomic_store(&c->last_pass_ns, took);
@@ -200,9 +206,12 @@ static int check_once_in_gate(procsum_checker *c, bool fresh)
     atomic_store(&c->pages_shared, c->pass.pages_shared);
     atomic_store(&c->regions_hashed, next->region_count);
     atomic_store(&c->bytes_hashed, c->pass.bytes_read);
-    atomic_store(&c->table_bytes, psum_table_bytes(next, prev));
+    if (!quiet)
+        atomic_store(&c->table_bytes, psum_table_bytes(next, prev));
     atomic_store(&c->cpu_ns, psum_os_thread_cpu_ns() - c->cpu_offset_ns);
     atomic_fetch_add(&c->passes, 1);
+    if (quiet)
+        atomic_fetch_add(&c->quiet_passes, 1);
     return 0;
 }
 
@@ -260,6 +269,8 @@ static int checker_complete(procsum_checker *c)
             psum_os_target_close(c->target);
             c->target = NULL;
         }
+        /* Another process's page table tells when nothing but bytes could have changed since the last pass. */
+        c->pass.quiet_passes = c->pid != 0;
     }
     psum_os_fork_gate_leave();
     return err;
@@ -725,6 +736,7 @@ void psum_checker_stats(const procsum_checker *c, procsum_stats *out)
     out->last_error = atomic_load(&m->last_error);
     out->new_programs = atomic_load(&m->new_programs);
     out->pages_shared = atomic_load(&m->pages_shared);
+    out->quiet_passes = atomic_load(&m->quiet_passes);
 }
 
 int psum_checker_run(const procsum_options *o, procsum_callback cb, void *userdata)

@@ -24,7 +24,7 @@
 
 #include "os/os.h"
 
-#define BLOCK_PAGES 64u
+#define BLOCK_PAGES PSUM_DIGESTCACHE_BLOCK_PAGES
 #define FIRST_SLOTS 64u
 /* 4096 blocks of 64 pages (about 3.5 KiB each): 14 MiB at most, for 256k pages (1 GiB of shared code). */
 #define MAX_SLOTS (1u << 12)
@@ -46,6 +46,9 @@ typedef struct slot {
     block_key key;
     bool used;
     uint64_t newest_ns; /* the latest read_ns of its pages: the block is stale when that is */
+    uint64_t stamp;     /* taken from the cache's count of changes whenever a digest is replaced */
+    uint64_t period;    /* the period (read_ns / max_age_ns) read_in is for */
+    uint64_t read_in;   /* bit i: page i was read in that period */
     page_slot pages[BLOCK_PAGES];
 } slot;
 
@@ -58,6 +61,7 @@ struct procsum_digest_cache {
     psum_os_monitor *lock;
     slot *slots;
     size_t cap, used; /* used: slots holding a block, fresh or stale */
+    uint64_t changes; /* digests replaced so far: the stamps' source */
 };
 
 int psum_digestcache_new(const procsum_options *o, procsum_digest_cache **out)
@@ -166,6 +170,7 @@ static slot *find(procsum_digest_cache *c, const block_key *k, uint64_t now_ns, 
             memset(stale, 0, sizeof(*stale));
             stale->used = true;
             stale->key = *k;
+            stale->stamp = ++c->changes;
             return stale;
         }
         if (same_key(&s->key, k))
@@ -173,6 +178,24 @@ static slot *find(procsum_digest_cache *c, const block_key *k, uint64_t now_ns, 
         if (!stale && !fresh(c, s, now_ns))
             stale = s;
     }
+}
+
+/* The cache's period a time falls in. */
+static uint64_t period_of(const procsum_digest_cache *c, uint64_t ns)
+{
+    return c->max_age_ns ? ns / c->max_age_ns : 0;
+}
+
+/* Page i of block s was read at read_ns. */
+static void note_read(const procsum_digest_cache *c, slot *s, size_t i, uint64_t read_ns)
+{
+    uint64_t period = period_of(c, read_ns);
+    if (period > s->period) {
+        s->period = period;
+        s->read_in = 0;
+    }
+    if (period == s->period)
+        s->read_in |= 1ull << i;
 }
 
 /* Keeps the fresh blocks only, in a table twice as large while they fill a quarter of this one. */
@@ -222,11 +245,13 @@ void psum_digestcache_lookup(procsum_digest_cache *c, psum_digestcache_entry *e,
     psum_os_monitor_lock(c->lock);
     for (size_t i = 0; i < n; i++) {
         e[i].found = false;
+        e[i].stamp = 0;
         if (!wanted[i])
             continue;
         const slot *s = block_for(c, &e[i].key, now_ns, false, &last, &last_key, &have_last);
         if (!s)
             continue;
+        e[i].stamp = s->stamp;
         const page_slot *pg = &s->pages[e[i].key.file_page % BLOCK_PAGES];
         if (!pg->used || pg->frame != e[i].key.frame || !fresh_at(c, pg->read_ns, now_ns))
             continue;
@@ -256,7 +281,8 @@ void psum_digestcache_publish(procsum_digest_cache *c, psum_digestcache_entry *e
         slot *s = block_for(c, &e[i].key, now_ns, true, &last, &last_key, &have_last);
         if (!s)
             continue;
-        page_slot *pg = &s->pages[e[i].key.file_page % BLOCK_PAGES];
+        size_t at = e[i].key.file_page % BLOCK_PAGES;
+        page_slot *pg = &s->pages[at];
         bool same = pg->used && pg->frame == e[i].key.frame;
         if (same && memcmp(pg->digest, e[i].digest, c->digest_len) == 0) {
             pg->flags |= e[i].flags;
@@ -269,9 +295,28 @@ void psum_digestcache_publish(procsum_digest_cache *c, psum_digestcache_entry *e
             pg->flags = e[i].flags;
             pg->read_ns = e[i].read_ns;
             memcpy(pg->digest, e[i].digest, c->digest_len);
+            s->stamp = ++c->changes;
         }
+        note_read(c, s, at, e[i].read_ns);
         if (pg->read_ns > s->newest_ns)
             s->newest_ns = pg->read_ns;
     }
     psum_os_monitor_unlock(c->lock);
+}
+
+bool psum_digestcache_block_stands(procsum_digest_cache *c, const psum_digestcache_key *k, uint64_t need,
+                                   uint64_t now_ns, uint64_t *stamp)
+{
+    block_key b = block_of(k);
+    psum_os_monitor_lock(c->lock);
+    const slot *s = find(c, &b, now_ns, false);
+    *stamp = s ? s->stamp : 0;
+    bool read = s && s->period == period_of(c, now_ns) && (s->read_in & need) == need;
+    psum_os_monitor_unlock(c->lock);
+    return read;
+}
+
+bool psum_digestcache_same_period(const procsum_digest_cache *c, uint64_t a_ns, uint64_t b_ns)
+{
+    return period_of(c, a_ns) == period_of(c, b_ns);
 }

@@ -36,8 +36,12 @@ typedef struct psum_digestcache_entry {
     bool publish;     /* to be published: read (or compared with its file) by this checker */
     unsigned flags;   /* PSUM_DIGESTCACHE_MATCHED_* known of this digest */
     uint64_t read_ns; /* monotonic time the digest's bytes were read */
+    uint64_t stamp;   /* lookup: its block's stamp (psum_digestcache_block_stands), 0 for none */
     uint8_t digest[PROCSUM_MAX_DIGEST];
 } psum_digestcache_entry;
+
+/* Pages per block of the cache: the pages of one file from a multiple of this, digested at one offset. */
+#define PSUM_DIGESTCACHE_BLOCK_PAGES 64u
 
 /* o valid (the API checks it). */
 int psum_digestcache_new(const procsum_options *o, procsum_digest_cache **out);
@@ -60,5 +64,19 @@ void psum_digestcache_lookup(procsum_digest_cache *c, psum_digestcache_entry *e,
  * digests) is dropped: its page is hashed by each checker.
  */
 void psum_digestcache_publish(procsum_digest_cache *c, psum_digestcache_entry *e, size_t n);
+/*
+ * A block's stamp moves whenever a digest in it is replaced (other bytes,
+ * another frame, a page new to it) and never comes back to a value it had:
+ * a checker that compared its pages of a block with the cache's digests,
+ * under stamp S, knows they still match while the stamp is S. Under one
+ * lock: *stamp becomes the stamp of the block of key k (0 when the cache
+ * holds none), and the answer is whether every page of the block in `need`
+ * (bit i: the block's page i) was read in the same period as now_ns (the
+ * cache's periods, of its check_period, counted from the clock's zero).
+ */
+/* Whether two times fall in the same period of the cache's. */
+bool psum_digestcache_same_period(const procsum_digest_cache *c, uint64_t a_ns, uint64_t b_ns);
+bool psum_digestcache_block_stands(procsum_digest_cache *c, const psum_digestcache_key *k, uint64_t need,
+                                   uint64_t now_ns, uint64_t *stamp);
 
 #endif

@@ -14,7 +14,11 @@
  *    their lists of mappings stand from pass to pass and their pages come
  *    from the cache: a private copy in one of them is reported for that one
  *    only, a change of the page-cache page for each of them, and a library
- *    one of them loads is read at its next pass.
+ *    one of them loads is read at its next pass;
+ *  - idle processes get quiet passes (procsum_stats.quiet_passes: their
+ *    page tables as the last whole pass left them, only bytes compared),
+ *    and those still find a second write into a page already private and a
+ *    change of a page-cache page every process maps.
  * Only procsum.h is used.
  */
 #include <criterion/criterion.h>
@@ -193,20 +197,25 @@ static procsum_checker *start_checker(pid_t pid, procsum_digest_cache *cache, se
     return c;
 }
 
-/* Passes on every checker until each one's seen has a change, or TRIES rounds. */
-static void check_until_reported(procsum_checker **c, seen **s, size_t n)
+/* Passes on every checker until each one's seen has `want` changes, or TRIES rounds. */
+static void check_until_changes(procsum_checker **c, seen **s, size_t n, int want)
 {
     for (int t = 0; t < TRIES; t++) {
         size_t reported = 0;
         for (size_t i = 0; i < n; i++) {
-            if (atomic_load(&s[i]->changes) == 0)
+            if (atomic_load(&s[i]->changes) < want)
                 cr_assert_geq(procsum_check_now(c[i]), 0);
-            reported += atomic_load(&s[i]->changes) > 0;
+            reported += atomic_load(&s[i]->changes) >= want;
         }
         if (reported == n)
             return;
         usleep(CACHE_MS * 1000 / 4);
     }
+}
+
+static void check_until_reported(procsum_checker **c, seen **s, size_t n)
+{
+    check_until_changes(c, s, n, 1);
 }
 
 static uintptr_t page_of(uintptr_t addr)
@@ -387,6 +396,95 @@ Test(share, idle_processes_keep_every_report)
     cr_expect_gt(st.regions, regions, "the new library's code is read: %llu regions, %llu before",
                  (unsigned long long)st.regions, (unsigned long long)regions);
     for (int i = 0; i < IDLE; i++) {
+        cr_assert_eq(procsum_stop(c[i]), 0);
+        end_child(&ch[i]);
+    }
+    procsum_digest_cache_free(cache);
+    remove_library();
+}
+
+static uint64_t quiet_passes_of(procsum_checker *c)
+{
+    procsum_stats st;
+    cr_assert_eq(procsum_get_stats(c, &st), 0);
+    return st.quiet_passes;
+}
+
+/* Passes on every checker, half a period of the cache apart, until each made `more` quiet passes, or TRIES rounds. */
+static void pass_until_quiet(procsum_checker **c, size_t n, uint64_t more)
+{
+    uint64_t from[IDLE];
+    cr_assert_leq(n, IDLE);
+    for (size_t i = 0; i < n; i++)
+        from[i] = quiet_passes_of(c[i]);
+    for (int t = 0; t < TRIES; t++) {
+        size_t done = 0;
+        for (size_t i = 0; i < n; i++)
+            done += quiet_passes_of(c[i]) >= from[i] + more;
+        if (done == n)
+            return;
+        usleep(CACHE_MS * 1000 / 2);
+        pass_all(c, n);
+    }
+    for (size_t i = 0; i < n; i++)
+        cr_assert_geq(quiet_passes_of(c[i]), from[i] + more, "checker %zu: %llu quiet passes, %llu before", i,
+                      (unsigned long long)quiet_passes_of(c[i]), (unsigned long long)from[i]);
+}
+
+#define QUIET 3
+
+Test(share, quiet_passes_find_every_change)
+{
+    copy_library();
+    child ch[QUIET];
+    seen sn[QUIET];
+    procsum_checker *c[QUIET];
+    seen *s[QUIET];
+    procsum_digest_cache *cache = new_cache(CACHE_MS);
+    for (int i = 0; i < QUIET; i++) {
+        ch[i] = start_child();
+        memset(&sn[i], 0, sizeof(sn[i]));
+        sn[i].page = page_of(ch[i].func);
+        s[i] = &sn[i];
+        c[i] = start_checker(ch[i].pid, cache, &sn[i]);
+    }
+    /* Idle: their page tables stay as the last whole pass left them. */
+    pass_until_quiet(c, QUIET, 3);
+
+    /* A bit written as a debugger would: the page becomes the process's own, a whole pass reports it. */
+    write_private_bit(ch[0].pid, ch[0].func);
+    check_until_reported(&c[0], &s[0], 1);
+    cr_expect_eq(atomic_load(&sn[0].changes), 1, "the first write is reported");
+    cr_expect_eq(atomic_load(&sn[0].copy), PROCSUM_COPY_PRIVATE, "in the process's own copy");
+
+    /* Quiet again with its own copy; a second write there moves nothing in its page table. */
+    pass_until_quiet(c, 1, 2);
+    char mem[64];
+    snprintf(mem, sizeof(mem), "/proc/%d/mem", (int)ch[0].pid);
+    flip_bit(mem, ch[0].func + 1, 0x02);
+    check_until_changes(&c[0], &s[0], 1, 2);
+    cr_expect_eq(atomic_load(&sn[0].changes), 2, "the second write into the private copy is reported");
+    cr_expect_eq(atomic_load(&sn[0].copy), PROCSUM_COPY_PRIVATE);
+    /* The bytes of a report are told against the file: two bytes differ from it now. */
+    cr_expect_eq(atomic_load(&sn[0].verdict), PROCSUM_VERDICT_PATCH, "verdict %s",
+                 procsum_verdict_name((procsum_verdict)atomic_load(&sn[0].verdict)));
+
+    /* The others are quiet; the page-cache page they both map changes: each reports it. */
+    pass_until_quiet(&c[1], QUIET - 1, 2);
+    write_file_bit(file_offset_in(ch[1].pid, ch[1].func));
+    check_until_reported(&c[1], &s[1], QUIET - 1);
+    for (int i = 1; i < QUIET; i++) {
+        cr_expect_eq(atomic_load(&sn[i].changes), 1, "process %d: the page-cache page's change reported", i);
+        cr_expect_eq(atomic_load(&sn[i].copy), PROCSUM_COPY_SHARED, "process %d: in the page-cache copy", i);
+        cr_expect_eq(atomic_load(&sn[i].cause), PROCSUM_CAUSE_FILE_MODIFIED, "process %d: cause %s", i,
+                     procsum_cause_name((procsum_cause)atomic_load(&sn[i].cause)));
+    }
+    /* Quiet again after it, and the process with its own copy never saw the file's change. */
+    pass_until_quiet(c, QUIET, 2);
+    for (int i = 0; i < QUIET; i++) {
+        cr_expect_eq(atomic_load(&sn[i].any), i == 0 ? 2 : 1, "process %d: %d reports", i,
+                     atomic_load(&sn[i].any));
+        cr_expect_eq(atomic_load(&sn[i].findings), 0);
         cr_assert_eq(procsum_stop(c[i]), 0);
         end_child(&ch[i]);
     }

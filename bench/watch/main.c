@@ -17,7 +17,9 @@
  * checkers left to make their passes by themselves, a second apart, as in
  * a watch, with a thread each and on one runner (procsum watch's way): the
  * process's CPU time per period, which counts the threads' wake-ups too,
- * for 2 and for all the processes. Last, the kernel's part alone: what
+ * for 2 and for all the processes, and how many of the passes were quiet
+ * (an idle process's page table as the last whole pass left it: only bytes
+ * compared, the cache's blocks vouched for by their stamps). Last, the kernel's part alone: what
  * any checker of another process must ask it every pass (the stat line that
  * tells an exec or a changed listing, and the page-table entries of every
  * executable mapping, the only place that tells a private copy of a page
@@ -49,6 +51,7 @@ typedef struct figures {
     double bytes, cpu_ms, shared_pages; /* per pass, over all the checkers */
     double round_s;                     /* the longest round, wall time: it must fit in the period */
     double passes;                      /* periodic: passes made per period, over all the checkers */
+    double quiet;                       /* periodic: of those, quiet passes (procsum_stats.quiet_passes) */
     int failed;
 } figures;
 
@@ -232,12 +235,13 @@ static figures periodic(const pid_t *pids, size_t n, bool one_thread, int period
             f.failed++;
     }
     bench_sleep_s(WARMUP * PERIODIC_MS / 1000.0);
-    uint64_t bytes = 0, passes = 0;
+    uint64_t bytes = 0, passes = 0, quiet = 0;
     procsum_stats st;
     for (size_t i = 0; i < n; i++)
         if (c[i] && procsum_get_stats(c[i], &st) == 0) {
             bytes -= st.bytes_hashed;
             passes -= st.passes;
+            quiet -= st.quiet_passes;
         }
     double cpu = process_cpu_ms();
     bench_sleep_s(periods * PERIODIC_MS / 1000.0);
@@ -246,8 +250,10 @@ static figures periodic(const pid_t *pids, size_t n, bool one_thread, int period
         if (c[i] && procsum_get_stats(c[i], &st) == 0) {
             bytes += st.bytes_hashed;
             passes += st.passes;
+            quiet += st.quiet_passes;
         }
     f.cpu_ms = cpu / periods;
+    f.quiet = (double)quiet / periods;
     f.bytes = (double)bytes / periods;
     f.passes = (double)passes / periods;
 out:
@@ -262,8 +268,9 @@ out:
 
 static void print_periodic(const char *what, size_t processes, const figures *f, const figures *two)
 {
-    printf("| %-34s | %9zu | %8.1f | %10.2f | %8.2f | %8.2f |%s\n", what, processes, f->passes, f->bytes / BENCH_MIB,
-           f->cpu_ms, two->cpu_ms > 0 ? f->cpu_ms / two->cpu_ms : 0.0, f->failed ? " (some failed)" : "");
+    printf("| %-34s | %9zu | %8.1f | %8.1f | %10.2f | %8.2f | %8.2f |%s\n", what, processes, f->passes, f->quiet,
+           f->bytes / BENCH_MIB, f->cpu_ms, two->cpu_ms > 0 ? f->cpu_ms / two->cpu_ms : 0.0,
+           f->failed ? " (some failed)" : "");
 }
 
 static void print_row(const char *what, size_t processes, const figures *f, const figures *one)
@@ -315,10 +322,10 @@ int main(int argc, char **argv)
            (all.cpu_ms - one.cpu_ms) * 1000.0 / (double)(n - 2), one.bytes / BENCH_MIB);
     printf("With the cache keeping its digests (no shared page hashed again): %.1f us a pass for each process\n",
            kept.cpu_ms * 1000.0 / (double)n);
-    printf("\n| %-34s | %9s | %8s | %10s | %8s | %8s |\n", "left to themselves, per period (1 s)", "processes",
-           "passes", "MiB hashed", "CPU ms", "x two");
-    printf("|%.36s|%.11s|%.10s|%.12s|%.10s|%.10s|\n", "------------------------------------", "-----------",
-           "----------", "------------", "----------", "----------");
+    printf("\n| %-34s | %9s | %8s | %8s | %10s | %8s | %8s |\n", "left to themselves, per period (1 s)",
+           "processes", "passes", "quiet", "MiB hashed", "CPU ms", "x two");
+    printf("|%.36s|%.11s|%.10s|%.10s|%.12s|%.10s|%.10s|\n", "------------------------------------", "-----------",
+           "----------", "----------", "------------", "----------", "----------");
     print_periodic("a thread each", 2, &threads_two, &threads_two);
     print_periodic("a thread each", n, &threads_all, &threads_two);
     print_periodic("one runner (procsum watch)", 2, &runner_two, &runner_two);
@@ -328,11 +335,14 @@ int main(int argc, char **argv)
            (runner_all.cpu_ms - runner_two.cpu_ms) * 1000.0 / (double)(n - 2));
     double beyond_kernel = (kernel_all.cpu_ms - kernel_two.cpu_ms) * 1000.0 / (double)(n - 2);
     double beyond_pass = (all.cpu_ms - one.cpu_ms) * 1000.0 / (double)(n - 2);
+    double beyond_runner = (runner_all.cpu_ms - runner_two.cpu_ms) * 1000.0 / (double)(n - 2);
     printf("\nThe kernel's part alone (each process's stat line and the page-table entries of its executable "
            "mappings, a period apart), CPU per pass: %.2f ms for 2 processes, %.2f ms for %zu: %.1f us for each "
-           "process beyond 2; a pass of procsum's (above) adds %.1f us, %.2f times the kernel's part\n",
+           "process beyond 2; a pass of procsum's asked for (above) adds %.1f us, %.2f times the kernel's part; "
+           "on one runner (procsum watch's way) %.1f us, %.2f times\n",
            kernel_two.cpu_ms, kernel_all.cpu_ms, n, beyond_kernel, beyond_pass,
-           beyond_kernel > 0 ? beyond_pass / beyond_kernel : 0.0);
+           beyond_kernel > 0 ? beyond_pass / beyond_kernel : 0.0, beyond_runner,
+           beyond_kernel > 0 ? beyond_runner / beyond_kernel : 0.0);
     return kernel_two.failed || kernel_all.failed || one.failed || first.failed || ten.failed || all.failed || each.failed || kept.failed || threads_two.failed ||
                    runner_two.failed || threads_all.failed || runner_all.failed
                ? 1

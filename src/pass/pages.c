@@ -83,6 +83,8 @@ void psum_pages_carry_below(psum_walk *w, uintptr_t addr, bool all)
             *kept = *pg;
             if ((pg->flags & PSUM_PAGE_REPORTED) && w->p->opts.verify_file && psum_region_selected(r, &w->p->opts))
                 kept->flags |= PSUM_PAGE_GONE;
+            if (kept->state != PSUM_PAGE_SETTLED || (kept->flags & PSUM_PAGE_GONE))
+                w->p->pages_unquiet++;
         }
     }
 }
@@ -369,6 +371,8 @@ static int take_one(psum_walk *w, psum_region_walk *rw, size_t index, const uint
         return err;
     if (pg->state == PSUM_PAGE_TENTATIVE)
         rw->unsettled++;
+    if (pg->state != PSUM_PAGE_SETTLED || (pg->flags & PSUM_PAGE_GONE))
+        w->p->pages_unquiet++;
     w->out->page_count++;
     return 0;
 }

@@ -6,8 +6,6 @@
 
 #include "walk.h"
 
-/* 256 KiB: large enough for wide hashing, small enough to stay in L2 and to honour a stop promptly. */
-#define SLICE_PAGES 64
 
 /* Where the next buffer of `bytes` starts in the scratch mapping, aligned for any of them. */
 static void *carve(psum_pass *p, size_t *used, size_t bytes)
@@ -26,15 +24,15 @@ static int map_scratch(psum_pass *p)
 {
     for (int round = 0; round < 2; round++) {
         size_t used = 0;
-        p->buf = carve(p, &used, SLICE_PAGES * PROCSUM_PAGE_SIZE);
-        p->page_digests = carve(p, &used, SLICE_PAGES * PROCSUM_MAX_DIGEST);
+        p->buf = carve(p, &used, PSUM_SLICE_PAGES * PROCSUM_PAGE_SIZE);
+        p->page_digests = carve(p, &used, PSUM_SLICE_PAGES * PROCSUM_MAX_DIGEST);
         p->confirm_page = carve(p, &used, PROCSUM_PAGE_SIZE);
         p->resident = carve(p, &used, PSUM_RESIDENCY_PAGES * sizeof(*p->resident));
         if (p->shared) {
             p->cached = carve(p, &used, PSUM_RESIDENCY_PAGES * sizeof(*p->cached));
             p->frames = carve(p, &used, PSUM_RESIDENCY_PAGES * sizeof(*p->frames));
-            p->entries = carve(p, &used, SLICE_PAGES * sizeof(*p->entries));
-            p->want = carve(p, &used, SLICE_PAGES * sizeof(*p->want));
+            p->entries = carve(p, &used, PSUM_SLICE_PAGES * sizeof(*p->entries));
+            p->want = carve(p, &used, PSUM_SLICE_PAGES * sizeof(*p->want));
             p->fetch_page = carve(p, &used, PROCSUM_PAGE_SIZE);
         }
         if (round == 0) {
@@ -61,7 +59,7 @@ int psum_pass_init(psum_pass *p, const procsum_options *o, psum_os_target *targe
     p->target = target;
     p->hook = hook;
     p->hook_ctx = hook_ctx;
-    p->slice_pages = SLICE_PAGES;
+    p->slice_pages = PSUM_SLICE_PAGES;
     p->shared = o->digest_cache;
     if (o->keyed_digests && p->shared) {
         p->key = *psum_digestcache_secret(p->shared); /* digests shared with other checkers: their key */
@@ -97,6 +95,8 @@ void psum_pass_abandon(psum_pass *p)
     p->entries = NULL;
     p->resident_cap = 0;
     psum_os_table_free((void **)&p->prune_index, &p->prune_cap, sizeof(*p->prune_index));
+    psum_os_table_free((void **)&p->quiet_stamps, &p->quiet_stamp_cap, sizeof(*p->quiet_stamps));
+    p->quiet_stamp_count = 0;
 }
 
 void psum_pass_free(psum_pass *p)
@@ -158,6 +158,10 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
     p->pages_held = 0;
     p->pages_shared = 0;
     p->resident_count = 0;
+    /* Noted for a quiet pass to stand in for the next one (quiet.c). */
+    p->recording = p->quiet_passes && p->shared && !p->opts.include_nonresident ? out : NULL;
+    p->record_failed = false;
+    p->pages_unquiet = 0;
     int64_t sec;
     long nsec;
     psum_os_wall_time(&sec, &nsec);
@@ -175,6 +179,7 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
         size_t known_files = out->file_count;
         err = psum_table_add_file(out, r, &rw.file);
         if (err) {
+            p->recording = NULL;
             psum_snapshot_free(out);
             return err;
         }
@@ -199,10 +204,12 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
         if (err == PROCSUM_EFAULT) {
             /* Unmapped while we read it: nothing to report; its baselines stay while the file is mapped. */
             rewind_region(p, &w, &before);
+            p->record_failed = true;
             p->resident_count = 0; /* the mappings changed: residency is asked again */
             continue;
         }
         if (err) {
+            p->recording = NULL;
             psum_snapshot_free(out);
             return err;
         }
@@ -237,5 +244,9 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
     psum_pages_carry_below(&w, 0, true);
     psum_file_cache_close(p->files);
     psum_table_prune_files(p, out);
+    out->quiet = p->recording && !p->record_failed && p->pages_unquiet == 0 && p->pages_held == 0;
+    out->regions_read = out->quiet ? psum_quiet_regions(mapped, &p->opts) : 0;
+    p->recording = NULL;
+    p->quiet_stamp_count = 0; /* the stamps were of the pages of the baseline before */
     return 0;
 }

@@ -92,6 +92,12 @@ typedef struct psum_file_id {
     psum_os_file_state state;
 } psum_file_id;
 
+/* One question about residency a pass asked: pages from base, their entries from `first` in the snapshot's entries. */
+typedef struct psum_quiet_ask {
+    uintptr_t base;
+    size_t count, first;
+} psum_quiet_ask;
+
 typedef struct psum_snapshot {
     psum_page_baseline *pages; /* ascending addresses */
     size_t page_count, page_cap;
@@ -100,6 +106,19 @@ typedef struct psum_snapshot {
     /* Every file that backed a page so far: each snapshot starts from its predecessor's, so indexes hold. */
     psum_file_id *files;
     size_t file_count, file_cap;
+    /*
+     * What a quiet pass (quiet.c) needs to stand in for a whole one: the
+     * residency questions the pass asked, in order, and the page-table
+     * entries they were answered with (packed: present, page-cache page,
+     * frame); a fingerprint of the regions the pass read; whether every
+     * page it kept is settled (nothing held, pending or gone).
+     */
+    psum_quiet_ask *asks;
+    size_t ask_count, ask_cap;
+    uint64_t *entries;
+    size_t entry_count, entry_cap;
+    uint64_t regions_read;
+    bool quiet;
 } psum_snapshot;
 
 void psum_snapshot_free(psum_snapshot *s);
@@ -186,6 +205,29 @@ typedef struct psum_pass {
     bool *want;
     uint8_t *fetch_page;
     uint64_t pages_shared; /* digests taken from the cache in the last pass */
+    /*
+     * Quiet passes (quiet.c) may stand in for whole ones: set by the
+     * checker of another process with a digest cache. `recording` is the
+     * snapshot a whole pass builds, while it notes its residency questions;
+     * record_failed and pages_unquiet tell whether it may then be quiet.
+     */
+    bool quiet_passes;
+    psum_snapshot *recording;
+    bool record_failed;
+    uint64_t pages_unquiet;
+    /*
+     * For each block of the digest cache a quiet pass compares, in the
+     * order it meets them, the block's stamp when this process's pages in
+     * it last matched their baselines (0: unknown). Forgotten by every whole pass.
+     */
+    uint64_t *quiet_stamps;
+    size_t quiet_stamp_count, quiet_stamp_cap;
+    /*
+     * A page table that moved costs its read twice (the quiet pass's, then
+     * the whole one's): after such misses in a row (up to 3), that many
+     * doublings of passes go whole without asking, for a busy process.
+     */
+    unsigned quiet_misses, quiet_skip;
 } psum_pass;
 
 /* Bytes held in tables by s and by the page table of spare (may be NULL): what procsum keeps for baselines. */
@@ -231,5 +273,22 @@ bool psum_pages_still_listed(psum_os_target *t, const psum_os_region *listed, ui
  */
 int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const psum_snapshot *old,
                        psum_snapshot *out, psum_change_fn on_change, void *userdata);
+
+/*
+ * A quiet pass over `old`, the baseline of the last pass, in place of a
+ * whole one (quiet.c). When the process's page table answers every
+ * residency question of the pass that built old as it did then (the same
+ * pages present, the same page-cache pages, the same frames), the regions
+ * selected are the ones that pass read, and old holds nothing but settled
+ * pages, the only change a pass could find is in the bytes of the pages
+ * present: the page-cache pages are compared through the digest cache (a
+ * block of them at once while its stamp stands), each private copy read
+ * and hashed, all against their baselines, with no table built. old then
+ * stands as the baseline and *done is set; its pages keep the time of the
+ * whole pass that took them. Anything else (a page differs, an entry moved,
+ * a read fails) leaves *done false, for a whole pass to find and report
+ * it. Returns PROCSUM_ECANCELED when the hook asked to stop, else 0.
+ */
+int psum_snapshot_quiet(psum_pass *p, const psum_os_region_list *mapped, psum_snapshot *old, bool *done);
 
 #endif

@@ -16,8 +16,11 @@ static size_t room_for(const psum_pass *p, size_t n)
  */
 static int ask(psum_pass *p, uintptr_t base, size_t n)
 {
-    if (p->shared && psum_os_page_frames(p->target, base, n, p->resident, p->cached, p->frames) == 0)
+    if (p->shared && psum_os_page_frames(p->target, base, n, p->resident, p->cached, p->frames) == 0) {
+        psum_quiet_note_ask(p, base, n);
         return 0;
+    }
+    p->record_failed = true; /* residency alone: no entries for a quiet pass to compare */
     if (p->shared) {
         for (size_t i = 0; i < n; i++) {
             p->cached[i] = false;

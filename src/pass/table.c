@@ -18,6 +18,8 @@ void psum_snapshot_free(psum_snapshot *s)
     psum_os_table_free((void **)&s->pages, &s->page_cap, sizeof(*s->pages));
     psum_os_table_free((void **)&s->regions, &s->region_cap, sizeof(*s->regions));
     psum_os_table_free((void **)&s->files, &s->file_cap, sizeof(*s->files));
+    psum_os_table_free((void **)&s->asks, &s->ask_cap, sizeof(*s->asks));
+    psum_os_table_free((void **)&s->entries, &s->entry_cap, sizeof(*s->entries));
     memset(s, 0, sizeof(*s));
 }
 
@@ -26,7 +28,8 @@ uint64_t psum_table_bytes(const psum_snapshot *s, const psum_snapshot *spare)
     uint64_t bytes = spare ? (uint64_t)spare->page_count * sizeof(psum_page_baseline) : 0;
     if (s)
         bytes += (uint64_t)s->page_count * sizeof(*s->pages) + (uint64_t)s->region_count * sizeof(*s->regions) +
-                 (uint64_t)s->file_count * sizeof(*s->files);
+                 (uint64_t)s->file_count * sizeof(*s->files) + (uint64_t)s->ask_count * sizeof(*s->asks) +
+                 (uint64_t)s->entry_count * sizeof(*s->entries);
     return bytes;
 }
 
@@ -37,6 +40,8 @@ int psum_table_prepare(psum_pass *p, const psum_snapshot *old, psum_snapshot *ou
         pages += old->page_count;
     /* Built in the tables out already has (the snapshot before last's): the memory is there, and stays put. */
     out->page_count = out->region_count = out->file_count = 0;
+    out->ask_count = out->entry_count = 0;
+    out->quiet = false;
     int err = psum_os_table_grow((void **)&out->pages, &out->page_cap, pages + 1, sizeof(*out->pages));
     if (!err)
         err = psum_os_table_grow((void **)&out->regions, &out->region_cap, regions + 1, sizeof(*out->regions));

@@ -15,6 +15,9 @@
  */
 #define PSUM_RESIDENCY_PAGES 32768
 
+/* Pages of a slice: 256 KiB, large enough for wide hashing, small enough to stay in L2 and to honour a stop promptly. */
+#define PSUM_SLICE_PAGES 64
+
 /*
  * The state of one pass. Old pages, new pages and mappings all ascend by
  * address, so one cursor into each is enough: no lookups, no hash table.
@@ -90,6 +93,11 @@ void psum_pages_prefetch(const psum_walk *w, size_t count);
 bool psum_pages_confirm_now(psum_walk *w, const psum_region_walk *rw, const psum_page_baseline *now);
 /* Old pages below addr (all, with `all`) were not read this pass: keep those whose file page is still mapped there. */
 void psum_pages_carry_below(psum_walk *w, uintptr_t addr, bool all);
+
+/* quiet.c: notes a residency question just answered in p->resident, cached and frames, while a pass records. */
+void psum_quiet_note_ask(psum_pass *p, uintptr_t base, size_t n);
+/* quiet.c: a fingerprint of the regions of mapped the options select, and of how they are mapped. */
+uint64_t psum_quiet_regions(const psum_os_region_list *mapped, const procsum_options *o);
 
 /* residency.c: points p->slice_resident at the flags of the n pages from base; returns how many to read. */
 size_t psum_residency_mark(psum_pass *p, uintptr_t base, size_t n, uintptr_t end);
