@@ -31,7 +31,7 @@ static const procsum_cause CAUSES[] = {
 
 typedef struct prom_state {
     char *path;
-    uint64_t passes, bytes_hashed;
+    uint64_t passes, quiet_passes, bytes_hashed;
     uint64_t pages_checked, processes, duration_ns; /* gauges: the last pass */
     uint64_t changes[CAUSE_COUNT];
     uint64_t restores; /* pages changed back to their file's bytes: not changes to alert on */
@@ -83,6 +83,10 @@ static int write_metrics(FILE *f, const prom_state *st)
     int bad = 0;
     bad |= metric_head(f, "procsum_passes_total", "counter", "Passes over one process's code completed.");
     bad |= fprintf(f, "procsum_passes_total %" PRIu64 "\n", st->passes) < 0;
+    bad |= metric_head(f, "procsum_quiet_passes_total", "counter",
+                       "Of the passes, those that found the process's page table as the last whole pass left it "
+                       "and compared bytes only.");
+    bad |= fprintf(f, "procsum_quiet_passes_total %" PRIu64 "\n", st->quiet_passes) < 0;
     bad |= metric_head(f, "procsum_changes_total", "counter", "Code pages found changed, by cause.");
     for (size_t i = 0; i < CAUSE_COUNT; i++)
         bad |= fprintf(f, "procsum_changes_total{cause=\"%s\"} %" PRIu64 "\n", procsum_cause_name(CAUSES[i]),
@@ -219,6 +223,7 @@ static int prom_pass(psum_writer *w, const psum_pass *p)
 {
     prom_state *st = w->state;
     st->passes = psum_pass_count_add(st->passes, p->passes);
+    st->quiet_passes = psum_pass_count_add(st->quiet_passes, p->quiet_passes);
     st->bytes_hashed = psum_pass_count_add(st->bytes_hashed, p->bytes_hashed);
     st->pages_checked = p->pages_checked;
     st->processes = p->processes;

@@ -78,6 +78,7 @@ typedef struct psum_summary {
 typedef struct psum_pass {
     uint64_t processes;     /* being checked now */
     uint64_t passes;        /* passes over one process's code completed since the last record, all processes */
+    uint64_t quiet_passes;  /* of those, quiet ones (procsum_stats.quiet_passes) */
     uint64_t pages_checked; /* pages with a baseline or compared in each process's last pass, summed */
     uint64_t bytes_hashed;  /* bytes read and digested since the last record */
     uint64_t duration_ns;   /* how long the last pass over every process took */

@@ -217,9 +217,11 @@ void psum_checked_review(psum_checked_set *s, psum_pass *pass, psum_pid_list *re
         procsum_stats st;
         procsum_get_stats(p->checker, &st);
         pass->passes += st.passes - p->passes;
+        pass->quiet_passes += st.quiet_passes - p->quiet_passes;
         pass->bytes_hashed += st.bytes_hashed - p->bytes_hashed;
         pass->duration_ns += st.last_pass_ns;
         p->passes = st.passes;
+        p->quiet_passes = st.quiet_passes;
         p->bytes_hashed = st.bytes_hashed;
         if (st.last_error == PROCSUM_ESRCH) {
             if (!s->quiet)

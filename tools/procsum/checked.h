@@ -30,7 +30,7 @@ typedef struct psum_checked {
     procsum_checker *checker;
     bool started;          /* checker is set and new_programs counted: under the lock, for reports */
     uint64_t new_programs; /* programs run before the last review (under the lock) */
-    uint64_t passes, bytes_hashed; /* as counted at the last review */
+    uint64_t passes, quiet_passes, bytes_hashed; /* as counted at the last review */
     uint64_t pages;                /* pages tracked, at the last review */
     uint64_t alerts;               /* changes reported that the configuration does not allow (under the lock) */
     uintptr_t *as_state;           /* pages whose last change went out as state (state-cause): so does their restore */

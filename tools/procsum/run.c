@@ -717,6 +717,7 @@ static void track(collector *k, long pid, uint64_t pages)
 static void add_pass(collector *k, const psum_pass *p)
 {
     k->pending.passes = psum_pass_count_add(k->pending.passes, p->passes);
+    k->pending.quiet_passes = psum_pass_count_add(k->pending.quiet_passes, p->quiet_passes);
     k->pending.bytes_hashed = psum_pass_count_add(k->pending.bytes_hashed, p->bytes_hashed);
     if (p->duration_ns > k->pending.duration_ns)
         k->pending.duration_ns = p->duration_ns;
