@@ -564,7 +564,7 @@ typedef struct procsum_stats {
     /*
      * Of passes: those over another process (options.pid) with a digest
      * cache that found its page table as the last whole pass had left it,
-     * and so compared only the bytes of its pages (docs/operating.md).
+     * and so compared only the bytes of its pages (docs/api.md, quiet passes).
      */
     uint64_t quiet_passes;
 } procsum_stats;

@@ -189,7 +189,7 @@ static int check_once_in_gate(procsum_checker *c, bool fresh)
     psum_snapshot *next = prev == &c->snaps[0] ? &c->snaps[1] : &c->snaps[0];
     const psum_snapshot *old = fresh ? NULL : prev;
     bool quiet = false;
-    int err = old ? psum_snapshot_quiet(&c->pass, &c->regions, prev, &quiet) : 0;
+    int err = old ? psum_snapshot_quiet(&c->pass, &c->regions, prev, c->pass_started_ns, &quiet) : 0;
     if (!err && !quiet)
         err = psum_snapshot_take(&c->pass, &c->regions, old, next, on_change, c);
     if (err)

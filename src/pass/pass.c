@@ -123,14 +123,15 @@ const psum_digest_key *psum_pass_key(const psum_pass *p)
 /* Where the walk stood before a region, to read it again from its start or to forget it. */
 typedef struct region_mark {
     size_t page_count, old_cursor, mapped_cursor;
-    uint64_t pages_skipped, pages_held, pages_shared;
+    uint64_t pages_skipped, pages_held, pages_shared, pages_unquiet;
 } region_mark;
 
 static region_mark mark_region(const psum_pass *p, const psum_walk *w)
 {
     return (region_mark){.page_count = w->out->page_count, .old_cursor = w->old_cursor,
                          .mapped_cursor = w->mapped_cursor, .pages_skipped = p->pages_skipped,
-                         .pages_held = p->pages_held, .pages_shared = p->pages_shared};
+                         .pages_held = p->pages_held, .pages_shared = p->pages_shared,
+                         .pages_unquiet = p->pages_unquiet};
 }
 
 /* Back to the mark: the region's new baselines, counts and findings undone (the bytes it read stay counted). */
@@ -142,6 +143,7 @@ static void rewind_region(psum_pass *p, psum_walk *w, const region_mark *m)
     p->pages_skipped = m->pages_skipped;
     p->pages_held = m->pages_held;
     p->pages_shared = m->pages_shared;
+    p->pages_unquiet = m->pages_unquiet;
     psum_findings_clear(&p->changes);
     psum_findings_clear(&p->file_findings);
 }

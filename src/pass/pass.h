@@ -287,8 +287,10 @@ int psum_snapshot_take(psum_pass *p, const psum_os_region_list *mapped, const ps
  * stands as the baseline and *done is set; its pages keep the time of the
  * whole pass that took them. Anything else (a page differs, an entry moved,
  * a read fails) leaves *done false, for a whole pass to find and report
- * it. Returns PROCSUM_ECANCELED when the hook asked to stop, else 0.
+ * it. now_ns: the monotonic clock when the pass started. Returns
+ * PROCSUM_ECANCELED when the hook asked to stop, else 0.
  */
-int psum_snapshot_quiet(psum_pass *p, const psum_os_region_list *mapped, psum_snapshot *old, bool *done);
+int psum_snapshot_quiet(psum_pass *p, const psum_os_region_list *mapped, psum_snapshot *old, uint64_t now_ns,
+                        bool *done);
 
 #endif

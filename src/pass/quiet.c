@@ -186,9 +186,12 @@ static uint64_t *next_stamp(quiet_walk *q)
  * The page-cache pages of the chunk (need: their bits in the block; the
  * chunk's first page is first_page of the file): vouched for by the block's
  * stamp, or compared one by one with the cache's digests (those not read
- * this period left to read, in p->want).
+ * this period left to read, in p->want). In that case *known and *stamp
+ * are where to keep the block's stamp and which, once the pages read match
+ * too; *known stays NULL otherwise.
  */
-static void compare_cached(quiet_chunk *c, uint64_t need, uint64_t first_page)
+static void compare_cached(quiet_chunk *c, uint64_t need, uint64_t first_page, uint64_t **known_out,
+                           uint64_t *stamp_out)
 {
     quiet_walk *q = c->q;
     psum_pass *p = q->p;
@@ -225,8 +228,8 @@ static void compare_cached(quiet_chunk *c, uint64_t need, uint64_t first_page)
         p->pages_shared++;
     }
     /* The stamp of the lookup: any digest of the block replaced since moved it. */
-    if (known && !c->differs)
-        *known = p->entries[__builtin_ctzll(need) - first_page % PSUM_DIGESTCACHE_BLOCK_PAGES].stamp;
+    *known_out = known;
+    *stamp_out = p->entries[__builtin_ctzll(need) - first_page % PSUM_DIGESTCACHE_BLOCK_PAGES].stamp;
 }
 
 static int check_chunk(quiet_chunk *c)
@@ -255,16 +258,23 @@ static int check_chunk(quiet_chunk *c)
         c->frames[k] = e & ENTRY_FRAME;
         need |= 1ull << ((first_page + k) % PSUM_DIGESTCACHE_BLOCK_PAGES);
     }
+    uint64_t *known = NULL, stamp = 0;
     if (need)
-        compare_cached(c, need, first_page);
+        compare_cached(c, need, first_page, &known, &stamp);
     size_t to_read = 0;
     for (size_t k = 0; k < c->count; k++)
         to_read += p->want[k];
-    if (c->differs || to_read == 0)
+    if (c->differs || to_read == 0) {
+        if (known && !c->differs)
+            *known = stamp;
         return 0;
+    }
     int err = p->hook ? p->hook(p->hook_ctx) : 0;
     if (err)
         return err;
+    /* A CPU budget may have slept there: what follows is read, dated and vouched for at the time it is. */
+    if (p->opts.max_cpu_percent > 0 && p->opts.max_cpu_percent < 100)
+        c->q->now_ns = psum_os_monotonic_ns();
     err = psum_os_use_pages(p->target, r, base, c->count, p->want, p->buf, digest_read, c);
     p->bytes_read += (uint64_t)to_read * PROCSUM_PAGE_SIZE;
     if (err) {
@@ -274,10 +284,14 @@ static int check_chunk(quiet_chunk *c)
     } else if (need) {
         psum_digestcache_publish(p->shared, p->entries, c->count);
     }
+    /* The block's pages matched, those read here too: its stamp vouches for them from now on. */
+    if (known && !c->differs)
+        *known = stamp;
     return 0;
 }
 
-int psum_snapshot_quiet(psum_pass *p, const psum_os_region_list *mapped, psum_snapshot *old, bool *done)
+int psum_snapshot_quiet(psum_pass *p, const psum_os_region_list *mapped, psum_snapshot *old, uint64_t now_ns,
+                        bool *done)
 {
     *done = false;
     if (!p->quiet_passes || !p->shared || p->opts.include_nonresident || !old || !old->quiet ||
@@ -296,7 +310,7 @@ int psum_snapshot_quiet(psum_pass *p, const psum_os_region_list *mapped, psum_sn
         return 0;
     }
     p->quiet_misses = 0;
-    quiet_walk q = {.p = p, .old = old, .now_ns = psum_os_monotonic_ns()};
+    quiet_walk q = {.p = p, .old = old, .now_ns = now_ns};
     p->pages_shared = 0;
     for (size_t i = 0; i < mapped->count; i++) {
         const psum_os_region *r = &mapped->items[i];
