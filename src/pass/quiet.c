@@ -193,6 +193,13 @@ static uint64_t *next_stamp(quiet_walk *q)
 static void compare_cached(quiet_chunk *c, uint64_t need, uint64_t first_page, uint64_t **known_out,
                            uint64_t *stamp_out)
 {
+    size_t first = SIZE_MAX, pages = 0; /* the chunk's first page-cache page, and how many */
+    for (size_t k = 0; k < c->count; k++) {
+        if (c->cached[k]) {
+            first = first == SIZE_MAX ? k : first;
+            pages++;
+        }
+    }
     quiet_walk *q = c->q;
     psum_pass *p = q->p;
     uint64_t *known = next_stamp(q);
@@ -201,7 +208,7 @@ static void compare_cached(quiet_chunk *c, uint64_t need, uint64_t first_page, u
                                   .index = (uint32_t)c->first};
     if (known && *known != 0 && psum_digestcache_block_stands(p->shared, &block, need, q->now_ns, &stamp) &&
         stamp == *known) {
-        p->pages_shared += (uint64_t)__builtin_popcountll(need);
+        p->pages_shared += pages;
         return;
     }
     for (size_t k = 0; k < c->count; k++) {
@@ -229,7 +236,7 @@ static void compare_cached(quiet_chunk *c, uint64_t need, uint64_t first_page, u
     }
     /* The stamp of the lookup: any digest of the block replaced since moved it. */
     *known_out = known;
-    *stamp_out = p->entries[__builtin_ctzll(need) - first_page % PSUM_DIGESTCACHE_BLOCK_PAGES].stamp;
+    *stamp_out = p->entries[first].stamp;
 }
 
 static int check_chunk(quiet_chunk *c)
