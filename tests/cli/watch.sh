@@ -142,6 +142,62 @@ fi
 kill -TERM "$watch_pid"
 wait "$watch_pid"
 
+# ---- the same program run again, laid out as before --------------------------------
+# Without address space randomization, an exec of the same program with the
+# same arguments and environment lays the new address space out as the old
+# one: the stat line's layout is the same. It is a new program all the same,
+# and the watch reads the address space the process runs in now: a bit
+# written after the exec is reported.
+cp -- "$PSUM_OUTSIDE_TARGET" "$TMP/again"
+python3 -c 'import ctypes, os, sys
+ctypes.CDLL(None).personality(0x0040000)  # ADDR_NO_RANDOMIZE
+os.execve(sys.argv[1], [sys.argv[1]], dict(os.environ, OUTSIDE_TARGET_REEXEC="1"))' "$TMP/again" &
+again_pid=$!
+started_pids+=("$again_pid")
+for _ in $(seq 200); do grep -qF -- "$TMP/again" "/proc/$again_pid/maps" 2>/dev/null && break; sleep 0.01; done
+"$PROCSUM" watch --json --period 100 "$again_pid" >"$TMP/again.out" 2>"$TMP/again.err" &
+watch_pid=$!
+if wait_for "$TMP/again.out" 'l.get("event.action") == "watching"'; then
+    sleep 0.5 # quiet passes by now
+    # The run again is done once a page map opened before it reads nothing, and the program is mapped again.
+    same=$(python3 - "$again_pid" "$TMP/again" <<'EOF_PY'
+import os, signal, sys, time
+pid, path = int(sys.argv[1]), sys.argv[2]
+def layout():
+    line = open("/proc/%d/stat" % pid).read()
+    fields = line[line.rindex(")") + 2:].split()
+    return fields[23:26] + fields[42:49]
+before = layout()
+pagemap = os.open("/proc/%d/pagemap" % pid, os.O_RDONLY)
+os.kill(pid, signal.SIGUSR1)
+deadline = time.monotonic() + 30
+while os.pread(pagemap, 8, 0) and time.monotonic() < deadline:
+    time.sleep(0.01)
+while path not in open("/proc/%d/maps" % pid).read() and time.monotonic() < deadline:
+    time.sleep(0.01)
+time.sleep(0.2)
+print("same" if layout() == before else "moved")
+EOF_PY
+)
+    [ "$same" = same ] || fail "run again: laid out as before (the test's premise)" "$same"
+    sleep 0.3
+    flip_at "$again_pid" "$TMP/again" "$offset" 1 >/dev/null
+    if wait_for "$TMP/again.out" 'l.get("event.kind") == "alert"'; then
+        pass "run again: a bit written in the program run again is reported"
+    else
+        fail "run again: a bit written in the program run again is reported" "$(cat "$TMP/again.out" "$TMP/again.err")"
+    fi
+    check "run again: one new program, one alert at the ELF's offset" json_check "$TMP/again.out" '
+news = [s for s in states if s["event.action"] == "new-program"]
+assert len(news) == 1, news
+assert len(alerts) == 1 and alerts[0]["procsum.file_offset"] == int(args[0]), alerts
+' "$offset"
+else
+    fail "run again: watched" "$(cat "$TMP/again.out" "$TMP/again.err")"
+fi
+kill -TERM "$watch_pid"
+wait "$watch_pid"
+
 # ---- a change in the program a process has just run -------------------------------
 # Python, with 64 MiB of code in memory (its passes long), becomes
 # outside_target, which flips a bit of its own code at once. Under --all,

@@ -4,7 +4,9 @@
  * reused by a new process is not the same target) and by the program it
  * runs: exec gives the process a new address space, laid out afresh, so a
  * change of the layout /proc/PID/stat shows is a new program (or, where
- * that is hidden, a change of the executable or the auxiliary vector). A
+ * that is hidden, a change of the executable or the auxiliary vector), and
+ * so is a kept descriptor whose address space is gone (the same layout
+ * again, without randomization). A
  * watch reads that line for every process every pass: its descriptor stays
  * open, and one read is the whole refresh.
  */
@@ -338,12 +340,40 @@ static void forget_address_space(psum_os_target *t)
     psum_linux_procmap_forget(t->procmap);
 }
 
+/*
+ * Whether the address space the kept page map (or memory) descriptor was
+ * opened on is gone (an exec, an exit): the kernel then answers a read of
+ * it with nothing, where a living one answers for any address below its
+ * top (the page map), or fails one not mapped (memory, at 0). Without
+ * randomization an exec of the same program with the same arguments and
+ * environment lays the new address space out as the old one: the layout
+ * cannot tell, and the descriptors would read the one left for ever (no
+ * page present, nothing checked).
+ */
+static bool address_space_gone(const psum_os_target *t)
+{
+    pid_t self = getpid();
+    int fd = t->pagemap_fd >= 0 && t->pagemap_owner == self ? t->pagemap_fd
+             : t->mem_fd >= 0 && t->mem_fd_owner == self   ? t->mem_fd
+                                                             : -1;
+    if (fd < 0)
+        return false;
+    uint64_t entry;
+    ssize_t n;
+    do
+        n = pread(fd, &entry, fd == t->pagemap_fd ? sizeof(entry) : 1, 0);
+    while (n < 0 && errno == EINTR);
+    return n == 0;
+}
+
 int psum_os_target_refresh(psum_os_target *t, bool *new_program)
 {
     *new_program = false;
     drop_lost_descriptors(t);
     if (t->pid == 0)
         return 0;
+    /* Asked before the stat line: an exit after it is a zombie there, not a new program here. */
+    bool gone = address_space_gone(t);
     stat_facts st;
     int err = read_stat(t, &st);
     if (err)
@@ -381,7 +411,7 @@ int psum_os_target_refresh(psum_os_target *t, bool *new_program)
         return PROCSUM_ESRCH; /* the executable link goes when the process exits */
     if (err)
         return err;
-    *new_program = t->program_known && id != t->program_id;
+    *new_program = t->program_known && (id != t->program_id || gone);
     t->program_known = true;
     t->program_id = id;
     t->memory_fresh = st.memory_count == 4;
