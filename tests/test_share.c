@@ -334,6 +334,18 @@ static void pass_all(procsum_checker **c, size_t n)
         cr_assert_geq(procsum_check_now(c[i]), 0);
 }
 
+/* n children, each with a checker sharing cache, each reporting the page of its library's function to sn[i]. */
+static void start_watched(child *ch, seen *sn, seen **s, procsum_checker **c, int n, procsum_digest_cache *cache)
+{
+    for (int i = 0; i < n; i++) {
+        ch[i] = start_child();
+        memset(&sn[i], 0, sizeof(sn[i]));
+        sn[i].page = page_of(ch[i].func);
+        s[i] = &sn[i];
+        c[i] = start_checker(ch[i].pid, cache, &sn[i]);
+    }
+}
+
 #define IDLE 4
 
 Test(share, idle_processes_keep_every_report)
@@ -344,13 +356,7 @@ Test(share, idle_processes_keep_every_report)
     procsum_checker *c[IDLE];
     seen *s[IDLE];
     procsum_digest_cache *cache = new_cache(CACHE_MS);
-    for (int i = 0; i < IDLE; i++) {
-        ch[i] = start_child();
-        memset(&sn[i], 0, sizeof(sn[i]));
-        sn[i].page = page_of(ch[i].func);
-        s[i] = &sn[i];
-        c[i] = start_checker(ch[i].pid, cache, &sn[i]);
-    }
+    start_watched(ch, sn, s, c, IDLE, cache);
     /* Passes enough for the idle processes' lists of mappings to stand, within one period of the cache. */
     for (int round = 0; round < 4; round++)
         pass_all(c, IDLE);
@@ -441,13 +447,7 @@ Test(share, quiet_passes_find_every_change)
     procsum_checker *c[QUIET];
     seen *s[QUIET];
     procsum_digest_cache *cache = new_cache(CACHE_MS);
-    for (int i = 0; i < QUIET; i++) {
-        ch[i] = start_child();
-        memset(&sn[i], 0, sizeof(sn[i]));
-        sn[i].page = page_of(ch[i].func);
-        s[i] = &sn[i];
-        c[i] = start_checker(ch[i].pid, cache, &sn[i]);
-    }
+    start_watched(ch, sn, s, c, QUIET, cache);
     /* Idle: their page tables stay as the last whole pass left them. */
     pass_until_quiet(c, QUIET, 3);
 

@@ -94,14 +94,17 @@ typedef struct quiet_walk {
     uint64_t now_ns; /* monotonic: dates what is published, and which period the cache is in */
 } quiet_walk;
 
+/* A chunk is at most a block; the pass's slice buffers (p->want, p->entries, p->buf) hold one. */
+_Static_assert(PSUM_DIGESTCACHE_BLOCK_PAGES <= PSUM_SLICE_PAGES, "a chunk fits the slice buffers");
+
 /* One chunk of a region: the pages of one block of the cache (or of a slice of anonymous code). */
 typedef struct quiet_chunk {
     quiet_walk *q;
     const psum_os_region *r;
     uint32_t file;
     size_t first, count;   /* the chunk's pages in the region */
-    bool cached[PSUM_SLICE_PAGES];
-    uint64_t frames[PSUM_SLICE_PAGES]; /* of the page-cache pages */
+    bool cached[PSUM_DIGESTCACHE_BLOCK_PAGES];
+    uint64_t frames[PSUM_DIGESTCACHE_BLOCK_PAGES]; /* of the page-cache pages */
     bool differs;          /* a whole pass must look */
 } quiet_chunk;
 
@@ -186,20 +189,14 @@ static uint64_t *next_stamp(quiet_walk *q)
  * The page-cache pages of the chunk (need: their bits in the block; the
  * chunk's first page is first_page of the file): vouched for by the block's
  * stamp, or compared one by one with the cache's digests (those not read
- * this period left to read, in p->want). In that case *known and *stamp
- * are where to keep the block's stamp and which, once the pages read match
- * too; *known stays NULL otherwise.
+ * this period left to read, in p->want). first: the chunk's first
+ * page-cache page; pages: how many it has. In the second case *known and
+ * *stamp are where to keep the block's stamp and which, once the pages
+ * read match too; *known stays NULL otherwise.
  */
-static void compare_cached(quiet_chunk *c, uint64_t need, uint64_t first_page, uint64_t **known_out,
-                           uint64_t *stamp_out)
+static void compare_cached(quiet_chunk *c, uint64_t need, uint64_t first_page, size_t first, size_t pages,
+                           uint64_t **known_out, uint64_t *stamp_out)
 {
-    size_t first = SIZE_MAX, pages = 0; /* the chunk's first page-cache page, and how many */
-    for (size_t k = 0; k < c->count; k++) {
-        if (c->cached[k]) {
-            first = first == SIZE_MAX ? k : first;
-            pages++;
-        }
-    }
     quiet_walk *q = c->q;
     psum_pass *p = q->p;
     uint64_t *known = next_stamp(q);
@@ -247,6 +244,7 @@ static int check_chunk(quiet_chunk *c)
     uintptr_t base = r->start + c->first * PROCSUM_PAGE_SIZE;
     uint64_t first_page = file ? (r->file_offset + (base - r->start)) / PROCSUM_PAGE_SIZE : 0;
     uint64_t need = 0;
+    size_t first_cached = 0, cached = 0;
     for (size_t k = 0; k < c->count; k++) {
         uint64_t e;
         c->cached[k] = false;
@@ -263,11 +261,12 @@ static int check_chunk(quiet_chunk *c)
         }
         c->cached[k] = true;
         c->frames[k] = e & ENTRY_FRAME;
+        first_cached = cached++ == 0 ? k : first_cached;
         need |= 1ull << ((first_page + k) % PSUM_DIGESTCACHE_BLOCK_PAGES);
     }
     uint64_t *known = NULL, stamp = 0;
     if (need)
-        compare_cached(c, need, first_page, &known, &stamp);
+        compare_cached(c, need, first_page, first_cached, cached, &known, &stamp);
     size_t to_read = 0;
     for (size_t k = 0; k < c->count; k++)
         to_read += p->want[k];
@@ -302,7 +301,7 @@ int psum_snapshot_quiet(psum_pass *p, const psum_os_region_list *mapped, psum_sn
 {
     *done = false;
     if (!p->quiet_passes || !p->shared || p->opts.include_nonresident || !old || !old->quiet ||
-        p->slice_pages > PSUM_SLICE_PAGES || old->regions_read != psum_quiet_regions(mapped, &p->opts))
+        old->regions_read != psum_quiet_regions(mapped, &p->opts))
         return 0;
     if (p->quiet_skip > 0) {
         p->quiet_skip--;
